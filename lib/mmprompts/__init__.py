@@ -1,0 +1,7 @@
+"""mmprompts: the reproducible companion to 'Understanding the Multi-modal Prompts of the
+Pre-trained Vision-Language Model'."""
+from .models import LoadedCLIP, WeightsUnavailableError, load_clip
+from .prompted import PromptConfig, PromptedCLIP, Trace
+
+__all__ = ["LoadedCLIP", "PromptConfig", "PromptedCLIP", "Trace", "WeightsUnavailableError", "load_clip"]
+__version__ = "0.1.0"

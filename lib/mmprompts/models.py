@@ -1,0 +1,272 @@
+"""Load a frozen open_clip ViT CLIP: by hub name + tag, from a local file, or randomly initialised.
+
+Every analysis and every training run starts here, so the rules live in one place:
+the model is always in eval mode with every backbone weight frozen, the OpenAI weights
+always run with QuickGELU, and offline use of hub weights fails in seconds with a message
+that says how to supply a local file.
+"""
+from __future__ import annotations
+
+import contextlib
+import difflib
+import hashlib
+import logging
+import os
+import socket
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import open_clip
+import torch
+from open_clip.model import CLIP
+from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
+
+__all__ = ["LoadedCLIP", "WeightsUnavailableError", "load_clip", "resolve_model_name"]
+
+_HUB_PROBE_TIMEOUT_S = 3.0
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Hub weights are neither cached nor reachable."""
+
+
+@dataclass
+class LoadedCLIP:
+    """A frozen CLIP plus what the rest of the library needs to use it."""
+
+    model: CLIP
+    tokenizer: open_clip.tokenizer.SimpleTokenizer
+    name: str
+    identity: str  # stable description of the weights, part of every run-cache key
+    image_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    @property
+    def context_length(self) -> int:
+        return int(self.model.positional_embedding.shape[0])
+
+
+def resolve_model_name(name: str, pretrained: str | None) -> str:
+    """Map a name + tag to the architecture that computes what the weights were trained for.
+
+    The OpenAI weights were trained with QuickGELU; open_clip's plain `ViT-B-16` + `openai`
+    only warns and then computes with nn.GELU. We switch to the `-quickgelu` variant
+    instead of refusing, because that is what every user of those weights means.
+    """
+    known = open_clip.list_models()
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+        hint = f" Did you mean one of {close}?" if close else ""
+        raise ValueError(f"unknown open_clip model {name!r}.{hint} See open_clip.list_models().")
+    if pretrained and not name.endswith("-quickgelu"):
+        cfg = open_clip.get_pretrained_cfg(name, pretrained)
+        if cfg.get("quick_gelu") and f"{name}-quickgelu" in known:
+            return f"{name}-quickgelu"
+    return name
+
+
+def load_clip(
+    name: str = "ViT-B-16-quickgelu",
+    pretrained: str | None = None,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+    cache_dir: str | os.PathLike | None = None,
+    init_seed: int = 0,
+) -> LoadedCLIP:
+    """Load an open_clip ViT CLIP, frozen and in eval mode.
+
+    Exactly one source of weights is used:
+      * `pretrained` — an open_clip tag (e.g. ``"openai"``), fetched from or found in the
+        hub cache (`cache_dir`, else ``HF_HUB_CACHE`` / ``~/.cache/huggingface``);
+      * `checkpoint` — a local file: an open_clip/state-dict checkpoint or the original
+        OpenAI TorchScript archive (``ViT-B-16.pt``);
+      * neither — random initialisation seeded with `init_seed` (for tests and tools).
+    """
+    if pretrained and checkpoint:
+        raise ValueError("give either pretrained=<tag> or checkpoint=<file>, not both")
+    arch = resolve_model_name(name, pretrained)
+
+    weights_file = None
+    if pretrained:
+        if not open_clip.get_pretrained_cfg(arch, pretrained):
+            tags = open_clip.list_pretrained_tags_by_model(arch)
+            raise ValueError(f"unknown pretrained tag {pretrained!r} for {arch!r}; available: {tags}")
+        weights_file = _hub_weights_offline(arch, pretrained, cache_dir)
+
+    with torch.random.fork_rng(devices=[]), _quiet_open_clip():
+        torch.manual_seed(init_seed)
+        model = open_clip.create_model(arch, pretrained=None)
+    _check_supported(model, arch)
+
+    if checkpoint is not None:
+        _load_checkpoint(model, Path(checkpoint))
+        identity = f"{arch}:file:{_sha256(Path(checkpoint))[:16]}"
+    elif pretrained:
+        _load_pretrained(model, arch, pretrained, weights_file, cache_dir)
+        identity = f"{arch}:{pretrained}"
+    else:
+        identity = f"{arch}:random:{init_seed}"
+
+    model = model.to(device).eval().requires_grad_(False)
+    cfg = open_clip.get_pretrained_cfg(arch, pretrained) if pretrained else {}
+    image_size = model.visual.image_size
+    return LoadedCLIP(
+        model=model,
+        tokenizer=open_clip.get_tokenizer(arch),
+        name=arch,
+        identity=identity,
+        image_size=int(image_size[0] if isinstance(image_size, tuple) else image_size),
+        mean=tuple(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN)),
+        std=tuple(cfg.get("std", open_clip.OPENAI_DATASET_STD)),
+    )
+
+
+@contextlib.contextmanager
+def _quiet_open_clip():
+    """open_clip logs a warning for every model built without weights; we load them ourselves."""
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _check_supported(model: torch.nn.Module, arch: str) -> None:
+    """Refuse what the explicit forward in `prompted.py` does not reproduce exactly."""
+    if not isinstance(model, CLIP):
+        raise ValueError(
+            f"{arch!r} builds a {type(model).__name__}; only open_clip's CLIP class "
+            "(ViT image tower + its own text transformer) is supported"
+        )
+    visual = model.visual
+    if not isinstance(visual, VisionTransformer):
+        raise ValueError(f"{arch!r} has a {type(visual).__name__} image tower; only ViT models are supported")
+    if visual.attn_pool is not None or visual.pool_type != "tok" or visual.final_ln_after_pool:
+        raise ValueError(f"{arch!r} does not pool the [cls] token after ln_post; unsupported")
+    if model.text_pool_type != "argmax":
+        raise ValueError(f"{arch!r} pools text with {model.text_pool_type!r}; only 'argmax' (EOS) is supported")
+    blocks = list(visual.transformer.resblocks) + list(model.transformer.resblocks)
+    if not all(type(b) is ResidualAttentionBlock for b in blocks):
+        raise ValueError(f"{arch!r} uses custom attention blocks; only the standard CLIP block is supported")
+
+
+def _hub_weights_offline(arch: str, tag: str, cache_dir) -> str | None:
+    """Return a cached weights file when the hub is unreachable; None when it is reachable.
+
+    open_clip itself retries an unreachable hub for about a minute before failing; we
+    probe once (3 s) and either hand it over or answer from the cache.
+    """
+    cfg = open_clip.get_pretrained_cfg(arch, tag)
+    if cfg.get("hf_hub"):
+        host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    else:
+        host = urlparse(cfg.get("url", "")).hostname
+    offline_env = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}
+    if not offline_env and host and _reachable(host):
+        return None
+    cached = _cached_weights(cfg, cache_dir)
+    if cached:
+        return cached
+    where = cache_dir or os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub"
+    )
+    raise WeightsUnavailableError(
+        f"pretrained weights {arch!r}/{tag!r} are not in the cache ({where}) and {host} cannot be "
+        f"reached. Download the file on a connected machine (open_clip: "
+        f"{cfg.get('hf_hub') or cfg.get('url')}) and pass it as a local file: "
+        f"load_clip({arch!r}, checkpoint='/path/to/file') or the CLI option --checkpoint PATH; "
+        f"the original OpenAI ViT-B-16.pt TorchScript archive works too. Alternatively copy the "
+        f"hub cache into {where}."
+    )
+
+
+def _reachable(host: str) -> bool:
+    try:
+        socket.create_connection((host, 443), timeout=_HUB_PROBE_TIMEOUT_S).close()
+        return True
+    except OSError:
+        return False
+
+
+def _cached_weights(cfg: dict, cache_dir) -> str | None:
+    if cfg.get("hf_hub"):
+        from huggingface_hub import try_to_load_from_cache
+
+        repo_id, filename = os.path.split(cfg["hf_hub"])
+        filename = filename or "open_clip_pytorch_model.bin"
+        stem = filename.rsplit(".", 1)[0].replace("pytorch_model", "model")
+        for candidate in (f"{stem}.safetensors", filename):
+            hit = try_to_load_from_cache(repo_id, candidate, cache_dir=cache_dir)
+            if isinstance(hit, str):
+                return hit
+    if cfg.get("url"):
+        root = Path(cache_dir or os.path.expanduser("~/.cache/clip"))
+        local = root / os.path.basename(urlparse(cfg["url"]).path)
+        if local.is_file():
+            return str(local)
+    return None
+
+
+def _load_pretrained(model: CLIP, arch: str, tag: str, weights_file: str | None, cache_dir) -> None:
+    if weights_file is None:
+        cfg = open_clip.get_pretrained_cfg(arch, tag)
+        weights_file = open_clip.pretrained.download_pretrained(cfg, cache_dir=cache_dir)
+    _load_checkpoint(model, Path(weights_file))
+
+
+def _load_checkpoint(model: CLIP, path: Path) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file {str(path)!r} does not exist")
+    state = _read_state_dict(path)
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    expected = model.state_dict()
+    # OpenAI's TorchScript archives carry hyper-parameters as tensors, and TorchScript saves
+    # buffers that open_clip recomputes (the causal mask): neither is a weight.
+    recomputed = {name for name, _ in model.named_buffers()} - set(expected)
+    for key in recomputed | {"input_resolution", "context_length", "vocab_size"}:
+        state.pop(key, None)
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
+    if missing or unexpected or wrong_shape:
+        detail = "; ".join(
+            f"{what}: {keys[:4]}{' …' if len(keys) > 4 else ''}"
+            for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong_shape))
+            if keys
+        )
+        raise ValueError(f"checkpoint {str(path)!r} does not match the architecture ({detail})")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        is_torchscript = zipfile.is_zipfile(path) and any(
+            n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist()
+        )
+        if is_torchscript:
+            # The original OpenAI archive: weights_only loading cannot read TorchScript.
+            return torch.jit.load(str(path), map_location="cpu").state_dict()
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # corrupted or foreign files all end here
+        raise ValueError(f"cannot read checkpoint {str(path)!r}: {err}") from err
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"checkpoint {str(path)!r} holds no state dict of tensors")
+    return state
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,291 @@
+"""The one explicit forward of both CLIP towers: deep IVLP prompts, bias tuning, attention capture.
+
+Training, evaluation and every analysis call this code, so that what is analysed is exactly
+what was trained. It reuses open_clip's weights but runs its own layer loop, because prompts
+must be inserted between blocks, biases added after them, and per-head attention
+probabilities kept in the autograd graph (open_clip's blocks never return them).
+
+Token layouts (IVLP, the MaPLe/PromptSRC "independent V-L prompting" model):
+  vision  [cls, patch_1..patch_M, P_v]    P_v replaced before blocks 1..depth_vision-1
+  text    [sos, P_t, rest of "<ctx> <class>.", eos, ...]    P_t replaced at positions 1..n_ctx
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .models import LoadedCLIP
+
+__all__ = ["PromptConfig", "PromptedCLIP", "Trace"]
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    """What is learned on top of the frozen CLIP. The default learns nothing (zero-shot CLIP).
+
+    n_ctx_* prompts per layer are inserted in the first depth_* blocks of a branch
+    (depth 1 = input-level prompts only). bias_* lists the blocks (0-based) after which a
+    learnable vector is added to every token.
+    """
+
+    n_ctx_vision: int = 0
+    n_ctx_text: int = 0
+    depth_vision: int = 0
+    depth_text: int = 0
+    bias_vision: tuple[int, ...] = ()
+    bias_text: tuple[int, ...] = ()
+    ctx_init: str = "a photo of a"
+    init_std: float = 0.02
+
+    @classmethod
+    def prompts(cls, n_ctx: int, depth: int) -> "PromptConfig":
+        """The paper's symmetric deep prompts: n_ctx per branch in the first `depth` blocks."""
+        return cls(n_ctx_vision=n_ctx, n_ctx_text=n_ctx, depth_vision=depth, depth_text=depth)
+
+    @classmethod
+    def bias(cls, layers: Sequence[int]) -> "PromptConfig":
+        """The paper's bias tuning: one vector after each listed block of both branches."""
+        return cls(bias_vision=tuple(layers), bias_text=tuple(layers))
+
+
+@dataclass
+class Trace:
+    """What one forward pass exposes; the single way every analysis observes the model.
+
+    Pass a Trace to `encode_image`/`encode_text`; it is filled block by block:
+      attentions  per block, the head-wise probabilities [B, H, L, L]. Under grad mode they
+                  stay in the autograd graph: `torch.autograd.grad(y, trace.attentions)`.
+      hidden      per block, the residual stream the block reads, after prompt insertion
+                  [B, L, D] (only when `keep_hidden`).
+      eos         text only: the EOS position of each sequence.
+    """
+
+    keep_attention: bool = True
+    keep_hidden: bool = False
+    attentions: list[torch.Tensor] = field(default_factory=list)
+    hidden: list[torch.Tensor] = field(default_factory=list)
+    eos: torch.Tensor | None = None
+
+
+class PromptedCLIP(nn.Module):
+    """A frozen open_clip ViT CLIP with IVLP deep prompts and/or per-block biases."""
+
+    def __init__(self, clip: LoadedCLIP, config: PromptConfig = PromptConfig()):
+        super().__init__()
+        self.clip = clip.model.eval().requires_grad_(False)
+        self.tokenizer = clip.tokenizer
+        self.config = config
+        visual = self.clip.visual
+        width_v, width_t = visual.transformer.width, self.clip.transformer.width
+        layers_v, layers_t = len(visual.transformer.resblocks), len(self.clip.transformer.resblocks)
+        context = clip.context_length
+        _validate(config, layers_v, layers_t, context)
+
+        self.prompt_prefix = self._prompt_prefix(config)
+        self.vision_prompts = nn.ParameterList(
+            nn.Parameter(torch.randn(config.n_ctx_vision, width_v) * config.init_std)
+            for _ in range(config.depth_vision)
+        )
+        self.text_prompts = nn.ParameterList(
+            nn.Parameter(torch.randn(config.n_ctx_text, width_t) * config.init_std)
+            for _ in range(config.depth_text)
+        )
+        if config.n_ctx_text and self.prompt_prefix != _placeholder(config.n_ctx_text):
+            with torch.no_grad():  # layer-0 text prompts start as the words of ctx_init
+                ids = self.tokenizer([config.ctx_init])[:, 1 : 1 + config.n_ctx_text]
+                self.text_prompts[0].copy_(self.clip.token_embedding(ids.to(self._device))[0])
+        self.vision_bias = nn.ParameterDict({str(i): nn.Parameter(torch.zeros(width_v)) for i in config.bias_vision})
+        self.text_bias = nn.ParameterDict({str(i): nn.Parameter(torch.zeros(width_t)) for i in config.bias_text})
+        self.to(self._device)
+
+    # ----------------------------------------------------------------- public API
+    @property
+    def _device(self) -> torch.device:
+        return self.clip.logit_scale.device
+
+    @property
+    def logit_scale(self) -> torch.Tensor:
+        return self.clip.logit_scale.exp()
+
+    @property
+    def text_is_static(self) -> bool:
+        """True when nothing learned touches the text tower (its features can be cached)."""
+        return not self.config.n_ctx_text and not self.config.bias_text
+
+    def train(self, mode: bool = True) -> "PromptedCLIP":
+        super().train(mode)
+        self.clip.eval()  # the backbone never leaves eval mode (patch dropout, etc.)
+        return self
+
+    def learned_state(self) -> dict[str, torch.Tensor]:
+        """Only the learned tensors (prompts and biases): what a run stores."""
+        return {k: v.detach().cpu() for k, v in self.state_dict().items() if not k.startswith("clip.")}
+
+    def load_learned_state(self, state: dict[str, torch.Tensor]) -> None:
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith("clip.")]
+        if missing or unexpected:
+            raise ValueError(f"learned state does not fit {self.config}: missing {missing}, unexpected {unexpected}")
+
+    def prompt_texts(self, class_names: Sequence[str], template: str = "a photo of a {}.") -> list[str]:
+        """The strings the text tower reads for each class.
+
+        With text prompts: IVLP's "<ctx words> <class name>." (the template is not used);
+        without: the zero-shot template. Underscores in class names become spaces.
+        """
+        names = [name.replace("_", " ") for name in class_names]
+        if self.config.n_ctx_text:
+            return [f"{self.prompt_prefix} {name}." for name in names]
+        return [template.format(name) for name in names]
+
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        context = self.clip.positional_embedding.shape[0]
+        # one extra slot: a text that fits leaves it empty, a text that does not fills it
+        tokens = self.tokenizer(list(texts), context_length=context + 1)
+        overflow = tokens[:, context].nonzero().flatten().tolist()
+        if overflow:
+            raise ValueError(
+                f"{texts[overflow[0]]!r} does not fit the text context of {context} tokens "
+                f"(with {self.config.n_ctx_text} text prompts); use fewer prompts or a shorter name"
+            )
+        return tokens[:, :context]
+
+    def encode_text(self, texts: Sequence[str], trace: Trace | None = None) -> torch.Tensor:
+        return self.encode_tokens(self.tokenize(texts).to(self._device), trace)
+
+    def encode_tokens(self, tokens: torch.Tensor, trace: Trace | None = None, truncate: bool = True) -> torch.Tensor:
+        """Text features from token ids [N, context] (unnormalised, like open_clip).
+
+        With causal attention no token after EOS can reach the EOS output, so by default
+        the tower runs only up to the longest EOS position of the batch.
+        """
+        eos = tokens.argmax(dim=-1)
+        if truncate:
+            tokens = tokens[:, : int(eos.max()) + 1]
+        clip, n_ctx = self.clip, self.config.n_ctx_text
+        x = clip.token_embedding(tokens)
+        if n_ctx:
+            x = torch.cat([x[:, :1], _expand(self.text_prompts[0], x), x[:, 1 + n_ctx :]], dim=1)
+        x = x + clip.positional_embedding[: x.shape[1]]
+        if trace is not None:
+            trace.eos = eos
+        x = self._run_blocks(
+            clip.transformer.resblocks, x, self.text_prompts, _replace_after_sos, self.text_bias, trace, causal=True
+        )
+        x = clip.ln_final(x[torch.arange(x.shape[0], device=x.device), eos])
+        proj = clip.text_projection
+        return proj(x) if isinstance(proj, nn.Linear) else x @ proj
+
+    def encode_image(self, images: torch.Tensor, trace: Trace | None = None) -> torch.Tensor:
+        """Image features [B, d] from normalised images [B, 3, S, S] (unnormalised output)."""
+        visual = self.clip.visual
+        x = visual.conv1(images.to(visual.conv1.weight.dtype))
+        x = x.flatten(2).transpose(1, 2)
+        x = torch.cat([visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1), x], dim=1)
+        x = x + visual.positional_embedding.to(x.dtype)
+        if self.config.n_ctx_vision:  # after the positional embedding, before ln_pre (IVLP)
+            x = torch.cat([x, _expand(self.vision_prompts[0], x)], dim=1)
+        x = visual.ln_pre(x)
+        x = self._run_blocks(
+            visual.transformer.resblocks, x, self.vision_prompts, _replace_last, self.vision_bias, trace, causal=False
+        )
+        return visual.ln_post(x[:, 0]) @ visual.proj
+
+    def logits(self, image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
+        """Scaled cosine similarities [B, C] (paper eq. 9/11 before the softmax)."""
+        return self.logit_scale * F.normalize(image_features, dim=-1) @ F.normalize(text_features, dim=-1).T
+
+    def forward(self, images: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
+        return self.logits(self.encode_image(images), self.encode_text(texts))
+
+    # ----------------------------------------------------------------- internals
+    @staticmethod
+    def _prompt_prefix(config: PromptConfig) -> str:
+        words = config.ctx_init.split()
+        if config.ctx_init and config.n_ctx_text <= len(words):
+            return config.ctx_init  # learnable first n_ctx words, the rest stays frozen text
+        return _placeholder(config.n_ctx_text)
+
+    def _run_blocks(
+        self,
+        blocks: nn.ModuleList,
+        x: torch.Tensor,
+        prompts: nn.ParameterList,
+        insert: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        biases: nn.ParameterDict,
+        trace: Trace | None,
+        causal: bool,
+    ) -> torch.Tensor:
+        if trace is not None and trace.keep_attention and torch.is_grad_enabled() and not x.requires_grad:
+            x = x.requires_grad_()  # frozen weights + plain input: keep attention differentiable
+        for i, block in enumerate(blocks):
+            if 0 < i < len(prompts):
+                x = insert(x, prompts[i])
+            if trace is not None and trace.keep_hidden:
+                trace.hidden.append(x)
+            x = x + block.ls_1(_attention(block.attn, block.ln_1(x), causal, trace))
+            x = x + block.ls_2(block.mlp(block.ln_2(x)))
+            if str(i) in biases:
+                x = x + biases[str(i)]
+        return x
+
+
+def _attention(attn: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None) -> torch.Tensor:
+    """Multi-head self-attention from open_clip's parameters (in_proj_*, out_proj, num_heads)."""
+    batch, length, width = x.shape
+    heads = attn.num_heads
+    q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(batch, length, 3, heads, -1).permute(2, 0, 3, 1, 4)
+    if trace is None or not trace.keep_attention:
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    else:
+        scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+        if causal:
+            future = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)
+            scores = scores.masked_fill(future, float("-inf"))
+        probs = scores.softmax(dim=-1)
+        trace.attentions.append(probs)
+        out = probs @ v
+    out = out.transpose(1, 2).reshape(batch, length, width)
+    return F.linear(out, attn.out_proj.weight, attn.out_proj.bias)
+
+
+def _expand(prompt: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return prompt.to(like.dtype).expand(like.shape[0], -1, -1)
+
+
+def _replace_last(x: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
+    return torch.cat([x[:, : -prompt.shape[0]], _expand(prompt, x)], dim=1)
+
+
+def _replace_after_sos(x: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
+    return torch.cat([x[:, :1], _expand(prompt, x), x[:, 1 + prompt.shape[0] :]], dim=1)
+
+
+def _placeholder(n_ctx: int) -> str:
+    return " ".join(["X"] * n_ctx)
+
+
+def _validate(config: PromptConfig, layers_v: int, layers_t: int, context: int) -> None:
+    for branch, n_ctx, depth, layers in (
+        ("vision", config.n_ctx_vision, config.depth_vision, layers_v),
+        ("text", config.n_ctx_text, config.depth_text, layers_t),
+    ):
+        if n_ctx < 0 or depth < 0:
+            raise ValueError(f"n_ctx_{branch}={n_ctx}, depth_{branch}={depth}: counts must be >= 0")
+        if depth > layers:
+            raise ValueError(f"depth_{branch}={depth} exceeds the {layers} blocks of the {branch} tower (allowed 0..{layers})")
+        if bool(n_ctx) != bool(depth):
+            raise ValueError(
+                f"n_ctx_{branch}={n_ctx} with depth_{branch}={depth}: set both > 0 to use {branch} prompts, or both to 0"
+            )
+    # sos + prompts + at least one class token + eos
+    if config.n_ctx_text > context - 3:
+        raise ValueError(f"n_ctx_text={config.n_ctx_text} does not fit the text context of {context} tokens (max {context - 3})")
+    for branch, layers, blocks in (("vision", config.bias_vision, layers_v), ("text", config.bias_text, layers_t)):
+        bad = [i for i in layers if not 0 <= i < blocks]
+        if bad or len(set(layers)) != len(layers):
+            raise ValueError(f"bias_{branch}={layers}: block indices must be distinct and in 0..{blocks - 1}")
