@@ -52,10 +52,17 @@ class LoadedCLIP:
 def resolve_model_name(name: str, pretrained: str | None) -> str:
     """Map a name + tag to the architecture that computes what the weights were trained for.
 
+    `name` may also be the path of an open_clip model-config JSON (its file stem becomes the name).
     The OpenAI weights were trained with QuickGELU; open_clip's plain `ViT-B-16` + `openai`
     only warns and then computes with nn.GELU. We switch to the `-quickgelu` variant
     instead of refusing, because that is what every user of those weights means.
     """
+    if name.endswith(".json"):  # a custom architecture given as an open_clip config file
+        config = Path(name).expanduser()
+        if not config.is_file():
+            raise ValueError(f"model config file {name!r} does not exist")
+        open_clip.add_model_config(config)
+        name = config.stem
     known = open_clip.list_models()
     if name not in known:
         close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)

@@ -1,0 +1,147 @@
+"""Command line: `python -m mmprompts {train,zeroshot,eval,toy-data} --help`."""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+from .data import DATASETS, load_dataset
+from .data.toy import TOY_CLASSES, make_toy_dataset
+from .models import load_clip
+from .prompted import PromptConfig
+from .runs import cache_root, train_run, zero_shot_run
+from .train import Recipe
+
+_D = Recipe()
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", default="ViT-B-16-quickgelu", help="open_clip model name")
+    group.add_argument("--pretrained", default=None,
+                       help="open_clip pretrained tag, e.g. 'openai' (the paper's weights); omit for random init")
+    group.add_argument("--checkpoint", default=None, help="local weights file instead of --pretrained "
+                       "(open_clip checkpoint or the original OpenAI TorchScript ViT-B-16.pt)")
+    group.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                       help="torch device")
+    group = parser.add_argument_group("data and output")
+    group.add_argument("--dataset", nargs="+", required=True, choices=sorted(DATASETS), metavar="NAME",
+                       help=f"one or more of: {', '.join(sorted(DATASETS))}")
+    group.add_argument("--data-root", default=None, help="folder holding the CoOp-layout datasets "
+                       "(default: $MMPROMPTS_DATA)")
+    group.add_argument("--cache", default=None, help="run cache folder (default: $MMPROMPTS_CACHE or "
+                       "~/.cache/mmprompts)")
+    group.add_argument("--output", default=None, help="write the results as JSON here "
+                       "(default: <cache>/results/<command>.json)")
+    group.add_argument("--workers", type=int, default=None, help="data-loader workers (default: 0 on CPU, "
+                       "up to 8 on CUDA)")
+    group.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _training_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("method (the paper's Table 1 'PROMPT' column is --method prompts "
+                                      "--n-ctx 1 --depth 12; 'BIAS' is --method bias)")
+    group.add_argument("--method", choices=["prompts", "bias"], default="prompts",
+                       help="deep independent V-L prompts, or bias tuning")
+    group.add_argument("--n-ctx", type=int, default=4, help="prompts per layer and branch")
+    group.add_argument("--depth", type=int, default=12, help="blocks that receive prompts (1 = input only)")
+    group.add_argument("--bias-layers", type=int, nargs="+", default=None,
+                       help="blocks followed by a learnable bias (default: every block)")
+    group = parser.add_argument_group("recipe (defaults: the paper's)")
+    group.add_argument("--shots", type=int, default=16, help="training images per class")
+    group.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds; results are mean ± std")
+    group.add_argument("--epochs", type=int, default=_D.epochs)
+    group.add_argument("--batch-size", type=int, default=_D.batch_size)
+    group.add_argument("--lr", type=float, default=_D.lr)
+    group.add_argument("--momentum", type=float, default=_D.momentum)
+    group.add_argument("--weight-decay", type=float, default=_D.weight_decay)
+    group.add_argument("--warmup-epochs", type=int, default=_D.warmup_epochs)
+    group.add_argument("--warmup-lr", type=float, default=_D.warmup_lr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mmprompts", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    train = commands.add_parser("train", formatter_class=fmt,
+                                help="few-shot training (cached), then test accuracy per seed")
+    _model_options(train)
+    _training_options(train)
+    evaluate = commands.add_parser("eval", formatter_class=fmt,
+                                   help="test accuracy of finished runs in the cache (never trains)")
+    _model_options(evaluate)
+    _training_options(evaluate)
+    zeroshot = commands.add_parser("zeroshot", formatter_class=fmt,
+                                   help="zero-shot CLIP test accuracy with each dataset's template")
+    _model_options(zeroshot)
+    toy = commands.add_parser("toy-data", formatter_class=fmt,
+                              help="write small synthetic datasets in the CoOp layout (to try the pipeline)")
+    toy.add_argument("root", help="data root to write into")
+    toy.add_argument("--dataset", nargs="+", default=["eurosat"], choices=sorted(TOY_CLASSES), metavar="NAME")
+    toy.add_argument("--per-class", type=int, nargs=3, default=[20, 4, 6], metavar=("TRAIN", "VAL", "TEST"))
+    return parser
+
+
+def _method(args: argparse.Namespace, n_blocks: int) -> PromptConfig:
+    if args.method == "bias":
+        return PromptConfig.bias(args.bias_layers if args.bias_layers is not None else range(n_blocks))
+    return PromptConfig.prompts(args.n_ctx, args.depth)
+
+
+def _recipe(args: argparse.Namespace) -> Recipe:
+    return Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
+                  weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, warmup_lr=args.warmup_lr)
+
+
+def _table(rows: list[dict]) -> str:
+    header = f"{'dataset':<16} {'method':<22} {'runs':>4}  {'accuracy':>14}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        accs = row["accuracies"]
+        std = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        lines.append(f"{row['dataset']:<16} {row['method']:<22} {len(accs):>4}  "
+                     f"{statistics.mean(accs):6.2f} ± {std:5.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "toy-data":
+        for name in args.dataset:
+            print(f"wrote {make_toy_dataset(args.root, name, tuple(args.per_class))}")
+        return 0
+    try:
+        clip = load_clip(args.model, args.pretrained, checkpoint=args.checkpoint, device=args.device)
+        rows = []
+        for name in args.dataset:
+            data = load_dataset(name, args.data_root)
+            if args.command == "zeroshot":
+                result = zero_shot_run(clip, data, cache=args.cache, workers=args.workers, progress=not args.quiet)
+                rows.append({"dataset": name, "method": "zero-shot", "accuracies": [result.accuracy],
+                             "runs": [result.key]})
+                continue
+            method, recipe = _method(args, len(clip.model.transformer.resblocks)), _recipe(args)
+            label = (f"bias ({len(method.bias_vision)} blocks)" if args.method == "bias"
+                     else f"prompts {args.n_ctx}+{args.n_ctx} d{args.depth}")
+            results = [
+                train_run(clip, data, method, shots=args.shots, seed=seed, recipe=recipe, cache=args.cache,
+                          only_cached=args.command == "eval", workers=args.workers, progress=not args.quiet)
+                for seed in args.seeds
+            ]
+            rows.append({"dataset": name, "method": label, "seeds": args.seeds,
+                         "accuracies": [r.accuracy for r in results], "runs": [r.key for r in results],
+                         "cached": [r.cached for r in results]})
+    except (ValueError, FileNotFoundError, LookupError, RuntimeError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(_table(rows))
+    output = Path(args.output) if args.output else cache_root(args.cache) / "results" / f"{args.command}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"command": args.command, "model": clip.identity, "rows": rows}, indent=1))
+    print(f"results written to {output}")
+    return 0

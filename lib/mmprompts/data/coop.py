@@ -1,0 +1,235 @@
+"""The paper's 11 datasets in the CoOp folder layout (one data root, one folder per dataset).
+
+Layouts, split files, class-name cleanups and templates follow CoOp's DATASETS.md and
+its dataset classes. Three kinds of layout exist:
+  * a `split_zhou_*.json` with train/val/test lists of [relative path, label, class name];
+  * FGVCAircraft's `variants.txt` + `images_variant_{train,val,test}.txt`;
+  * ImageNet's `classnames.txt` + `images/{train,val}/<wnid>/` (val is the test set).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from PIL import Image
+
+__all__ = ["DATASETS", "Datum", "DatasetSplits", "ImageDataset", "load_dataset", "data_root"]
+
+COOP_INSTRUCTIONS = "https://github.com/KaiyangZhou/CoOp/blob/main/DATASETS.md"
+
+
+@dataclass(frozen=True)
+class Datum:
+    path: str  # absolute image path
+    label: int
+    classname: str
+
+
+@dataclass
+class DatasetSplits:
+    name: str
+    classnames: list[str]  # indexed by label
+    template: str  # CoOp's zero-shot template, "{}" is the class name
+    train: list[Datum]
+    val: list[Datum]
+    test: list[Datum]
+    folder: Path  # where the few-shot cache lives
+    sample_val: bool = True  # ImageNet's val is its test set: CoOp does not subsample it
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of every split's (path, label): changes whenever the data does."""
+        digest = hashlib.sha256()
+        root = str(self.folder)
+        for split in (self.train, self.val, self.test):
+            for d in split:
+                digest.update(f"{os.path.relpath(d.path, root)}\t{d.label}\n".encode())
+            digest.update(b"--\n")
+        return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class _Spec:
+    folder: str
+    template: str
+    image_dir: str
+    split_file: str = ""  # JSON split; empty for the text-file layouts
+    paths_from_dataset_dir: bool = False  # StanfordCars' JSON paths start at the dataset folder
+    clean: Callable[[str], str] = lambda name: name
+    drop: tuple[str, ...] = ()
+    kind: str = "json"
+
+
+def _mapped(mapping: dict[str, str]) -> Callable[[str], str]:
+    return lambda name: mapping.get(name, name)
+
+
+def _year_first(name: str) -> str:
+    words = name.split()
+    if len(words) > 1 and re.fullmatch(r"\d{4}", words[-1]):
+        return " ".join([words[-1]] + words[:-1])
+    return name
+
+
+def _sun_path(name: str) -> str:
+    # "apartment_building/outdoor" -> "outdoor apartment_building"
+    return " ".join(reversed(name.strip("/").split("/"))) if "/" in name else name
+
+
+def _camel_case(name: str) -> str:
+    return name if "_" in name else "_".join(re.findall(r"[A-Z][^A-Z]*", name)) or name
+
+
+_EUROSAT = {
+    "AnnualCrop": "Annual Crop Land", "Forest": "Forest", "HerbaceousVegetation": "Herbaceous Vegetation Land",
+    "Highway": "Highway or Road", "Industrial": "Industrial Buildings", "Pasture": "Pasture Land",
+    "PermanentCrop": "Permanent Crop Land", "Residential": "Residential Buildings", "River": "River",
+    "SeaLake": "Sea or Lake",
+}
+_CALTECH = {"airplanes": "airplane", "Faces": "face", "Leopards": "leopard", "Motorbikes": "motorbike"}
+
+DATASETS: dict[str, _Spec] = {
+    "imagenet": _Spec("imagenet", "a photo of a {}.", "images", kind="imagenet"),
+    "caltech101": _Spec("caltech-101", "a photo of a {}.", "101_ObjectCategories", "split_zhou_Caltech101.json",
+                        clean=_mapped(_CALTECH), drop=("BACKGROUND_Google", "Faces_easy")),
+    "oxford_pets": _Spec("oxford_pets", "a photo of a {}, a type of pet.", "images", "split_zhou_OxfordPets.json",
+                         clean=str.lower),
+    "stanford_cars": _Spec("stanford_cars", "a photo of a {}.", "", "split_zhou_StanfordCars.json",
+                           paths_from_dataset_dir=True, clean=_year_first),
+    "oxford_flowers": _Spec("oxford_flowers", "a photo of a {}, a type of flower.", "jpg",
+                            "split_zhou_OxfordFlowers.json"),
+    "food101": _Spec("food-101", "a photo of {}, a type of food.", "images", "split_zhou_Food101.json"),
+    "fgvc_aircraft": _Spec("fgvc_aircraft", "a photo of a {}, a type of aircraft.", "images", kind="fgvc"),
+    "sun397": _Spec("sun397", "a photo of a {}.", "SUN397", "split_zhou_SUN397.json", clean=_sun_path),
+    "dtd": _Spec("dtd", "{} texture.", "images", "split_zhou_DescribableTextures.json"),
+    "eurosat": _Spec("eurosat", "a centered satellite photo of {}.", "2750", "split_zhou_EuroSAT.json",
+                     clean=_mapped(_EUROSAT)),
+    "ucf101": _Spec("ucf101", "a photo of a person doing {}.", "UCF-101-midframes", "split_zhou_UCF101.json",
+                    clean=_camel_case),
+}
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data root: the argument, else $MMPROMPTS_DATA."""
+    root = root or os.environ.get("MMPROMPTS_DATA")
+    if not root:
+        raise ValueError("no data root: pass data_root=... (CLI --data-root) or set MMPROMPTS_DATA")
+    return Path(root).expanduser()
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None) -> DatasetSplits:
+    """Read one of the 11 datasets from `<root>/<folder>` in the CoOp layout."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}")
+    spec = DATASETS[name]
+    folder = data_root(root) / spec.folder
+    _require(folder, name, "dataset folder")
+    reader = {"json": _read_json_layout, "fgvc": _read_fgvc, "imagenet": _read_imagenet}[spec.kind]
+    return reader(name, spec, folder)
+
+
+def _require(path: Path, dataset: str, what: str) -> None:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{dataset}: {what} {str(path)!r} not found. Prepare the dataset in the CoOp layout "
+            f"as described in CoOp's dataset instructions ({COOP_INSTRUCTIONS}, section '{dataset}')."
+        )
+
+
+def _read_json_layout(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
+    split_file = folder / spec.split_file
+    _require(split_file, name, "split file")
+    image_dir = folder if spec.paths_from_dataset_dir else folder / spec.image_dir
+    _require(image_dir, name, "image folder")
+    try:
+        raw = json.loads(split_file.read_text())
+        splits = {key: raw[key] for key in ("train", "val", "test")}
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{name}: {str(split_file)!r} is not a CoOp split file with train/val/test lists ({err})") from err
+    kept = sorted({(int(label), cname) for items in splits.values() for _, label, cname in items if cname not in spec.drop})
+    relabel = {old: new for new, (old, _) in enumerate(kept)}
+    classnames = [spec.clean(cname) for _, cname in kept]
+    parts = {
+        key: [Datum(str(image_dir / rel), relabel[int(label)], classnames[relabel[int(label)]])
+              for rel, label, cname in items if cname not in spec.drop]
+        for key, items in splits.items()
+    }
+    return DatasetSplits(name, classnames, spec.template, parts["train"], parts["val"], parts["test"], folder)
+
+
+def _read_fgvc(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
+    variants = folder / "variants.txt"
+    _require(variants, name, "class list")
+    classnames = [line.strip() for line in variants.read_text().splitlines() if line.strip()]
+    label_of = {cname: i for i, cname in enumerate(classnames)}
+    image_dir = folder / spec.image_dir
+    _require(image_dir, name, "image folder")
+    parts = {}
+    for key in ("train", "val", "test"):
+        listing = folder / f"images_variant_{key}.txt"
+        _require(listing, name, "split file")
+        items = []
+        for line in listing.read_text().splitlines():
+            if not line.strip():
+                continue
+            image_id, cname = line.strip().split(" ", 1)
+            if cname not in label_of:
+                raise ValueError(f"{name}: {str(listing)!r} names variant {cname!r}, which is not in {str(variants)!r}")
+            items.append(Datum(str(image_dir / f"{image_id}.jpg"), label_of[cname], cname))
+        parts[key] = items
+    return DatasetSplits(name, classnames, spec.template, parts["train"], parts["val"], parts["test"], folder)
+
+
+def _read_imagenet(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
+    names_file = folder / "classnames.txt"
+    _require(names_file, name, "class list")
+    names = {}
+    for line in names_file.read_text().splitlines():
+        if line.strip():
+            wnid, cname = line.strip().split(" ", 1)
+            names[wnid] = cname
+    parts = {}
+    for key, sub in (("train", "train"), ("test", "val")):
+        image_dir = folder / spec.image_dir / sub
+        _require(image_dir, name, "image folder")
+        wnids = sorted(d.name for d in image_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
+        unknown = [w for w in wnids if w not in names]
+        if unknown:
+            raise ValueError(f"{name}: folder {unknown[0]!r} in {str(image_dir)!r} has no line in {str(names_file)!r}")
+        if key == "test" and wnids != parts["wnids"]:
+            raise ValueError(f"{name}: {str(image_dir)!r} does not hold the same class folders as images/train")
+        parts["wnids"] = wnids
+        parts[key] = [
+            Datum(str(f), label, names[wnid])
+            for label, wnid in enumerate(wnids)
+            for f in sorted((image_dir / wnid).iterdir())
+            if not f.name.startswith(".")
+        ]
+    classnames = [names[w] for w in parts["wnids"]]
+    return DatasetSplits(name, classnames, spec.template, parts["train"], parts["test"], parts["test"], folder,
+                         sample_val=False)
+
+
+class ImageDataset(torch.utils.data.Dataset):
+    """Images of a list of Datum, transformed; an unreadable file is an error naming it."""
+
+    def __init__(self, items: Sequence[Datum], transform: Callable):
+        self.items, self.transform = list(items), transform
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        item = self.items[index]
+        try:
+            with Image.open(item.path) as image:
+                image = image.convert("RGB")
+        except (OSError, ValueError) as err:
+            raise OSError(f"cannot read image {item.path!r} (label {item.label}, {item.classname!r}): {err}") from err
+        return self.transform(image), item.label

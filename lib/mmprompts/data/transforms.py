@@ -1,0 +1,28 @@
+"""CLIP train/test transforms as CoOp uses them, sized by the model."""
+from __future__ import annotations
+
+from torchvision import transforms as T
+
+from ..models import LoadedCLIP
+
+_BICUBIC = T.InterpolationMode.BICUBIC
+
+
+def train_transform(clip: LoadedCLIP) -> T.Compose:
+    """RandomResizedCrop(scale 0.08–1, bicubic) → horizontal flip → tensor → CLIP normalisation."""
+    return T.Compose([
+        T.RandomResizedCrop(clip.image_size, scale=(0.08, 1.0), interpolation=_BICUBIC),
+        T.RandomHorizontalFlip(),
+        T.ToTensor(),
+        T.Normalize(clip.mean, clip.std),
+    ])
+
+
+def test_transform(clip: LoadedCLIP) -> T.Compose:
+    """Resize the shorter side (bicubic) → centre crop → tensor → CLIP normalisation."""
+    return T.Compose([
+        T.Resize(clip.image_size, interpolation=_BICUBIC),
+        T.CenterCrop(clip.image_size),
+        T.ToTensor(),
+        T.Normalize(clip.mean, clip.std),
+    ])

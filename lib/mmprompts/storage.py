@@ -1,0 +1,32 @@
+"""Atomic file writes: a reader never sees half a file, an interrupted run leaves none."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+__all__ = ["atomic_write_text", "atomic_torch_save"]
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    _atomic(Path(path), lambda f: f.write(text.encode()))
+
+
+def atomic_torch_save(path: str | os.PathLike, obj) -> None:
+    _atomic(Path(path), lambda f: torch.save(obj, f))

@@ -1,0 +1,182 @@
+"""The paper's training recipe (CoOp/Dassl terms), evaluation and zero-shot classification.
+
+One epoch is the unit of work and of checkpointing: every epoch reseeds its own random
+streams from (seed, epoch), so a run resumed after its last completed epoch ends exactly
+where an uninterrupted run ends.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .data import ImageDataset, test_transform, train_transform
+from .data.coop import DatasetSplits, Datum
+from .models import LoadedCLIP
+from .prompted import PromptedCLIP
+
+__all__ = ["Recipe", "autocast", "class_text_features", "evaluate", "lr_at_epoch", "train_epochs"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The paper's recipe (Sec. 3.1); every value can be overridden."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 0.0025
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_epochs: int = 1
+    warmup_lr: float = 1e-5
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r}: must be a positive integer")
+        if not isinstance(self.warmup_epochs, int) or not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError(f"warmup_epochs={self.warmup_epochs!r}: must be an integer in 0..epochs-1")
+        for name in ("lr", "momentum", "weight_decay", "warmup_lr"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 0")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def lr_at_epoch(epoch: int, recipe: Recipe) -> float:
+    """Dassl's constant warm-up then cosine, stepped per epoch (0-based `epoch`).
+
+    Warm-up epochs use `warmup_lr`; afterwards the cosine successor (T_max = epochs) runs
+    from its own step 0: lr * (1 + cos(pi * (epoch - warmup) / epochs)) / 2. It never
+    reaches 0 (0.000238729 in the last of 10 epochs at lr 0.0025).
+    """
+    if epoch < recipe.warmup_epochs:
+        return recipe.warmup_lr
+    return recipe.lr * (1 + math.cos(math.pi * (epoch - recipe.warmup_epochs) / recipe.epochs)) / 2
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (no loss scaling needed), plain fp32 on the CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def class_text_features(model: PromptedCLIP, classnames: Sequence[str], template: str) -> torch.Tensor:
+    tokens = model.tokenize(model.prompt_texts(classnames, template)).to(model.logit_scale.device)
+    return model.encode_tokens(tokens)
+
+
+def _loader(items: Sequence[Datum], transform: Callable, batch_size: int, device: torch.device,
+            shuffle: bool, generator: torch.Generator | None = None, workers: int | None = None) -> DataLoader:
+    if workers is None:
+        workers = min(8, torch.get_num_threads()) if device.type == "cuda" else 0
+    return DataLoader(
+        ImageDataset(items, transform), batch_size=batch_size, shuffle=shuffle, generator=generator,
+        # Dassl drops the last partial batch when the set holds at least one full batch
+        drop_last=shuffle and len(items) >= batch_size,
+        num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=False,
+    )
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def train_epochs(
+    model: PromptedCLIP,
+    clip: LoadedCLIP,
+    data: DatasetSplits,
+    recipe: Recipe,
+    seed: int,
+    *,
+    start_epoch: int = 0,
+    optimizer_state: dict | None = None,
+    on_epoch_end: Callable[[int, dict, dict], None] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Train the learnable tensors of `model` on `data.train`; returns per-epoch stats.
+
+    `on_epoch_end(epoch, stats, optimizer_state)` is called after every epoch (the run cache
+    checkpoints there). To resume, pass the next `start_epoch` and the saved optimizer state
+    after loading the learned tensors into `model`.
+    """
+    device = model.logit_scale.device
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has nothing to learn: use zero-shot evaluation instead")
+    optimizer = torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    if optimizer_state is not None:
+        optimizer.load_state_dict(optimizer_state)
+    tokens = model.tokenize(model.prompt_texts(data.classnames, data.template)).to(device)
+    static_text = None
+    if model.text_is_static:  # nothing learned in the text tower: encode the classes once
+        with torch.no_grad(), autocast(device):
+            static_text = model.encode_tokens(tokens)
+
+    history = []
+    for epoch in range(start_epoch, recipe.epochs):
+        lr = lr_at_epoch(epoch, recipe)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        epoch_seed = seed * 100_003 + epoch  # every epoch's randomness depends on (seed, epoch) only
+        _seed_everything(epoch_seed)
+        loader = _loader(data.train, train_transform(clip), recipe.batch_size, device, shuffle=True,
+                         generator=torch.Generator().manual_seed(epoch_seed), workers=workers)
+        model.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{recipe.epochs}", leave=False, disable=not progress)
+        for images, labels in bar:
+            images = images.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
+            with autocast(device):
+                text = static_text if static_text is not None else model.encode_tokens(tokens)
+                logits = model.logits(model.encode_image(images), text)
+                loss = F.cross_entropy(logits.float(), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(labels)
+            correct += int((logits.argmax(-1) == labels).sum())
+            seen += len(labels)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}")
+        stats = {"epoch": epoch, "lr": lr, "loss": loss_sum / max(seen, 1), "train_acc": 100 * correct / max(seen, 1)}
+        history.append(stats)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, stats, optimizer.state_dict())
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def evaluate(model: PromptedCLIP, clip: LoadedCLIP, data: DatasetSplits, split: str = "test",
+             batch_size: int = 128, workers: int | None = None, progress: bool = True) -> float:
+    """Top-1 accuracy (percent) on a split, with the class texts the model reads."""
+    device = model.logit_scale.device
+    model.eval()
+    with autocast(device):
+        text = class_text_features(model, data.classnames, data.template)
+    correct, seen = 0, 0
+    loader = _loader(getattr(data, split), test_transform(clip), batch_size, device, shuffle=False, workers=workers)
+    for images, labels in tqdm(loader, desc=f"eval {data.name}/{split}", leave=False, disable=not progress):
+        with autocast(device):
+            logits = model.logits(model.encode_image(images.to(device, non_blocking=True)), text)
+        correct += int((logits.argmax(-1).cpu() == labels).sum())
+        seen += len(labels)
+    if seen == 0:
+        raise ValueError(f"{data.name}: the {split} split is empty")
+    return 100.0 * correct / seen
+
