@@ -54,13 +54,13 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("recipe (defaults: the paper's)")
     group.add_argument("--shots", type=int, default=16, help="training images per class")
     group.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds; results are mean ± std")
-    group.add_argument("--epochs", type=int, default=_D.epochs)
-    group.add_argument("--batch-size", type=int, default=_D.batch_size)
-    group.add_argument("--lr", type=float, default=_D.lr)
-    group.add_argument("--momentum", type=float, default=_D.momentum)
-    group.add_argument("--weight-decay", type=float, default=_D.weight_decay)
-    group.add_argument("--warmup-epochs", type=int, default=_D.warmup_epochs)
-    group.add_argument("--warmup-lr", type=float, default=_D.warmup_lr)
+    group.add_argument("--epochs", type=int, default=_D.epochs, help="training epochs (the last one is evaluated)")
+    group.add_argument("--batch-size", type=int, default=_D.batch_size, help="training batch size")
+    group.add_argument("--lr", type=float, default=_D.lr, help="SGD learning rate after warm-up (cosine decay)")
+    group.add_argument("--momentum", type=float, default=_D.momentum, help="SGD momentum")
+    group.add_argument("--weight-decay", type=float, default=_D.weight_decay, help="SGD weight decay")
+    group.add_argument("--warmup-epochs", type=int, default=_D.warmup_epochs, help="constant warm-up epochs")
+    group.add_argument("--warmup-lr", type=float, default=_D.warmup_lr, help="learning rate during warm-up")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,8 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     toy = commands.add_parser("toy-data", formatter_class=fmt,
                               help="write small synthetic datasets in the CoOp layout (to try the pipeline)")
     toy.add_argument("root", help="data root to write into")
-    toy.add_argument("--dataset", nargs="+", default=["eurosat"], choices=sorted(TOY_CLASSES), metavar="NAME")
-    toy.add_argument("--per-class", type=int, nargs=3, default=[20, 4, 6], metavar=("TRAIN", "VAL", "TEST"))
+    toy.add_argument("--dataset", nargs="+", default=["eurosat"], choices=sorted(TOY_CLASSES), metavar="NAME",
+                     help=f"datasets to imitate: {', '.join(sorted(TOY_CLASSES))}")
+    toy.add_argument("--per-class", type=int, nargs=3, default=[20, 4, 6], metavar=("TRAIN", "VAL", "TEST"),
+                     help="images per class in each split")
     return parser
 
 
@@ -99,13 +101,15 @@ def _recipe(args: argparse.Namespace) -> Recipe:
 
 
 def _table(rows: list[dict]) -> str:
-    header = f"{'dataset':<16} {'method':<22} {'runs':>4}  {'accuracy':>14}"
+    header = f"{'dataset':<16} {'method':<22} {'runs':>4}  {'accuracy':>14}  per run (* = from cache)"
     lines = [header, "-" * len(header)]
     for row in rows:
         accs = row["accuracies"]
         std = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        cached = row.get("cached", [False] * len(accs))
+        per_run = " ".join(f"{a:.2f}{'*' if c else ''}" for a, c in zip(accs, cached))
         lines.append(f"{row['dataset']:<16} {row['method']:<22} {len(accs):>4}  "
-                     f"{statistics.mean(accs):6.2f} ± {std:5.2f}")
+                     f"{statistics.mean(accs):6.2f} ± {std:5.2f}  {per_run}")
     return "\n".join(lines)
 
 
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "zeroshot":
                 result = zero_shot_run(clip, data, cache=args.cache, workers=args.workers, progress=not args.quiet)
                 rows.append({"dataset": name, "method": "zero-shot", "accuracies": [result.accuracy],
-                             "runs": [result.key]})
+                             "runs": [result.key], "cached": [result.cached]})
                 continue
             method, recipe = _method(args, len(clip.model.transformer.resblocks)), _recipe(args)
             label = (f"bias ({len(method.bias_vision)} blocks)" if args.method == "bias"

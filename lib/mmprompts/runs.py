@@ -51,8 +51,10 @@ class RunResult:
 
 def run_config(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig | None, shots: int, seed: int,
                recipe: Recipe | None) -> dict:
-    """Everything that determines a run's result (device and batch size of evaluation do not)."""
-    return {
+    """Everything that determines a run's result (device and batch size of evaluation do not).
+
+    Returned as plain JSON types, so that a stored config compares equal to a fresh one."""
+    return json.loads(json.dumps({
         "trainer": TRAINER_VERSION,
         "model": clip.identity,
         "dataset": data.name,
@@ -61,7 +63,7 @@ def run_config(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig | Non
         "shots": shots,
         "seed": seed,
         "recipe": None if recipe is None else recipe.as_dict(),
-    }
+    }))
 
 
 def run_key(config: dict) -> str:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .data import ImageDataset, test_transform, train_transform
+from .data import ImageDataset, eval_transform, train_transform
 from .data.coop import DatasetSplits, Datum
 from .models import LoadedCLIP
 from .prompted import PromptedCLIP
@@ -170,7 +170,7 @@ def evaluate(model: PromptedCLIP, clip: LoadedCLIP, data: DatasetSplits, split: 
     with autocast(device):
         text = class_text_features(model, data.classnames, data.template)
     correct, seen = 0, 0
-    loader = _loader(getattr(data, split), test_transform(clip), batch_size, device, shuffle=False, workers=workers)
+    loader = _loader(getattr(data, split), eval_transform(clip), batch_size, device, shuffle=False, workers=workers)
     for images, labels in tqdm(loader, desc=f"eval {data.name}/{split}", leave=False, disable=not progress):
         with autocast(device):
             logits = model.logits(model.encode_image(images.to(device, non_blocking=True)), text)

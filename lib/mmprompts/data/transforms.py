@@ -18,7 +18,7 @@ def train_transform(clip: LoadedCLIP) -> T.Compose:
     ])
 
 
-def test_transform(clip: LoadedCLIP) -> T.Compose:
+def eval_transform(clip: LoadedCLIP) -> T.Compose:
     """Resize the shorter side (bicubic) → centre crop → tensor → CLIP normalisation."""
     return T.Compose([
         T.Resize(clip.image_size, interpolation=_BICUBIC),

@@ -1,0 +1,163 @@
+"""CoOp layouts, class-name cleanups, Dassl-identical few-shot sampling, bad input."""
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+
+import pytest
+import torch
+
+from mmprompts.data import ImageDataset, fewshot_splits, load_dataset, eval_transform, train_transform
+from mmprompts.data.toy import make_toy_dataset
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("coop")
+    for name in ("eurosat", "caltech101", "oxford_pets", "stanford_cars", "sun397", "ucf101", "fgvc_aircraft",
+                 "imagenet"):
+        make_toy_dataset(root, name, per_class=(6, 3, 2), size=16)
+    return root
+
+
+def test_json_layout_and_eurosat_cleanup(root):
+    data = load_dataset("eurosat", root)
+    assert data.classnames == ["Annual Crop Land", "Forest", "Highway or Road", "Sea or Lake"]
+    assert data.template == "a centered satellite photo of {}."
+    assert (len(data.train), len(data.val), len(data.test)) == (24, 12, 8)
+    first = data.train[0]
+    assert first.path == str(root / "eurosat" / "2750" / "AnnualCrop" / "AnnualCrop_train_000.jpg")
+    assert first.label == 0 and first.classname == "Annual Crop Land"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("caltech101", ["airplane", "face", "leopard", "anchor"]),  # BACKGROUND_Google dropped, labels compacted
+    ("oxford_pets", ["abyssinian", "bengal", "beagle"]),
+    ("stanford_cars", ["2012 Tesla Model S", "2011 Audi TT RS", "2012 smart fortwo"]),
+    ("sun397", ["abbey", "outdoor apartment_building", "bedroom"]),
+    ("ucf101", ["Apply_Eye_Makeup", "Basketball", "Rowing"]),
+])
+def test_class_name_cleanups(root, name, expected):
+    data = load_dataset(name, root)
+    assert data.classnames == expected
+    assert sorted({d.label for d in data.train}) == list(range(len(expected)))
+    assert all(data.classnames[d.label] == d.classname for d in data.test)
+
+
+def test_stanford_cars_paths_start_at_dataset_folder(root):
+    data = load_dataset("stanford_cars", root)
+    assert all(d.path.startswith(str(root / "stanford_cars") + "/") for d in data.train)
+    assert all(__import__("os").path.exists(d.path) for d in data.train)
+
+
+def test_fgvc_text_file_layout(root):
+    data = load_dataset("fgvc_aircraft", root)
+    assert data.classnames == ["707-320", "A320", "Cessna 172"]  # label = line order of variants.txt
+    assert {d.classname for d in data.val if d.label == 2} == {"Cessna 172"}
+    assert data.train[0].path == str(root / "fgvc_aircraft" / "images" / "707-320_train_000.jpg")
+
+
+def test_imagenet_folder_layout(root):
+    data = load_dataset("imagenet", root)
+    assert data.classnames == ["tench", "goldfish", "great white shark"]  # sorted wnids
+    assert data.val == data.test and not data.sample_val  # val is the test set
+    assert len(data.train) == 18 and len(data.test) == 6
+
+
+def dassl_generate_fewshot(items, num_shots):
+    """Dassl's DatasetBase.generate_fewshot_dataset, written out (global `random`)."""
+    tracker = defaultdict(list)
+    for item in items:
+        tracker[item.label].append(item)
+    dataset = []
+    for label, group in tracker.items():
+        dataset.extend(random.sample(group, num_shots) if len(group) >= num_shots else group)
+    return dataset
+
+
+@pytest.mark.parametrize("shots, seed", [(4, 1), (2, 3), (16, 2), (1, 0)])
+def test_fewshot_equals_dassl(root, tmp_path, shots, seed):
+    data = load_dataset("eurosat", root)
+    random.seed(seed)
+    expected_train = dassl_generate_fewshot(data.train, shots)
+    expected_val = dassl_generate_fewshot(data.val, min(shots, 4))
+    state = random.getstate()
+    got = fewshot_splits(data, shots, seed, cache_dir=tmp_path)
+    assert got.train == expected_train and got.val == expected_val
+    assert random.getstate() == state  # the global generator is left alone
+    # the cache returns the same lists, and it is the file named like CoOp's
+    cached_file = tmp_path / "eurosat" / f"shot_{shots}-seed_{seed}.json"
+    assert cached_file.exists()
+    again = fewshot_splits(data, shots, seed, cache_dir=tmp_path)
+    assert again.train == got.train and again.val == got.val and again.test == data.test
+
+
+def test_fewshot_cache_next_to_dataset_and_invalidated_by_new_data(root, tmp_path):
+    make_toy_dataset(tmp_path, "eurosat", per_class=(6, 3, 2), size=16)
+    data = load_dataset("eurosat", tmp_path)
+    first = fewshot_splits(data, 2, 1)
+    path = tmp_path / "eurosat" / "split_fewshot" / "shot_2-seed_1.json"
+    assert json.loads(path.read_text())["fingerprint"] == data.fingerprint
+    make_toy_dataset(tmp_path, "eurosat", per_class=(7, 3, 2), size=16)  # the data changed
+    changed = load_dataset("eurosat", tmp_path)
+    second = fewshot_splits(changed, 2, 1)
+    assert changed.fingerprint != data.fingerprint
+    assert all(d in changed.train for d in second.train) and len(first.train) == len(second.train)
+
+
+@pytest.mark.parametrize("shots, seed, message", [
+    (0, 1, "shots=0: must be a positive integer"), (2.5, 1, "shots=2.5"), (2, -1, "seed=-1: must be a non-negative"),
+])
+def test_bad_shots_and_seeds(root, shots, seed, message):
+    with pytest.raises(ValueError, match=message):
+        fewshot_splits(load_dataset("eurosat", root), shots, seed)
+
+
+def test_missing_folder_names_expected_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match=rf"dataset folder '{tmp_path}/oxford_flowers' not found.*DATASETS.md"):
+        load_dataset("oxford_flowers", tmp_path)
+
+
+def test_missing_split_file_names_expected_path(root, tmp_path):
+    (tmp_path / "dtd" / "images").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=rf"split file '{tmp_path}/dtd/split_zhou_DescribableTextures.json'"):
+        load_dataset("dtd", tmp_path)
+    (tmp_path / "fgvc_aircraft").mkdir()
+    (tmp_path / "fgvc_aircraft" / "variants.txt").write_text("A320\n")
+    (tmp_path / "fgvc_aircraft" / "images").mkdir()
+    with pytest.raises(FileNotFoundError, match="images_variant_train.txt"):
+        load_dataset("fgvc_aircraft", tmp_path)
+
+
+def test_unknown_dataset_and_missing_root(monkeypatch):
+    with pytest.raises(ValueError, match=r"unknown dataset 'eurosta'; known: \[.*'eurosat'"):
+        load_dataset("eurosta", "/tmp")
+    monkeypatch.delenv("MMPROMPTS_DATA", raising=False)
+    with pytest.raises(ValueError, match="MMPROMPTS_DATA"):
+        load_dataset("eurosat")
+
+
+def test_data_root_from_environment(root, monkeypatch):
+    monkeypatch.setenv("MMPROMPTS_DATA", str(root))
+    assert load_dataset("eurosat").folder == root / "eurosat"
+
+
+def test_unreadable_image_names_the_file(root, tmp_path, tiny_clip):
+    data = load_dataset("eurosat", root)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    items = [data.train[0], type(data.train[0])(str(broken), 0, "Annual Crop Land")]
+    dataset = ImageDataset(items, eval_transform(tiny_clip))
+    assert dataset[0][0].shape == (3, 32, 32)
+    with pytest.raises(OSError, match=f"cannot read image '{broken}'"):
+        dataset[1]
+
+
+def eval_transforms_follow_model_size_and_normalisation(root, tiny_clip):
+    image = ImageDataset(load_dataset("eurosat", root).test[:1], eval_transform(tiny_clip))[0][0]
+    assert image.shape == (3, tiny_clip.image_size, tiny_clip.image_size)
+    steps = [type(t).__name__ for t in train_transform(tiny_clip).transforms]
+    assert steps == ["RandomResizedCrop", "RandomHorizontalFlip", "ToTensor", "Normalize"]
+    crop = train_transform(tiny_clip).transforms[0]
+    assert crop.scale == (0.08, 1.0) and crop.interpolation.value == "bicubic"

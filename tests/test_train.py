@@ -1,0 +1,129 @@
+"""The paper's recipe, the training loop, the run cache and resume."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import mmprompts as mp
+from mmprompts import runs
+from mmprompts.data import ImageDataset, eval_transform, fewshot_splits, load_dataset
+from mmprompts.data.toy import make_toy_dataset
+from mmprompts.train import Recipe, class_text_features, lr_at_epoch
+
+SHORT = Recipe(epochs=3, batch_size=4, lr=0.05)
+
+
+@pytest.fixture(scope="module")
+def eurosat(tmp_path_factory):
+    root = tmp_path_factory.mktemp("coop")
+    make_toy_dataset(root, "eurosat", per_class=(8, 2, 4), size=16)
+    return load_dataset("eurosat", root)
+
+
+def test_lr_schedule_matches_dassl():
+    paper = Recipe()
+    # epoch 0 is the constant warm-up; then the values of a published CoOp log
+    expected = [1e-5, 0.0025, 0.00243882, 0.00226127, 0.00198473, 0.00163627, 0.00125, 0.000863729,
+                0.000515268, 0.000238729]
+    # the log prints 6 significant digits
+    assert [float(f"{lr_at_epoch(e, paper):.6g}") for e in range(10)] == expected
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epochs": 0}, "epochs=0: must be a positive integer"),
+    ({"batch_size": -2}, "batch_size=-2: must be a positive integer"),
+    ({"epochs": 2.5}, "epochs=2.5"),
+    ({"warmup_epochs": 10}, "warmup_epochs=10: must be an integer in 0..epochs-1"),
+    ({"lr": -1.0}, "lr=-1.0: must be >= 0"),
+])
+def test_bad_recipes(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Recipe(**kwargs)
+
+
+def train_loss(model, clip, data) -> float:
+    """Mean cross-entropy over the (few-shot) train images without augmentation."""
+    images, labels = zip(*ImageDataset(data.train, eval_transform(clip)))
+    with torch.no_grad():
+        logits = model.logits(model.encode_image(torch.stack(images)),
+                              class_text_features(model, data.classnames, data.template))
+    return F.cross_entropy(logits, torch.tensor(labels)).item()
+
+
+@pytest.mark.parametrize("method", [mp.PromptConfig.prompts(2, 2), mp.PromptConfig.bias([0, 1, 2])], ids=["prompts", "bias"])
+def test_training_lowers_loss_and_touches_only_learned_tensors(tiny_clip, eurosat, tmp_path, method):
+    backbone = {k: v.clone() for k, v in tiny_clip.model.state_dict().items()}
+    with torch.random.fork_rng():
+        torch.manual_seed(4)
+        start = mp.PromptedCLIP(tiny_clip, method)
+    before = train_loss(start, tiny_clip, fewshot_splits(eurosat, 4, 4))
+    result = runs.train_run(tiny_clip, eurosat, method, shots=4, seed=4, recipe=Recipe(epochs=6, batch_size=4, lr=0.1),
+                            cache=tmp_path, progress=False)
+    after = train_loss(result.model, tiny_clip, fewshot_splits(eurosat, 4, 4))
+    assert after < before - 0.05
+    assert all(torch.equal(v, backbone[k]) for k, v in tiny_clip.model.state_dict().items())
+    learned = result.model.learned_state()
+    assert any(not torch.equal(learned[k], v) for k, v in start.learned_state().items())
+    assert result.metrics["train_items"] == 16 and 0 <= result.accuracy <= 100
+    assert [h["lr"] for h in result.metrics["history"]] == [lr_at_epoch(e, Recipe(epochs=6, lr=0.1)) for e in range(6)]
+
+
+def test_cache_hit_skips_training(tiny_clip, eurosat, tmp_path, monkeypatch):
+    method = mp.PromptConfig.prompts(1, 2)
+    first = runs.train_run(tiny_clip, eurosat, method, shots=2, seed=1, recipe=SHORT, cache=tmp_path, progress=False)
+    monkeypatch.setattr(runs, "train_epochs", lambda *a, **k: pytest.fail("trained again"))
+    again = runs.train_run(tiny_clip, eurosat, method, shots=2, seed=1, recipe=SHORT, cache=tmp_path, progress=False)
+    assert again.cached and not first.cached and again.metrics == first.metrics
+    assert all(torch.equal(again.model.learned_state()[k], v) for k, v in first.model.learned_state().items())
+    stored = tmp_path / "runs" / first.key
+    assert sorted(p.name for p in stored.iterdir()) == ["config.json", "learned.pt", "metrics.json"]
+    assert json.loads((stored / "config.json").read_text())["model"] == tiny_clip.identity
+    # any change of the configuration is a different run
+    with pytest.raises(LookupError, match="no finished run"):
+        runs.train_run(tiny_clip, eurosat, method, shots=2, seed=2, recipe=SHORT, cache=tmp_path, only_cached=True)
+
+
+def test_interrupted_run_resumes_to_the_same_result(tiny_clip, eurosat, tmp_path):
+    method = mp.PromptConfig(n_ctx_vision=2, depth_vision=2, bias_text=(0, 1))
+    recipe = Recipe(epochs=4, batch_size=4, lr=0.05)
+    straight = runs.train_run(tiny_clip, eurosat, method, shots=4, seed=2, recipe=recipe, cache=tmp_path / "a",
+                              progress=False)
+
+    def interrupt(epoch, stats):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runs.train_run(tiny_clip, eurosat, method, shots=4, seed=2, recipe=recipe, cache=tmp_path / "b",
+                       on_epoch_end=interrupt, progress=False)
+    folder = tmp_path / "b" / "runs" / straight.key
+    assert (folder / "checkpoint.pt").exists() and not (folder / "metrics.json").exists()
+    epochs_seen = []
+    resumed = runs.train_run(tiny_clip, eurosat, method, shots=4, seed=2, recipe=recipe, cache=tmp_path / "b",
+                             on_epoch_end=lambda e, s: epochs_seen.append(e), progress=False)
+    assert epochs_seen == [2, 3]  # only the epochs that were missing
+    assert not resumed.cached and resumed.accuracy == straight.accuracy
+    assert [h["loss"] for h in resumed.metrics["history"]] == [h["loss"] for h in straight.metrics["history"]]
+    for key, value in straight.model.learned_state().items():
+        assert torch.equal(resumed.model.learned_state()[key], value), key
+    assert not (folder / "checkpoint.pt").exists()
+
+
+def test_zero_shot_run_is_cached(tiny_clip, eurosat, tmp_path):
+    first = mp.runs.zero_shot_run(tiny_clip, eurosat, cache=tmp_path, progress=False)
+    images, labels = zip(*ImageDataset(eurosat.test, eval_transform(tiny_clip)))
+    model = mp.PromptedCLIP(tiny_clip)
+    with torch.no_grad():  # independent: open_clip's own towers and the CoOp template
+        text = tiny_clip.model.encode_text(tiny_clip.tokenizer([eurosat.template.format(c) for c in eurosat.classnames]))
+        logits = model.logits(tiny_clip.model.encode_image(torch.stack(images)), text)
+    expected = 100 * (logits.argmax(-1) == torch.tensor(labels)).float().mean().item()
+    assert first.accuracy == pytest.approx(expected)
+    assert mp.runs.zero_shot_run(tiny_clip, eurosat, cache=tmp_path, progress=False).cached
+
+
+def test_nothing_to_learn_is_refused(tiny_clip, eurosat, tmp_path):
+    with pytest.raises(ValueError, match="nothing to learn"):
+        runs.train_run(tiny_clip, eurosat, mp.PromptConfig(), shots=2, seed=1, recipe=SHORT, cache=tmp_path, progress=False)
