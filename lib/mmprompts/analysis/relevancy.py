@@ -1,0 +1,75 @@
+"""Relevancy maps (Chefer et al. 2021b; paper eqs. 13–16), batched and exact.
+
+For every pair (image i, text of its ground-truth class) the target is the scaled logit
+y_i = s · cos(f_i, g_i). Samples never interact, so one backward pass of Σ_i y_i gives each
+sample's own gradients ∂y_i/∂A for every attention map A. Per layer ℓ:
+    Ā_ℓ = mean_heads((∇A_ℓ ⊙ A_ℓ)⁺),    R ← R + Ā_ℓ · R,    R₀ = I.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..prompted import PromptedCLIP, Trace
+
+__all__ = ["Relevancy", "relevancy_maps", "accumulate_relevancy"]
+
+
+@dataclass
+class Relevancy:
+    """Per-sample relevance rows.
+
+    image  [B, L_v - 1]: relevance of each patch (row-major), then each vision prompt, to [cls]
+                         (R[0, 1:]).
+    text   [B, L_t]:     relevance of each position to EOS: SOS, prompts, template, class
+                         tokens, '.' (R[eos, :eos]; Chefer's demo drops SOS, the paper's
+                         groups need it); 0 from the EOS position on.
+    eos    [B]:          EOS position of each text.
+    """
+
+    image: torch.Tensor
+    text: torch.Tensor
+    eos: torch.Tensor
+
+
+def accumulate_relevancy(attentions: Sequence[torch.Tensor], grads: Sequence[torch.Tensor]) -> torch.Tensor:
+    """R [B, L, L] from per-layer attention probabilities and their gradients ([B, H, L, L])."""
+    first = attentions[0]
+    relevance = torch.eye(first.shape[-1], dtype=torch.float32, device=first.device).expand(first.shape[0], -1, -1)
+    for attn, grad in zip(attentions, grads):
+        cam = (grad.float() * attn.float()).clamp(min=0).mean(dim=1)
+        relevance = relevance + torch.bmm(cam, relevance)
+    return relevance
+
+
+def relevancy_maps(model: PromptedCLIP, images: torch.Tensor, texts: Sequence[str], start_layer: int = 0) -> Relevancy:
+    """Relevancy of image i's tokens and text i's tokens for the pair (images[i], texts[i]).
+
+    `texts[i]` is the string the model reads for sample i's ground-truth class
+    (`model.prompt_texts(...)`). `start_layer` is the first block whose attention is
+    accumulated: 0 (default) is the paper's formula over all layers; Chefer's CLIP demo
+    uses only the last layer (start_layer=-1) to hide ViT-B/16 artefacts.
+    """
+    if len(texts) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(texts)} texts: give one text per image")
+    vision, text = Trace(), Trace()
+    with torch.enable_grad():
+        image_features = model.encode_image(images, trace=vision)
+        text_features = model.encode_text(texts, trace=text)
+        targets = model.logit_scale * (F.normalize(image_features, dim=-1) * F.normalize(text_features, dim=-1)).sum(-1)
+        n_v = len(vision.attentions)
+        layers_v = vision.attentions[start_layer:] if start_layer >= -n_v else []
+        layers_t = text.attentions[start_layer:] if start_layer >= -len(text.attentions) else []
+        if not layers_v or not layers_t:
+            raise ValueError(f"start_layer={start_layer} leaves no block (the towers have {n_v} and "
+                             f"{len(text.attentions)} blocks)")
+        grads = torch.autograd.grad(targets.sum(), layers_v + layers_t)
+    image_rows = accumulate_relevancy(layers_v, grads[: len(layers_v)])[:, 0, 1:]
+    text_r = accumulate_relevancy(layers_t, grads[len(layers_v):])
+    rows = torch.arange(len(texts), device=text_r.device)
+    text_rows = text_r[rows, text.eos]  # [B, L_t]
+    before_eos = torch.arange(text_rows.shape[1], device=text_r.device)[None] < text.eos[:, None]
+    return Relevancy(image=image_rows.detach(), text=(text_rows * before_eos).detach(), eos=text.eos)

@@ -1,0 +1,76 @@
+"""Relevancy maps against a per-pair loop; token-group labels on tokenised examples."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import mmprompts as mp
+from mmprompts.analysis import relevancy_maps, text_token_groups, vision_token_groups
+
+
+def per_pair_relevancy(model, image, text):
+    """Chefer's per-pair procedure, one sample and one backward at a time, loops written out."""
+    vision, txt = mp.Trace(), mp.Trace()
+    with torch.enable_grad():
+        f = model.encode_image(image[None], trace=vision)
+        g = model.encode_text([text], trace=txt)
+        logit = model.logit_scale * F.cosine_similarity(f, g).sum()
+        grads = torch.autograd.grad(logit, vision.attentions + txt.attentions)
+    rows = []
+    for attns, gs in ((vision.attentions, grads[: len(vision.attentions)]), (txt.attentions, grads[len(vision.attentions):])):
+        n = attns[0].shape[-1]
+        relevance = torch.eye(n)
+        for attn, grad in zip(attns, gs):
+            cam = torch.zeros(n, n)
+            for head in range(attn.shape[1]):
+                cam += torch.clamp(grad[0, head] * attn[0, head], min=0) / attn.shape[1]
+            relevance = relevance + cam @ relevance
+        rows.append(relevance)
+    eos = int(txt.eos[0])
+    return rows[0][0, 1:], rows[1][eos, :eos]
+
+
+@pytest.mark.parametrize("config", [mp.PromptConfig.prompts(2, 3), mp.PromptConfig()], ids=["prompts", "zero-shot"])
+def test_batched_relevancy_equals_per_pair_loop(tiny_clip, images, config):
+    torch.manual_seed(0)
+    model = mp.PromptedCLIP(tiny_clip, config)
+    texts = model.prompt_texts(["cat", "golden retriever", "cat"])
+    batched = relevancy_maps(model, images, texts)
+    assert batched.image.shape == (3, 16 + config.n_ctx_vision)
+    for i in range(3):
+        image_row, text_row = per_pair_relevancy(model, images[i], texts[i])
+        eos = int(batched.eos[i])
+        assert (batched.image[i] - image_row).abs().max() <= 1e-5
+        assert (batched.text[i, :eos] - text_row).abs().max() <= 1e-5
+        assert batched.text[i, eos:].abs().max() == 0
+    # the relevance of the SOS token is kept (the paper's groups need it)
+    assert (batched.text[:, 0] > 0).all()
+
+
+def test_start_layer(tiny_clip, images):
+    model = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(1, 2))
+    texts = model.prompt_texts(["a", "b", "c"])
+    last = relevancy_maps(model, images, texts, start_layer=-1)
+    every = relevancy_maps(model, images, texts)
+    assert not torch.allclose(last.image, every.image)
+    with pytest.raises(ValueError, match="start_layer=5 leaves no block"):
+        relevancy_maps(model, images, texts, start_layer=5)
+    with pytest.raises(ValueError, match="one text per image"):
+        relevancy_maps(model, images, texts[:2])
+
+
+def test_text_token_groups(tiny_clip):
+    prompted = mp.PromptedCLIP(tiny_clip, mp.PromptConfig(n_ctx_text=2, depth_text=1))
+    assert text_token_groups(prompted, "golden_retriever") == [
+        "sos", "prompt", "prompt", "template", "template", "category", "category", ".", "eos"]
+    zero_shot = mp.PromptedCLIP(tiny_clip)
+    assert text_token_groups(zero_shot, "beagle", "a photo of a {}, a type of pet.") == [
+        "sos", "template", "template", "template", "template", "category",
+        "template", "template", "template", "template", "template", ".", "eos"]
+    assert text_token_groups(zero_shot, "banded", "{} texture.") == ["sos", "category", "template", ".", "eos"]
+
+
+def test_vision_token_groups(tiny_clip):
+    labels = vision_token_groups(mp.PromptedCLIP(tiny_clip, mp.PromptConfig(n_ctx_vision=3, depth_vision=1)))
+    assert labels == ["cls"] + ["patch"] * 16 + ["vision_prompt"] * 3
