@@ -74,3 +74,20 @@ def test_text_token_groups(tiny_clip):
 def test_vision_token_groups(tiny_clip):
     labels = vision_token_groups(mp.PromptedCLIP(tiny_clip, mp.PromptConfig(n_ctx_vision=3, depth_vision=1)))
     assert labels == ["cls"] + ["patch"] * 16 + ["vision_prompt"] * 3
+
+
+def test_relevancy_statistics_aggregate_normalised_rows(tiny_clip, images):
+    from mmprompts.analysis import relevancy_statistics
+
+    model = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 2))
+    classnames = ["cat", "golden retriever"]
+    labels = torch.tensor([0, 1, 1])
+    stats = relevancy_statistics(model, [(images[:2], labels[:2]), (images[2:], labels[2:])], classnames,
+                                 progress=False)
+    direct = relevancy_maps(model, images, [model.prompt_texts(classnames)[i] for i in labels])
+    expected_image = (direct.image / direct.image.sum(-1, keepdim=True)).mean(0)
+    assert torch.allclose(stats["image"], expected_image, atol=1e-6)
+    assert stats["image_labels"] == ["patch"] * 16 + ["vision_prompt"] * 2
+    assert sum(stats["text_groups"].values()) == pytest.approx(1.0, abs=1e-5)
+    text = direct.text / direct.text.sum(-1, keepdim=True)
+    assert stats["text_groups"]["prompt"] == pytest.approx(text[:, 1:3].sum(-1).mean().item(), abs=1e-6)

@@ -1,6 +1,13 @@
 """The paper's analyses. Each takes a model and inputs, runs the one forward with a Trace,
 and returns tensors; plotting lives elsewhere."""
-from .relevancy import Relevancy, accumulate_relevancy, relevancy_maps
+from .attention import attention_distance, attention_entropy, attention_scope, group_attention, without_prompts
+from .decomposition import AttentionDecomposition, decompose_attention
+from .relevancy import Relevancy, accumulate_relevancy, relevancy_maps, relevancy_statistics
+from .similarity import cls_attention_maps, prompt_patch_similarity, rotate_images
 from .tokens import text_token_groups, vision_token_groups
 
-__all__ = ["Relevancy", "accumulate_relevancy", "relevancy_maps", "text_token_groups", "vision_token_groups"]
+__all__ = [
+    "AttentionDecomposition", "Relevancy", "accumulate_relevancy", "attention_distance", "attention_entropy",
+    "attention_scope", "cls_attention_maps", "decompose_attention", "group_attention", "prompt_patch_similarity",
+    "relevancy_maps", "relevancy_statistics", "rotate_images", "text_token_groups", "vision_token_groups", "without_prompts",
+]

@@ -8,14 +8,16 @@ sample's own gradients ∂y_i/∂A for every attention map A. Per layer ℓ:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from ..prompted import PromptedCLIP, Trace
+from .tokens import text_token_groups, vision_token_groups
 
-__all__ = ["Relevancy", "relevancy_maps", "accumulate_relevancy"]
+__all__ = ["Relevancy", "accumulate_relevancy", "relevancy_maps", "relevancy_statistics"]
 
 
 @dataclass
@@ -73,3 +75,41 @@ def relevancy_maps(model: PromptedCLIP, images: torch.Tensor, texts: Sequence[st
     text_rows = text_r[rows, text.eos]  # [B, L_t]
     before_eos = torch.arange(text_rows.shape[1], device=text_r.device)[None] < text.eos[:, None]
     return Relevancy(image=image_rows.detach(), text=(text_rows * before_eos).detach(), eos=text.eos)
+
+
+def relevancy_statistics(model: PromptedCLIP, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                         classnames: Sequence[str], template: str = "a photo of a {}.", start_layer: int = 0,
+                         progress: bool = True) -> dict[str, torch.Tensor | list[str]]:
+    """Dataset-level relevance per token position and per token group (paper Figs. 2, 3, 8–23).
+
+    Normalisation: each sample's row is divided by its sum (over patches + vision prompts;
+    over text positions before EOS), so every sample contributes a distribution; the
+    result is the mean of those distributions over the dataset.
+    Returns image [M + n_ctx] with image_labels, text [context] by position (0 from the
+    longest EOS on), text_groups {sos, prompt, template, category, '.'} (mean mass per group).
+    """
+    texts = model.prompt_texts(classnames, template)
+    labels_of = [text_token_groups(model, name, template) for name in classnames]
+    groups = ["sos", "prompt", "template", "category", "."]
+    device = model.logit_scale.device
+    image_sum, text_sum, group_sum, count = None, None, torch.zeros(len(groups)), 0
+    for images, targets in tqdm(batches, desc="relevancy", disable=not progress):
+        maps = relevancy_maps(model, images.to(device), [texts[t] for t in targets.tolist()], start_layer)
+        image = maps.image / maps.image.sum(-1, keepdim=True)
+        text = maps.text / maps.text.sum(-1, keepdim=True)
+        width = model.clip.positional_embedding.shape[0]
+        text = F.pad(text, (0, width - text.shape[1]))
+        image_sum = image.sum(0).cpu() if image_sum is None else image_sum + image.sum(0).cpu()
+        text_sum = text.sum(0).cpu() if text_sum is None else text_sum + text.sum(0).cpu()
+        for row, target in zip(text.cpu(), targets.tolist()):
+            for position, label in enumerate(labels_of[target][:-1]):  # up to, not including, EOS
+                group_sum[groups.index(label)] += row[position]
+        count += len(targets)
+    if count == 0:
+        raise ValueError("no batches to aggregate")
+    return {
+        "image": image_sum / count,
+        "image_labels": vision_token_groups(model)[1:],
+        "text": text_sum / count,
+        "text_groups": dict(zip(groups, (group_sum / count).tolist())),
+    }

@@ -1,0 +1,107 @@
+"""Attention statistics: attention on token groups (Fig. 4), mean attention distance and
+attention entropy per head (Figs. 5, 7).
+
+Conventions (stated once, used everywhere):
+  * distance — Raghu et al. / the ViT paper (Kornblith's gist): D[i, j] = patch_size ·
+    ‖grid(i) − grid(j)‖₂ on the row-major patch grid; per patch query Σ_j A[i, j] D[i, j] over
+    patch keys, [cls] and prompt rows and columns dropped and rows NOT renormalised (mass on
+    [cls]/prompts counts as distance 0); `renormalize=True` divides by the patch-key mass.
+  * entropy — −Σ_j p log p (natural log) per query over all keys, mean over [cls] and patch
+    queries; the [cls] entropy is row 0.
+  * "W/O prompt" — the prompted model's maps with prompt rows and columns removed and rows
+    renormalised (`without_prompts`); "W prompt" — the maps as they are; "CLIP" — the
+    zero-shot model.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from ..prompted import PromptedCLIP, Trace
+
+__all__ = ["attention_distance", "attention_entropy", "attention_scope", "group_attention", "without_prompts"]
+
+
+def without_prompts(attn: torch.Tensor, n_prompts: int) -> torch.Tensor:
+    """Drop the last `n_prompts` rows and columns and renormalise the rows."""
+    if n_prompts == 0:
+        return attn
+    kept = attn[..., :-n_prompts, :-n_prompts]
+    return kept / kept.sum(-1, keepdim=True)
+
+
+def _patch_distances(grid: tuple[int, int], patch_size: int, device) -> torch.Tensor:
+    ys, xs = torch.meshgrid(torch.arange(grid[0]), torch.arange(grid[1]), indexing="ij")
+    coords = torch.stack([ys.flatten(), xs.flatten()], -1).float().to(device)
+    return patch_size * torch.cdist(coords, coords)
+
+
+def attention_distance(attn: torch.Tensor, grid: tuple[int, int], patch_size: int, renormalize: bool = False) -> torch.Tensor:
+    """Mean attention distance in pixels per head, [H], from maps [B, H, L, L] of
+    [cls, patches, (prompts)]; averaged over patch queries and images."""
+    n_patches = grid[0] * grid[1]
+    patches = attn[:, :, 1 : 1 + n_patches, 1 : 1 + n_patches].float()
+    if renormalize:
+        patches = patches / patches.sum(-1, keepdim=True)
+    distance = (patches * _patch_distances(grid, patch_size, attn.device)).sum(-1)
+    return distance.mean(dim=(0, 2))
+
+
+def attention_entropy(attn: torch.Tensor, n_prompts: int = 0, cls_only: bool = False) -> torch.Tensor:
+    """Mean attention entropy per head, [H]: over [cls] and patch queries (not prompt rows),
+    or over the [cls] row alone."""
+    rows = attn[:, :, :1] if cls_only else attn[:, :, : attn.shape[-2] - n_prompts]
+    p = rows.float().clamp_min(1e-12)
+    return -(p * p.log()).sum(-1).mean(dim=(0, 2))
+
+
+@torch.no_grad()
+def attention_scope(model: PromptedCLIP, batches: Iterable[torch.Tensor], progress: bool = True) -> dict[str, dict[str, torch.Tensor]]:
+    """Distance (both conventions) and entropy per layer and head over a stream of image batches.
+
+    Returns {"W prompt": stats, "W/O prompt": stats}, stats = {"distance", "distance_renormalized",
+    "entropy", "cls_entropy"} each [layers, heads]. For zero-shot CLIP both variants coincide.
+    """
+    visual = model.clip.visual
+    grid, patch = tuple(visual.grid_size), visual.patch_size[0]
+    n_prompts = model.config.n_ctx_vision
+    sums: dict[str, dict[str, torch.Tensor]] = {}
+    count = 0
+    for images in tqdm(batches, desc="attention scope", disable=not progress):
+        trace = Trace()
+        model.encode_image(images.to(model.logit_scale.device), trace=trace)
+        for variant, maps in (("W prompt", trace.attentions),
+                              ("W/O prompt", [without_prompts(a, n_prompts) for a in trace.attentions])):
+            kept = n_prompts if variant == "W prompt" else 0
+            stats = {
+                "distance": torch.stack([attention_distance(a, grid, patch) for a in maps]),
+                "distance_renormalized": torch.stack([attention_distance(a, grid, patch, True) for a in maps]),
+                "entropy": torch.stack([attention_entropy(a, kept) for a in maps]),
+                "cls_entropy": torch.stack([attention_entropy(a, kept, cls_only=True) for a in maps]),
+            }
+            target = sums.setdefault(variant, {k: torch.zeros_like(v) for k, v in stats.items()})
+            for key, value in stats.items():
+                target[key] += value * len(images)
+        count += len(images)
+    return {variant: {k: v / count for k, v in stats.items()} for variant, stats in sums.items()}
+
+
+def group_attention(attentions: Sequence[torch.Tensor], rows: torch.Tensor, labels: Sequence[Sequence[str]],
+                    groups: Sequence[str]) -> torch.Tensor:
+    """Attention of one query row per sequence onto token groups, [layers, heads, groups],
+    averaged over the batch.
+
+    attentions: per layer [B, H, L, L]; rows: [B] query position ([cls] = 0, text: EOS);
+    labels: per sequence the group of each position (shorter lists: the rest is ignored).
+    """
+    batch, length = attentions[0].shape[0], attentions[0].shape[-1]
+    member = torch.zeros(batch, length, len(groups), device=attentions[0].device)
+    for b, seq in enumerate(labels):
+        for position, label in enumerate(seq[:length]):
+            if label in groups:
+                member[b, position, groups.index(label)] = 1.0
+    index = torch.arange(batch, device=rows.device)
+    per_layer = [torch.einsum("bhl,blg->hg", attn[index, :, rows].float(), member) / batch for attn in attentions]
+    return torch.stack(per_layer)

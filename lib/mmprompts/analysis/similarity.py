@@ -1,0 +1,60 @@
+"""Prompt–patch similarity maps and [cls] attention maps (paper Fig. 6)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..prompted import PromptedCLIP, Trace
+
+__all__ = ["cls_attention_maps", "prompt_patch_similarity", "rotate_images"]
+
+
+def _to_image(grid_values: torch.Tensor, grid: tuple[int, int], size: int) -> torch.Tensor:
+    """[B, K, M] patch values → [B, K, size, size]: bilinear up-sampling, min–max per map."""
+    b, k, _ = grid_values.shape
+    maps = F.interpolate(grid_values.reshape(b * k, 1, *grid).float(), size=(size, size), mode="bilinear",
+                         align_corners=False).reshape(b, k, size, size)
+    low = maps.amin(dim=(-2, -1), keepdim=True)
+    high = maps.amax(dim=(-2, -1), keepdim=True)
+    return (maps - low) / (high - low).clamp_min(1e-12)
+
+
+def rotate_images(images: torch.Tensor, degrees: int) -> torch.Tensor:
+    """Rotate [B, C, S, S] counter-clockwise by 0/90/180/270 degrees (exact, no resampling)."""
+    if degrees % 90:
+        raise ValueError(f"degrees={degrees}: only multiples of 90 are supported")
+    return torch.rot90(images, k=(degrees // 90) % 4, dims=(-2, -1))
+
+
+@torch.no_grad()
+def prompt_patch_similarity(model: PromptedCLIP, images: torch.Tensor) -> torch.Tensor:
+    """Similarity of each vision prompt to each patch token at each layer, [layers, B, n_ctx, S, S].
+
+    The paper's recipe: Euclidean distance between the prompt and the patch tokens that a
+    block reads (after prompt insertion), bilinearly up-sampled to the image size, min–max
+    normalised per map, then 1 − x (near = similar = 1). Layers without fresh prompts show
+    the carried-forward prompt outputs.
+    """
+    n_prompts = model.config.n_ctx_vision
+    if n_prompts == 0:
+        raise ValueError("the model has no vision prompts (n_ctx_vision=0)")
+    grid, size = tuple(model.clip.visual.grid_size), images.shape[-1]
+    trace = Trace(keep_attention=False, keep_hidden=True)
+    model.encode_image(images, trace=trace)
+    n_patches = grid[0] * grid[1]
+    maps = []
+    for hidden in trace.hidden:
+        distance = torch.cdist(hidden[:, -n_prompts:].float(), hidden[:, 1 : 1 + n_patches].float())
+        maps.append(1 - _to_image(distance, grid, size))
+    return torch.stack(maps)
+
+
+@torch.no_grad()
+def cls_attention_maps(model: PromptedCLIP, images: torch.Tensor) -> torch.Tensor:
+    """[cls] attention over the patches, mean over heads, per layer: [layers, B, S, S] (min–max)."""
+    grid, size = tuple(model.clip.visual.grid_size), images.shape[-1]
+    trace = Trace()
+    model.encode_image(images, trace=trace)
+    n_patches = grid[0] * grid[1]
+    rows = [attn[:, :, 0, 1 : 1 + n_patches].mean(1, keepdim=True) for attn in trace.attentions]
+    return torch.stack([_to_image(r, grid, size)[:, 0] for r in rows])

@@ -1,0 +1,118 @@
+"""Attention statistics, similarity maps and the attention decomposition, against known answers."""
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+import mmprompts as mp
+from mmprompts.analysis import (attention_distance, attention_entropy, attention_scope, cls_attention_maps,
+                                decompose_attention, group_attention, prompt_patch_similarity, rotate_images,
+                                without_prompts)
+
+
+def opposite_corner_attention(cls_mass: float) -> torch.Tensor:
+    """[cls] + 2×2 patches; every patch sends (1 - cls_mass) to the diagonally opposite patch."""
+    attn = torch.zeros(1, 1, 5, 5)
+    attn[0, 0, 0, 0] = 1
+    for query, key in ((1, 4), (2, 3), (3, 2), (4, 1)):
+        attn[0, 0, query, key] = 1 - cls_mass
+        attn[0, 0, query, 0] = cls_mass
+    return attn
+
+
+def test_attention_distance_known_answer():
+    diagonal = 10 * math.sqrt(2)
+    assert attention_distance(opposite_corner_attention(0.0), (2, 2), 10).item() == pytest.approx(diagonal)
+    # mass on [cls] counts as distance 0 unless rows are renormalised over the patches
+    assert attention_distance(opposite_corner_attention(0.5), (2, 2), 10).item() == pytest.approx(diagonal / 2)
+    assert attention_distance(opposite_corner_attention(0.5), (2, 2), 10, renormalize=True).item() == pytest.approx(diagonal)
+
+
+def test_attention_entropy_uniform_and_one_hot():
+    uniform = torch.full((2, 3, 7, 7), 1 / 7)
+    assert torch.allclose(attention_entropy(uniform), torch.full((3,), math.log(7)))
+    one_hot = torch.eye(7).expand(2, 3, 7, 7)
+    assert attention_entropy(one_hot).abs().max() < 1e-9
+    assert torch.allclose(attention_entropy(uniform, cls_only=True), torch.full((3,), math.log(7)))
+
+
+def test_without_prompts_renormalises():
+    attn = torch.softmax(torch.randn(2, 3, 6, 6), -1)
+    kept = without_prompts(attn, 2)
+    assert kept.shape == (2, 3, 4, 4) and torch.allclose(kept.sum(-1), torch.ones(()))
+    assert torch.allclose(kept, attn[..., :4, :4] / attn[..., :4, :4].sum(-1, keepdim=True))
+
+
+def test_group_attention_sums_the_query_row():
+    attn = torch.softmax(torch.randn(2, 4, 5, 5), -1)
+    labels = [["sos", "prompt", "category", ".", "eos"], ["sos", "category", "category", "eos"]]
+    rows = torch.tensor([4, 3])
+    result = group_attention([attn], rows, labels, ["sos", "prompt", "category", "."])
+    expected_category = (attn[0, :, 4, 2] + attn[1, :, 3, 1] + attn[1, :, 3, 2]) / 2
+    assert result.shape == (1, 4, 4)
+    assert torch.allclose(result[0, :, 2], expected_category)
+    assert torch.allclose(result[0, :, 1], attn[0, :, 4, 1] / 2)
+
+
+def rotation_equivariant(clip: mp.LoadedCLIP) -> mp.LoadedCLIP:
+    """No positional embedding and a patch embedding that ignores where a pixel sits in its
+    patch: then rotating the image permutes the tokens, and nothing else."""
+    model = copy.deepcopy(clip.model)
+    with torch.no_grad():
+        model.visual.positional_embedding.zero_()
+        weight = model.visual.conv1.weight
+        weight.copy_(weight.mean(dim=(-2, -1), keepdim=True).expand_as(weight))
+    return mp.LoadedCLIP(model, clip.tokenizer, clip.name, clip.identity + ":equivariant", clip.image_size,
+                         clip.mean, clip.std)
+
+
+def test_rotating_the_input_rotates_the_maps(tiny_clip, images):
+    torch.manual_seed(0)
+    model = mp.PromptedCLIP(rotation_equivariant(tiny_clip), mp.PromptConfig.prompts(2, 2))
+    similarity = prompt_patch_similarity(model, images)
+    attention = cls_attention_maps(model, images)
+    assert similarity.shape == (3, 3, 2, 32, 32) and attention.shape == (3, 3, 32, 32)
+    assert similarity.min() >= 0 and similarity.max() <= 1
+    for degrees in (90, 180, 270):
+        rotated = rotate_images(images, degrees)
+        assert torch.allclose(prompt_patch_similarity(model, rotated), rotate_images(similarity, degrees), atol=1e-4)
+        assert torch.allclose(cls_attention_maps(model, rotated), rotate_images(attention, degrees), atol=1e-4)
+    with pytest.raises(ValueError, match="degrees=45"):
+        rotate_images(images, 45)
+
+
+def test_similarity_is_one_minus_normalised_distance(tiny_clip, images):
+    model = mp.PromptedCLIP(tiny_clip, mp.PromptConfig(n_ctx_vision=1, depth_vision=1))
+    trace = mp.Trace(keep_attention=False, keep_hidden=True)
+    model.encode_image(images, trace=trace)
+    patches = trace.hidden[0][:, 1:17]
+    distance = (patches - trace.hidden[0][:, -1:]).norm(dim=-1).reshape(3, 1, 4, 4)
+    up = torch.nn.functional.interpolate(distance, size=(32, 32), mode="bilinear", align_corners=False)
+    up = (up - up.amin((-2, -1), keepdim=True)) / (up.amax((-2, -1), keepdim=True) - up.amin((-2, -1), keepdim=True))
+    assert torch.allclose(prompt_patch_similarity(model, images)[0], 1 - up, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_attention_decomposition_identities(tiny_clip, images, layer):
+    torch.manual_seed(1)
+    model = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(3, 2))
+    parts = decompose_attention(model, images, layer)
+    assert parts.scaling_error <= 1e-5 and parts.sum_error <= 1e-5
+    assert parts.prompt_part.abs().max() > 0 and (parts.ratio < 1).all()
+
+
+def test_attention_scope_variants(tiny_clip, images):
+    zero_shot = attention_scope(mp.PromptedCLIP(tiny_clip), [images], progress=False)
+    for key in ("distance", "entropy", "cls_entropy"):
+        assert torch.allclose(zero_shot["W prompt"][key], zero_shot["W/O prompt"][key])
+    prompted = attention_scope(mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(4, 3)), [images[:2], images[2:]],
+                               progress=False)
+    heads = tiny_clip.model.visual.transformer.resblocks[0].attn.num_heads
+    assert prompted["W prompt"]["distance"].shape == (3, heads)
+    # removing prompt keys and renormalising can only move mass onto patches
+    assert (prompted["W/O prompt"]["distance"] >= prompted["W prompt"]["distance"] - 1e-6).all()
+    max_distance = 8 * math.sqrt(2 * 3**2)
+    assert (prompted["W prompt"]["distance_renormalized"] <= max_distance).all()
