@@ -116,3 +116,23 @@ def test_attention_scope_variants(tiny_clip, images):
     assert (prompted["W/O prompt"]["distance"] >= prompted["W prompt"]["distance"] - 1e-6).all()
     max_distance = 8 * math.sqrt(2 * 3**2)
     assert (prompted["W prompt"]["distance_renormalized"] <= max_distance).all()
+
+
+def test_token_group_attention(tiny_clip, images):
+    from mmprompts.analysis import TEXT_GROUPS, VISION_GROUPS, token_group_attention
+
+    model = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 2))
+    result = token_group_attention(model, [images[:1], images[1:]], ["cat", "sea lion"], progress=False)
+    heads = tiny_clip.model.visual.transformer.resblocks[0].attn.num_heads
+    assert result["vision"].shape == (3, heads, len(VISION_GROUPS)) and result["text"].shape[-1] == len(TEXT_GROUPS)
+    # [cls] spreads all its attention over cls, patches and prompts: the groups sum to 1
+    assert torch.allclose(result["vision"].sum(-1), torch.ones(()), atol=1e-5)
+    trace = mp.Trace()
+    model.encode_image(images, trace=trace)
+    assert torch.allclose(result["vision"][1, :, 2], trace.attentions[1][:, :, 0, -2:].sum(-1).mean(0), atol=1e-6)
+    # EOS attention over sos..'.' plus itself is 1, so the groups sum to 1 minus the self-attention
+    text_trace = mp.Trace()
+    model.encode_text(model.prompt_texts(["cat", "sea lion"]), trace=text_trace)
+    eos = text_trace.eos
+    self_attention = torch.stack([a[torch.arange(2), :, eos, eos].mean(0) for a in text_trace.attentions])
+    assert torch.allclose(result["text"].sum(-1) + self_attention, torch.ones(()), atol=1e-5)

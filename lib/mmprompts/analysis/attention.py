@@ -20,8 +20,12 @@ import torch
 from tqdm.auto import tqdm
 
 from ..prompted import PromptedCLIP, Trace
+from .tokens import text_token_groups, vision_token_groups
 
-__all__ = ["attention_distance", "attention_entropy", "attention_scope", "group_attention", "without_prompts"]
+__all__ = [
+    "TEXT_GROUPS", "VISION_GROUPS", "attention_distance", "attention_entropy", "attention_scope", "group_attention",
+    "token_group_attention", "without_prompts",
+]
 
 
 def without_prompts(attn: torch.Tensor, n_prompts: int) -> torch.Tensor:
@@ -105,3 +109,34 @@ def group_attention(attentions: Sequence[torch.Tensor], rows: torch.Tensor, labe
     index = torch.arange(batch, device=rows.device)
     per_layer = [torch.einsum("bhl,blg->hg", attn[index, :, rows].float(), member) / batch for attn in attentions]
     return torch.stack(per_layer)
+
+
+TEXT_GROUPS = ["sos", "prompt", "template", "category", "."]
+VISION_GROUPS = ["cls", "patch", "vision_prompt"]
+
+
+@torch.no_grad()
+def token_group_attention(model: PromptedCLIP, batches: Iterable[torch.Tensor], classnames: Sequence[str],
+                          template: str = "a photo of a {}.", progress: bool = True) -> dict[str, torch.Tensor]:
+    """Fig. 4: per layer and head, how much [cls] (vision, mean over images) and EOS (text,
+    mean over the dataset's class prompts) attend to each token group.
+
+    Returns {"text": [layers, heads, len(TEXT_GROUPS)], "vision": [layers, heads, len(VISION_GROUPS)]}.
+    """
+    device = model.logit_scale.device
+    text_trace = Trace()
+    model.encode_text(model.prompt_texts(classnames, template), trace=text_trace)
+    text = group_attention(text_trace.attentions, text_trace.eos,
+                           [text_token_groups(model, name, template) for name in classnames], TEXT_GROUPS)
+    labels = vision_token_groups(model)
+    vision_sum, count = None, 0
+    for images in tqdm(batches, desc="[cls] attention", disable=not progress):
+        trace = Trace()
+        model.encode_image(images.to(device), trace=trace)
+        rows = torch.zeros(len(images), dtype=torch.long, device=device)
+        part = group_attention(trace.attentions, rows, [labels] * len(images), VISION_GROUPS) * len(images)
+        vision_sum = part if vision_sum is None else vision_sum + part
+        count += len(images)
+    if count == 0:
+        raise ValueError("no image batches given")
+    return {"text": text, "vision": vision_sum / count}
