@@ -120,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {make_toy_dataset(args.root, name, tuple(args.per_class))}")
         return 0
     try:
+        datasets = [load_dataset(name, args.data_root) for name in args.dataset]  # fail before the model loads
         clip = load_clip(args.model, args.pretrained, checkpoint=args.checkpoint, device=args.device)
         rows = []
-        for name in args.dataset:
-            data = load_dataset(name, args.data_root)
+        for name, data in zip(args.dataset, datasets):
             if args.command == "zeroshot":
                 result = zero_shot_run(clip, data, cache=args.cache, workers=args.workers, progress=not args.quiet)
                 rows.append({"dataset": name, "method": "zero-shot", "accuracies": [result.accuracy],
