@@ -6,7 +6,6 @@ import random
 from collections import defaultdict
 
 import pytest
-import torch
 
 from mmprompts.data import ImageDataset, fewshot_splits, load_dataset, eval_transform, train_transform
 from mmprompts.data.toy import make_toy_dataset
