@@ -85,7 +85,7 @@ def _loader(items: Sequence[Datum], transform: Callable, batch_size: int, device
         ImageDataset(items, transform), batch_size=batch_size, shuffle=shuffle, generator=generator,
         # Dassl drops the last partial batch when the set holds at least one full batch
         drop_last=shuffle and len(items) >= batch_size,
-        num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=False,
+        num_workers=workers, pin_memory=device.type == "cuda",
     )
 
 

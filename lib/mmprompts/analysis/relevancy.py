@@ -92,12 +92,12 @@ def relevancy_statistics(model: PromptedCLIP, batches: Iterable[tuple[torch.Tens
     labels_of = [text_token_groups(model, name, template) for name in classnames]
     groups = ["sos", "prompt", "template", "category", "."]
     device = model.logit_scale.device
+    width = model.clip.positional_embedding.shape[0]  # texts are padded to the full context
     image_sum, text_sum, group_sum, count = None, None, torch.zeros(len(groups)), 0
     for images, targets in tqdm(batches, desc="relevancy", disable=not progress):
         maps = relevancy_maps(model, images.to(device), [texts[t] for t in targets.tolist()], start_layer)
         image = maps.image / maps.image.sum(-1, keepdim=True)
         text = maps.text / maps.text.sum(-1, keepdim=True)
-        width = model.clip.positional_embedding.shape[0]
         text = F.pad(text, (0, width - text.shape[1]))
         image_sum = image.sum(0).cpu() if image_sum is None else image_sum + image.sum(0).cpu()
         text_sum = text.sum(0).cpu() if text_sum is None else text_sum + text.sum(0).cpu()

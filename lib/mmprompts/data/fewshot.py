@@ -51,11 +51,19 @@ def fewshot_splits(data: DatasetSplits, shots: int, seed: int, cache_dir: str | 
     if path.exists():
         cached = json.loads(path.read_text())
         if cached.get("fingerprint") == data.fingerprint:
-            restore = lambda rows: [Datum(str(root / rel), label, cname) for rel, label, cname in rows]  # noqa: E731
-            return replace(data, train=restore(cached["train"]), val=restore(cached["val"]))
+            return replace(data, train=_from_rows(cached["train"], root), val=_from_rows(cached["val"], root))
     rng = random.Random(seed)
     train = sample_fewshot(data.train, shots, rng)
     val = sample_fewshot(data.val, min(shots, 4), rng) if data.sample_val else data.val
-    rows = lambda items: [[os.path.relpath(d.path, root), d.label, d.classname] for d in items]  # noqa: E731
-    atomic_write_text(path, json.dumps({"fingerprint": data.fingerprint, "train": rows(train), "val": rows(val)}))
+    atomic_write_text(path, json.dumps(
+        {"fingerprint": data.fingerprint, "train": _to_rows(train, root), "val": _to_rows(val, root)}))
     return replace(data, train=train, val=val)
+
+
+def _to_rows(items: Sequence[Datum], root: Path) -> list[list]:
+    """CoOp's [relative path, label, class name] rows."""
+    return [[os.path.relpath(d.path, root), d.label, d.classname] for d in items]
+
+
+def _from_rows(rows: list[list], root: Path) -> list[Datum]:
+    return [Datum(str(root / rel), label, cname) for rel, label, cname in rows]
