@@ -1,15 +1,17 @@
-"""Command line: `python -m mmprompts {train,zeroshot,eval,toy-data} --help`."""
+"""Command line: `python -m mmprompts {train,zeroshot,eval,toy-data,book} --help`."""
 from __future__ import annotations
 
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
 from .data import DATASETS, load_dataset
+from .data.miniworld import MINI_TASKS
 from .data.toy import TOY_CLASSES, make_toy_dataset
 from .models import load_clip
 from .prompted import PromptConfig
@@ -21,7 +23,8 @@ _D = Recipe()
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model", default="ViT-B-16-quickgelu", help="open_clip model name")
+    group.add_argument("--model", default="ViT-B-16-quickgelu",
+                       help="open_clip model name, an open_clip config JSON, or 'mini-clip' (shipped, tag 'mini-world')")
     group.add_argument("--pretrained", default=None,
                        help="open_clip pretrained tag, e.g. 'openai' (the paper's weights); omit for random init")
     group.add_argument("--checkpoint", default=None, help="local weights file instead of --pretrained "
@@ -29,8 +32,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                        help="torch device")
     group = parser.add_argument_group("data and output")
-    group.add_argument("--dataset", nargs="+", required=True, choices=sorted(DATASETS), metavar="NAME",
-                       help=f"one or more of: {', '.join(sorted(DATASETS))}")
+    group.add_argument("--dataset", nargs="+", required=True, choices=sorted(DATASETS) + list(MINI_TASKS), metavar="NAME",
+                       help=f"one or more of: {', '.join(sorted(DATASETS))} (CoOp layout) or the mini-world tasks "
+                            f"{', '.join(MINI_TASKS)} (generated on first use)")
     group.add_argument("--data-root", default=None, help="folder holding the CoOp-layout datasets "
                        "(default: $MMPROMPTS_DATA)")
     group.add_argument("--cache", default=None, help="run cache folder (default: $MMPROMPTS_CACHE or "
@@ -86,7 +90,32 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"datasets to imitate: {', '.join(sorted(TOY_CLASSES))}")
     toy.add_argument("--per-class", type=int, nargs=3, default=[20, 4, 6], metavar=("TRAIN", "VAL", "TEST"),
                      help="images per class in each split")
+    book = commands.add_parser("book", formatter_class=fmt,
+                               help="execute every notebook with Papermill and build the HTML book (Jupyter Book 1)")
+    book.add_argument("--profile", default="mini", help="notebook profile: 'mini' (offline, CPU) or 'paper'")
+    book.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                      help="override one notebook parameter; VALUE is YAML, e.g. -p seeds '[1, 2]' -p data_root /data")
+    book.add_argument("--no-html", action="store_true", help="execute the notebooks only")
     return parser
+
+
+def _book(args: argparse.Namespace) -> int:
+    import yaml
+    from papermill.exceptions import PapermillExecutionError
+
+    from .book import build_book
+
+    parameters = {"profile": args.profile, **{name: yaml.safe_load(value) for name, value in args.parameter}}
+    try:
+        html = build_book(parameters, html=not args.no_html)
+    except PapermillExecutionError as err:
+        print(f"error: notebook failed: {err.ename}: {err.evalue}", file=sys.stderr)
+        return 1
+    except (subprocess.CalledProcessError, FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"book written to {html}" + (f" (open {html / 'index.html'})" if not args.no_html else ""))
+    return 0
 
 
 def _method(args: argparse.Namespace, n_blocks: int) -> PromptConfig:
@@ -115,6 +144,8 @@ def _table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "book":
+        return _book(args)
     if args.command == "toy-data":
         for name in args.dataset:
             print(f"wrote {make_toy_dataset(args.root, name, tuple(args.per_class))}")

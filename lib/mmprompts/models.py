@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import hashlib
+import json
 import logging
 import os
 import socket
@@ -23,9 +24,17 @@ import torch
 from open_clip.model import CLIP
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 
-__all__ = ["LoadedCLIP", "WeightsUnavailableError", "load_clip", "resolve_model_name"]
+__all__ = [
+    "LoadedCLIP", "SHIPPED_MODELS", "WeightsUnavailableError", "load_clip", "resolve_model_name", "untrained_token_rows",
+]
 
 _HUB_PROBE_TIMEOUT_S = 3.0
+ASSETS = Path(__file__).parent / "assets"
+# Models whose config and weights ship with the package: name -> pretrained tag -> weights file.
+# Each weights file has a manifest `<file>.json` with its sha256 (and how it was made).
+SHIPPED_MODELS: dict[str, dict[str, Path]] = {
+    "mini-clip": {"mini-world": ASSETS / "mini-clip-mini-world.pt"},
+}
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -57,6 +66,8 @@ def resolve_model_name(name: str, pretrained: str | None) -> str:
     only warns and then computes with nn.GELU. We switch to the `-quickgelu` variant
     instead of refusing, because that is what every user of those weights means.
     """
+    if name in SHIPPED_MODELS:
+        name = str(ASSETS / f"{name}.json")
     if name.endswith(".json"):  # a custom architecture given as an open_clip config file
         config = Path(name).expanduser()
         if not config.is_file():
@@ -98,7 +109,9 @@ def load_clip(
     arch = resolve_model_name(name, pretrained)
 
     weights_file = None
-    if pretrained:
+    if pretrained and arch in SHIPPED_MODELS:
+        checkpoint = _shipped_weights(arch, pretrained)
+    elif pretrained:
         if not open_clip.get_pretrained_cfg(arch, pretrained):
             tags = open_clip.list_pretrained_tags_by_model(arch)
             raise ValueError(f"unknown pretrained tag {pretrained!r} for {arch!r}; available: {tags}")
@@ -111,7 +124,7 @@ def load_clip(
 
     if checkpoint is not None:
         _load_checkpoint(model, Path(checkpoint))
-        identity = f"{arch}:file:{_sha256(Path(checkpoint))[:16]}"
+        identity = f"{arch}:{pretrained or 'file'}:{_sha256(Path(checkpoint))[:16]}"
     elif pretrained:
         _load_pretrained(model, arch, pretrained, weights_file, cache_dir)
         identity = f"{arch}:{pretrained}"
@@ -119,7 +132,7 @@ def load_clip(
         identity = f"{arch}:random:{init_seed}"
 
     model = model.to(device).eval().requires_grad_(False)
-    cfg = open_clip.get_pretrained_cfg(arch, pretrained) if pretrained else {}
+    cfg = open_clip.get_pretrained_cfg(arch, pretrained) if pretrained and arch not in SHIPPED_MODELS else {}
     image_size = model.visual.image_size
     return LoadedCLIP(
         model=model,
@@ -130,6 +143,39 @@ def load_clip(
         mean=tuple(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN)),
         std=tuple(cfg.get("std", open_clip.OPENAI_DATASET_STD)),
     )
+
+
+def _shipped_weights(arch: str, tag: str) -> Path:
+    """The shipped weights file of `arch`/`tag`, after checking it is the file its manifest names."""
+    tags = SHIPPED_MODELS[arch]
+    if tag not in tags:
+        raise ValueError(f"unknown pretrained tag {tag!r} for {arch!r}; available: {sorted(tags)}")
+    path = tags[tag]
+    manifest = path.with_name(path.name + ".json")
+    if not path.is_file() or not manifest.is_file():
+        raise FileNotFoundError(
+            f"the shipped weights {str(path)!r} (or their manifest) are missing; reinstall the package "
+            f"or regenerate them with `python -m mmprompts.pretrain`"
+        )
+    expected = json.loads(manifest.read_text())["sha256"]
+    if _sha256(path) != expected:
+        raise ValueError(
+            f"checkpoint {str(path)!r} is corrupted: its sha256 does not match {manifest.name}. Restore it "
+            f"(git checkout -- {path.name}) or regenerate it with `python -m mmprompts.pretrain`"
+        )
+    return path
+
+
+def untrained_token_rows(vocab_size: int, width: int) -> torch.Tensor:
+    """The token-embedding rows a sparse checkpoint does not store: fixed N(0, 0.02) draws.
+
+    A small model pretrained on a small vocabulary learns only a few hundred of the
+    tokenizer's 49,408 rows; the rest keep their initial values. Drawing those from a fixed
+    generator (the same at pretraining and at loading) lets the checkpoint store only the
+    learned rows while every other word stays a distinct, meaningless vector.
+    """
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn(vocab_size, width, generator=generator) * 0.02
 
 
 @contextlib.contextmanager
@@ -231,6 +277,11 @@ def _load_checkpoint(model: CLIP, path: Path) -> None:
     state = _read_state_dict(path)
     state = {k.removeprefix("module."): v for k, v in state.items()}
     expected = model.state_dict()
+    if "token_embedding.ids" in state:  # a sparse checkpoint: only the learned rows are stored
+        ids, rows = state.pop("token_embedding.ids"), state.pop("token_embedding.rows")
+        full = untrained_token_rows(*expected["token_embedding.weight"].shape)
+        full[ids.long()] = rows.float()
+        state["token_embedding.weight"] = full
     # OpenAI's TorchScript archives carry hyper-parameters as tensors, and TorchScript saves
     # buffers that open_clip recomputes (the causal mask): neither is a weight.
     recomputed = {name for name, _ in model.named_buffers()} - set(expected)

@@ -15,7 +15,6 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -24,17 +23,13 @@ from .data import fewshot_splits
 from .data.coop import DatasetSplits
 from .models import LoadedCLIP
 from .prompted import PromptConfig, PromptedCLIP
-from .storage import atomic_torch_save, atomic_write_text
+from .storage import atomic_torch_save, atomic_write_text, cache_root
 from .train import Recipe, evaluate, train_epochs
 
 __all__ = ["TRAINER_VERSION", "RunResult", "cache_root", "run_config", "run_key", "train_run", "zero_shot_run"]
 
 # Bump when a change to training or evaluation changes results: old runs stop matching.
 TRAINER_VERSION = "1"
-
-
-def cache_root(root: str | os.PathLike | None = None) -> Path:
-    return Path(root or os.environ.get("MMPROMPTS_CACHE") or Path.home() / ".cache" / "mmprompts").expanduser()
 
 
 @dataclass

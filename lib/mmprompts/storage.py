@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader never sees half a file, an interrupted run leaves none."""
+"""Where results live, and atomic file writes: a reader never sees half a file, an interrupted run leaves none."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,12 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["atomic_write_text", "atomic_torch_save"]
+__all__ = ["atomic_write_text", "atomic_torch_save", "cache_root"]
+
+
+def cache_root(root: str | os.PathLike | None = None) -> Path:
+    """The cache folder: the argument, else $MMPROMPTS_CACHE, else ~/.cache/mmprompts."""
+    return Path(root or os.environ.get("MMPROMPTS_CACHE") or Path.home() / ".cache" / "mmprompts").expanduser()
 
 
 def _atomic(path: Path, write) -> None:

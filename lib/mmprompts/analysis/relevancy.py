@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from ..prompted import PromptedCLIP, Trace
 from .tokens import text_token_groups, vision_token_groups
 
-__all__ = ["Relevancy", "accumulate_relevancy", "relevancy_maps", "relevancy_statistics"]
+__all__ = ["Relevancy", "accumulate_relevancy", "patch_relevancy_shift", "relevancy_maps", "relevancy_statistics"]
 
 
 @dataclass
@@ -85,8 +85,9 @@ def relevancy_statistics(model: PromptedCLIP, batches: Iterable[tuple[torch.Tens
     Normalisation: each sample's row is divided by its sum (over patches + vision prompts;
     over text positions before EOS), so every sample contributes a distribution; the
     result is the mean of those distributions over the dataset.
-    Returns image [M + n_ctx] with image_labels, text [context] by position (0 from the
-    longest EOS on), text_groups {sos, prompt, template, category, '.'} (mean mass per group).
+    Returns image [M + n_ctx] with image_labels and image_groups {patch, vision_prompt} (mean
+    mass per group), text [context] by position (0 from the longest EOS on), text_groups
+    {sos, prompt, template, category, '.'}.
     """
     texts = model.prompt_texts(classnames, template)
     labels_of = [text_token_groups(model, name, template) for name in classnames]
@@ -107,9 +108,22 @@ def relevancy_statistics(model: PromptedCLIP, batches: Iterable[tuple[torch.Tens
         count += len(targets)
     if count == 0:
         raise ValueError("no batches to aggregate")
+    image_labels = vision_token_groups(model)[1:]
+    image_mean = image_sum / count
     return {
-        "image": image_sum / count,
-        "image_labels": vision_token_groups(model)[1:],
+        "image": image_mean,
+        "image_labels": image_labels,
+        "image_groups": {g: image_mean[[i for i, x in enumerate(image_labels) if x == g]].sum().item()
+                         for g in ("patch", "vision_prompt")},
         "text": text_sum / count,
         "text_groups": dict(zip(groups, (group_sum / count).tolist())),
     }
+
+
+def patch_relevancy_shift(a: dict, b: dict) -> float:
+    """Total variation between two `relevancy_statistics` patch distributions, each renormalised over
+    the patches: 0 when the prompts leave the relative relevance of patches unchanged, 1 when disjoint."""
+    def patches(stats):
+        row = stats["image"][[i for i, g in enumerate(stats["image_labels"]) if g == "patch"]]
+        return row / row.sum()
+    return 0.5 * (patches(a) - patches(b)).abs().sum().item()

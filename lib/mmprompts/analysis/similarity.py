@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from ..prompted import PromptedCLIP, Trace
 
-__all__ = ["cls_attention_maps", "prompt_patch_similarity", "rotate_images"]
+__all__ = ["cls_attention_maps", "map_correlation", "patch_heatmaps", "prompt_patch_similarity", "rotate_images"]
 
 
 def _to_image(grid_values: torch.Tensor, grid: tuple[int, int], size: int) -> torch.Tensor:
@@ -58,3 +58,18 @@ def cls_attention_maps(model: PromptedCLIP, images: torch.Tensor) -> torch.Tenso
     n_patches = grid[0] * grid[1]
     rows = [attn[:, :, 0, 1 : 1 + n_patches].mean(1, keepdim=True) for attn in trace.attentions]
     return torch.stack([_to_image(r, grid, size)[:, 0] for r in rows])
+
+
+def patch_heatmaps(model: PromptedCLIP, patch_values: torch.Tensor, size: int) -> torch.Tensor:
+    """Per-patch values [B, M + anything] (e.g. a relevancy row) as [B, S, S] heat maps (bilinear, min–max)."""
+    grid = tuple(model.clip.visual.grid_size)
+    return _to_image(patch_values[:, None, : grid[0] * grid[1]], grid, size)[:, 0]
+
+
+def map_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of two stacks of maps [..., S, S], per map ([...])."""
+    a = a.flatten(-2).double()
+    b = b.flatten(-2).double()
+    a = a - a.mean(-1, keepdim=True)
+    b = b - b.mean(-1, keepdim=True)
+    return ((a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)).float()

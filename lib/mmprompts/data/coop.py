@@ -19,6 +19,8 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image
 
+from ..storage import cache_root
+
 __all__ = ["DATASETS", "Datum", "DatasetSplits", "ImageDataset", "load_dataset", "data_root"]
 
 COOP_INSTRUCTIONS = "https://github.com/KaiyangZhou/CoOp/blob/main/DATASETS.md"
@@ -124,9 +126,17 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def load_dataset(name: str, root: str | os.PathLike | None = None) -> DatasetSplits:
-    """Read one of the 11 datasets from `<root>/<folder>` in the CoOp layout."""
+    """Read one of the 11 datasets from `<root>/<folder>` in the CoOp layout, or a mini-world task.
+
+    Mini-world tasks (`shapes`, `badges`, `textures`, `aerial`) are written on first use to
+    `<root>/<task>`, by default under the cache folder (`$MMPROMPTS_CACHE/mini-world`).
+    """
+    from .miniworld import MINI_TASKS, load_mini_task  # the mini world builds on this module
+
+    if name in MINI_TASKS:
+        return load_mini_task(name, Path(root).expanduser() if root else cache_root() / "mini-world")
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}; known: {sorted(DATASETS)} and the mini-world tasks {sorted(MINI_TASKS)}")
     spec = DATASETS[name]
     folder = data_root(root) / spec.folder
     _require(folder, name, "dataset folder")

@@ -1,0 +1,86 @@
+"""Build the book: execute every notebook with Papermill, then render the HTML with Jupyter Book 1.
+
+    python -m mmprompts book [--profile mini] [-p NAME VALUE ...]
+
+The Jupytext sources in `notebooks/` are converted in memory, executed into
+`book/executed/` (build output, git-ignored) and compiled by `jupyter-book build` with
+execution off. A failing cell fails the command. Trained runs live in the run cache, so a
+second build only re-runs the analyses. The widget JavaScript (`@jupyter-widgets/html-manager`'s
+`embed.js`) is fetched once from the npm registry into `book/widget-js/` and served by the
+book itself, so the widgets work with no network.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["HTML_MANAGER", "build_book", "execute_notebook", "notebook_sources", "project_root", "widget_script"]
+
+HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"
+
+
+def project_root() -> Path:
+    """The checkout holding `_config.yml` (the current folder or the one this package was installed from)."""
+    for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (candidate / "_config.yml").is_file() and (candidate / "notebooks").is_dir():
+            return candidate
+    raise FileNotFoundError("no book here: run from the mmprompts checkout (the folder with _config.yml)")
+
+
+def notebook_sources(root: Path | None = None) -> list[Path]:
+    return sorted((root or project_root()).joinpath("notebooks").glob("[0-9][0-9]_*.py"))
+
+
+def execute_notebook(source: Path, output: Path, parameters: dict | None = None, progress: bool = True) -> Path:
+    """Run one Jupytext notebook with Papermill (in its own folder) and write the executed .ipynb."""
+    import jupytext
+    import nbformat
+    import papermill
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        converted = Path(tmp) / f"{source.stem}.ipynb"
+        nbformat.write(jupytext.read(source), converted)
+        papermill.execute_notebook(str(converted), str(output), parameters=parameters or {}, kernel_name="python3",
+                                   cwd=str(source.parent), progress_bar=progress, request_save_on_cell_execute=False)
+    return output
+
+
+def widget_script(root: Path) -> Path:
+    """`book/widget-js/embed.js`, fetched with `npm pack` on first use."""
+    target = root / "book" / "widget-js" / "embed.js"
+    if target.is_file():
+        return target
+    if shutil.which("npm") is None:
+        raise RuntimeError(f"npm is needed once to fetch {HTML_MANAGER} (the widget script the book serves); "
+                           "install Node.js/npm, or copy its dist/embed.js to " + str(target))
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["npm", "pack", HTML_MANAGER, "--silent"], cwd=tmp, check=True, stdout=subprocess.PIPE)
+        archive = next(Path(tmp).glob("*.tgz"))
+        with tarfile.open(archive) as tar:
+            member = tar.getmember("package/dist/embed.js")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(tar.extractfile(member).read())
+    return target
+
+
+def build_book(parameters: dict | None = None, html: bool = True, progress: bool = True) -> Path:
+    """Execute all notebooks into book/executed/ and build the HTML; returns the HTML folder."""
+    root = project_root()
+    widget_script(root)
+    executed = root / "book" / "executed"
+    for source in notebook_sources(root):
+        started = time.perf_counter()
+        print(f"executing {source.name} ...", flush=True)
+        execute_notebook(source, executed / f"{source.stem}.ipynb", parameters, progress=progress)
+        print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
+    if not html:
+        return executed
+    subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(root),
+                    "--warningiserror", "--keep-going", "--quiet"], check=True, cwd=root)
+    return root / "_build" / "html"

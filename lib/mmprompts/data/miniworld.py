@@ -1,0 +1,446 @@
+"""The mini world: procedural scenes with captions, and four downstream few-shot tasks.
+
+The offline default of the companion. A scene is a textured background with one to three
+objects, each with a shape, a colour, a size and a position; a caption names a random
+subset of those attributes through varied templates, the way web alt-texts name a random
+subset of what a photo shows. The mini CLIP (`mini-clip`, see `mmprompts.pretrain`) is
+pretrained contrastively on these pairs.
+
+Downstream tasks mirror the kinds of the paper's 11 datasets and are served in the CoOp
+layout (a `split_mini.json` and an image folder), so they go through exactly the code
+path of the real datasets:
+  shapes    generic objects: the shape of the main object (Caltech101-like)
+  badges    fine-grained: colour x shape among similar hues and round shapes (Pets/Flowers-like)
+  textures  the background pattern behind distracting objects (DTD-like)
+  aerial    land-cover tiles in a style pretraining never shows, with EuroSAT's class names,
+            words the mini CLIP never read (EuroSAT-like: domain shift, uninformative names)
+
+Everything is a pure function of a seed: image i of (task, split, class) is drawn from its
+own generator, so the files are the same whatever order or machine writes them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from .coop import DatasetSplits, _read_json_layout, _Spec
+
+__all__ = [
+    "COLOURS", "MINI_TASKS", "SHAPES", "TEXTURES", "Scene", "Thing", "caption", "load_mini_task",
+    "render", "sample_scene", "world_vocabulary",
+]
+
+IMAGE_SIZE = 48
+WORLD_VERSION = "1"  # bump when rendering or task definitions change: cached task folders are rebuilt
+
+COLOURS: dict[str, tuple[float, float, float]] = {
+    "red": (0.86, 0.10, 0.10), "green": (0.15, 0.70, 0.20), "blue": (0.15, 0.30, 0.90),
+    "yellow": (0.95, 0.88, 0.15), "orange": (0.98, 0.55, 0.05), "purple": (0.55, 0.15, 0.75),
+    "pink": (0.98, 0.50, 0.72), "cyan": (0.10, 0.85, 0.90), "white": (0.97, 0.97, 0.97),
+    "black": (0.05, 0.05, 0.05), "brown": (0.50, 0.30, 0.12), "grey": (0.50, 0.50, 0.50),
+}
+SHAPES = ("circle", "oval", "square", "triangle", "diamond", "pentagon", "hexagon", "star", "cross",
+          "ring", "heart", "crescent", "semicircle")
+TEXTURES = ("plain", "striped", "checkered", "dotted", "grid", "wavy", "noisy", "gradient")
+_PLURAL = {"cross": "crosses"}
+_COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
+_SIZE_WORDS = {"small": ("small", "tiny", "little"), "large": ("large", "big", "huge")}
+_VIEW_WORDS = ("a photo of", "a picture of", "an image of", "a drawing of", "a rendering of", "there is")
+
+
+@dataclass(frozen=True)
+class Thing:
+    shape: str
+    colour: str
+    size: str  # "small" | "large"
+    x: float  # centre, in pixels
+    y: float
+    radius: float
+    angle: float  # radians
+
+
+@dataclass(frozen=True)
+class Scene:
+    texture: str
+    background: tuple[tuple[float, float, float], tuple[float, float, float]]
+    things: tuple[Thing, ...]
+    texture_params: tuple[float, ...]  # period, orientation, phase: drawn once, rendered exactly
+
+
+# ----------------------------------------------------------------------------- sampling
+def _background_pair(rng: np.random.Generator, contrast: float = 0.35) -> tuple[tuple, tuple]:
+    while True:
+        a, b = rng.uniform(0.05, 0.95, size=(2, 3))
+        if np.abs(a - b).sum() > contrast * 3 or np.linalg.norm(a - b) > contrast * 1.4:
+            return tuple(a), tuple(b)
+
+
+def _place(rng: np.random.Generator, radius: float, taken: list[Thing], size: int) -> tuple[float, float]:
+    """A centre inside the image that keeps clear of the things already placed (best of 20 draws)."""
+    best, best_gap = None, -np.inf
+    for _ in range(20):
+        x, y = rng.uniform(radius + 1, size - radius - 1, size=2)
+        gap = min((np.hypot(x - t.x, y - t.y) - radius - t.radius for t in taken), default=np.inf)
+        if gap > 1:
+            return float(x), float(y)
+        if gap > best_gap:
+            best, best_gap = (float(x), float(y)), gap
+    return best
+
+
+def _thing(rng: np.random.Generator, shape: str, colour: str, size: str, taken: list[Thing],
+           image_size: int = IMAGE_SIZE) -> Thing:
+    scale = image_size / IMAGE_SIZE
+    radius = float(rng.uniform(4.5, 7.0) if size == "small" else rng.uniform(10.0, 15.0)) * scale
+    x, y = _place(rng, radius, taken, image_size)
+    return Thing(shape, colour, size, x, y, radius, float(rng.uniform(-0.26, 0.26)))
+
+
+def _texture_params(rng: np.random.Generator) -> tuple[float, ...]:
+    return (float(rng.uniform(5.0, 10.0)), float(rng.choice([0.0, 0.5, 0.25, 0.75]) * np.pi),
+            float(rng.uniform(0, 1)))
+
+
+def sample_scene(rng: np.random.Generator, image_size: int = IMAGE_SIZE) -> Scene:
+    """A pretraining scene: 60% one object, 20% two or three alike, 20% two different ones."""
+    background = _background_pair(rng)
+    texture = str(rng.choice(TEXTURES))
+    kind = rng.uniform()
+    things: list[Thing] = []
+    shape, colour, size = rng.choice(SHAPES), rng.choice(list(COLOURS)), rng.choice(["small", "large"])
+    if kind < 0.6:
+        things.append(_thing(rng, shape, colour, size, things, image_size))
+    elif kind < 0.8:
+        for _ in range(int(rng.integers(2, 4))):
+            things.append(_thing(rng, shape, colour, "small", things, image_size))
+    else:
+        things.append(_thing(rng, shape, colour, "small", things, image_size))
+        other = (rng.choice([s for s in SHAPES if s != shape]), rng.choice([c for c in COLOURS if c != colour]))
+        things.append(_thing(rng, other[0], other[1], "small", things, image_size))
+    return Scene(texture, background, tuple(things), _texture_params(rng))
+
+
+# ----------------------------------------------------------------------------- captions
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _position(thing: Thing, image_size: int) -> str | None:
+    third = image_size / 3
+    col = "left" if thing.x < third else "right" if thing.x > 2 * third else None
+    row = "top" if thing.y < third else "bottom" if thing.y > 2 * third else None
+    if col and row:
+        return f"in the {row} {col} corner"
+    if col:
+        return f"on the {col}"
+    if row:
+        return f"at the {row}"
+    return "in the center"
+
+
+def _noun_phrase(thing: Thing, rng: np.random.Generator, count: int = 1) -> str:
+    words = []
+    if rng.uniform() < 0.4:
+        words.append(str(rng.choice(_SIZE_WORDS[thing.size])))
+    if rng.uniform() < 0.75:
+        words.append(thing.colour)
+    noun = thing.shape if rng.uniform() < 0.92 or not words else str(rng.choice(["shape", "object"]))
+    if count > 1:
+        return " ".join([_COUNT_WORDS[count], *words, _PLURAL.get(noun, noun + "s")])
+    words.append(noun)
+    return " ".join([_article(words[0]), *words])
+
+
+def caption(scene: Scene, rng: np.random.Generator, image_size: int = IMAGE_SIZE) -> str:
+    """One of many captions of `scene`: a random subset of its attributes in a random template."""
+    things = scene.things
+    if rng.uniform() < 0.05:
+        return f"{_article(scene.texture)} {scene.texture} {rng.choice(['texture', 'pattern', 'background'])}."
+    if len(things) > 1 and things[0].shape == things[1].shape:
+        subject = _noun_phrase(things[0], rng, count=len(things))
+    elif len(things) > 1:
+        first, second = _noun_phrase(things[0], rng), _noun_phrase(things[1], rng)
+        relation = "and"
+        if rng.uniform() < 0.4:
+            dx = things[0].x - things[1].x
+            relation = "to the left of" if dx < 0 else "to the right of"
+        subject = f"{first} {relation} {second}"
+    else:
+        subject = _noun_phrase(things[0], rng)
+        if rng.uniform() < 0.3:
+            subject = f"{subject} {_position(things[0], image_size)}"
+    if rng.uniform() < 0.5:
+        texture = scene.texture
+        if rng.uniform() < 0.5:
+            subject = f"{subject} on {_article(texture)} {texture} background"
+        else:
+            subject = f"{_article(texture)} {texture} background with {subject}"
+    view = str(rng.choice(_VIEW_WORDS))
+    if view == "there is" and subject.split()[0] in ("two", "three"):
+        view = "there are"
+    return f"{view} {subject}." if rng.uniform() < 0.7 else f"{subject}."
+
+
+def world_vocabulary() -> list[str]:
+    """Every word a caption can contain: the rows of the token embedding pretraining learns."""
+    words = {*COLOURS, *SHAPES, *TEXTURES, *_COUNT_WORDS.values(), "a", "an", "and", "of", "the", "to",
+             "with", "on", "in", "at", "left", "right", "top", "bottom", "corner", "center", "shape", "object",
+             "shapes", "objects", "texture", "pattern", "background", "are", ".",
+             *(_PLURAL.get(s, s + "s") for s in SHAPES)}
+    for size_words in _SIZE_WORDS.values():
+        words.update(size_words)
+    for view in _VIEW_WORDS:
+        words.update(view.split())
+    return sorted(words)
+
+
+# ----------------------------------------------------------------------------- rendering
+def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+    yy, xx = np.mgrid[:size, :size].astype(np.float32) + 0.5
+    return xx, yy
+
+
+def _texture_mask(texture: str, params: tuple[float, ...], xx: np.ndarray, yy: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Weight of the second background colour per pixel, in [0, 1]."""
+    period, angle, phase = params
+    along = xx * np.cos(angle) + yy * np.sin(angle)
+    if texture == "plain":
+        return np.zeros_like(xx)
+    if texture == "striped":
+        return (((along / period) + phase) % 1.0 < 0.5).astype(np.float32)
+    if texture == "checkered":
+        return ((np.floor(xx / period + phase) + np.floor(yy / period + phase)) % 2).astype(np.float32)
+    if texture == "dotted":
+        u, v = (xx / period + phase) % 1.0 - 0.5, (yy / period + phase) % 1.0 - 0.5
+        return (u * u + v * v < 0.09).astype(np.float32)
+    if texture == "grid":
+        u, v = (xx / period + phase) % 1.0, (yy / period + phase) % 1.0
+        return ((u < 0.22) | (v < 0.22)).astype(np.float32)
+    if texture == "wavy":
+        across = -xx * np.sin(angle) + yy * np.cos(angle)
+        return (np.sin(2 * np.pi * (along + 2.5 * np.sin(2 * np.pi * across / 14.0)) / period + phase) > 0).astype(np.float32)
+    if texture == "noisy":
+        return rng.uniform(0, 1, size=xx.shape).astype(np.float32)
+    if texture == "gradient":
+        span = along.max() - along.min()
+        return ((along - along.min()) / span).astype(np.float32)
+    raise ValueError(f"unknown texture {texture!r}; known: {TEXTURES}")
+
+
+def _polygon(u: np.ndarray, v: np.ndarray, sides: int) -> np.ndarray:
+    """Signed distance (unit circumradius) to a regular polygon with a vertex at the top."""
+    angles = np.pi / 2 + np.pi / sides + 2 * np.pi * np.arange(sides) / sides
+    apothem = np.cos(np.pi / sides)
+    return np.max([u * np.cos(a) - v * np.sin(a) for a in angles], axis=0) - apothem
+
+
+def _shape_distance(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Approximate signed distance to `shape` in units of the object radius (v points up)."""
+    r = np.hypot(u, v)
+    theta = np.arctan2(v, u)
+    if shape == "circle":
+        return r - 1
+    if shape == "oval":
+        return (np.hypot(u, v / 0.55) - 1) * 0.55
+    if shape == "square":
+        return np.maximum(np.abs(u), np.abs(v)) - 0.8
+    if shape == "triangle":
+        return _polygon(u, v + 0.2, 3)
+    if shape == "diamond":
+        return (np.abs(u) / 0.8 + np.abs(v) - 1) * 0.62
+    if shape == "pentagon":
+        return _polygon(u, v, 5)
+    if shape == "hexagon":
+        return _polygon(u, v, 6)
+    if shape == "star":
+        return r - (0.42 + 0.58 * ((np.cos(5 * (theta - np.pi / 2)) + 1) / 2) ** 2)
+    if shape == "cross":
+        return np.minimum(np.maximum(np.abs(u) - 0.3, np.abs(v) - 0.95), np.maximum(np.abs(u) - 0.95, np.abs(v) - 0.3))
+    if shape == "ring":
+        return np.abs(r - 0.72) - 0.28
+    if shape == "heart":
+        x, y = u * 1.25, (v + 0.15) * 1.25
+        return ((x * x + y * y - 1) ** 3 - x * x * y ** 3) * 0.5
+    if shape == "crescent":
+        return np.maximum(r - 1, -(np.hypot(u - 0.45, v - 0.1) - 0.8))
+    if shape == "semicircle":
+        return np.maximum(np.hypot(u, v + 0.4) - 1, -(v + 0.4))
+    raise ValueError(f"unknown shape {shape!r}; known: {SHAPES}")
+
+
+def _draw_thing(pixels: np.ndarray, thing: Thing, xx: np.ndarray, yy: np.ndarray, rng: np.random.Generator) -> None:
+    c, s = np.cos(thing.angle), np.sin(thing.angle)
+    dx, dy = (xx - thing.x) / thing.radius, (thing.y - yy) / thing.radius
+    u, v = c * dx - s * dy, s * dx + c * dy
+    alpha = np.clip(0.5 - _shape_distance(thing.shape, u, v) * thing.radius, 0.0, 1.0)[..., None]
+    colour = np.clip(np.array(COLOURS[thing.colour]) + rng.normal(0, 0.04, size=3), 0, 1)
+    pixels *= 1 - alpha
+    pixels += alpha * colour
+
+
+def render(scene: Scene, rng: np.random.Generator, image_size: int = IMAGE_SIZE) -> np.ndarray:
+    """The scene as an [H, W, 3] uint8 image (anti-aliased edges, mild sensor noise)."""
+    xx, yy = _grid(image_size)
+    mix = _texture_mask(scene.texture, scene.texture_params, xx, yy, rng)[..., None]
+    first, second = (np.array(c, dtype=np.float32) for c in scene.background)
+    pixels = first * (1 - mix) + second * mix
+    for thing in scene.things:
+        _draw_thing(pixels, thing, xx, yy, rng)
+    pixels += rng.normal(0, 0.02, size=pixels.shape)
+    return (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------- downstream tasks
+@dataclass(frozen=True)
+class MiniTask:
+    classnames: tuple[str, ...]
+    template: str
+    draw: Callable[[int, np.random.Generator], np.ndarray]  # (label, rng) -> image
+    kind: str  # which of the paper's dataset kinds it mirrors
+    analogue: str  # the paper's dataset of that kind whose numbers the book shows next to it
+
+
+def _shapes_image(label: int, rng: np.random.Generator) -> np.ndarray:
+    shape = _SHAPE_CLASSES[label]
+    size = str(rng.choice(["small", "large"], p=[0.3, 0.7]))
+    main = _thing(rng, shape, str(rng.choice(list(COLOURS))), size, [])
+    scene = Scene(str(rng.choice(TEXTURES)), _background_pair(rng), (main,), _texture_params(rng))
+    return render(scene, rng)
+
+
+_SHAPE_CLASSES = ("circle", "square", "triangle", "diamond", "hexagon", "star", "cross", "ring", "heart", "crescent")
+_BADGE_COLOURS = ("red", "orange", "pink", "purple")
+_BADGE_SHAPES = ("circle", "oval", "ring")
+_BADGE_CLASSES = tuple(f"{c} {s}" for c in _BADGE_COLOURS for s in _BADGE_SHAPES)
+
+
+def _badges_image(label: int, rng: np.random.Generator) -> np.ndarray:
+    colour, shape = _BADGE_CLASSES[label].split()
+    main = _thing(rng, shape, colour, "large", [])
+    scene = Scene("plain", _background_pair(rng, contrast=0.2), (main,), _texture_params(rng))
+    return render(scene, rng)
+
+
+def _textures_image(label: int, rng: np.random.Generator) -> np.ndarray:
+    things: list[Thing] = []
+    for _ in range(int(rng.integers(1, 3))):
+        things.append(_thing(rng, str(rng.choice(SHAPES)), str(rng.choice(list(COLOURS))), "small", things))
+    scene = Scene(TEXTURES[label], _background_pair(rng), tuple(things), _texture_params(rng))
+    return render(scene, rng)
+
+
+_AERIAL_CLASSES = ("annual crop land", "forest", "herbaceous vegetation land", "highway or road",
+                   "industrial buildings", "pasture land", "permanent crop land", "residential buildings",
+                   "river", "sea or lake")
+
+
+def _blobs(rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, scale: float) -> np.ndarray:
+    """Smooth random field in [0, 1]: a sum of random plane waves."""
+    field = np.zeros_like(xx)
+    for _ in range(6):
+        k = rng.normal(0, 1, size=2) * 2 * np.pi / scale
+        field += np.cos(k[0] * xx + k[1] * yy + rng.uniform(0, 2 * np.pi))
+    return (field - field.min()) / (np.ptp(field) + 1e-6)
+
+
+def _aerial_image(label: int, rng: np.random.Generator) -> np.ndarray:
+    """A top-down land-cover tile: low-contrast natural colours and structures of its class."""
+    xx, yy = _grid(IMAGE_SIZE)
+    jitter = lambda c: np.clip(np.array(c) + rng.normal(0, 0.04, size=3), 0, 1)  # noqa: E731
+    grass, soil, water, concrete = jitter((0.36, 0.48, 0.25)), jitter((0.55, 0.45, 0.32)), jitter((0.18, 0.28, 0.42)), jitter((0.6, 0.6, 0.58))
+    name = _AERIAL_CLASSES[label]
+    mottle = _blobs(rng, xx, yy, scale=rng.uniform(6, 12))[..., None]
+    angle = rng.uniform(0, np.pi)
+    along = xx * np.cos(angle) + yy * np.sin(angle)
+    across = -xx * np.sin(angle) + yy * np.cos(angle)
+    if name == "annual crop land":
+        strips = ((along / rng.uniform(4, 8)) % 1.0 < 0.5)[..., None]
+        pixels = np.where(strips, grass * 1.1, soil)
+    elif name == "forest":
+        pixels = grass * (0.45 + 0.35 * mottle)
+    elif name == "herbaceous vegetation land":
+        pixels = grass * (0.8 + 0.4 * mottle) + soil * 0.15 * (1 - mottle)
+    elif name == "highway or road":
+        pixels = grass * (0.9 + 0.2 * mottle)
+        road = (np.abs(across - across.mean() - rng.uniform(-8, 8)) < rng.uniform(1.5, 3.0))[..., None]
+        pixels = np.where(road, concrete * 0.8, pixels)
+    elif name == "industrial buildings":
+        pixels = concrete * (0.8 + 0.2 * mottle)
+        for _ in range(int(rng.integers(2, 5))):
+            x0, y0 = rng.uniform(0, IMAGE_SIZE - 12, size=2)
+            w, h = rng.uniform(8, 20, size=2)
+            box = ((xx > x0) & (xx < x0 + w) & (yy > y0) & (yy < y0 + h))[..., None]
+            pixels = np.where(box, jitter((0.85, 0.85, 0.85)), pixels)
+    elif name == "pasture land":
+        pixels = jitter((0.5, 0.62, 0.32)) * (0.95 + 0.1 * mottle)
+    elif name == "permanent crop land":
+        period = rng.uniform(4, 6)
+        u, v = (along / period) % 1.0 - 0.5, (across / period) % 1.0 - 0.5
+        trees = (u * u + v * v < 0.08)[..., None]
+        pixels = np.where(trees, grass * 0.6, soil * 1.05)
+    elif name == "residential buildings":
+        pixels = grass * (0.9 + 0.2 * mottle)
+        for _ in range(int(rng.integers(10, 20))):
+            x0, y0 = rng.uniform(0, IMAGE_SIZE - 4, size=2)
+            box = ((xx > x0) & (xx < x0 + 3.5) & (yy > y0) & (yy < y0 + 3.5))[..., None]
+            pixels = np.where(box, jitter((0.7, 0.35, 0.3)), pixels)
+    elif name == "river":
+        pixels = grass * (0.85 + 0.3 * mottle)
+        bend = across - across.mean() - 5 * np.sin(2 * np.pi * along / rng.uniform(30, 60))
+        pixels = np.where((np.abs(bend) < rng.uniform(2.5, 5))[..., None], water, pixels)
+    else:  # sea or lake
+        pixels = water * (0.85 + 0.3 * mottle)
+    pixels = pixels + rng.normal(0, 0.025, size=pixels.shape)
+    return (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+MINI_TASKS: dict[str, MiniTask] = {
+    "shapes": MiniTask(_SHAPE_CLASSES, "a photo of a {}.", _shapes_image, "generic objects", "caltech101"),
+    "badges": MiniTask(_BADGE_CLASSES, "a photo of a {}.", _badges_image, "fine-grained (colour and shape)",
+                       "oxford_flowers"),
+    "textures": MiniTask(TEXTURES, "{} texture.", _textures_image, "textures", "dtd"),
+    "aerial": MiniTask(_AERIAL_CLASSES, "a centered satellite photo of {}.", _aerial_image,
+                       "satellite (domain shift, unknown class names)", "eurosat"),
+}
+SPLIT_SIZES = {"train": 48, "val": 16, "test": 50}  # images per class; few-shot train/val are sampled from these
+_SPLIT_FILE = "split_mini.json"
+
+
+def task_image(task: str, split: str, label: int, index: int, seed: int = 0) -> np.ndarray:
+    """Image `index` of class `label` in `split` of `task`: a pure function of its arguments."""
+    ids = (seed, list(MINI_TASKS).index(task), list(SPLIT_SIZES).index(split), label, index)
+    return MINI_TASKS[task].draw(label, np.random.default_rng(ids))
+
+
+def load_mini_task(name: str, root: str | os.PathLike) -> DatasetSplits:
+    """The mini task `name` in the CoOp layout under `<root>/<name>`, written on first use."""
+    if name not in MINI_TASKS:
+        raise ValueError(f"unknown mini-world task {name!r}; known: {sorted(MINI_TASKS)}")
+    task = MINI_TASKS[name]
+    folder = Path(root) / name
+    stamp = folder / "world_version.txt"
+    if not (stamp.is_file() and stamp.read_text() == WORLD_VERSION):
+        _write_task(name, task, folder)
+        stamp.write_text(WORLD_VERSION)
+    spec = _Spec(name, task.template, "images", _SPLIT_FILE)
+    return _read_json_layout(name, spec, folder)
+
+
+def _write_task(name: str, task: MiniTask, folder: Path) -> None:
+    splits: dict[str, list] = {split: [] for split in SPLIT_SIZES}
+    for label, cname in enumerate(task.classnames):
+        class_dir = folder / "images" / cname.replace(" ", "_")
+        class_dir.mkdir(parents=True, exist_ok=True)
+        for split, count in SPLIT_SIZES.items():
+            for i in range(count):
+                rel = f"{class_dir.name}/{split}_{i:03d}.png"
+                Image.fromarray(task_image(name, split, label, i)).save(folder / "images" / rel)
+                splits[split].append([rel, label, cname])
+    (folder / _SPLIT_FILE).write_text(json.dumps(splits))

@@ -1,0 +1,203 @@
+"""Pretrain the mini CLIP contrastively on the mini world; this made the shipped `mini-clip` weights.
+
+    python -m mmprompts.pretrain             # regenerate lib/mmprompts/assets/mini-clip-mini-world.pt
+    python -m mmprompts.pretrain --check     # train into a temporary folder, compare with the shipped file
+
+Every batch is a pure function of (seed, step) and the model starts from a seeded
+initialisation, so on the same machine type with the same torch build a rerun gives the
+same file byte for byte (`--check` reports whether the sha256 matches). On another CPU, BLAS
+kernels round differently, the bytes differ, and `--check` compares the zero-shot
+accuracies instead (expect them within about a point).
+
+The recipe (AdamW, lr 1e-3 with linear warm-up and cosine decay, batch 128, weight decay
+0.1 on matrices only) is the usual CLIP recipe shrunk to a 2-core CPU budget (~20 min).
+The run is checkpointed every 100 steps and resumes where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .data.miniworld import IMAGE_SIZE, MINI_TASKS, caption, render, sample_scene, world_vocabulary
+from .models import SHIPPED_MODELS, load_clip, untrained_token_rows
+from .prompted import PromptedCLIP
+from .storage import atomic_torch_save, atomic_write_text, cache_root
+
+__all__ = ["PretrainRecipe", "pretrain", "save_sparse_checkpoint"]
+
+SHIPPED_FILE = SHIPPED_MODELS["mini-clip"]["mini-world"]
+
+
+@dataclass(frozen=True)
+class PretrainRecipe:
+    steps: int = 1600
+    batch_size: int = 128
+    lr: float = 1e-3
+    warmup: int = 100
+    weight_decay: float = 0.1
+    seed: int = 0
+
+
+class _CaptionedScenes(torch.utils.data.IterableDataset):
+    """Batch `step` of the stream: images and captions drawn from Generator([seed, step])."""
+
+    def __init__(self, recipe: PretrainRecipe, tokenizer, mean, std, first_step: int):
+        self.recipe, self.tokenizer, self.first_step = recipe, tokenizer, first_step
+        self.mean = torch.tensor(mean).view(3, 1, 1)
+        self.std = torch.tensor(std).view(3, 1, 1)
+
+    def __iter__(self):
+        for step in range(self.first_step, self.recipe.steps):
+            rng = np.random.default_rng([self.recipe.seed, step])
+            images, texts = [], []
+            for _ in range(self.recipe.batch_size):
+                scene = sample_scene(rng)
+                images.append(render(scene, rng))
+                texts.append(caption(scene, rng))
+            pixels = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255
+            yield (pixels - self.mean) / self.std, self.tokenizer(texts), texts
+
+
+def _lr(step: int, recipe: PretrainRecipe) -> float:
+    if step < recipe.warmup:
+        return recipe.lr * (step + 1) / recipe.warmup
+    progress = (step - recipe.warmup) / max(1, recipe.steps - recipe.warmup)
+    return recipe.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _contrastive_loss(image_features, text_features, logit_scale, texts) -> torch.Tensor:
+    """Symmetric InfoNCE; identical captions in a batch are all positives of each other."""
+    logits = logit_scale * F.normalize(image_features, dim=-1) @ F.normalize(text_features, dim=-1).T
+    same = torch.tensor([[a == b for b in texts] for a in texts], dtype=torch.float32)
+    targets = same / same.sum(dim=1, keepdim=True)
+    return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
+
+
+def _vocabulary_ids(tokenizer) -> torch.Tensor:
+    ids = tokenizer(world_vocabulary()).flatten()
+    return torch.unique(ids[ids > 0])
+
+
+def pretrain(out: str | os.PathLike = SHIPPED_FILE, recipe: PretrainRecipe = PretrainRecipe(),
+             work_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
+    """Train the mini CLIP from scratch and write its sparse fp16 checkpoint + manifest to `out`."""
+    torch.manual_seed(recipe.seed)
+    clip = load_clip("mini-clip", init_seed=recipe.seed)
+    model = clip.model
+    with torch.no_grad():
+        model.token_embedding.weight.copy_(untrained_token_rows(*model.token_embedding.weight.shape))
+    forward = PromptedCLIP(clip)  # the library's forward, with nothing learned on top
+    model.requires_grad_(True)
+    vocab = _vocabulary_ids(clip.tokenizer)
+
+    no_decay = {n for n, p in model.named_parameters() if p.ndim < 2 or "embedding" in n}
+    optimizer = torch.optim.AdamW(
+        [{"params": [p for n, p in model.named_parameters() if n not in no_decay], "weight_decay": recipe.weight_decay},
+         {"params": [p for n, p in model.named_parameters() if n in no_decay], "weight_decay": 0.0}],
+        lr=recipe.lr, betas=(0.9, 0.98), eps=1e-6,
+    )
+    resume = Path(work_dir or cache_root() / "pretrain") / f"mini-clip-{_recipe_key(recipe)}.resume.pt"
+    first_step, seconds = 0, 0.0
+    if resume.is_file():
+        state = torch.load(resume, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        first_step, seconds = int(state["step"]), float(state["seconds"])
+
+    stream = _CaptionedScenes(recipe, clip.tokenizer, clip.mean, clip.std, first_step)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=4)
+    bar = tqdm(loader, total=recipe.steps, initial=first_step, disable=not progress, desc="pretrain mini-clip")
+    started = time.perf_counter()
+    for step, (images, tokens, texts) in enumerate(bar, start=first_step):
+        if not bool(torch.isin(tokens[tokens > 0], vocab).all()):
+            raise RuntimeError("a caption uses a word outside world_vocabulary(); add it there")
+        for group in optimizer.param_groups:
+            group["lr"] = _lr(step, recipe)
+        loss = _contrastive_loss(forward.encode_image(images), forward.encode_tokens(tokens),
+                                 model.logit_scale.exp(), texts)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        bar.set_postfix(loss=f"{loss.item():.3f}", scale=f"{model.logit_scale.exp().item():.1f}")
+        if (step + 1) % 100 == 0 and step + 1 < recipe.steps:
+            atomic_torch_save(resume, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                       "step": step + 1, "seconds": seconds + time.perf_counter() - started})
+    seconds += time.perf_counter() - started
+
+    model.requires_grad_(False)
+    manifest = {"recipe": asdict(recipe), "pretraining_seconds": round(seconds, 1), "torch": torch.__version__,
+                "threads": torch.get_num_threads(), "image_size": IMAGE_SIZE}
+    manifest = save_sparse_checkpoint(model, vocab, Path(out), manifest)
+    resume.unlink(missing_ok=True)
+    return manifest
+
+
+def save_sparse_checkpoint(model: torch.nn.Module, token_ids: torch.Tensor, out: Path, manifest: dict) -> dict:
+    """fp16 weights with only the `token_ids` rows of the token embedding, plus `<out>.json`.
+
+    The manifest gets the file's sha256 (the loader refuses a file that does not match) and
+    the zero-shot test accuracy of every mini task, which the tests recompute exactly.
+    """
+    from .models import _sha256
+
+    state = {k: v.detach().to(torch.float16) for k, v in model.state_dict().items() if k != "token_embedding.weight"}
+    state["token_embedding.ids"] = token_ids.clone()
+    state["token_embedding.rows"] = model.token_embedding.weight.detach()[token_ids].to(torch.float16)
+    atomic_torch_save(out, {"state_dict": state})
+    manifest = {**manifest, "sha256": _sha256(out), "bytes": out.stat().st_size}
+    manifest["zero_shot_test_accuracy"] = _zero_shot_accuracies(out)
+    atomic_write_text(out.with_name(out.name + ".json"), json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def _zero_shot_accuracies(weights: Path) -> dict[str, float]:
+    from .data import load_dataset
+    from .train import evaluate
+
+    clip = load_clip("mini-clip", checkpoint=weights)
+    model = PromptedCLIP(clip)
+    return {task: round(evaluate(model, clip, load_dataset(task), progress=False), 2) for task in MINI_TASKS}
+
+
+def _recipe_key(recipe: PretrainRecipe) -> str:
+    return "-".join(f"{v}" for v in asdict(recipe).values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mmprompts.pretrain", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(SHIPPED_FILE), help="weights file to write (default: the shipped one)")
+    parser.add_argument("--steps", type=int, default=PretrainRecipe.steps)
+    parser.add_argument("--seed", type=int, default=PretrainRecipe.seed)
+    parser.add_argument("--check", action="store_true", help="train into a temporary file and compare with the shipped one")
+    args = parser.parse_args(argv)
+    recipe = PretrainRecipe(steps=args.steps, seed=args.seed)
+    if not args.check:
+        manifest = pretrain(args.out, recipe)
+        print(json.dumps(manifest, indent=2))
+        return 0
+    shipped = json.loads(SHIPPED_FILE.with_name(SHIPPED_FILE.name + ".json").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = pretrain(Path(tmp) / SHIPPED_FILE.name, recipe, work_dir=tmp)
+    same = fresh["sha256"] == shipped["sha256"]
+    print(f"sha256 {'identical' if same else 'differs'}: shipped {shipped['sha256'][:16]}, fresh {fresh['sha256'][:16]}")
+    for task, accuracy in shipped["zero_shot_test_accuracy"].items():
+        print(f"{task:10s} zero-shot shipped {accuracy:6.2f}  fresh {fresh['zero_shot_test_accuracy'][task]:6.2f}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

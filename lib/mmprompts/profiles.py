@@ -1,0 +1,161 @@
+"""The notebooks' parameter sets: `mini` (offline mini CLIP world, CPU) and `paper` (ViT-B/16, CoOp data).
+
+A notebook's `parameters` cell holds `profile` plus one variable per setting, `None`
+meaning "the profile's value". `settings(profile, **overrides)` fills and checks them, so
+that a wrong value stops a notebook in its first cell with a message naming it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+
+import torch
+
+from .data.coop import DATASETS
+from .data.miniworld import MINI_TASKS
+from .models import load_clip, LoadedCLIP
+from .paper import PAPER_DATASETS
+from .prompted import PromptConfig
+from .train import Recipe
+
+__all__ = ["PARAMETERS", "PROFILES", "Settings", "from_parameters", "settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a page needs to know to reproduce its runs (see PROFILES for the values)."""
+
+    profile: str
+    model: str
+    pretrained: str | None
+    checkpoint: str | None
+    data_root: str | None
+    datasets: tuple[str, ...]
+    shots: int
+    seeds: tuple[int, ...]
+    n_ctx: int  # prompts per branch of the model the analysis pages inspect
+    depths: tuple[int, ...]  # Table 2: 4+4 prompts in the first d blocks
+    prompt_counts: tuple[int, ...]  # Table 3: n+n prompts in every block
+    analysis_images: int  # test images per dataset in the attention / relevancy statistics
+    recipe: Recipe = field(default_factory=Recipe)
+    device: str = "cpu"
+    cache: str | None = None
+
+    def load_model(self) -> LoadedCLIP:
+        return load_clip(self.model, self.pretrained, checkpoint=self.checkpoint, device=self.device)
+
+    def analysis_method(self, layers: int) -> PromptConfig:
+        """The prompted model every analysis page inspects: n_ctx + n_ctx prompts in every block."""
+        return PromptConfig.prompts(self.n_ctx, layers)
+
+
+# The mini recipe: the paper's schedule shape (SGD, 1 constant warm-up epoch, cosine) with a
+# larger lr and more epochs, because 16 shots of 10 classes give the paper's batch 32 only five
+# steps per epoch and the small model's prompts need larger steps to move (measured in #4's report).
+MINI_RECIPE = Recipe(epochs=10, batch_size=16, lr=0.02)
+
+PROFILES: dict[str, dict] = {
+    "mini": dict(
+        model="mini-clip", pretrained="mini-world", checkpoint=None, data_root=None,
+        datasets=tuple(MINI_TASKS), shots=16, seeds=(1, 2, 3), n_ctx=4, depths=(1, 2, 3, 4),
+        prompt_counts=(1, 2, 4, 8), analysis_images=100, recipe=MINI_RECIPE,
+    ),
+    "paper": dict(
+        model="ViT-B-16-quickgelu", pretrained="openai", checkpoint=None, data_root=None,
+        datasets=PAPER_DATASETS, shots=16, seeds=(1, 2, 3), n_ctx=4, depths=tuple(range(1, 13)),
+        prompt_counts=(1, 2, 3, 4, 10, 20, 50), analysis_images=500, recipe=Recipe(),
+    ),
+}
+_RECIPE_FIELDS = {f.name for f in dataclasses.fields(Recipe)}
+
+
+def settings(profile: str = "mini", **overrides) -> Settings:
+    """The profile's settings with every non-None override applied and checked.
+
+    Recipe fields (epochs, lr, batch_size, ...) may be given directly; `device=None` means
+    CUDA when present. `checkpoint` replaces the profile's pretrained tag (a local file).
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    values = dict(PROFILES[profile], profile=profile)
+    recipe_changes = {}
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        if name in _RECIPE_FIELDS:
+            recipe_changes[name] = value
+        elif name in {f.name for f in dataclasses.fields(Settings)} - {"profile", "recipe"}:
+            values[name] = value
+        else:
+            raise ValueError(f"unknown parameter {name!r}; known: {sorted(_known_names())}")
+    if overrides.get("checkpoint") is not None and overrides.get("pretrained") is None:
+        values["pretrained"] = None
+    if values.get("device") is None:
+        values["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+    values["data_root"] = values["data_root"] or (os.environ.get("MMPROMPTS_DATA") if profile == "paper" else None)
+    for name in ("datasets", "seeds", "depths", "prompt_counts"):
+        values[name] = _as_tuple(name, values[name])
+    _check_types(values)
+    _check_values(values)
+    try:
+        values["recipe"] = dataclasses.replace(values["recipe"], **recipe_changes)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"bad recipe parameter: {err}") from err
+    return Settings(**values)
+
+
+# The variables of every notebook's `parameters` cell besides `profile` (None = the profile's value).
+PARAMETERS = ("model", "pretrained", "checkpoint", "data_root", "datasets", "shots", "seeds", "n_ctx", "depths",
+              "prompt_counts", "epochs", "lr", "batch_size", "analysis_images", "device", "cache")
+
+
+def from_parameters(namespace: dict) -> Settings:
+    """Settings from a notebook's parameter variables (pass `globals()`)."""
+    return settings(namespace.get("profile", "mini"), **{name: namespace.get(name) for name in PARAMETERS})
+
+
+def _known_names() -> set[str]:
+    return ({f.name for f in dataclasses.fields(Settings)} | _RECIPE_FIELDS) - {"profile", "recipe"}
+
+
+def _as_tuple(name: str, value) -> tuple:
+    if isinstance(value, (str, int)):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name}={value!r}: give a list, e.g. {name}=[...]")
+    return tuple(value)
+
+
+def _check_types(values: dict) -> None:
+    expected = {"model": (str, "a string"), "shots": (int, "an integer"), "n_ctx": (int, "an integer"),
+                "analysis_images": (int, "an integer"), "device": (str, "a string")}
+    for name, (kind, what) in expected.items():
+        if not isinstance(values[name], kind) or isinstance(values[name], bool):
+            raise ValueError(f"{name}={values[name]!r}: must be {what}")
+    for name in ("pretrained", "checkpoint", "data_root", "cache"):
+        if values.get(name) is not None and not isinstance(values[name], str):
+            raise ValueError(f"{name}={values[name]!r}: must be a string or None")
+    for name in ("seeds", "depths", "prompt_counts"):
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values[name]):
+            raise ValueError(f"{name}={list(values[name])!r}: must be a list of integers")
+
+
+def _check_values(values: dict) -> None:
+    known = set(DATASETS) | set(MINI_TASKS)
+    unknown = [d for d in values["datasets"] if d not in known]
+    if unknown or not values["datasets"]:
+        raise ValueError(f"datasets={list(values['datasets'])!r}: unknown {unknown}; known: "
+                         f"{sorted(DATASETS)} (CoOp layout) and {sorted(MINI_TASKS)} (mini world)")
+    for name in ("shots", "n_ctx", "analysis_images"):
+        if values[name] < 1:
+            raise ValueError(f"{name}={values[name]!r}: must be >= 1")
+    for name in ("seeds", "depths", "prompt_counts"):
+        if not values[name]:
+            raise ValueError(f"{name}=[]: give at least one value")
+    if any(d < 1 for d in values["depths"]) or any(n < 1 for n in values["prompt_counts"]):
+        raise ValueError(f"depths={list(values['depths'])}, prompt_counts={list(values['prompt_counts'])}: must be >= 1")
+    try:
+        torch.device(values["device"])
+    except RuntimeError as err:
+        raise ValueError(f"device={values['device']!r}: {err}") from err

@@ -1,0 +1,70 @@
+"""The built book's widgets work with no kernel and no network (headless Chromium).
+
+Runs when MMPROMPTS_BOOK_HTML names a built book (`.ci/run` sets it after
+`python -m mmprompts book`); needs Debian's `chromium` and the `playwright` package.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+BOOK = os.environ.get("MMPROMPTS_BOOK_HTML")
+pytestmark = pytest.mark.skipif(not BOOK, reason="set MMPROMPTS_BOOK_HTML to a built book (python -m mmprompts book)")
+CHROMIUM = os.environ.get("MMPROMPTS_CHROMIUM", "/usr/bin/chromium")
+PAGES = ["book/executed/01_zero_shot.html", "book/executed/05_vision_prompts.html"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    root = Path(BOOK)
+    assert (root / "index.html").is_file(), f"no built book in {root}"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+_VISIBLE_IMAGES = """() => Array.from(document.querySelectorAll('.jupyter-widgets img'))
+    .filter(img => img.offsetParent !== null && img.getBoundingClientRect().width > 0)
+    .map(img => img.src.slice(-200))"""
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_slider_switches_the_view_offline(server, browser, path):
+    page = browser.new_page()
+    failed, remote = [], []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    page.on("request", lambda request: remote.append(request.url)
+            if not request.url.startswith((server, "data:", "blob:", "about:")) else None)
+    page.goto(f"{server}/{path}", wait_until="networkidle")
+    page.wait_for_selector(".jupyter-widgets .noUi-handle", timeout=15000)
+    before = page.evaluate(_VISIBLE_IMAGES)
+    assert len(before) == 1, f"expected exactly one visible view, saw {len(before)}"
+    handle = page.locator(".jupyter-widgets .noUi-handle").first
+    handle.focus()
+    handle.press("ArrowRight")
+    page.wait_for_timeout(300)
+    after = page.evaluate(_VISIBLE_IMAGES)
+    assert len(after) == 1 and after != before, "moving the slider did not change the shown view"
+    assert not failed, f"failed requests: {failed}"
+    assert not remote, f"requests that leave the book: {remote}"
+    page.close()

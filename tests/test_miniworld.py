@@ -1,0 +1,133 @@
+"""The mini world (generator, tasks, splits) and the shipped mini CLIP (loading, accuracy, integrity)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import mmprompts as mp
+from mmprompts import models, pretrain
+from mmprompts.data import load_dataset, miniworld
+from mmprompts.pretrain import _vocabulary_ids, save_sparse_checkpoint
+from mmprompts.train import evaluate
+
+SHIPPED = models.SHIPPED_MODELS["mini-clip"]["mini-world"]
+MANIFEST = json.loads(SHIPPED.with_name(SHIPPED.name + ".json").read_text())
+
+
+@pytest.fixture(scope="module")
+def mini_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("mini-world")
+
+
+@pytest.fixture(scope="module")
+def mini_clip() -> mp.LoadedCLIP:
+    return mp.load_clip("mini-clip", "mini-world")
+
+
+def test_scenes_and_captions_are_a_function_of_the_seed():
+    def draw(seed):
+        rng = np.random.default_rng(seed)
+        scenes = [miniworld.sample_scene(rng) for _ in range(20)]
+        return [miniworld.render(s, rng) for s in scenes], [miniworld.caption(s, rng) for s in scenes]
+
+    (a_images, a_captions), (b_images, b_captions) = draw(7), draw(7)
+    assert a_captions == b_captions
+    assert all(np.array_equal(a, b) for a, b in zip(a_images, b_images))
+    assert draw(8)[1] != a_captions
+    assert a_images[0].shape == (miniworld.IMAGE_SIZE, miniworld.IMAGE_SIZE, 3) and a_images[0].dtype == np.uint8
+
+
+def test_captions_use_only_the_learned_vocabulary(mini_clip):
+    rng = np.random.default_rng(0)
+    captions = [miniworld.caption(miniworld.sample_scene(rng), rng) for _ in range(2000)]
+    tokens = mini_clip.tokenizer(captions)
+    assert torch.isin(tokens[tokens > 0], _vocabulary_ids(mini_clip.tokenizer)).all()
+    assert int((tokens > 0).sum(1).max()) <= mini_clip.context_length
+
+
+def test_task_files_are_deterministic(mini_root, tmp_path):
+    first = load_dataset("badges", mini_root)
+    second = load_dataset("badges", tmp_path)
+    assert first.classnames == second.classnames and len(first.train) == len(second.train)
+    for a, b in zip(first.train + first.test, second.train + second.test):
+        assert (a.label, a.classname) == (b.label, b.classname)
+        assert hashlib.sha256(open(a.path, "rb").read()).digest() == hashlib.sha256(open(b.path, "rb").read()).digest()
+
+
+@pytest.mark.parametrize("task", sorted(miniworld.MINI_TASKS))
+def test_task_splits_are_disjoint_and_complete(task, mini_root):
+    data = load_dataset(task, mini_root)
+    spec = miniworld.MINI_TASKS[task]
+    assert data.classnames == list(spec.classnames) and data.template == spec.template
+    contents = {}
+    for split in ("train", "val", "test"):
+        items = getattr(data, split)
+        counts = np.bincount([d.label for d in items], minlength=len(spec.classnames))
+        assert (counts == miniworld.SPLIT_SIZES[split]).all()
+        contents[split] = {hashlib.sha256(np.asarray(Image.open(d.path)).tobytes()).digest() for d in items}
+        assert len(contents[split]) == len(items)  # no image repeats inside a split either
+    assert not (contents["train"] & contents["val"] or contents["train"] & contents["test"]
+                or contents["val"] & contents["test"])
+
+
+def test_unknown_task_names_the_known_ones():
+    with pytest.raises(ValueError, match="mini-world tasks"):
+        load_dataset("shapez")
+
+
+def test_shipped_checkpoint_is_small_and_matches_its_manifest():
+    assert SHIPPED.stat().st_size <= 10 * 2**20
+    assert models._sha256(SHIPPED) == MANIFEST["sha256"]
+
+
+def test_shipped_model_loads_by_name_with_recorded_zero_shot_accuracy(mini_clip, mini_root):
+    assert mini_clip.name == "mini-clip" and mini_clip.image_size == miniworld.IMAGE_SIZE
+    assert mini_clip.identity == f"mini-clip:mini-world:{MANIFEST['sha256'][:16]}"
+    model = mp.PromptedCLIP(mini_clip)
+    for task, recorded in MANIFEST["zero_shot_test_accuracy"].items():
+        accuracy = evaluate(model, mini_clip, load_dataset(task, mini_root), progress=False)
+        assert round(accuracy, 2) == recorded, task
+
+
+def test_corrupted_shipped_checkpoint_is_rejected(tmp_path, monkeypatch):
+    broken = tmp_path / SHIPPED.name
+    shutil.copy(SHIPPED, broken)
+    shutil.copy(SHIPPED.with_name(SHIPPED.name + ".json"), tmp_path)
+    data = bytearray(broken.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    broken.write_bytes(bytes(data))
+    monkeypatch.setitem(models.SHIPPED_MODELS, "mini-clip", {"mini-world": broken})
+    with pytest.raises(ValueError, match="corrupted"):
+        mp.load_clip("mini-clip", "mini-world")
+    broken.write_bytes(bytes(data[: len(data) // 3]))  # a truncated file given directly
+    with pytest.raises(ValueError, match="cannot read checkpoint"):
+        mp.load_clip("mini-clip", checkpoint=broken)
+
+
+def test_unknown_tag_of_a_shipped_model():
+    with pytest.raises(ValueError, match="available: \\['mini-world'\\]"):
+        mp.load_clip("mini-clip", "laion2b")
+
+
+def test_sparse_checkpoint_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMPROMPTS_CACHE", str(tmp_path))  # where the manifest's zero-shot tasks are written
+    monkeypatch.setattr(pretrain, "MINI_TASKS", {"badges": miniworld.MINI_TASKS["badges"]})
+    clip = mp.load_clip("mini-clip", init_seed=3)
+    ids = torch.tensor([5, 320, 49406, 49407])
+    with torch.no_grad():
+        clip.model.token_embedding.weight[ids] += 1.0  # the "learned" rows
+    manifest = save_sparse_checkpoint(clip.model, ids, tmp_path / "w.pt", {})
+    loaded = mp.load_clip("mini-clip", checkpoint=tmp_path / "w.pt").model
+    expected_rows = models.untrained_token_rows(*clip.model.token_embedding.weight.shape)
+    expected_rows[ids] = clip.model.token_embedding.weight[ids].half().float()
+    assert torch.equal(loaded.token_embedding.weight, expected_rows)
+    for name, value in clip.model.state_dict().items():
+        if name != "token_embedding.weight":
+            assert torch.equal(loaded.state_dict()[name], value.half().float()), name
+    assert set(manifest["zero_shot_test_accuracy"]) == {"badges"} and manifest["sha256"] == models._sha256(tmp_path / "w.pt")

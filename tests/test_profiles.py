@@ -1,0 +1,107 @@
+"""Profiles and parameter checking, the paper's tables as data, and table aggregation."""
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+
+import pytest
+
+from mmprompts import paper
+from mmprompts.experiments import RunSpec, table1_specs, table2_specs, table3_specs
+from mmprompts.profiles import PARAMETERS, from_parameters, settings
+from mmprompts.tables import table1, table2, table3, to_csv, to_markdown, zero_shot_table
+
+
+def test_profiles_fill_every_value_and_accept_overrides():
+    mini = settings("mini")
+    assert (mini.model, mini.pretrained, mini.datasets) == ("mini-clip", "mini-world", ("shapes", "badges", "textures", "aerial"))
+    changed = settings("mini", seeds=[1], epochs=3, lr=0.5, datasets="shapes", device="cpu")
+    assert changed.seeds == (1,) and changed.datasets == ("shapes",)
+    assert (changed.recipe.epochs, changed.recipe.lr, changed.recipe.batch_size) == (3, 0.5, mini.recipe.batch_size)
+    big = settings("paper", data_root="/data")
+    assert big.model == "ViT-B-16-quickgelu" and big.pretrained == "openai" and big.recipe.lr == 0.0025
+    assert big.prompt_counts == paper.TABLE3_PROMPTS[1:] and big.depths == tuple(range(1, 13))
+    local = settings("paper", checkpoint="/weights/ViT-B-16.pt")
+    assert local.pretrained is None and local.checkpoint == "/weights/ViT-B-16.pt"
+
+
+def test_from_parameters_reads_a_notebook_namespace():
+    namespace = {"profile": "mini", **{name: None for name in PARAMETERS}, "shots": 4}
+    assert from_parameters(namespace).shots == 4
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"profile": "laptop"}, "unknown profile 'laptop'"),
+    ({"datasets": ["shapes", "imagenette"]}, "unknown \\['imagenette'\\]"),
+    ({"shots": "16"}, "shots='16': must be an integer"),
+    ({"seeds": [1, "2"]}, "seeds=\\[1, '2'\\]: must be a list of integers"),
+    ({"epochs": 0}, "epochs=0"),
+    ({"depths": [0, 1]}, "must be >= 1"),
+    ({"device": "gpu"}, "device='gpu'"),
+    ({"colour": "red"}, "unknown parameter 'colour'"),
+])
+def test_bad_parameters_name_the_value(kwargs, message):
+    profile = kwargs.pop("profile", "mini")
+    with pytest.raises(ValueError, match=message):
+        settings(profile, **kwargs)
+
+
+def test_paper_tables_are_consistent():
+    # Table 1's PROMPT column is Table 3's 1+1 row; both zero-shot columns agree with Table 2's.
+    for dataset in paper.PAPER_DATASETS:
+        assert paper.TABLE1[dataset]["prompt"] == pytest.approx(paper.TABLE3[dataset][1], abs=0.05)
+        assert paper.TABLE1[dataset]["zeroshot"] == paper.TABLE2[dataset][0] == paper.TABLE3[dataset][0]
+        assert len(paper.TABLE2[dataset]) == 13
+    # The paper's printed averages.
+    assert statistics.fmean(paper.TABLE1[d]["bias"] for d in paper.PAPER_DATASETS) == pytest.approx(79.5, abs=0.05)
+    assert statistics.fmean(paper.TABLE2[d][10] for d in paper.PAPER_DATASETS) == pytest.approx(79.37, abs=0.01)
+
+
+def test_specs_cover_each_table_once():
+    t1 = table1_specs(["a"], [1, 2], layers=4, depths=[1, 4], prompt_counts=[1, 8])
+    assert len(t1) == len(set(t1))
+    assert RunSpec("a", "bias", 0, 4, 2) in t1 and RunSpec("a", "prompts", 1, 4, 1) in t1
+    assert RunSpec("a", "prompts", 4, 1, 2) in t1 and RunSpec("a", "prompts", 8, 4, 2) in t1
+    # bias + (1,4) + (4,1) + (4,4) + (8,4) per seed, and one zero-shot
+    assert len(t1) == 1 + 2 * 5
+    assert len(table2_specs(["a", "b"], [1], [1, 2, 3])) == 2 + 6
+    assert len(table3_specs(["a"], [1, 2, 3], 12, [1, 2])) == 1 + 6
+
+
+def _fake_results() -> dict[RunSpec, float]:
+    results = {RunSpec("shapes", "zeroshot"): 90.0, RunSpec("eurosat", "zeroshot"): 50.0}
+    for seed, (p, b) in zip((1, 2, 3), ((70.0, 80.0), (72.0, 84.0), (74.0, 82.0))):
+        results[RunSpec("eurosat", "prompts", 1, 12, seed)] = p
+        results[RunSpec("eurosat", "bias", 0, 12, seed)] = b
+        results[RunSpec("eurosat", "prompts", 4, 12, seed)] = p + 10
+        results[RunSpec("eurosat", "prompts", 4, 6, seed)] = p + 5
+    return results
+
+
+def test_table1_aggregates_mean_std_paper_and_delta():
+    rows = table1(_fake_results(), ["eurosat"], layers=12)["eurosat"]
+    assert rows["zeroshot"].mean == 50.0 and rows["zeroshot"].paper == 48.4
+    assert rows["prompt"].mean == pytest.approx(72.0) and rows["prompt"].std == pytest.approx(2.0)
+    assert rows["bias"].mean == pytest.approx(82.0) and rows["bias"].delta == pytest.approx(82.0 - 86.5)
+    assert rows["optimal"].mean == pytest.approx(82.0) and rows["optimal"].paper == 82.6  # the (4, 12) setting
+
+
+def test_table2_maps_depth_to_the_papers_column_and_table3_counts():
+    results = _fake_results()
+    rows = table2(results, ["eurosat"], [6, 12], layers=12)["eurosat"]
+    assert rows[6].mean == pytest.approx(77.0) and rows[6].paper == paper.TABLE2["eurosat"][6]
+    shallow = table2(results, ["eurosat"], [6], layers=24)["eurosat"]  # half depth of a 24-block model
+    assert shallow[6].paper == paper.TABLE2["eurosat"][3]
+    counts = table3(results, ["eurosat"], 12, [1, 4, 20])["eurosat"]
+    assert counts[4].mean == pytest.approx(82.0) and counts[20] is None
+
+
+def test_mini_tasks_compare_with_their_analogue_and_render():
+    rows = zero_shot_table(_fake_results(), ["shapes"])
+    assert rows["shapes"]["zeroshot"].paper == paper.TABLE1["caltech101"]["zeroshot"]
+    text = to_markdown(rows, {"zeroshot": "zero-shot"})
+    assert "shapes (caltech101)" in text and "90.00 · paper 93.30 · Δ -3.30" in text
+    table = list(csv.DictReader(io.StringIO(to_csv(rows, {"zeroshot": "zero-shot"}))))
+    assert table == [{"dataset": "shapes", "paper_dataset": "caltech101", "column": "zero-shot", "mean": "90.0000",
+                      "std": "0.0000", "runs": "1", "paper": "93.30", "delta": "-3.30"}]
