@@ -55,7 +55,6 @@ from IPython.display import Markdown, display
 import matplotlib.pyplot as plt
 
 from mmprompts import PromptedCLIP
-from mmprompts.data import load_dataset
 from mmprompts.experiments import RunSpec, run_all, test_images
 from mmprompts.figures import display_images
 from mmprompts.tables import to_markdown, zero_shot_table
@@ -63,7 +62,7 @@ from mmprompts.train import class_text_features
 from mmprompts.widgets import figure_png, view_selector
 
 clip = S.load_model()
-data = {name: load_dataset(name, S.data_root) for name in S.datasets}
+data = S.load_datasets()
 print(f"model {clip.identity}; datasets: " + ", ".join(f"{d} ({len(v.classnames)} classes, {len(v.test)} test)" for d, v in data.items()))
 
 # %% [markdown]

@@ -54,11 +54,10 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from mmprompts.analysis import decompose_attention
-from mmprompts.data import load_dataset
 from mmprompts.experiments import analysis_run, test_images
 
 clip = S.load_model()
-data = {name: load_dataset(name, S.data_root) for name in S.datasets}
+data = S.load_datasets()
 layers = len(clip.model.visual.transformer.resblocks)
 
 # %% [markdown]

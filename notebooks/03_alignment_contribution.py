@@ -55,13 +55,12 @@ from IPython.display import Markdown, display
 
 from mmprompts import PromptedCLIP
 from mmprompts.analysis import patch_heatmaps, patch_relevancy_shift, relevancy_maps, relevancy_statistics
-from mmprompts.data import load_dataset
 from mmprompts.experiments import analysis_run, in_batches, test_images
 from mmprompts.figures import display_images, group_bars, overlay_maps
 from mmprompts.widgets import figure_png, view_selector
 
 clip = S.load_model()
-data = {name: load_dataset(name, S.data_root) for name in S.datasets}
+data = S.load_datasets()
 zero_shot = PromptedCLIP(clip)
 
 # %% [markdown]

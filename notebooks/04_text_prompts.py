@@ -55,13 +55,12 @@ from IPython.display import Markdown, display
 
 from mmprompts import PromptedCLIP
 from mmprompts.analysis import TEXT_GROUPS, VISION_GROUPS, token_group_attention
-from mmprompts.data import load_dataset
 from mmprompts.experiments import analysis_run, in_batches, test_images
 from mmprompts.figures import group_attention_bars
 from mmprompts.widgets import figure_png, view_selector
 
 clip = S.load_model()
-data = {name: load_dataset(name, S.data_root) for name in S.datasets}
+data = S.load_datasets()
 zero_shot = PromptedCLIP(clip)
 
 # %%

@@ -56,13 +56,12 @@ from IPython.display import Markdown, display
 from mmprompts import PromptedCLIP
 from mmprompts.analysis import (attention_scope, cls_attention_maps, map_correlation, prompt_patch_similarity,
                                 rotate_images)
-from mmprompts.data import load_dataset
 from mmprompts.experiments import analysis_run, in_batches, test_images
 from mmprompts.figures import display_images, overlay_maps, scope_scatter
 from mmprompts.widgets import figure_png, view_selector
 
 clip = S.load_model()
-data = {name: load_dataset(name, S.data_root) for name in S.datasets}
+data = S.load_datasets()
 zero_shot = PromptedCLIP(clip)
 layers = len(clip.model.visual.transformer.resblocks)
 

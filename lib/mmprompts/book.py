@@ -11,6 +11,7 @@ book itself, so the widgets work with no network.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,8 @@ def build_book(parameters: dict | None = None, html: bool = True, progress: bool
     """Execute all notebooks into book/executed/ and build the HTML; returns the HTML folder."""
     root = project_root()
     widget_script(root)
+    # Progress bars would be saved into the pages as frozen widgets; the kernels inherit this.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     executed = root / "book" / "executed"
     for source in notebook_sources(root):
         started = time.perf_counter()

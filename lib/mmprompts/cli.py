@@ -96,7 +96,58 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                       help="override one notebook parameter; VALUE is YAML, e.g. -p seeds '[1, 2]' -p data_root /data")
     book.add_argument("--no-html", action="store_true", help="execute the notebooks only")
+    for name, text in (("sweep", "train every run of a table preset on Ray (cached runs are skipped)"),
+                       ("tables", "print a preset's tables from the runs in the cache (never trains)")):
+        command = commands.add_parser(name, formatter_class=fmt, help=text)
+        command.add_argument("--preset", default="table1", choices=["table1", "table2", "table3", "all"])
+        command.add_argument("--profile", default="mini", help="'mini' (offline mini world) or 'paper' (ViT-B/16, CoOp data)")
+        command.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                             help="override a profile setting; VALUE is YAML, e.g. -p seeds '[1, 2]' -p data_root /data")
+        command.add_argument("--format", choices=["md", "csv"], default="md", help="table format")
+        command.add_argument("--output", default=None, help="also write the tables to this file")
+        if name == "sweep":
+            command.add_argument("--address", default=None,
+                                 help="Ray cluster to join (e.g. 'auto'); default: start Ray on this machine")
+            command.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs a run asks for when there is no GPU")
     return parser
+
+
+def _sweep_or_tables(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .experiments import execute
+    from .profiles import settings
+    from .sweep import preset_specs, run_sweep
+    from .tables import preset_tables, to_csv, to_markdown
+
+    config = settings(args.profile, **{name: yaml.safe_load(value) for name, value in args.parameter})
+    clip = config.load_model()
+    layers = min(len(clip.model.visual.transformer.resblocks), len(clip.model.transformer.resblocks))
+    specs = preset_specs(args.preset, config, layers)
+    if args.command == "sweep":
+        result = run_sweep(specs, config, address=args.address, cpus_per_run=args.cpus_per_run)
+        accuracies = result.accuracies
+        print(f"{len(specs)} runs: {len(accuracies) - result.from_cache} trained, {result.from_cache} from the cache, "
+              f"{len(result.errors)} failed", file=sys.stderr)
+        for spec, error in sorted(result.errors.items()):
+            print(f"  failed {spec}: {error}", file=sys.stderr)
+    else:
+        accuracies, datasets = {}, config.load_datasets()
+        for spec in specs:
+            try:
+                accuracies[spec] = execute(spec, clip, datasets[spec.dataset], config, progress=False,
+                                           only_cached=True).accuracy
+            except LookupError:
+                pass
+        print(f"{len(accuracies)} of {len(specs)} runs of {args.preset} are in the cache", file=sys.stderr)
+    render = to_csv if args.format == "csv" else to_markdown
+    text = "\n".join(render(table, columns) if args.format == "csv" else render(table, columns, caption)
+                     for caption, table, columns in preset_tables(args.preset, accuracies, config.datasets, layers,
+                                                                 config.depths, config.prompt_counts))
+    print(text)
+    if args.output:
+        Path(args.output).write_text(text)
+    return 1 if args.command == "sweep" and result.errors else 0
 
 
 def _book(args: argparse.Namespace) -> int:
@@ -146,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "book":
         return _book(args)
+    if args.command in ("sweep", "tables"):
+        try:
+            return _sweep_or_tables(args)
+        except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     if args.command == "toy-data":
         for name in args.dataset:
             print(f"wrote {make_toy_dataset(args.root, name, tuple(args.per_class))}")

@@ -47,23 +47,26 @@ class RunSpec:
         return f"prompts {self.n_ctx}+{self.n_ctx} d{self.depth}"
 
 
-def execute(spec: RunSpec, clip: LoadedCLIP, data: DatasetSplits, settings, progress: bool = True) -> RunResult:
+def execute(spec: RunSpec, clip: LoadedCLIP, data: DatasetSplits, settings, progress: bool = True,
+            only_cached: bool = False) -> RunResult:
     """Train (or load from the cache) one run with the settings' shots, recipe and cache."""
     if spec.method == "zeroshot":
-        return zero_shot_run(clip, data, cache=settings.cache, progress=progress)
+        return zero_shot_run(clip, data, cache=settings.cache, only_cached=only_cached, progress=progress)
     return train_run(clip, data, spec.config(), shots=settings.shots, seed=spec.seed, recipe=settings.recipe,
-                     cache=settings.cache, progress=progress)
+                     cache=settings.cache, only_cached=only_cached, progress=progress)
 
 
 def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool = True,
-            on_result: Callable[[RunSpec, RunResult], None] | None = None) -> dict[RunSpec, float]:
-    """Execute runs one after another in this process; returns accuracy per spec."""
+            on_result: Callable[[RunSpec, RunResult], None] | None = None, only_cached: bool = False) -> dict[RunSpec, float]:
+    """Execute runs one after another in this process; returns accuracy per spec.
+
+    `only_cached=True` never trains: a run missing from the cache raises LookupError."""
     from tqdm.auto import tqdm
 
     datasets = {name: load_dataset(name, settings.data_root) for name in sorted({s.dataset for s in specs})}
     accuracies = {}
     for spec in tqdm(specs, desc="runs", disable=not progress):
-        result = execute(spec, clip, datasets[spec.dataset], settings, progress=False)
+        result = execute(spec, clip, datasets[spec.dataset], settings, progress=False, only_cached=only_cached)
         accuracies[spec] = result.accuracy
         if on_result is not None:
             on_result(spec, result)

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .data.miniworld import IMAGE_SIZE, MINI_TASKS, caption, render, sample_scene, world_vocabulary
+from .data.miniworld import IMAGE_SIZE, MINI_TASKS, caption, render, sample_scene_group, world_vocabulary
 from .models import SHIPPED_MODELS, load_clip, untrained_token_rows
 from .prompted import PromptedCLIP
 from .storage import atomic_torch_save, atomic_write_text, cache_root
@@ -50,7 +50,8 @@ class PretrainRecipe:
 
 
 class _CaptionedScenes(torch.utils.data.IterableDataset):
-    """Batch `step` of the stream: images and captions drawn from Generator([seed, step])."""
+    """Batch `step` of the stream: images and captions drawn from Generator([seed, step]), in groups
+    of four scenes that differ in one attribute (see `sample_scene_group`)."""
 
     def __init__(self, recipe: PretrainRecipe, tokenizer, mean, std, first_step: int):
         self.recipe, self.tokenizer, self.first_step = recipe, tokenizer, first_step
@@ -61,10 +62,11 @@ class _CaptionedScenes(torch.utils.data.IterableDataset):
         for step in range(self.first_step, self.recipe.steps):
             rng = np.random.default_rng([self.recipe.seed, step])
             images, texts = [], []
-            for _ in range(self.recipe.batch_size):
-                scene = sample_scene(rng)
-                images.append(render(scene, rng))
-                texts.append(caption(scene, rng))
+            while len(images) < self.recipe.batch_size:
+                scenes, varied = sample_scene_group(rng)
+                for scene in scenes:
+                    images.append(render(scene, rng))
+                    texts.append(caption(scene, rng, must=varied))
             pixels = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255
             yield (pixels - self.mean) / self.std, self.tokenizer(texts), texts
 

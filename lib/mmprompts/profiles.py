@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .data.coop import DATASETS
+from .data.coop import DATASETS, DatasetSplits, load_dataset
 from .data.miniworld import MINI_TASKS
 from .models import load_clip, LoadedCLIP
 from .paper import PAPER_DATASETS
@@ -44,6 +44,9 @@ class Settings:
 
     def load_model(self) -> LoadedCLIP:
         return load_clip(self.model, self.pretrained, checkpoint=self.checkpoint, device=self.device)
+
+    def load_datasets(self) -> dict[str, DatasetSplits]:
+        return {name: load_dataset(name, self.data_root) for name in self.datasets}
 
     def analysis_method(self, layers: int) -> PromptConfig:
         """The prompted model every analysis page inspects: n_ctx + n_ctx prompts in every block."""

@@ -133,7 +133,7 @@ def train_run(
 
 
 def zero_shot_run(clip: LoadedCLIP, data: DatasetSplits, *, cache: str | os.PathLike | None = None,
-                  workers: int | None = None, progress: bool = True) -> RunResult:
+                  only_cached: bool = False, workers: int | None = None, progress: bool = True) -> RunResult:
     """Zero-shot CLIP test accuracy with the dataset's template; cached like a run."""
     config = run_config(clip, data, None, 0, 0, None)
     key = run_key(config)
@@ -141,6 +141,8 @@ def zero_shot_run(clip: LoadedCLIP, data: DatasetSplits, *, cache: str | os.Path
     model = PromptedCLIP(clip, PromptConfig())
     if (folder / "metrics.json").exists():
         return RunResult(key, json.loads((folder / "metrics.json").read_text()), model, cached=True)
+    if only_cached:
+        raise LookupError(f"no finished zero-shot run for {config} in {folder}")
     accuracy = evaluate(model, clip, data, "test", workers=workers, progress=progress)
     metrics = {"key": key, "config": config, "accuracy": accuracy, "test_items": len(data.test)}
     atomic_write_text(folder / "config.json", json.dumps(config, indent=1, sort_keys=True))

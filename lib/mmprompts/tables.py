@@ -17,7 +17,7 @@ from .data.miniworld import MINI_TASKS
 from .experiments import RunSpec
 from .paper import TABLE1, TABLE2, TABLE3
 
-__all__ = ["Cell", "paper_dataset", "summary", "table1", "table2", "table3", "to_csv", "to_markdown", "zero_shot_table"]
+__all__ = ["Cell", "paper_dataset", "summary", "table1", "table2", "table3", "preset_tables", "to_csv", "to_markdown", "zero_shot_table"]
 
 PAPER_LAYERS = 12  # ViT-B/16
 
@@ -140,3 +140,19 @@ def zero_shot_table(accuracies: dict[RunSpec, float], datasets: Sequence[str]) -
     """Rows per dataset with the single column "zeroshot" (the paper's CLIP column)."""
     return {d: {"zeroshot": summary(accuracies, d, "zeroshot", 0, 0, TABLE1.get(paper_dataset(d), {}).get("zeroshot"))}
             for d in datasets}
+
+
+def preset_tables(preset: str, accuracies: dict[RunSpec, float], datasets: Sequence[str], layers: int,
+                  depths: Sequence[int], prompt_counts: Sequence[int]) -> list[tuple[str, dict, dict]]:
+    """(caption, table, columns) for each table of a sweep preset ('all' gives the three)."""
+    out = []
+    if preset in ("table1", "all"):
+        out.append(("Table 1: zero-shot vs 1+1 prompts vs bias vs best prompts", table1(accuracies, datasets, layers),
+                    {"zeroshot": "CLIP", "prompt": "PROMPT", "bias": "BIAS", "optimal": "OPTIMAL"}))
+    if preset in ("table2", "all"):
+        out.append(("Table 2: 4+4 prompts in the first d blocks", table2(accuracies, datasets, depths, layers),
+                    {0: "CLIP", **{d: f"d={d}" for d in depths}}))
+    if preset in ("table3", "all"):
+        out.append((f"Table 3: n+n prompts in all {layers} blocks", table3(accuracies, datasets, layers, prompt_counts),
+                    {0: "CLIP", **{n: f"{n}+{n}" for n in prompt_counts}}))
+    return out

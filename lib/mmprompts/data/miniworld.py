@@ -33,7 +33,7 @@ from .coop import DatasetSplits, _read_json_layout, _Spec
 
 __all__ = [
     "COLOURS", "MINI_TASKS", "SHAPES", "TEXTURES", "Scene", "Thing", "caption", "load_mini_task",
-    "render", "sample_scene", "world_vocabulary",
+    "render", "sample_scene", "sample_scene_group", "world_vocabulary",
 ]
 
 IMAGE_SIZE = 48
@@ -126,6 +126,42 @@ def sample_scene(rng: np.random.Generator, image_size: int = IMAGE_SIZE) -> Scen
     return Scene(texture, background, tuple(things), _texture_params(rng))
 
 
+VARIED = ("shape", "colour", "texture")
+
+
+def sample_scene_group(rng: np.random.Generator, size: int = 4, image_size: int = IMAGE_SIZE) -> tuple[list[Scene], str]:
+    """`size` scenes that differ only in one attribute (shape 50%, colour 25%, texture 25%).
+
+    Contrastive pretraining on independent scenes finds a shortcut: colour and texture alone
+    tell the images of a batch apart, and shape is never learned. Groups of scenes that differ
+    only in shape (or colour, or texture) are hard negatives that make each attribute count.
+    Returns the scenes and the varied attribute (captions must name it).
+    """
+    base = sample_scene(rng, image_size)
+    varied = str(rng.choice(VARIED, p=[0.5, 0.25, 0.25]))
+    pool = {"shape": SHAPES, "colour": tuple(COLOURS), "texture": TEXTURES}[varied]
+    values = rng.choice(len(pool), size=size, replace=False)
+    scenes = []
+    for index in values:
+        value = pool[int(index)]
+        if varied == "texture":
+            scenes.append(Scene(value, base.background, base.things, base.texture_params))
+            continue
+        first = base.things[0]
+        changed = []
+        for thing in base.things:  # alike things change together; of two different ones, the first
+            alike = (thing.shape, thing.colour) == (first.shape, first.colour)
+            if alike:
+                thing = Thing(value if varied == "shape" else thing.shape, value if varied == "colour" else thing.colour,
+                              thing.size, thing.x, thing.y, thing.radius, thing.angle)
+            changed.append(thing)
+        if len(changed) > 1 and (changed[1].shape, changed[1].colour) == (changed[0].shape, changed[0].colour) \
+                and (base.things[1].shape, base.things[1].colour) != (first.shape, first.colour):
+            return sample_scene_group(rng, size, image_size)  # the change made two different things alike: redraw
+        scenes.append(Scene(base.texture, base.background, tuple(changed), base.texture_params))
+    return scenes, varied
+
+
 # ----------------------------------------------------------------------------- captions
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
@@ -144,38 +180,41 @@ def _position(thing: Thing, image_size: int) -> str | None:
     return "in the center"
 
 
-def _noun_phrase(thing: Thing, rng: np.random.Generator, count: int = 1) -> str:
+def _noun_phrase(thing: Thing, rng: np.random.Generator, count: int = 1, must: str | None = None) -> str:
     words = []
     if rng.uniform() < 0.4:
         words.append(str(rng.choice(_SIZE_WORDS[thing.size])))
-    if rng.uniform() < 0.75:
+    if rng.uniform() < 0.75 or must == "colour":
         words.append(thing.colour)
-    noun = thing.shape if rng.uniform() < 0.92 or not words else str(rng.choice(["shape", "object"]))
+    named = rng.uniform() < 0.92 or not words or must == "shape"
+    noun = thing.shape if named else str(rng.choice(["shape", "object"]))
     if count > 1:
         return " ".join([_COUNT_WORDS[count], *words, _PLURAL.get(noun, noun + "s")])
     words.append(noun)
     return " ".join([_article(words[0]), *words])
 
 
-def caption(scene: Scene, rng: np.random.Generator, image_size: int = IMAGE_SIZE) -> str:
-    """One of many captions of `scene`: a random subset of its attributes in a random template."""
+def caption(scene: Scene, rng: np.random.Generator, image_size: int = IMAGE_SIZE, must: str | None = None) -> str:
+    """One of many captions of `scene`: a random subset of its attributes in a random template.
+
+    `must` ("shape", "colour" or "texture") is an attribute the caption always names."""
     things = scene.things
-    if rng.uniform() < 0.05:
+    if rng.uniform() < 0.05 and must in (None, "texture"):
         return f"{_article(scene.texture)} {scene.texture} {rng.choice(['texture', 'pattern', 'background'])}."
     if len(things) > 1 and things[0].shape == things[1].shape:
-        subject = _noun_phrase(things[0], rng, count=len(things))
+        subject = _noun_phrase(things[0], rng, count=len(things), must=must)
     elif len(things) > 1:
-        first, second = _noun_phrase(things[0], rng), _noun_phrase(things[1], rng)
+        first, second = _noun_phrase(things[0], rng, must=must), _noun_phrase(things[1], rng)
         relation = "and"
         if rng.uniform() < 0.4:
             dx = things[0].x - things[1].x
             relation = "to the left of" if dx < 0 else "to the right of"
         subject = f"{first} {relation} {second}"
     else:
-        subject = _noun_phrase(things[0], rng)
+        subject = _noun_phrase(things[0], rng, must=must)
         if rng.uniform() < 0.3:
             subject = f"{subject} {_position(things[0], image_size)}"
-    if rng.uniform() < 0.5:
+    if rng.uniform() < 0.5 or must == "texture":
         texture = scene.texture
         if rng.uniform() < 0.5:
             subject = f"{subject} on {_article(texture)} {texture} background"

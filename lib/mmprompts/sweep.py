@@ -1,0 +1,105 @@
+"""Sweeps on Ray: the runs of a table preset as independent Ray tasks, results in the run cache.
+
+    python -m mmprompts sweep --preset table1 --profile paper -p data_root /data/coop [--address auto]
+    python -m mmprompts tables --preset table1 --profile paper -p data_root /data/coop --format csv
+
+`ray.init()` starts a local Ray on this machine (all its GPUs, or its CPUs) unless `address`
+joins a running cluster. Every run asks for one GPU when the cluster has GPUs, else for
+`cpus_per_run` CPUs. Runs already in the cache are read without starting a task, so
+re-running a sweep only trains what is missing; a run that raises is reported with its
+error and the others go on. Workers must see the same run cache (a shared folder on a
+cluster) and the same data root.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .experiments import RunSpec, execute, table1_specs, table2_specs, table3_specs
+from .profiles import Settings
+
+__all__ = ["PRESETS", "SweepResult", "preset_specs", "run_sweep"]
+
+PRESETS = ("table1", "table2", "table3", "all")
+
+
+def preset_specs(preset: str, settings: Settings, layers: int) -> list[RunSpec]:
+    """The runs of one of the paper's tables (table1 includes what its 'optimal' column picks from)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
+    if preset in ("table1", "all"):
+        return table1_specs(settings.datasets, settings.seeds, layers, settings.depths, settings.prompt_counts)
+    if preset == "table2":
+        return table2_specs(settings.datasets, settings.seeds, settings.depths, settings.n_ctx)
+    return table3_specs(settings.datasets, settings.seeds, layers, settings.prompt_counts)
+
+
+@dataclass
+class SweepResult:
+    accuracies: dict[RunSpec, float] = field(default_factory=dict)
+    errors: dict[RunSpec, str] = field(default_factory=dict)
+    from_cache: int = 0
+
+
+# One model and dataset per worker process: loading them is the slow part of a short run.
+_WORKER_STATE: dict = {}
+
+
+def _run_one(spec: RunSpec, settings: Settings) -> float:
+    from .data import load_dataset
+
+    if "clip" not in _WORKER_STATE:
+        _WORKER_STATE["clip"] = settings.load_model()
+    data = _WORKER_STATE.setdefault(("data", spec.dataset), load_dataset(spec.dataset, settings.data_root))
+    return execute(spec, _WORKER_STATE["clip"], data, settings, progress=False).accuracy
+
+
+def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None = None, cpus_per_run: float = 1.0,
+              progress: bool = True, ray_init: dict | None = None) -> SweepResult:
+    """Run every spec once (cached ones are only read), on Ray, and collect accuracies and errors."""
+    import ray
+    from tqdm.auto import tqdm
+
+    from .data import load_dataset
+
+    result = SweepResult()
+    clip = settings.load_model()
+    datasets = {name: load_dataset(name, settings.data_root) for name in sorted({s.dataset for s in specs})}
+    missing = []
+    for spec in dict.fromkeys(specs):
+        try:
+            result.accuracies[spec] = execute(spec, clip, datasets[spec.dataset], settings, only_cached=True).accuracy
+            result.from_cache += 1
+        except Exception:  # not in the cache, or not even buildable: the task reports the real error
+            missing.append(spec)
+    if not missing:
+        return result
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, **(ray_init or {}))
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0)
+        options = {"num_gpus": 1} if gpus else {"num_cpus": cpus_per_run}
+        remote = ray.remote(max_retries=0)(_run_one).options(**options)
+        if settings.device.startswith("cuda") and not gpus:
+            raise ValueError(f"device={settings.device!r} but the Ray cluster has no GPU")
+        pending = {remote.remote(spec, settings): spec for spec in missing}
+        bar = tqdm(total=len(specs), initial=len(result.accuracies) + len(result.errors), desc="sweep runs",
+                   disable=not progress)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            spec = pending.pop(done[0])
+            try:
+                result.accuracies[spec] = ray.get(done[0])
+            except Exception as err:  # the task's exception, re-raised by Ray
+                cause = getattr(err, "cause", None) or err
+                result.errors[spec] = "".join(traceback.format_exception_only(type(cause), cause)).strip()
+            bar.update(1)
+            bar.set_postfix(failed=len(result.errors))
+        bar.close()
+    finally:
+        if started_here:
+            ray.shutdown()
+    return result
