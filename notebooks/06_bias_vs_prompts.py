@@ -25,7 +25,8 @@
 
 # %% tags=["parameters"]
 profile = "mini"  # "mini": the offline mini CLIP world on a CPU; "paper": ViT-B/16 + CoOp data on a GPU
-model = None  # every other value: None = the profile's (see mmprompts.profiles.PROFILES)
+# every other value: None = the value of the profile (see mmprompts.profiles.PROFILES)
+model = None
 pretrained = None
 checkpoint = None
 data_root = None

@@ -28,8 +28,9 @@ def test_paper_profile_reads_coop_folders(tmp_path):
         "model": "mini-clip", "pretrained": "mini-world", "device": "cpu", "cache": str(tmp_path / "cache"),
     }, progress=False)
     text = _outputs(out)
-    # the paper profile's CoOp readers ran (EuroSAT's renamed classes) and the paper's numbers sit beside ours
-    assert "Annual Crop Land" in text and "paper 48.40" in text and "paper 44.10" in text
+    # the paper profile's CoOp readers ran on the generated folders, and the paper's numbers sit beside ours
+    assert "eurosat (4 classes, 16 test)" in text and "dtd (3 classes, 12 test)" in text
+    assert "paper 48.40" in text and "paper 44.10" in text
     assert len(list((tmp_path / "cache" / "runs").iterdir())) == 2  # one zero-shot run per dataset, cached
 
 

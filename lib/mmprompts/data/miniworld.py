@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 IMAGE_SIZE = 48
-WORLD_VERSION = "1"  # bump when rendering or task definitions change: cached task folders are rebuilt
+WORLD_VERSION = "2"  # bump when rendering or task definitions change: cached task folders are rebuilt
 
 COLOURS: dict[str, tuple[float, float, float]] = {
     "red": (0.86, 0.10, 0.10), "green": (0.15, 0.70, 0.20), "blue": (0.15, 0.30, 0.90),
