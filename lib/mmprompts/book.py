@@ -23,6 +23,7 @@ from pathlib import Path
 __all__ = ["HTML_MANAGER", "build_book", "execute_notebook", "notebook_sources", "project_root", "widget_script"]
 
 HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"
+MATHJAX = "mathjax@3.2.2"
 
 
 def project_root() -> Path:
@@ -53,21 +54,29 @@ def execute_notebook(source: Path, output: Path, parameters: dict | None = None,
 
 
 def widget_script(root: Path) -> Path:
-    """`book/widget-js/embed.js`, fetched with `npm pack` on first use."""
-    target = root / "book" / "widget-js" / "embed.js"
-    if target.is_file():
-        return target
+    """`book/widget-js/`: the widget manager's embed.js with its fonts, and MathJax, from npm on first use.
+
+    Both are served by the book so that a page loads nothing from outside (JB1 takes them from
+    CDNs by default)."""
+    folder = root / "book" / "widget-js"
+    if (folder / "embed.js").is_file() and (folder / "mathjax" / "tex-mml-chtml.js").is_file():
+        return folder / "embed.js"
     if shutil.which("npm") is None:
-        raise RuntimeError(f"npm is needed once to fetch {HTML_MANAGER} (the widget script the book serves); "
-                           "install Node.js/npm, or copy its dist/embed.js to " + str(target))
+        raise RuntimeError(f"npm is needed once to fetch {HTML_MANAGER} and {MATHJAX} (the scripts the book serves "
+                           "itself); install Node.js/npm")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["npm", "pack", HTML_MANAGER, "--silent"], cwd=tmp, check=True, stdout=subprocess.PIPE)
-        archive = next(Path(tmp).glob("*.tgz"))
-        with tarfile.open(archive) as tar:
-            member = tar.getmember("package/dist/embed.js")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(tar.extractfile(member).read())
-    return target
+        for package, prefix, target in ((HTML_MANAGER, "package/dist/", folder), (MATHJAX, "package/es5/", folder / "mathjax")):
+            subprocess.run(["npm", "pack", package, "--silent"], cwd=tmp, check=True, stdout=subprocess.PIPE)
+            archive = max(Path(tmp).glob("*.tgz"), key=lambda p: p.stat().st_mtime)
+            with tarfile.open(archive) as tar:
+                for member in tar.getmembers():
+                    name = member.name
+                    if member.isfile() and name.startswith(prefix) and not name.endswith((".map", ".d.ts")):
+                        out = target / name[len(prefix):]
+                        out.parent.mkdir(parents=True, exist_ok=True)
+                        out.write_bytes(tar.extractfile(member).read())
+            archive.unlink()
+    return folder / "embed.js"
 
 
 def build_book(parameters: dict | None = None, html: bool = True, progress: bool = True) -> Path:

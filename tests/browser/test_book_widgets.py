@@ -43,7 +43,8 @@ def browser():
         chromium.close()
 
 
-_VISIBLE_IMAGES = """() => Array.from(document.querySelectorAll('.jupyter-widgets img'))
+# The views shown by the widget that holds the first slider (a page may hold several widgets).
+_VISIBLE_IMAGES = """() => Array.from(document.querySelector('.noUi-handle').closest('.widget-vbox').querySelectorAll('img'))
     .filter(img => img.offsetParent !== null && img.getBoundingClientRect().width > 0)
     .map(img => img.src.slice(-200))"""
 
