@@ -10,7 +10,7 @@ kernels round differently, the bytes differ, and `--check` compares the zero-sho
 accuracies instead (expect them within about a point).
 
 The recipe (AdamW, lr 1e-3 with linear warm-up and cosine decay, batch 128, weight decay
-0.1 on matrices only) is the usual CLIP recipe shrunk to a 2-core CPU budget (~20 min).
+0.1 on matrices only) is the usual CLIP recipe shrunk to a 2-core CPU budget (23.6 min measured).
 The run is checkpointed every 100 steps and resumes where it stopped.
 """
 from __future__ import annotations
