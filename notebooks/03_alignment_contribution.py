@@ -70,13 +70,13 @@ zero_shot = PromptedCLIP(clip)
 # true class.
 
 # %%
-stats = {}
+stats, prompted = {}, {}
 for name, dataset in data.items():
-    prompted = analysis_run(S, clip, dataset).model
+    prompted[name] = analysis_run(S, clip, dataset).model
     images, labels = test_images(clip, dataset, S.analysis_images)
     stats[name] = {
         label: relevancy_statistics(model, in_batches(images, labels), dataset.classnames, dataset.template)
-        for label, model in (("CLIP", zero_shot), ("prompted", prompted))
+        for label, model in (("CLIP", zero_shot), ("prompted", prompted[name]))
     }
 
 for name, by_model in stats.items():
@@ -92,11 +92,10 @@ for name, by_model in stats.items():
 # %%
 views = []
 for name, dataset in data.items():
-    prompted = analysis_run(S, clip, dataset, progress=False).model
     images, labels = test_images(clip, dataset, 6)
     pictures = display_images(images, clip)
     maps = {}
-    for label, model in (("CLIP", zero_shot), ("prompted", prompted)):
+    for label, model in (("CLIP", zero_shot), ("prompted", prompted[name])):
         texts = model.prompt_texts([dataset.classnames[k] for k in labels.tolist()], dataset.template)
         maps[label] = patch_heatmaps(model, relevancy_maps(model, images, texts).image, clip.image_size)
     views.append([figure_png(overlay_maps(pictures[i:i + 1], [maps["CLIP"][i:i + 1], maps["prompted"][i:i + 1]],

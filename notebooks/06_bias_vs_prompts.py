@@ -56,7 +56,7 @@ from mmprompts.experiments import run_all, table1_specs
 from mmprompts.tables import table1, to_markdown
 
 clip = S.load_model()
-layers = min(len(clip.model.visual.transformer.resblocks), len(clip.model.transformer.resblocks))
+layers = clip.depth
 specs = table1_specs(S.datasets, S.seeds, layers, S.depths, S.prompt_counts)
 print(f"{len(specs)} runs ({len(S.seeds)} seeds); finished runs come from the cache")
 accuracies = run_all(specs, clip, S)

@@ -58,7 +58,7 @@ from mmprompts.figures import accuracy_curves
 from mmprompts.tables import PAPER_LAYERS, table2, table3, to_markdown
 
 clip = S.load_model()
-layers = min(len(clip.model.visual.transformer.resblocks), len(clip.model.transformer.resblocks))
+layers = clip.depth
 specs = list(dict.fromkeys(table2_specs(S.datasets, S.seeds, S.depths) + table3_specs(S.datasets, S.seeds, layers, S.prompt_counts)))
 accuracies = run_all(specs, clip, S)
 

@@ -122,7 +122,7 @@ def _sweep_or_tables(args: argparse.Namespace) -> int:
 
     config = settings(args.profile, **{name: yaml.safe_load(value) for name, value in args.parameter})
     clip = config.load_model()
-    layers = min(len(clip.model.visual.transformer.resblocks), len(clip.model.transformer.resblocks))
+    layers = clip.depth
     specs = preset_specs(args.preset, config, layers)
     if args.command == "sweep":
         result = run_sweep(specs, config, address=args.address, cpus_per_run=args.cpus_per_run)
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"dataset": name, "method": "zero-shot", "accuracies": [result.accuracy],
                              "runs": [result.key], "cached": [result.cached]})
                 continue
-            method, recipe = _method(args, len(clip.model.transformer.resblocks)), _recipe(args)
+            method, recipe = _method(args, clip.depth), _recipe(args)
             label = (f"bias ({len(method.bias_vision)} blocks)" if args.method == "bias"
                      else f"prompts {args.n_ctx}+{args.n_ctx} d{args.depth}")
             results = [

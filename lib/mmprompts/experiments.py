@@ -38,14 +38,6 @@ class RunSpec:
             return PromptConfig.prompts(self.n_ctx, self.depth)
         raise ValueError(f"unknown method {self.method!r}; use 'zeroshot', 'prompts' or 'bias'")
 
-    @property
-    def label(self) -> str:
-        if self.method == "zeroshot":
-            return "zero-shot"
-        if self.method == "bias":
-            return f"bias ({self.depth} blocks)"
-        return f"prompts {self.n_ctx}+{self.n_ctx} d{self.depth}"
-
 
 def execute(spec: RunSpec, clip: LoadedCLIP, data: DatasetSplits, settings, progress: bool = True,
             only_cached: bool = False) -> RunResult:
@@ -136,5 +128,4 @@ def analysis_run(settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool
     """The prompted model the analysis pages inspect: n_ctx + n_ctx prompts in every block, first seed.
 
     It is also a run of Tables 2 and 3 (full depth), so it is trained once for all pages."""
-    layers = min(len(clip.model.visual.transformer.resblocks), len(clip.model.transformer.resblocks))
-    return execute(RunSpec(data.name, "prompts", settings.n_ctx, layers, settings.seeds[0]), clip, data, settings, progress)
+    return execute(RunSpec(data.name, "prompts", settings.n_ctx, clip.depth, settings.seeds[0]), clip, data, settings, progress)

@@ -24,7 +24,7 @@ __all__ = ["mini_report"]
 def mini_report(seeds: tuple[int, ...] = (1, 2, 3), cache: str | None = None, progress: bool = True) -> str:
     config = settings("mini", seeds=list(seeds), cache=cache)
     clip = config.load_model()
-    layers = len(clip.model.transformer.resblocks)
+    layers = clip.depth
     specs = [RunSpec(task, "zeroshot") for task in config.datasets]
     specs += [RunSpec(task, "prompts", config.n_ctx, layers, s) for task in config.datasets for s in seeds]
     specs += [RunSpec(task, "bias", 0, layers, s) for task in config.datasets for s in seeds]

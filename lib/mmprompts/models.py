@@ -57,6 +57,11 @@ class LoadedCLIP:
     def context_length(self) -> int:
         return int(self.model.positional_embedding.shape[0])
 
+    @property
+    def depth(self) -> int:
+        """Blocks both towers have: the most that symmetric prompts or biases can fill."""
+        return min(len(self.model.visual.transformer.resblocks), len(self.model.transformer.resblocks))
+
 
 def resolve_model_name(name: str, pretrained: str | None) -> str:
     """Map a name + tag to the architecture that computes what the weights were trained for.

@@ -81,7 +81,9 @@ def _lr(step: int, recipe: PretrainRecipe) -> float:
 def _contrastive_loss(image_features, text_features, logit_scale, texts) -> torch.Tensor:
     """Symmetric InfoNCE; identical captions in a batch are all positives of each other."""
     logits = logit_scale * F.normalize(image_features, dim=-1) @ F.normalize(text_features, dim=-1).T
-    same = torch.tensor([[a == b for b in texts] for a in texts], dtype=torch.float32)
+    caption_id = {text: i for i, text in enumerate(dict.fromkeys(texts))}
+    index = torch.tensor([caption_id[text] for text in texts])
+    same = (index[:, None] == index[None, :]).float()
     targets = same / same.sum(dim=1, keepdim=True)
     return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
 

@@ -51,8 +51,10 @@ def _run_one(spec: RunSpec, settings: Settings) -> float:
 
     if "clip" not in _WORKER_STATE:
         _WORKER_STATE["clip"] = settings.load_model()
-    data = _WORKER_STATE.setdefault(("data", spec.dataset), load_dataset(spec.dataset, settings.data_root))
-    return execute(spec, _WORKER_STATE["clip"], data, settings, progress=False).accuracy
+    key = ("data", spec.dataset)
+    if key not in _WORKER_STATE:
+        _WORKER_STATE[key] = load_dataset(spec.dataset, settings.data_root)
+    return execute(spec, _WORKER_STATE["clip"], _WORKER_STATE[key], settings, progress=False).accuracy
 
 
 def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None = None, cpus_per_run: float = 1.0,
