@@ -223,3 +223,29 @@ def test_backbone_stays_in_eval_mode(tiny_clip):
     model = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(1, 1)).train()
     assert model.training and not model.clip.training
     assert not any(m.training for m in model.clip.modules())
+
+
+def test_text_checkpointing_gives_the_same_features_and_gradients(tiny_clip, monkeypatch):
+    from mmprompts import prompted
+
+    calls = []
+    real = prompted.checkpoint
+    monkeypatch.setattr(prompted, "checkpoint", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    torch.manual_seed(0)
+    model = mp.PromptedCLIP(tiny_clip, mp.PromptConfig(n_ctx_text=2, depth_text=3, bias_text=(0, 2)))
+    randomise_biases(model)
+    texts = model.prompt_texts(["dog", "red fire truck", "cat"])
+
+    def run(checkpointing: bool):
+        model.checkpoint_text = checkpointing
+        model.zero_grad()
+        features = model.encode_text(texts)
+        features.square().sum().backward()
+        return features.detach(), [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+    plain, plain_grads = run(False)
+    assert not calls
+    recomputed, recomputed_grads = run(True)
+    assert len(calls) == len(tiny_clip.model.transformer.resblocks)  # every text block, no image block
+    assert torch.allclose(plain, recomputed, atol=1e-6)
+    assert len(plain_grads) == 5 and all(torch.allclose(a, b, atol=1e-6) for a, b in zip(plain_grads, recomputed_grads))

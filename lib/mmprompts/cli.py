@@ -53,6 +53,9 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                        help="deep independent V-L prompts, or bias tuning")
     group.add_argument("--n-ctx", type=int, default=4, help="prompts per layer and branch")
     group.add_argument("--depth", type=int, default=12, help="blocks that receive prompts (1 = input only)")
+    group.add_argument("--checkpoint-text", action="store_true",
+                       help="recompute text blocks in the backward pass: less memory with many classes (ImageNet), "
+                            "same result")
     group.add_argument("--bias-layers", type=int, nargs="+", default=None,
                        help="blocks followed by a learnable bias (default: every block)")
     group = parser.add_argument_group("recipe (defaults: the paper's)")
@@ -222,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                      else f"prompts {args.n_ctx}+{args.n_ctx} d{args.depth}")
             results = [
                 train_run(clip, data, method, shots=args.shots, seed=seed, recipe=recipe, cache=args.cache,
-                          only_cached=args.command == "eval", workers=args.workers, progress=not args.quiet)
+                          only_cached=args.command == "eval", workers=args.workers, progress=not args.quiet,
+                          checkpoint_text=args.checkpoint_text)
                 for seed in args.seeds
             ]
             rows.append({"dataset": name, "method": label, "seeds": args.seeds,

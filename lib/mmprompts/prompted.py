@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .models import LoadedCLIP
 
@@ -98,6 +99,10 @@ class PromptedCLIP(nn.Module):
             with torch.no_grad():  # layer-0 text prompts start as the words of ctx_init
                 ids = self.tokenizer([config.ctx_init])[:, 1 : 1 + config.n_ctx_text]
                 self.text_prompts[0].copy_(self.clip.token_embedding(ids.to(self._device))[0])
+        # Recompute text blocks in the backward pass instead of storing their activations: with
+        # learned text prompts every class prompt (1000 for ImageNet) runs through the text tower
+        # at every step, and its activations dominate memory. Results are unchanged.
+        self.checkpoint_text = False
         self.vision_bias = nn.ParameterDict({str(i): nn.Parameter(torch.zeros(width_v)) for i in config.bias_vision})
         self.text_bias = nn.ParameterDict({str(i): nn.Parameter(torch.zeros(width_t)) for i in config.bias_text})
         self.to(self._device)
@@ -227,11 +232,19 @@ class PromptedCLIP(nn.Module):
                 x = insert(x, prompts[i])
             if trace is not None and trace.keep_hidden:
                 trace.hidden.append(x)
-            x = x + block.ls_1(_attention(block.attn, block.ln_1(x), causal, trace))
-            x = x + block.ls_2(block.mlp(block.ln_2(x)))
+            if causal and self.checkpoint_text and trace is None and torch.is_grad_enabled():
+                x = checkpoint(_block, block, x, causal, None, use_reentrant=False)
+            else:
+                x = _block(block, x, causal, trace)
             if str(i) in biases:
                 x = x + biases[str(i)]
         return x
+
+
+def _block(block: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None) -> torch.Tensor:
+    """One pre-LN residual block from open_clip's modules, with our attention."""
+    x = x + block.ls_1(_attention(block.attn, block.ln_1(x), causal, trace))
+    return x + block.ls_2(block.mlp(block.ln_2(x)))
 
 
 def _attention(attn: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None) -> torch.Tensor:

@@ -78,10 +78,13 @@ def train_run(
     on_epoch_end: Callable[[int, dict], None] | None = None,
     workers: int | None = None,
     progress: bool = True,
+    checkpoint_text: bool = False,
 ) -> RunResult:
     """Train `method` on `shots` per class of `data` with `seed`, evaluate on test; cached.
 
     `only_cached=True` loads a finished run and raises LookupError instead of training.
+    `checkpoint_text=True` recomputes the text blocks in the backward pass (less memory with
+    many classes, same result; not part of the cache key).
     """
     fewshot = fewshot_splits(data, shots, seed)
     config = run_config(clip, data, method, shots, seed, recipe)
@@ -91,6 +94,7 @@ def train_run(
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)  # prompt initialisation depends on the seed, as in CoOp
         model = PromptedCLIP(clip, method)
+    model.checkpoint_text = checkpoint_text
 
     if (folder / "metrics.json").exists():
         model.load_learned_state(torch.load(folder / "learned.pt", map_location=device))
