@@ -11,6 +11,8 @@ the peak memory the step adds.
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +30,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--n-ctx", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--checkpointing", choices=["off", "on"], default=None,
+                        help="measure one setting; default: both, each in a fresh process (CPU memory freed by one "
+                             "run stays in the process and would hide the other's peak)")
     args = parser.parse_args()
+    if args.checkpointing is None:
+        for setting in ("off", "on"):
+            subprocess.run([sys.executable, __file__, *sys.argv[1:], "--checkpointing", setting], check=True)
+        return
     device = torch.device(args.device)
     name = args.model or ("ViT-B-16-quickgelu" if device.type == "cuda" else "mini-clip")
     # weights do not change the cost: random init for hub models, the shipped ones for mini-clip
@@ -48,13 +57,12 @@ def main() -> None:
         loss.backward()
         optimizer.step()
 
-    print(f"{name} on {device}: {args.classes} classes, batch {args.batch}, {args.n_ctx}+{args.n_ctx} prompts "
-          f"in {clip.depth} blocks, text context {int(tokens.argmax(-1).max()) + 1} tokens")
-    for checkpointing in (False, True):
-        model.checkpoint_text = checkpointing
-        seconds, peak = timed(step, args.repeats, device)
-        print(f"  text checkpointing {'on ' if checkpointing else 'off'}: {args.batch / seconds:8.1f} images/s, "
-              f"{seconds:6.2f} s/step, peak extra memory {peak:8.0f} MiB")
+    model.checkpoint_text = args.checkpointing == "on"
+    seconds, peak = timed(step, args.repeats, device)
+    print(f"{name} on {device}: {args.classes} classes, batch {args.batch}, {args.n_ctx}+{args.n_ctx} prompts in "
+          f"{clip.depth} blocks, text context {int(tokens.argmax(-1).max()) + 1} tokens; text checkpointing "
+          f"{args.checkpointing:3s}: {args.batch / seconds:7.1f} images/s, {seconds:6.2f} s/step, "
+          f"peak extra memory {peak:6.0f} MiB", flush=True)
 
 
 if __name__ == "__main__":
