@@ -131,3 +131,8 @@ def test_sparse_checkpoint_round_trip(tmp_path, monkeypatch):
         if name != "token_embedding.weight":
             assert torch.equal(loaded.state_dict()[name], value.half().float()), name
     assert set(manifest["zero_shot_test_accuracy"]) == {"badges"} and manifest["sha256"] == models._sha256(tmp_path / "w.pt")
+
+
+def test_a_pretraining_batch_is_whole_groups():
+    with pytest.raises(ValueError, match="batch_size=100 is not a multiple of group_size=8"):
+        pretrain.PretrainRecipe(batch_size=100, group_size=8)

@@ -38,10 +38,27 @@ def test_lr_schedule_matches_dassl():
     ({"epochs": 2.5}, "epochs=2.5"),
     ({"warmup_epochs": 10}, "warmup_epochs=10: must be an integer in 0..epochs-1"),
     ({"lr": -1.0}, "lr=-1.0: must be >= 0"),
+    ({"min_crop_scale": 0.0}, "min_crop_scale=0.0: must be in \\(0, 1\\]"),
 ])
 def test_bad_recipes(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Recipe(**kwargs)
+
+
+def test_full_crop_scale_keeps_the_whole_image(tiny_clip):
+    """min_crop_scale=1 (the mini recipe): the train transform is the test transform up to a flip."""
+    from PIL import Image
+
+    from mmprompts.data import train_transform
+
+    image = Image.fromarray(torch.randint(0, 256, (tiny_clip.image_size,) * 2 + (3,), dtype=torch.uint8).numpy())
+    expected = eval_transform(tiny_clip)(image)
+    torch.manual_seed(0)
+    for _ in range(8):
+        out = train_transform(tiny_clip, 1.0)(image)
+        assert torch.equal(out, expected) or torch.equal(out, expected.flip(-1))
+    cropped = [train_transform(tiny_clip)(image) for _ in range(8)]  # CoOp's crops do change it
+    assert not all(torch.equal(c, expected) or torch.equal(c, expected.flip(-1)) for c in cropped)
 
 
 def train_loss(model, clip, data) -> float:

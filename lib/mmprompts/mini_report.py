@@ -37,7 +37,7 @@ def mini_report(seeds: tuple[int, ...] = (1, 2, 3), cache: str | None = None, pr
         f"mini-clip ({weights.stat().st_size / 2**20:.1f} MB), pretrained for {manifest['recipe']['steps']} steps "
         f"in {manifest['pretraining_seconds'] / 60:.1f} min ({manifest['threads']} CPU threads)",
         f"tuning: {config.shots} shots, seeds {list(seeds)}, SGD lr {recipe.lr}, {recipe.epochs} epochs, "
-        f"batch {recipe.batch_size}",
+        f"batch {recipe.batch_size}, random crops of at least {recipe.min_crop_scale:.0%} of the image",
         "",
         f"{'task':<10} {'kind':<46} {'zero-shot':>9} {'prompts ' + str(config.n_ctx) + '+' + str(config.n_ctx):>15} "
         f"{'bias':>15} {'best gain':>9}",

@@ -37,6 +37,7 @@ class Recipe:
     weight_decay: float = 5e-4
     warmup_epochs: int = 1
     warmup_lr: float = 1e-5
+    min_crop_scale: float = 0.08  # RandomResizedCrop's smallest area fraction (CoOp's default)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -48,6 +49,8 @@ class Recipe:
         for name in ("lr", "momentum", "weight_decay", "warmup_lr"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 0")
+        if not 0 < self.min_crop_scale <= 1:
+            raise ValueError(f"min_crop_scale={self.min_crop_scale!r}: must be in (0, 1]")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -134,7 +137,7 @@ def train_epochs(
             group["lr"] = lr
         epoch_seed = seed * 100_003 + epoch  # every epoch's randomness depends on (seed, epoch) only
         _seed_everything(epoch_seed)
-        loader = _loader(data.train, train_transform(clip), recipe.batch_size, device, shuffle=True,
+        loader = _loader(data.train, train_transform(clip, recipe.min_crop_scale), recipe.batch_size, device, shuffle=True,
                          generator=torch.Generator().manual_seed(epoch_seed), workers=workers)
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0

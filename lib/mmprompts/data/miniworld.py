@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 IMAGE_SIZE = 48
-WORLD_VERSION = "2"  # bump when rendering or task definitions change: cached task folders are rebuilt
+WORLD_VERSION = "4"  # bump when rendering or task definitions change: cached task folders are rebuilt
 
 COLOURS: dict[str, tuple[float, float, float]] = {
     "red": (0.86, 0.10, 0.10), "green": (0.15, 0.70, 0.20), "blue": (0.15, 0.30, 0.90),
@@ -45,8 +45,8 @@ COLOURS: dict[str, tuple[float, float, float]] = {
     "pink": (0.98, 0.50, 0.72), "cyan": (0.10, 0.85, 0.90), "white": (0.97, 0.97, 0.97),
     "black": (0.05, 0.05, 0.05), "brown": (0.50, 0.30, 0.12), "grey": (0.50, 0.50, 0.50),
 }
-SHAPES = ("circle", "oval", "square", "triangle", "diamond", "pentagon", "hexagon", "star", "cross",
-          "ring", "heart", "crescent", "semicircle")
+SHAPES = ("circle", "oval", "square", "triangle", "diamond", "hexagon", "star", "cross", "ring", "heart",
+          "crescent")
 TEXTURES = ("plain", "striped", "checkered", "dotted", "grid", "wavy", "noisy", "gradient")
 _PLURAL = {"cross": "crosses"}
 _COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
@@ -84,8 +84,12 @@ def _background_pair(rng: np.random.Generator, contrast: float = 0.2) -> tuple[t
 
 
 def _texture(rng: np.random.Generator) -> str:
-    """Plain backgrounds 40% of the time, each pattern 60% / 7: shapes are learned on plain ground first."""
-    return str(rng.choice(TEXTURES, p=[0.4] + [0.6 / (len(TEXTURES) - 1)] * (len(TEXTURES) - 1)))
+    """Plain backgrounds 75% of the time, each pattern 25% / 7.
+
+    Patterned backgrounds are the easiest thing to tell images apart by: with 60% of them the
+    mini CLIP learned textures and colours but shapes stayed near chance (24% after 1600 steps).
+    """
+    return str(rng.choice(TEXTURES, p=[0.75] + [0.25 / (len(TEXTURES) - 1)] * (len(TEXTURES) - 1)))
 
 
 def _colour_on(rng: np.random.Generator, background) -> str:
@@ -111,8 +115,11 @@ def _place(rng: np.random.Generator, radius: float, taken: list[Thing], size: in
 
 def _thing(rng: np.random.Generator, shape: str, colour: str, size: str, taken: list[Thing],
            image_size: int = IMAGE_SIZE) -> Thing:
+    # Large objects span 3-5 patches of 8 px: a 4-block ViT trained for minutes learns the
+    # shape of an object that covers many patches, not of one that falls inside one or two
+    # (measured: 59% vs 22% supervised accuracy on 10 shapes after 600 steps).
     scale = image_size / IMAGE_SIZE
-    radius = float(rng.uniform(4.5, 7.0) if size == "small" else rng.uniform(10.0, 15.0)) * scale
+    radius = float(rng.uniform(6.0, 9.0) if size == "small" else rng.uniform(13.0, 19.0)) * scale
     x, y = _place(rng, radius, taken, image_size)
     return Thing(shape, colour, size, x, y, radius, float(rng.uniform(-0.26, 0.26)))
 
@@ -123,15 +130,16 @@ def _texture_params(rng: np.random.Generator) -> tuple[float, ...]:
 
 
 def sample_scene(rng: np.random.Generator, image_size: int = IMAGE_SIZE) -> Scene:
-    """A pretraining scene: 60% one object, 20% two or three alike, 20% two different ones."""
+    """A pretraining scene: 70% one object, 15% two or three alike, 15% two different ones."""
     background = _background_pair(rng)
     texture = _texture(rng)
     kind = rng.uniform()
     things: list[Thing] = []
-    shape, colour, size = str(rng.choice(SHAPES)), _colour_on(rng, background), str(rng.choice(["small", "large"]))
-    if kind < 0.6:
+    shape, colour = str(rng.choice(SHAPES)), _colour_on(rng, background)
+    size = str(rng.choice(["small", "large"], p=[0.3, 0.7]))
+    if kind < 0.7:
         things.append(_thing(rng, shape, colour, size, things, image_size))
-    elif kind < 0.8:
+    elif kind < 0.85:
         for _ in range(int(rng.integers(2, 4))):
             things.append(_thing(rng, shape, colour, "small", things, image_size))
     else:
@@ -147,7 +155,7 @@ VARIED = ("shape", "colour", "texture")
 
 
 def sample_scene_group(rng: np.random.Generator, size: int = 4, image_size: int = IMAGE_SIZE) -> tuple[list[Scene], str]:
-    """`size` scenes that differ only in one attribute (shape 50%, colour 25%, texture 25%).
+    """`size` scenes that differ only in one attribute (shape 60%, colour 20%, texture 20%).
 
     Contrastive pretraining on independent scenes finds a shortcut: colour and texture alone
     tell the images of a batch apart, and shape is never learned. Groups of scenes that differ
@@ -155,7 +163,7 @@ def sample_scene_group(rng: np.random.Generator, size: int = 4, image_size: int 
     Returns the scenes and the varied attribute (captions must name it).
     """
     base = sample_scene(rng, image_size)
-    varied = str(rng.choice(VARIED, p=[0.5, 0.25, 0.25]))
+    varied = str(rng.choice(VARIED, p=[0.6, 0.2, 0.2]))
     pool = {"shape": SHAPES, "colour": tuple(COLOURS), "texture": TEXTURES}[varied]
     values = rng.choice(len(pool), size=size, replace=False)
     scenes = []
@@ -311,8 +319,6 @@ def _shape_distance(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return _polygon(u, v + 0.2, 3)
     if shape == "diamond":
         return (np.abs(u) / 0.8 + np.abs(v) - 1) * 0.62
-    if shape == "pentagon":
-        return _polygon(u, v, 5)
     if shape == "hexagon":
         return _polygon(u, v, 6)
     if shape == "star":
@@ -326,8 +332,6 @@ def _shape_distance(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return ((x * x + y * y - 1) ** 3 - x * x * y ** 3) * 0.5
     if shape == "crescent":
         return np.maximum(r - 1, -(np.hypot(u - 0.45, v - 0.1) - 0.8))
-    if shape == "semicircle":
-        return np.maximum(np.hypot(u, v + 0.4) - 1, -(v + 0.4))
     raise ValueError(f"unknown shape {shape!r}; known: {SHAPES}")
 
 
@@ -364,10 +368,8 @@ class MiniTask:
 
 
 def _shapes_image(label: int, rng: np.random.Generator) -> np.ndarray:
-    shape = _SHAPE_CLASSES[label]
-    size = str(rng.choice(["small", "large"], p=[0.3, 0.7]))
     background = _background_pair(rng)
-    main = _thing(rng, shape, _colour_on(rng, background), size, [])
+    main = _thing(rng, _SHAPE_CLASSES[label], _colour_on(rng, background), "large", [])
     scene = Scene(_texture(rng), background, (main,), _texture_params(rng))
     return render(scene, rng)
 

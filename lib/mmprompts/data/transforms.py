@@ -8,10 +8,13 @@ from ..models import LoadedCLIP
 _BICUBIC = T.InterpolationMode.BICUBIC
 
 
-def train_transform(clip: LoadedCLIP) -> T.Compose:
-    """RandomResizedCrop(scale 0.08–1, bicubic) → horizontal flip → tensor → CLIP normalisation."""
+def train_transform(clip: LoadedCLIP, min_crop_scale: float = 0.08) -> T.Compose:
+    """RandomResizedCrop(scale min_crop_scale–1, bicubic) → horizontal flip → tensor → CLIP normalisation.
+
+    CoOp's 0.08 suits photos; see `Recipe.min_crop_scale` for the mini world.
+    """
     return T.Compose([
-        T.RandomResizedCrop(clip.image_size, scale=(0.08, 1.0), interpolation=_BICUBIC),
+        T.RandomResizedCrop(clip.image_size, scale=(min_crop_scale, 1.0), interpolation=_BICUBIC),
         T.RandomHorizontalFlip(),
         T.ToTensor(),
         T.Normalize(clip.mean, clip.std),
