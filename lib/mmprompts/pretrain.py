@@ -11,7 +11,7 @@ accuracies instead (expect them within about a point).
 
 The recipe (AdamW, lr 1e-3 with linear warm-up and cosine decay, 2200 steps of batch 128 in
 groups of 4 hard negatives, weight decay 0.1 on matrices only) is the usual CLIP recipe shrunk
-to a 2-core CPU budget (the manifest records the measured time: about 20 min). The run is
+to a 2-core CPU budget (the manifest records the measured time: 26 min). The run is
 checkpointed every 100 steps and resumes where it stopped.
 """
 from __future__ import annotations
