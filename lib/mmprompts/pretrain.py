@@ -149,8 +149,8 @@ def pretrain(out: str | os.PathLike = SHIPPED_FILE, recipe: PretrainRecipe = Pre
     seconds += time.perf_counter() - started
 
     model.requires_grad_(False)
-    manifest = {"recipe": asdict(recipe), "world_version": WORLD_VERSION, "pretraining_seconds": round(seconds, 1), "torch": torch.__version__,
-                "threads": torch.get_num_threads(), "image_size": IMAGE_SIZE}
+    manifest = {"recipe": asdict(recipe), "world_version": WORLD_VERSION, "pretraining_seconds": round(seconds, 1),
+                "torch": torch.__version__, "threads": torch.get_num_threads(), "image_size": IMAGE_SIZE}
     manifest = save_sparse_checkpoint(model, vocab, Path(out), manifest)
     resume.unlink(missing_ok=True)
     return manifest

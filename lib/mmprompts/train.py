@@ -130,6 +130,7 @@ def train_epochs(
         with torch.no_grad(), autocast(device):
             static_text = model.encode_tokens(tokens)
 
+    augment = train_transform(clip, recipe.min_crop_scale)
     history = []
     for epoch in range(start_epoch, recipe.epochs):
         lr = lr_at_epoch(epoch, recipe)
@@ -137,7 +138,7 @@ def train_epochs(
             group["lr"] = lr
         epoch_seed = seed * 100_003 + epoch  # every epoch's randomness depends on (seed, epoch) only
         _seed_everything(epoch_seed)
-        loader = _loader(data.train, train_transform(clip, recipe.min_crop_scale), recipe.batch_size, device, shuffle=True,
+        loader = _loader(data.train, augment, recipe.batch_size, device, shuffle=True,
                          generator=torch.Generator().manual_seed(epoch_seed), workers=workers)
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0

@@ -48,6 +48,8 @@ COLOURS: dict[str, tuple[float, float, float]] = {
 SHAPES = ("circle", "oval", "square", "triangle", "diamond", "hexagon", "star", "cross", "ring", "heart",
           "crescent")
 TEXTURES = ("plain", "striped", "checkered", "dotted", "grid", "wavy", "noisy", "gradient")
+_TEXTURE_ODDS = [0.75] + [0.25 / (len(TEXTURES) - 1)] * (len(TEXTURES) - 1)  # see _texture
+_PALETTE = np.array(list(COLOURS.values()))
 _PLURAL = {"cross": "crosses"}
 _COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
 _SIZE_WORDS = {"small": ("small", "tiny", "little"), "large": ("large", "big", "huge")}
@@ -89,15 +91,15 @@ def _texture(rng: np.random.Generator) -> str:
     Patterned backgrounds are the easiest thing to tell images apart by: with 60% of them the
     mini CLIP learned textures and colours but shapes stayed near chance (24% after 1600 steps).
     """
-    return str(rng.choice(TEXTURES, p=[0.75] + [0.25 / (len(TEXTURES) - 1)] * (len(TEXTURES) - 1)))
+    return str(rng.choice(TEXTURES, p=_TEXTURE_ODDS))
+
 
 
 def _colours_on(background) -> tuple[str, ...]:
     """The colours that stand out from both background colours (mean channel difference > 0.25;
     at least the four that stand out most). An object's outline is what its shape is learned
     from: with a threshold of 0.12 many objects were barely visible (v4 of the world)."""
-    palette = np.array(list(COLOURS.values()))
-    contrast = np.min([np.abs(palette - np.array(c)).mean(axis=1) for c in background], axis=0)
+    contrast = np.min([np.abs(_PALETTE - np.array(c)).mean(axis=1) for c in background], axis=0)
     order = np.argsort(-contrast, kind="stable")
     keep = max(4, int((contrast > 0.25).sum()))
     return tuple(list(COLOURS)[i] for i in sorted(order[:keep]))
