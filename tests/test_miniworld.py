@@ -43,6 +43,24 @@ def test_scenes_and_captions_are_a_function_of_the_seed():
     assert a_images[0].shape == (miniworld.IMAGE_SIZE, miniworld.IMAGE_SIZE, 3) and a_images[0].dtype == np.uint8
 
 
+def test_single_objects_sit_near_the_centre_and_groups_differ_in_one_attribute():
+    rng = np.random.default_rng(3)
+    scenes = [miniworld.sample_scene(rng) for _ in range(300)]
+    singles = [s.things[0] for s in scenes if len(s.things) == 1]
+    assert 150 < len(singles) < 270  # 70% of scenes
+    centre = miniworld.IMAGE_SIZE / 2
+    assert all(abs(t.x - centre) <= 4 and abs(t.y - centre) <= 4 for t in singles)
+    radius = max(t.radius for t in singles)
+    assert all(t.radius <= radius for t in singles) and centre - 4 - radius >= 0  # never cut by the border
+    for _ in range(50):
+        group, varied = miniworld.sample_scene_group(rng, 4)
+        keys = {"shape": lambda s: tuple(t.shape for t in s.things), "colour": lambda s: tuple(t.colour for t in s.things),
+                "texture": lambda s: s.texture}
+        for attribute, key in keys.items():
+            distinct = len({key(s) for s in group})
+            assert distinct == (4 if attribute == varied else 1), (attribute, varied)
+
+
 def test_captions_use_only_the_learned_vocabulary(mini_clip):
     rng = np.random.default_rng(0)
     captions = [miniworld.caption(miniworld.sample_scene(rng), rng) for _ in range(2000)]
