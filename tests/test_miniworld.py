@@ -50,12 +50,11 @@ def test_single_objects_sit_near_the_centre_and_groups_differ_in_one_attribute()
     assert 150 < len(singles) < 270  # 70% of scenes
     centre = miniworld.IMAGE_SIZE / 2
     assert all(abs(t.x - centre) <= 4 and abs(t.y - centre) <= 4 for t in singles)
-    radius = max(t.radius for t in singles)
-    assert all(t.radius <= radius for t in singles) and centre - 4 - radius >= 0  # never cut by the border
+    assert all(min(t.x, t.y) - t.radius >= 0 and max(t.x, t.y) + t.radius <= 2 * centre for t in singles)  # never cut
+    keys = {"shape": lambda s: tuple(t.shape for t in s.things), "colour": lambda s: tuple(t.colour for t in s.things),
+            "texture": lambda s: s.texture}
     for _ in range(50):
         group, varied = miniworld.sample_scene_group(rng, 4)
-        keys = {"shape": lambda s: tuple(t.shape for t in s.things), "colour": lambda s: tuple(t.colour for t in s.things),
-                "texture": lambda s: s.texture}
         for attribute, key in keys.items():
             distinct = len({key(s) for s in group})
             assert distinct == (4 if attribute == varied else 1), (attribute, varied)

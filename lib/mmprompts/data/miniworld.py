@@ -94,7 +94,6 @@ def _texture(rng: np.random.Generator) -> str:
     return str(rng.choice(TEXTURES, p=_TEXTURE_ODDS))
 
 
-
 def _colours_on(background) -> tuple[str, ...]:
     """The colours that stand out from both background colours (mean channel difference > 0.25;
     at least the four that stand out most). An object's outline is what its shape is learned
