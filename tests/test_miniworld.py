@@ -13,7 +13,8 @@ from PIL import Image
 import mmprompts as mp
 from mmprompts import models, pretrain
 from mmprompts.data import load_dataset, miniworld
-from mmprompts.pretrain import _vocabulary_ids, save_sparse_checkpoint
+from mmprompts.prompted import PromptedCLIP
+from mmprompts.pretrain import _compact_token_embedding, _vocabulary_ids, save_sparse_checkpoint
 from mmprompts.train import evaluate
 
 SHIPPED = models.SHIPPED_MODELS["mini-clip"]["mini-world"]
@@ -148,6 +149,35 @@ def test_sparse_checkpoint_round_trip(tmp_path, monkeypatch):
         if name != "token_embedding.weight":
             assert torch.equal(loaded.state_dict()[name], value.half().float()), name
     assert set(manifest["zero_shot_test_accuracy"]) == {"badges"} and manifest["sha256"] == models._sha256(tmp_path / "w.pt")
+
+
+def test_the_compact_vocabulary_trains_exactly_the_rows_the_full_embedding_would():
+    texts = ["a red star.", "two small blue circles on a striped background.", "a dotted texture."]
+    learned = []
+    for compact in (False, True):
+        clip = mp.load_clip("mini-clip", init_seed=1)
+        initial = clip.model.token_embedding.weight.clone()
+        tokens = clip.tokenizer(texts)
+        vocab = _vocabulary_ids(clip.tokenizer)
+        if compact:
+            full, compact_id = _compact_token_embedding(clip.model, vocab)
+            tokens = compact_id[tokens]
+        forward = PromptedCLIP(clip)  # freezes the model: unfreeze the embedding after it
+        embedding = clip.model.token_embedding
+        embedding.requires_grad_(True)
+        optimizer = torch.optim.AdamW(embedding.parameters(), lr=0.1, weight_decay=0.0)
+        for step in range(3):
+            optimizer.zero_grad()
+            forward.encode_tokens(tokens)[:, step].sum().backward()
+            optimizer.step()
+        if compact:
+            with torch.no_grad():
+                full.weight[vocab] = embedding.weight[1:]
+            embedding = full
+        learned.append(embedding.weight.detach())
+    changed = (learned[0] != initial).any(dim=1).nonzero().flatten()
+    assert 0 < len(changed) and set(changed.tolist()) <= set(_vocabulary_ids(clip.tokenizer).tolist())
+    torch.testing.assert_close(learned[1], learned[0], rtol=0, atol=1e-6)
 
 
 def test_a_pretraining_batch_is_whole_groups():

@@ -100,6 +100,24 @@ def _vocabulary_ids(tokenizer) -> torch.Tensor:
     return torch.unique(ids[ids > 0])
 
 
+def _compact_token_embedding(model: torch.nn.Module, vocab: torch.Tensor) -> tuple[torch.nn.Embedding, torch.Tensor]:
+    """Swap the token embedding for one with a padding row 0 and then the `vocab` rows.
+
+    Exactly the same training: AdamW leaves a row whose gradient is always zero where it is
+    (no weight decay on embeddings), but a dense 49,408-row embedding costs a tenth of each
+    step in its backward pass and optimizer update. Compact ids keep the tokenizer's order,
+    padding 0 and end-of-text the largest, which is how the text tower finds the end of a
+    caption. Returns the full embedding, to put the learned rows back into, and the table
+    that maps token ids to compact ids.
+    """
+    full = model.token_embedding
+    compact_id = torch.zeros(full.num_embeddings, dtype=torch.long)
+    compact_id[vocab] = torch.arange(1, len(vocab) + 1)
+    rows = torch.cat([torch.zeros(1, full.embedding_dim), full.weight.detach()[vocab]])
+    model.token_embedding = torch.nn.Embedding.from_pretrained(rows.clone(), freeze=False)
+    return full, compact_id
+
+
 def pretrain(out: str | os.PathLike = SHIPPED_FILE, recipe: PretrainRecipe = PretrainRecipe(),
              work_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
     """Train the mini CLIP from scratch and write its sparse fp16 checkpoint + manifest to `out`."""
@@ -109,8 +127,9 @@ def pretrain(out: str | os.PathLike = SHIPPED_FILE, recipe: PretrainRecipe = Pre
     with torch.no_grad():
         model.token_embedding.weight.copy_(untrained_token_rows(*model.token_embedding.weight.shape))
     forward = PromptedCLIP(clip)  # the library's forward, with nothing learned on top
-    model.requires_grad_(True)
     vocab = _vocabulary_ids(clip.tokenizer)
+    full_embedding, compact_id = _compact_token_embedding(model, vocab)
+    model.requires_grad_(True)
 
     no_decay = {n for n, p in model.named_parameters() if p.ndim < 2 or "embedding" in n}
     optimizer = torch.optim.AdamW(
@@ -135,7 +154,7 @@ def pretrain(out: str | os.PathLike = SHIPPED_FILE, recipe: PretrainRecipe = Pre
             raise RuntimeError("a caption uses a word outside world_vocabulary(); add it there")
         for group in optimizer.param_groups:
             group["lr"] = _lr(step, recipe)
-        loss = _contrastive_loss(forward.encode_image(images), forward.encode_tokens(tokens),
+        loss = _contrastive_loss(forward.encode_image(images), forward.encode_tokens(compact_id[tokens]),
                                  model.logit_scale.exp(), texts)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -149,6 +168,9 @@ def pretrain(out: str | os.PathLike = SHIPPED_FILE, recipe: PretrainRecipe = Pre
     seconds += time.perf_counter() - started
 
     model.requires_grad_(False)
+    with torch.no_grad():
+        full_embedding.weight[vocab] = model.token_embedding.weight[1:]
+    model.token_embedding = full_embedding
     manifest = {"recipe": asdict(recipe), "world_version": WORLD_VERSION, "pretraining_seconds": round(seconds, 1),
                 "torch": torch.__version__, "threads": torch.get_num_threads(), "image_size": IMAGE_SIZE}
     manifest = save_sparse_checkpoint(model, vocab, Path(out), manifest)
@@ -184,8 +206,12 @@ def _zero_shot_accuracies(weights: Path) -> dict[str, float]:
 
 
 def _recipe_key(recipe: PretrainRecipe) -> str:
-    """Names the resume file: a run of another recipe or world never resumes from it."""
-    return "-".join([f"w{WORLD_VERSION}", *(f"{v}" for v in asdict(recipe).values())])
+    """Names the resume file: a run of another recipe or world never resumes from it.
+
+    "c": the state holds the compact token embedding, which a resume file written before
+    `_compact_token_embedding` existed does not fit.
+    """
+    return "-".join(["c", f"w{WORLD_VERSION}", *(f"{v}" for v in asdict(recipe).values())])
 
 
 def main(argv: list[str] | None = None) -> int:
