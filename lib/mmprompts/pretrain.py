@@ -13,6 +13,15 @@ The recipe (AdamW, lr 1e-3 with linear warm-up and cosine decay, 2200 steps of b
 groups of 4 hard negatives, weight decay 0.1 on matrices only) is the usual CLIP recipe shrunk
 to a 2-core CPU budget (the manifest records the measured time: 26 min). The run is
 checkpointed every 100 steps and resumes where it stopped.
+
+Known limit: shape is the last attribute this budget teaches. In the shipped model the text
+features of "circle", "square" and "hexagon" have cosines of 0.98-1.00, and so do the mean
+image features of those classes, so the `shapes` task confuses them (zero-shot 58.6%). Both
+towers start from features that barely tell shapes apart, and each needs the other's
+differences to learn its own. At initialisation, swapping "photo" for "picture" moves a text
+feature more (cosine 0.75) than swapping "circle" for "square" (0.97). Over 700-step runs, a
+logit scale of 50, in-group negatives weighted x4, and a warm-up whose captions name only the
+shape each left `shapes` within 11 points of the plain recipe; see issue #4's notes.
 """
 from __future__ import annotations
 
