@@ -18,10 +18,10 @@ Known limit: shape is the last attribute this budget teaches. In the shipped mod
 features of "circle", "square" and "hexagon" have cosines of 0.98-1.00, and so do the mean
 image features of those classes, so the `shapes` task confuses them (zero-shot 58.6%). Both
 towers start from features that barely tell shapes apart, and each needs the other's
-differences to learn its own. At initialisation, swapping "photo" for "picture" moves a text
-feature more (cosine 0.75) than swapping "circle" for "square" (0.97). Over 700-step runs, a
-logit scale of 50, in-group negatives weighted x4, and a warm-up whose captions name only the
-shape each left `shapes` within 11 points of the plain recipe; see issue #4's notes.
+differences to learn its own. In 700-step runs, a logit scale of 50, in-group negatives
+weighted x4 and a single view phrase left this collapse in place (cosine 0.98-1.00). A
+350-step warm-up whose captions are only "a photo of a {shape}." loosened it (0.93) and raised
+every task; see issue #4's notes.
 """
 from __future__ import annotations
 
