@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 
 import numpy as np
@@ -178,6 +179,23 @@ def test_the_compact_vocabulary_trains_exactly_the_rows_the_full_embedding_would
     changed = (learned[0] != initial).any(dim=1).nonzero().flatten()
     assert 0 < len(changed) and set(changed.tolist()) <= set(_vocabulary_ids(clip.tokenizer).tolist())
     torch.testing.assert_close(learned[1], learned[0], rtol=0, atol=1e-6)
+
+
+def test_the_label_warmup_names_only_the_varied_shape_then_rejoins_the_plain_stream():
+    clip = mp.load_clip("mini-clip", init_seed=0)
+
+    def batches(label_warmup: int) -> list:
+        recipe = pretrain.PretrainRecipe(steps=3, batch_size=8, label_warmup=label_warmup)
+        return list(pretrain._CaptionedScenes(recipe, clip.tokenizer, clip.mean, clip.std, first_step=0))
+
+    plain, warm = batches(0), batches(2)
+    for _, _, texts in warm[:2]:
+        shapes = [re.fullmatch(r"a photo of an? (\w+)\.", text).group(1) for text in texts]
+        assert set(shapes) <= set(miniworld.SHAPES)
+        assert len(set(shapes[:4])) == 4 and len(set(shapes[4:])) == 4  # each group varies the shape
+    assert warm[2][2] == plain[2][2] and torch.equal(warm[2][0], plain[2][0])
+    with pytest.raises(ValueError, match="label_warmup=5 is not between 0 and steps=3"):
+        pretrain.PretrainRecipe(steps=3, label_warmup=5)
 
 
 def test_a_pretraining_batch_is_whole_groups():

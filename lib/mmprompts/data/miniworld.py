@@ -32,7 +32,7 @@ from PIL import Image
 from .coop import DatasetSplits, _read_json_layout, _Spec
 
 __all__ = [
-    "COLOURS", "MINI_TASKS", "SHAPES", "TEXTURES", "Scene", "Thing", "caption", "load_mini_task",
+    "COLOURS", "MINI_TASKS", "SHAPES", "TEXTURES", "Scene", "Thing", "caption", "label_caption", "load_mini_task",
     "render", "sample_scene", "sample_scene_group", "world_vocabulary",
 ]
 
@@ -172,8 +172,9 @@ def sample_scene(rng: np.random.Generator, image_size: int = IMAGE_SIZE) -> Scen
 VARIED = ("shape", "colour", "texture")
 
 
-def sample_scene_group(rng: np.random.Generator, size: int = 4, image_size: int = IMAGE_SIZE) -> tuple[list[Scene], str]:
-    """`size` scenes that differ only in one attribute (shape 70%, colour 15%, texture 15%).
+def sample_scene_group(rng: np.random.Generator, size: int = 4, image_size: int = IMAGE_SIZE,
+                       varied: str | None = None) -> tuple[list[Scene], str]:
+    """`size` scenes that differ only in `varied`, else in one drawn attribute (shape 70%, colour 15%, texture 15%).
 
     Contrastive pretraining on independent scenes finds a shortcut: colour and texture alone
     tell the images of a batch apart, and shape is never learned. Groups of scenes that differ
@@ -181,7 +182,10 @@ def sample_scene_group(rng: np.random.Generator, size: int = 4, image_size: int 
     Returns the scenes and the varied attribute (captions must name it).
     """
     base = sample_scene(rng, image_size)
-    varied = str(rng.choice(VARIED, p=[0.7, 0.15, 0.15]))
+    if varied is None:
+        varied = str(rng.choice(VARIED, p=[0.7, 0.15, 0.15]))
+    elif varied not in VARIED:
+        raise ValueError(f"varied={varied!r} is not an attribute a group can vary; choose one of {VARIED}")
     pool = {"shape": SHAPES, "colour": _colours_on(base.background), "texture": TEXTURES}[varied]
     values = rng.choice(len(pool), size=size, replace=False)
     scenes = []
@@ -200,7 +204,7 @@ def sample_scene_group(rng: np.random.Generator, size: int = 4, image_size: int 
             changed.append(thing)
         if len(changed) > 1 and (changed[1].shape, changed[1].colour) == (changed[0].shape, changed[0].colour) \
                 and (base.things[1].shape, base.things[1].colour) != (first.shape, first.colour):
-            return sample_scene_group(rng, size, image_size)  # the change made two different things alike: redraw
+            return sample_scene_group(rng, size, image_size, varied)  # the change made two different things alike: redraw
         scenes.append(Scene(base.texture, base.background, tuple(changed), base.texture_params))
     return scenes, varied
 
@@ -267,6 +271,12 @@ def caption(scene: Scene, rng: np.random.Generator, image_size: int = IMAGE_SIZE
     if view == "there is" and subject.split()[0] in ("two", "three"):
         view = "there are"
     return f"{view} {subject}." if rng.uniform() < 0.7 else f"{subject}."
+
+
+def label_caption(scene: Scene) -> str:
+    """The caption of a labelled photo collection: only the (first) object's shape, one template."""
+    shape = scene.things[0].shape
+    return f"a photo of {_article(shape)} {shape}."
 
 
 def world_vocabulary() -> list[str]:
