@@ -135,6 +135,13 @@ def _compact_token_embedding(model: torch.nn.Module, vocab: torch.Tensor) -> tup
     return full, compact_id
 
 
+def _restore_token_embedding(model: torch.nn.Module, full: torch.nn.Embedding, vocab: torch.Tensor) -> None:
+    """Undo `_compact_token_embedding`: the learned `vocab` rows go back into `full`, which the model gets back."""
+    with torch.no_grad():
+        full.weight[vocab] = model.token_embedding.weight[1:]
+    model.token_embedding = full
+
+
 def pretrain(out: str | os.PathLike = SHIPPED_FILE, recipe: PretrainRecipe = PretrainRecipe(),
              work_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
     """Train the mini CLIP from scratch and write its sparse fp16 checkpoint + manifest to `out`."""
@@ -185,9 +192,7 @@ def pretrain(out: str | os.PathLike = SHIPPED_FILE, recipe: PretrainRecipe = Pre
     seconds += time.perf_counter() - started
 
     model.requires_grad_(False)
-    with torch.no_grad():
-        full_embedding.weight[vocab] = model.token_embedding.weight[1:]
-    model.token_embedding = full_embedding
+    _restore_token_embedding(model, full_embedding, vocab)
     manifest = {"recipe": asdict(recipe), "world_version": WORLD_VERSION, "pretraining_seconds": round(seconds, 1),
                 "torch": torch.__version__, "threads": torch.get_num_threads(), "image_size": IMAGE_SIZE}
     manifest = save_sparse_checkpoint(model, vocab, Path(out), manifest)
