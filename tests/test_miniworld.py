@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 
 import numpy as np
@@ -179,21 +178,56 @@ def test_the_compact_vocabulary_trains_exactly_the_rows_the_full_embedding_would
     torch.testing.assert_close(learned[1], learned[0], rtol=0, atol=1e-6)
 
 
-def test_the_label_warmup_names_only_the_varied_shape_then_rejoins_the_plain_stream():
+def test_the_vision_warmup_labels_each_image_with_its_scene_then_the_stream_turns_to_captions():
     clip = mp.load_clip("mini-clip", init_seed=0)
+    recipe = pretrain.PretrainRecipe(vision_warmup=2, steps=1, batch_size=8)
+    batches = list(pretrain._PretrainStream(recipe, clip.tokenizer, clip.mean, clip.std, first_step=0))
+    assert [batch[0] for batch in batches] == ["attributes", "attributes", "captions"]
+    mean, std = torch.tensor(clip.mean).view(3, 1, 1), torch.tensor(clip.std).view(3, 1, 1)
+    for step, (_, pixels, labels) in enumerate(batches[:2]):
+        rng = np.random.default_rng([recipe.seed, step])  # the stream's contract: batch = f(seed, step)
+        scenes, images = [], []
+        for _ in range(recipe.batch_size):
+            scenes.append(miniworld.sample_scene(rng))
+            images.append(miniworld.render(scenes[-1], rng))
+        torch.testing.assert_close(pixels, (torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2) / 255 - mean) / std)
+        named = [tuple(pretrain.ATTRIBUTES[a][i] for a, i in zip(pretrain.ATTRIBUTES, row)) for row in labels.tolist()]
+        assert named == [(s.things[0].shape, s.things[0].colour, s.texture) for s in scenes]
+    _, pixels, tokens, texts = batches[2]
+    assert pixels.shape == (8, 3, 48, 48) and torch.equal(tokens, clip.tokenizer(texts))
+    with pytest.raises(ValueError, match="vision_warmup=-1"):
+        pretrain.PretrainRecipe(vision_warmup=-1)
 
-    def batches(label_warmup: int) -> list:
-        recipe = pretrain.PretrainRecipe(steps=3, batch_size=8, label_warmup=label_warmup)
-        return list(pretrain._CaptionedScenes(recipe, clip.tokenizer, clip.mean, clip.std, first_step=0))
 
-    plain, warm = batches(0), batches(2)
-    for _, _, texts in warm[:2]:
-        shapes = [re.fullmatch(r"a photo of an? (\w+)\.", text).group(1) for text in texts]
-        assert set(shapes) <= set(miniworld.SHAPES)
-        assert len(set(shapes[:4])) == 4 and len(set(shapes[4:])) == 4  # each group varies the shape
-    assert warm[2][2] == plain[2][2] and torch.equal(warm[2][0], plain[2][0])
-    with pytest.raises(ValueError, match="label_warmup=5 is not between 0 and steps=3"):
-        pretrain.PretrainRecipe(steps=3, label_warmup=5)
+@pytest.mark.parametrize("vision_warmup", [10, 15])  # interrupted at the stage boundary / inside the warm-up
+def test_an_interrupted_pretraining_resumes_to_the_same_weights(vision_warmup, tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrain, "CHECKPOINT_EVERY", 10)
+    monkeypatch.setattr(pretrain, "_zero_shot_accuracies", lambda weights: {})  # the bytes are what is compared
+    recipe = pretrain.PretrainRecipe(vision_warmup=vision_warmup, steps=5, batch_size=4, group_size=4)
+    straight = pretrain.pretrain(tmp_path / "a.pt", recipe, work_dir=tmp_path / "a", progress=False)
+
+    schedule = pretrain._lr
+
+    def interrupted(step, recipe):
+        if step == 12:
+            raise KeyboardInterrupt
+        return schedule(step, recipe)
+
+    monkeypatch.setattr(pretrain, "_lr", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain.pretrain(tmp_path / "b.pt", recipe, work_dir=tmp_path / "b", progress=False)
+    (resume,) = (tmp_path / "b").glob("*.resume.pt")
+    state = torch.load(resume, weights_only=True)
+    assert (state["step"], state["stage"]) == (10, "vision")
+    fresh = mp.load_clip("mini-clip", init_seed=recipe.seed)
+    initial = fresh.model.state_dict()
+    rows = models.untrained_token_rows(*initial["token_embedding.weight"].shape)
+    initial["token_embedding.weight"] = torch.cat([torch.zeros(1, rows.shape[1]), rows[_vocabulary_ids(fresh.tokenizer)]])
+    for name, value in state["model"].items():  # the warm-up trained the image tower alone
+        assert torch.equal(value, initial[name]) != name.startswith("visual."), name
+    monkeypatch.setattr(pretrain, "_lr", schedule)
+    resumed = pretrain.pretrain(tmp_path / "b.pt", recipe, work_dir=tmp_path / "b", progress=False)
+    assert resumed["sha256"] == straight["sha256"] and not resume.exists()
 
 
 def test_a_pretraining_batch_is_whole_groups():

@@ -34,8 +34,9 @@ def mini_report(seeds: tuple[int, ...] = (1, 2, 3), cache: str | None = None, pr
     manifest = json.loads(weights.with_name(weights.name + ".json").read_text())
     recipe = config.recipe
     lines = [
-        f"mini-clip ({weights.stat().st_size / 2**20:.1f} MB), pretrained for {manifest['recipe']['steps']} steps "
-        f"in {manifest['pretraining_seconds'] / 60:.1f} min ({manifest['threads']} CPU threads)",
+        f"mini-clip ({weights.stat().st_size / 2**20:.1f} MB), pretrained for {manifest['recipe']['vision_warmup']} "
+        f"vision warm-up + {manifest['recipe']['steps']} contrastive steps in {manifest['pretraining_seconds'] / 60:.1f} min "
+        f"({manifest['threads']} CPU threads)",
         f"tuning: {config.shots} shots, seeds {list(seeds)}, SGD lr {recipe.lr}, {recipe.epochs} epochs, "
         f"batch {recipe.batch_size}, random crops of at least {recipe.min_crop_scale:.0%} of the image",
         "",

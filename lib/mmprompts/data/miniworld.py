@@ -32,7 +32,7 @@ from PIL import Image
 from .coop import DatasetSplits, _read_json_layout, _Spec
 
 __all__ = [
-    "COLOURS", "MINI_TASKS", "SHAPES", "TEXTURES", "Scene", "Thing", "caption", "label_caption", "load_mini_task",
+    "COLOURS", "MINI_TASKS", "SHAPES", "TEXTURES", "Scene", "Thing", "caption", "load_mini_task",
     "render", "sample_scene", "sample_scene_group", "world_vocabulary",
 ]
 
@@ -271,12 +271,6 @@ def caption(scene: Scene, rng: np.random.Generator, image_size: int = IMAGE_SIZE
     if view == "there is" and subject.split()[0] in ("two", "three"):
         view = "there are"
     return f"{view} {subject}." if rng.uniform() < 0.7 else f"{subject}."
-
-
-def label_caption(scene: Scene) -> str:
-    """The caption of a labelled photo collection: only the (first) object's shape, one template."""
-    shape = scene.things[0].shape
-    return f"a photo of {_article(shape)} {shape}."
 
 
 def world_vocabulary() -> list[str]:
