@@ -83,8 +83,8 @@ ATTRIBUTES = {"shape": SHAPES, "colour": tuple(COLOURS), "texture": TEXTURES}  #
 
 def scene_attributes(scene: Scene) -> tuple[int, int, int]:
     """The vision warm-up's labels of `scene`: its first thing's shape and colour, its texture."""
-    first = scene.things[0]
-    return SHAPES.index(first.shape), tuple(COLOURS).index(first.colour), TEXTURES.index(scene.texture)
+    named = (scene.things[0].shape, scene.things[0].colour, scene.texture)
+    return tuple(values.index(value) for values, value in zip(ATTRIBUTES.values(), named))
 
 
 class _PretrainStream(torch.utils.data.IterableDataset):
