@@ -1,6 +1,7 @@
 """The mini world (generator, tasks, splits) and the shipped mini CLIP (loading, accuracy, integrity)."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -78,6 +79,27 @@ def test_task_files_are_deterministic(mini_root, tmp_path):
         assert hashlib.sha256(open(a.path, "rb").read()).digest() == hashlib.sha256(open(b.path, "rb").read()).digest()
 
 
+def test_each_badge_is_a_ring_around_a_circle_in_the_colours_its_class_names(monkeypatch):
+    drawn = []
+    monkeypatch.setattr(miniworld, "render", lambda scene, rng: drawn.append(scene))
+    names = miniworld.MINI_TASKS["badges"].classnames
+    for label, name in enumerate(names):
+        miniworld.task_image("badges", "test", label, 0)
+        ring, centre = drawn[-1].things
+        assert name == f"{ring.colour} ring and {centre.colour} circle" and ring.colour != centre.colour
+        assert (ring.shape, centre.shape) == ("ring", "circle") and (ring.x, ring.y) == (centre.x, centre.y)
+        assert centre.radius <= 0.44 * ring.radius  # inside the ring's hole (its inner edge is at 0.44 radii)
+    pairs = [frozenset((t.colour for t in scene.things)) for scene in drawn]
+    assert len(set(names)) == 12 and all(pairs.count(p) == 2 for p in pairs)  # a swapped twin per class
+
+
+def test_the_run_cache_sees_new_pixels_and_new_texts_of_a_task(mini_root):
+    data = load_dataset("badges", mini_root)
+    assert data.revision == miniworld.WORLD_VERSION
+    for change in ({"revision": "0"}, {"template": "{}."}, {"classnames": data.classnames[::-1]}):
+        assert dataclasses.replace(data, **change).fingerprint != data.fingerprint, change
+
+
 @pytest.mark.parametrize("task", sorted(miniworld.MINI_TASKS))
 def test_task_splits_are_disjoint_and_complete(task, mini_root):
     data = load_dataset(task, mini_root)
@@ -149,6 +171,24 @@ def test_sparse_checkpoint_round_trip(tmp_path, monkeypatch):
         if name != "token_embedding.weight":
             assert torch.equal(loaded.state_dict()[name], value.half().float()), name
     assert set(manifest["zero_shot_test_accuracy"]) == {"badges"} and manifest["sha256"] == models._sha256(tmp_path / "w.pt")
+
+
+def test_rescore_records_the_zero_shot_accuracy_of_the_current_tasks_and_keeps_the_weights(tmp_path, monkeypatch,
+                                                                                           mini_clip, mini_root):
+    monkeypatch.setenv("MMPROMPTS_CACHE", str(tmp_path))
+    monkeypatch.setattr(pretrain, "MINI_TASKS", {"badges": miniworld.MINI_TASKS["badges"]})
+    weights = tmp_path / SHIPPED.name
+    shutil.copy(SHIPPED, weights)
+    stale = {**MANIFEST, "world_version": "0", "zero_shot_test_accuracy": {"badges": -1.0, "gone": 50.0}}
+    weights.with_name(weights.name + ".json").write_text(json.dumps(stale))
+    assert pretrain.main(["--rescore", "--out", str(weights)]) == 0
+    manifest = json.loads(weights.with_name(weights.name + ".json").read_text())
+    expected = evaluate(mp.PromptedCLIP(mini_clip), mini_clip, load_dataset("badges", mini_root), progress=False)
+    assert manifest["zero_shot_test_accuracy"] == {"badges": round(expected, 2)}
+    assert manifest["world_version"] == miniworld.WORLD_VERSION
+    assert {k: v for k, v in manifest.items() if k not in ("zero_shot_test_accuracy", "world_version")} == \
+        {k: v for k, v in MANIFEST.items() if k not in ("zero_shot_test_accuracy", "world_version")}
+    assert weights.read_bytes() == SHIPPED.read_bytes()
 
 
 def test_the_compact_vocabulary_trains_exactly_the_rows_the_full_embedding_would():

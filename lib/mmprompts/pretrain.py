@@ -2,6 +2,7 @@
 
     python -m mmprompts.pretrain             # regenerate lib/mmprompts/assets/mini-clip-mini-world.pt
     python -m mmprompts.pretrain --check     # train into a temporary folder, compare with the shipped file
+    python -m mmprompts.pretrain --rescore   # after a change of the downstream tasks: re-record zero-shot
 
 Every batch is a pure function of (seed, step) and the model starts from a seeded
 initialisation, so on the same machine type with the same torch build a rerun gives the
@@ -21,9 +22,10 @@ Two stages, each with AdamW (lr 1e-3, linear warm-up, weight decay 0.1 on matric
    `textures`. A first 500 steps captioned only "a photo of a {shape}." gave 62.4% and 40.0%;
    a logit scale of 50, in-group negatives weighted x4 and one view phrase did not help in
    700-step runs (issue #4's notes). Starting from an image tower trained on labels is how LiT
-   builds its CLIP-style models; here 400 such steps and then 1800 contrastive ones (the shipped
-   weights) give 82.6% on `shapes` and 67.3% on `textures`, in 30.3 min. That day, 2200
-   contrastive steps took 29.3 min, where the old weights had recorded 25.6 min.
+   builds its CLIP-style models. 400 such steps and then 1800 contrastive ones gave 82.6% on
+   `shapes` and 67.3% on `textures` in 30.3 min; 600 and then 1600 (the shipped weights, the
+   defaults) give 90.2% and 82.0% in 27.9 min: a warm-up step costs about 0.65 s, a contrastive
+   one about 0.8 s.
 2. **Contrastive** (`steps` steps, cosine decay): the usual CLIP recipe shrunk to a 2-core CPU
    budget, batch 128 in groups of 4 hard negatives.
 
@@ -52,7 +54,7 @@ from .models import SHIPPED_MODELS, load_clip, untrained_token_rows
 from .prompted import PromptedCLIP
 from .storage import atomic_torch_save, atomic_write_text, cache_root
 
-__all__ = ["ATTRIBUTES", "PretrainRecipe", "pretrain", "save_sparse_checkpoint", "scene_attributes"]
+__all__ = ["ATTRIBUTES", "PretrainRecipe", "pretrain", "rescore", "save_sparse_checkpoint", "scene_attributes"]
 
 SHIPPED_FILE = SHIPPED_MODELS["mini-clip"]["mini-world"]
 CHECKPOINT_EVERY = 100  # steps between resume files
@@ -60,8 +62,8 @@ CHECKPOINT_EVERY = 100  # steps between resume files
 
 @dataclass(frozen=True)
 class PretrainRecipe:
-    vision_warmup: int = 400
-    steps: int = 1800  # contrastive, after the vision warm-up
+    vision_warmup: int = 600
+    steps: int = 1600  # contrastive, after the vision warm-up
     batch_size: int = 128
     group_size: int = 4
     lr: float = 1e-3
@@ -280,6 +282,21 @@ def save_sparse_checkpoint(model: torch.nn.Module, token_ids: torch.Tensor, out:
     return manifest
 
 
+def rescore(weights: str | os.PathLike = SHIPPED_FILE) -> dict:
+    """Recompute the manifest's zero-shot accuracies for the current mini tasks; the weights stay.
+
+    For a change of the downstream tasks only (a `WORLD_VERSION` bump that leaves the pretraining
+    scenes alone): the tests compare the shipped weights with these numbers exactly.
+    """
+    weights = Path(weights)
+    manifest_file = weights.with_name(weights.name + ".json")
+    manifest = json.loads(manifest_file.read_text())
+    manifest["world_version"] = WORLD_VERSION
+    manifest["zero_shot_test_accuracy"] = _zero_shot_accuracies(weights)
+    atomic_write_text(manifest_file, json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
 def _zero_shot_accuracies(weights: Path) -> dict[str, float]:
     from .data import load_dataset
     from .train import evaluate
@@ -307,7 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=PretrainRecipe.steps, help="contrastive steps")
     parser.add_argument("--seed", type=int, default=PretrainRecipe.seed)
     parser.add_argument("--check", action="store_true", help="train into a temporary file and compare with the shipped one")
+    parser.add_argument("--rescore", action="store_true",
+                        help="no training: recompute the zero-shot accuracies in the manifest of --out for the current tasks")
     args = parser.parse_args(argv)
+    if args.rescore:
+        print(json.dumps(rescore(args.out)["zero_shot_test_accuracy"], indent=2))
+        return 0
     recipe = PretrainRecipe(vision_warmup=args.vision_warmup, steps=args.steps, seed=args.seed)
     if not args.check:
         manifest = pretrain(args.out, recipe)

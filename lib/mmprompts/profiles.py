@@ -59,13 +59,15 @@ class Settings:
 # CoOp's RandomResizedCrop down to 8% of the area suits photos, but a crop of a 48-px scene often
 # cuts the one object or rescales the texture that is the label. Measured with the world-v4 weights
 # (seed 1, 4+4 prompts, 6 epochs): `aerial` lr 0.01 -> 62.2% (46% with CoOp's crops), 0.02 -> 37.8%,
-# 0.05 -> 18.6%. With the shipped weights (seed 1, 4+4 prompts, 6 epochs) `aerial` starts below
-# chance (4.2% zero-shot) and its prompts first make every class alike (training loss stuck at
-# ln 10). Batch 16: 15.8%; 15 / 30 epochs 26.8 / 63.8%; lr 0.03-0.3 no better. Batch 4 (four
-# times the steps for the same images): 33.6%, with `textures` 75.3 -> 76.5% and `shapes` 83.2 ->
-# 82.6%; over seeds 1-3 `aerial` 46.4% against 13.1% (batch 8: 22.7%). It costs time: a run takes
-# about 9.5 s against 5 s, and the book's build 940 s against 570 s. Bias tuning of `aerial` stays
-# near chance (8-10%) in all of these, though a linear probe on its image features reaches 97%.
+# 0.05 -> 18.6%. With the weights of 400 + 1800 pretraining steps (seed 1, 4+4 prompts, 6 epochs)
+# `aerial` starts below chance (4.2% zero-shot) and its prompts first make every class alike
+# (training loss stuck at ln 10). Batch 16: 15.8%; 15 / 30 epochs 26.8 / 63.8%; lr 0.03-0.3 no
+# better. Batch 4 (four times the steps for the same images): 33.6%, with `textures` 75.3 -> 76.5%
+# and `shapes` 83.2 -> 82.6%; over seeds 1-3 `aerial` 46.4% against 13.1% (batch 8: 22.7%). It
+# costs time: a run takes about 9.5 s against 5 s, and the book's build 940 s against 570 s. With
+# the shipped weights (600 + 1600 steps) batch 4 gives `aerial` 78.6% over seeds 1-3. Bias tuning
+# of `aerial` stays near chance (8-12%) in all of these, though a linear probe on its image
+# features reaches 97%.
 MINI_RECIPE = Recipe(epochs=6, batch_size=4, lr=0.01, min_crop_scale=1.0)
 
 PROFILES: dict[str, dict] = {

@@ -43,11 +43,12 @@ class DatasetSplits:
     test: list[Datum]
     folder: Path  # where the few-shot cache lives
     sample_val: bool = True  # ImageNet's val is its test set: CoOp does not subsample it
+    revision: str = ""  # version of the generator that drew the images (mini world): new pixels, same paths
 
     @property
     def fingerprint(self) -> str:
-        """Hash of every split's (path, label): changes whenever the data does."""
-        digest = hashlib.sha256()
+        """Hash of every split's (path, label), the texts the model reads and the revision: changes whenever the data does."""
+        digest = hashlib.sha256(json.dumps([self.classnames, self.template, self.revision]).encode())
         root = str(self.folder)
         for split in (self.train, self.val, self.test):
             for d in split:

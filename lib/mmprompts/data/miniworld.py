@@ -10,7 +10,8 @@ Downstream tasks mirror the kinds of the paper's 11 datasets and are served in t
 layout (a `split_mini.json` and an image folder), so they go through exactly the code
 path of the real datasets:
   shapes    generic objects: the shape of one large centred object (Caltech101-like)
-  badges    fine-grained: colour x shape among similar hues and round shapes (Pets/Flowers-like)
+  badges    fine-grained: a ring around a centre in two of four similar hues; which one is
+            the ring tells classes apart (Flowers-like: petal and heart colours)
   textures  the background pattern behind distracting objects (DTD-like)
   aerial    land-cover tiles in a style pretraining never shows, with EuroSAT's class names,
             words the mini CLIP never read (EuroSAT-like: domain shift, uninformative names)
@@ -20,6 +21,7 @@ own generator, so the files are the same whatever order or machine writes them.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -37,7 +39,7 @@ __all__ = [
 ]
 
 IMAGE_SIZE = 48
-WORLD_VERSION = "6"  # bump when rendering or task definitions change: cached task folders are rebuilt
+WORLD_VERSION = "7"  # bump when rendering or task definitions change: cached task folders are rebuilt
 
 COLOURS: dict[str, tuple[float, float, float]] = {
     "red": (0.86, 0.10, 0.10), "green": (0.15, 0.70, 0.20), "blue": (0.15, 0.30, 0.90),
@@ -398,14 +400,22 @@ def _shapes_image(label: int, rng: np.random.Generator) -> np.ndarray:
 
 _SHAPE_CLASSES = ("circle", "square", "triangle", "diamond", "hexagon", "star", "cross", "ring", "heart", "crescent")
 _BADGE_COLOURS = ("red", "orange", "pink", "purple")
-_BADGE_SHAPES = ("circle", "oval", "ring")
-_BADGE_CLASSES = tuple(f"{c} {s}" for c in _BADGE_COLOURS for s in _BADGE_SHAPES)
+_BADGES = tuple((ring, centre) for ring in _BADGE_COLOURS for centre in _BADGE_COLOURS if ring != centre)
+_BADGE_CENTRE = 0.42  # centre radius / ring radius: the centre fills the ring's hole
 
 
 def _badges_image(label: int, rng: np.random.Generator) -> np.ndarray:
-    colour, shape = _BADGE_CLASSES[label].split()
-    main = _thing(rng, shape, colour, "large", [], centred=True)
-    scene = Scene("plain", _background_pair(rng), (main,), _texture_params(rng))
+    """A ring of one colour around a disc of another, like a flower's petals around its heart.
+
+    Two classes share each pair of colours and differ only in which is where: the part-attribute
+    binding that separates many fine-grained species. Contrastive pretraining binds words to
+    parts weakly (CLIP's "bag of words" behaviour, Yuksekgonul et al., ICLR 2023): the mini
+    CLIP tells which colours a badge has far better than which colour is the ring.
+    """
+    ring_colour, centre_colour = _BADGES[label]
+    ring = _thing(rng, "ring", ring_colour, "large", [], centred=True)
+    centre = Thing("circle", centre_colour, "small", ring.x, ring.y, ring.radius * _BADGE_CENTRE, ring.angle)
+    scene = Scene("plain", _background_pair(rng), (ring, centre), _texture_params(rng))
     return render(scene, rng)
 
 
@@ -485,8 +495,8 @@ def _aerial_image(label: int, rng: np.random.Generator) -> np.ndarray:
 
 MINI_TASKS: dict[str, MiniTask] = {
     "shapes": MiniTask(_SHAPE_CLASSES, "a photo of a {}.", _shapes_image, "generic objects", "caltech101"),
-    "badges": MiniTask(_BADGE_CLASSES, "a photo of a {}.", _badges_image, "fine-grained (colour and shape)",
-                       "oxford_flowers"),
+    "badges": MiniTask(tuple(f"{ring} ring and {centre} circle" for ring, centre in _BADGES), "a photo of a {}.",
+                       _badges_image, "fine-grained (which colour is the ring)", "oxford_flowers"),
     "textures": MiniTask(TEXTURES, "{} texture.", _textures_image, "textures", "dtd"),
     "aerial": MiniTask(_AERIAL_CLASSES, "a centered satellite photo of {}.", _aerial_image,
                        "satellite (domain shift, unknown class names)", "eurosat"),
@@ -512,7 +522,7 @@ def load_mini_task(name: str, root: str | os.PathLike) -> DatasetSplits:
         _write_task(name, task, folder)
         stamp.write_text(WORLD_VERSION)
     spec = _Spec(name, task.template, "images", _SPLIT_FILE)
-    return _read_json_layout(name, spec, folder)
+    return dataclasses.replace(_read_json_layout(name, spec, folder), revision=WORLD_VERSION)
 
 
 def _write_task(name: str, task: MiniTask, folder: Path) -> None:
