@@ -189,6 +189,8 @@ def test_rescore_records_the_zero_shot_accuracy_of_the_current_tasks_and_keeps_t
     assert {k: v for k, v in manifest.items() if k not in ("zero_shot_test_accuracy", "world_version")} == \
         {k: v for k, v in MANIFEST.items() if k not in ("zero_shot_test_accuracy", "world_version")}
     assert weights.read_bytes() == SHIPPED.read_bytes()
+    with pytest.raises(FileNotFoundError, match="elsewhere.pt.json"):
+        pretrain.rescore(tmp_path / "elsewhere.pt")
 
 
 def test_the_compact_vocabulary_trains_exactly_the_rows_the_full_embedding_would():

@@ -290,6 +290,9 @@ def rescore(weights: str | os.PathLike = SHIPPED_FILE) -> dict:
     """
     weights = Path(weights)
     manifest_file = weights.with_name(weights.name + ".json")
+    if not (weights.is_file() and manifest_file.is_file()):
+        raise FileNotFoundError(f"rescore needs weights written by pretrain and their manifest: {str(weights)!r} or "
+                                f"{str(manifest_file)!r} is missing")
     manifest = json.loads(manifest_file.read_text())
     manifest["world_version"] = WORLD_VERSION
     manifest["zero_shot_test_accuracy"] = _zero_shot_accuracies(weights)
