@@ -15,7 +15,7 @@ import json
 from .data.miniworld import MINI_TASKS
 from .experiments import RunSpec, run_all
 from .tables import summary
-from .models import SHIPPED_MODELS
+from .models import SHIPPED_MODELS, manifest_path
 from .profiles import settings
 
 __all__ = ["mini_report"]
@@ -31,7 +31,7 @@ def mini_report(seeds: tuple[int, ...] = (1, 2, 3), cache: str | None = None, pr
     accuracies = run_all(specs, clip, config, progress=progress)
 
     weights = SHIPPED_MODELS["mini-clip"]["mini-world"]
-    manifest = json.loads(weights.with_name(weights.name + ".json").read_text())
+    manifest = json.loads(manifest_path(weights).read_text())
     recipe = config.recipe
     lines = [
         f"mini-clip ({weights.stat().st_size / 2**20:.1f} MB), pretrained for {manifest['recipe']['vision_warmup']} "

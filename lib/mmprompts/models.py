@@ -25,7 +25,8 @@ from open_clip.model import CLIP
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 
 __all__ = [
-    "LoadedCLIP", "SHIPPED_MODELS", "WeightsUnavailableError", "load_clip", "resolve_model_name", "untrained_token_rows",
+    "LoadedCLIP", "SHIPPED_MODELS", "WeightsUnavailableError", "load_clip", "manifest_path", "resolve_model_name",
+    "untrained_token_rows",
 ]
 
 _HUB_PROBE_TIMEOUT_S = 3.0
@@ -35,6 +36,11 @@ ASSETS = Path(__file__).parent / "assets"
 SHIPPED_MODELS: dict[str, dict[str, Path]] = {
     "mini-clip": {"mini-world": ASSETS / "mini-clip-mini-world.pt"},
 }
+
+
+def manifest_path(weights: Path) -> Path:
+    """The manifest of a weights file: `<file>.json` next to it."""
+    return weights.with_name(weights.name + ".json")
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -156,7 +162,7 @@ def _shipped_weights(arch: str, tag: str) -> Path:
     if tag not in tags:
         raise ValueError(f"unknown pretrained tag {tag!r} for {arch!r}; available: {sorted(tags)}")
     path = tags[tag]
-    manifest = path.with_name(path.name + ".json")
+    manifest = manifest_path(path)
     if not path.is_file() or not manifest.is_file():
         raise FileNotFoundError(
             f"the shipped weights {str(path)!r} (or their manifest) are missing; reinstall the package "

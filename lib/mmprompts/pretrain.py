@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 
 from .data.miniworld import (COLOURS, IMAGE_SIZE, MINI_TASKS, SHAPES, TEXTURES, WORLD_VERSION, Scene, caption, render,
                              sample_scene, sample_scene_group, world_vocabulary)
-from .models import SHIPPED_MODELS, load_clip, untrained_token_rows
+from .models import SHIPPED_MODELS, load_clip, manifest_path, untrained_token_rows
 from .prompted import PromptedCLIP
 from .storage import atomic_torch_save, atomic_write_text, cache_root
 
@@ -278,7 +278,7 @@ def save_sparse_checkpoint(model: torch.nn.Module, token_ids: torch.Tensor, out:
     atomic_torch_save(out, {"state_dict": state})
     manifest = {**manifest, "sha256": _sha256(out), "bytes": out.stat().st_size}
     manifest["zero_shot_test_accuracy"] = _zero_shot_accuracies(out)
-    atomic_write_text(out.with_name(out.name + ".json"), json.dumps(manifest, indent=2) + "\n")
+    _write_manifest(out, manifest)
     return manifest
 
 
@@ -289,15 +289,19 @@ def rescore(weights: str | os.PathLike = SHIPPED_FILE) -> dict:
     scenes alone): the tests compare the shipped weights with these numbers exactly.
     """
     weights = Path(weights)
-    manifest_file = weights.with_name(weights.name + ".json")
+    manifest_file = manifest_path(weights)
     if not (weights.is_file() and manifest_file.is_file()):
         raise FileNotFoundError(f"rescore needs weights written by pretrain and their manifest: {str(weights)!r} or "
                                 f"{str(manifest_file)!r} is missing")
     manifest = json.loads(manifest_file.read_text())
     manifest["world_version"] = WORLD_VERSION
     manifest["zero_shot_test_accuracy"] = _zero_shot_accuracies(weights)
-    atomic_write_text(manifest_file, json.dumps(manifest, indent=2) + "\n")
+    _write_manifest(weights, manifest)
     return manifest
+
+
+def _write_manifest(weights: Path, manifest: dict) -> None:
+    atomic_write_text(manifest_path(weights), json.dumps(manifest, indent=2) + "\n")
 
 
 def _zero_shot_accuracies(weights: Path) -> dict[str, float]:
@@ -338,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest = pretrain(args.out, recipe)
         print(json.dumps(manifest, indent=2))
         return 0
-    shipped = json.loads(SHIPPED_FILE.with_name(SHIPPED_FILE.name + ".json").read_text())
+    shipped = json.loads(manifest_path(SHIPPED_FILE).read_text())
     with tempfile.TemporaryDirectory() as tmp:
         fresh = pretrain(Path(tmp) / SHIPPED_FILE.name, recipe, work_dir=tmp)
     same = fresh["sha256"] == shipped["sha256"]
