@@ -23,7 +23,12 @@ from .data.coop import DatasetSplits, Datum
 from .models import LoadedCLIP
 from .prompted import PromptedCLIP
 
-__all__ = ["Recipe", "autocast", "class_text_features", "evaluate", "lr_at_epoch", "train_epochs"]
+__all__ = ["Recipe", "RunDiverged", "autocast", "class_text_features", "evaluate", "lr_at_epoch", "train_epochs"]
+
+
+class RunDiverged(RuntimeError):
+    """A run whose loss or learned tensors became non-finite (the paper's Table 3 dashes: "prone to
+    failure"). Nothing of such a run is cached as finished; tables show it as "diverged"."""
 
 
 @dataclass(frozen=True)
