@@ -136,3 +136,45 @@ def test_token_group_attention(tiny_clip, images):
     eos = text_trace.eos
     self_attention = torch.stack([a[torch.arange(2), :, eos, eos].mean(0) for a in text_trace.attentions])
     assert torch.allclose(result["text"].sum(-1) + self_attention, torch.ones(()), atol=1e-5)
+
+
+def test_attention_shift_is_zero_in_block_one_and_against_itself(tiny_clip, images):
+    from mmprompts.analysis import attention_shift
+
+    clip = mp.PromptedCLIP(tiny_clip)
+    assert attention_shift(clip, clip, [images], progress=False).abs().max() < 1e-6
+    torch.manual_seed(0)
+    prompted = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(4, 3))
+    for p in prompted.vision_prompts:
+        p.data.normal_(0, 1.0)
+    shift = attention_shift(prompted, clip, [images[:2], images[2:]], progress=False)
+    assert shift.shape == (3,)
+    # block 1 reads CLIP's tokens: prompts only rescale each query's attention over them
+    assert shift[0] < 1e-5 and shift[1:].max() > 1e-3
+    # an independent recomputation of block 2
+    mine, theirs = mp.Trace(), mp.Trace()
+    prompted.encode_image(images, trace=mine)
+    clip.encode_image(images, trace=theirs)
+    a = mine.attentions[1][..., :-4, :-4]
+    a = a / a.sum(-1, keepdim=True)
+    expected = 0.5 * (a - theirs.attentions[1]).abs().sum(-1).mean()
+    assert shift[1].item() == pytest.approx(expected.item(), rel=1e-4)
+
+
+def test_normalised_similarity_scale():
+    from mmprompts.analysis import normalised_similarity
+
+    reference = torch.rand(5, 6, 6, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(normalised_similarity(reference * 3 + 1, reference), torch.ones(5), atol=1e-5)
+    # each map is another image's reference map: on average no more alike than unrelated images
+    assert normalised_similarity(reference.roll(1, dims=0), reference).mean().abs() < 1e-5
+    with pytest.raises(ValueError, match="at least two"):
+        normalised_similarity(reference[:1], reference[:1])
+
+
+def test_scope_change_in_units_of_the_head_spread():
+    from mmprompts.analysis import scope_change
+
+    reference = torch.tensor([[1.0, 3.0], [2.0, 6.0]])  # head std per block: 1.414, 2.828 -> mean 2.121
+    variant = reference + torch.tensor([[1.0, -1.0], [0.0, 2.0]])  # mean |diff| = 1
+    assert scope_change(variant, reference) == pytest.approx(1.0 / (1.5 * math.sqrt(2)))

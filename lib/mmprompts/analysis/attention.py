@@ -23,8 +23,8 @@ from ..prompted import PromptedCLIP, Trace
 from .tokens import text_token_groups, vision_token_groups
 
 __all__ = [
-    "TEXT_GROUPS", "VISION_GROUPS", "attention_distance", "attention_entropy", "attention_scope", "group_attention",
-    "token_group_attention", "without_prompts",
+    "TEXT_GROUPS", "VISION_GROUPS", "attention_distance", "attention_entropy", "attention_scope", "attention_shift",
+    "group_attention", "scope_change", "token_group_attention", "without_prompts",
 ]
 
 
@@ -140,3 +140,37 @@ def token_group_attention(model: PromptedCLIP, batches: Iterable[torch.Tensor], 
     if count == 0:
         raise ValueError("no image batches given")
     return {"text": text, "vision": vision_sum / count}
+
+
+@torch.no_grad()
+def attention_shift(model: PromptedCLIP, reference: PromptedCLIP, batches: Iterable[torch.Tensor],
+                    progress: bool = True) -> torch.Tensor:
+    """How far the prompted model's attention among input tokens moved from the reference's (Fig. 1).
+
+    Per block: the total variation ½ Σ_j |a_ij − a⁰_ij| between the prompted model's
+    attention renormalised over the input tokens (prompt rows and columns removed) and the
+    reference model's (zero-shot CLIP) on the same images; mean over images, heads and
+    queries, [layers]. 0 in a block where prompts only rescale the attention (block 1)."""
+    n_prompts = model.config.n_ctx_vision
+    total, count = None, 0
+    for images in tqdm(batches, desc="attention shift", disable=not progress):
+        images = images.to(model.logit_scale.device)
+        mine, theirs = Trace(), Trace()
+        model.encode_image(images, trace=mine)
+        reference.encode_image(images, trace=theirs)
+        shift = torch.stack([0.5 * (without_prompts(a, n_prompts).float() - b.float()).abs().sum(-1).mean(dim=(1, 2)).sum(0)
+                             for a, b in zip(mine.attentions, theirs.attentions)])
+        total = shift if total is None else total + shift
+        count += len(images)
+    if count == 0:
+        raise ValueError("no image batches given")
+    return total / count
+
+
+def scope_change(variant: torch.Tensor, reference: torch.Tensor) -> float:
+    """Mean |variant − reference| over (block, head) in units of the reference's head-to-head
+    spread (std over the heads of a block, mean over blocks): the scale of Fig. 5's dots.
+
+    variant, reference: [layers, heads] statistics of the same heads (e.g. `attention_scope`)."""
+    spread = reference.float().std(dim=1).mean()
+    return ((variant.float() - reference.float()).abs().mean() / spread.clamp_min(1e-12)).item()

@@ -38,7 +38,14 @@ class Relevancy:
 
 
 def accumulate_relevancy(attentions: Sequence[torch.Tensor], grads: Sequence[torch.Tensor]) -> torch.Tensor:
-    """R [B, L, L] from per-layer attention probabilities and their gradients ([B, H, L, L])."""
+    """R [B, L, L] from per-layer attention probabilities and their gradients ([B, H, L, L]).
+
+    Deep prompts re-inserted before a block are new tokens, and one might reset their rows to
+    the identity there (as R₀ = I does at the input; the paper does not say). No option is
+    needed: the outputs of the replaced prompts are dropped, so the target's gradient with
+    respect to their attention rows is exactly 0, their cam rows are 0, and their rows of R
+    are still identity rows when they are replaced (`tests/test_relevancy.py` checks this
+    against an accumulation that resets them)."""
     first = attentions[0]
     relevance = torch.eye(first.shape[-1], dtype=torch.float32, device=first.device).expand(first.shape[0], -1, -1)
     for attn, grad in zip(attentions, grads):
@@ -87,36 +94,40 @@ def relevancy_statistics(model: PromptedCLIP, batches: Iterable[tuple[torch.Tens
     result is the mean of those distributions over the dataset.
     Returns image [M + n_ctx] with image_labels and image_groups {patch, vision_prompt} (mean
     mass per group), text [context] by position (0 from the longest EOS on), text_groups
-    {sos, prompt, template, category, '.'}.
+    {sos, prompt, template, category, '.'}; and per sample, for the claims' standard errors,
+    image_samples [N, M + n_ctx] (each row sums to 1) and text_group_samples [N, 5] (columns
+    in the order of text_groups).
     """
     texts = model.prompt_texts(classnames, template)
     labels_of = [text_token_groups(model, name, template) for name in classnames]
     groups = ["sos", "prompt", "template", "category", "."]
     device = model.logit_scale.device
     width = model.clip.positional_embedding.shape[0]  # texts are padded to the full context
-    image_sum, text_sum, group_sum, count = None, None, torch.zeros(len(groups)), 0
+    image_rows, text_rows, group_rows = [], [], []
     for images, targets in tqdm(batches, desc="relevancy", disable=not progress):
         maps = relevancy_maps(model, images.to(device), [texts[t] for t in targets.tolist()], start_layer)
-        image = maps.image / maps.image.sum(-1, keepdim=True)
-        text = maps.text / maps.text.sum(-1, keepdim=True)
-        text = F.pad(text, (0, width - text.shape[1]))
-        image_sum = image.sum(0).cpu() if image_sum is None else image_sum + image.sum(0).cpu()
-        text_sum = text.sum(0).cpu() if text_sum is None else text_sum + text.sum(0).cpu()
-        for row, target in zip(text.cpu(), targets.tolist()):
+        image_rows.append((maps.image / maps.image.sum(-1, keepdim=True)).cpu())
+        text = F.pad(maps.text / maps.text.sum(-1, keepdim=True), (0, width - maps.text.shape[1])).cpu()
+        text_rows.append(text)
+        for row, target in zip(text, targets.tolist()):
+            shares = torch.zeros(len(groups))
             for position, label in enumerate(labels_of[target][:-1]):  # up to, not including, EOS
-                group_sum[groups.index(label)] += row[position]
-        count += len(targets)
-    if count == 0:
+                shares[groups.index(label)] += row[position]
+            group_rows.append(shares)
+    if not group_rows:
         raise ValueError("no batches to aggregate")
     image_labels = vision_token_groups(model)[1:]
-    image_mean = image_sum / count
+    image_samples = torch.cat(image_rows)
+    image_mean = image_samples.mean(0)
     return {
         "image": image_mean,
         "image_labels": image_labels,
         "image_groups": {g: image_mean[[i for i, x in enumerate(image_labels) if x == g]].sum().item()
                          for g in ("patch", "vision_prompt")},
-        "text": text_sum / count,
-        "text_groups": dict(zip(groups, (group_sum / count).tolist())),
+        "text": torch.cat(text_rows).mean(0),
+        "text_groups": dict(zip(groups, torch.stack(group_rows).mean(0).tolist())),
+        "image_samples": image_samples,
+        "text_group_samples": torch.stack(group_rows),
     }
 
 

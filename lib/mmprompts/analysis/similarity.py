@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from ..prompted import PromptedCLIP, Trace
 
-__all__ = ["cls_attention_maps", "map_correlation", "patch_heatmaps", "prompt_patch_similarity", "rotate_images"]
+__all__ = ["cls_attention_maps", "map_correlation", "normalised_similarity", "patch_heatmaps", "prompt_patch_similarity",
+           "rotate_images"]
 
 
 def _to_image(grid_values: torch.Tensor, grid: tuple[int, int], size: int) -> torch.Tensor:
@@ -73,3 +74,21 @@ def map_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     a = a - a.mean(-1, keepdim=True)
     b = b - b.mean(-1, keepdim=True)
     return ((a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)).float()
+
+
+def normalised_similarity(maps: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """How alike each map is to the reference map of the same image, on a scale set by the data.
+
+    maps, reference: [B, ...] (B ≥ 2 images). Per image i, r_i = corr(maps_i, reference_i),
+    and r_unrelated = the mean correlation of reference maps of different images (i with
+    i + 1). Returns [B] s_i = (r_i − r_unrelated) / (1 − r_unrelated): 1 for identical maps,
+    0 for maps no more alike than the reference's maps of two different images."""
+    if len(maps) < 2:
+        raise ValueError("normalised_similarity needs at least two images (the unrelated baseline pairs them)")
+    def corr(a, b):  # Pearson per row of [B, N]
+        a, b = a - a.mean(-1, keepdim=True), b - b.mean(-1, keepdim=True)
+        return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)
+    flat, ref = maps.flatten(1).double(), reference.flatten(1).double()
+    same = corr(flat, ref)
+    unrelated = corr(ref, ref.roll(1, dims=0)).mean()
+    return ((same - unrelated) / (1 - unrelated).clamp_min(1e-12)).float()
