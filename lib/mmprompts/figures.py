@@ -1,17 +1,67 @@
-"""Matplotlib figures shared by the book's pages. They take computed tensors and tables; no analysis here."""
+"""Matplotlib figures of the book's pages. They take computed tensors and tables; no analysis here.
+
+One style for every figure (set when this module is imported): the Okabe–Ito palette, which
+stays distinguishable with the common colour-vision deficiencies, constrained layout, and
+small fonts sized for the book's column. Each paper figure is one composed figure (a grid over
+datasets or blocks); `caption` gives it its number and its paper counterpart.
+"""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import HTML
 
 from .models import LoadedCLIP
 
-__all__ = ["accuracy_curves", "display_images", "group_attention_bars", "group_bars", "overlay_maps", "scope_scatter"]
+__all__ = ["PALETTE", "accuracy_curves", "block_lines", "caption", "class_probabilities", "cls_attention_grid",
+           "display_images", "group_attention_grid", "group_share_grid", "overlay_maps", "position_relevance",
+           "scope_grid"]
 
-_COLOURS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+# Okabe & Ito (2008), "Color Universal Design": black first dropped, blue/orange lead.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+mpl.rcParams.update({
+    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "figure.constrained_layout.use": True,
+    "figure.dpi": 80,
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "image.cmap": "viridis",  # perceptually uniform, readable in grey and with colour-vision deficiencies
+})
+MODEL_COLOURS = {"CLIP": PALETTE[0], "prompted": PALETTE[1], "deep": PALETTE[1], "shallow": PALETTE[2],
+                 "W/O prompt": PALETTE[2], "W prompt": PALETTE[1]}
+
+
+def caption(number: str, text: str, paper: str | None = None) -> HTML:
+    """The caption under a figure: its number, what it shows, and the paper figure it mirrors."""
+    import html
+
+    counterpart = f" (cf. paper {html.escape(paper)})" if paper else ""
+    return HTML(f'<p class="mmp-caption"><strong>Figure {html.escape(number)}</strong>{counterpart}. '
+                f"{html.escape(text)}</p>")
+
+
+def _colour(label: str, index: int) -> str:
+    return MODEL_COLOURS.get(label, PALETTE[index % len(PALETTE)])
+
+
+def _grid(n: int, columns: int = 4, width: float = 2.4, height: float = 2.0, **kwargs):
+    cols = min(columns, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **kwargs)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
 
 
 def display_images(images: torch.Tensor, clip: LoadedCLIP) -> np.ndarray:
@@ -21,99 +71,180 @@ def display_images(images: torch.Tensor, clip: LoadedCLIP) -> np.ndarray:
     return (images.detach().cpu().float() * std + mean).clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
+def class_probabilities(picture: np.ndarray, names: Sequence[str], probabilities: Sequence[float], true: str):
+    """One test image and its top classes under eq. 9; the true class highlighted."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(5.6, 2.0), gridspec_kw={"width_ratios": [1, 2]})
+    left.imshow(picture, interpolation="nearest")
+    left.set_axis_off()
+    left.set_title(f"true class: {true}")
+    order = list(np.argsort(probabilities))
+    right.barh([names[i] for i in order], [probabilities[i] for i in order],
+               color=[PALETTE[1] if names[i] == true else PALETTE[0] for i in order])
+    right.set_xlim(0, 1)
+    right.set_xlabel("p(class | image), eq. 9")
+    return fig
+
+
 def overlay_maps(pictures: np.ndarray, maps: Sequence[np.ndarray | torch.Tensor], titles: Sequence[str],
                  row_labels: Sequence[str] = (), size: float = 1.7, alpha: float = 0.55):
-    """A grid: column 0 the pictures, then one column per entry of `maps` ([B, S, S] heat maps over them)."""
+    """A grid: column 0 the pictures, then one column per entry of `maps` ([B, S, S] in [0, 1] over them)."""
     rows, cols = len(pictures), 1 + len(maps)
     fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
     for r in range(rows):
         axes[r, 0].imshow(pictures[r], interpolation="nearest")
         for c, stack in enumerate(maps, start=1):
             axes[r, c].imshow(pictures[r], interpolation="nearest")
-            axes[r, c].imshow(np.asarray(stack[r]), cmap="jet", alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
+            image = axes[r, c].imshow(np.asarray(stack[r]), alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
         if r < len(row_labels):
-            axes[r, 0].set_ylabel(row_labels[r], fontsize=8)
+            axes[r, 0].set_ylabel(row_labels[r])
     for c, title in enumerate(["image", *titles]):
-        axes[0, c].set_title(title, fontsize=8)
+        axes[0, c].set_title(title)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
+    if len(maps):
+        fig.colorbar(image, ax=axes[:, -1].tolist(), shrink=0.8, label="relative value (min–max)")
     return fig
 
 
-def group_bars(values: Mapping[str, Mapping[str, float]], ylabel: str, title: str = ""):
-    """Grouped bars: one group per token group, one bar per model (e.g. CLIP vs prompted)."""
-    models = list(values)
-    groups = list(dict.fromkeys(g for v in values.values() for g in v))
-    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(groups), 2.8))
-    width = 0.8 / len(models)
-    for i, model in enumerate(models):
-        heights = [float(values[model].get(g, np.nan)) for g in groups]
-        ax.bar(np.arange(len(groups)) + (i - (len(models) - 1) / 2) * width, heights, width, label=model,
-               color=_COLOURS[i % len(_COLOURS)])
-    ax.set_xticks(range(len(groups)), groups)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+def group_share_grid(shares: Mapping[str, Mapping[str, Mapping[str, float]]], groups: Sequence[str], ylabel: str):
+    """One panel per dataset: grouped bars, one group per token group, one bar per model."""
+    fig, axes = _grid(len(shares), sharey=True)
+    for ax, (dataset, by_model) in zip(axes, shares.items()):
+        width = 0.8 / len(by_model)
+        for i, (model, values) in enumerate(by_model.items()):
+            ax.bar(np.arange(len(groups)) + (i - (len(by_model) - 1) / 2) * width,
+                   [values.get(g, np.nan) for g in groups], width, label=model, color=_colour(model, i))
+        ax.set_xticks(range(len(groups)), groups, rotation=30)
+        ax.set_title(dataset)
+    axes[0].set_ylabel(ylabel)
+    axes[0].legend()
     return fig
 
 
-def group_attention_bars(shares: torch.Tensor, groups: Sequence[str], title: str):
-    """Fig. 4 style: per layer, stacked bars over heads of the attention share on each token group.
+def position_relevance(rows: Mapping[str, Mapping[str, np.ndarray | torch.Tensor]], xlabel: str,
+                       boundary: int | None = None, boundary_label: str = ""):
+    """Fig. 2 / 3 style: mean relevance per token position, one panel per dataset, one bar colour per model.
 
-    shares: [layers, heads, groups]."""
-    layers, heads, _ = shares.shape
-    fig, axes = plt.subplots(1, layers, figsize=(1.2 + 0.35 * heads * layers, 2.6), sharey=True, squeeze=False)
-    for layer, ax in enumerate(axes[0]):
-        bottom = np.zeros(heads)
-        for g, group in enumerate(groups):
-            value = shares[layer, :, g].cpu().numpy()
-            ax.bar(np.arange(heads), value, bottom=bottom, color=_COLOURS[g % len(_COLOURS)], label=group, width=0.85)
-            bottom += value
-        ax.set_title(f"block {layer + 1}", fontsize=8)
-        ax.set_xticks(range(heads), [str(h + 1) for h in range(heads)], fontsize=6)
-        ax.set_xlabel("head", fontsize=7)
-    axes[0, 0].set_ylabel("attention share")
-    axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    `boundary` draws the paper's red line (e.g. between patches and vision prompts)."""
+    fig, axes = _grid(len(rows), columns=2, width=4.4, height=1.9)
+    for ax, (dataset, by_model) in zip(axes, rows.items()):
+        width = 0.85 / len(by_model)
+        for i, (model, values) in enumerate(by_model.items()):
+            values = np.asarray(values, dtype=float)
+            ax.bar(np.arange(len(values)) + (i - (len(by_model) - 1) / 2) * width, values, width, label=model,
+                   color=_colour(model, i))
+        if boundary is not None:
+            ax.axvline(boundary - 0.5, color=PALETTE[5], lw=1)
+            ax.text(boundary - 0.4, ax.get_ylim()[1] * 0.9, boundary_label, color=PALETTE[5], fontsize=6)
+        ax.set_title(dataset)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("mean relevance share")
+    axes[0].legend()
     return fig
 
 
-def scope_scatter(stats: Mapping[str, torch.Tensor], ylabel: str, title: str = ""):
-    """Fig. 5 style: one dot per head, blocks on the x axis, one colour per model variant ([layers, heads])."""
-    fig, ax = plt.subplots(figsize=(4.2, 2.8))
-    n = len(stats)
-    for i, (label, values) in enumerate(stats.items()):
-        layers, heads = values.shape
-        x = np.repeat(np.arange(1, layers + 1), heads) + (i - (n - 1) / 2) * 0.18
-        ax.scatter(x, values.flatten().cpu().numpy(), s=10, label=label, color=_COLOURS[i % len(_COLOURS)])
-    ax.set_xlabel("block")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+def group_attention_grid(shares: Mapping[str, torch.Tensor], groups: Sequence[str], query: str):
+    """Fig. 4 style: rows are models, columns blocks; per head a stacked bar of the query's
+    attention on each token group. shares: {model: [layers, heads, groups]}."""
+    models = list(shares)
+    layers, heads, _ = next(iter(shares.values())).shape
+    fig, axes = plt.subplots(len(models), layers, figsize=(0.9 + 0.16 * heads * layers, 1.5 * len(models)),
+                             sharey=True, squeeze=False)
+    for r, model in enumerate(models):
+        for layer in range(layers):
+            ax, bottom = axes[r, layer], np.zeros(heads)
+            for g, group in enumerate(groups):
+                value = shares[model][layer, :, g].cpu().numpy()
+                ax.bar(np.arange(heads), value, bottom=bottom, color=PALETTE[g % len(PALETTE)], label=group, width=0.85)
+                bottom += value
+            ax.set_xticks([])
+            if r == 0:
+                ax.set_title(f"block {layer + 1}")
+            if r == len(models) - 1:
+                ax.set_xlabel("heads")
+        axes[r, 0].set_ylabel(f"{model}\n{query} attention")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper")
+    return fig
+
+
+def block_lines(panels: Mapping[str, Mapping[str, Sequence[float]]], xlabel: str = "block"):
+    """One panel per quantity (title → {dataset: value per block}), blocks on the x axis."""
+    fig, axes = _grid(len(panels), columns=3, width=2.8, height=2.2)
+    for ax, (title, by_dataset) in zip(axes, panels.items()):
+        for i, (dataset, values) in enumerate(by_dataset.items()):
+            ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=dataset, color=_colour(dataset, i))
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+    axes[0].legend()
+    return fig
+
+
+def scope_grid(scope: Mapping[str, Mapping[str, Mapping[str, torch.Tensor]]], statistics: Sequence[tuple[str, str]]):
+    """Figs. 5 and 7: rows are statistics, columns datasets; one dot per head and block for CLIP,
+    "W/O prompt" and "W prompt". scope: {dataset: {variant: {statistic: [layers, heads]}}}."""
+    datasets = list(scope)
+    fig, axes = plt.subplots(len(statistics), len(datasets), figsize=(2.5 * len(datasets), 1.9 * len(statistics)),
+                             squeeze=False, sharex=True)
+    for c, dataset in enumerate(datasets):
+        variants = scope[dataset]
+        for r, (key, label) in enumerate(statistics):
+            ax = axes[r, c]
+            for i, (variant, stats) in enumerate(variants.items()):
+                values = stats[key]
+                layers, heads = values.shape
+                x = np.repeat(np.arange(1, layers + 1), heads) + (i - (len(variants) - 1) / 2) * 0.22
+                ax.scatter(x, values.flatten().cpu().numpy(), s=6, label=variant, color=_colour(variant, i))
+            if r == 0:
+                ax.set_title(dataset)
+            if c == 0:
+                ax.set_ylabel(label)
+            if r == len(statistics) - 1:
+                ax.set_xlabel("block")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
+    return fig
+
+
+def cls_attention_grid(picture: np.ndarray, rows: Mapping[str, torch.Tensor], alpha: float = 0.6):
+    """Fig. 6: rows are maps ([layers, S, S] each: CLIP's [cls] attention, the prompted model's,
+    the prompts' similarity), columns blocks, each over the image."""
+    layers = next(iter(rows.values())).shape[0]
+    fig, axes = plt.subplots(len(rows), layers + 1, figsize=(1.25 * (layers + 1), 1.3 * len(rows)), squeeze=False)
+    for r, (label, maps) in enumerate(rows.items()):
+        axes[r, 0].imshow(picture, interpolation="nearest")
+        axes[r, 0].set_ylabel(label)
+        for layer in range(layers):
+            ax = axes[r, layer + 1]
+            ax.imshow(picture, interpolation="nearest")
+            image = ax.imshow(np.asarray(maps[layer]), alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
+            if r == 0:
+                ax.set_title(f"block {layer + 1}")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_title("image")
+    fig.colorbar(image, ax=axes[:, -1].tolist(), shrink=0.8, label="min–max per map")
     return fig
 
 
 def accuracy_curves(table: Mapping[str, Mapping], columns: Sequence, xlabel: str, xticklabels: Sequence[str] | None = None):
-    """Mean ± std accuracy per column for each dataset (solid) with the paper's values (dashed)."""
-    fig, ax = plt.subplots(figsize=(5.0, 3.0))
+    """Tables 2 and 3 as curves: one panel per dataset, this run's mean ± std over seeds (solid)
+    and the paper's values for the dataset it stands for (dashed)."""
+    fig, axes = _grid(len(table), width=2.5, height=2.1)
     x = np.arange(len(columns))
-    for i, (dataset, row) in enumerate(table.items()):
-        colour = _COLOURS[i % len(_COLOURS)]
+    for ax, (dataset, row) in zip(axes, table.items()):
         cells = [row.get(c) for c in columns]
         mean = [c.mean if c else np.nan for c in cells]
         std = [c.std if c else np.nan for c in cells]
         paper = [c.paper if c and c.paper is not None else np.nan for c in cells]
-        ax.errorbar(x, mean, yerr=std, color=colour, marker="o", ms=3, capsize=2, label=dataset)
+        ax.errorbar(x, mean, yerr=std, color=PALETTE[0], marker="o", ms=3, capsize=2, label="this run")
         if not np.all(np.isnan(paper)):
-            ax.plot(x, paper, color=colour, ls="--", lw=1, alpha=0.7)
-    ax.set_xticks(x, xticklabels or [str(c) for c in columns])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("test accuracy (%)  — dashed: paper")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+            ax.plot(x, paper, color=PALETTE[1], ls="--", marker="s", ms=2, lw=1, label="paper")
+        ax.set_xticks(x, xticklabels or [str(c) for c in columns])
+        ax.set_title(dataset)
+        ax.set_xlabel(xlabel)
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[0].legend()
     return fig
