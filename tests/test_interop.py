@@ -329,3 +329,24 @@ def test_bad_import_and_export_arguments(tiny_clip, tmp_path):
         mp.export_prompts(mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 2)), tmp_path / "x", format="vpt")
     with pytest.raises(ValueError, match="format='maple': export writes"):
         mp.export_prompts(mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 2)), tmp_path / "x", format="maple")
+
+
+# ---------------------------------------------------------------- the analysis pages' hook
+def test_analysis_model_uses_the_learned_checkpoint(tiny_clip, images, tmp_path):
+    from mmprompts.data import load_dataset
+    from mmprompts.data.toy import make_toy_dataset
+    from mmprompts.experiments import analysis_model
+
+    torch.manual_seed(3)
+    trained_elsewhere = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 3))
+    mp.export_prompts(trained_elsewhere, tmp_path / "VLPromptLearner" / "model.pth.tar-5")
+    make_toy_dataset(tmp_path / "data", "eurosat", per_class=(2, 1, 1), size=32)
+    data = load_dataset("eurosat", str(tmp_path / "data"))
+    config = settings("paper", learned=str(tmp_path / "VLPromptLearner" / "model.pth.tar-5"), data_root=str(tmp_path / "data"),
+                      cache=str(tmp_path / "cache"), device="cpu")
+    model = analysis_model(config, tiny_clip, data)
+    with torch.no_grad():
+        assert torch.equal(model.encode_image(images), trained_elsewhere.encode_image(images))
+    assert not (tmp_path / "cache").exists()  # nothing trained
+    with pytest.raises(ValueError, match="learned=5: must be a string or None"):
+        settings("mini", learned=5)

@@ -15,11 +15,12 @@ import torch
 from .data import load_dataset
 from .data.coop import DatasetSplits
 from .models import LoadedCLIP
-from .prompted import PromptConfig
+from .interop import import_prompts
+from .prompted import PromptConfig, PromptedCLIP
 from .runs import RunResult, train_run, zero_shot_run
 
-__all__ = ["METHODS", "RunSpec", "analysis_run", "execute", "in_batches", "method_config", "method_label", "run_all",
-           "table1_methods", "table1_specs", "table2_methods", "table2_specs", "table3_methods", "table3_specs", "test_images"]
+__all__ = ["METHODS", "RunSpec", "analysis_model", "analysis_run", "execute", "in_batches", "method_config", "method_label",
+           "run_all", "table1_methods", "table1_specs", "table2_methods", "table2_specs", "table3_methods", "table3_specs", "test_images"]
 
 
 METHODS = ("prompts", "shallow", "text", "vision", "bias")
@@ -185,3 +186,12 @@ def analysis_run(settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool
 
     It is also a run of Tables 2 and 3 (full depth), so it is trained once for all pages."""
     return execute(RunSpec(data.name, settings.analysis_method(clip.depth), settings.seeds[0]), clip, data, settings, progress)
+
+
+def analysis_model(settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool = True) -> PromptedCLIP:
+    """The prompted model an analysis page inspects on `data`: the prompts of the checkpoint
+    `settings.learned` (IVLP/PromptSRC, VPT, MaPLe or CoOp, see `interop`), or else this book's
+    own analysis run (trained or loaded from the cache)."""
+    if settings.learned is not None:
+        return import_prompts(settings.learned, clip)
+    return analysis_run(settings, clip, data, progress).model
