@@ -49,7 +49,7 @@ def test_train_then_cached_then_eval(setup, capsys, tmp_path):
                   "--output", str(out))
     assert main(["train", *args]) == 0
     printed = capsys.readouterr().out
-    assert "eurosat" in printed and "bias (3 blocks)" in printed and f"results written to {out}" in printed
+    assert "eurosat" in printed and "bias after 3 blocks" in printed and f"results written to {out}" in printed
     result = json.loads(out.read_text())["rows"][0]
     assert result["seeds"] == [1, 2] and len(result["accuracies"]) == 2 and result["cached"] == [False, False]
     assert main(["train", *args]) == 0

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from mmprompts import paper
+from mmprompts import PromptConfig, paper
 from mmprompts.experiments import RunSpec, table1_specs, table2_specs, table3_specs
 from mmprompts.profiles import PARAMETERS, from_parameters, settings
 from mmprompts.tables import table1, table2, table3, to_csv, to_markdown, zero_shot_table
@@ -61,8 +61,8 @@ def test_paper_tables_are_consistent():
 def test_specs_cover_each_table_once():
     t1 = table1_specs(["a"], [1, 2], layers=4, depths=[1, 4], prompt_counts=[1, 8])
     assert len(t1) == len(set(t1))
-    assert RunSpec("a", "bias", 0, 4, 2) in t1 and RunSpec("a", "prompts", 1, 4, 1) in t1
-    assert RunSpec("a", "prompts", 4, 1, 2) in t1 and RunSpec("a", "prompts", 8, 4, 2) in t1
+    assert RunSpec("a", PromptConfig.bias(range(4)), 2) in t1 and RunSpec("a", PromptConfig.prompts(1, 4), 1) in t1
+    assert RunSpec("a", PromptConfig.prompts(4, 1), 2) in t1 and RunSpec("a", PromptConfig.prompts(8, 4), 2) in t1
     # bias + (1,4) + (4,1) + (4,4) + (8,4) per seed, and one zero-shot
     assert len(t1) == 1 + 2 * 5
     assert len(table2_specs(["a", "b"], [1], [1, 2, 3])) == 2 + 6
@@ -70,12 +70,14 @@ def test_specs_cover_each_table_once():
 
 
 def _fake_results() -> dict[RunSpec, float]:
-    results = {RunSpec("shapes", "zeroshot"): 90.0, RunSpec("eurosat", "zeroshot"): 50.0}
+    results = {RunSpec("shapes"): 90.0, RunSpec("eurosat"): 50.0}
     for seed, (p, b) in zip((1, 2, 3), ((70.0, 80.0), (72.0, 84.0), (74.0, 82.0))):
-        results[RunSpec("eurosat", "prompts", 1, 12, seed)] = p
-        results[RunSpec("eurosat", "bias", 0, 12, seed)] = b
-        results[RunSpec("eurosat", "prompts", 4, 12, seed)] = p + 10
-        results[RunSpec("eurosat", "prompts", 4, 6, seed)] = p + 5
+        results[RunSpec("eurosat", PromptConfig.prompts(1, 12), seed)] = p
+        results[RunSpec("eurosat", PromptConfig.bias(range(12)), seed)] = b
+        results[RunSpec("eurosat", PromptConfig.prompts(4, 12), seed)] = p + 10
+        results[RunSpec("eurosat", PromptConfig.prompts(4, 6), seed)] = p + 5
+        # not a symmetric prompt setting: Table 1's 'optimal' must not pick it
+        results[RunSpec("eurosat", PromptConfig.vision_only(4, 12), seed)] = p + 20
     return results
 
 

@@ -14,7 +14,7 @@ from .data import DATASETS, load_dataset
 from .data.miniworld import MINI_TASKS
 from .data.toy import TOY_CLASSES, make_toy_dataset
 from .models import load_clip
-from .prompted import PromptConfig
+from .experiments import METHODS, method_config, method_label
 from .runs import cache_root, train_run, zero_shot_run
 from .train import Recipe
 
@@ -49,10 +49,13 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 def _training_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("method (the paper's Table 1 'PROMPT' column is --method prompts "
                                       "--n-ctx 1 --depth 12; 'BIAS' is --method bias)")
-    group.add_argument("--method", choices=["prompts", "bias"], default="prompts",
-                       help="deep independent V-L prompts, or bias tuning")
+    group.add_argument("--method", choices=METHODS, default="prompts",
+                       help="prompts: deep independent V-L prompts (IVLP); shallow: input-level V-L prompts (depth 1); "
+                            "text: CoOp (input-level text prompts); vision: VPT (vision prompts, --depth deep); "
+                            "bias: bias tuning")
     group.add_argument("--n-ctx", type=int, default=4, help="prompts per layer and branch")
-    group.add_argument("--depth", type=int, default=12, help="blocks that receive prompts (1 = input only)")
+    group.add_argument("--depth", type=int, default=12, help="blocks that receive prompts (1 = input only); "
+                       "used by 'prompts' and 'vision'")
     group.add_argument("--checkpoint-text", action="store_true",
                        help="recompute text blocks in the backward pass: less memory with many classes (ImageNet), "
                             "same result")
@@ -132,8 +135,8 @@ def _sweep_or_tables(args: argparse.Namespace) -> int:
         accuracies = result.accuracies
         print(f"{len(specs)} runs: {len(accuracies) - result.from_cache} trained, {result.from_cache} from the cache, "
               f"{len(result.errors)} failed", file=sys.stderr)
-        for spec, error in sorted(result.errors.items()):
-            print(f"  failed {spec}: {error}", file=sys.stderr)
+        for spec, error in sorted(result.errors.items(), key=lambda item: (item[0].dataset, item[0].label, item[0].seed)):
+            print(f"  failed {spec.dataset}, {spec.label}, seed {spec.seed}: {error}", file=sys.stderr)
     else:
         accuracies, datasets = {}, config.load_datasets()
         for spec in specs:
@@ -172,26 +175,20 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
-def _method(args: argparse.Namespace, n_blocks: int) -> PromptConfig:
-    if args.method == "bias":
-        return PromptConfig.bias(args.bias_layers if args.bias_layers is not None else range(n_blocks))
-    return PromptConfig.prompts(args.n_ctx, args.depth)
-
-
 def _recipe(args: argparse.Namespace) -> Recipe:
     return Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
                   weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, warmup_lr=args.warmup_lr)
 
 
 def _table(rows: list[dict]) -> str:
-    header = f"{'dataset':<16} {'method':<22} {'runs':>4}  {'accuracy':>14}  per run (* = from cache)"
+    header = f"{'dataset':<16} {'method':<34} {'runs':>4}  {'accuracy':>14}  per run (* = from cache)"
     lines = [header, "-" * len(header)]
     for row in rows:
         accs = row["accuracies"]
         std = statistics.stdev(accs) if len(accs) > 1 else 0.0
         cached = row.get("cached", [False] * len(accs))
         per_run = " ".join(f"{a:.2f}{'*' if c else ''}" for a, c in zip(accs, cached))
-        lines.append(f"{row['dataset']:<16} {row['method']:<22} {len(accs):>4}  "
+        lines.append(f"{row['dataset']:<16} {row['method']:<34} {len(accs):>4}  "
                      f"{statistics.mean(accs):6.2f} ± {std:5.2f}  {per_run}")
     return "\n".join(lines)
 
@@ -220,9 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"dataset": name, "method": "zero-shot", "accuracies": [result.accuracy],
                              "runs": [result.key], "cached": [result.cached]})
                 continue
-            method, recipe = _method(args, clip.depth), _recipe(args)
-            label = (f"bias ({len(method.bias_vision)} blocks)" if args.method == "bias"
-                     else f"prompts {args.n_ctx}+{args.n_ctx} d{args.depth}")
+            method = method_config(args.method, args.n_ctx, args.depth, clip.depth, args.bias_layers)
+            recipe, label = _recipe(args), method_label(method)
             results = [
                 train_run(clip, data, method, shots=args.shots, seed=seed, recipe=recipe, cache=args.cache,
                           only_cached=args.command == "eval", workers=args.workers, progress=not args.quiet,

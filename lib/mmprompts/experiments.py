@@ -1,6 +1,6 @@
 """The paper's experiments as lists of runs, each trained once and then found in the run cache.
 
-A run is a `RunSpec` (dataset, method, prompt shape, seed). The presets list the runs of
+A run is a `RunSpec` (dataset, method as a `PromptConfig`, seed). The presets list the runs of
 Tables 1-3; `execute` trains or loads one run. Notebooks, the CLI and the Ray sweep all go
 through these functions, so a run trained for one table is reused by every other table
 that needs it (`tables.py` aggregates them).
@@ -15,36 +15,77 @@ import torch
 from .data import load_dataset
 from .data.coop import DatasetSplits
 from .models import LoadedCLIP
-from .prompted import PromptConfig
+from .interop import import_prompts
+from .prompted import PromptConfig, PromptedCLIP
 from .runs import RunResult, train_run, zero_shot_run
 
-__all__ = ["RunSpec", "analysis_run", "execute", "in_batches", "run_all", "table1_specs", "table2_specs", "table3_specs", "test_images"]
+__all__ = ["METHODS", "RunSpec", "analysis_model", "analysis_run", "execute", "in_batches", "method_config", "method_label",
+           "run_all", "table1_methods", "table1_specs", "table2_methods", "table2_specs", "table3_methods", "table3_specs", "test_images"]
 
 
-@dataclass(frozen=True, order=True)
+METHODS = ("prompts", "shallow", "text", "vision", "bias")
+
+
+def method_config(name: str, n_ctx: int, depth: int, layers: int, bias_layers: Sequence[int] | None = None) -> PromptConfig:
+    """A method by name (the CLI's --method): IVLP deep prompts, shallow (input-level) prompts,
+    CoOp text-only, VPT vision-only (deep), or bias tuning (after `bias_layers`, default every block)."""
+    if name == "prompts":
+        return PromptConfig.prompts(n_ctx, depth)
+    if name == "shallow":
+        return PromptConfig.prompts(n_ctx, 1)
+    if name == "text":
+        return PromptConfig.text_only(n_ctx)
+    if name == "vision":
+        return PromptConfig.vision_only(n_ctx, depth)
+    if name == "bias":
+        return PromptConfig.bias(range(layers) if bias_layers is None else bias_layers)
+    raise ValueError(f"unknown method {name!r}; choose one of {METHODS}")
+
+
+def method_label(method: PromptConfig | None) -> str:
+    """A readable name: "zero-shot", "4+4 prompts, depth 12", "1+1 prompts, depth 1 (shallow)",
+    "4 text prompts (CoOp)", "4 vision prompts, depth 12 (VPT)", "bias after 12 blocks"."""
+    if method is None:
+        return "zero-shot"
+    m, parts = method, []
+    if m.n_ctx_vision and (m.n_ctx_vision, m.depth_vision) == (m.n_ctx_text, m.depth_text):
+        parts.append(f"{m.n_ctx_text}+{m.n_ctx_text} prompts, depth {m.depth_text}" + (" (shallow)" if m.depth_text == 1 else ""))
+    else:
+        if m.n_ctx_text:
+            parts.append(f"{m.n_ctx_text} text prompts" + (" (CoOp)" if m.depth_text == 1 else f", depth {m.depth_text}"))
+        if m.n_ctx_vision:
+            parts.append(f"{m.n_ctx_vision} vision prompts, depth {m.depth_vision}" + ("" if m.n_ctx_text else " (VPT)"))
+    if m.bias_vision and m.bias_vision == m.bias_text and m.bias_vision == tuple(range(len(m.bias_vision))):
+        parts.append(f"bias after {len(m.bias_vision)} blocks")
+    elif m.bias_vision or m.bias_text:
+        parts.append(f"bias after vision blocks {list(m.bias_vision)}, text blocks {list(m.bias_text)}")
+    return " + ".join(parts) or "nothing learned"
+
+
+@dataclass(frozen=True)
 class RunSpec:
+    """One run: a dataset, what is learned (None: zero-shot CLIP) and the seed."""
+
     dataset: str
-    method: str  # "zeroshot" | "prompts" | "bias"
-    n_ctx: int = 0
-    depth: int = 0  # prompts: blocks with prompts; bias: blocks with a bias (all, counted from the input)
+    method: PromptConfig | None = None
     seed: int = 0
 
-    def config(self) -> PromptConfig | None:
-        if self.method == "zeroshot":
-            return None
-        if self.method == "bias":
-            return PromptConfig.bias(range(self.depth))
-        if self.method == "prompts":
-            return PromptConfig.prompts(self.n_ctx, self.depth)
-        raise ValueError(f"unknown method {self.method!r}; use 'zeroshot', 'prompts' or 'bias'")
+    def __post_init__(self) -> None:
+        if self.method is not None and not isinstance(self.method, PromptConfig):
+            raise TypeError(f"RunSpec method={self.method!r}: give a PromptConfig (e.g. PromptConfig.prompts(4, 12)), "
+                            "or None for zero-shot CLIP")
+
+    @property
+    def label(self) -> str:
+        return method_label(self.method)
 
 
 def execute(spec: RunSpec, clip: LoadedCLIP, data: DatasetSplits, settings, progress: bool = True,
             only_cached: bool = False) -> RunResult:
     """Train (or load from the cache) one run with the settings' shots, recipe and cache."""
-    if spec.method == "zeroshot":
+    if spec.method is None:
         return zero_shot_run(clip, data, cache=settings.cache, only_cached=only_cached, progress=progress)
-    return train_run(clip, data, spec.config(), shots=settings.shots, seed=spec.seed, recipe=settings.recipe,
+    return train_run(clip, data, spec.method, shots=settings.shots, seed=spec.seed, recipe=settings.recipe,
                      cache=settings.cache, only_cached=only_cached, progress=progress)
 
 
@@ -66,32 +107,48 @@ def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool
 
 
 # ----------------------------------------------------------------------------- presets
-def _zero_shot(datasets: Iterable[str]) -> list[RunSpec]:
-    return [RunSpec(d, "zeroshot") for d in datasets]
+# The one definition of each table's columns: the presets below list their runs, `tables.py`
+# looks the runs of each column up with the same methods.
+TABLE2_N_CTX = 4  # the paper's Table 2 varies the depth of 4+4 prompts
+
+
+def table1_methods(layers: int) -> dict[str, PromptConfig | None]:
+    """Table 1's fixed columns: zero-shot, 1+1 prompts in every block, a bias after every block."""
+    return {"zeroshot": None, "prompt": PromptConfig.prompts(1, layers), "bias": PromptConfig.bias(range(layers))}
+
+
+def table2_methods(depths: Sequence[int]) -> dict[int, PromptConfig | None]:
+    """Table 2's columns: 0 (zero-shot) and 4+4 prompts in the first d blocks for every d."""
+    return {0: None, **{d: PromptConfig.prompts(TABLE2_N_CTX, d) for d in depths}}
+
+
+def table3_methods(layers: int, prompt_counts: Sequence[int]) -> dict[int, PromptConfig | None]:
+    """Table 3's columns: 0 (zero-shot) and n+n prompts in every block for every n."""
+    return {0: None, **{n: PromptConfig.prompts(n, layers) for n in prompt_counts}}
+
+
+def _specs(datasets: Sequence[str], seeds: Sequence[int], methods: Iterable[PromptConfig | None]) -> list[RunSpec]:
+    """Zero-shot once per dataset (it has no seed), every other method once per seed."""
+    methods = list(methods)
+    zero_shot = [RunSpec(d) for d in datasets] if None in methods else []
+    return zero_shot + [RunSpec(d, m, s) for d in datasets for m in methods if m is not None for s in seeds]
 
 
 def table1_specs(datasets: Sequence[str], seeds: Sequence[int], layers: int,
                  depths: Sequence[int] = (), prompt_counts: Sequence[int] = ()) -> list[RunSpec]:
-    """Zero-shot, 1+1 prompts in every block, bias after every block, and the runs 'optimal' picks from."""
-    specs = _zero_shot(datasets) + [
-        RunSpec(d, method, 1 if method == "prompts" else 0, layers, s)
-        for d in datasets for method in ("prompts", "bias") for s in seeds
-    ]
+    """Table 1's columns, and the runs of Tables 2 and 3 that 'optimal' picks from."""
+    specs = _specs(datasets, seeds, table1_methods(layers).values())
     return list(dict.fromkeys(specs + table2_specs(datasets, seeds, depths) + table3_specs(datasets, seeds, layers, prompt_counts)))
 
 
-def table2_specs(datasets: Sequence[str], seeds: Sequence[int], depths: Sequence[int], n_ctx: int = 4) -> list[RunSpec]:
+def table2_specs(datasets: Sequence[str], seeds: Sequence[int], depths: Sequence[int]) -> list[RunSpec]:
     """4+4 prompts in the first d blocks, for every d."""
-    if not depths:
-        return []
-    return _zero_shot(datasets) + [RunSpec(d, "prompts", n_ctx, depth, s) for d in datasets for depth in depths for s in seeds]
+    return _specs(datasets, seeds, table2_methods(depths).values()) if depths else []
 
 
 def table3_specs(datasets: Sequence[str], seeds: Sequence[int], layers: int, prompt_counts: Sequence[int]) -> list[RunSpec]:
     """n+n prompts in every block, for every n."""
-    if not prompt_counts:
-        return []
-    return _zero_shot(datasets) + [RunSpec(d, "prompts", n, layers, s) for d in datasets for n in prompt_counts for s in seeds]
+    return _specs(datasets, seeds, table3_methods(layers, prompt_counts).values()) if prompt_counts else []
 
 
 # ----------------------------------------------------------------------------- inputs for the analyses
@@ -128,4 +185,13 @@ def analysis_run(settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool
     """The prompted model the analysis pages inspect: n_ctx + n_ctx prompts in every block, first seed.
 
     It is also a run of Tables 2 and 3 (full depth), so it is trained once for all pages."""
-    return execute(RunSpec(data.name, "prompts", settings.n_ctx, clip.depth, settings.seeds[0]), clip, data, settings, progress)
+    return execute(RunSpec(data.name, settings.analysis_method(clip.depth), settings.seeds[0]), clip, data, settings, progress)
+
+
+def analysis_model(settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool = True) -> PromptedCLIP:
+    """The prompted model an analysis page inspects on `data`: the prompts of the checkpoint
+    `settings.learned` (IVLP/PromptSRC, VPT, MaPLe or CoOp, see `interop`), or else this book's
+    own analysis run (trained or loaded from the cache)."""
+    if settings.learned is not None:
+        return import_prompts(settings.learned, clip)
+    return analysis_run(settings, clip, data, progress).model

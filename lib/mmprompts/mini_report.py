@@ -14,6 +14,7 @@ import json
 
 from .data.miniworld import MINI_TASKS
 from .experiments import RunSpec, run_all
+from .prompted import PromptConfig
 from .tables import summary
 from .models import SHIPPED_MODELS, manifest_path
 from .profiles import settings
@@ -25,9 +26,9 @@ def mini_report(seeds: tuple[int, ...] = (1, 2, 3), cache: str | None = None, pr
     config = settings("mini", seeds=list(seeds), cache=cache)
     clip = config.load_model()
     layers = clip.depth
-    specs = [RunSpec(task, "zeroshot") for task in config.datasets]
-    specs += [RunSpec(task, "prompts", config.n_ctx, layers, s) for task in config.datasets for s in seeds]
-    specs += [RunSpec(task, "bias", 0, layers, s) for task in config.datasets for s in seeds]
+    prompts, bias = PromptConfig.prompts(config.n_ctx, layers), PromptConfig.bias(range(layers))
+    specs = [RunSpec(task) for task in config.datasets]
+    specs += [RunSpec(task, method, s) for task in config.datasets for method in (prompts, bias) for s in seeds]
     accuracies = run_all(specs, clip, config, progress=progress)
 
     weights = SHIPPED_MODELS["mini-clip"]["mini-world"]
@@ -44,12 +45,12 @@ def mini_report(seeds: tuple[int, ...] = (1, 2, 3), cache: str | None = None, pr
         f"{'bias':>15} {'best gain':>9}",
     ]
     for task in config.datasets:
-        zero = summary(accuracies, task, "zeroshot", 0, 0, None).mean
-        prompts = summary(accuracies, task, "prompts", config.n_ctx, layers, None)
-        bias = summary(accuracies, task, "bias", 0, layers, None)
-        gain = max(prompts.mean, bias.mean) - zero
-        lines.append(f"{task:<10} {MINI_TASKS[task].kind:<46} {zero:9.2f} {prompts.mean:8.2f} ± {prompts.std:4.2f} "
-                     f"{bias.mean:8.2f} ± {bias.std:4.2f} {gain:+9.2f}")
+        zero = summary(accuracies, task, None, None).mean
+        tuned = summary(accuracies, task, prompts, None)
+        biased = summary(accuracies, task, bias, None)
+        gain = max(tuned.mean, biased.mean) - zero
+        lines.append(f"{task:<10} {MINI_TASKS[task].kind:<46} {zero:9.2f} {tuned.mean:8.2f} ± {tuned.std:4.2f} "
+                     f"{biased.mean:8.2f} ± {biased.std:4.2f} {gain:+9.2f}")
     return "\n".join(lines)
 
 

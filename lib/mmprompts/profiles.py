@@ -41,6 +41,7 @@ class Settings:
     recipe: Recipe = field(default_factory=Recipe)
     device: str = "cpu"
     cache: str | None = None
+    learned: str | None = None  # a checkpoint of the MaPLe/PromptSRC or CoOp code bases the analysis pages inspect
 
     def load_model(self) -> LoadedCLIP:
         return load_clip(self.model, self.pretrained, checkpoint=self.checkpoint, device=self.device)
@@ -123,7 +124,7 @@ def settings(profile: str = "mini", **overrides) -> Settings:
 
 # The variables of every notebook's `parameters` cell besides `profile` (None = the profile's value).
 PARAMETERS = ("model", "pretrained", "checkpoint", "data_root", "datasets", "shots", "seeds", "n_ctx", "depths",
-              "prompt_counts", "epochs", "lr", "batch_size", "analysis_images", "device", "cache")
+              "prompt_counts", "epochs", "lr", "batch_size", "analysis_images", "device", "cache", "learned")
 
 
 def from_parameters(namespace: dict) -> Settings:
@@ -149,7 +150,7 @@ def _check_types(values: dict) -> None:
     for name, (kind, what) in expected.items():
         if not isinstance(values[name], kind) or isinstance(values[name], bool):
             raise ValueError(f"{name}={values[name]!r}: must be {what}")
-    for name in ("pretrained", "checkpoint", "data_root", "cache"):
+    for name in ("pretrained", "checkpoint", "data_root", "cache", "learned"):
         if values.get(name) is not None and not isinstance(values[name], str):
             raise ValueError(f"{name}={values[name]!r}: must be a string or None")
     for name in ("seeds", "depths", "prompt_counts"):

@@ -48,6 +48,16 @@ class PromptConfig:
         return cls(n_ctx_vision=n_ctx, n_ctx_text=n_ctx, depth_vision=depth, depth_text=depth)
 
     @classmethod
+    def text_only(cls, n_ctx: int) -> "PromptConfig":
+        """CoOp: n_ctx learned input-level text prompts, the image tower untouched."""
+        return cls(n_ctx_text=n_ctx, depth_text=1)
+
+    @classmethod
+    def vision_only(cls, n_ctx: int, depth: int) -> "PromptConfig":
+        """VPT (deep): n_ctx vision prompts in the first `depth` blocks, the zero-shot text tower."""
+        return cls(n_ctx_vision=n_ctx, depth_vision=depth)
+
+    @classmethod
     def bias(cls, layers: Sequence[int]) -> "PromptConfig":
         """The paper's bias tuning: one vector after each listed block of both branches."""
         return cls(bias_vision=tuple(layers), bias_text=tuple(layers))

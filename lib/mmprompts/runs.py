@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Callable
 
 import torch
@@ -26,7 +26,7 @@ from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, atomic_write_text, cache_root
 from .train import Recipe, evaluate, train_epochs
 
-__all__ = ["TRAINER_VERSION", "RunResult", "cache_root", "run_config", "run_key", "train_run", "zero_shot_run"]
+__all__ = ["TRAINER_VERSION", "RunResult", "cache_root", "method_key", "run_config", "run_key", "train_run", "zero_shot_run"]
 
 # Bump when a change to training or evaluation changes results: old runs stop matching.
 TRAINER_VERSION = "1"
@@ -54,11 +54,25 @@ def run_config(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig | Non
         "model": clip.identity,
         "dataset": data.name,
         "data": data.fingerprint,
-        "method": "zeroshot" if method is None else asdict(method),
+        "method": method_key(method),
         "shots": shots,
         "seed": seed,
         "recipe": None if recipe is None else recipe.as_dict(),
     }))
+
+
+# The PromptConfig fields of the first run keys: always hashed. A field added later enters the key
+# only when it differs from its default, so adding one leaves every existing run's key unchanged.
+_KEYED_FIELDS = ("n_ctx_vision", "n_ctx_text", "depth_vision", "depth_text", "bias_vision", "bias_text", "ctx_init",
+                 "init_std")
+
+
+def method_key(method: PromptConfig | None) -> str | dict:
+    """The method's part of a run key: "zeroshot", or the config's fields (see _KEYED_FIELDS)."""
+    if method is None:
+        return "zeroshot"
+    defaults = {f.name: f.default_factory() if f.default is MISSING else f.default for f in fields(method)}
+    return {name: value for name, value in asdict(method).items() if name in _KEYED_FIELDS or value != defaults[name]}
 
 
 def run_key(config: dict) -> str:

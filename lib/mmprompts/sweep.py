@@ -31,7 +31,7 @@ def preset_specs(preset: str, settings: Settings, layers: int) -> list[RunSpec]:
     if preset in ("table1", "all"):
         return table1_specs(settings.datasets, settings.seeds, layers, settings.depths, settings.prompt_counts)
     if preset == "table2":
-        return table2_specs(settings.datasets, settings.seeds, settings.depths, settings.n_ctx)
+        return table2_specs(settings.datasets, settings.seeds, settings.depths)
     return table3_specs(settings.datasets, settings.seeds, layers, settings.prompt_counts)
 
 

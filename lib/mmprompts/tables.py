@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .data.miniworld import MINI_TASKS
-from .experiments import RunSpec
+from .experiments import RunSpec, table1_methods, table2_methods, table3_methods
 from .paper import TABLE1, TABLE2, TABLE3
+from .prompted import PromptConfig
 
 __all__ = ["Cell", "paper_dataset", "summary", "table1", "table2", "table3", "preset_tables", "to_csv", "to_markdown", "zero_shot_table"]
 
@@ -41,10 +42,10 @@ class Cell:
         return None if self.paper is None else self.mean - self.paper
 
 
-def summary(accuracies: dict[RunSpec, float], dataset: str, method: str, n_ctx: int, depth: int,
+def summary(accuracies: dict[RunSpec, float], dataset: str, method: PromptConfig | None,
             paper: float | None) -> Cell | None:
-    values = [acc for spec, acc in accuracies.items()
-              if (spec.dataset, spec.method, spec.n_ctx, spec.depth) == (dataset, method, n_ctx, depth)]
+    """Mean ± std over the seeds of `method` (None: zero-shot) on `dataset`; None when it has no runs."""
+    values = [acc for spec, acc in accuracies.items() if (spec.dataset, spec.method) == (dataset, method)]
     if not values:
         return None
     std = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -56,20 +57,22 @@ def table1(accuracies: dict[RunSpec, float], datasets: Sequence[str], layers: in
     rows = {}
     for d in datasets:
         paper = TABLE1.get(paper_dataset(d), {})
-        row = {
-            "zeroshot": summary(accuracies, d, "zeroshot", 0, 0, paper.get("zeroshot")),
-            "prompt": summary(accuracies, d, "prompts", 1, layers, paper.get("prompt")),
-            "bias": summary(accuracies, d, "bias", 0, layers, paper.get("bias")),
-        }
-        prompt_settings = {(s.n_ctx, s.depth) for s in accuracies if s.dataset == d and s.method == "prompts"}
-        cells = [summary(accuracies, d, "prompts", n, depth, paper.get("optimal")) for n, depth in sorted(prompt_settings)]
+        row = {column: summary(accuracies, d, method, paper.get(column)) for column, method in table1_methods(layers).items()}
+        prompt_settings = {s.method for s in accuracies if s.dataset == d and _is_ivlp(s.method)}
+        cells = [summary(accuracies, d, m, paper.get("optimal"))
+                 for m in sorted(prompt_settings, key=lambda m: (m.n_ctx_text, m.depth_text))]
         row["optimal"] = max(cells, key=lambda c: c.mean, default=None)
         rows[d] = row
     return rows
 
 
-def table2(accuracies: dict[RunSpec, float], datasets: Sequence[str], depths: Sequence[int], layers: int,
-           n_ctx: int = 4) -> dict[str, dict[int, Cell | None]]:
+def _is_ivlp(method: PromptConfig | None) -> bool:
+    """Symmetric deep prompts without biases: the settings Table 1's 'optimal' chooses among."""
+    return method is not None and method.n_ctx_text > 0 and method == PromptConfig.prompts(method.n_ctx_text, method.depth_text)
+
+
+def table2(accuracies: dict[RunSpec, float], datasets: Sequence[str], depths: Sequence[int],
+           layers: int) -> dict[str, dict[int, Cell | None]]:
     """Rows per dataset, columns 0 (zero-shot) and each depth.
 
     A depth d of an L-block model is compared with the paper's column at the same fraction
@@ -77,11 +80,8 @@ def table2(accuracies: dict[RunSpec, float], datasets: Sequence[str], depths: Se
     rows = {}
     for d in datasets:
         paper = TABLE2.get(paper_dataset(d), {})
-        row = {0: summary(accuracies, d, "zeroshot", 0, 0, paper.get(0))}
-        for depth in depths:
-            column = round(PAPER_LAYERS * depth / layers)
-            row[depth] = summary(accuracies, d, "prompts", n_ctx, depth, paper.get(column))
-        rows[d] = row
+        rows[d] = {depth: summary(accuracies, d, method, paper.get(round(PAPER_LAYERS * depth / layers)))
+                   for depth, method in table2_methods(depths).items()}
     return rows
 
 
@@ -91,10 +91,7 @@ def table3(accuracies: dict[RunSpec, float], datasets: Sequence[str], layers: in
     rows = {}
     for d in datasets:
         paper = TABLE3.get(paper_dataset(d), {})
-        row = {0: summary(accuracies, d, "zeroshot", 0, 0, paper.get(0))}
-        for n in prompt_counts:
-            row[n] = summary(accuracies, d, "prompts", n, layers, paper.get(n))
-        rows[d] = row
+        rows[d] = {n: summary(accuracies, d, method, paper.get(n)) for n, method in table3_methods(layers, prompt_counts).items()}
     return rows
 
 
@@ -138,7 +135,7 @@ def to_csv(table: dict[str, dict], columns: dict) -> str:
 
 def zero_shot_table(accuracies: dict[RunSpec, float], datasets: Sequence[str]) -> dict[str, dict[str, Cell | None]]:
     """Rows per dataset with the single column "zeroshot" (the paper's CLIP column)."""
-    return {d: {"zeroshot": summary(accuracies, d, "zeroshot", 0, 0, TABLE1.get(paper_dataset(d), {}).get("zeroshot"))}
+    return {d: {"zeroshot": summary(accuracies, d, None, TABLE1.get(paper_dataset(d), {}).get("zeroshot"))}
             for d in datasets}
 
 
