@@ -10,7 +10,7 @@ import pytest
 from mmprompts import PromptConfig, paper
 from mmprompts.experiments import RunSpec, table1_specs, table2_specs, table3_specs
 from mmprompts.profiles import PARAMETERS, from_parameters, settings
-from mmprompts.tables import table1, table2, table3, to_csv, to_markdown, zero_shot_table
+from mmprompts.tables import best_prompt_setting, table1, table2, table3, to_csv, to_markdown, zero_shot_table
 
 
 def test_profiles_fill_every_value_and_accept_overrides():
@@ -59,12 +59,13 @@ def test_paper_tables_are_consistent():
 
 
 def test_specs_cover_each_table_once():
-    t1 = table1_specs(["a"], [1, 2], layers=4, depths=[1, 4], prompt_counts=[1, 8])
+    t1 = table1_specs(["a"], [1, 2], layers=4)
     assert len(t1) == len(set(t1))
     assert RunSpec("a", PromptConfig.bias(range(4)), 2) in t1 and RunSpec("a", PromptConfig.prompts(1, 4), 1) in t1
-    assert RunSpec("a", PromptConfig.prompts(4, 1), 2) in t1 and RunSpec("a", PromptConfig.prompts(8, 4), 2) in t1
-    # bias + (1,4) + (4,1) + (4,4) + (8,4) per seed, and one zero-shot
-    assert len(t1) == 1 + 2 * 5
+    # OPTIMAL is the paper's Table 3 row "20 prompts": 10 + 10 in every block
+    assert RunSpec("a", PromptConfig.prompts(10, 4), 2) in t1
+    # (1,4), bias, (10,4) per seed, and one zero-shot; no Table 2/3 run is forced in
+    assert len(t1) == 1 + 2 * 3
     assert len(table2_specs(["a", "b"], [1], [1, 2, 3])) == 2 + 6
     assert len(table3_specs(["a"], [1, 2, 3], 12, [1, 2])) == 1 + 6
 
@@ -76,7 +77,8 @@ def _fake_results() -> dict[RunSpec, float]:
         results[RunSpec("eurosat", PromptConfig.bias(range(12)), seed)] = b
         results[RunSpec("eurosat", PromptConfig.prompts(4, 12), seed)] = p + 10
         results[RunSpec("eurosat", PromptConfig.prompts(4, 6), seed)] = p + 5
-        # not a symmetric prompt setting: Table 1's 'optimal' must not pick it
+        results[RunSpec("eurosat", PromptConfig.prompts(10, 12), seed)] = p + 8
+        # not a symmetric prompt setting: `best_prompt_setting` must not pick it
         results[RunSpec("eurosat", PromptConfig.vision_only(4, 12), seed)] = p + 20
     return results
 
@@ -86,7 +88,9 @@ def test_table1_aggregates_mean_std_paper_and_delta():
     assert rows["zeroshot"].mean == 50.0 and rows["zeroshot"].paper == 48.4
     assert rows["prompt"].mean == pytest.approx(72.0) and rows["prompt"].std == pytest.approx(2.0)
     assert rows["bias"].mean == pytest.approx(82.0) and rows["bias"].delta == pytest.approx(82.0 - 86.5)
-    assert rows["optimal"].mean == pytest.approx(82.0) and rows["optimal"].paper == 82.6  # the (4, 12) setting
+    assert rows["optimal"].mean == pytest.approx(80.0) and rows["optimal"].paper == 82.6  # 10+10, not the best run
+    best, cell = best_prompt_setting(_fake_results(), "eurosat")
+    assert best == PromptConfig.prompts(4, 12) and cell.mean == pytest.approx(82.0)
 
 
 def test_table2_maps_depth_to_the_papers_column_and_table3_counts():

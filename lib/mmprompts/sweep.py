@@ -25,14 +25,17 @@ PRESETS = ("table1", "table2", "table3", "all")
 
 
 def preset_specs(preset: str, settings: Settings, layers: int) -> list[RunSpec]:
-    """The runs of one of the paper's tables (table1 includes what its 'optimal' column picks from)."""
+    """The runs of one of the paper's tables, or of all three ('all', each run once)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
+    specs = []
     if preset in ("table1", "all"):
-        return table1_specs(settings.datasets, settings.seeds, layers, settings.depths, settings.prompt_counts)
-    if preset == "table2":
-        return table2_specs(settings.datasets, settings.seeds, settings.depths)
-    return table3_specs(settings.datasets, settings.seeds, layers, settings.prompt_counts)
+        specs += table1_specs(settings.datasets, settings.seeds, layers)
+    if preset in ("table2", "all"):
+        specs += table2_specs(settings.datasets, settings.seeds, settings.depths)
+    if preset in ("table3", "all"):
+        specs += table3_specs(settings.datasets, settings.seeds, layers, settings.prompt_counts)
+    return list(dict.fromkeys(specs))
 
 
 @dataclass
