@@ -86,11 +86,12 @@ def test_combine_needs_every_part_and_any_contradiction_wins():
 def test_zero_shot_weak_uses_the_binomial_error_of_each_test_set():
     acc = {"shapes": 90.0, "aerial": 40.0}
     big = {"shapes": 1000, "aerial": 1000}
-    assert C.decide_zero_shot_weak(acc, big, ["aerial"]).outcome == SUPPORTS
-    assert C.decide_zero_shot_weak({"shapes": 40.0, "aerial": 90.0}, big, ["aerial"]).outcome == CONTRADICTS
+    analogue = {"shapes": "caltech101", "aerial": "eurosat"}
+    assert C.decide_zero_shot_weak(acc, big, analogue).outcome == SUPPORTS
+    assert C.decide_zero_shot_weak({"shapes": 40.0, "aerial": 90.0}, big, analogue).outcome == CONTRADICTS
     # 2 images each: the binomial SE (~35 points) swamps a 5-point gap
-    assert C.decide_zero_shot_weak({"shapes": 50.0, "aerial": 45.0}, {"shapes": 2, "aerial": 2}, ["aerial"]).outcome == INCONCLUSIVE
-    assert C.decide_zero_shot_weak(acc, big, ["dtd"]).outcome == INCONCLUSIVE  # no shifted dataset shown
+    assert C.decide_zero_shot_weak({"shapes": 50.0, "aerial": 45.0}, {"shapes": 2, "aerial": 2}, analogue).outcome == INCONCLUSIVE
+    assert C.decide_zero_shot_weak(acc, big, {"shapes": "caltech101", "aerial": "imagenet"}).outcome == INCONCLUSIVE
 
 
 @pytest.mark.parametrize("error, outcome", [(3e-7, SUPPORTS), (1e-5, SUPPORTS), (1.1e-5, CONTRADICTS)])
@@ -239,3 +240,41 @@ def test_verdicts_round_trip_through_the_ledger_files(tmp_path):
     assert [v.claim.id for v in loaded] == ["formulation.identities", "count.more-prompts-help"]
     assert [v.outcome for v in loaded] == [SUPPORTS, SUPPORTS]
     assert loaded[1].numbers["gain"]["mean"] == pytest.approx(2.0)
+
+
+# ----------------------------------------------------------------------------- effects from statistics
+def test_relevancy_effects_pair_the_images():
+    import torch
+
+    groups = {"sos": 0, "prompt": 0, "template": 0, "category": 0, ".": 0}
+    clip = {"text_groups": groups, "text_group_samples": torch.tensor([[0.5, 0.0, 0.2, 0.3, 0.0], [0.4, 0.0, 0.2, 0.4, 0.0]]),
+            "image_samples": torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])}
+    prompted = {"text_groups": groups,
+                "text_group_samples": torch.tensor([[0.6, 0.3, 0.0, 0.1, 0.0], [0.6, 0.3, 0.0, 0.1, 0.0]]),
+                "image_samples": torch.tensor([[0.05, 0.1, 0.15, 0.2, 0.5], [0.2, 0.15, 0.1, 0.05, 0.5]])}
+    e = C.relevancy_effects(clip, prompted, n_patches=4)
+    assert e["category"].mean == pytest.approx(-0.25) and e["sos"].mean == pytest.approx(0.15)
+    assert e["prefix"].mean == pytest.approx(0.1)  # 0.3 prompts against 0.2 template words
+    assert e["sos_most"].mean == pytest.approx(0.05)
+    assert e["patches"].mean == pytest.approx(1.0)  # the same patch distributions once renormalised
+    assert e["vision_prompts"].mean == pytest.approx(0.5 / 0.2 - 1)  # one prompt of five tokens holds half
+
+
+def test_text_attention_effects_pair_the_cells():
+    import torch
+
+    groups = ["sos", "prompt", "template", "category", "."]
+    clip = torch.tensor([[[0.7, 0.0, 0.1, 0.2, 0.0], [0.5, 0.0, 0.3, 0.2, 0.0]]])  # 1 block, 2 heads
+    prompted = torch.tensor([[[0.4, 0.4, 0.0, 0.2, 0.0], [0.3, 0.5, 0.0, 0.2, 0.0]]])
+    e = C.text_attention_effects(clip, prompted, groups)
+    assert e["sos"].mean == pytest.approx(-0.25) and e["prefix"].mean == pytest.approx(0.25)
+    assert e["category"].mean == pytest.approx(0.0) and e["category_level"].mean == pytest.approx(0.2)
+
+
+def test_cls_map_effects():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    clip = torch.rand(2, 4, 5, 5, generator=g)
+    e = C.cls_map_effects(clip, clip.clone(), 1 - clip)
+    assert e["kept"].mean == pytest.approx(1.0) and e["background"].mean == pytest.approx(-1.0)

@@ -3,7 +3,7 @@
 One style for every figure (set when this module is imported): the Okabe–Ito palette, which
 stays distinguishable with the common colour-vision deficiencies, constrained layout, and
 small fonts sized for the book's column. Each paper figure is one composed figure (a grid over
-datasets or blocks); `caption` gives it its number and its paper counterpart.
+datasets or blocks); `page.figure` shows it with its number, caption and paper counterpart.
 """
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import HTML
 
 from .models import LoadedCLIP
 
-__all__ = ["PALETTE", "accuracy_curves", "block_lines", "caption", "class_probabilities", "cls_attention_grid",
+__all__ = ["PALETTE", "accuracy_curves", "block_lines", "class_probabilities", "cls_attention_grid",
            "display_images", "group_attention_grid", "group_share_grid", "overlay_maps", "position_relevance",
            "scope_grid"]
 
@@ -40,15 +39,6 @@ mpl.rcParams.update({
 })
 MODEL_COLOURS = {"CLIP": PALETTE[0], "prompted": PALETTE[1], "deep": PALETTE[1], "shallow": PALETTE[2],
                  "W/O prompt": PALETTE[2], "W prompt": PALETTE[1]}
-
-
-def caption(number: str, text: str, paper: str | None = None) -> HTML:
-    """The caption under a figure: its number, what it shows, and the paper figure it mirrors."""
-    import html
-
-    counterpart = f" (cf. paper {html.escape(paper)})" if paper else ""
-    return HTML(f'<p class="mmp-caption"><strong>Figure {html.escape(number)}</strong>{counterpart}. '
-                f"{html.escape(text)}</p>")
 
 
 def _colour(label: str, index: int) -> str:

@@ -5,7 +5,7 @@ per branch: the paper reports that training failed there; those cells are None.
 """
 from __future__ import annotations
 
-__all__ = ["PAPER_DATASETS", "TABLE1", "TABLE2", "TABLE3", "TABLE1_METHODS", "TABLE2_DEPTHS", "TABLE3_PROMPTS"]
+__all__ = ["PAPER_DATASETS", "RELEVANCY_TEMPLATE", "TABLE1", "TABLE2", "TABLE3", "TABLE1_METHODS", "TABLE2_DEPTHS", "TABLE3_PROMPTS"]
 
 PAPER_DATASETS = ("imagenet", "caltech101", "dtd", "eurosat", "fgvc_aircraft", "food101", "oxford_flowers",
                   "oxford_pets", "stanford_cars", "sun397", "ucf101")
@@ -63,3 +63,8 @@ TABLE3: dict[str, dict[int, float | None]] = {
         "eurosat": (48.40, 71.73, 76.53, 79.37, 77.87, 82.60, None, None),
     }.items()
 }
+
+# App. E: the relevancy statistics compare zero-shot CLIP read with "a photo of a {}." and keep only
+# the datasets whose own template is that one (the paper drops DTD and EuroSAT, whose templates
+# "{} texture." and "a centered satellite photo of {}." differ).
+RELEVANCY_TEMPLATE = "a photo of a {}."
