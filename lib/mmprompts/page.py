@@ -102,7 +102,7 @@ class Captioned:
         image = ""
         if self.png is not None:
             image = (f'<img src="data:image/png;base64,{base64.b64encode(self.png).decode()}" '
-                     f'alt="{html.escape(self.caption)}">')
+                     f'alt="{html.escape(self.caption)}"/>')
         return f'<figure class="mmp-figure">{image}{_figcaption(self.caption, self.number, self.paper)}</figure>'
 
 
