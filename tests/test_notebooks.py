@@ -34,6 +34,32 @@ def test_paper_profile_reads_coop_folders(tmp_path):
     assert len(list((tmp_path / "cache" / "runs").iterdir())) == 2  # one zero-shot run per dataset, cached
 
 
+# Every page on the paper's data path, small: CoOp-layout folders of tiny generated images (EuroSAT and
+# DTD with their own templates, Caltech101 with "a photo of a {}."), the mini model standing in for
+# ViT-B/16, one seed, one epoch, 2 shots, depths and prompt counts within the mini model's 4 blocks.
+PAPER_PATH_DATASETS = ["eurosat", "dtd", "caltech101"]
+
+
+@pytest.fixture(scope="module")
+def paper_path(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("paper-path")
+    for name in PAPER_PATH_DATASETS:
+        make_toy_dataset(root / "data", name, per_class=(4, 1, 2), size=48)
+    return {"profile": "paper", "data_root": str(root / "data"), "datasets": PAPER_PATH_DATASETS,
+            "model": "mini-clip", "pretrained": "mini-world", "device": "cpu", "cache": str(root / "cache"),
+            "seeds": [1], "epochs": 1, "shots": 2, "batch_size": 4, "depths": [1, 4], "prompt_counts": [1, 4],
+            "analysis_images": 4}
+
+
+@pytest.mark.parametrize("notebook", sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py")))
+def test_every_page_runs_on_the_paper_path(paper_path, tmp_path, notebook):
+    out = execute_notebook(NOTEBOOKS / f"{notebook}.py", tmp_path / "out.ipynb", paper_path, progress=False)
+    # what the page shows (outputs and widget state), not the parameter cells that name the datasets
+    shown = _outputs(out) + json.dumps(json.loads(out.read_text())["metadata"].get("widgets", {}))
+    missing = [d for d in PAPER_PATH_DATASETS if d not in shown]
+    assert not missing, f"{notebook} ran but shows nothing of {missing}"
+
+
 @pytest.mark.parametrize("parameters, message", [
     ({"profile": "laptop"}, "unknown profile 'laptop'"),
     ({"datasets": ["imagenette"]}, "unknown \\['imagenette'\\]"),

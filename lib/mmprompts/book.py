@@ -3,7 +3,8 @@
     python -m mmprompts book [--profile mini] [-p NAME VALUE ...]
 
 The Jupytext sources in `notebooks/` are converted in memory, executed into
-`book/executed/` (build output, git-ignored) and compiled by `jupyter-book build` with
+`book/executed/` (build output, git-ignored), their cells tagged for the reader (parameter
+cells removed, code collapsed: `tag_for_reader`) and compiled by `jupyter-book build` with
 execution off. A failing cell fails the command. Trained runs live in the run cache, so a
 second build only re-runs the analyses. The widget JavaScript (`@jupyter-widgets/html-manager`'s
 `embed.js`) is fetched once from the npm registry into `book/widget-js/` and served by the
@@ -20,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["HTML_MANAGER", "build_book", "execute_notebook", "notebook_sources", "project_root", "widget_script"]
+__all__ = ["HTML_MANAGER", "build_book", "execute_notebook", "notebook_sources", "project_root", "tag_for_reader",
+           "widget_script"]
 
 HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"
 MATHJAX = "mathjax@3.2.2"
@@ -53,6 +55,29 @@ def execute_notebook(source: Path, output: Path, parameters: dict | None = None,
     return output
 
 
+# Cell tags that already decide how a cell shows in the book (myst-nb's, and "show-input" to keep
+# a code cell open); a cell carrying one keeps it.
+_SHOWN_AS = {"remove-cell", "remove-input", "hide-cell", "hide-input", "show-input"}
+
+
+def tag_for_reader(notebook: Path) -> None:
+    """Tag an executed notebook's code cells for the book, in place: the `parameters` cell and
+    Papermill's `injected-parameters` cell are removed from the page, every other code cell's
+    input is collapsed (one click opens it); markdown and outputs stay. The .ipynb keeps every cell."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags):
+            tags.append("remove-cell")
+        elif not _SHOWN_AS & set(tags):
+            tags.append("hide-input")
+    nbformat.write(nb, notebook)
+
+
 def widget_script(root: Path) -> Path:
     """`book/widget-js/`: the widget manager's embed.js with its fonts, and MathJax, from npm on first use.
 
@@ -83,13 +108,14 @@ def build_book(parameters: dict | None = None, html: bool = True, progress: bool
     """Execute all notebooks into book/executed/ and build the HTML; returns the HTML folder."""
     root = project_root()
     widget_script(root)
-    # Progress bars would be saved into the pages as frozen widgets; the kernels inherit this.
+    # Progress bars would be saved into the pages as frozen widgets; the kernels inherit this, and
+    # the library's bars obey it (mmprompts.progress). Papermill's own bar stays in the console.
     os.environ.setdefault("TQDM_DISABLE", "1")
     executed = root / "book" / "executed"
     for source in notebook_sources(root):
         started = time.perf_counter()
         print(f"executing {source.name} ...", flush=True)
-        execute_notebook(source, executed / f"{source.stem}.ipynb", parameters, progress=progress)
+        tag_for_reader(execute_notebook(source, executed / f"{source.stem}.ipynb", parameters, progress=progress))
         print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
     if not html:
         return executed

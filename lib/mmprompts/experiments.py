@@ -17,6 +17,7 @@ from .data.coop import DatasetSplits
 from .models import LoadedCLIP
 from .interop import import_prompts
 from .prompted import PromptConfig, PromptedCLIP
+from .progress import progress_bar
 from .runs import RunResult, train_run, zero_shot_run
 
 __all__ = ["METHODS", "RunSpec", "analysis_model", "analysis_run", "execute", "in_batches", "method_config", "method_label",
@@ -94,11 +95,9 @@ def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool
     """Execute runs one after another in this process; returns accuracy per spec.
 
     `only_cached=True` never trains: a run missing from the cache raises LookupError."""
-    from tqdm.auto import tqdm
-
     datasets = {name: load_dataset(name, settings.data_root) for name in sorted({s.dataset for s in specs})}
     accuracies = {}
-    for spec in tqdm(specs, desc="runs", disable=not progress):
+    for spec in progress_bar(specs, progress, desc="runs"):
         result = execute(spec, clip, datasets[spec.dataset], settings, progress=False, only_cached=only_cached)
         accuracies[spec] = result.accuracy
         if on_result is not None:

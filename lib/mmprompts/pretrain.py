@@ -46,11 +46,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .data.miniworld import (COLOURS, IMAGE_SIZE, MINI_TASKS, SHAPES, TEXTURES, WORLD_VERSION, Scene, caption, render,
                              sample_scene, sample_scene_group, world_vocabulary)
 from .models import SHIPPED_MODELS, load_clip, manifest_path, untrained_token_rows
+from .progress import progress_bar
 from .prompted import PromptedCLIP
 from .storage import atomic_torch_save, atomic_write_text, cache_root
 
@@ -226,7 +226,7 @@ def pretrain(out: str | os.PathLike = SHIPPED_FILE, recipe: PretrainRecipe = Pre
     stream = _PretrainStream(recipe, clip.tokenizer, clip.mean, clip.std, first_step)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=1, prefetch_factor=4)
     total = recipe.vision_warmup + recipe.steps
-    bar = tqdm(loader, total=total, initial=first_step, disable=not progress, desc="pretrain mini-clip")
+    bar = progress_bar(loader, progress, total=total, initial=first_step, desc="pretrain mini-clip")
     started = time.perf_counter()
     for step, (kind, images, *targets) in enumerate(bar, start=first_step):
         if _stage(step, recipe) != stage:

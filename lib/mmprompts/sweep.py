@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from .experiments import RunSpec, execute, table1_specs, table2_specs, table3_specs
+from .progress import progress_bar
 from .profiles import Settings
 
 __all__ = ["PRESETS", "SweepResult", "preset_specs", "run_sweep"]
@@ -64,7 +65,6 @@ def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None 
               progress: bool = True, ray_init: dict | None = None) -> SweepResult:
     """Run every spec once (cached ones are only read), on Ray, and collect accuracies and errors."""
     import ray
-    from tqdm.auto import tqdm
 
     from .data import load_dataset
 
@@ -91,8 +91,8 @@ def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None 
         if settings.device.startswith("cuda") and not gpus:
             raise ValueError(f"device={settings.device!r} but the Ray cluster has no GPU")
         pending = {remote.remote(spec, settings): spec for spec in missing}
-        bar = tqdm(total=len(specs), initial=len(result.accuracies) + len(result.errors), desc="sweep runs",
-                   disable=not progress)
+        bar = progress_bar(None, progress, total=len(specs), initial=len(result.accuracies) + len(result.errors),
+                           desc="sweep runs")
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             spec = pending.pop(done[0])

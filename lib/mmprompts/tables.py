@@ -8,17 +8,19 @@ Markdown or CSV here, as figures by `figures.py`.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import statistics
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 from .data.miniworld import MINI_TASKS
 from .experiments import RunSpec, table1_methods, table2_methods, table3_methods
 from .paper import TABLE1, TABLE2, TABLE3
 from .prompted import PromptConfig
 
-__all__ = ["Cell", "best_prompt_setting", "paper_dataset", "summary", "table1", "table2", "table3", "preset_tables", "to_csv", "to_markdown", "zero_shot_table"]
+__all__ = ["Cell", "TableView", "VERDICTS", "best_prompt_setting", "html_table", "paper_dataset", "show", "summary",
+           "table1", "table2", "table3", "preset_tables", "to_csv", "to_html", "to_markdown", "zero_shot_table"]
 
 PAPER_LAYERS = 12  # ViT-B/16
 
@@ -114,8 +116,8 @@ def to_markdown(table: dict[str, dict], columns: dict, caption: str = "") -> str
         cells = [f"{dataset} ({paper_dataset(dataset)})" if dataset in MINI_TASKS else dataset]
         for key in columns:
             cell = row.get(key)
-            if cell is None:
-                cells.append("not run")
+            if not isinstance(cell, Cell):
+                cells.append(cell or "not run")
                 continue
             spread = f" ± {cell.std:.2f}" if cell.runs > 1 else ""
             cells.append(f"{cell.mean:.2f}{spread} · paper {_fmt(cell.paper)} · Δ {_fmt(cell.delta, signed=True)}")
@@ -157,3 +159,103 @@ def preset_tables(preset: str, accuracies: dict[RunSpec, float], datasets: Seque
         out.append((f"Table 3: n+n prompts in all {layers} blocks", table3(accuracies, datasets, layers, prompt_counts),
                     {0: "CLIP", **{n: f"{n}+{n}" for n in prompt_counts}}))
     return out
+
+
+# HTML tables for the book. Class names refer to book/style/mmprompts.css; the text alone stays
+# readable without it (signs on every delta, "not run" spelled out).
+def _html(value: Any) -> str:
+    """Escaped text, or the markup of an object that declares itself safe HTML (`__html__`, e.g. markupsafe)."""
+    return value.__html__() if hasattr(value, "__html__") else html.escape(str(value))
+
+
+def _caption(caption: str) -> str:
+    return f"<caption>{html.escape(caption)}</caption>" if caption else ""
+
+
+def _delta_cell(delta: float | None) -> str:
+    if delta is None:
+        return '<td class="mmp-num mmp-delta">–</td>'
+    # rounded as shown, so a "+0.00" is never coloured as a gain or a loss
+    sign = "mmp-pos" if round(delta, 2) > 0 else "mmp-neg" if round(delta, 2) < 0 else "mmp-zero"
+    text = f"{delta:+.2f}".replace("-", "\u2212")
+    return f'<td class="mmp-num mmp-delta {sign}">{text}</td>'
+
+
+def to_html(table: dict[str, dict], columns: dict, caption: str = "") -> str:
+    """The table as HTML: per column this run's mean ± std, the paper's value and Δ = this run − paper.
+
+    A cell that is None shows "not run"; a string (e.g. "diverged") shows as a status.
+    Mini tasks name the paper's dataset they are compared with."""
+    head = "".join(f'<th colspan="3" scope="colgroup">{_html(label)}</th>' for label in columns.values())
+    sub = '<th scope="col">this run</th><th scope="col">paper</th><th scope="col">Δ</th>' * len(columns)
+    body = []
+    for dataset, row in table.items():
+        name = html.escape(dataset)
+        if dataset in MINI_TASKS:
+            name += f' <span class="mmp-analogue">vs {html.escape(paper_dataset(dataset))}</span>'
+        cells = [f'<th scope="row">{name}</th>']
+        for key in columns:
+            cell = row.get(key)
+            if not isinstance(cell, Cell):
+                cells.append(f'<td colspan="3" class="mmp-status">{html.escape(cell or "not run")}</td>')
+                continue
+            spread = f'<span class="mmp-std"> ± {cell.std:.2f}</span>' if cell.runs > 1 else ""
+            runs = f"{cell.runs} run" + ("s" if cell.runs > 1 else "")
+            cells.append(f'<td class="mmp-num" title="{runs}">{cell.mean:.2f}{spread}</td>'
+                         f'<td class="mmp-num mmp-paper">{_fmt(cell.paper)}</td>' + _delta_cell(cell.delta))
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    note = (f'<tfoot><tr><td colspan="{1 + 3 * len(columns)}">Accuracy (%), mean ± std over seeds. '
+            '<span class="mmp-pos">Δ &gt; 0</span>: this run above the paper; '
+            '<span class="mmp-neg">Δ &lt; 0</span>: below.</td></tr></tfoot>')
+    return (f'<table class="mmp-table">{_caption(caption)}<thead><tr><th rowspan="2" scope="col">dataset</th>{head}</tr>'
+            f"<tr>{sub}</tr></thead><tbody>{''.join(body)}</tbody>{note}</table>")
+
+
+# The verdicts a claims table may give, and the style of each (blue / orange survive colour-blindness).
+VERDICTS = {"supported": "mmp-pos", "partly supported": "mmp-mixed", "contradicted": "mmp-neg",
+            "inconclusive": "mmp-mixed", "not tested": "mmp-muted"}
+
+
+def html_table(rows: Sequence[dict], caption: str = "") -> str:
+    """Any list of records as an HTML table; columns in first-seen key order, numbers right-aligned.
+
+    A "verdict" column must hold one of VERDICTS and is coloured by it. Values are escaped
+    unless they declare themselves HTML (`__html__`), e.g. a link to a page."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column, "")
+            if column == "verdict":
+                if value not in VERDICTS:
+                    raise ValueError(f"verdict {value!r}: use one of {list(VERDICTS)}")
+                cells.append(f'<td class="mmp-verdict {VERDICTS[value]}">{html.escape(value)}</td>')
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                cells.append(f'<td class="mmp-num">{value:.2f}</td>' if isinstance(value, float)
+                             else f'<td class="mmp-num">{value}</td>')
+            else:
+                cells.append(f"<td>{_html(value)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="mmp-table">{_caption(caption)}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+@dataclass(frozen=True)
+class TableView:
+    """A results table for a notebook: HTML in the book and Jupyter, Markdown in text-only front ends."""
+
+    table: dict
+    columns: dict
+    caption: str = ""
+
+    def _repr_html_(self) -> str:
+        return to_html(self.table, self.columns, self.caption)
+
+    def _repr_markdown_(self) -> str:
+        return to_markdown(self.table, self.columns, self.caption)
+
+
+def show(table: dict[str, dict], columns: dict, caption: str = "") -> TableView:
+    """What a page displays for a results table: `show(rows, columns, "Table 1 — ...")` as a cell's last line."""
+    return TableView(table, columns, caption)

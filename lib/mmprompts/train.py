@@ -16,11 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
-
 from .data import ImageDataset, eval_transform, train_transform
 from .data.coop import DatasetSplits, Datum
 from .models import LoadedCLIP
+from .progress import progress_bar
 from .prompted import PromptedCLIP
 
 __all__ = ["Recipe", "RunDiverged", "autocast", "class_text_features", "evaluate", "lr_at_epoch", "train_epochs"]
@@ -147,7 +146,7 @@ def train_epochs(
                          generator=torch.Generator().manual_seed(epoch_seed), workers=workers)
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{recipe.epochs}", leave=False, disable=not progress)
+        bar = progress_bar(loader, progress, desc=f"epoch {epoch + 1}/{recipe.epochs}", leave=False)
         for images, labels in bar:
             images = images.to(device, non_blocking=True)
             labels = labels.to(device, non_blocking=True)
@@ -180,7 +179,7 @@ def evaluate(model: PromptedCLIP, clip: LoadedCLIP, data: DatasetSplits, split: 
         text = class_text_features(model, data.classnames, data.template)
     correct, seen = 0, 0
     loader = _loader(getattr(data, split), eval_transform(clip), batch_size, device, shuffle=False, workers=workers)
-    for images, labels in tqdm(loader, desc=f"eval {data.name}/{split}", leave=False, disable=not progress):
+    for images, labels in progress_bar(loader, progress, desc=f"eval {data.name}/{split}", leave=False):
         with autocast(device):
             logits = model.logits(model.encode_image(images.to(device, non_blocking=True)), text)
         correct += int((logits.argmax(-1).cpu() == labels).sum())

@@ -5,42 +5,13 @@ Runs when MMPROMPTS_BOOK_HTML names a built book (`.ci/run` sets it after
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import os
-import threading
-from pathlib import Path
 
 import pytest
 
 BOOK = os.environ.get("MMPROMPTS_BOOK_HTML")
 pytestmark = pytest.mark.skipif(not BOOK, reason="set MMPROMPTS_BOOK_HTML to a built book (python -m mmprompts book)")
-CHROMIUM = os.environ.get("MMPROMPTS_CHROMIUM", "/usr/bin/chromium")
 PAGES = ["book/executed/01_zero_shot.html", "book/executed/05_vision_prompts.html"]
-
-
-@pytest.fixture(scope="module")
-def server():
-    root = Path(BOOK)
-    assert (root / "index.html").is_file(), f"no built book in {root}"
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
 
 
 # The views shown by the widget that holds the first slider (a page may hold several widgets).

@@ -17,8 +17,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 import torch
-from tqdm.auto import tqdm
-
+from ..progress import progress_bar
 from ..prompted import PromptedCLIP, Trace
 from .tokens import text_token_groups, vision_token_groups
 
@@ -73,7 +72,7 @@ def attention_scope(model: PromptedCLIP, batches: Iterable[torch.Tensor], progre
     n_prompts = model.config.n_ctx_vision
     sums: dict[str, dict[str, torch.Tensor]] = {}
     count = 0
-    for images in tqdm(batches, desc="attention scope", disable=not progress):
+    for images in progress_bar(batches, progress, desc="attention scope"):
         trace = Trace()
         model.encode_image(images.to(model.logit_scale.device), trace=trace)
         for variant, maps in (("W prompt", trace.attentions),
@@ -130,7 +129,7 @@ def token_group_attention(model: PromptedCLIP, batches: Iterable[torch.Tensor], 
                            [text_token_groups(model, name, template) for name in classnames], TEXT_GROUPS)
     labels = vision_token_groups(model)
     vision_sum, count = None, 0
-    for images in tqdm(batches, desc="[cls] attention", disable=not progress):
+    for images in progress_bar(batches, progress, desc="[cls] attention"):
         trace = Trace()
         model.encode_image(images.to(device), trace=trace)
         rows = torch.zeros(len(images), dtype=torch.long, device=device)
@@ -153,7 +152,7 @@ def attention_shift(model: PromptedCLIP, reference: PromptedCLIP, batches: Itera
     queries, [layers]. 0 in a block where prompts only rescale the attention (block 1)."""
     n_prompts = model.config.n_ctx_vision
     total, count = None, 0
-    for images in tqdm(batches, desc="attention shift", disable=not progress):
+    for images in progress_bar(batches, progress, desc="attention shift"):
         images = images.to(model.logit_scale.device)
         mine, theirs = Trace(), Trace()
         model.encode_image(images, trace=mine)

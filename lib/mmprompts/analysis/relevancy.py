@@ -12,8 +12,7 @@ from typing import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
-
+from ..progress import progress_bar
 from ..prompted import PromptedCLIP, Trace
 from .tokens import text_token_groups, vision_token_groups
 
@@ -104,7 +103,7 @@ def relevancy_statistics(model: PromptedCLIP, batches: Iterable[tuple[torch.Tens
     device = model.logit_scale.device
     width = model.clip.positional_embedding.shape[0]  # texts are padded to the full context
     image_rows, text_rows, group_rows = [], [], []
-    for images, targets in tqdm(batches, desc="relevancy", disable=not progress):
+    for images, targets in progress_bar(batches, progress, desc="relevancy"):
         maps = relevancy_maps(model, images.to(device), [texts[t] for t in targets.tolist()], start_layer)
         image_rows.append((maps.image / maps.image.sum(-1, keepdim=True)).cpu())
         text = F.pad(maps.text / maps.text.sum(-1, keepdim=True), (0, width - maps.text.shape[1])).cpu()

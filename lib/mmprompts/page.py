@@ -1,0 +1,117 @@
+"""What a book page shows around its results: the settings box at the top, captioned figures.
+
+Each is a small object with `_repr_html_`, so a cell's last line displays it (or `display(...)`);
+the styles live in book/style/mmprompts.css. In the book:
+
+    page_header(S, "03_alignment_contribution", "Sec. 4.2")        # the settings cell
+    figure(fig, "relevance share per token group", "3.1", "Fig. 2")  # a matplotlib figure
+    display(view_selector(...)); caption("relevancy maps", "3.2", "Fig. 3")  # a widget, then its caption
+
+Every cell that shows an image or a widget must show its caption from the same cell
+(tests/browser checks this in the built pages).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import shlex
+from dataclasses import dataclass
+
+import yaml
+
+from .profiles import PARAMETERS, Settings, settings
+from .widgets import figure_png
+
+__all__ = ["Captioned", "PAPER", "PageHeader", "caption", "figure", "page_header", "rerun_command"]
+
+PAPER = ("Ma, Xie, Wei, Sun, Fan, Bao, Guo and Zheng, <i>Understanding the Multi-modal Prompts of the "
+         "Pre-trained Vision-Language Model</i>, arXiv preprint, 2023")
+# Parameters that describe the machine, not the experiment: a re-run on another machine leaves them out.
+_MACHINE = ("device", "cache")
+
+
+def _parameter(s: Settings, name: str):
+    value = getattr(s, name) if hasattr(s, name) else getattr(s.recipe, name)  # epochs, lr, batch_size: the recipe's
+    return list(value) if isinstance(value, tuple) else value
+
+
+def rerun_command(s: Settings, notebook: str) -> str:
+    """The shell command (from the repository root) that re-executes `notebooks/<notebook>.py` with these settings.
+
+    Only values that differ from the profile's are passed; edit or add `-y` entries to change them."""
+    defaults = settings(s.profile, device=s.device)
+    changed = {name: _parameter(s, name) for name in PARAMETERS
+               if name not in _MACHINE and _parameter(s, name) != _parameter(defaults, name)}
+    command = (f"jupytext --to ipynb -o - notebooks/{notebook}.py | papermill - {notebook}.ipynb -k python3 "
+               f"--cwd notebooks -p profile {shlex.quote(s.profile)}")
+    if changed:
+        command += " -y " + shlex.quote(yaml.safe_dump(changed, default_flow_style=True, width=10_000).strip())
+    return command
+
+
+@dataclass(frozen=True)
+class PageHeader:
+    """The "settings of this build" box."""
+
+    settings: Settings
+    notebook: str
+    section: str | None = None
+
+    def _repr_html_(self) -> str:
+        s, r = self.settings, self.settings.recipe
+        weights = f"checkpoint {s.checkpoint}" if s.checkpoint else f"weights {s.pretrained or 'random init'}"
+        rows = {
+            "profile": s.profile,
+            "model": f"{s.model} ({weights})",
+            "datasets": ", ".join(s.datasets),
+            "shots · seeds": f"{s.shots} per class · {', '.join(map(str, s.seeds))}",
+            "recipe": f"SGD lr {r.lr:g}, batch {r.batch_size}, {r.epochs} epochs ({r.warmup_epochs} warm-up)",
+            "analysis": f"{s.n_ctx}+{s.n_ctx} prompts, {s.analysis_images} test images per dataset",
+            "device": s.device,
+        }
+        items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in rows.items())
+        where = f", {html.escape(self.section)}" if self.section else ""
+        return (f'<div class="mmp-settings"><div class="mmp-title">Settings of this build</div><dl>{items}</dl>'
+                f"<div>Re-run this page with other parameters:</div>"
+                f"<pre><code>{html.escape(rerun_command(s, self.notebook))}</code></pre>"
+                f"<div>Paper: {PAPER}{where}.</div></div>")
+
+
+def page_header(s: Settings, notebook: str, section: str | None = None) -> PageHeader:
+    """The box a page shows below its title: this build's settings, the command re-running the page
+    (`notebook` is its file stem, e.g. "01_zero_shot") and the paper's section it reproduces."""
+    return PageHeader(s, notebook, section)
+
+
+def _figcaption(text: str, number: str | None, paper: str | None) -> str:
+    label = f'<span class="mmp-number">Figure {html.escape(number)}</span> — ' if number else ""
+    cf = f" (cf. paper {html.escape(paper)})" if paper else ""
+    return f"<figcaption>{label}{html.escape(text)}{cf}</figcaption>"
+
+
+@dataclass(frozen=True)
+class Captioned:
+    """A figure element: an image (PNG bytes, or none when the figure is a widget shown just before) and its caption."""
+
+    caption: str
+    number: str | None = None
+    paper: str | None = None
+    png: bytes | None = None
+
+    def _repr_html_(self) -> str:
+        image = ""
+        if self.png is not None:
+            image = (f'<img src="data:image/png;base64,{base64.b64encode(self.png).decode()}" '
+                     f'alt="{html.escape(self.caption)}"/>')
+        return f'<figure class="mmp-figure">{image}{_figcaption(self.caption, self.number, self.paper)}</figure>'
+
+
+def figure(fig, caption: str, number: str | None = None, paper: str | None = None, dpi: int = 100) -> Captioned:
+    """A matplotlib figure with its caption, e.g. figure(fig, "relevance share per token group", "3.1", "Fig. 2")
+    → "Figure 3.1 — relevance share per token group (cf. paper Fig. 2)". The figure is closed (shown once)."""
+    return Captioned(caption, number, paper, figure_png(fig, dpi=dpi))
+
+
+def caption(text: str, number: str | None = None, paper: str | None = None) -> Captioned:
+    """The caption of the widget (or other figure) displayed just before it in the same cell."""
+    return Captioned(text, number, paper)

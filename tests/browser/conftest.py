@@ -1,0 +1,41 @@
+"""The built book served over HTTP on localhost, and headless Debian chromium (never a downloaded browser)."""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("MMPROMPTS_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def book() -> Path:
+    root = Path(os.environ["MMPROMPTS_BOOK_HTML"])
+    assert (root / "index.html").is_file(), f"no built book in {root}: run python -m mmprompts book first"
+    return root
+
+
+@pytest.fixture(scope="session")
+def server(book):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(book))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
