@@ -13,17 +13,20 @@
 # %% [markdown]
 # # 4. What the text prompts learn (Sec. 3.3.1; Fig. 4)
 #
-# **The paper's claim.** In CLIP's text tower the EOS token (whose output is the class feature)
-# attends mostly to SOS, then to the template words "a photo of a" and the class name. After
-# prompt tuning, EOS keeps attending to the class name about as before, but a large share of its
-# attention moves to the learned prompts, which — being the same for every class and every image —
-# can only carry *dataset-level* information: the prompts act as a learned dataset bias rather
-# than as better class descriptions. In the image tower, [cls] likewise gives a visible share of
-# its attention to the vision prompts.
+# **What the paper says.** In CLIP's text tower EOS, whose output is the class feature,
+# *"predominantly focuses most of its attention on the $t_{SOS}$ token in each layer"*, and SOS,
+# which cannot see the class name under the causal mask, acts as a bias. With learned text
+# prompts (Sec. 3.3.1): *"the attention of $t_{EOS}$ towards $t_{SOS}$ significantly decreases,
+# while its attention towards the prompts noticeably increases. Meanwhile, the attention toward
+# category tokens stays the same."* The paper concludes that the prompts take over part of SOS's
+# role and carry dataset-specific bias. Fig. 4 shows CLIP reading "a photo of a" where the
+# prompted model reads its learned tokens.
 #
-# This page measures, per block and head, how the EOS query (text, averaged over the class
-# prompts) and the [cls] query (image, averaged over test images) split their attention over the
-# token groups, for zero-shot CLIP and for the prompted model.
+# **What this page does.** Per block and head, how the EOS query splits its attention over SOS,
+# the words before the class name ("a photo of a" for CLIP, the learned prompts for the prompted
+# model), the class name and the period, averaged over the class prompts of each dataset; CLIP
+# reads every class as "a photo of a {class}." (the paper's Fig. 4). Each statement is tested
+# with paired block × head differences, the bars of Fig. 4.
 
 # %% tags=["parameters"]
 profile = "mini"  # "mini": the offline mini CLIP world on a CPU; "paper": ViT-B/16 + CoOp data on a GPU
@@ -42,22 +45,28 @@ epochs = None
 lr = None
 batch_size = None
 analysis_images = None
+learned = None  # a prompt checkpoint trained elsewhere (MaPLe/PromptSRC IVLP, VPT, MaPLe, CoOp) to analyse instead
 device = None
 cache = None
 
 # %%
+from mmprompts.page import page_header
 from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
-S
+page_header(S, "04_text_prompts", "Sec. 3.3.1, Fig. 4")
 
 # %%
-from IPython.display import Markdown, display
+from IPython.display import HTML, display
 
 from mmprompts import PromptedCLIP
 from mmprompts.analysis import TEXT_GROUPS, VISION_GROUPS, token_group_attention
-from mmprompts.experiments import analysis_run, in_batches, test_images
-from mmprompts.figures import group_attention_bars
+from mmprompts.claims import decide_direction, decide_equal, report, text_attention_effects
+from mmprompts.experiments import analysis_model, in_batches, test_images
+from mmprompts.figures import group_attention_grid
+from mmprompts.page import caption
+from mmprompts.paper import CLIP_TEMPLATE
+from mmprompts.tables import html_table
 from mmprompts.widgets import figure_png, view_selector
 
 clip = S.load_model()
@@ -67,56 +76,46 @@ zero_shot = PromptedCLIP(clip)
 # %%
 shares = {}
 for name, dataset in data.items():
-    prompted = analysis_run(S, clip, dataset).model
+    prompted = analysis_model(S, clip, dataset)
     images, _ = test_images(clip, dataset, S.analysis_images)
-    shares[name] = {label: token_group_attention(model, in_batches(images), dataset.classnames, dataset.template)
+    shares[name] = {label: token_group_attention(model, in_batches(images), dataset.classnames, CLIP_TEMPLATE, progress=False)
                     for label, model in (("CLIP", zero_shot), ("prompted", prompted))}
 
 # %% [markdown]
-# ## Attention of EOS (text) and [cls] (image) on the token groups
-# Each panel is a block; each bar a head; the colours split the query's attention over the groups
-# (for CLIP, "template" is "a photo of a"; for the prompted model, "prompt" are the learned tokens).
-# Pick the dataset, the tower and the model.
+# ## Attention of EOS on the token groups
+# Each panel is a block, each bar a head; the colours split EOS's attention over the groups
+# ("template" is "a photo of a" for CLIP, "prompt" the learned tokens). Pick the dataset.
 
 # %%
-views = []
-for name, by_model in shares.items():
-    per_tower = []
-    for tower, groups in (("text", TEXT_GROUPS), ("vision", VISION_GROUPS)):
-        query = "EOS" if tower == "text" else "[cls]"
-        per_tower.append([figure_png(group_attention_bars(by_model[m][tower], groups, f"{name}: {query} attention, {m}"))
-                          for m in ("CLIP", "prompted")])
-    views.append(per_tower)
-view_selector(views, [("dataset", list(shares)), ("tower", ["text (EOS)", "image ([cls])"]), ("model", ["CLIP", "prompted"])],
-              slider=[False, False, False])
+views = [figure_png(group_attention_grid({m: by[m]["text"] for m in ("CLIP", "prompted")}, TEXT_GROUPS, "EOS"))
+         for by in shares.values()]
+display(view_selector(views, [("dataset", list(shares))], slider=[False]))
+caption("EOS attention per block and head on SOS, the learned prompts (prompted) or “a photo of a” (CLIP), the class "
+        "name and the period; top row zero-shot CLIP, bottom row the prompted model", "4.1", "Fig. 4")
 
 # %% [markdown]
 # ## What this run says
 
 # %%
-def mean_share(tensor, groups, group):
-    return tensor[..., groups.index(group)].mean().item()  # over blocks and heads
+def mean(tensor, groups, *names):
+    return sum(tensor[..., groups.index(n)].mean().item() for n in names)  # over blocks and heads
 
-lines = ["| dataset | EOS → category (CLIP → prompted) | EOS → SOS | EOS → learned prompts | [cls] → vision prompts |",
-         "|---|---|---|---|---|"]
-kept, moved, vision = [], [], []
-for name, by_model in shares.items():
-    c, p = by_model["CLIP"]["text"], by_model["prompted"]["text"]
-    category = (mean_share(c, TEXT_GROUPS, "category"), mean_share(p, TEXT_GROUPS, "category"))
-    prompt_share = mean_share(p, TEXT_GROUPS, "prompt")
-    cls_prompt = mean_share(by_model["prompted"]["vision"], VISION_GROUPS, "vision_prompt")
-    kept.append(category[1] >= 0.5 * category[0])
-    moved.append(prompt_share > category[1])
-    vision.append(cls_prompt)
-    lines.append(f"| {name} | {category[0]:.3f} → {category[1]:.3f} | {mean_share(c, TEXT_GROUPS, 'sos'):.3f} → "
-                 f"{mean_share(p, TEXT_GROUPS, 'sos'):.3f} | {prompt_share:.3f} | {cls_prompt:.3f} |")
-display(Markdown("\n".join(lines) + "\n\n(means over blocks and heads)"))
-n = len(shares)
-display(Markdown(
-    f"EOS keeps at least half of its attention on the class name on {sum(kept)} of {n} datasets, and gives the learned prompts "
-    f"more attention than the class name on {sum(moved)} of {n}. "
-    + ("Together this supports the paper: the text prompts draw attention without replacing the class name, so they add "
-       "class-independent (dataset-level) information. " if sum(kept) > n / 2 and sum(moved) > n / 2 else
-       "So this run only partly supports the paper's picture of text prompts as a dataset bias that draws EOS's attention. ")
-    + f"In the image tower, [cls] gives the {S.n_ctx} vision prompts on average {100 * min(vision):.1f}–{100 * max(vision):.1f}% "
-    "of its attention."))
+effects = {d: text_attention_effects(by["CLIP"]["text"], by["prompted"]["text"], TEXT_GROUPS) for d, by in shares.items()}
+HTML(html_table([{"dataset": d,
+                  "EOS → SOS": f"{mean(by['CLIP']['text'], TEXT_GROUPS, 'sos'):.3f} → {mean(by['prompted']['text'], TEXT_GROUPS, 'sos'):.3f}",
+                  "EOS → words before the class": f"{mean(by['CLIP']['text'], TEXT_GROUPS, 'prompt', 'template'):.3f} → "
+                                                  f"{mean(by['prompted']['text'], TEXT_GROUPS, 'prompt', 'template'):.3f}",
+                  "EOS → class name": f"{mean(by['CLIP']['text'], TEXT_GROUPS, 'category'):.3f} → "
+                                      f"{mean(by['prompted']['text'], TEXT_GROUPS, 'category'):.3f}",
+                  "[cls] → vision prompts": mean(by["prompted"]["vision"], VISION_GROUPS, "vision_prompt")}
+                 for d, by in shares.items()],
+                "Table 4.1 — Attention shares, CLIP → prompted (means over blocks and heads)"))
+
+# %%
+report("04_text_prompts", [
+    decide_direction("text-attention.sos-decreases", {d: e["sos"] for d, e in effects.items()}, -1, "EOS attention on SOS"),
+    decide_direction("text-attention.prompts-increase", {d: e["prefix"] for d, e in effects.items()}, +1,
+                     "EOS attention on the learned prompts against CLIP's on 'a photo of a'"),
+    decide_equal("text-attention.category-same", {d: e["category"] for d, e in effects.items()},
+                 {d: 0.25 * e["category_level"].mean for d, e in effects.items()}, "EOS attention on the class name"),
+])

@@ -11,18 +11,28 @@
 # ---
 
 # %% [markdown]
-# # 5. What the vision prompts learn (Sec. 3.3.2; Figs. 5, 6, 7)
+# # 5. What the vision prompts learn (Sec. 3.3.2; Figs. 5, 6, 7; App. D)
 #
-# **The paper's claims.**
-# 1. *Attention scope (Fig. 5).* Removing the prompts' rows and columns from the prompted model's
-#    attention ("W/O prompt") gives mean attention distances and entropies close to zero-shot
-#    CLIP's: the prompts barely change how the input tokens attend to each other. Keeping them
-#    ("W prompt") changes the statistics, because the prompts absorb attention.
-# 2. *Prompt–patch similarity (Fig. 6).* The vision prompts resemble the patches that [cls] does
-#    **not** attend to — background features — so they let [cls] reach information it used to
-#    overlook.
-# 3. *Rotation (Fig. 7).* Rotating the image rotates the similarity maps: prompts match content,
-#    not positions.
+# **What the paper says.**
+# - *Attention distance (Fig. 5, top):* *"there is no significant impact on the model’s attention
+#   distance before and after incorporating prompts for the input patches"* — comparing CLIP,
+#   "W/O prompt" (the prompted model with the prompts' attention removed) and "W prompt".
+# - *Attention entropy (Fig. 5, bottom; Fig. 7 and App. D for the [cls] token):* *"the prompts do
+#   not significantly impact the attention scope"*.
+# - *[cls] attention (Fig. 6, rows 1–2):* *"the vision prompts do not influence [cls] token’s
+#   attention on the input patches"*.
+# - *Prompt similarity (Fig. 6, row 3):* *"the learned vision prompts resemble background features
+#   in relation to the attention of the [cls] token, i.e., the features that the [cls] token did
+#   not pay attention to"*, so that the prompts *"act as a bridge"* to them.
+#
+# The paper also rotates the input images — *"to increase input diversity and showcase more
+# detailed visual comparisons"* — and draws no conclusion from it; the rotation section below is
+# this book's own analysis, not a claim of the paper.
+#
+# **What this page does.** The statistics per block and head for zero-shot CLIP and the prompted
+# model on the same test images, under both distance conventions (the prompts' attention counted
+# at distance 0, and renormalised away); the [cls] attention maps of both models and the prompts'
+# similarity maps; each claim decided against CLIP's own spread between heads or images.
 
 # %% tags=["parameters"]
 profile = "mini"  # "mini": the offline mini CLIP world on a CPU; "paper": ViT-B/16 + CoOp data on a GPU
@@ -41,122 +51,112 @@ epochs = None
 lr = None
 batch_size = None
 analysis_images = None
+learned = None  # a prompt checkpoint trained elsewhere (MaPLe/PromptSRC IVLP, VPT, MaPLe, CoOp) to analyse instead
 device = None
 cache = None
 
 # %%
+from mmprompts.page import page_header
 from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
-S
+page_header(S, "05_vision_prompts", "Sec. 3.3.2, Figs. 5–7, App. D")
 
 # %%
-import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+import torch
+from IPython.display import HTML, display
 
 from mmprompts import PromptedCLIP
-from mmprompts.analysis import (attention_scope, cls_attention_maps, map_correlation, prompt_patch_similarity,
-                                rotate_images)
-from mmprompts.experiments import analysis_run, in_batches, test_images
-from mmprompts.figures import display_images, overlay_maps, scope_scatter
+from mmprompts.analysis import (attention_scope, cls_attention_maps, prompt_patch_similarity, rotate_images,
+                                rotation_agreement, scope_change)
+from mmprompts.claims import cls_map_effects, decide_direction, decide_map_kept, decide_scope_unchanged, report
+from mmprompts.experiments import analysis_model, in_batches, test_images
+from mmprompts.figures import cls_attention_grid, display_images, overlay_maps, scope_grid
+from mmprompts.page import caption, figure
+from mmprompts.tables import html_table
 from mmprompts.widgets import figure_png, view_selector
 
 clip = S.load_model()
 data = S.load_datasets()
 zero_shot = PromptedCLIP(clip)
-layers = len(clip.model.visual.transformer.resblocks)
-
-# %% [markdown]
-# ## 1. Attention distance and entropy per head (Fig. 5)
-# One dot per head and block. Distance: the ViT convention (patch queries and keys, in pixels,
-# mass on [cls]/prompts counted as distance 0). Pick the dataset and the statistic.
+MAP_IMAGES = 64  # images per dataset for the maps of Fig. 6 (they are image-sized, so memory grows fast)
 
 # %%
-scope, models, samples = {}, {}, {}
+scope, maps, models = {}, {}, {}
 for name, dataset in data.items():
-    models[name] = analysis_run(S, clip, dataset).model
-    samples[name] = test_images(clip, dataset, S.analysis_images)
-    prompted = attention_scope(models[name], in_batches(samples[name][0]))
-    scope[name] = {"CLIP": attention_scope(zero_shot, in_batches(samples[name][0]))["W prompt"], **prompted}
-
-views = [[figure_png(scope_scatter({v: scope[name][v][key] for v in ("CLIP", "W/O prompt", "W prompt")}, label, name))
-          for key, label in (("distance", "mean attention distance (px)"), ("entropy", "attention entropy (nats)"))]
-         for name in data]
-view_selector(views, [("dataset", list(data)), ("statistic", ["distance", "entropy"])], slider=[False, False])
+    models[name] = analysis_model(S, clip, dataset)
+    images, _ = test_images(clip, dataset, S.analysis_images)
+    scope[name] = {"CLIP": attention_scope(zero_shot, in_batches(images), progress=False)["W prompt"],
+                   **attention_scope(models[name], in_batches(images), progress=False)}
+    shown = images[:MAP_IMAGES]
+    maps[name] = {"images": shown, "CLIP": cls_attention_maps(zero_shot, shown), "prompted": cls_attention_maps(models[name], shown),
+                  "similarity": prompt_patch_similarity(models[name], shown).mean(2)}
 
 # %% [markdown]
-# ## 2. Prompt–patch similarity and [cls] attention (Fig. 6)
-# For each block: where [cls] attends (mean over heads), and how similar each patch token is to the
-# vision prompts (1 − min–max of the Euclidean distance, averaged over the prompts). Pick the
-# dataset, the block and the image.
+# ## 1. Attention distance and entropy per head (Figs. 5 and 7)
+# One dot per head and block. Distance in pixels on the patch grid, patch queries and keys:
+# "prompt mass at 0" counts the attention on [cls] and prompts as distance 0 (the ViT
+# convention), "renormalised" divides by the attention on patches.
 
 # %%
-similarity, attention = {}, {}
-for name in data:
-    images = samples[name][0][:S.analysis_images]
-    similarity[name] = prompt_patch_similarity(models[name], images).mean(2)  # [layers, B, S, S]
-    attention[name] = cls_attention_maps(models[name], images)  # [layers, B, S, S]
+figure(scope_grid(scope, [("distance", "distance (px), prompt mass at 0"),
+                          ("distance_renormalized", "distance (px), renormalised"),
+                          ("entropy", "entropy (nats)")]),
+       "Mean attention distance under both conventions and attention entropy ([cls] and patch queries) per head, "
+       "for zero-shot CLIP, the prompted model without the prompts' attention (W/O prompt) and with it (W prompt)",
+       "5.1", "Fig. 5")
 
+# %%
+figure(scope_grid(scope, [("cls_entropy", "[cls] entropy (nats)")]),
+       "Entropy of the [cls] token's attention per head, CLIP, W/O prompt and W prompt", "5.2", "Fig. 7, App. D")
+
+# %% [markdown]
+# ## 2. [cls] attention and prompt similarity (Fig. 6)
+# Rows: where zero-shot CLIP's [cls] attends, where the prompted model's [cls] attends (mean over
+# heads, patches only), and how similar each patch is to the vision prompts (1 − min–max of the
+# Euclidean distance, averaged over the prompts); columns: blocks. Pick the dataset and the image.
+
+# %%
 shown = 3
-views = []
-for name in data:
-    pictures = display_images(samples[name][0][:shown], clip)
-    views.append([[figure_png(overlay_maps(pictures[i:i + 1], [attention[name][layer, i:i + 1], similarity[name][layer, i:i + 1]],
-                                           [f"[cls] attention, block {layer + 1}", "prompt similarity"]))
-                   for i in range(shown)] for layer in range(layers)])
-view_selector(views, [("dataset", list(data)), ("block", [str(b + 1) for b in range(layers)]),
-                      ("image", [str(i + 1) for i in range(shown)])], slider=[False, True, True])
+views = [[figure_png(cls_attention_grid(display_images(m["images"][i:i + 1], clip)[0],
+                                        {"CLIP [cls]": m["CLIP"][:, i], "prompted [cls]": m["prompted"][:, i],
+                                         "prompt similarity": m["similarity"][:, i]}))
+          for i in range(shown)] for m in maps.values()]
+display(view_selector(views, [("dataset", list(maps)), ("image", [str(i + 1) for i in range(shown)])], slider=[False, True]))
+caption("The [cls] token's attention on the patches of zero-shot CLIP (top) and of the prompted model (middle), and "
+        "the vision prompts' similarity to the patches (bottom), block by block", "5.3", "Fig. 6")
 
 # %% [markdown]
-# ## 3. Rotated inputs (Fig. 7)
-# The same image rotated by 0°, 90°, 180°, 270°: the prompt similarity of the last block.
+# ## 3. Rotated inputs (this book's own analysis)
+# Not a claim of the paper. If the prompts' similarity maps follow the image's content, rotating
+# the image rotates them: the correlation between the map of the rotated image and the rotated
+# map (last block, 16 images, 90°/180°/270°) is then near 1.
 
 # %%
-rotation_agreement = {}
-for name in data:
-    images = samples[name][0][:16]
-    base = prompt_patch_similarity(models[name], images).mean(2)[-1]
-    agreement = []
-    for degrees in (90, 180, 270):
-        rotated = prompt_patch_similarity(models[name], rotate_images(images, degrees)).mean(2)[-1]
-        agreement.append(map_correlation(rotated, rotate_images(base, degrees)).mean().item())
-    rotation_agreement[name] = agreement
-first = next(iter(data))
-image = samples[first][0][:1]
-maps = [prompt_patch_similarity(models[first], rotate_images(image, d)).mean(2)[-1] for d in (0, 90, 180, 270)]
-fig, axes = plt.subplots(1, 4, figsize=(7, 2))
-for ax, d, m in zip(axes, (0, 90, 180, 270), maps):
-    ax.imshow(display_images(rotate_images(image, d), clip)[0], interpolation="nearest")
-    ax.imshow(m[0], cmap="jet", alpha=0.55)
-    ax.set_title(f"{first}, {d}°", fontsize=8)
-    ax.set_axis_off()
-fig.tight_layout()
+agreement = {name: rotation_agreement(models[name], m["images"][:16]).mean().item() for name, m in maps.items()}
+first = next(iter(maps))
+image = maps[first]["images"][:1]
+turned = [rotate_images(image, d) for d in (0, 90, 180, 270)]
+display(figure(overlay_maps(display_images(torch.cat(turned), clip),
+                            [torch.cat([prompt_patch_similarity(models[first], t).mean(2)[-1] for t in turned])],
+                            ["prompt similarity, last block"], [f"{d}°" for d in (0, 90, 180, 270)]),
+               f"The prompts' similarity map of one {first} image under rotation", "5.4"))
+HTML(html_table([{"dataset": d, "agreement under rotation (corr.)": a} for d, a in agreement.items()],
+                "Table 5.1 — Do the similarity maps turn with the image? (this book's analysis)"))
 
 # %% [markdown]
 # ## What this run says
 
 # %%
-lines = ["| dataset | distance: |W/O − CLIP| / |W − CLIP| | corr(prompt similarity, 1 − [cls] attention) | rotation agreement (corr.) |",
-         "|---|---|---|---|"]
-scope_ok, background, rotation = [], [], []
-for name in data:
-    s = scope[name]
-    without = (s["W/O prompt"]["distance"] - s["CLIP"]["distance"]).abs().mean().item()
-    with_prompt = (s["W prompt"]["distance"] - s["CLIP"]["distance"]).abs().mean().item()
-    ratio = without / max(with_prompt, 1e-9)
-    corr = map_correlation(similarity[name], 1 - attention[name]).mean().item()
-    agree = sum(rotation_agreement[name]) / 3
-    scope_ok.append(ratio < 1)
-    background.append(corr > 0)
-    rotation.append(agree > 0.5)
-    lines.append(f"| {name} | {ratio:.2f} | {corr:+.2f} | {agree:.2f} |")
-display(Markdown("\n".join(lines)))
-n = len(data)
-display(Markdown(
-    f"1. Without the prompt tokens, the attention distances move less from CLIP's than with them on {sum(scope_ok)} of {n} "
-    f"datasets (ratio < 1): {'supports' if sum(scope_ok) > n / 2 else 'does not support'} the claim that prompts leave "
-    "the input tokens' attention pattern mostly intact and act through the attention they absorb.\n"
-    f"2. Prompt similarity correlates positively with where [cls] does *not* attend on {sum(background)} of {n} datasets: "
-    f"{'supports' if sum(background) > n / 2 else 'does not support'} 'prompts resemble the background [cls] overlooks'.\n"
-    f"3. Similarity maps of rotated images agree with the rotated maps (correlation > 0.5) on {sum(rotation)} of {n} "
-    f"datasets: {'supports' if sum(rotation) > n / 2 else 'does not support'} 'prompts match content, not positions'."))
+statistics = {"scope.distance": ("distance", "the attention distance (prompt mass at 0)"),
+              "scope.distance-renormalised": ("distance_renormalized", "the attention distance (renormalised)"),
+              "scope.entropy": ("entropy", "the attention entropy"), "scope.cls-entropy": ("cls_entropy", "the [cls] entropy")}
+verdicts = [decide_scope_unchanged(claim, {v: {d: scope_change(s[v][key], s["CLIP"][key]) for d, s in scope.items()}
+                                           for v in ("W/O prompt", "W prompt")}, what)
+            for claim, (key, what) in statistics.items()]
+effects = {d: cls_map_effects(m["CLIP"], m["prompted"], m["similarity"]) for d, m in maps.items()}
+verdicts.append(decide_map_kept("cls-attention.unchanged", {d: e["kept"] for d, e in effects.items()},
+                                "the prompted model's [cls] attention"))
+verdicts.append(decide_direction("similarity.background", {d: e["background"] for d, e in effects.items()}, -1,
+                                 "the correlation of the prompts' similarity with CLIP's [cls] attention"))
+report("05_vision_prompts", verdicts)

@@ -13,15 +13,21 @@
 # %% [markdown]
 # # 6. Bias tuning against prompt tuning (Sec. 3.4; Table 1)
 #
-# **The paper's claim.** If prompts work mainly as a learned bias, then learning the bias
-# directly should do as well. Bias tuning adds one learnable vector to every token after each
-# block of both towers; 1 + 1 prompts in every block have exactly the same number of parameters
-# (15,360 on ViT-B/16). The paper finds bias tuning **better** on average (79.5 vs 77.8),
-# most of all on EuroSAT (86.5 vs 71.7), and within 0.5 points of the best prompt setting found
-# in the sensitivity analysis (80.0).
+# **What the paper says.** If prompts work mainly as a learned bias, learning the bias directly
+# should do as well. Bias tuning adds *"an independent learnable embedding … to all tokens after
+# each transformer layer of the image and language branch"*; 1 + 1 prompts in every block have
+# exactly the same number of parameters (15,360 on ViT-B/16). The paper reports (Abstract,
+# Sec. 3.4, Table 1) that *"bias tuning outperforms prompt tuning with the same number of
+# parameters"* (average 79.5 against 77.8 over 11 datasets), that *"in datasets with limited
+# category information, i.e., EuroSAT, bias tuning surpasses prompt tuning by a large margin"*
+# (86.5 against 71.7), and that *"the slight performance gap (0.5) between bias tuning and the
+# optimal prompt tuning settings … still exists"* (80.0 against 79.5). The OPTIMAL column equals,
+# on all 11 datasets, Table 3's "20 prompts" row — 10 + 10 prompts in every block — so that is
+# how this page defines it.
 #
-# This page trains both on every dataset and seed, and takes "optimal" as the best mean over
-# every prompt configuration of the sensitivity analysis (page 7 reuses these runs from the cache).
+# **What this page does.** It trains the four columns on every dataset and seed and decides the
+# three statements from the seed spread. Averages are over the datasets shown, the paper's too.
+# The best prompt setting of this book's whole grid is a different, labelled column on page 7.
 
 # %% tags=["parameters"]
 profile = "mini"  # "mini": the offline mini CLIP world on a CPU; "paper": ViT-B/16 + CoOp data on a GPU
@@ -40,55 +46,49 @@ epochs = None
 lr = None
 batch_size = None
 analysis_images = None
+learned = None  # a prompt checkpoint trained elsewhere (MaPLe/PromptSRC IVLP, VPT, MaPLe, CoOp) to analyse instead
 device = None
 cache = None
 
 # %%
+from mmprompts.page import page_header
 from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
-S
+page_header(S, "06_bias_vs_prompts", "Sec. 3.4, Table 1")
 
 # %%
-from IPython.display import Markdown, display
+from IPython.display import HTML
 
-from mmprompts.experiments import run_all, table1_specs
-from mmprompts.tables import table1, to_markdown
+from mmprompts.claims import decide_bias_beats_prompts, decide_bias_gain_largest, decide_bias_near_optimal, report
+from mmprompts.experiments import run_all, table1_methods, table1_specs
+from mmprompts.tables import bias_wins, html_table, paper_dataset, show, table1, with_average
 
 clip = S.load_model()
 layers = clip.depth
-specs = table1_specs(S.datasets, S.seeds, layers, S.depths, S.prompt_counts)
-print(f"{len(specs)} runs ({len(S.seeds)} seeds); finished runs come from the cache")
-accuracies = run_all(specs, clip, S)
+accuracies = run_all(table1_specs(S.datasets, S.seeds, layers), clip, S, progress=False)
 
 # %%
 rows = table1(accuracies, S.datasets, layers)
-columns = {"zeroshot": "CLIP (zero-shot)", "prompt": f"PROMPT (1+1, {layers} blocks)", "bias": f"BIAS ({layers} blocks)",
-           "optimal": "OPTIMAL (best prompts)"}
-display(Markdown(to_markdown(rows, columns, f"Table 1 — {S.shots} shots, mean ± std over seeds {list(S.seeds)}; "
-                             "paper: ViT-B/16 on the paper's dataset (in brackets for mini tasks)")))
+show(with_average(rows), {"zeroshot": "CLIP (zero-shot)", "prompt": f"PROMPT (1+1 in {layers} blocks)",
+                          "bias": f"BIAS ({layers} blocks)", "optimal": f"OPTIMAL (10+10 in {layers} blocks)"},
+     f"Table 6.1 — Table 1 with {S.shots} shots, seeds {list(S.seeds)}; mini tasks against the paper's dataset they stand for")
+
+# %%
+methods = table1_methods(layers)
+seeds = {column: {d: [acc for spec, acc in accuracies.items() if spec.dataset == d and spec.method == methods[column]]
+                  for d in S.datasets} for column in ("prompt", "bias", "optimal")}
+wins = bias_wins(rows)
+HTML(html_table(wins, f"Table 6.2 — The datasets where bias tuning beats same-size prompts ({len(wins)} of {len(S.datasets)})")
+     if wins else f"<p>Bias tuning beats same-size prompts on none of the {len(S.datasets)} datasets.</p>")
 
 # %% [markdown]
 # ## What this run says
 
 # %%
-n = len(rows)
-mean = {k: sum(r[k].mean for r in rows.values()) / n for k in ("zeroshot", "prompt", "bias", "optimal")}
-bias_wins = [d for d, r in rows.items() if r["bias"].mean > r["prompt"].mean]
-within_noise = [d for d, r in rows.items() if abs(r["bias"].mean - r["prompt"].mean) <= max(r["bias"].std, r["prompt"].std)]
-largest = max(rows, key=lambda d: rows[d]["bias"].mean - rows[d]["prompt"].mean)
-gap_to_optimal = mean["optimal"] - mean["bias"]
-display(Markdown(
-    f"Averages over {n} datasets: zero-shot {mean['zeroshot']:.1f}, prompts {mean['prompt']:.1f}, bias {mean['bias']:.1f}, "
-    f"best prompt setting {mean['optimal']:.1f} (paper: 65.3 / 77.8 / 79.5 / 80.0).\n\n"
-    f"Bias tuning beats same-size prompt tuning on {len(bias_wins)} of {n} datasets ({', '.join(bias_wins) or 'none'}); "
-    f"on {len(within_noise)} of them the difference is within one seed standard deviation. The largest advantage of bias "
-    f"tuning is on **{largest}** ({rows[largest]['bias'].mean - rows[largest]['prompt'].mean:+.1f} points). "
-    + (f"On average bias tuning is {'better' if mean['bias'] > mean['prompt'] else 'worse'} than prompts by "
-       f"{abs(mean['bias'] - mean['prompt']):.1f} points, and {gap_to_optimal:+.1f} points from the best prompt setting. ")
-    + ("This **supports** the paper's conclusion that a learned bias captures most of what prompts learn."
-       if mean["bias"] >= mean["prompt"] and gap_to_optimal < 2 else
-       "This **does not support** the paper's conclusion that a learned bias does at least as well as prompts of the same size."
-       if mean["bias"] < mean["prompt"] else
-       "Bias tuning matches same-size prompts, but the best prompt setting is clearly better here: the paper's 0.5-point gap "
-       "to the optimum does not reproduce.")))
+eurosat = next((d for d in S.datasets if paper_dataset(d) == "eurosat"), None)
+report("06_bias_vs_prompts", [
+    decide_bias_beats_prompts(seeds["bias"], seeds["prompt"]),
+    decide_bias_gain_largest(eurosat, seeds["bias"], seeds["prompt"]),
+    decide_bias_near_optimal(seeds["bias"], seeds["optimal"]),
+])

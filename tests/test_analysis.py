@@ -178,3 +178,12 @@ def test_scope_change_in_units_of_the_head_spread():
     reference = torch.tensor([[1.0, 3.0], [2.0, 6.0]])  # head std per block: 1.414, 2.828 -> mean 2.121
     variant = reference + torch.tensor([[1.0, -1.0], [0.0, 2.0]])  # mean |diff| = 1
     assert scope_change(variant, reference) == pytest.approx(1.0 / (1.5 * math.sqrt(2)))
+
+
+def test_rotation_agreement_is_one_without_rotation_and_a_correlation(tiny_clip, images):
+    from mmprompts.analysis import rotation_agreement
+
+    model = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 3))
+    assert rotation_agreement(model, images, (0,)).item() == pytest.approx(1.0, abs=1e-5)
+    agreement = rotation_agreement(model, images)
+    assert agreement.shape == (3,) and (agreement.abs() <= 1 + 1e-6).all()

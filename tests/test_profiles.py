@@ -111,3 +111,25 @@ def test_mini_tasks_compare_with_their_analogue_and_render():
     table = list(csv.DictReader(io.StringIO(to_csv(rows, {"zeroshot": "zero-shot"}))))
     assert table == [{"dataset": "shapes", "paper_dataset": "caltech101", "column": "zero-shot", "mean": "90.0000",
                       "std": "0.0000", "runs": "1", "paper": "93.30", "delta": "-3.30"}]
+
+
+def test_the_average_row_recomputes_the_papers_average_over_the_datasets_shown():
+    from mmprompts.tables import Cell, with_average
+
+    rows = {"eurosat": {"bias": Cell(80.0, 3.0, 3, 86.5)}, "dtd": {"bias": Cell(70.0, 4.0, 3, 69.6)}}
+    average = with_average(rows)["average over shown"]["bias"]
+    assert average.mean == pytest.approx(75.0) and average.paper == pytest.approx((86.5 + 69.6) / 2)
+    assert average.std == pytest.approx(5.0 / 2)  # sqrt(3² + 4²) / 2
+    assert with_average({"a": {"bias": Cell(1.0, 0.0, 1, None)}})["average over shown"]["bias"].paper is None
+
+
+def test_bias_wins_counts_noise_over_the_winning_datasets_only():
+    from mmprompts.tables import Cell, bias_wins
+
+    rows = {"a": {"bias": Cell(80.0, 1.0, 3, None), "prompt": Cell(79.5, 0.8, 3, None)},   # wins within noise
+            "b": {"bias": Cell(80.0, 1.0, 3, None), "prompt": Cell(75.0, 2.0, 3, None)},   # wins beyond noise
+            "c": {"bias": Cell(70.0, 0.1, 3, None), "prompt": Cell(70.05, 0.1, 3, None)}}  # loses: not counted
+    wins = bias_wins(rows)
+    assert [w["dataset"] for w in wins] == ["a", "b"]
+    assert [w["within one seed std"] for w in wins] == ["yes", "no"]
+    assert wins[1]["BIAS − PROMPT"] == pytest.approx(5.0) and wins[1]["larger seed std"] == 2.0

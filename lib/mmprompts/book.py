@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .claims import VERDICTS_ENV
+
 __all__ = ["HTML_MANAGER", "build_book", "execute_notebook", "notebook_sources", "project_root", "tag_for_reader",
            "widget_script"]
 
@@ -112,6 +114,11 @@ def build_book(parameters: dict | None = None, html: bool = True, progress: bool
     # the library's bars obey it (mmprompts.progress). Papermill's own bar stays in the console.
     os.environ.setdefault("TQDM_DISABLE", "1")
     executed = root / "book" / "executed"
+    # Each page records its verdicts here and the ledger page (executed last) reads them; start
+    # empty so that the ledger never shows a verdict of an earlier build.
+    verdicts = executed / "verdicts"
+    shutil.rmtree(verdicts, ignore_errors=True)
+    os.environ[VERDICTS_ENV] = str(verdicts)
     for source in notebook_sources(root):
         started = time.perf_counter()
         print(f"executing {source.name} ...", flush=True)

@@ -32,7 +32,7 @@ __all__ = [
     "decide_bias_beats_prompts", "decide_bias_gain_largest", "decide_bias_near_optimal", "decide_depth_best_near_top",
     "decide_depth_exceeds_clip", "decide_depth_rises", "decide_equal", "decide_direction", "decide_identities",
     "decide_many_classes_keep_gaining", "decide_map_kept", "decide_more_prompts_help", "decide_relative_attention",
-    "decide_scope_unchanged", "decide_unstable_above", "decide_zero_shot_weak", "estimate", "load_verdicts",
+    "decide_scope_unchanged", "decide_unstable_above", "decide_zero_shot_weak", "estimate", "ledger_rows", "load_verdicts",
     "cls_map_effects", "paired", "record_verdicts", "relevancy_effects", "report", "seed_estimate", "text_attention_effects",
 ]
 
@@ -747,3 +747,23 @@ def report(page: str, verdicts: Sequence[Verdict]) -> PageVerdicts:
     if os.environ.get(VERDICTS_ENV):
         record_verdicts(page, verdicts)
     return PageVerdicts(tuple(verdicts))
+
+
+@dataclass(frozen=True)
+class _PageLink:
+    """A link to a book page (its notebook stem) inside an HTML table; every page sits in one folder."""
+
+    page: str
+
+    def __html__(self) -> str:
+        return f'<a href="{html.escape(self.page)}.html">{html.escape(self.page)}</a>'
+
+    def __str__(self) -> str:
+        return self.page
+
+
+def ledger_rows(verdicts: Iterable[Verdict], kind: str = "claim") -> list[dict]:
+    """The ledger's rows for `tables.html_table`: one per verdict of that kind ("claim" or "check")."""
+    return [{"claim": v.claim.id, "the paper says": f"“{v.claim.quote}”", "where": v.claim.where,
+             "this build": v.sentence, "verdict": v.outcome, "page": _PageLink(v.claim.page)}
+            for v in verdicts if v.claim.kind == kind]

@@ -5,7 +5,7 @@ per branch: the paper reports that training failed there; those cells are None.
 """
 from __future__ import annotations
 
-__all__ = ["PAPER_DATASETS", "RELEVANCY_TEMPLATE", "TABLE1", "TABLE2", "TABLE3", "TABLE1_METHODS", "TABLE2_DEPTHS", "TABLE3_PROMPTS"]
+__all__ = ["PAPER_DATASETS", "CLIP_TEMPLATE", "TABLE1", "TABLE2", "TABLE3", "TABLE1_METHODS", "TABLE2_DEPTHS", "TABLE3_PROMPTS"]
 
 PAPER_DATASETS = ("imagenet", "caltech101", "dtd", "eurosat", "fgvc_aircraft", "food101", "oxford_flowers",
                   "oxford_pets", "stanford_cars", "sun397", "ucf101")
@@ -64,7 +64,8 @@ TABLE3: dict[str, dict[int, float | None]] = {
     }.items()
 }
 
-# App. E: the relevancy statistics compare zero-shot CLIP read with "a photo of a {}." and keep only
-# the datasets whose own template is that one (the paper drops DTD and EuroSAT, whose templates
-# "{} texture." and "a centered satellite photo of {}." differ).
-RELEVANCY_TEMPLATE = "a photo of a {}."
+# The template the paper reads zero-shot CLIP with in its analyses (Fig. 2: "a photo of [Category].",
+# Fig. 4: "the prompt denotes 'a photo of a'", App. E: "a photo of a + {category}"): the positional
+# counterpart of the learned prompts initialised from it. App. E keeps only the datasets whose own
+# template is this one for the relevancy statistics (it drops DTD and EuroSAT).
+CLIP_TEMPLATE = "a photo of a {}."

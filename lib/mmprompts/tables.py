@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import math
 import statistics
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -19,8 +20,8 @@ from .experiments import RunSpec, table1_methods, table2_methods, table3_methods
 from .paper import TABLE1, TABLE2, TABLE3
 from .prompted import PromptConfig
 
-__all__ = ["Cell", "TableView", "VERDICTS", "best_prompt_setting", "html_table", "paper_dataset", "show", "summary",
-           "table1", "table2", "table3", "preset_tables", "to_csv", "to_html", "to_markdown", "zero_shot_table"]
+__all__ = ["Cell", "TableView", "VERDICTS", "best_prompt_setting", "bias_wins", "html_table", "paper_dataset", "show", "summary",
+           "table1", "table2", "table3", "preset_tables", "to_csv", "to_html", "to_markdown", "with_average", "zero_shot_table"]
 
 PAPER_LAYERS = 12  # ViT-B/16
 
@@ -63,6 +64,19 @@ def table1(accuracies: dict[RunSpec, float], datasets: Sequence[str], layers: in
     return rows
 
 
+def bias_wins(rows: dict[str, dict[str, Cell | None]]) -> list[dict]:
+    """Table 1's datasets where BIAS beats PROMPT on the mean, each with the gap, the larger seed std
+    of the two and whether the gap is within that std (seed noise)."""
+    out = []
+    for dataset, row in rows.items():
+        bias, prompt = row.get("bias"), row.get("prompt")
+        if isinstance(bias, Cell) and isinstance(prompt, Cell) and bias.mean > prompt.mean:
+            noise = max(bias.std, prompt.std)
+            out.append({"dataset": dataset, "BIAS − PROMPT": bias.mean - prompt.mean, "larger seed std": noise,
+                        "within one seed std": "yes" if bias.mean - prompt.mean <= noise else "no"})
+    return out
+
+
 def best_prompt_setting(accuracies: dict[RunSpec, float], dataset: str) -> tuple[PromptConfig | None, Cell | None]:
     """This book's own column: the IVLP setting (n+n prompts, depth d) with the best mean over seeds
     among the runs given, and its cell; (None, None) when there is none. Not the paper's OPTIMAL."""
@@ -99,6 +113,24 @@ def table3(accuracies: dict[RunSpec, float], datasets: Sequence[str], layers: in
         paper = TABLE3.get(paper_dataset(d), {})
         rows[d] = {n: summary(accuracies, d, method, paper.get(n)) for n, method in table3_methods(layers, prompt_counts).items()}
     return rows
+
+
+def with_average(table: dict[str, dict]) -> dict[str, dict]:
+    """The table with a last row "average over shown": per column the mean over the datasets shown,
+    of this run and of the paper (its printed averages are over all 11 datasets, so they are
+    recomputed over the same datasets as ours; None when a dataset has no paper value). The
+    std is that of the average over seeds, sqrt(Σ std²) / D."""
+    columns = list(dict.fromkeys(k for row in table.values() for k in row))
+    average = {}
+    for key in columns:
+        cells = [row.get(key) for row in table.values()]
+        if not cells or not all(isinstance(c, Cell) for c in cells):
+            average[key] = None
+            continue
+        papers = [c.paper for c in cells]
+        average[key] = Cell(statistics.fmean(c.mean for c in cells), math.sqrt(sum(c.std ** 2 for c in cells)) / len(cells),
+                            min(c.runs for c in cells), None if None in papers else statistics.fmean(papers))
+    return {**table, "average over shown": average}
 
 
 def _fmt(value: float | None, signed: bool = False) -> str:
@@ -212,8 +244,7 @@ def to_html(table: dict[str, dict], columns: dict, caption: str = "") -> str:
 
 
 # The verdicts a claims table may give, and the style of each (blue / orange survive colour-blindness).
-VERDICTS = {"supported": "mmp-pos", "partly supported": "mmp-mixed", "contradicted": "mmp-neg",
-            "inconclusive": "mmp-mixed", "not tested": "mmp-muted"}
+VERDICTS = {"supports": "mmp-pos", "contradicts": "mmp-neg", "inconclusive": "mmp-mixed"}
 
 
 def html_table(rows: Sequence[dict], caption: str = "") -> str:

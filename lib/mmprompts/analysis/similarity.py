@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from ..prompted import PromptedCLIP, Trace
 
 __all__ = ["cls_attention_maps", "map_correlation", "normalised_similarity", "patch_heatmaps", "prompt_patch_similarity",
-           "rotate_images"]
+           "rotate_images", "rotation_agreement"]
 
 
 def _to_image(grid_values: torch.Tensor, grid: tuple[int, int], size: int) -> torch.Tensor:
@@ -92,3 +92,13 @@ def normalised_similarity(maps: torch.Tensor, reference: torch.Tensor) -> torch.
     same = corr(flat, ref)
     unrelated = corr(ref, ref.roll(1, dims=0)).mean()
     return ((same - unrelated) / (1 - unrelated).clamp_min(1e-12)).float()
+
+
+@torch.no_grad()
+def rotation_agreement(model: PromptedCLIP, images: torch.Tensor, degrees: tuple[int, ...] = (90, 180, 270)) -> torch.Tensor:
+    """Do the prompts' similarity maps follow the content when the image turns? Per angle, the
+    mean correlation between the last block's map of the rotated image and the rotated map of
+    the original ([len(degrees)]; 1 = the maps turn with the image)."""
+    base = prompt_patch_similarity(model, images).mean(2)[-1]
+    return torch.stack([map_correlation(prompt_patch_similarity(model, rotate_images(images, d)).mean(2)[-1],
+                                        rotate_images(base, d)).mean() for d in degrees])
