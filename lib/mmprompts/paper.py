@@ -1,7 +1,8 @@
 """The paper's reported accuracies (Tables 1-3, ViT-B/16, 16 shots, mean over seeds 1-3), as data.
 
 Keys are this library's dataset names. Table 3 has no EuroSAT entry for 20 and 50 prompts
-per branch: the paper reports that training failed there; those cells are None.
+per branch: there "the learning process of the prompts becomes highly unstable and prone to
+failure" (App. C.2); those cells are None.
 """
 from __future__ import annotations
 
