@@ -98,7 +98,7 @@ def test_fewshot_cache_next_to_dataset_and_invalidated_by_new_data(root, tmp_pat
     first = fewshot_splits(data, 2, 1)
     path = tmp_path / "eurosat" / "split_fewshot" / "shot_2-seed_1.json"
     assert json.loads(path.read_text())["fingerprint"] == data.fingerprint
-    make_toy_dataset(tmp_path, "eurosat", per_class=(7, 3, 2), size=16)  # the data changed
+    make_toy_dataset(tmp_path, "eurosat", per_class=(7, 3, 2), size=16, force=True)  # the data changed
     changed = load_dataset("eurosat", tmp_path)
     second = fewshot_splits(changed, 2, 1)
     assert changed.fingerprint != data.fingerprint

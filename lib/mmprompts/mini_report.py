@@ -14,7 +14,7 @@ import json
 
 from .data.miniworld import MINI_TASKS
 from .experiments import RunSpec, run_all
-from .tables import summary
+from .tables import Cell, summary
 from .models import SHIPPED_MODELS, manifest_path
 from .profiles import settings
 
@@ -47,13 +47,23 @@ def mini_report(seeds: tuple[int, ...] = (1, 2, 3), cache: str | None = None, pr
         zero = summary(accuracies, task, "zeroshot", 0, 0, None).mean
         prompts = summary(accuracies, task, "prompts", config.n_ctx, layers, None)
         bias = summary(accuracies, task, "bias", 0, layers, None)
-        gain = max(prompts.mean, bias.mean) - zero
-        lines.append(f"{task:<10} {MINI_TASKS[task].kind:<46} {zero:9.2f} {prompts.mean:8.2f} ± {prompts.std:4.2f} "
-                     f"{bias.mean:8.2f} ± {bias.std:4.2f} {gain:+9.2f}")
+        tuned = [c.mean for c in (prompts, bias) if isinstance(c, Cell)]  # a diverged method has no mean
+        gain = f"{max(tuned) - zero:+9.2f}" if tuned else f"{'–':>9}"
+        lines.append(f"{task:<10} {MINI_TASKS[task].kind:<46} {zero:9.2f} {_mean_std(prompts)} {_mean_std(bias)} {gain}")
     return "\n".join(lines)
 
 
+def _mean_std(cell) -> str:
+    return f"{cell.mean:8.2f} ± {cell.std:4.2f}" if isinstance(cell, Cell) else f"{str(cell):>15}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .cli import guarded
+
+    return guarded(_main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mmprompts.mini_report", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--cache", default=None, help="run cache folder (default: $MMPROMPTS_CACHE or ~/.cache/mmprompts)")

@@ -2,8 +2,10 @@
 
 Mini-world tasks are compared with the paper's dataset of the same kind (their `analogue`),
 and a prompt depth of an L-block model with the paper's column at the same fraction of
-ViT-B/16's 12 blocks. Tables are plain dicts {dataset: {column: Cell | None}}, rendered as
-Markdown or CSV here, as figures by `figures.py`.
+ViT-B/16's 12 blocks. Tables are plain dicts {dataset: {column: Cell | FailedCell | None}},
+rendered as Markdown or CSV here, as figures by `figures.py`. A run that diverged (or whose run
+file is unreadable) is a `FailedRun` in place of its accuracy; its cell is a `FailedCell` and shows
+"diverged", as the paper's Table 3 shows a dash, never a mean of the runs that did finish.
 """
 from __future__ import annotations
 
@@ -14,10 +16,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .data.miniworld import MINI_TASKS
-from .experiments import RunSpec
+from .experiments import FailedRun, RunSpec
 from .paper import TABLE1, TABLE2, TABLE3
 
-__all__ = ["Cell", "paper_dataset", "summary", "table1", "table2", "table3", "preset_tables", "to_csv", "to_markdown", "zero_shot_table"]
+__all__ = ["Cell", "FailedCell", "paper_dataset", "summary", "table1", "table2", "table3", "preset_tables", "to_csv", "to_markdown", "zero_shot_table"]
 
 PAPER_LAYERS = 12  # ViT-B/16
 
@@ -41,17 +43,33 @@ class Cell:
         return None if self.paper is None else self.mean - self.paper
 
 
-def summary(accuracies: dict[RunSpec, float], dataset: str, method: str, n_ctx: int, depth: int,
-            paper: float | None) -> Cell | None:
+@dataclass(frozen=True)
+class FailedCell:
+    """A cell with `failed` of its `runs` runs without an accuracy, for `reason` (the first failed run's)."""
+
+    reason: str  # "diverged" or "unreadable"
+    failed: int
+    runs: int
+    paper: float | None
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.failed} of {self.runs} runs)"
+
+
+def summary(accuracies: dict[RunSpec, float | FailedRun], dataset: str, method: str, n_ctx: int, depth: int,
+            paper: float | None) -> Cell | FailedCell | None:
     values = [acc for spec, acc in accuracies.items()
               if (spec.dataset, spec.method, spec.n_ctx, spec.depth) == (dataset, method, n_ctx, depth)]
     if not values:
         return None
+    failed = [v for v in values if isinstance(v, FailedRun)]
+    if failed:
+        return FailedCell(failed[0].reason, len(failed), len(values), paper)
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return Cell(statistics.fmean(values), std, len(values), paper)
 
 
-def table1(accuracies: dict[RunSpec, float], datasets: Sequence[str], layers: int) -> dict[str, dict[str, Cell | None]]:
+def table1(accuracies: dict[RunSpec, float | FailedRun], datasets: Sequence[str], layers: int) -> dict[str, dict[str, Cell | None]]:
     """Rows per dataset: zeroshot, prompt (1+1 in every block), bias, optimal (best prompt setting run)."""
     rows = {}
     for d in datasets:
@@ -63,12 +81,13 @@ def table1(accuracies: dict[RunSpec, float], datasets: Sequence[str], layers: in
         }
         prompt_settings = {(s.n_ctx, s.depth) for s in accuracies if s.dataset == d and s.method == "prompts"}
         cells = [summary(accuracies, d, "prompts", n, depth, paper.get("optimal")) for n, depth in sorted(prompt_settings)]
-        row["optimal"] = max(cells, key=lambda c: c.mean, default=None)
+        # a setting that diverged is no candidate for the best one
+        row["optimal"] = max((c for c in cells if isinstance(c, Cell)), key=lambda c: c.mean, default=None)
         rows[d] = row
     return rows
 
 
-def table2(accuracies: dict[RunSpec, float], datasets: Sequence[str], depths: Sequence[int], layers: int,
+def table2(accuracies: dict[RunSpec, float | FailedRun], datasets: Sequence[str], depths: Sequence[int], layers: int,
            n_ctx: int = 4) -> dict[str, dict[int, Cell | None]]:
     """Rows per dataset, columns 0 (zero-shot) and each depth.
 
@@ -85,7 +104,7 @@ def table2(accuracies: dict[RunSpec, float], datasets: Sequence[str], depths: Se
     return rows
 
 
-def table3(accuracies: dict[RunSpec, float], datasets: Sequence[str], layers: int,
+def table3(accuracies: dict[RunSpec, float | FailedRun], datasets: Sequence[str], layers: int,
            prompt_counts: Sequence[int]) -> dict[str, dict[int, Cell | None]]:
     """Rows per dataset, columns 0 (zero-shot) and each prompt count per branch."""
     rows = {}
@@ -116,6 +135,9 @@ def to_markdown(table: dict[str, dict], columns: dict, caption: str = "") -> str
             if cell is None:
                 cells.append("not run")
                 continue
+            if isinstance(cell, FailedCell):
+                cells.append(f"{cell} · paper {_fmt(cell.paper)}")
+                continue
             spread = f" ± {cell.std:.2f}" if cell.runs > 1 else ""
             cells.append(f"{cell.mean:.2f}{spread} · paper {_fmt(cell.paper)} · Δ {_fmt(cell.delta, signed=True)}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -123,26 +145,28 @@ def to_markdown(table: dict[str, dict], columns: dict, caption: str = "") -> str
 
 
 def to_csv(table: dict[str, dict], columns: dict) -> str:
-    """One line per (dataset, column): mean, std, runs, paper, delta."""
+    """One line per (dataset, column): mean, std, runs, paper, delta, status ("ok", or why the cell has no mean)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["dataset", "paper_dataset", "column", "mean", "std", "runs", "paper", "delta"])
+    writer.writerow(["dataset", "paper_dataset", "column", "mean", "std", "runs", "paper", "delta", "status"])
     for dataset, row in table.items():
         for key, label in columns.items():
             cell = row.get(key)
-            if cell is not None:
+            if isinstance(cell, FailedCell):
+                writer.writerow([dataset, paper_dataset(dataset), label, "", "", cell.runs, _fmt(cell.paper), "", str(cell)])
+            elif cell is not None:
                 writer.writerow([dataset, paper_dataset(dataset), label, f"{cell.mean:.4f}", f"{cell.std:.4f}", cell.runs,
-                                 _fmt(cell.paper), _fmt(cell.delta)])
+                                 _fmt(cell.paper), _fmt(cell.delta), "ok"])
     return out.getvalue()
 
 
-def zero_shot_table(accuracies: dict[RunSpec, float], datasets: Sequence[str]) -> dict[str, dict[str, Cell | None]]:
+def zero_shot_table(accuracies: dict[RunSpec, float | FailedRun], datasets: Sequence[str]) -> dict[str, dict[str, Cell | None]]:
     """Rows per dataset with the single column "zeroshot" (the paper's CLIP column)."""
     return {d: {"zeroshot": summary(accuracies, d, "zeroshot", 0, 0, TABLE1.get(paper_dataset(d), {}).get("zeroshot"))}
             for d in datasets}
 
 
-def preset_tables(preset: str, accuracies: dict[RunSpec, float], datasets: Sequence[str], layers: int,
+def preset_tables(preset: str, accuracies: dict[RunSpec, float | FailedRun], datasets: Sequence[str], layers: int,
                   depths: Sequence[int], prompt_counts: Sequence[int]) -> list[tuple[str, dict, dict]]:
     """(caption, table, columns) for each table of a sweep preset ('all' gives the three)."""
     out = []
