@@ -189,8 +189,8 @@ def _check_finite(loss: torch.Tensor, params: list[torch.Tensor], epoch: int, st
         bad = "learned tensors"
     else:
         return
-        raise RunDiverged(f"the run diverged: its {bad} became non-finite at epoch {epoch + 1}, step {step} "
-                          f"(lr {lr:g}); lower --lr", epoch=epoch + 1, step=step, lr=lr)
+    raise RunDiverged(f"the run diverged: its {bad} became non-finite at epoch {epoch + 1}, step {step} "
+                      f"(lr {lr:g}); lower --lr", epoch=epoch + 1, step=step, lr=lr)
 
 
 @torch.no_grad()
