@@ -6,6 +6,7 @@ import json
 import statistics
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -226,15 +227,22 @@ def _table(rows: list[dict]) -> str:
 
 
 def guarded(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """Run a command-line `main`: a failure or bad input ends with one line on stderr, and so does Ctrl-C."""
+    """Run a command-line `main`: a failure or bad input ends with one line on stderr, and so does Ctrl-C;
+    warnings (a run file healed) print as one line too."""
     try:
-        return main(argv)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return main(argv)
     except KeyboardInterrupt:
         print("interrupted: finished work stays in the cache; the same command resumes it", file=sys.stderr)
         return 130
     except (ValueError, LookupError, RuntimeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
