@@ -6,6 +6,8 @@ import random
 from collections import defaultdict
 
 import pytest
+import torch
+from PIL import Image
 
 from mmprompts.data import ImageDataset, fewshot_splits, load_dataset, eval_transform, train_transform
 from mmprompts.data.toy import make_toy_dataset
@@ -98,7 +100,7 @@ def test_fewshot_cache_next_to_dataset_and_invalidated_by_new_data(root, tmp_pat
     first = fewshot_splits(data, 2, 1)
     path = tmp_path / "eurosat" / "split_fewshot" / "shot_2-seed_1.json"
     assert json.loads(path.read_text())["fingerprint"] == data.fingerprint
-    make_toy_dataset(tmp_path, "eurosat", per_class=(7, 3, 2), size=16)  # the data changed
+    make_toy_dataset(tmp_path, "eurosat", per_class=(7, 3, 2), size=16, force=True)  # the data changed
     changed = load_dataset("eurosat", tmp_path)
     second = fewshot_splits(changed, 2, 1)
     assert changed.fingerprint != data.fingerprint
@@ -153,9 +155,14 @@ def test_unreadable_image_names_the_file(root, tmp_path, tiny_clip):
         dataset[1]
 
 
-def eval_transforms_follow_model_size_and_normalisation(root, tiny_clip):
+def test_eval_transforms_follow_model_size_and_normalisation(root, tiny_clip):
     image = ImageDataset(load_dataset("eurosat", root).test[:1], eval_transform(tiny_clip))[0][0]
     assert image.shape == (3, tiny_clip.image_size, tiny_clip.image_size)
+    colour = (200, 30, 90)  # a uniform image stays uniform through resize and crop: (c / 255 - mean) / std
+    uniform = eval_transform(tiny_clip)(Image.new("RGB", (50, 70), colour))
+    expected = [(c / 255 - m) / s for c, m, s in zip(colour, tiny_clip.mean, tiny_clip.std)]
+    assert uniform.shape == (3, tiny_clip.image_size, tiny_clip.image_size)
+    assert torch.allclose(uniform, torch.tensor(expected).view(3, 1, 1).expand_as(uniform), atol=1e-5)
     steps = [type(t).__name__ for t in train_transform(tiny_clip).transforms]
     assert steps == ["RandomResizedCrop", "RandomHorizontalFlip", "ToTensor", "Normalize"]
     crop = train_transform(tiny_clip).transforms[0]

@@ -110,7 +110,7 @@ def test_mini_tasks_compare_with_their_analogue_and_render():
     assert "shapes (caltech101)" in text and "90.00 · paper 93.30 · Δ -3.30" in text
     table = list(csv.DictReader(io.StringIO(to_csv(rows, {"zeroshot": "zero-shot"}))))
     assert table == [{"dataset": "shapes", "paper_dataset": "caltech101", "column": "zero-shot", "mean": "90.0000",
-                      "std": "0.0000", "runs": "1", "paper": "93.30", "delta": "-3.30"}]
+                      "std": "0.0000", "runs": "1", "paper": "93.30", "delta": "-3.30", "status": "ok"}]
 
 
 def test_the_average_row_recomputes_the_papers_average_over_the_datasets_shown():

@@ -84,7 +84,12 @@ def test_training_lowers_loss_and_touches_only_learned_tensors(tiny_clip, eurosa
     assert all(torch.equal(v, backbone[k]) for k, v in tiny_clip.model.state_dict().items())
     learned = result.model.learned_state()
     assert any(not torch.equal(learned[k], v) for k, v in start.learned_state().items())
-    assert result.metrics["train_items"] == 16 and 0 <= result.accuracy <= 100
+    assert result.metrics["train_items"] == 16
+    images, labels = zip(*ImageDataset(eurosat.test, eval_transform(tiny_clip)))  # the test split in one batch
+    with torch.no_grad():
+        logits = result.model.logits(result.model.encode_image(torch.stack(images)),
+                                     class_text_features(result.model, eurosat.classnames, eurosat.template))
+    assert result.accuracy == pytest.approx(100 * (logits.argmax(-1) == torch.tensor(labels)).float().mean().item())
     assert [h["lr"] for h in result.metrics["history"]] == [lr_at_epoch(e, Recipe(epochs=6, lr=0.1)) for e in range(6)]
 
 

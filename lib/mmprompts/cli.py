@@ -6,7 +6,9 @@ import json
 import statistics
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -96,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"datasets to imitate: {', '.join(sorted(TOY_CLASSES))}")
     toy.add_argument("--per-class", type=int, nargs=3, default=[20, 4, 6], metavar=("TRAIN", "VAL", "TEST"),
                      help="images per class in each split")
+    toy.add_argument("--force", action="store_true",
+                     help="replace a dataset folder that exists already (it is deleted first)")
     book = commands.add_parser("book", formatter_class=fmt,
                                help="execute every notebook with Papermill and build the HTML book (Jupyter Book 1)")
     book.add_argument("--profile", default="mini", help="notebook profile: 'mini' (offline, CPU) or 'paper'")
@@ -119,14 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _sweep_or_tables(args: argparse.Namespace) -> int:
-    import yaml
-
-    from .experiments import execute
+    from .experiments import FailedRun, outcome
     from .profiles import settings
     from .sweep import preset_specs, run_sweep
     from .tables import preset_tables, to_csv, to_markdown
 
-    config = settings(args.profile, **{name: yaml.safe_load(value) for name, value in args.parameter})
+    config = settings(args.profile, **_yaml_parameters(args.parameter))
+    output = _output_file(args.output, None)
     clip = config.load_model()
     layers = clip.depth
     specs = preset_specs(args.preset, config, layers)
@@ -141,28 +144,55 @@ def _sweep_or_tables(args: argparse.Namespace) -> int:
         accuracies, datasets = {}, config.load_datasets()
         for spec in specs:
             try:
-                accuracies[spec] = execute(spec, clip, datasets[spec.dataset], config, progress=False,
-                                           only_cached=True).accuracy
+                found = outcome(spec, clip, datasets[spec.dataset], config, progress=False, only_cached=True)
             except LookupError:
-                pass
+                continue
+            accuracies[spec] = found if isinstance(found, FailedRun) else found.accuracy
+            if isinstance(found, FailedRun):  # the table shows the cell as failed; say which run and why
+                print(f"  {found.reason} {spec}: {found.detail}", file=sys.stderr)
         print(f"{len(accuracies)} of {len(specs)} runs of {args.preset} are in the cache", file=sys.stderr)
     render = to_csv if args.format == "csv" else to_markdown
     text = "\n".join(render(table, columns) if args.format == "csv" else render(table, columns, caption)
                      for caption, table, columns in preset_tables(args.preset, accuracies, config.datasets, layers,
                                                                  config.depths, config.prompt_counts))
     print(text)
-    if args.output:
-        Path(args.output).write_text(text)
+    if output is not None:
+        output.write_text(text)
     return 1 if args.command == "sweep" and result.errors else 0
 
 
-def _book(args: argparse.Namespace) -> int:
+def _yaml_parameters(pairs: list[list[str]]) -> dict:
+    """`-p NAME VALUE` pairs with each VALUE read as YAML; a VALUE that is not YAML is named."""
     import yaml
+
+    values = {}
+    for name, text in pairs:
+        try:
+            values[name] = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or type(err).__name__
+            raise ValueError(f"-p {name} {text!r}: not a YAML value ({problem}); e.g. -p seeds '[1, 2]'") from err
+    return values
+
+
+def _output_file(value: str | None, default: Path | None) -> Path | None:
+    """The results file, checked before any work is done: a long run must not end on a bad path."""
+    if value is None:
+        return default
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise ValueError(f"--output {value!r} is a folder; give a file name, e.g. {str(path / 'results.json')!r}")
+    if not path.parent.is_dir():
+        raise ValueError(f"--output {value!r}: the folder {str(path.parent)!r} does not exist; create it first")
+    return path
+
+
+def _book(args: argparse.Namespace) -> int:
     from papermill.exceptions import PapermillExecutionError
 
     from .book import build_book
 
-    parameters = {"profile": args.profile, **{name: yaml.safe_load(value) for name, value in args.parameter}}
+    parameters = {"profile": args.profile, **_yaml_parameters(args.parameter)}
     try:
         html = build_book(parameters, html=not args.no_html)
     except PapermillExecutionError as err:
@@ -193,46 +223,61 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def guarded(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Run a command-line `main`: a failure or bad input ends with one line on stderr, and so does Ctrl-C;
+    warnings (a run file healed) print as one line too."""
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return main(argv)
+    except KeyboardInterrupt:
+        print("interrupted: finished work stays in the cache; the same command resumes it", file=sys.stderr)
+        return 130
+    except (ValueError, LookupError, RuntimeError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    return guarded(_main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "book":
         return _book(args)
     if args.command in ("sweep", "tables"):
-        try:
-            return _sweep_or_tables(args)
-        except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+        return _sweep_or_tables(args)
     if args.command == "toy-data":
         for name in args.dataset:
-            print(f"wrote {make_toy_dataset(args.root, name, tuple(args.per_class))}")
+            print(f"wrote {make_toy_dataset(args.root, name, tuple(args.per_class), force=args.force)}")
         return 0
-    try:
-        datasets = [load_dataset(name, args.data_root) for name in args.dataset]  # fail before the model loads
-        clip = load_clip(args.model, args.pretrained, checkpoint=args.checkpoint, device=args.device)
-        rows = []
-        for name, data in zip(args.dataset, datasets):
-            if args.command == "zeroshot":
-                result = zero_shot_run(clip, data, cache=args.cache, workers=args.workers, progress=not args.quiet)
-                rows.append({"dataset": name, "method": "zero-shot", "accuracies": [result.accuracy],
-                             "runs": [result.key], "cached": [result.cached]})
-                continue
-            method = method_config(args.method, args.n_ctx, args.depth, clip.depth, args.bias_layers)
-            recipe, label = _recipe(args), method_label(method)
-            results = [
-                train_run(clip, data, method, shots=args.shots, seed=seed, recipe=recipe, cache=args.cache,
-                          only_cached=args.command == "eval", workers=args.workers, progress=not args.quiet,
-                          checkpoint_text=args.checkpoint_text)
-                for seed in args.seeds
-            ]
-            rows.append({"dataset": name, "method": label, "seeds": args.seeds,
-                         "accuracies": [r.accuracy for r in results], "runs": [r.key for r in results],
-                         "cached": [r.cached for r in results]})
-    except (ValueError, FileNotFoundError, LookupError, RuntimeError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    output = _output_file(args.output, cache_root(args.cache) / "results" / f"{args.command}.json")
+    datasets = [load_dataset(name, args.data_root) for name in args.dataset]  # fail before the model loads
+    clip = load_clip(args.model, args.pretrained, checkpoint=args.checkpoint, device=args.device)
+    rows = []
+    for name, data in zip(args.dataset, datasets):
+        if args.command == "zeroshot":
+            result = zero_shot_run(clip, data, cache=args.cache, workers=args.workers, progress=not args.quiet)
+            rows.append({"dataset": name, "method": "zero-shot", "accuracies": [result.accuracy],
+                         "runs": [result.key], "cached": [result.cached]})
+            continue
+        method = method_config(args.method, args.n_ctx, args.depth, clip.depth, args.bias_layers)
+        recipe, label = _recipe(args), method_label(method)
+        results = [
+            train_run(clip, data, method, shots=args.shots, seed=seed, recipe=recipe, cache=args.cache,
+                      only_cached=args.command == "eval", workers=args.workers, progress=not args.quiet,
+                      checkpoint_text=args.checkpoint_text)
+            for seed in args.seeds
+        ]
+        rows.append({"dataset": name, "method": label, "seeds": args.seeds,
+                     "accuracies": [r.accuracy for r in results], "runs": [r.key for r in results],
+                     "cached": [r.cached for r in results]})
     print(_table(rows))
-    output = Path(args.output) if args.output else cache_root(args.cache) / "results" / f"{args.command}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"command": args.command, "model": clip.identity, "rows": rows}, indent=1))
     print(f"results written to {output}")

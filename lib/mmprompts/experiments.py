@@ -16,12 +16,14 @@ from .data import load_dataset
 from .data.coop import DatasetSplits
 from .models import LoadedCLIP
 from .interop import import_prompts
-from .prompted import PromptConfig, PromptedCLIP
 from .progress import progress_bar
-from .runs import RunResult, train_run, zero_shot_run
+from .prompted import PromptConfig, PromptedCLIP
+from .runs import RunFileCorrupt, RunResult, train_run, zero_shot_run
+from .train import RunDiverged
 
-__all__ = ["METHODS", "RunSpec", "analysis_model", "analysis_run", "execute", "in_batches", "method_config", "method_label",
-           "run_all", "table1_methods", "table1_specs", "table2_methods", "table2_specs", "table3_methods", "table3_specs", "test_images"]
+__all__ = ["FailedRun", "METHODS", "RunSpec", "analysis_model", "analysis_run", "execute", "in_batches", "method_config",
+           "method_label", "outcome", "run_all", "seed_accuracies", "table1_methods", "table1_specs", "table2_methods", "table2_specs",
+           "table3_methods", "table3_specs", "test_images"]
 
 
 METHODS = ("prompts", "shallow", "text", "vision", "bias")
@@ -90,19 +92,53 @@ def execute(spec: RunSpec, clip: LoadedCLIP, data: DatasetSplits, settings, prog
                      cache=settings.cache, only_cached=only_cached, progress=progress)
 
 
+@dataclass(frozen=True)
+class FailedRun:
+    """A run without an accuracy, in place of one: tables show `reason` instead of a number."""
+
+    reason: str  # "diverged" (the paper's Table 3 dashes) or "unreadable" (a bad run file)
+    detail: str  # the error: epoch, step and lr of the divergence, or the file
+
+
+def outcome(spec: RunSpec, clip: LoadedCLIP, data: DatasetSplits, settings, progress: bool = True,
+            only_cached: bool = False) -> RunResult | FailedRun:
+    """`execute`, with a diverged run or an unreadable run file returned as a FailedRun (a result of
+    the experiment, not an error of the program); a run missing with `only_cached` still raises LookupError."""
+    try:
+        return execute(spec, clip, data, settings, progress=progress, only_cached=only_cached)
+    except RunDiverged as err:
+        return FailedRun("diverged", str(err))
+    except RunFileCorrupt as err:
+        return FailedRun("unreadable", str(err))
+
+
 def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool = True,
-            on_result: Callable[[RunSpec, RunResult], None] | None = None, only_cached: bool = False) -> dict[RunSpec, float]:
-    """Execute runs one after another in this process; returns accuracy per spec.
+            on_result: Callable[[RunSpec, RunResult], None] | None = None,
+            only_cached: bool = False) -> dict[RunSpec, float | FailedRun]:
+    """Execute runs one after another in this process; returns accuracy (or FailedRun) per spec.
 
     `only_cached=True` never trains: a run missing from the cache raises LookupError."""
     datasets = {name: load_dataset(name, settings.data_root) for name in sorted({s.dataset for s in specs})}
     accuracies = {}
     for spec in progress_bar(specs, progress, desc="runs"):
-        result = execute(spec, clip, datasets[spec.dataset], settings, progress=False, only_cached=only_cached)
+        result = outcome(spec, clip, datasets[spec.dataset], settings, progress=False, only_cached=only_cached)
+        if isinstance(result, FailedRun):
+            accuracies[spec] = result
+            continue
         accuracies[spec] = result.accuracy
         if on_result is not None:
             on_result(spec, result)
     return accuracies
+
+
+def seed_accuracies(accuracies: dict[RunSpec, float | FailedRun], dataset: str, method: PromptConfig | None,
+                    failed_as_none: bool = False) -> list[float | None]:
+    """The accuracy of each seed of `method` on `dataset`; failed runs are left out, or given as
+    None with `failed_as_none` (the instability claim counts them)."""
+    values = [a for s, a in accuracies.items() if (s.dataset, s.method) == (dataset, method)]
+    if failed_as_none:
+        return [None if isinstance(a, FailedRun) else a for a in values]
+    return [a for a in values if not isinstance(a, FailedRun)]
 
 
 # ----------------------------------------------------------------------------- presets

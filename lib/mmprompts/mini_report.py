@@ -15,7 +15,7 @@ import json
 from .data.miniworld import MINI_TASKS
 from .experiments import RunSpec, run_all
 from .prompted import PromptConfig
-from .tables import summary
+from .tables import Cell, summary
 from .models import SHIPPED_MODELS, manifest_path
 from .profiles import settings
 
@@ -48,13 +48,23 @@ def mini_report(seeds: tuple[int, ...] = (1, 2, 3), cache: str | None = None, pr
         zero = summary(accuracies, task, None, None).mean
         tuned = summary(accuracies, task, prompts, None)
         biased = summary(accuracies, task, bias, None)
-        gain = max(tuned.mean, biased.mean) - zero
-        lines.append(f"{task:<10} {MINI_TASKS[task].kind:<46} {zero:9.2f} {tuned.mean:8.2f} ± {tuned.std:4.2f} "
-                     f"{biased.mean:8.2f} ± {biased.std:4.2f} {gain:+9.2f}")
+        means = [c.mean for c in (tuned, biased) if isinstance(c, Cell)]  # a diverged method has no mean
+        gain = f"{max(means) - zero:+9.2f}" if means else f"{'–':>9}"
+        lines.append(f"{task:<10} {MINI_TASKS[task].kind:<46} {zero:9.2f} {_mean_std(tuned)} {_mean_std(biased)} {gain}")
     return "\n".join(lines)
 
 
+def _mean_std(cell) -> str:
+    return f"{cell.mean:8.2f} ± {cell.std:4.2f}" if isinstance(cell, Cell) else f"{str(cell):>15}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .cli import guarded
+
+    return guarded(_main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mmprompts.mini_report", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--cache", default=None, help="run cache folder (default: $MMPROMPTS_CACHE or ~/.cache/mmprompts)")

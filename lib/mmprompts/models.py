@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import difflib
 import hashlib
+import http.client
 import json
 import logging
 import os
-import socket
+import threading
+import urllib.error
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,15 +225,13 @@ def _hub_weights_offline(arch: str, tag: str, cache_dir) -> str | None:
     """Return a cached weights file when the hub is unreachable; None when it is reachable.
 
     open_clip itself retries an unreachable hub for about a minute before failing; we
-    probe once (3 s) and either hand it over or answer from the cache.
+    probe once (3 s for the whole request) and either hand it over or answer from the cache.
     """
     cfg = open_clip.get_pretrained_cfg(arch, tag)
-    if cfg.get("hf_hub"):
-        host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    else:
-        host = urlparse(cfg.get("url", "")).hostname
+    server = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co") if cfg.get("hf_hub") else cfg.get("url", ""))
+    host = server.netloc
     offline_env = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}
-    if not offline_env and host and _reachable(host):
+    if not offline_env and host and _answers(f"{server.scheme}://{host}/"):
         return None
     cached = _cached_weights(cfg, cache_dir)
     if cached:
@@ -248,12 +249,28 @@ def _hub_weights_offline(arch: str, tag: str, cache_dir) -> str | None:
     )
 
 
-def _reachable(host: str) -> bool:
-    try:
-        socket.create_connection((host, 443), timeout=_HUB_PROBE_TIMEOUT_S).close()
-        return True
-    except OSError:
-        return False
+def _answers(url: str) -> bool:
+    """Whether the server of `url` answers an HTTP request within _HUB_PROBE_TIMEOUT_S in all.
+
+    A TCP connect is not enough: a proxy or firewall that accepts connections and never answers
+    would hang the download. urllib's timeout bounds each socket operation, not their sum, so the
+    request runs in a daemon thread and the deadline bounds DNS, connect, TLS and the answer together.
+    """
+    answered = threading.Event()
+
+    def request() -> None:
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=_HUB_PROBE_TIMEOUT_S).close()
+            answered.set()
+        except urllib.error.HTTPError:  # any HTTP status is an answer
+            answered.set()
+        except (OSError, ValueError, http.client.HTTPException):  # refused, timed out, TLS, not HTTP, bad URL
+            pass
+
+    probe = threading.Thread(target=request, daemon=True, name="mmprompts-hub-probe")
+    probe.start()
+    probe.join(_HUB_PROBE_TIMEOUT_S)
+    return answered.is_set()
 
 
 def _cached_weights(cfg: dict, cache_dir) -> str | None:

@@ -1,8 +1,11 @@
 """Pretrain the mini CLIP contrastively on the mini world; this made the shipped `mini-clip` weights.
 
-    python -m mmprompts.pretrain             # regenerate lib/mmprompts/assets/mini-clip-mini-world.pt
-    python -m mmprompts.pretrain --check     # train into a temporary folder, compare with the shipped file
-    python -m mmprompts.pretrain --rescore   # after a change of the downstream tasks: re-record zero-shot
+    python -m mmprompts.pretrain                    # train into $MMPROMPTS_CACHE/pretrain/mini-clip-mini-world.pt
+    python -m mmprompts.pretrain --replace-shipped  # regenerate lib/mmprompts/assets/mini-clip-mini-world.pt
+    python -m mmprompts.pretrain --check            # train into a temporary folder, compare with the shipped file
+    python -m mmprompts.pretrain --rescore --replace-shipped  # after a change of the tasks: re-record zero-shot
+
+The shipped weights are only written with `--replace-shipped`: every mini result depends on them.
 
 Every batch is a pure function of (seed, step) and the model starts from a seeded
 initialisation, so on the same machine type with the same torch build a rerun gives the
@@ -197,9 +200,16 @@ def _stage_optimizer(stage: str, model: torch.nn.Module, heads: torch.nn.Module,
     return _adamw(list(model.named_parameters()), recipe)
 
 
-def pretrain(out: str | os.PathLike = SHIPPED_FILE, recipe: PretrainRecipe = PretrainRecipe(),
+def default_output() -> Path:
+    """Where pretraining writes when not told: the cache, never the installed package."""
+    return cache_root() / "pretrain" / SHIPPED_FILE.name
+
+
+def pretrain(out: str | os.PathLike | None = None, recipe: PretrainRecipe = PretrainRecipe(),
              work_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
-    """Train the mini CLIP from scratch and write its sparse fp16 checkpoint + manifest to `out`."""
+    """Train the mini CLIP from scratch and write its sparse fp16 checkpoint + manifest to `out`
+    (default: `default_output()`; the shipped file only when passed explicitly)."""
+    out = Path(out) if out is not None else default_output()
     torch.manual_seed(recipe.seed)
     clip = load_clip("mini-clip", init_seed=recipe.seed)
     model = clip.model
@@ -282,7 +292,7 @@ def save_sparse_checkpoint(model: torch.nn.Module, token_ids: torch.Tensor, out:
     return manifest
 
 
-def rescore(weights: str | os.PathLike = SHIPPED_FILE) -> dict:
+def rescore(weights: str | os.PathLike) -> dict:
     """Recompute the manifest's zero-shot accuracies for the current mini tasks; the weights stay.
 
     For a change of the downstream tasks only (a `WORLD_VERSION` bump that leaves the pretraining
@@ -322,24 +332,44 @@ def _recipe_key(recipe: PretrainRecipe) -> str:
     return "-".join(["c", f"w{WORLD_VERSION}", *(f"{v}" for v in asdict(recipe).values())])
 
 
-def main(argv: list[str] | None = None) -> int:
+def _output(args: argparse.Namespace) -> Path:
+    """--out, checked: the shipped weights only with --replace-shipped, and not both."""
+    if args.replace_shipped:
+        if args.out is not None:
+            raise ValueError("give either --out PATH or --replace-shipped, not both")
+        return SHIPPED_FILE
+    out = Path(args.out).expanduser() if args.out is not None else default_output()
+    if out.resolve() == SHIPPED_FILE.resolve():
+        raise ValueError(f"--out {args.out!r} is the shipped weights file, on which every mini result depends; "
+                         "pass --replace-shipped (without --out) to regenerate it")
+    if out.is_dir():
+        raise ValueError(f"--out {args.out!r} is a folder; give a file name, e.g. {str(out / SHIPPED_FILE.name)!r}")
+    return out
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mmprompts.pretrain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=str(SHIPPED_FILE), help="weights file to write (default: the shipped one)")
+    parser.add_argument("--out", default=None,
+                        help=f"weights file to write (default: {default_output()}); its manifest goes next to it")
+    parser.add_argument("--replace-shipped", action="store_true",
+                        help=f"write the shipped weights {SHIPPED_FILE} (every mini result changes with them)")
     parser.add_argument("--vision-warmup", type=int, default=PretrainRecipe.vision_warmup,
                         help="supervised steps on the image tower before the contrastive ones")
     parser.add_argument("--steps", type=int, default=PretrainRecipe.steps, help="contrastive steps")
     parser.add_argument("--seed", type=int, default=PretrainRecipe.seed)
     parser.add_argument("--check", action="store_true", help="train into a temporary file and compare with the shipped one")
     parser.add_argument("--rescore", action="store_true",
-                        help="no training: recompute the zero-shot accuracies in the manifest of --out for the current tasks")
+                        help="no training: recompute the zero-shot accuracies in the manifest of the output for the "
+                             "current tasks")
     args = parser.parse_args(argv)
+    out = _output(args)
     if args.rescore:
-        print(json.dumps(rescore(args.out)["zero_shot_test_accuracy"], indent=2))
+        print(json.dumps(rescore(out)["zero_shot_test_accuracy"], indent=2))
         return 0
     recipe = PretrainRecipe(vision_warmup=args.vision_warmup, steps=args.steps, seed=args.seed)
     if not args.check:
-        manifest = pretrain(args.out, recipe)
+        manifest = pretrain(out, recipe)
         print(json.dumps(manifest, indent=2))
         return 0
     shipped = json.loads(manifest_path(SHIPPED_FILE).read_text())
@@ -350,6 +380,12 @@ def main(argv: list[str] | None = None) -> int:
     for task, accuracy in shipped["zero_shot_test_accuracy"].items():
         print(f"{task:10s} zero-shot shipped {accuracy:6.2f}  fresh {fresh['zero_shot_test_accuracy'][task]:6.2f}")
     return 0 if same else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .cli import guarded
+
+    return guarded(_main, argv)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,18 @@ PROFILES: dict[str, dict] = {
     ),
 }
 _RECIPE_FIELDS = {f.name for f in dataclasses.fields(Recipe)}
+_RECIPE_FLOATS = {f.name for f in dataclasses.fields(Recipe) if f.type == "float"}
+
+
+def _recipe_number(name: str, value):
+    """A float recipe field given as a string that is a number becomes that number: YAML 1.1 (PyYAML,
+    `-p lr 1e-3`) reads `1e-3` as a string, having no dot. Anything else is left to Recipe's checks."""
+    if name in _RECIPE_FLOATS and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"{name}={value!r}: must be a number, e.g. {name}=0.0025") from None
+    return value
 
 
 def settings(profile: str = "mini", **overrides) -> Settings:
@@ -103,7 +115,7 @@ def settings(profile: str = "mini", **overrides) -> Settings:
         if value is None:
             continue
         if name in _RECIPE_FIELDS:
-            recipe_changes[name] = value
+            recipe_changes[name] = _recipe_number(name, value)
         elif name in {f.name for f in dataclasses.fields(Settings)} - {"profile", "recipe"}:
             values[name] = value
         else:

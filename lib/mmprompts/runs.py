@@ -4,9 +4,16 @@
                        checkpoint.pt  while training: learned tensors + optimizer after the last epoch
                        learned.pt     when done: prompts/biases only (kilobytes)
                        metrics.json   when done: test accuracy, per-epoch history
+                       diverged.json  instead, when the run diverged: epoch, step, lr, message
+    <cache>/fewshot/   few-shot lists of datasets whose folder is read-only
 
 Re-running a finished configuration loads it; an interrupted one resumes after its last
-completed epoch. The default cache is $MMPROMPTS_CACHE or ~/.cache/mmprompts.
+completed epoch. A run file that cannot be read is named in a warning and the run heals:
+a bad checkpoint.pt restarts training from epoch 1, a bad metrics.json or learned.pt retrains
+(`only_cached=True` raises `RunFileCorrupt` instead). A diverged run is recorded, not retried:
+training is deterministic, so the same configuration would diverge at the same step again;
+deleting its diverged.json trains it again (e.g. on other hardware). The default cache is
+$MMPROMPTS_CACHE or ~/.cache/mmprompts.
 """
 from __future__ import annotations
 
@@ -14,7 +21,9 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from dataclasses import MISSING, asdict, dataclass, fields
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -24,12 +33,17 @@ from .data.coop import DatasetSplits
 from .models import LoadedCLIP
 from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, atomic_write_text, cache_root
-from .train import Recipe, evaluate, train_epochs
+from .train import Recipe, RunDiverged, evaluate, train_epochs
 
-__all__ = ["TRAINER_VERSION", "RunResult", "cache_root", "method_key", "run_config", "run_key", "train_run", "zero_shot_run"]
+__all__ = ["TRAINER_VERSION", "RunFileCorrupt", "RunResult", "cache_root", "method_key", "run_config", "run_key",
+           "train_run", "zero_shot_run"]
 
 # Bump when a change to training or evaluation changes results: old runs stop matching.
 TRAINER_VERSION = "1"
+
+
+class RunFileCorrupt(ValueError):
+    """A file of a run folder that cannot be read (truncated, edited, from another version); names it."""
 
 
 @dataclass
@@ -100,30 +114,46 @@ def train_run(
     `checkpoint_text=True` recomputes the text blocks in the backward pass (less memory with
     many classes, same result; not part of the cache key).
     """
-    fewshot = fewshot_splits(data, shots, seed)
+    fewshot = fewshot_splits(data, shots, seed, fallback_dir=cache_root(cache) / "fewshot")
     config = run_config(clip, data, method, shots, seed, recipe)
     key = run_key(config)
     folder = cache_root(cache) / "runs" / key
     device = clip.model.logit_scale.device
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)  # prompt initialisation depends on the seed, as in CoOp
-        model = PromptedCLIP(clip, method)
-    model.checkpoint_text = checkpoint_text
 
-    if (folder / "metrics.json").exists():
-        model.load_learned_state(torch.load(folder / "learned.pt", map_location=device))
-        return RunResult(key, json.loads((folder / "metrics.json").read_text()), model, cached=True)
+    def fresh_model() -> PromptedCLIP:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)  # prompt initialisation depends on the seed, as in CoOp
+            model = PromptedCLIP(clip, method)
+        model.checkpoint_text = checkpoint_text
+        return model
+
+    model = fresh_model()
+    metrics = _finished(folder, only_cached, lambda: _load_learned(model, folder / "learned.pt", device))
+    if metrics is not None:
+        return RunResult(key, metrics, model, cached=True)
+    diverged_path = folder / "diverged.json"
+    _raise_if_diverged(diverged_path, only_cached)
     if only_cached:
         raise LookupError(f"no finished run for {config} in {folder}")
+    model = fresh_model()  # a learned.pt found unreadable above may have been loaded in part
 
     atomic_write_text(folder / "config.json", json.dumps(config, indent=1, sort_keys=True))
     start_epoch, history, optimizer_state, elapsed = 0, [], None, 0.0
     checkpoint_path = folder / "checkpoint.pt"
     if checkpoint_path.exists():
-        checkpoint = torch.load(checkpoint_path, map_location=device)
-        model.load_learned_state(checkpoint["learned"])
-        start_epoch, history = checkpoint["epoch"] + 1, checkpoint["history"]
-        optimizer_state, elapsed = checkpoint["optimizer"], checkpoint["elapsed_s"]
+        try:
+            checkpoint = _read_torch(checkpoint_path, device)
+            _load_learned_state(model, checkpoint_path, checkpoint["learned"])
+            start_epoch, history = int(checkpoint["epoch"]) + 1, list(checkpoint["history"])
+            optimizer_state, elapsed = checkpoint["optimizer"], float(checkpoint["elapsed_s"])
+            if not 0 < start_epoch <= recipe.epochs or len(history) != start_epoch:
+                raise RunFileCorrupt(f"run file {str(checkpoint_path)!r} is unreadable: it claims epoch {start_epoch} "
+                                     f"with {len(history)} epochs of history")
+        except (RunFileCorrupt, KeyError, TypeError, ValueError) as err:
+            # the one checkpoint is the last good state there is: start over from epoch 1
+            warnings.warn(f"{_named(err, checkpoint_path)}; training the run again from its first epoch", stacklevel=2)
+            checkpoint_path.unlink()
+            model, start_epoch, history, optimizer_state, elapsed = fresh_model(), 0, [], None, 0.0
     started = time.perf_counter()
 
     def checkpoint_epoch(epoch: int, stats: dict, optimizer: dict) -> None:
@@ -135,8 +165,13 @@ def train_run(
         if on_epoch_end is not None:
             on_epoch_end(epoch, stats)
 
-    train_epochs(model, clip, fewshot, recipe, seed, start_epoch=start_epoch, optimizer_state=optimizer_state,
-                 on_epoch_end=checkpoint_epoch, workers=workers, progress=progress)
+    try:
+        train_epochs(model, clip, fewshot, recipe, seed, start_epoch=start_epoch, optimizer_state=optimizer_state,
+                     on_epoch_end=checkpoint_epoch, workers=workers, progress=progress)
+    except RunDiverged as err:
+        atomic_write_text(diverged_path, json.dumps(
+            {"epoch": err.epoch, "step": err.step, "lr": err.lr, "message": str(err)}, indent=1))
+        raise
     train_time = elapsed + time.perf_counter() - started
     accuracy = evaluate(model, clip, data, "test", workers=workers, progress=progress)
     metrics = {
@@ -157,8 +192,9 @@ def zero_shot_run(clip: LoadedCLIP, data: DatasetSplits, *, cache: str | os.Path
     key = run_key(config)
     folder = cache_root(cache) / "runs" / key
     model = PromptedCLIP(clip, PromptConfig())
-    if (folder / "metrics.json").exists():
-        return RunResult(key, json.loads((folder / "metrics.json").read_text()), model, cached=True)
+    metrics = _finished(folder, only_cached)
+    if metrics is not None:
+        return RunResult(key, metrics, model, cached=True)
     if only_cached:
         raise LookupError(f"no finished zero-shot run for {config} in {folder}")
     accuracy = evaluate(model, clip, data, "test", workers=workers, progress=progress)
@@ -166,3 +202,84 @@ def zero_shot_run(clip: LoadedCLIP, data: DatasetSplits, *, cache: str | os.Path
     atomic_write_text(folder / "config.json", json.dumps(config, indent=1, sort_keys=True))
     atomic_write_text(folder / "metrics.json", json.dumps(metrics, indent=1))
     return RunResult(key, metrics, model, cached=False)
+
+
+# ----------------------------------------------------------------------------- reading run files
+def _finished(folder: Path, only_cached: bool, load_learned: Callable[[], None] = lambda: None) -> dict | None:
+    """The metrics of a finished run (after `load_learned()`), None when it is not finished.
+
+    A finished run whose files cannot be read is named and discarded, so that it is computed again,
+    unless `only_cached` (eval, tables), which must not train: then RunFileCorrupt is raised."""
+    path = folder / "metrics.json"
+    if not path.exists():
+        return None
+    try:
+        metrics = _read_json(path)
+        if not isinstance(metrics.get("accuracy"), (int, float)):
+            raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: it holds no accuracy")
+        load_learned()
+        return metrics
+    except RunFileCorrupt as err:
+        if only_cached:
+            raise
+        warnings.warn(f"{err}; computing the run again", stacklevel=3)
+        for name in ("metrics.json", "learned.pt"):
+            (folder / name).unlink(missing_ok=True)
+        return None
+
+
+def _raise_if_diverged(path: Path, only_cached: bool) -> None:
+    if not path.exists():
+        return
+    try:
+        record = _read_json(path)
+        message = str(record["message"])
+    except (RunFileCorrupt, KeyError) as err:
+        if only_cached:
+            raise _named(err, path)
+        warnings.warn(f"{_named(err, path)}; training the run again", stacklevel=3)
+        path.unlink()
+        return
+    raise RunDiverged(f"{message} (recorded in {str(path)!r}; delete it to train this run again)",
+                      epoch=record.get("epoch"), step=record.get("step"), lr=record.get("lr"))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable ({err})") from err
+    if not isinstance(value, dict):
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: not a JSON object")
+    return value
+
+
+def _read_torch(path: Path, device: torch.device) -> dict:
+    try:
+        value = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # truncated zip, foreign pickle, missing file: all mean "not usable"
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable ({type(err).__name__}: {err})") from err
+    if not isinstance(value, dict):
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: not a dict")
+    return value
+
+
+def _load_learned(model: PromptedCLIP, path: Path, device: torch.device) -> None:
+    _load_learned_state(model, path, _read_torch(path, device))
+
+
+def _load_learned_state(model: PromptedCLIP, path: Path, state: dict) -> None:
+    """Load learned tensors read from `path`; a state that does not fit or is not finite is corrupt."""
+    try:
+        if not all(isinstance(v, torch.Tensor) and bool(torch.isfinite(v).all()) for v in state.values()):
+            raise ValueError("it holds non-tensors or non-finite values")
+        model.load_learned_state(state)
+    except (ValueError, RuntimeError, AttributeError) as err:
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: {err}") from err
+
+
+def _named(err: Exception, path: Path) -> RunFileCorrupt:
+    """`err` as a RunFileCorrupt that names `path` (a KeyError alone says only which key)."""
+    if isinstance(err, RunFileCorrupt):
+        return err
+    return RunFileCorrupt(f"run file {str(path)!r} is unreadable ({type(err).__name__}: {err})")

@@ -16,7 +16,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .experiments import RunSpec, execute, table1_specs, table2_specs, table3_specs
+from .experiments import FailedRun, RunSpec, outcome, table1_specs, table2_specs, table3_specs
 from .progress import progress_bar
 from .profiles import Settings
 
@@ -41,7 +41,7 @@ def preset_specs(preset: str, settings: Settings, layers: int) -> list[RunSpec]:
 
 @dataclass
 class SweepResult:
-    accuracies: dict[RunSpec, float] = field(default_factory=dict)
+    accuracies: dict[RunSpec, float | FailedRun] = field(default_factory=dict)  # diverged runs are results too
     errors: dict[RunSpec, str] = field(default_factory=dict)
     from_cache: int = 0
 
@@ -50,7 +50,7 @@ class SweepResult:
 _WORKER_STATE: dict = {}
 
 
-def _run_one(spec: RunSpec, settings: Settings) -> float:
+def _run_one(spec: RunSpec, settings: Settings) -> float | FailedRun:
     from .data import load_dataset
 
     if "clip" not in _WORKER_STATE:
@@ -58,7 +58,8 @@ def _run_one(spec: RunSpec, settings: Settings) -> float:
     key = ("data", spec.dataset)
     if key not in _WORKER_STATE:
         _WORKER_STATE[key] = load_dataset(spec.dataset, settings.data_root)
-    return execute(spec, _WORKER_STATE["clip"], _WORKER_STATE[key], settings, progress=False).accuracy
+    result = outcome(spec, _WORKER_STATE["clip"], _WORKER_STATE[key], settings, progress=False)
+    return result if isinstance(result, FailedRun) else result.accuracy
 
 
 def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None = None, cpus_per_run: float = 1.0,
@@ -74,7 +75,10 @@ def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None 
     missing = []
     for spec in dict.fromkeys(specs):
         try:
-            result.accuracies[spec] = execute(spec, clip, datasets[spec.dataset], settings, only_cached=True).accuracy
+            found = outcome(spec, clip, datasets[spec.dataset], settings, only_cached=True)
+            if isinstance(found, FailedRun) and found.reason != "diverged":
+                raise LookupError(found.detail)  # an unreadable run file: the task retrains it
+            result.accuracies[spec] = found if isinstance(found, FailedRun) else found.accuracy
             result.from_cache += 1
         except Exception:  # not in the cache, or not even buildable: the task reports the real error
             missing.append(spec)

@@ -2,8 +2,10 @@
 
 Mini-world tasks are compared with the paper's dataset of the same kind (their `analogue`),
 and a prompt depth of an L-block model with the paper's column at the same fraction of
-ViT-B/16's 12 blocks. Tables are plain dicts {dataset: {column: Cell | None}}, rendered as
-Markdown or CSV here, as figures by `figures.py`.
+ViT-B/16's 12 blocks. Tables are plain dicts {dataset: {column: Cell | FailedCell | None}},
+rendered as Markdown or CSV here, as figures by `figures.py`. A run that diverged (or whose run
+file is unreadable) is a `FailedRun` in place of its accuracy; its cell is a `FailedCell` and shows
+"diverged", as the paper's Table 3 shows a dash, never a mean of the runs that did finish.
 """
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .data.miniworld import MINI_TASKS
-from .experiments import RunSpec, table1_methods, table2_methods, table3_methods
+from .experiments import FailedRun, RunSpec, table1_methods, table2_methods, table3_methods
 from .paper import TABLE1, TABLE2, TABLE3
 from .prompted import PromptConfig
 
-__all__ = ["Cell", "TableView", "VERDICTS", "best_prompt_setting", "bias_wins", "html_table", "paper_dataset", "show", "summary",
-           "table1", "table2", "table3", "preset_tables", "to_csv", "to_html", "to_markdown", "with_average", "zero_shot_table"]
+__all__ = ["Cell", "FailedCell", "TableView", "VERDICTS", "best_prompt_setting", "bias_wins", "html_table", "paper_dataset",
+           "show", "summary", "table1", "table2", "table3", "preset_tables", "to_csv", "to_html", "to_markdown",
+           "with_average", "zero_shot_table"]
 
 PAPER_LAYERS = 12  # ViT-B/16
 
@@ -45,17 +48,34 @@ class Cell:
         return None if self.paper is None else self.mean - self.paper
 
 
-def summary(accuracies: dict[RunSpec, float], dataset: str, method: PromptConfig | None,
-            paper: float | None) -> Cell | None:
-    """Mean ± std over the seeds of `method` (None: zero-shot) on `dataset`; None when it has no runs."""
+@dataclass(frozen=True)
+class FailedCell:
+    """A cell with `failed` of its `runs` runs without an accuracy, for `reason` (the first failed run's)."""
+
+    reason: str  # "diverged" or "unreadable"
+    failed: int
+    runs: int
+    paper: float | None
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.failed} of {self.runs} runs)"
+
+
+def summary(accuracies: dict[RunSpec, float | FailedRun], dataset: str, method: PromptConfig | None,
+            paper: float | None) -> Cell | FailedCell | None:
+    """Mean ± std over the seeds of `method` (None: zero-shot) on `dataset`; a FailedCell when a seed
+    has no accuracy; None when it has no runs."""
     values = [acc for spec, acc in accuracies.items() if (spec.dataset, spec.method) == (dataset, method)]
     if not values:
         return None
+    failed = [v for v in values if isinstance(v, FailedRun)]
+    if failed:
+        return FailedCell(failed[0].reason, len(failed), len(values), paper)
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return Cell(statistics.fmean(values), std, len(values), paper)
 
 
-def table1(accuracies: dict[RunSpec, float], datasets: Sequence[str], layers: int) -> dict[str, dict[str, Cell | None]]:
+def table1(accuracies: dict[RunSpec, float | FailedRun], datasets: Sequence[str], layers: int) -> dict[str, dict[str, Cell | None]]:
     """Rows per dataset: zeroshot, prompt (1+1 in every block), bias, optimal (10+10 in every block)."""
     rows = {}
     for d in datasets:
@@ -77,11 +97,12 @@ def bias_wins(rows: dict[str, dict[str, Cell | None]]) -> list[dict]:
     return out
 
 
-def best_prompt_setting(accuracies: dict[RunSpec, float], dataset: str) -> tuple[PromptConfig | None, Cell | None]:
+def best_prompt_setting(accuracies: dict[RunSpec, float | FailedRun], dataset: str) -> tuple[PromptConfig | None, Cell | None]:
     """This book's own column: the IVLP setting (n+n prompts, depth d) with the best mean over seeds
     among the runs given, and its cell; (None, None) when there is none. Not the paper's OPTIMAL."""
     settings = {s.method for s in accuracies if s.dataset == dataset and _is_ivlp(s.method)}
     cells = {m: summary(accuracies, dataset, m, None) for m in settings}
+    cells = {m: c for m, c in cells.items() if isinstance(c, Cell)}  # a setting that diverged is no candidate
     best = max(cells, key=lambda m: cells[m].mean, default=None)
     return best, cells.get(best)
 
@@ -91,7 +112,7 @@ def _is_ivlp(method: PromptConfig | None) -> bool:
     return method is not None and method.n_ctx_text > 0 and method == PromptConfig.prompts(method.n_ctx_text, method.depth_text)
 
 
-def table2(accuracies: dict[RunSpec, float], datasets: Sequence[str], depths: Sequence[int],
+def table2(accuracies: dict[RunSpec, float | FailedRun], datasets: Sequence[str], depths: Sequence[int],
            layers: int) -> dict[str, dict[int, Cell | None]]:
     """Rows per dataset, columns 0 (zero-shot) and each depth.
 
@@ -105,7 +126,7 @@ def table2(accuracies: dict[RunSpec, float], datasets: Sequence[str], depths: Se
     return rows
 
 
-def table3(accuracies: dict[RunSpec, float], datasets: Sequence[str], layers: int,
+def table3(accuracies: dict[RunSpec, float | FailedRun], datasets: Sequence[str], layers: int,
            prompt_counts: Sequence[int]) -> dict[str, dict[int, Cell | None]]:
     """Rows per dataset, columns 0 (zero-shot) and each prompt count per branch."""
     rows = {}
@@ -151,6 +172,9 @@ def to_markdown(table: dict[str, dict], columns: dict, caption: str = "") -> str
             if not isinstance(cell, Cell):
                 cells.append(cell or "not run")
                 continue
+            if isinstance(cell, FailedCell):
+                cells.append(f"{cell} · paper {_fmt(cell.paper)}")
+                continue
             spread = f" ± {cell.std:.2f}" if cell.runs > 1 else ""
             cells.append(f"{cell.mean:.2f}{spread} · paper {_fmt(cell.paper)} · Δ {_fmt(cell.delta, signed=True)}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -158,26 +182,28 @@ def to_markdown(table: dict[str, dict], columns: dict, caption: str = "") -> str
 
 
 def to_csv(table: dict[str, dict], columns: dict) -> str:
-    """One line per (dataset, column): mean, std, runs, paper, delta."""
+    """One line per (dataset, column): mean, std, runs, paper, delta, status ("ok", or why the cell has no mean)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["dataset", "paper_dataset", "column", "mean", "std", "runs", "paper", "delta"])
+    writer.writerow(["dataset", "paper_dataset", "column", "mean", "std", "runs", "paper", "delta", "status"])
     for dataset, row in table.items():
         for key, label in columns.items():
             cell = row.get(key)
-            if cell is not None:
+            if isinstance(cell, FailedCell):
+                writer.writerow([dataset, paper_dataset(dataset), label, "", "", cell.runs, _fmt(cell.paper), "", str(cell)])
+            elif cell is not None:
                 writer.writerow([dataset, paper_dataset(dataset), label, f"{cell.mean:.4f}", f"{cell.std:.4f}", cell.runs,
-                                 _fmt(cell.paper), _fmt(cell.delta)])
+                                 _fmt(cell.paper), _fmt(cell.delta), "ok"])
     return out.getvalue()
 
 
-def zero_shot_table(accuracies: dict[RunSpec, float], datasets: Sequence[str]) -> dict[str, dict[str, Cell | None]]:
+def zero_shot_table(accuracies: dict[RunSpec, float | FailedRun], datasets: Sequence[str]) -> dict[str, dict[str, Cell | None]]:
     """Rows per dataset with the single column "zeroshot" (the paper's CLIP column)."""
     return {d: {"zeroshot": summary(accuracies, d, None, TABLE1.get(paper_dataset(d), {}).get("zeroshot"))}
             for d in datasets}
 
 
-def preset_tables(preset: str, accuracies: dict[RunSpec, float], datasets: Sequence[str], layers: int,
+def preset_tables(preset: str, accuracies: dict[RunSpec, float | FailedRun], datasets: Sequence[str], layers: int,
                   depths: Sequence[int], prompt_counts: Sequence[int]) -> list[tuple[str, dict, dict]]:
     """(caption, table, columns) for each table of a sweep preset ('all' gives the three)."""
     out = []
@@ -229,7 +255,7 @@ def to_html(table: dict[str, dict], columns: dict, caption: str = "") -> str:
         for key in columns:
             cell = row.get(key)
             if not isinstance(cell, Cell):
-                cells.append(f'<td colspan="3" class="mmp-status">{html.escape(cell or "not run")}</td>')
+                cells.append(f'<td colspan="3" class="mmp-status">{html.escape("not run" if cell is None else str(cell))}</td>')
                 continue
             spread = f'<span class="mmp-std"> ± {cell.std:.2f}</span>' if cell.runs > 1 else ""
             runs = f"{cell.runs} run" + ("s" if cell.runs > 1 else "")

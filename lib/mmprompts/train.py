@@ -27,7 +27,13 @@ __all__ = ["Recipe", "RunDiverged", "autocast", "class_text_features", "evaluate
 
 class RunDiverged(RuntimeError):
     """A run whose loss or learned tensors became non-finite (the paper's Table 3 dashes: "prone to
-    failure"). Nothing of such a run is cached as finished; tables show it as "diverged"."""
+    failure"). Nothing of such a run is cached as finished; tables show it as "diverged".
+
+    `epoch` and `step` (1-based) and `lr` say where, when the raiser knows; the run cache records them."""
+
+    def __init__(self, message: str, *, epoch: int | None = None, step: int | None = None, lr: float | None = None):
+        super().__init__(message)
+        self.epoch, self.step, self.lr = epoch, step, lr
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,12 @@ class Recipe:
                 raise ValueError(f"{name}={value!r}: must be a positive integer")
         if not isinstance(self.warmup_epochs, int) or not 0 <= self.warmup_epochs < self.epochs:
             raise ValueError(f"warmup_epochs={self.warmup_epochs!r}: must be an integer in 0..epochs-1")
-        for name in ("lr", "momentum", "weight_decay", "warmup_lr"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 0")
+        for name in ("lr", "momentum", "weight_decay", "warmup_lr", "min_crop_scale"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise ValueError(f"{name}={value!r}: must be a finite number")
+            if value < 0:
+                raise ValueError(f"{name}={value!r}: must be >= 0")
         if not 0 < self.min_crop_scale <= 1:
             raise ValueError(f"min_crop_scale={self.min_crop_scale!r}: must be in (0, 1]")
 
@@ -147,7 +156,7 @@ def train_epochs(
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
         bar = progress_bar(loader, progress, desc=f"epoch {epoch + 1}/{recipe.epochs}", leave=False)
-        for images, labels in bar:
+        for step, (images, labels) in enumerate(bar, start=1):
             images = images.to(device, non_blocking=True)
             labels = labels.to(device, non_blocking=True)
             with autocast(device):
@@ -157,6 +166,7 @@ def train_epochs(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            _check_finite(loss, params, epoch, step, lr)
             loss_sum += loss.item() * len(labels)
             correct += int((logits.argmax(-1) == labels).sum())
             seen += len(labels)
@@ -167,6 +177,19 @@ def train_epochs(
             on_epoch_end(epoch, stats, optimizer.state_dict())
     model.eval()
     return history
+
+
+def _check_finite(loss: torch.Tensor, params: list[torch.Tensor], epoch: int, step: int, lr: float) -> None:
+    """Stop at the first step whose loss or updated tensors are not finite: once a prompt is NaN every
+    later logit is, and the run would end with a chance-level accuracy that looks like a result."""
+    if not bool(torch.isfinite(loss)):
+        bad = "loss"
+    elif not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):  # one device sync
+        bad = "learned tensors"
+    else:
+        return
+    raise RunDiverged(f"the run diverged: its {bad} became non-finite at epoch {epoch + 1}, step {step} "
+                      f"(lr {lr:g}); lower --lr", epoch=epoch + 1, step=step, lr=lr)
 
 
 @torch.no_grad()

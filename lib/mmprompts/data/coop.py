@@ -13,6 +13,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -45,16 +46,35 @@ class DatasetSplits:
     sample_val: bool = True  # ImageNet's val is its test set: CoOp does not subsample it
     revision: str = ""  # version of the generator that drew the images (mini world): new pixels, same paths
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """Hash of every split's (path, label), the texts the model reads and the revision: changes whenever the data does."""
+        """What decides a result on this data: changes whenever the data does.
+
+        A hash of every split's (path relative to the folder, label), the texts the model reads, and
+        the images themselves: for generated data (the mini world) its `revision`, which names its
+        pixels; for a dataset folder the size and modification time (ns) of every image. Not content
+        hashes: hashing ImageNet's 140 GB on each new data root would take long, a stat takes seconds,
+        and a copy that does not keep modification times (`cp` without `-p`) only costs a retraining,
+        never a wrong result. Cached per object: the splits of a loaded dataset do not change.
+        """
         digest = hashlib.sha256(json.dumps([self.classnames, self.template, self.revision]).encode())
         root = str(self.folder)
         for split in (self.train, self.val, self.test):
             for d in split:
                 digest.update(f"{os.path.relpath(d.path, root)}\t{d.label}\n".encode())
+                if not self.revision:
+                    digest.update(_file_stamp(d).encode())
             digest.update(b"--\n")
         return digest.hexdigest()[:16]
+
+
+def _file_stamp(item: Datum) -> str:
+    try:
+        stat = os.stat(item.path)
+    except OSError as err:
+        raise FileNotFoundError(f"image {item.path!r} (label {item.label}, {item.classname!r}) listed in the "
+                                f"split cannot be read: {err.strerror}") from err
+    return f"{stat.st_size}:{stat.st_mtime_ns}\n"
 
 
 @dataclass(frozen=True)
@@ -161,8 +181,9 @@ def _read_json_layout(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
     try:
         raw = json.loads(split_file.read_text())
         splits = {key: raw[key] for key in ("train", "val", "test")}
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
         raise ValueError(f"{name}: {str(split_file)!r} is not a CoOp split file with train/val/test lists ({err})") from err
+    _check_split_rows(name, split_file, splits)
     kept = sorted({(int(label), cname) for items in splits.values() for _, label, cname in items if cname not in spec.drop})
     relabel = {old: new for new, (old, _) in enumerate(kept)}
     classnames = [spec.clean(cname) for _, cname in kept]
@@ -174,22 +195,70 @@ def _read_json_layout(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
     return DatasetSplits(name, classnames, spec.template, parts["train"], parts["val"], parts["test"], folder)
 
 
+def _check_split_rows(name: str, split_file: Path, splits: dict[str, list]) -> None:
+    """Refuse a split file that disagrees with itself, naming the first offending row.
+
+    Each row is [relative path, integer label, class name]; a label has one name and a name one
+    label (a misspelt row would otherwise make an extra, empty class); no image is listed twice
+    (within a split or across splits: a test image in train leaks); labels are 0..C-1 and every
+    label has train and test images.
+    """
+    label_name: dict[int, str] = {}
+    name_label: dict[str, int] = {}
+    listed: dict[str, str] = {}
+    for split, rows in splits.items():
+        if not isinstance(rows, list):
+            raise ValueError(f"{name}: {str(split_file)!r}: {split!r} is not a list of rows")
+        for index, row in enumerate(rows):
+            where = f"{name}: {str(split_file)!r}, {split} row {index} {row!r}"
+            if not (isinstance(row, list) and len(row) == 3 and isinstance(row[0], str) and isinstance(row[2], str)
+                    and isinstance(row[1], int) and not isinstance(row[1], bool) and row[1] >= 0):
+                raise ValueError(f"{where}: a row must be [relative image path, label >= 0, class name]")
+            path, label, cname = row
+            if label_name.setdefault(label, cname) != cname:
+                raise ValueError(f"{where}: label {label} is named {label_name[label]!r} in an earlier row; "
+                                 "one class name per label")
+            if name_label.setdefault(cname, label) != label:
+                raise ValueError(f"{where}: class name {cname!r} has label {name_label[cname]} in an earlier row; "
+                                 "one label per class name")
+            if path in listed:
+                raise ValueError(f"{where}: the image is listed twice (also in {listed[path]})")
+            listed[path] = split
+    missing = sorted(set(range(max(label_name, default=-1) + 1)) - set(label_name))
+    if missing or not label_name:
+        raise ValueError(f"{name}: {str(split_file)!r}: labels must be 0..C-1; missing {missing or 'all'}")
+    for split in ("train", "test"):
+        absent = sorted(set(label_name) - {row[1] for row in splits[split]})
+        if absent:
+            raise ValueError(f"{name}: {str(split_file)!r}: the {split} split has no image of label {absent[0]} "
+                             f"({label_name[absent[0]]!r})")
+
+
 def _read_fgvc(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
     variants = folder / "variants.txt"
     _require(variants, name, "class list")
     classnames = [line.strip() for line in variants.read_text().splitlines() if line.strip()]
     label_of = {cname: i for i, cname in enumerate(classnames)}
+    if len(label_of) < len(classnames):
+        twice = next(c for i, c in enumerate(classnames) if label_of[c] != i)
+        raise ValueError(f"{name}: {str(variants)!r} lists variant {twice!r} twice")
     image_dir = folder / spec.image_dir
     _require(image_dir, name, "image folder")
-    parts = {}
+    parts, seen = {}, {}
     for key in ("train", "val", "test"):
         listing = folder / f"images_variant_{key}.txt"
         _require(listing, name, "split file")
         items = []
-        for line in listing.read_text().splitlines():
+        for number, line in enumerate(listing.read_text().splitlines(), start=1):
             if not line.strip():
                 continue
+            if " " not in line.strip():
+                raise ValueError(f"{name}: {str(listing)!r} line {number} {line!r}: expected '<image id> <variant>'")
             image_id, cname = line.strip().split(" ", 1)
+            if image_id in seen:
+                raise ValueError(f"{name}: {str(listing)!r} line {number}: image {image_id!r} is listed twice "
+                                 f"(also in {seen[image_id]})")
+            seen[image_id] = listing.name
             if cname not in label_of:
                 raise ValueError(f"{name}: {str(listing)!r} names variant {cname!r}, which is not in {str(variants)!r}")
             items.append(Datum(str(image_dir / f"{image_id}.jpg"), label_of[cname], cname))
@@ -201,10 +270,14 @@ def _read_imagenet(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
     names_file = folder / "classnames.txt"
     _require(names_file, name, "class list")
     names = {}
-    for line in names_file.read_text().splitlines():
+    for number, line in enumerate(names_file.read_text().splitlines(), start=1):
         if line.strip():
+            if " " not in line.strip():
+                raise ValueError(f"{name}: {str(names_file)!r} line {number} {line!r}: expected '<wnid> <class name>'")
             wnid, cname = line.strip().split(" ", 1)
-            names[wnid] = cname
+            if names.setdefault(wnid, cname) != cname:
+                raise ValueError(f"{name}: {str(names_file)!r} line {number}: {wnid} is named {names[wnid]!r} "
+                                 "in an earlier line; one class name per folder")
     parts = {}
     for key, sub in (("train", "train"), ("test", "val")):
         image_dir = folder / spec.image_dir / sub

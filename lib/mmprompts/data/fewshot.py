@@ -5,6 +5,7 @@ PromptSRC, so that our 16-shot results can be compared with the literature.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .coop import Datum, DatasetSplits
-from ..storage import atomic_write_text
+from ..storage import atomic_write_text, cache_root
 
 __all__ = ["sample_fewshot", "fewshot_splits"]
 
@@ -30,7 +31,8 @@ def sample_fewshot(items: Sequence[Datum], shots: int, rng: random.Random) -> li
     return picked
 
 
-def fewshot_splits(data: DatasetSplits, shots: int, seed: int, cache_dir: str | os.PathLike | None = None) -> DatasetSplits:
+def fewshot_splits(data: DatasetSplits, shots: int, seed: int, cache_dir: str | os.PathLike | None = None, *,
+                   fallback_dir: str | os.PathLike | None = None) -> DatasetSplits:
     """`data` with train reduced to `shots` per class and val to min(shots, 4), for `seed`.
 
     The generator is seeded with `seed` right before sampling train, then val, as CoOp
@@ -39,25 +41,45 @@ def fewshot_splits(data: DatasetSplits, shots: int, seed: int, cache_dir: str | 
     `train.py` reads `if args.seed:` and so silently runs seed 0 unseeded — we do not.
 
     The lists are cached as `<dataset>/split_fewshot/shot_{K}-seed_{S}.json` (or under
-    `cache_dir` when given, e.g. for a read-only data folder), written atomically.
+    `cache_dir` when given), written atomically. When that folder cannot be written (a read-only
+    data folder) they go to `<fallback_dir>/<dataset>-<fingerprint>/` instead, by default
+    `<cache>/fewshot/` (the run cache passes its own), and are looked up there first afterwards.
     """
     if not isinstance(shots, int) or shots < 1:
         raise ValueError(f"shots={shots!r}: must be a positive integer (the paper uses 16)")
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed={seed!r}: must be a non-negative integer (the paper uses 1, 2, 3)")
-    folder = Path(cache_dir) / data.name if cache_dir else data.folder / "split_fewshot"
-    path = folder / f"shot_{shots}-seed_{seed}.json"
+    name = f"shot_{shots}-seed_{seed}.json"
+    path = (Path(cache_dir) / data.name if cache_dir else data.folder / "split_fewshot") / name
+    fallback = Path(fallback_dir or cache_root() / "fewshot") / f"{data.name}-{data.fingerprint}" / name
     root = data.folder
-    if path.exists():
-        cached = json.loads(path.read_text())
-        if cached.get("fingerprint") == data.fingerprint:
-            return replace(data, train=_from_rows(cached["train"], root), val=_from_rows(cached["val"], root))
+    for candidate in (path, fallback):
+        cached = _read_cached(candidate, data.fingerprint, root)
+        if cached is not None:
+            return replace(data, train=cached[0], val=cached[1])
     rng = random.Random(seed)
     train = sample_fewshot(data.train, shots, rng)
     val = sample_fewshot(data.val, min(shots, 4), rng) if data.sample_val else data.val
-    atomic_write_text(path, json.dumps(
-        {"fingerprint": data.fingerprint, "train": _to_rows(train, root), "val": _to_rows(val, root)}))
+    text = json.dumps({"fingerprint": data.fingerprint, "train": _to_rows(train, root), "val": _to_rows(val, root)})
+    try:
+        atomic_write_text(path, text)
+    except OSError as err:
+        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        atomic_write_text(fallback, text)
     return replace(data, train=train, val=val)
+
+
+def _read_cached(path: Path, fingerprint: str, root: Path) -> tuple[list[Datum], list[Datum]] | None:
+    """The cached (train, val) when `path` holds them for this data; None when absent, stale or
+    unreadable (a truncated file is simply drawn again: sampling is deterministic)."""
+    try:
+        cached = json.loads(path.read_text())
+        if cached["fingerprint"] != fingerprint:
+            return None
+        return _from_rows(cached["train"], root), _from_rows(cached["val"], root)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def _to_rows(items: Sequence[Datum], root: Path) -> list[list]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +46,23 @@ def _image(label: int, n_classes: int, rng: np.random.Generator, size: int) -> I
 
 
 def make_toy_dataset(root: str | os.PathLike, name: str, per_class: tuple[int, int, int] = (20, 4, 6),
-                     seed: int = 0, size: int = 40) -> Path:
-    """Write `<root>/<folder>` for dataset `name` with (train, val, test) images per class."""
+                     seed: int = 0, size: int = 40, force: bool = False) -> Path:
+    """Write `<root>/<folder>` for dataset `name` with (train, val, test) images per class.
+
+    An existing dataset folder is never written into (it may be the user's real data): it is
+    refused, or deleted first with `force=True`."""
+    if name not in TOY_CLASSES:
+        raise ValueError(f"no toy version of dataset {name!r}; choose one of {sorted(TOY_CLASSES)}")
+    train, val, test = per_class
+    if train < 1 or val < 0 or test < 1:
+        raise ValueError(f"per_class={tuple(per_class)}: need at least 1 train and 1 test image per class, val >= 0")
     spec = DATASETS[name]
-    folder = Path(root) / spec.folder
+    folder = Path(root).expanduser() / spec.folder
+    if folder.exists():
+        if not force:
+            raise FileExistsError(f"{str(folder)!r} exists already; toy data is only written into a new folder: "
+                                  "choose another data root, or pass --force (force=True) to delete and replace it")
+        shutil.rmtree(folder)
     classes = TOY_CLASSES[name]
     rng = np.random.default_rng(seed)
     image_dir = folder / spec.image_dir
