@@ -61,7 +61,7 @@ page_header(S, "06_bias_vs_prompts", "Sec. 3.4, Table 1")
 from IPython.display import HTML
 
 from mmprompts.claims import decide_bias_beats_prompts, decide_bias_gain_largest, decide_bias_near_optimal, report
-from mmprompts.experiments import run_all, table1_methods, table1_specs
+from mmprompts.experiments import run_all, seed_accuracies, table1_methods, table1_specs
 from mmprompts.tables import bias_wins, html_table, paper_dataset, show, table1, with_average
 
 clip = S.load_model()
@@ -76,8 +76,7 @@ show(with_average(rows), {"zeroshot": "CLIP (zero-shot)", "prompt": f"PROMPT (1+
 
 # %%
 methods = table1_methods(layers)
-seeds = {column: {d: [acc for spec, acc in accuracies.items() if spec.dataset == d and spec.method == methods[column]]
-                  for d in S.datasets} for column in ("prompt", "bias", "optimal")}
+seeds = {column: {d: seed_accuracies(accuracies, d, methods[column]) for d in S.datasets} for column in ("prompt", "bias", "optimal")}
 wins = bias_wins(rows)
 HTML(html_table(wins, f"Table 6.2 — The datasets where bias tuning beats same-size prompts ({len(wins)} of {len(S.datasets)})")
      if wins else f"<p>Bias tuning beats same-size prompts on none of the {len(S.datasets)} datasets.</p>")

@@ -68,12 +68,11 @@ from IPython.display import HTML, display
 from mmprompts.claims import (decide_depth_best_near_top, decide_depth_exceeds_clip, decide_depth_rises,
                               decide_many_classes_keep_gaining, decide_more_prompts_help, decide_unstable_above, estimate,
                               report, seed_estimate)
-from mmprompts.experiments import (run_all, table1_methods, table1_specs, table2_methods, table2_specs, table3_methods,
-                                   table3_specs)
+from mmprompts.experiments import (method_label, run_all, seed_accuracies, table1_methods, table1_specs, table2_methods,
+                                   table2_specs, table3_methods, table3_specs)
 from mmprompts.figures import accuracy_curves
 from mmprompts.page import figure
 from mmprompts.tables import PAPER_LAYERS, best_prompt_setting, html_table, paper_dataset, show, table2, table3, with_average
-from mmprompts.experiments import method_label
 
 clip = S.load_model()
 layers = clip.depth
@@ -112,7 +111,7 @@ figure(accuracy_curves(count_rows, [0, *S.prompt_counts], "prompts per branch (0
 # %%
 bias = table1_methods(layers)["bias"]
 HTML(html_table([{"dataset": d, "best setting of the grid": method_label(best), "its accuracy": cell.mean,
-                  "bias tuning": estimate([a for s, a in accuracies.items() if s.dataset == d and s.method == bias]).mean}
+                  "bias tuning": estimate(seed_accuracies(accuracies, d, bias)).mean}
                  for d in S.datasets for best, cell in [best_prompt_setting(accuracies, d)] if best is not None],
                 "Table 7.3 — Best prompt setting of this build's grid against bias tuning (this book's analysis)"))
 
@@ -120,14 +119,11 @@ HTML(html_table([{"dataset": d, "best setting of the grid": method_label(best), 
 # ## What this run says
 
 # %%
-def seeds_of(method, dataset):
-    return [a for s, a in accuracies.items() if s.dataset == dataset and s.method == method]
-
 depth_methods, count_methods = table2_methods(S.depths), table3_methods(layers, S.prompt_counts)
-depth_curve = {d: seed_estimate({ds: seeds_of(m, ds) for ds in S.datasets}) for d, m in depth_methods.items() if d}
-per_dataset_depth = {ds: {d: estimate(seeds_of(m, ds)) for d, m in depth_methods.items() if d} for ds in S.datasets}
-count_curve = {n: seed_estimate({ds: seeds_of(m, ds) for ds in S.datasets}) for n, m in count_methods.items() if n}
-clip_average = sum(a for s, a in accuracies.items() if s.method is None) / len(S.datasets)
+depth_curve = {d: seed_estimate({ds: seed_accuracies(accuracies, ds, m) for ds in S.datasets}) for d, m in depth_methods.items() if d}
+per_dataset_depth = {ds: {d: estimate(seed_accuracies(accuracies, ds, m)) for d, m in depth_methods.items() if d} for ds in S.datasets}
+count_curve = {n: seed_estimate({ds: seed_accuracies(accuracies, ds, m) for ds in S.datasets}) for n, m in count_methods.items() if n}
+clip_average = sum(seed_accuracies(accuracies, ds, None)[0] for ds in S.datasets) / len(S.datasets)
 eurosat = next((d for d in S.datasets if paper_dataset(d) == "eurosat"), None)
 report("07_sensitivity", [
     decide_depth_rises(depth_curve),
@@ -135,6 +131,7 @@ report("07_sensitivity", [
     decide_depth_best_near_top(depth_curve, layers),
     decide_depth_exceeds_clip(max(depth_curve.values(), key=lambda e: e.mean), clip_average),
     decide_more_prompts_help(count_curve),
-    decide_unstable_above({ds: {n: seeds_of(m, ds) for n, m in count_methods.items() if n} for ds in S.datasets},
+    decide_unstable_above({ds: {n: seed_accuracies(accuracies, ds, m, failed_as_none=True) for n, m in count_methods.items() if n}
+                           for ds in S.datasets},
                           {ds: 100 / classes[ds] for ds in S.datasets}),
 ])

@@ -89,12 +89,15 @@ class Verdict:
         return cls(Claim(**data["claim"]), data["outcome"], data["sentence"], data["numbers"])
 
     def _repr_markdown_(self) -> str:
-        return f"**{self.outcome.capitalize()}** ({self.claim.where}: “{self.claim.quote}”). {self.sentence}"
+        # a claim is the paper's words; a check describes what this implementation must satisfy
+        what = f"“{self.claim.quote}”" if self.claim.kind == "claim" else f"check: {self.claim.quote}"
+        return f"**{self.outcome.capitalize()}** ({self.claim.where}: {what}). {self.sentence}"
 
     def _repr_html_(self) -> str:
+        what = (f"<q>{html.escape(self.claim.quote)}</q>" if self.claim.kind == "claim"
+                else f"check of this implementation: {html.escape(self.claim.quote)}")
         return (f'<div class="mmp-verdict mmp-{self.outcome}"><span class="mmp-outcome">{self.outcome}</span> '
-                f'<span class="mmp-where">{html.escape(self.claim.where)}</span> '
-                f'<q>{html.escape(self.claim.quote)}</q><br>{html.escape(self.sentence)}</div>')
+                f'<span class="mmp-where">{html.escape(self.claim.where)}</span> {what}<br>{html.escape(self.sentence)}</div>')
 
 
 # ----------------------------------------------------------------------------- estimates
@@ -574,7 +577,8 @@ _CLAIMS = [
           "zero-shot top-1 accuracy per dataset (the dataset's own template)",
           "datasets whose images are furthest from web photos (satellite tiles, textures: EuroSAT and DTD or their "
           "stand-ins) against the others; significant when the gap exceeds 2 binomial SE of the test accuracies"),
-    Claim("formulation.identities", "the input part is the prompt-free update rescaled … plus the prompts' part (eq. 32)",
+    Claim("formulation.identities", "the input part of a prompted update equals the prompt-free update times "
+          "Z_in / (Z_in + Z_p), and input part + prompt part equal the update (eq. 32)",
           "App. B, eqs. 17–32", "02_prompts_in_attention", "largest deviation from both identities, every block, float64",
           "an exact identity: holds within float32 rounding (1e-5); a check of this implementation, true by algebra",
           kind="check"),

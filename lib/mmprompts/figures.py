@@ -226,9 +226,10 @@ def accuracy_curves(table: Mapping[str, Mapping], columns: Sequence, xlabel: str
     x = np.arange(len(columns))
     for ax, (dataset, row) in zip(axes, table.items()):
         cells = [row.get(c) for c in columns]
-        mean = [c.mean if c else np.nan for c in cells]
-        std = [c.std if c else np.nan for c in cells]
-        paper = [c.paper if c and c.paper is not None else np.nan for c in cells]
+        # a cell without runs (None) or whose runs failed (no mean) leaves a gap in the curve
+        mean = [getattr(c, "mean", np.nan) for c in cells]
+        std = [getattr(c, "std", np.nan) for c in cells]
+        paper = [c.paper if c is not None and c.paper is not None else np.nan for c in cells]
         ax.errorbar(x, mean, yerr=std, color=PALETTE[0], marker="o", ms=3, capsize=2, label="this run")
         if not np.all(np.isnan(paper)):
             ax.plot(x, paper, color=PALETTE[1], ls="--", marker="s", ms=2, lw=1, label="paper")

@@ -169,8 +169,8 @@ def to_markdown(table: dict[str, dict], columns: dict, caption: str = "") -> str
         cells = [f"{dataset} ({paper_dataset(dataset)})" if dataset in MINI_TASKS else dataset]
         for key in columns:
             cell = row.get(key)
-            if not isinstance(cell, Cell):
-                cells.append(cell or "not run")
+            if cell is None:
+                cells.append("not run")
                 continue
             if isinstance(cell, FailedCell):
                 cells.append(f"{cell} · paper {_fmt(cell.paper)}")
