@@ -70,7 +70,7 @@ class Estimate:
         return self.mean + Z * self.se
 
     def __str__(self) -> str:
-        return f"{self.mean:+.3g} ± {Z * self.se:.2g}" if self.se else f"{self.mean:+.3g}"
+        return f"{self.mean:+.3f} ± {Z * self.se:.3f}" if self.se else f"{self.mean:+.3f}"
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,10 @@ def _plain(value):
     return value
 
 
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _names(items: Iterable[str]) -> str:
     items = list(items)
     return ", ".join(items) if items else "none"
@@ -175,7 +179,7 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
     else:
         outcome = INCONCLUSIVE
     word = "rises" if expected > 0 else "falls"
-    sentence = (f"{what.capitalize()} {word} significantly (beyond {Z:g} SE) on {len(agree)} of {n} datasets "
+    sentence = (f"{_first_upper(what)} {word} significantly (beyond {Z:g} SE) on {len(agree)} of {n} datasets "
                 f"({_names(agree)}) and significantly the other way on {len(oppose)} ({_names(oppose)}).")
     return _verdict(claim_id, outcome, sentence, effects=dict(effects))
 
@@ -192,7 +196,7 @@ def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mappin
     n = len(effects)
     outcome = (SUPPORTS if len(same) > n / 2 and not different else
                CONTRADICTS if len(different) > len(same) and len(different) >= n / 2 else INCONCLUSIVE)
-    sentence = (f"{what.capitalize()} stays within its margin on {len(same)} of {n} datasets ({_names(same)}) "
+    sentence = (f"{_first_upper(what)} stays within its margin on {len(same)} of {n} datasets ({_names(same)}) "
                 f"and surely leaves it on {len(different)} ({_names(different)}).")
     return _verdict(claim_id, outcome, sentence, effects=dict(effects), margins=dict(margins))
 

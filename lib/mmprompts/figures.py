@@ -165,6 +165,7 @@ def block_lines(panels: Mapping[str, Mapping[str, Sequence[float]]], xlabel: str
     for ax, (title, by_dataset) in zip(axes, panels.items()):
         for i, (dataset, values) in enumerate(by_dataset.items()):
             ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=dataset, color=_colour(dataset, i))
+        ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
         ax.set_title(title)
         ax.set_xlabel(xlabel)
     axes[0].legend()
