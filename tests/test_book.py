@@ -62,12 +62,13 @@ def test_html_table_of_records():
         def __html__(self) -> str:
             return f'<a href="p.html">{self}</a>'
 
-    rows = _rows(html_table([{"claim": "a < b", "verdict": "supported", "runs": 3},
-                             {"claim": "c", "verdict": "contradicted", "gain": 1.234, "page": Link("p3")}], "Claims"))
+    rows = _rows(html_table([{"claim": "a < b", "verdict": "supports", "runs": 3},
+                             {"claim": "c", "verdict": "contradicts", "gain": 1.234, "page": Link("p3")}], "Claims"))
     assert [t for t, _, _ in rows[0]] == ["claim", "verdict", "runs", "gain", "page"]
-    assert rows[1] == [("a < b", "", 1), ("supported", "mmp-verdict mmp-pos", 1), ("3", "mmp-num", 1), ("", "", 1), ("", "", 1)]
-    assert rows[2][1:] == [("contradicted", "mmp-verdict mmp-neg", 1), ("", "", 1), ("1.23", "mmp-num", 1), ("p3", "", 1)]
-    assert '<a href="p.html">p3</a>' in html_table([{"page": Link("p3")}])
+    assert rows[1] == [("a < b", "", 1), ("supports", "mmp-verdict mmp-pos", 1), ("3", "mmp-num", 1), ("", "", 1), ("", "", 1)]
+    assert rows[2][1:] == [("contradicts", "mmp-verdict mmp-neg", 1), ("", "", 1), ("1.23", "mmp-num", 1), ("p3", "", 1)]
+    shown = html_table([{"page": Link("p3")}])
+    assert '<a href="p.html">p3</a>' in shown and shown._repr_html_() == shown  # a cell's last line shows the table
     with pytest.raises(ValueError, match="verdict 'yes': use one of"):
         html_table([{"verdict": "yes"}])
 

@@ -36,7 +36,7 @@ def test_paper_profile_reads_coop_folders(tmp_path):
 
 # Every page on the paper's data path, small: CoOp-layout folders of tiny generated images (EuroSAT and
 # DTD with their own templates, Caltech101 with "a photo of a {}."), the mini model standing in for
-# ViT-B/16, one seed, one epoch, 2 shots, depths and prompt counts within the mini model's 4 blocks.
+# ViT-B/16, one seed, two epochs (the paper's warm-up epoch and one more), 2 shots, depths and prompt counts within the mini model's 4 blocks.
 PAPER_PATH_DATASETS = ["eurosat", "dtd", "caltech101"]
 
 
@@ -47,7 +47,7 @@ def paper_path(tmp_path_factory) -> dict:
         make_toy_dataset(root / "data", name, per_class=(4, 1, 2), size=48)
     return {"profile": "paper", "data_root": str(root / "data"), "datasets": PAPER_PATH_DATASETS,
             "model": "mini-clip", "pretrained": "mini-world", "device": "cpu", "cache": str(root / "cache"),
-            "seeds": [1], "epochs": 1, "shots": 2, "batch_size": 4, "depths": [1, 4], "prompt_counts": [1, 4],
+            "seeds": [1], "epochs": 2, "shots": 2, "batch_size": 4, "depths": [1, 4], "prompt_counts": [1, 4],
             "analysis_images": 4}
 
 

@@ -22,9 +22,9 @@ from .experiments import FailedRun, RunSpec, table1_methods, table2_methods, tab
 from .paper import TABLE1, TABLE2, TABLE3
 from .prompted import PromptConfig
 
-__all__ = ["Cell", "FailedCell", "TableView", "VERDICTS", "best_prompt_setting", "bias_wins", "html_table", "paper_dataset",
-           "show", "summary", "table1", "table2", "table3", "preset_tables", "to_csv", "to_html", "to_markdown",
-           "with_average", "zero_shot_table"]
+__all__ = ["Cell", "FailedCell", "HTMLText", "TableView", "VERDICTS", "best_prompt_setting", "bias_wins", "html_table",
+           "paper_dataset", "show", "summary", "table1", "table2", "table3", "preset_tables", "to_csv", "to_html",
+           "to_markdown", "with_average", "zero_shot_table"]
 
 PAPER_LAYERS = 12  # ViT-B/16
 
@@ -273,8 +273,16 @@ def to_html(table: dict[str, dict], columns: dict, caption: str = "") -> str:
 VERDICTS = {"supports": "mmp-pos", "contradicts": "mmp-neg", "inconclusive": "mmp-mixed"}
 
 
-def html_table(rows: Sequence[dict], caption: str = "") -> str:
-    """Any list of records as an HTML table; columns in first-seen key order, numbers right-aligned.
+class HTMLText(str):
+    """HTML that a notebook displays as HTML (and code can still use as a string)."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+def html_table(rows: Sequence[dict], caption: str = "") -> HTMLText:
+    """Any list of records as an HTML table (e.g. a page's claims: claim, where, numbers, verdict, page);
+    columns in first-seen key order, numbers right-aligned. A cell's last line displays it.
 
     A "verdict" column must hold one of VERDICTS and is coloured by it. Values are escaped
     unless they declare themselves HTML (`__html__`), e.g. a link to a page."""
@@ -295,7 +303,8 @@ def html_table(rows: Sequence[dict], caption: str = "") -> str:
             else:
                 cells.append(f"<td>{_html(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="mmp-table">{_caption(caption)}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return HTMLText(f'<table class="mmp-table">{_caption(caption)}<thead><tr>{head}</tr></thead>'
+                    f'<tbody>{"".join(body)}</tbody></table>')
 
 
 @dataclass(frozen=True)

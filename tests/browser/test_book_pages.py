@@ -22,8 +22,10 @@ SCREENSHOTS = Path(os.environ.get("MMPROMPTS_SCREENSHOTS", "_build/screenshots")
 NOTEBOOK_PAGES = sorted(p.relative_to(BOOK).as_posix() for p in Path(BOOK).glob("book/executed/*.html")) if BOOK else []
 PAGES = (["book/intro.html"] + NOTEBOOK_PAGES + ["book/bibliography.html"]) if BOOK else []
 
-# A Markdown table's separator row, as it would show if printed as text instead of rendered.
-RAW_TABLE = re.compile(r"\|\s*:?-{3,}")
+# A Markdown table's separator row printed as text instead of rendered (Sphinx's smart quotes turn
+# its "---" into an em dash), and the separator rows in a notebook's Markdown outputs.
+RAW_TABLE = re.compile(r"\|\s*:?(-{3,}|[—–]\s*\|)")
+SEPARATOR_ROW = re.compile(r"^\s*\|?(\s*:?-{3,}:?\s*\|)+(\s*:?-{3,}:?\s*)?$", re.M)
 
 # What the reader sees in the page's main column once the widgets have rendered.
 _FACTS = """() => {
@@ -80,7 +82,7 @@ def _tables_shown(nb) -> int:
             data = output.get("data", {})
             count += data.get("text/html", "").count("<table")
             if "text/html" not in data:  # the book renders HTML when both are given
-                count += len(RAW_TABLE.findall(data.get("text/markdown", "")))
+                count += len(SEPARATOR_ROW.findall(data.get("text/markdown", "")))
     return count
 
 
