@@ -69,10 +69,10 @@ import torch.nn.functional as F
 from IPython.display import HTML, display
 
 from mmprompts import PromptedCLIP
-from mmprompts.analysis import TEXT_GROUPS, patch_heatmaps, relevancy_maps, relevancy_statistics
+from mmprompts.analysis import TEXT_GROUPS, patch_heatmaps, relevancy_maps, relevancy_statistics, text_tokens
 from mmprompts.claims import combine, decide_direction, decide_map_kept, relevancy_effects, report
 from mmprompts.experiments import RunSpec, analysis_model, execute, in_batches, table2_methods, test_images
-from mmprompts.figures import display_images, group_share_grid, overlay_maps, position_relevance
+from mmprompts.figures import display_images, group_share_grid, overlay_maps, position_relevance, token_relevance
 from mmprompts.page import caption, figure
 from mmprompts.paper import CLIP_TEMPLATE
 from mmprompts.tables import html_table
@@ -149,6 +149,24 @@ if stats:
                           slider=[False, True]))
     display(caption("The relevance of each patch to [cls] for one test image, zero-shot CLIP and the deep prompts",
                     "3.4", "Fig. 3"))
+
+# %% [markdown]
+# The text side of the same pairs: the first test image of each dataset with the text of its
+# class, each token shaded by its relevance to EOS (darker: more relevant; shading per row).
+
+# %%
+if stats:
+    rows = {}
+    for name, dataset in data.items():
+        images, labels = test_images(clip, dataset, 1)
+        classname = dataset.classnames[labels[0]]
+        for label in ("CLIP", "deep"):
+            model = models[name][label]
+            tokens = text_tokens(model, classname, CLIP_TEMPLATE)[:-1]  # EOS reads, it has no relevance of its own
+            maps = relevancy_maps(model, images, model.prompt_texts([classname], CLIP_TEMPLATE))
+            rows[f"{name}, {label}"] = (tokens, maps.text[0, : len(tokens)].tolist())
+    display(figure(token_relevance(rows), "One text per dataset as each model reads it, every token shaded by its "
+                   "relevance to EOS; the learned prompts P1… sit where CLIP reads “a photo of a”", "3.5", "Fig. 2"))
 
 # %% [markdown]
 # ## What this run says

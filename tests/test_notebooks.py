@@ -51,9 +51,15 @@ def paper_path(tmp_path_factory) -> dict:
             "analysis_images": 4}
 
 
-@pytest.mark.parametrize("notebook", sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py")))
-def test_every_page_runs_on_the_paper_path(paper_path, tmp_path, notebook):
+DATA_PAGES = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py") if p.stem != "08_claims_ledger")
+
+
+@pytest.mark.parametrize("notebook", DATA_PAGES)
+def test_every_page_runs_on_the_paper_path(paper_path, tmp_path, notebook, monkeypatch):
+    monkeypatch.setenv("MMPROMPTS_VERDICTS", str(tmp_path / "verdicts"))  # as the book build does
     out = execute_notebook(NOTEBOOKS / f"{notebook}.py", tmp_path / "out.ipynb", paper_path, progress=False)
+    # every page ends with its verdicts, recorded for the ledger
+    assert json.loads((tmp_path / "verdicts" / f"{notebook}.json").read_text())
     # what the page shows (outputs and widget state), not the parameter cells that name the datasets
     shown = _outputs(out) + json.dumps(json.loads(out.read_text())["metadata"].get("widgets", {}))
     missing = [d for d in PAPER_PATH_DATASETS if d not in shown]
@@ -70,3 +76,16 @@ def test_a_wrong_parameter_stops_the_first_cell(tmp_path, parameters, message):
         execute_notebook(NOTEBOOKS / "06_bias_vs_prompts.py", tmp_path / "out.ipynb", parameters, progress=False)
     # cells: markdown, parameters, injected parameters, settings → the settings cell is the 3rd code cell
     assert failure.value.exec_count == 3
+
+
+def test_the_ledger_page_lists_every_recorded_verdict(tmp_path, monkeypatch):
+    from mmprompts import claims
+
+    folder = tmp_path / "verdicts"
+    claims.record_verdicts("02_prompts_in_attention", [claims.decide_identities(2e-7)], folder)
+    claims.record_verdicts("07_sensitivity", [claims.decide_more_prompts_help({1: claims.Estimate(70, 0.1),
+                                                                               4: claims.Estimate(75, 0.1)})], folder)
+    monkeypatch.setenv("MMPROMPTS_VERDICTS", str(folder))
+    text = _outputs(execute_notebook(NOTEBOOKS / "08_claims_ledger.py", tmp_path / "ledger.ipynb", progress=False))
+    assert "1 claims of the paper" in text and "1 supported, 0 contradicted, 0 inconclusive" in text
+    assert "count.more-prompts-help" in text and "07_sensitivity.html" in text and "formulation.identities" in text

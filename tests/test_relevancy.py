@@ -139,3 +139,12 @@ def test_resetting_the_rows_of_replaced_prompts_changes_nothing(tiny_clip, image
     if depth < 3:
         carried = naive_reset_relevancy(vision.attentions, grads, {2: [n - 2, n - 1]})
         assert not torch.allclose(carried, expected, atol=1e-6)
+
+
+def test_text_tokens_name_sos_prompts_and_eos(tiny_clip):
+    from mmprompts.analysis import text_tokens
+
+    assert text_tokens(mp.PromptedCLIP(tiny_clip), "golden retriever") == ["SOS", "a", "photo", "of", "a", "golden",
+                                                                           "retriever", ".", "EOS"]
+    assert text_tokens(mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 2)), "cat") == ["SOS", "P1", "P2", "of", "a",
+                                                                                             "cat", ".", "EOS"]

@@ -17,7 +17,7 @@ import torch
 from .models import LoadedCLIP
 
 __all__ = ["PALETTE", "accuracy_curves", "block_lines", "class_probabilities", "cls_attention_grid",
-           "display_images", "group_attention_grid", "group_share_grid", "overlay_maps", "position_relevance",
+           "display_images", "group_attention_grid", "token_relevance", "group_share_grid", "overlay_maps", "position_relevance",
            "scope_grid"]
 
 # Okabe & Ito (2008), "Color Universal Design": black first dropped, blue/orange lead.
@@ -131,6 +131,25 @@ def position_relevance(rows: Mapping[str, Mapping[str, np.ndarray | torch.Tensor
         ax.set_xlabel(xlabel)
         ax.set_ylabel("mean relevance share")
     axes[0].legend()
+    return fig
+
+
+def token_relevance(rows: Mapping[str, tuple[Sequence[str], Sequence[float]]]):
+    """Texts as the model reads them, each token shaded by its relevance (Figs. 2/3 per position,
+    for single texts): rows {label: (tokens, relevance per token)}, shading min–max per row."""
+    width = max(len(tokens) for tokens, _ in rows.values())
+    fig, axes = plt.subplots(len(rows), 1, figsize=(0.62 * width + 1.2, 0.55 * len(rows) + 0.3), squeeze=False)
+    cmap = mpl.colormaps["Blues"]
+    for ax, (label, (tokens, values)) in zip(axes[:, 0], rows.items()):
+        values = np.asarray(values, dtype=float)
+        shade = (values - values.min()) / max(np.ptp(values), 1e-12)
+        for i, (token, level) in enumerate(zip(tokens, shade)):
+            ax.add_patch(mpl.patches.Rectangle((i, 0), 0.96, 1, color=cmap(0.1 + 0.85 * level)))
+            ax.text(i + 0.48, 0.5, token, ha="center", va="center", fontsize=7, color="white" if level > 0.6 else "black")
+        ax.set_xlim(0, width)
+        ax.set_ylim(0, 1)
+        ax.set_axis_off()
+        ax.set_title(label, loc="left", fontsize=7)
     return fig
 
 

@@ -6,7 +6,7 @@ from .decomposition import AttentionDecomposition, decompose_attention
 from .relevancy import Relevancy, accumulate_relevancy, patch_relevancy_shift, relevancy_maps, relevancy_statistics
 from .similarity import (cls_attention_maps, map_correlation, normalised_similarity, patch_heatmaps,
                          prompt_patch_similarity, rotate_images, rotation_agreement)
-from .tokens import text_token_groups, vision_token_groups
+from .tokens import text_token_groups, text_tokens, vision_token_groups
 
 __all__ = [
     "TEXT_GROUPS", "VISION_GROUPS", "token_group_attention",
@@ -14,5 +14,5 @@ __all__ = [
     "attention_scope", "attention_shift", "cls_attention_maps", "decompose_attention", "group_attention",
     "map_correlation", "normalised_similarity", "patch_heatmaps", "patch_relevancy_shift", "prompt_patch_similarity",
     "scope_change",
-    "relevancy_maps", "relevancy_statistics", "rotate_images", "rotation_agreement", "text_token_groups", "vision_token_groups", "without_prompts",
+    "relevancy_maps", "relevancy_statistics", "rotate_images", "rotation_agreement", "text_token_groups", "text_tokens", "vision_token_groups", "without_prompts",
 ]

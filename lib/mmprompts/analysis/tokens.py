@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..prompted import PromptedCLIP
 
-__all__ = ["text_token_groups", "vision_token_groups"]
+__all__ = ["text_token_groups", "text_tokens", "vision_token_groups"]
 
 
 def vision_token_groups(model: PromptedCLIP) -> list[str]:
@@ -35,3 +35,19 @@ def text_token_groups(model: PromptedCLIP, class_name: str, template: str = "a p
     if len(labels) != int(model.tokenize([model.prompt_texts([class_name], template)[0]])[0].argmax()) + 1:
         raise ValueError(f"cannot align the tokens of {class_name!r} with template {template!r}")
     return labels
+
+
+def text_tokens(model: PromptedCLIP, class_name: str, template: str = "a photo of a {}.") -> list[str]:
+    """The tokens the model reads for `class_name`, SOS to EOS, as short strings; learned prompts as
+    P1, P2, … (their embeddings replaced the words of the string)."""
+    groups = text_token_groups(model, class_name, template)
+    ids = model.tokenize([model.prompt_texts([class_name], template)[0]])[0][: len(groups)].tolist()
+    decode = model.tokenizer.decode
+    words, prompt = [], 0
+    for token, group in zip(ids, groups):
+        if group == "prompt":
+            prompt += 1
+            words.append(f"P{prompt}")
+        else:
+            words.append({"sos": "SOS", "eos": "EOS"}.get(group, decode([token]).strip()))
+    return words
