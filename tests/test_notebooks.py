@@ -20,6 +20,11 @@ def _outputs(notebook) -> str:
     return "\n".join(json.dumps(cell.get("outputs", [])) for cell in cells)
 
 
+def _html(notebook) -> str:
+    cells = json.loads(notebook.read_text())["cells"]
+    return "\n".join("".join(o.get("data", {}).get("text/html", "")) for c in cells for o in c.get("outputs", []))
+
+
 def test_paper_profile_reads_coop_folders(tmp_path):
     for name in ("eurosat", "dtd"):
         make_toy_dataset(tmp_path / "data", name, per_class=(8, 2, 4), size=48)
@@ -27,10 +32,13 @@ def test_paper_profile_reads_coop_folders(tmp_path):
         "profile": "paper", "data_root": str(tmp_path / "data"), "datasets": ["eurosat", "dtd"],
         "model": "mini-clip", "pretrained": "mini-world", "device": "cpu", "cache": str(tmp_path / "cache"),
     }, progress=False)
-    text = _outputs(out)
-    # the paper profile's CoOp readers ran on the generated folders, and the paper's numbers sit beside ours
-    assert "eurosat (4 classes, 16 test)" in text and "dtd (3 classes, 12 test)" in text
-    assert "paper 48.40" in text and "paper 44.10" in text
+    text = _html(out)
+    # the paper profile's CoOp readers ran on the generated folders (classes, test images, CoOp's template),
+    # and the paper's numbers sit beside ours
+    assert ('<td>eurosat</td><td>eurosat</td><td class="mmp-num">4</td><td class="mmp-num">16</td>'
+            "<td>a centered satellite photo of {}.</td>") in text
+    assert '<td>dtd</td><td>dtd</td><td class="mmp-num">3</td><td class="mmp-num">12</td><td>{} texture.</td>' in text
+    assert '<td class="mmp-num mmp-paper">48.40</td>' in text and '<td class="mmp-num mmp-paper">44.10</td>' in text
     assert len(list((tmp_path / "cache" / "runs").iterdir())) == 2  # one zero-shot run per dataset, cached
 
 
