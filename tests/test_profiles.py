@@ -133,3 +133,12 @@ def test_bias_wins_counts_noise_over_the_winning_datasets_only():
     assert [w["dataset"] for w in wins] == ["a", "b"]
     assert [w["within one seed std"] for w in wins] == ["yes", "no"]
     assert wins[1]["BIAS − PROMPT"] == pytest.approx(5.0) and wins[1]["larger seed std"] == 2.0
+
+
+def test_appendix_e_drops_dtd_and_eurosat():
+    from mmprompts.data.coop import DATASETS
+    from mmprompts.paper import appendix_e_datasets
+
+    # CoOp's templates: App. E drops exactly DTD and EuroSAT
+    templates = {name: spec.template for name, spec in DATASETS.items()}
+    assert sorted(set(templates) - set(appendix_e_datasets(templates))) == ["dtd", "eurosat"]

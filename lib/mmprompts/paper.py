@@ -6,7 +6,7 @@ failure" (App. C.2); those cells are None.
 """
 from __future__ import annotations
 
-__all__ = ["PAPER_DATASETS", "CLIP_TEMPLATE", "TABLE1", "TABLE2", "TABLE3", "TABLE1_METHODS", "TABLE2_DEPTHS", "TABLE3_PROMPTS"]
+__all__ = ["PAPER_DATASETS", "CLIP_TEMPLATE", "appendix_e_datasets", "TABLE1", "TABLE2", "TABLE3", "TABLE1_METHODS", "TABLE2_DEPTHS", "TABLE3_PROMPTS"]
 
 PAPER_DATASETS = ("imagenet", "caltech101", "dtd", "eurosat", "fgvc_aircraft", "food101", "oxford_flowers",
                   "oxford_pets", "stanford_cars", "sun397", "ucf101")
@@ -67,6 +67,15 @@ TABLE3: dict[str, dict[int, float | None]] = {
 
 # The template the paper reads zero-shot CLIP with in its analyses (Fig. 2: "a photo of [Category].",
 # Fig. 4: "the prompt denotes 'a photo of a'", App. E: "a photo of a + {category}"): the positional
-# counterpart of the learned prompts initialised from it. App. E keeps only the datasets whose own
-# template is this one for the relevancy statistics (it drops DTD and EuroSAT).
+# counterpart of the learned prompts initialised from it.
 CLIP_TEMPLATE = "a photo of a {}."
+
+
+def appendix_e_datasets(templates: dict[str, str]) -> list[str]:
+    """The datasets App. E's relevancy statistics keep (`templates`: name → the dataset's CoOp template).
+
+    App. E keeps the datasets CLIP reads with "a photo of …" templates (its Figs. 8–23: ImageNet,
+    Caltech101, Pets, Flowers, Cars, Aircraft, Food101, SUN397, UCF101) and drops DTD ("{} texture.")
+    and EuroSAT ("a centered satellite photo of {}."); zero-shot CLIP is then read with
+    `CLIP_TEMPLATE` on all of them."""
+    return [name for name, template in templates.items() if template.startswith("a photo of")]
