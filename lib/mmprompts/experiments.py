@@ -1,13 +1,14 @@
 """The paper's experiments as lists of runs, each trained once and then found in the run cache.
 
 A run is a `RunSpec` (dataset, method, prompt shape, seed). The presets list the runs of
-Tables 1-3; `execute` trains or loads one run. Notebooks, the CLI and the Ray sweep all go
-through these functions, so a run trained for one table is reused by every other table
-that needs it (`tables.py` aggregates them).
+Tables 1-3; `execute` trains or loads one run, `execute_group` the seeds of one configuration
+together (`multirun.py`). Notebooks, the CLI and the Ray sweep all go through these functions,
+so a run trained for one table is reused by every other table that needs it (`tables.py`
+aggregates them).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
 import torch
@@ -16,9 +17,13 @@ from .data import load_dataset
 from .data.coop import DatasetSplits
 from .models import LoadedCLIP
 from .prompted import PromptConfig
+from .multirun import train_group
 from .runs import RunResult, train_run, zero_shot_run
 
-__all__ = ["RunSpec", "analysis_run", "execute", "in_batches", "run_all", "table1_specs", "table2_specs", "table3_specs", "test_images"]
+__all__ = [
+    "RunSpec", "analysis_run", "execute", "execute_group", "group_specs", "in_batches", "run_all", "table1_specs",
+    "table2_specs", "table3_specs", "test_images",
+]
 
 
 @dataclass(frozen=True, order=True)
@@ -48,21 +53,55 @@ def execute(spec: RunSpec, clip: LoadedCLIP, data: DatasetSplits, settings, prog
                      cache=settings.cache, only_cached=only_cached, progress=progress)
 
 
+def group_specs(specs: Iterable[RunSpec]) -> list[list[RunSpec]]:
+    """The distinct specs in groups that train together: runs that differ only in their seed.
+
+    Such runs share the model, dataset, prompt shape, shots and recipe (the settings'), which is
+    what `multirun.train_group` needs; a zero-shot run is a group of its own."""
+    groups: dict[RunSpec, list[RunSpec]] = {}
+    for spec in dict.fromkeys(specs):
+        groups.setdefault(spec if spec.method == "zeroshot" else replace(spec, seed=0), []).append(spec)
+    return list(groups.values())
+
+
+def execute_group(specs: Sequence[RunSpec], clip: LoadedCLIP, data: DatasetSplits, settings, progress: bool = True,
+                  only_cached: bool = False) -> list[RunResult | Exception]:
+    """`execute` for one group of `group_specs`, trained together: the result or the error per spec."""
+    if specs[0].method == "zeroshot":
+        return [execute(spec, clip, data, settings, progress, only_cached) for spec in specs]
+    try:
+        method = specs[0].config()
+    except ValueError as err:
+        return [err] * len(specs)
+    return train_group(clip, data, method, seeds=[spec.seed for spec in specs], shots=settings.shots,
+                       recipe=settings.recipe, cache=settings.cache, only_cached=only_cached, progress=progress)
+
+
 def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool = True,
             on_result: Callable[[RunSpec, RunResult], None] | None = None, only_cached: bool = False) -> dict[RunSpec, float]:
-    """Execute runs one after another in this process; returns accuracy per spec.
+    """Execute runs in this process, the seeds of a configuration together; returns accuracy per spec.
 
+    A failing run stops the call with its error once the other runs of its group are done.
     `only_cached=True` never trains: a run missing from the cache raises LookupError."""
     from tqdm.auto import tqdm
 
     datasets = {name: load_dataset(name, settings.data_root) for name in sorted({s.dataset for s in specs})}
     accuracies = {}
-    for spec in tqdm(specs, desc="runs", disable=not progress):
-        result = execute(spec, clip, datasets[spec.dataset], settings, progress=False, only_cached=only_cached)
-        accuracies[spec] = result.accuracy
-        if on_result is not None:
-            on_result(spec, result)
-    return accuracies
+    bar = tqdm(total=len(set(specs)), desc="runs", disable=not progress)
+    for group in group_specs(specs):
+        outcomes = execute_group(group, clip, datasets[group[0].dataset], settings, progress=False,
+                                 only_cached=only_cached)
+        for spec, outcome in zip(group, outcomes):
+            if not isinstance(outcome, Exception):
+                accuracies[spec] = outcome.accuracy
+                if on_result is not None:
+                    on_result(spec, outcome)
+        bar.update(len(group))
+        errors = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+        if errors:
+            raise errors[0]
+    bar.close()
+    return {spec: accuracies[spec] for spec in dict.fromkeys(specs)}
 
 
 # ----------------------------------------------------------------------------- presets
