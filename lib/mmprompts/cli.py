@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                                    cache=args.cache, only_cached=args.command == "eval", workers=args.workers,
                                    progress=not args.quiet, checkpoint_text=args.checkpoint_text)
             done = [(seed, r) for seed, r in zip(args.seeds, outcomes) if not isinstance(r, Exception)]
-            failed += [f"{name} seed {seed}: {err}" for seed, err in zip(args.seeds, outcomes) if isinstance(err, Exception)]
+            failed += [f"{name} seed {seed}: {err}" for seed, err in zip(args.seeds, outcomes)
+                       if isinstance(err, Exception)]
             if done:
                 rows.append({"dataset": name, "method": label, "seeds": [seed for seed, _ in done],
                              "accuracies": [r.accuracy for _, r in done], "runs": [r.key for _, r in done],

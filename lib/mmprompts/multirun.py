@@ -148,8 +148,9 @@ def train_epochs_together(
     states = list(optimizer_states) if optimizer_states is not None else [None] * runs
     optimizer = _optimizer(stacked, recipe, states)
 
-    if len({(tuple(d.classnames), d.template) for d in datas}) != 1:
-        raise ValueError("runs of one group need one dataset (the same class names and template)")
+    if len({(tuple(d.classnames), d.template, len(d.train)) for d in datas}) != 1:
+        raise ValueError("runs of one group need one dataset and shots (the same classes, template and number of "
+                         "training items)")
     tokens = first.tokenize(first.prompt_texts(datas[0].classnames, datas[0].template)).to(device)
     static_text = None
     if first.text_is_static:  # nothing learned in the text tower: the classes are encoded once for all runs
@@ -168,12 +169,9 @@ def train_epochs_together(
         for r in active:
             batches.append(epoch_batches(datas[r], augment, recipe, device, seeds[r], epoch, workers))
             streams.append(_Streams())  # the global streams epoch_batches just seeded, kept for run r alone
-        steps = {len(run_batches) for run_batches in batches}
-        if len(steps) != 1:
-            raise ValueError(f"runs of one group need the same number of training items; got {sorted(steps)} batches")
         loss_sum, correct, seen = [0.0] * runs, [0] * runs, [0] * runs
         first.train()
-        bar = tqdm(range(steps.pop()), desc=f"epoch {epoch + 1}/{recipe.epochs} ({len(active)} runs)", leave=False,
+        bar = tqdm(range(len(batches[0])), desc=f"epoch {epoch + 1}/{recipe.epochs} ({len(active)} runs)", leave=False,
                    disable=not progress)
         for step in bar:
             images, labels = [], []
@@ -193,9 +191,7 @@ def train_epochs_together(
             losses.sum().backward()  # runs share no learned tensor: each row gets its own run's gradient
             optimizer.step()
 
-            finite = losses.detach().isfinite()
-            for tensor in stacked:
-                finite &= tensor.detach().flatten(1).isfinite().all(dim=1)
+            finite = _finite_runs(losses, stacked)
             hits = (logits.argmax(-1) == labels).sum(dim=1).tolist()
             for i, (r, loss) in enumerate(zip(active, losses.tolist())):
                 loss_sum[r] += loss * labels.shape[1]
@@ -234,6 +230,14 @@ def train_epochs_together(
     for model in models:
         model.eval()
     return diverged
+
+
+def _finite_runs(losses: torch.Tensor, stacked: list[torch.Tensor]) -> torch.Tensor:
+    """Per run: is its loss finite, and is every one of its learned tensors? [R] booleans."""
+    finite = losses.detach().isfinite()
+    for tensor in stacked:
+        finite &= tensor.detach().flatten(1).isfinite().all(dim=1)
+    return finite
 
 
 class _StepLogits(nn.Module):
@@ -275,8 +279,8 @@ def _stack_states(states: Sequence[dict]) -> dict:
     """The inverse of `_split_state`: one-run state_dicts (same epoch, same shapes) as a stacked one."""
     first = states[0]
     return {
-        "state": {index: {key: torch.stack([s["state"][index][key] for s in states]) if torch.is_tensor(value) else value
-                          for key, value in entry.items()}
+        "state": {index: {key: torch.stack([s["state"][index][key] for s in states]) if torch.is_tensor(value)
+                          else value for key, value in entry.items()}
                   for index, entry in first["state"].items()},
         "param_groups": copy.deepcopy(first["param_groups"]),
     }

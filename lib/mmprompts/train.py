@@ -23,8 +23,10 @@ from .data.coop import DatasetSplits, Datum
 from .models import LoadedCLIP
 from .prompted import PromptedCLIP
 
-__all__ = ["Recipe", "RunDiverged", "autocast", "class_text_features", "epoch_batches", "evaluate", "evaluate_models", "lr_at_epoch",
-           "train_epochs"]
+__all__ = [
+    "Recipe", "RunDiverged", "autocast", "class_text_features", "epoch_batches", "evaluate", "evaluate_models",
+    "lr_at_epoch", "train_epochs",
+]
 
 
 class RunDiverged(RuntimeError):
