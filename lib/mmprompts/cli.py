@@ -17,7 +17,8 @@ from .data.miniworld import MINI_TASKS
 from .data.toy import TOY_CLASSES, make_toy_dataset
 from .models import load_clip
 from .experiments import METHODS, method_config, method_label
-from .runs import cache_root, train_run, zero_shot_run
+from .multirun import train_group
+from .runs import cache_root, zero_shot_run
 from .train import Recipe
 
 _D = Recipe()
@@ -118,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "sweep":
             command.add_argument("--address", default=None,
                                  help="Ray cluster to join (e.g. 'auto'); default: start Ray on this machine")
-            command.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs a run asks for when there is no GPU")
+            command.add_argument("--cpus-per-run", type=float, default=1.0,
+                                 help="CPUs a task (the seeds of one setting, trained together) asks for when there is no GPU")
     return parser
 
 
@@ -259,7 +261,7 @@ def _main(argv: list[str] | None) -> int:
     output = _output_file(args.output, cache_root(args.cache) / "results" / f"{args.command}.json")
     datasets = [load_dataset(name, args.data_root) for name in args.dataset]  # fail before the model loads
     clip = load_clip(args.model, args.pretrained, checkpoint=args.checkpoint, device=args.device)
-    rows = []
+    rows, failed = [], []  # the seeds of a setting train together; one that fails leaves the others to finish
     for name, data in zip(args.dataset, datasets):
         if args.command == "zeroshot":
             result = zero_shot_run(clip, data, cache=args.cache, workers=args.workers, progress=not args.quiet)
@@ -268,17 +270,21 @@ def _main(argv: list[str] | None) -> int:
             continue
         method = method_config(args.method, args.n_ctx, args.depth, clip.depth, args.bias_layers)
         recipe, label = _recipe(args), method_label(method)
-        results = [
-            train_run(clip, data, method, shots=args.shots, seed=seed, recipe=recipe, cache=args.cache,
-                      only_cached=args.command == "eval", workers=args.workers, progress=not args.quiet,
-                      checkpoint_text=args.checkpoint_text)
-            for seed in args.seeds
-        ]
-        rows.append({"dataset": name, "method": label, "seeds": args.seeds,
-                     "accuracies": [r.accuracy for r in results], "runs": [r.key for r in results],
-                     "cached": [r.cached for r in results]})
+        outcomes = train_group(clip, data, method, seeds=args.seeds, shots=args.shots, recipe=recipe,
+                               cache=args.cache, only_cached=args.command == "eval", workers=args.workers,
+                               progress=not args.quiet, checkpoint_text=args.checkpoint_text)
+        done = [(seed, r) for seed, r in zip(args.seeds, outcomes) if not isinstance(r, Exception)]
+        failed += [(name, seed, err) for seed, err in zip(args.seeds, outcomes) if isinstance(err, Exception)]
+        if done:
+            rows.append({"dataset": name, "method": label, "seeds": [seed for seed, _ in done],
+                         "accuracies": [r.accuracy for _, r in done], "runs": [r.key for _, r in done],
+                         "cached": [r.cached for _, r in done]})
+    if failed and not rows:
+        raise failed[0][2]  # nothing finished: the one-line error of the first failure
+    for name, seed, err in failed:
+        print(f"error: {name} seed {seed}: {err}", file=sys.stderr)
     print(_table(rows))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"command": args.command, "model": clip.identity, "rows": rows}, indent=1))
     print(f"results written to {output}")
-    return 0
+    return 2 if failed else 0

@@ -1,13 +1,14 @@
 """The paper's experiments as lists of runs, each trained once and then found in the run cache.
 
 A run is a `RunSpec` (dataset, method as a `PromptConfig`, seed). The presets list the runs of
-Tables 1-3; `execute` trains or loads one run. Notebooks, the CLI and the Ray sweep all go
-through these functions, so a run trained for one table is reused by every other table
-that needs it (`tables.py` aggregates them).
+Tables 1-3; `execute` trains or loads one run, `execute_group` the seeds of one configuration
+together (`multirun.py`). Notebooks, the CLI and the Ray sweep all go through these functions,
+so a run trained for one table is reused by every other table that needs it (`tables.py`
+aggregates them).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
 import torch
@@ -16,12 +17,13 @@ from .data import load_dataset
 from .data.coop import DatasetSplits
 from .models import LoadedCLIP
 from .interop import import_prompts
+from .multirun import train_group
 from .progress import progress_bar
 from .prompted import PromptConfig, PromptedCLIP
 from .runs import RunFileCorrupt, RunResult, train_run, zero_shot_run
 from .train import RunDiverged
 
-__all__ = ["FailedRun", "METHODS", "RunSpec", "analysis_model", "analysis_run", "execute", "in_batches", "method_config",
+__all__ = ["FailedRun", "METHODS", "RunSpec", "analysis_model", "analysis_run", "execute", "execute_group", "group_specs", "in_batches", "method_config",
            "method_label", "outcome", "run_all", "seed_accuracies", "table1_methods", "table1_specs", "table2_methods", "table2_specs",
            "table3_methods", "table3_specs", "test_images"]
 
@@ -112,23 +114,61 @@ def outcome(spec: RunSpec, clip: LoadedCLIP, data: DatasetSplits, settings, prog
         return FailedRun("unreadable", str(err))
 
 
+def _failed(err: Exception) -> FailedRun | Exception:
+    """A run's error as a result of the experiment (FailedRun) when it is one, else the error itself."""
+    if isinstance(err, RunDiverged):
+        return FailedRun("diverged", str(err))
+    if isinstance(err, RunFileCorrupt):
+        return FailedRun("unreadable", str(err))
+    return err
+
+
+def group_specs(specs: Iterable[RunSpec]) -> list[list[RunSpec]]:
+    """The distinct specs in groups that train together: runs that differ only in their seed.
+
+    Such runs share the model, dataset, prompt shape, shots and recipe (the settings'), which is
+    what `multirun.train_group` needs; a zero-shot run is a group of its own."""
+    groups: dict[RunSpec, list[RunSpec]] = {}
+    for spec in dict.fromkeys(specs):
+        groups.setdefault(spec if spec.method is None else replace(spec, seed=0), []).append(spec)
+    return list(groups.values())
+
+
+def execute_group(specs: Sequence[RunSpec], clip: LoadedCLIP, data: DatasetSplits, settings, progress: bool = True,
+                  only_cached: bool = False) -> list[RunResult | FailedRun | Exception]:
+    """`outcome` for one group of `group_specs`, trained together: the result, the failed run or the error per spec."""
+    if specs[0].method is None:
+        return [outcome(spec, clip, data, settings, progress, only_cached) for spec in specs]
+    results = train_group(clip, data, specs[0].method, seeds=[spec.seed for spec in specs], shots=settings.shots,
+                          recipe=settings.recipe, cache=settings.cache, only_cached=only_cached, progress=progress)
+    return [_failed(r) if isinstance(r, Exception) else r for r in results]
+
+
 def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool = True,
             on_result: Callable[[RunSpec, RunResult], None] | None = None,
             only_cached: bool = False) -> dict[RunSpec, float | FailedRun]:
-    """Execute runs one after another in this process; returns accuracy (or FailedRun) per spec.
+    """Execute runs in this process, the seeds of a configuration together; returns accuracy (or FailedRun) per spec.
 
+    A failing run stops the call with its error once the other runs of its group are done.
     `only_cached=True` never trains: a run missing from the cache raises LookupError."""
     datasets = {name: load_dataset(name, settings.data_root) for name in sorted({s.dataset for s in specs})}
     accuracies = {}
-    for spec in progress_bar(specs, progress, desc="runs"):
-        result = outcome(spec, clip, datasets[spec.dataset], settings, progress=False, only_cached=only_cached)
-        if isinstance(result, FailedRun):
-            accuracies[spec] = result
-            continue
-        accuracies[spec] = result.accuracy
-        if on_result is not None:
-            on_result(spec, result)
-    return accuracies
+    bar = progress_bar(None, progress, total=len(set(specs)), desc="runs")
+    for group in group_specs(specs):
+        results = execute_group(group, clip, datasets[group[0].dataset], settings, progress=False, only_cached=only_cached)
+        for spec, result in zip(group, results):
+            if isinstance(result, RunResult):
+                accuracies[spec] = result.accuracy
+                if on_result is not None:
+                    on_result(spec, result)
+            elif isinstance(result, FailedRun):
+                accuracies[spec] = result
+        bar.update(len(group))
+        errors = [result for result in results if isinstance(result, Exception)]
+        if errors:  # a program error (bad config, a run missing with only_cached), not a result: stop here
+            raise errors[0]
+    bar.close()
+    return {spec: accuracies[spec] for spec in dict.fromkeys(specs)}
 
 
 def seed_accuracies(accuracies: dict[RunSpec, float | FailedRun], dataset: str, method: PromptConfig | None,

@@ -8,6 +8,11 @@ probabilities kept in the autograd graph (open_clip's blocks never return them).
 Token layouts (IVLP, the MaPLe/PromptSRC "independent V-L prompting" model):
   vision  [cls, patch_1..patch_M, P_v]    P_v replaced before blocks 1..depth_vision-1
   text    [sos, P_t, rest of "<ctx> <class>.", eos, ...]    P_t replaced at positions 1..n_ctx
+
+Runs stacked in one forward (`multirun.py`): every learned tensor may carry a leading run
+dimension R (prompts [R, n, D], biases [R, D]); the image batch then holds R run-major blocks
+of rows, each block reading its own run's tensors, and the text tower encodes the class
+tokens once per run ([R * C] rows, run-major). Unstacked tensors give the one-run forward.
 """
 from __future__ import annotations
 
@@ -183,6 +188,9 @@ class PromptedCLIP(nn.Module):
             tokens = tokens[:, : int(eos.max()) + 1]
         clip, n_ctx = self.clip, self.config.n_ctx_text
         x = clip.token_embedding(tokens)
+        runs = _stacked_runs(self.text_prompts, self.text_bias)
+        if runs:  # every run reads the same class tokens with its own learned tensors
+            x, eos = x.repeat(runs, 1, 1), eos.repeat(runs)
         if n_ctx:
             x = torch.cat([x[:, :1], _expand(self.text_prompts[0], x), x[:, 1 + n_ctx :]], dim=1)
         x = x + clip.positional_embedding[: x.shape[1]]
@@ -211,8 +219,8 @@ class PromptedCLIP(nn.Module):
         return visual.ln_post(x[:, 0]) @ visual.proj
 
     def logits(self, image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
-        """Scaled cosine similarities [B, C] (paper eq. 9/11 before the softmax)."""
-        return self.logit_scale * F.normalize(image_features, dim=-1) @ F.normalize(text_features, dim=-1).T
+        """Scaled cosine similarities [B, C] (paper eq. 9/11 before the softmax); [R, B, C] for stacked runs."""
+        return self.logit_scale * F.normalize(image_features, dim=-1) @ F.normalize(text_features, dim=-1).mT
 
     def forward(self, images: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
         return self.logits(self.encode_image(images), self.encode_text(texts))
@@ -247,7 +255,7 @@ class PromptedCLIP(nn.Module):
             else:
                 x = _block(block, x, causal, trace)
             if str(i) in biases:
-                x = x + biases[str(i)]
+                x = _add_bias(x, biases[str(i)])
         return x
 
 
@@ -277,15 +285,35 @@ def _attention(attn: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | No
 
 
 def _expand(prompt: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return prompt.to(like.dtype).expand(like.shape[0], -1, -1)
+    """`prompt` [n, D] for every row of `like`; a stacked [R, n, D] for each of R run-major blocks of rows."""
+    prompt = prompt.to(like.dtype)
+    if prompt.dim() == 2:
+        return prompt.expand(like.shape[0], -1, -1)
+    return prompt.repeat_interleave(like.shape[0] // prompt.shape[0], dim=0)
+
+
+def _add_bias(x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """`x` [N, L, D] plus a bias [D] on every token; a stacked [R, D] for each of R run-major blocks of rows."""
+    if bias.dim() == 1:
+        return x + bias
+    return (x.unflatten(0, (bias.shape[0], -1)) + bias[:, None, None]).flatten(0, 1)
+
+
+def _stacked_runs(prompts: nn.ParameterList, biases: nn.ParameterDict) -> int:
+    """The R of a tower's learned tensors stacked over runs; 0 when they are one run's (or there are none)."""
+    for prompt in prompts:
+        return prompt.shape[0] if prompt.dim() == 3 else 0
+    for bias in biases.values():
+        return bias.shape[0] if bias.dim() == 2 else 0
+    return 0
 
 
 def _replace_last(x: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
-    return torch.cat([x[:, : -prompt.shape[0]], _expand(prompt, x)], dim=1)
+    return torch.cat([x[:, : -prompt.shape[-2]], _expand(prompt, x)], dim=1)
 
 
 def _replace_after_sos(x: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
-    return torch.cat([x[:, :1], _expand(prompt, x), x[:, 1 + prompt.shape[0] :]], dim=1)
+    return torch.cat([x[:, :1], _expand(prompt, x), x[:, 1 + prompt.shape[-2] :]], dim=1)
 
 
 def _placeholder(n_ctx: int) -> str:

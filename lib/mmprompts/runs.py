@@ -22,7 +22,7 @@ import json
 import os
 import time
 import warnings
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -35,8 +35,8 @@ from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, atomic_write_text, cache_root
 from .train import Recipe, RunDiverged, evaluate, train_epochs
 
-__all__ = ["TRAINER_VERSION", "RunFileCorrupt", "RunResult", "cache_root", "method_key", "run_config", "run_key",
-           "train_run", "zero_shot_run"]
+__all__ = ["TRAINER_VERSION", "OpenRun", "RunFileCorrupt", "RunResult", "cache_root", "method_key", "open_run", "run_config",
+           "run_key", "train_run", "zero_shot_run"]
 
 # Bump when a change to training or evaluation changes results: old runs stop matching.
 TRAINER_VERSION = "1"
@@ -93,6 +93,100 @@ def run_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
 
 
+@dataclass
+class OpenRun:
+    """A run to train: its cache folder and its model, initialised from its seed or resumed from its checkpoint.
+
+    `train_run` trains one; `multirun.train_group` trains several in lock-step. Both checkpoint
+    and finish through these methods, so a run's folder looks the same whichever trained it."""
+
+    key: str
+    config: dict
+    folder: Path
+    seed: int
+    fewshot: DatasetSplits
+    model: PromptedCLIP
+    start_epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+    optimizer_state: dict | None = None
+    elapsed_s: float = 0.0  # training time of the sessions before this one
+
+    def save_checkpoint(self, epoch: int, stats: dict, optimizer_state: dict, session_s: float) -> None:
+        """After every epoch: learned tensors, optimizer and history, enough to resume after it."""
+        self.history.append(stats)
+        atomic_torch_save(self.folder / "checkpoint.pt", {
+            "epoch": epoch, "history": self.history, "learned": self.model.learned_state(),
+            "optimizer": optimizer_state, "elapsed_s": self.elapsed_s + session_s,
+        })
+
+    def diverged(self, err: RunDiverged) -> None:
+        """Record a divergence: training is deterministic, so the same configuration would diverge at
+        the same step again; re-running it raises at once instead of retraining (see `open_run`)."""
+        atomic_write_text(self.folder / "diverged.json", json.dumps(
+            {"epoch": err.epoch, "step": err.step, "lr": err.lr, "message": str(err)}, indent=1))
+
+    def finish(self, accuracy: float, session_s: float, group_size: int = 1) -> RunResult:
+        """Store the finished run (learned.pt, metrics.json) and drop its checkpoint."""
+        metrics = {
+            "key": self.key, "config": self.config, "accuracy": accuracy, "history": self.history,
+            "train_time_s": self.elapsed_s + session_s, "group_size": group_size,
+            "learned_params": sum(p.numel() for p in self.model.parameters() if p.requires_grad),
+            "train_items": len(self.fewshot.train), "test_items": len(self.fewshot.test),
+        }
+        atomic_torch_save(self.folder / "learned.pt", self.model.learned_state())
+        atomic_write_text(self.folder / "metrics.json", json.dumps(metrics, indent=1))
+        (self.folder / "checkpoint.pt").unlink(missing_ok=True)
+        return RunResult(self.key, metrics, self.model, cached=False)
+
+
+def open_run(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig, *, shots: int, seed: int, recipe: Recipe,
+             cache: str | os.PathLike | None = None, only_cached: bool = False,
+             checkpoint_text: bool = False) -> RunResult | OpenRun:
+    """The finished run from the cache, or the run to train (resumed from its checkpoint when there is one).
+
+    A finished run whose files cannot be read is named and computed again (with `only_cached`,
+    RunFileCorrupt is raised instead); a recorded divergence raises RunDiverged; an unreadable
+    checkpoint restarts the run from its first epoch (the one checkpoint is the last good state)."""
+    fewshot = fewshot_splits(data, shots, seed, fallback_dir=cache_root(cache) / "fewshot")
+    config = run_config(clip, data, method, shots, seed, recipe)
+    key = run_key(config)
+    folder = cache_root(cache) / "runs" / key
+    device = clip.model.logit_scale.device
+
+    def fresh_model() -> PromptedCLIP:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)  # prompt initialisation depends on the seed, as in CoOp
+            model = PromptedCLIP(clip, method)
+        model.checkpoint_text = checkpoint_text
+        return model
+
+    model = fresh_model()
+    metrics = _finished(folder, only_cached, lambda: _load_learned(model, folder / "learned.pt", device))
+    if metrics is not None:
+        return RunResult(key, metrics, model, cached=True)
+    _raise_if_diverged(folder / "diverged.json", only_cached)
+    if only_cached:
+        raise LookupError(f"no finished run for {config} in {folder}")
+
+    atomic_write_text(folder / "config.json", json.dumps(config, indent=1, sort_keys=True))
+    run = OpenRun(key, config, folder, seed, fewshot, fresh_model())  # a learned.pt read in part above is not kept
+    checkpoint_path = folder / "checkpoint.pt"
+    if checkpoint_path.exists():
+        try:
+            checkpoint = _read_torch(checkpoint_path, device)
+            _load_learned_state(run.model, checkpoint_path, checkpoint["learned"])
+            run.start_epoch, run.history = int(checkpoint["epoch"]) + 1, list(checkpoint["history"])
+            run.optimizer_state, run.elapsed_s = checkpoint["optimizer"], float(checkpoint["elapsed_s"])
+            if not 0 < run.start_epoch <= recipe.epochs or len(run.history) != run.start_epoch:
+                raise RunFileCorrupt(f"run file {str(checkpoint_path)!r} is unreadable: it claims epoch "
+                                     f"{run.start_epoch} with {len(run.history)} epochs of history")
+        except (RunFileCorrupt, KeyError, TypeError, ValueError) as err:
+            warnings.warn(f"{_named(err, checkpoint_path)}; training the run again from its first epoch", stacklevel=2)
+            checkpoint_path.unlink()
+            run = OpenRun(key, config, folder, seed, fewshot, fresh_model())
+    return run
+
+
 def train_run(
     clip: LoadedCLIP,
     data: DatasetSplits,
@@ -114,75 +208,26 @@ def train_run(
     `checkpoint_text=True` recomputes the text blocks in the backward pass (less memory with
     many classes, same result; not part of the cache key).
     """
-    fewshot = fewshot_splits(data, shots, seed, fallback_dir=cache_root(cache) / "fewshot")
-    config = run_config(clip, data, method, shots, seed, recipe)
-    key = run_key(config)
-    folder = cache_root(cache) / "runs" / key
-    device = clip.model.logit_scale.device
-
-    def fresh_model() -> PromptedCLIP:
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)  # prompt initialisation depends on the seed, as in CoOp
-            model = PromptedCLIP(clip, method)
-        model.checkpoint_text = checkpoint_text
-        return model
-
-    model = fresh_model()
-    metrics = _finished(folder, only_cached, lambda: _load_learned(model, folder / "learned.pt", device))
-    if metrics is not None:
-        return RunResult(key, metrics, model, cached=True)
-    diverged_path = folder / "diverged.json"
-    _raise_if_diverged(diverged_path, only_cached)
-    if only_cached:
-        raise LookupError(f"no finished run for {config} in {folder}")
-    model = fresh_model()  # a learned.pt found unreadable above may have been loaded in part
-
-    atomic_write_text(folder / "config.json", json.dumps(config, indent=1, sort_keys=True))
-    start_epoch, history, optimizer_state, elapsed = 0, [], None, 0.0
-    checkpoint_path = folder / "checkpoint.pt"
-    if checkpoint_path.exists():
-        try:
-            checkpoint = _read_torch(checkpoint_path, device)
-            _load_learned_state(model, checkpoint_path, checkpoint["learned"])
-            start_epoch, history = int(checkpoint["epoch"]) + 1, list(checkpoint["history"])
-            optimizer_state, elapsed = checkpoint["optimizer"], float(checkpoint["elapsed_s"])
-            if not 0 < start_epoch <= recipe.epochs or len(history) != start_epoch:
-                raise RunFileCorrupt(f"run file {str(checkpoint_path)!r} is unreadable: it claims epoch {start_epoch} "
-                                     f"with {len(history)} epochs of history")
-        except (RunFileCorrupt, KeyError, TypeError, ValueError) as err:
-            # the one checkpoint is the last good state there is: start over from epoch 1
-            warnings.warn(f"{_named(err, checkpoint_path)}; training the run again from its first epoch", stacklevel=2)
-            checkpoint_path.unlink()
-            model, start_epoch, history, optimizer_state, elapsed = fresh_model(), 0, [], None, 0.0
+    run = open_run(clip, data, method, shots=shots, seed=seed, recipe=recipe, cache=cache, only_cached=only_cached,
+                   checkpoint_text=checkpoint_text)
+    if isinstance(run, RunResult):
+        return run
     started = time.perf_counter()
 
     def checkpoint_epoch(epoch: int, stats: dict, optimizer: dict) -> None:
-        history.append(stats)
-        atomic_torch_save(checkpoint_path, {
-            "epoch": epoch, "history": history, "learned": model.learned_state(), "optimizer": optimizer,
-            "elapsed_s": elapsed + time.perf_counter() - started,
-        })
+        run.save_checkpoint(epoch, stats, optimizer, time.perf_counter() - started)
         if on_epoch_end is not None:
             on_epoch_end(epoch, stats)
 
     try:
-        train_epochs(model, clip, fewshot, recipe, seed, start_epoch=start_epoch, optimizer_state=optimizer_state,
-                     on_epoch_end=checkpoint_epoch, workers=workers, progress=progress)
+        train_epochs(run.model, clip, run.fewshot, recipe, seed, start_epoch=run.start_epoch,
+                     optimizer_state=run.optimizer_state, on_epoch_end=checkpoint_epoch, workers=workers, progress=progress)
     except RunDiverged as err:
-        atomic_write_text(diverged_path, json.dumps(
-            {"epoch": err.epoch, "step": err.step, "lr": err.lr, "message": str(err)}, indent=1))
+        run.diverged(err)
         raise
-    train_time = elapsed + time.perf_counter() - started
-    accuracy = evaluate(model, clip, data, "test", workers=workers, progress=progress)
-    metrics = {
-        "key": key, "config": config, "accuracy": accuracy, "history": history, "train_time_s": train_time,
-        "learned_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "train_items": len(fewshot.train), "test_items": len(data.test),
-    }
-    atomic_torch_save(folder / "learned.pt", model.learned_state())
-    atomic_write_text(folder / "metrics.json", json.dumps(metrics, indent=1))
-    checkpoint_path.unlink(missing_ok=True)
-    return RunResult(key, metrics, model, cached=False)
+    train_time = time.perf_counter() - started
+    accuracy = evaluate(run.model, clip, data, "test", workers=workers, progress=progress)
+    return run.finish(accuracy, train_time)
 
 
 def zero_shot_run(clip: LoadedCLIP, data: DatasetSplits, *, cache: str | os.PathLike | None = None,

@@ -4,7 +4,8 @@
     python -m mmprompts tables --preset table1 --profile paper -p data_root /data/coop --format csv
 
 `ray.init()` starts a local Ray on this machine (all its GPUs, or its CPUs) unless `address`
-joins a running cluster. Every run asks for one GPU when the cluster has GPUs, else for
+joins a running cluster. The missing runs that differ only in their seed are one task, trained
+together (`multirun.py`); a task asks for one GPU when the cluster has GPUs, else for
 `cpus_per_run` CPUs. Runs already in the cache are read without starting a task, so
 re-running a sweep only trains what is missing; a run that raises is reported with its
 error and the others go on. Workers must see the same run cache (a shared folder on a
@@ -16,7 +17,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .experiments import FailedRun, RunSpec, outcome, table1_specs, table2_specs, table3_specs
+from .experiments import FailedRun, RunSpec, execute_group, group_specs, outcome, table1_specs, table2_specs, table3_specs
 from .progress import progress_bar
 from .profiles import Settings
 
@@ -50,16 +51,21 @@ class SweepResult:
 _WORKER_STATE: dict = {}
 
 
-def _run_one(spec: RunSpec, settings: Settings) -> float | FailedRun:
+def _run_group(specs: list[RunSpec], settings: Settings) -> list[float | FailedRun | str]:
+    """One Ray task: a group of `group_specs` trained together; the accuracy or the error per spec."""
     from .data import load_dataset
 
     if "clip" not in _WORKER_STATE:
         _WORKER_STATE["clip"] = settings.load_model()
-    key = ("data", spec.dataset)
+    key = ("data", specs[0].dataset)
     if key not in _WORKER_STATE:
-        _WORKER_STATE[key] = load_dataset(spec.dataset, settings.data_root)
-    result = outcome(spec, _WORKER_STATE["clip"], _WORKER_STATE[key], settings, progress=False)
-    return result if isinstance(result, FailedRun) else result.accuracy
+        _WORKER_STATE[key] = load_dataset(specs[0].dataset, settings.data_root)
+    results = execute_group(specs, _WORKER_STATE["clip"], _WORKER_STATE[key], settings, progress=False)
+    return [_error_text(r) if isinstance(r, Exception) else r if isinstance(r, FailedRun) else r.accuracy for r in results]
+
+
+def _error_text(err: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(err), err)).strip()
 
 
 def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None = None, cpus_per_run: float = 1.0,
@@ -91,21 +97,25 @@ def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None 
     try:
         gpus = ray.cluster_resources().get("GPU", 0)
         options = {"num_gpus": 1} if gpus else {"num_cpus": cpus_per_run}
-        remote = ray.remote(max_retries=0)(_run_one).options(**options)
+        remote = ray.remote(max_retries=0)(_run_group).options(**options)
         if settings.device.startswith("cuda") and not gpus:
             raise ValueError(f"device={settings.device!r} but the Ray cluster has no GPU")
-        pending = {remote.remote(spec, settings): spec for spec in missing}
+        pending = {remote.remote(group, settings): group for group in group_specs(missing)}
         bar = progress_bar(None, progress, total=len(specs), initial=len(result.accuracies) + len(result.errors),
                            desc="sweep runs")
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
-            spec = pending.pop(done[0])
+            group = pending.pop(done[0])
             try:
-                result.accuracies[spec] = ray.get(done[0])
-            except Exception as err:  # the task's exception, re-raised by Ray
-                cause = getattr(err, "cause", None) or err
-                result.errors[spec] = "".join(traceback.format_exception_only(type(cause), cause)).strip()
-            bar.update(1)
+                values = ray.get(done[0])
+            except Exception as err:  # the task's exception, re-raised by Ray: every run of the group failed
+                values = [_error_text(getattr(err, "cause", None) or err)] * len(group)
+            for spec, value in zip(group, values):
+                if isinstance(value, str):
+                    result.errors[spec] = value
+                else:
+                    result.accuracies[spec] = value  # an accuracy, or a FailedRun (e.g. diverged)
+            bar.update(len(group))
             bar.set_postfix(failed=len(result.errors))
         bar.close()
     finally:

@@ -10,7 +10,7 @@ import contextlib
 import math
 import random
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -22,7 +22,10 @@ from .models import LoadedCLIP
 from .progress import progress_bar
 from .prompted import PromptedCLIP
 
-__all__ = ["Recipe", "RunDiverged", "autocast", "class_text_features", "evaluate", "lr_at_epoch", "train_epochs"]
+__all__ = [
+    "Recipe", "RunDiverged", "autocast", "class_text_features", "epoch_batches", "evaluate", "evaluate_models",
+    "lr_at_epoch", "train_epochs",
+]
 
 
 class RunDiverged(RuntimeError):
@@ -111,6 +114,25 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def epoch_batches(data: DatasetSplits, augment: Callable, recipe: Recipe, device: torch.device, seed: int,
+                  epoch: int, workers: int | None = None) -> Iterator:
+    """An iterator over the shuffled training batches of one epoch, after seeding every global random stream.
+
+    Every epoch's randomness depends on (seed, epoch) only: the loader's own generator orders
+    the items, and the global torch/python/numpy streams seeded here draw the augmentations.
+    """
+    epoch_seed = seed * 100_003 + epoch
+    _seed_everything(epoch_seed)
+    loader = _loader(data.train, augment, recipe.batch_size, device, shuffle=True,
+                     generator=torch.Generator().manual_seed(epoch_seed), workers=workers)
+    # An iterator opened and dropped: each one draws a base seed from the loader's generator before
+    # the shuffle does. The runs in the cache were trained through `tqdm(loader)`, whose tqdm.auto
+    # class opens such an iterator in its constructor before the one it iterates; doing it here
+    # keeps their data order whatever tqdm does.
+    iter(loader)
+    return iter(loader)
+
+
 def train_epochs(
     model: PromptedCLIP,
     clip: LoadedCLIP,
@@ -149,13 +171,10 @@ def train_epochs(
         lr = lr_at_epoch(epoch, recipe)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        epoch_seed = seed * 100_003 + epoch  # every epoch's randomness depends on (seed, epoch) only
-        _seed_everything(epoch_seed)
-        loader = _loader(data.train, augment, recipe.batch_size, device, shuffle=True,
-                         generator=torch.Generator().manual_seed(epoch_seed), workers=workers)
+        batches = epoch_batches(data, augment, recipe, device, seed, epoch, workers)
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
-        bar = progress_bar(loader, progress, desc=f"epoch {epoch + 1}/{recipe.epochs}", leave=False)
+        bar = progress_bar(batches, progress, total=len(batches), desc=f"epoch {epoch + 1}/{recipe.epochs}", leave=False)
         for step, (images, labels) in enumerate(bar, start=1):
             images = images.to(device, non_blocking=True)
             labels = labels.to(device, non_blocking=True)
@@ -196,18 +215,28 @@ def _check_finite(loss: torch.Tensor, params: list[torch.Tensor], epoch: int, st
 def evaluate(model: PromptedCLIP, clip: LoadedCLIP, data: DatasetSplits, split: str = "test",
              batch_size: int = 128, workers: int | None = None, progress: bool = True) -> float:
     """Top-1 accuracy (percent) on a split, with the class texts the model reads."""
-    device = model.logit_scale.device
-    model.eval()
-    with autocast(device):
-        text = class_text_features(model, data.classnames, data.template)
-    correct, seen = 0, 0
+    return evaluate_models([model], clip, data, split, batch_size, workers, progress)[0]
+
+
+@torch.no_grad()
+def evaluate_models(models: Sequence[PromptedCLIP], clip: LoadedCLIP, data: DatasetSplits, split: str = "test",
+                    batch_size: int = 128, workers: int | None = None, progress: bool = True) -> list[float]:
+    """`evaluate` for several models of one frozen CLIP, reading the split's images once."""
+    device = models[0].logit_scale.device
+    texts = []
+    for model in models:
+        model.eval()
+        with autocast(device):
+            texts.append(class_text_features(model, data.classnames, data.template))
+    correct, seen = [0] * len(models), 0
     loader = _loader(getattr(data, split), eval_transform(clip), batch_size, device, shuffle=False, workers=workers)
     for images, labels in progress_bar(loader, progress, desc=f"eval {data.name}/{split}", leave=False):
-        with autocast(device):
-            logits = model.logits(model.encode_image(images.to(device, non_blocking=True)), text)
-        correct += int((logits.argmax(-1).cpu() == labels).sum())
+        images = images.to(device, non_blocking=True)
+        for i, (model, text) in enumerate(zip(models, texts)):
+            with autocast(device):
+                logits = model.logits(model.encode_image(images), text)
+            correct[i] += int((logits.argmax(-1).cpu() == labels).sum())
         seen += len(labels)
     if seen == 0:
         raise ValueError(f"{data.name}: the {split} split is empty")
-    return 100.0 * correct / seen
-
+    return [100.0 * c / seen for c in correct]
