@@ -104,10 +104,11 @@ figure(block_lines({"[cls] attention on the prompts (%)": {n: r["cls_share"] for
        "zero-shot CLIP's (0 in block 1, where the prompts only rescale it)", "2.1", "Fig. 1")
 
 # %%
-HTML(html_table([{"dataset": n, "largest identity error": f"{r['error']:.1e}",
-                  "[cls] → prompts, block 1 (%)": r["cls_share"][0], "[cls] → prompts, last block (%)": r["cls_share"][-1],
-                  "TV from CLIP, block 1": f"{r['shift'][0]:.1e}", "TV from CLIP, largest": max(r["shift"])}
-                 for n, r in records.items()], "Table 2.1 — The decomposition per dataset"))
+HTML(html_table([{"dataset": n, "identity error": f"{r['error']:.1e}", "[cls]→P, block 1 (%)": r["cls_share"][0],
+                  "[cls]→P, last (%)": r["cls_share"][-1], "TV, block 1": f"{r['shift'][0]:.1e}", "TV, largest": max(r["shift"])}
+                 for n, r in records.items()],
+                "Table 2.1 — Per dataset: the largest error of the identities, the [cls] query's attention on the prompts "
+                "(P) in the first and last block, the attention moved from CLIP's (TV) in block 1 and at most"))
 
 # %% [markdown]
 # ## What this run says

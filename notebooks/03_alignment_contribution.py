@@ -177,10 +177,12 @@ if stats:
 effects = {variant: {d: relevancy_effects(by["CLIP"], by[variant], n_patches) for d, by in stats.items()}
            for variant in ("deep", "shallow") if all(variant in by for by in stats.values()) and stats}
 deep = effects.get("deep", {})
-HTML(html_table([{"dataset": d, "category share (Δ)": str(e["category"]), "SOS share (Δ)": str(e["sos"]),
-                  "prompts vs template words (Δ)": str(e["prefix"]), "patch maps kept (1 = CLIP's)": str(e["patches"]),
-                  "vision prompts / uniform − 1": str(e.get("vision_prompts", "–"))} for d, e in deep.items()],
-                "Table 3.1 — Deep prompts against CLIP, per dataset: mean ± 2 SE over the test images"))
+HTML(html_table([{"dataset": d, "Δ category": str(e["category"]), "Δ SOS": str(e["sos"]), "Δ prefix": str(e["prefix"]),
+                  "patch maps kept": str(e["patches"]), "prompts / uniform − 1": str(e.get("vision_prompts", "–"))}
+                 for d, e in deep.items()],
+                "Table 3.1 — Deep prompts against CLIP per dataset, mean ± 2 SE over the test images: change of the "
+                "class name's, SOS's and the prefix's share of EOS relevance (prefix: the prompts, or CLIP's 'a photo of a'), "
+                "similarity of the patch maps (1 = CLIP's, 0 = unrelated), vision prompts' relevance over their uniform share"))
 
 # %%
 verdicts = [

@@ -102,14 +102,15 @@ def mean(tensor, groups, *names):
 
 effects = {d: text_attention_effects(by["CLIP"]["text"], by["prompted"]["text"], TEXT_GROUPS) for d, by in shares.items()}
 HTML(html_table([{"dataset": d,
-                  "EOS → SOS": f"{mean(by['CLIP']['text'], TEXT_GROUPS, 'sos'):.3f} → {mean(by['prompted']['text'], TEXT_GROUPS, 'sos'):.3f}",
-                  "EOS → words before the class": f"{mean(by['CLIP']['text'], TEXT_GROUPS, 'prompt', 'template'):.3f} → "
-                                                  f"{mean(by['prompted']['text'], TEXT_GROUPS, 'prompt', 'template'):.3f}",
-                  "EOS → class name": f"{mean(by['CLIP']['text'], TEXT_GROUPS, 'category'):.3f} → "
-                                      f"{mean(by['prompted']['text'], TEXT_GROUPS, 'category'):.3f}",
+                  "→ SOS": f"{mean(by['CLIP']['text'], TEXT_GROUPS, 'sos'):.3f} → {mean(by['prompted']['text'], TEXT_GROUPS, 'sos'):.3f}",
+                  "→ prefix": f"{mean(by['CLIP']['text'], TEXT_GROUPS, 'prompt', 'template'):.3f} → "
+                              f"{mean(by['prompted']['text'], TEXT_GROUPS, 'prompt', 'template'):.3f}",
+                  "→ class name": f"{mean(by['CLIP']['text'], TEXT_GROUPS, 'category'):.3f} → "
+                                  f"{mean(by['prompted']['text'], TEXT_GROUPS, 'category'):.3f}",
                   "[cls] → vision prompts": mean(by["prompted"]["vision"], VISION_GROUPS, "vision_prompt")}
                  for d, by in shares.items()],
-                "Table 4.1 — Attention shares, CLIP → prompted (means over blocks and heads)"))
+                "Table 4.1 — EOS attention shares, CLIP → prompted (means over blocks and heads; prefix: 'a photo of a' "
+                "for CLIP, the learned prompts for the prompted model), and the prompted [cls] query's share on the vision prompts"))
 
 # %%
 report("04_text_prompts", [

@@ -71,7 +71,7 @@ from mmprompts.analysis import (attention_scope, cls_attention_maps, prompt_patc
                                 rotation_agreement, scope_change)
 from mmprompts.claims import cls_map_effects, decide_direction, decide_map_kept, decide_scope_unchanged, report
 from mmprompts.experiments import analysis_model, in_batches, test_images
-from mmprompts.figures import cls_attention_grid, display_images, overlay_maps, scope_grid
+from mmprompts.figures import cls_attention_grid, display_images, rotation_maps, scope_grid
 from mmprompts.page import caption, figure
 from mmprompts.tables import html_table
 from mmprompts.widgets import figure_png, view_selector
@@ -134,13 +134,13 @@ caption("The [cls] token's attention on the patches of zero-shot CLIP (top) and 
 
 # %%
 agreement = {name: rotation_agreement(models[name], m["images"][:16]).mean().item() for name, m in maps.items()}
-first = next(iter(maps))
-image = maps[first]["images"][:1]
-turned = [rotate_images(image, d) for d in (0, 90, 180, 270)]
-display(figure(overlay_maps(display_images(torch.cat(turned), clip),
-                            [torch.cat([prompt_patch_similarity(models[first], t).mean(2)[-1] for t in turned])],
-                            ["prompt similarity, last block"], [f"{d}°" for d in (0, 90, 180, 270)]),
-               f"The prompts' similarity map of one {first} image under rotation", "5.4"))
+shown_dataset = list(maps)[-1]
+angles = (0, 90, 180, 270)
+turned = torch.cat([rotate_images(maps[shown_dataset]["images"][:1], d) for d in angles])
+display(figure(rotation_maps(display_images(turned, clip), prompt_patch_similarity(models[shown_dataset], turned).mean(2)[-1],
+                             angles),
+               f"One {shown_dataset} test image turned by 0°–270° and the vision prompts' similarity map of the last "
+               "block over it (this book's analysis)", "5.4"))
 HTML(html_table([{"dataset": d, "agreement under rotation (corr.)": a} for d, a in agreement.items()],
                 "Table 5.1 — Do the similarity maps turn with the image? (this book's analysis)"))
 

@@ -68,11 +68,11 @@ clip = S.load_model()
 layers = clip.depth
 accuracies = run_all(table1_specs(S.datasets, S.seeds, layers), clip, S, progress=False)
 
-# %%
+# %% tags=["full-width"]
 rows = table1(accuracies, S.datasets, layers)
 show(with_average(rows), {"zeroshot": "CLIP (zero-shot)", "prompt": f"PROMPT (1+1 in {layers} blocks)",
                           "bias": f"BIAS ({layers} blocks)", "optimal": f"OPTIMAL (10+10 in {layers} blocks)"},
-     f"Table 6.1 — Table 1 with {S.shots} shots, seeds {list(S.seeds)}; mini tasks against the paper's dataset they stand for")
+     f"Table 6.1 — Table 1, {S.shots} shots, seeds {list(S.seeds)}")
 
 # %%
 methods = table1_methods(layers)

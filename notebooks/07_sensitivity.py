@@ -84,7 +84,7 @@ accuracies = run_all(specs, clip, S, progress=False)
 # %% [markdown]
 # ## Table 2: prompt depth
 
-# %%
+# %% tags=["full-width"]
 depth_rows = table2(accuracies, S.datasets, S.depths, layers)
 depth_columns = {0: "CLIP", **{d: f"d={d}" + (f" (paper d={round(PAPER_LAYERS * d / layers)})" if layers != PAPER_LAYERS else "")
                                for d in S.depths}}
@@ -96,7 +96,7 @@ figure(accuracy_curves(depth_rows, [0, *S.depths], "prompted blocks (0 = zero-sh
 # %% [markdown]
 # ## Table 3: number of prompts
 
-# %%
+# %% tags=["full-width"]
 count_rows = table3(accuracies, S.datasets, layers, S.prompt_counts)
 display(show(with_average(count_rows), {0: "CLIP", **{n: f"{n}+{n}" for n in S.prompt_counts}},
              f"Table 7.2 — Table 3: n+n prompts in all {layers} blocks (paper: '–' where training was prone to failure)"))

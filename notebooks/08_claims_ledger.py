@@ -38,7 +38,7 @@ if not verdicts:
     display(HTML(f"<p>No verdicts recorded yet: build the book (<code>python -m mmprompts book</code>); "
                  f"pages record them in {verdicts_folder()}.</p>"))
 
-# %%
+# %% tags=["full-width"]
 if verdicts:
     claims = [v for v in verdicts if v.claim.kind == "claim"]
     counts = Counter(v.outcome for v in claims)

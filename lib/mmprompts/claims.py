@@ -226,7 +226,7 @@ def combine(claim_id: str, parts: Mapping[str, Verdict]) -> Verdict:
     outcomes = [v.outcome for v in parts.values()]
     outcome = (CONTRADICTS if CONTRADICTS in outcomes else SUPPORTS if all(o == SUPPORTS for o in outcomes)
                else INCONCLUSIVE)
-    sentence = " ".join(f"{name}: {v.outcome} — {v.sentence}" for name, v in parts.items())
+    sentence = "; ".join(f"{name}: {v.outcome}" for name, v in parts.items()) + "."
     return _verdict(claim_id, outcome, sentence, parts={name: v.numbers for name, v in parts.items()})
 
 

@@ -18,20 +18,22 @@ from .models import LoadedCLIP
 
 __all__ = ["PALETTE", "accuracy_curves", "block_lines", "class_probabilities", "cls_attention_grid",
            "display_images", "group_attention_grid", "token_relevance", "group_share_grid", "overlay_maps", "position_relevance",
-           "scope_grid"]
+           "rotation_maps", "scope_grid"]
 
 # Okabe & Ito (2008), "Color Universal Design": black first dropped, blue/orange lead.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 mpl.rcParams.update({
     "axes.prop_cycle": mpl.cycler(color=PALETTE),
     "figure.constrained_layout.use": True,
-    "figure.dpi": 80,
-    "font.size": 8,
-    "axes.titlesize": 8,
-    "axes.labelsize": 8,
-    "xtick.labelsize": 7,
-    "ytick.labelsize": 7,
-    "legend.fontsize": 7,
+    # sized for the book's text column (about 7 in at the 100 dpi of `page.figure`): figures are drawn at
+    # most 7 in wide, so 9 pt text stays 9 pt on the page
+    "figure.dpi": 100,
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
     "legend.frameon": False,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -45,10 +47,11 @@ def _colour(label: str, index: int) -> str:
     return MODEL_COLOURS.get(label, PALETTE[index % len(PALETTE)])
 
 
-def _grid(n: int, columns: int = 4, width: float = 2.4, height: float = 2.0, **kwargs):
+def _grid(n: int, columns: int = 4, width: float = 7.0, height: float = 1.9, **kwargs):
+    """`n` panels in rows of `columns`, `width` inches in all (the book's column), `height` per row."""
     cols = min(columns, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **kwargs)
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height * rows), squeeze=False, **kwargs)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])
@@ -117,7 +120,7 @@ def position_relevance(rows: Mapping[str, Mapping[str, np.ndarray | torch.Tensor
     """Fig. 2 / 3 style: mean relevance per token position, one panel per dataset, one bar colour per model.
 
     `boundary` draws the paper's red line (e.g. between patches and vision prompts)."""
-    fig, axes = _grid(len(rows), columns=2, width=4.4, height=1.9)
+    fig, axes = _grid(len(rows), columns=2, height=2.2)
     for ax, (dataset, by_model) in zip(axes, rows.items()):
         width = 0.85 / len(by_model)
         for i, (model, values) in enumerate(by_model.items()):
@@ -138,49 +141,50 @@ def token_relevance(rows: Mapping[str, tuple[Sequence[str], Sequence[float]]]):
     """Texts as the model reads them, each token shaded by its relevance (Figs. 2/3 per position,
     for single texts): rows {label: (tokens, relevance per token)}, shading min–max per row."""
     width = max(len(tokens) for tokens, _ in rows.values())
-    fig, axes = plt.subplots(len(rows), 1, figsize=(0.62 * width + 1.2, 0.55 * len(rows) + 0.3), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(min(7.0, 0.6 * width), 0.6 * len(rows) + 0.3), squeeze=False)
     cmap = mpl.colormaps["Blues"]
     for ax, (label, (tokens, values)) in zip(axes[:, 0], rows.items()):
         values = np.asarray(values, dtype=float)
         shade = (values - values.min()) / max(np.ptp(values), 1e-12)
         for i, (token, level) in enumerate(zip(tokens, shade)):
             ax.add_patch(mpl.patches.Rectangle((i, 0), 0.96, 1, color=cmap(0.1 + 0.85 * level)))
-            ax.text(i + 0.48, 0.5, token, ha="center", va="center", fontsize=7, color="white" if level > 0.6 else "black")
+            ax.text(i + 0.48, 0.5, token, ha="center", va="center", fontsize=8, color="white" if level > 0.6 else "black")
         ax.set_xlim(0, width)
         ax.set_ylim(0, 1)
         ax.set_axis_off()
-        ax.set_title(label, loc="left", fontsize=7)
+        ax.set_title(label, loc="left", fontsize=8)
     return fig
 
 
-def group_attention_grid(shares: Mapping[str, torch.Tensor], groups: Sequence[str], query: str):
-    """Fig. 4 style: rows are models, columns blocks; per head a stacked bar of the query's
-    attention on each token group. shares: {model: [layers, heads, groups]}."""
+def group_attention_grid(shares: Mapping[str, torch.Tensor], groups: Sequence[str], query: str, per_row: int = 6):
+    """Fig. 4 style: for each model a band of panels, one per block (at most `per_row` to a row);
+    per head a stacked bar of the query's attention on each token group. shares: {model: [layers, heads, groups]}."""
     models = list(shares)
     layers, heads, _ = next(iter(shares.values())).shape
-    fig, axes = plt.subplots(len(models), layers, figsize=(0.9 + 0.16 * heads * layers, 1.5 * len(models)),
-                             sharey=True, squeeze=False)
-    for r, model in enumerate(models):
+    cols, bands = min(layers, per_row), -(-layers // per_row)
+    fig, axes = plt.subplots(len(models) * bands, cols, figsize=(7.0, 1.45 * len(models) * bands + 0.5), sharey=True,
+                             squeeze=False)
+    for m, model in enumerate(models):
         for layer in range(layers):
-            ax, bottom = axes[r, layer], np.zeros(heads)
+            ax, bottom = axes[m * bands + layer // cols, layer % cols], np.zeros(heads)
             for g, group in enumerate(groups):
                 value = shares[model][layer, :, g].cpu().numpy()
                 ax.bar(np.arange(heads), value, bottom=bottom, color=PALETTE[g % len(PALETTE)], label=group, width=0.85)
                 bottom += value
             ax.set_xticks([])
-            if r == 0:
-                ax.set_title(f"block {layer + 1}")
-            if r == len(models) - 1:
-                ax.set_xlabel("heads")
-        axes[r, 0].set_ylabel(f"{model}\n{query} attention")
+            ax.set_title(f"{model}, block {layer + 1}", fontsize=8)
+        for layer in range(layers, bands * cols):
+            axes[m * bands + layer // cols, layer % cols].set_visible(False)
+        axes[m * bands, 0].set_ylabel(f"{query} attention")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right upper")
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
+    fig.supxlabel("heads of each block", fontsize=8)
     return fig
 
 
 def block_lines(panels: Mapping[str, Mapping[str, Sequence[float]]], xlabel: str = "block"):
     """One panel per quantity (title → {dataset: value per block}), blocks on the x axis."""
-    fig, axes = _grid(len(panels), columns=3, width=2.8, height=2.2)
+    fig, axes = _grid(len(panels), columns=3, height=2.3)
     for ax, (title, by_dataset) in zip(axes, panels.items()):
         for i, (dataset, values) in enumerate(by_dataset.items()):
             ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=dataset, color=_colour(dataset, i))
@@ -195,7 +199,7 @@ def scope_grid(scope: Mapping[str, Mapping[str, Mapping[str, torch.Tensor]]], st
     """Figs. 5 and 7: rows are statistics, columns datasets; one dot per head and block for CLIP,
     "W/O prompt" and "W prompt". scope: {dataset: {variant: {statistic: [layers, heads]}}}."""
     datasets = list(scope)
-    fig, axes = plt.subplots(len(statistics), len(datasets), figsize=(2.5 * len(datasets), 1.9 * len(statistics)),
+    fig, axes = plt.subplots(len(statistics), len(datasets), figsize=(7.0, 1.8 * len(statistics) + 0.4),
                              squeeze=False, sharex=True)
     for c, dataset in enumerate(datasets):
         variants = scope[dataset]
@@ -217,20 +221,21 @@ def scope_grid(scope: Mapping[str, Mapping[str, Mapping[str, torch.Tensor]]], st
     return fig
 
 
-def cls_attention_grid(picture: np.ndarray, rows: Mapping[str, torch.Tensor], alpha: float = 0.6):
+def cls_attention_grid(picture: np.ndarray, rows: Mapping[str, torch.Tensor], alpha: float = 0.6, most: int = 6):
     """Fig. 6: rows are maps ([layers, S, S] each: CLIP's [cls] attention, the prompted model's,
-    the prompts' similarity), columns blocks, each over the image."""
+    the prompts' similarity), columns blocks (at most `most`, evenly spaced, the last included), each over the image."""
     layers = next(iter(rows.values())).shape[0]
-    fig, axes = plt.subplots(len(rows), layers + 1, figsize=(1.25 * (layers + 1), 1.3 * len(rows)), squeeze=False)
+    blocks = sorted({round(b) for b in np.linspace(0, layers - 1, min(layers, most))})
+    fig, axes = plt.subplots(len(rows), len(blocks) + 1, figsize=(min(7.0, 1.3 * (len(blocks) + 1.5)), 1.3 * len(rows)),
+                             squeeze=False)
     for r, (label, maps) in enumerate(rows.items()):
         axes[r, 0].imshow(picture, interpolation="nearest")
         axes[r, 0].set_ylabel(label)
-        for layer in range(layers):
-            ax = axes[r, layer + 1]
-            ax.imshow(picture, interpolation="nearest")
-            image = ax.imshow(np.asarray(maps[layer]), alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
+        for c, block in enumerate(blocks, start=1):
+            axes[r, c].imshow(picture, interpolation="nearest")
+            image = axes[r, c].imshow(np.asarray(maps[block]), alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
             if r == 0:
-                ax.set_title(f"block {layer + 1}")
+                axes[r, c].set_title(f"block {block + 1}")
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -239,10 +244,28 @@ def cls_attention_grid(picture: np.ndarray, rows: Mapping[str, torch.Tensor], al
     return fig
 
 
+def rotation_maps(pictures: np.ndarray, maps: Sequence[np.ndarray | torch.Tensor], angles: Sequence[int],
+                  alpha: float = 0.6):
+    """The image at each angle (top row) and its map over it (bottom row)."""
+    fig, axes = plt.subplots(2, len(angles), figsize=(1.5 * len(angles) + 0.8, 3.2), squeeze=False)
+    for c, angle in enumerate(angles):
+        axes[0, c].imshow(pictures[c], interpolation="nearest")
+        axes[0, c].set_title(f"{angle}°")
+        axes[1, c].imshow(pictures[c], interpolation="nearest")
+        image = axes[1, c].imshow(np.asarray(maps[c]), alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("image")
+    axes[1, 0].set_ylabel("prompt similarity")
+    fig.colorbar(image, ax=axes[1, :].tolist(), shrink=0.9, label="min–max per map")
+    return fig
+
+
 def accuracy_curves(table: Mapping[str, Mapping], columns: Sequence, xlabel: str, xticklabels: Sequence[str] | None = None):
     """Tables 2 and 3 as curves: one panel per dataset, this run's mean ± std over seeds (solid)
     and the paper's values for the dataset it stands for (dashed)."""
-    fig, axes = _grid(len(table), width=2.5, height=2.1)
+    fig, axes = _grid(len(table), height=2.2)
     x = np.arange(len(columns))
     for ax, (dataset, row) in zip(axes, table.items()):
         cells = [row.get(c) for c in columns]
