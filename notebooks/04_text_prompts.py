@@ -90,7 +90,7 @@ for name, dataset in data.items():
 views = [figure_png(group_attention_grid({m: by[m]["text"] for m in ("CLIP", "prompted")}, TEXT_GROUPS, "EOS"))
          for by in shares.values()]
 display(view_selector(views, [("dataset", list(shares))], slider=[False]))
-caption("EOS attention per block and head on SOS, the learned prompts (prompted) or “a photo of a” (CLIP), the class "
+caption("EOS attention per block (panels) and head (bars) on SOS, the learned prompts (prompted) or “a photo of a” (CLIP), the class "
         "name and the period; top row zero-shot CLIP, bottom row the prompted model", "4.1", "Fig. 4")
 
 # %% [markdown]

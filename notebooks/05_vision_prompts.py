@@ -99,9 +99,9 @@ for name, dataset in data.items():
 # convention), "renormalised" divides by the attention on patches.
 
 # %%
-figure(scope_grid(scope, [("distance", "distance (px), prompt mass at 0"),
-                          ("distance_renormalized", "distance (px), renormalised"),
-                          ("entropy", "entropy (nats)")]),
+figure(scope_grid(scope, [("distance", "distance, px\n(mass at 0)"),
+                          ("distance_renormalized", "distance, px\n(renormalised)"),
+                          ("entropy", "entropy, nats")]),
        "Mean attention distance under both conventions and attention entropy ([cls] and patch queries) per head, "
        "for zero-shot CLIP, the prompted model without the prompts' attention (W/O prompt) and with it (W prompt)",
        "5.1", "Fig. 5")

@@ -178,7 +178,6 @@ def group_attention_grid(shares: Mapping[str, torch.Tensor], groups: Sequence[st
         axes[m * bands, 0].set_ylabel(f"{query} attention")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
-    fig.supxlabel("heads of each block", fontsize=8)
     return fig
 
 
