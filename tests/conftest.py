@@ -8,13 +8,7 @@ import pytest
 import torch
 
 import mmprompts as mp
-
-TINY_CONFIG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 3, "width": 64, "head_width": 16, "patch_size": 8},
-    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 48, "heads": 4, "layers": 3},
-    "quick_gelu": True,
-}
+from tiny_config import TINY_CONFIG
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import TINY_CONFIG
+from tiny_config import TINY_CONFIG
 from mmprompts.cli import build_parser, main
 
 

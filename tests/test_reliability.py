@@ -212,7 +212,7 @@ def test_papermill_strings_are_converted_or_named(capsys):
 
 
 def test_cli_bad_output_and_ctrl_c_end_with_one_line(tiny_clip, tmp_path, capsys, monkeypatch):
-    from conftest import TINY_CONFIG
+    from tiny_config import TINY_CONFIG
     from mmprompts import cli, pretrain
 
     config = tmp_path / "tiny.json"
