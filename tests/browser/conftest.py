@@ -39,3 +39,17 @@ def browser():
             "--disable-component-update", "--disable-sync"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def open_page(server, browser):
+    """open_page(**options) -> (page, failed, remote): a new page that records the requests that fail
+    and those that leave the book (anything but the book's server and inline data)."""
+    def opened(**options):
+        page = browser.new_page(**options)
+        failed, remote = [], []
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page.on("request", lambda request: remote.append(request.url)
+                if not request.url.startswith((server, "data:", "blob:", "about:")) else None)
+        return page, failed, remote
+    return opened

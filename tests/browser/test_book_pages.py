@@ -43,17 +43,13 @@ _FACTS = """() => {
 
 
 @pytest.fixture(scope="module")
-def visit(server, browser):
+def visit(server, open_page):
     """visit(path) -> facts of the page (loaded and screenshotted once per path)."""
     seen: dict[str, dict] = {}
 
     def load(path: str) -> dict:
         if path not in seen:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            failed, remote = [], []
-            page.on("requestfailed", lambda request: failed.append(request.url))
-            page.on("request", lambda request: remote.append(request.url)
-                    if not request.url.startswith((server, "data:", "blob:", "about:")) else None)
+            page, failed, remote = open_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{server}/{path}", wait_until="networkidle")
             page.wait_for_timeout(500)  # the widget manager renders after the load event
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -136,12 +132,8 @@ def test_download_button_serves_the_notebook(visit, path):
     assert "papermill" in nb.metadata and any(cell.get("outputs") for cell in nb.cells)
 
 
-def test_search_works_offline(server, browser):
-    page = browser.new_page()
-    failed, remote = [], []
-    page.on("requestfailed", lambda request: failed.append(request.url))
-    page.on("request", lambda request: remote.append(request.url)
-            if not request.url.startswith((server, "data:", "blob:", "about:")) else None)
+def test_search_works_offline(server, open_page):
+    page, failed, remote = open_page()
     page.goto(f"{server}/search.html?q=prompts", wait_until="networkidle")
     page.wait_for_selector("ul.search li", timeout=15000)
     hits = page.locator("ul.search li a").evaluate_all("links => links.map(a => a.href)")

@@ -21,12 +21,8 @@ _VISIBLE_IMAGES = """() => Array.from(document.querySelector('.noUi-handle').clo
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_slider_switches_the_view_offline(server, browser, path):
-    page = browser.new_page()
-    failed, remote = [], []
-    page.on("requestfailed", lambda request: failed.append(request.url))
-    page.on("request", lambda request: remote.append(request.url)
-            if not request.url.startswith((server, "data:", "blob:", "about:")) else None)
+def test_slider_switches_the_view_offline(server, open_page, path):
+    page, failed, remote = open_page()
     page.goto(f"{server}/{path}", wait_until="networkidle")
     page.wait_for_selector(".jupyter-widgets .noUi-handle", timeout=15000)
     before = page.evaluate(_VISIBLE_IMAGES)
