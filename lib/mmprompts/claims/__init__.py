@@ -1,0 +1,41 @@
+"""The paper's claims as tested code: what it says, where, and a rule that decides it from this run.
+
+Each `Claim` holds the paper's words (quoted, with section / figure / table), what this
+library measures for it, and its decision rule with the tolerance and why. Each `decide_*`
+function is pure: it takes this run's statistics (plain numbers) and returns a `Verdict`
+(`supports` / `contradicts` / `inconclusive`, the numbers it used, one generated sentence).
+Notebooks compute the statistics with `mmprompts.analysis` and call these functions; they hold
+no threshold and no verdict sentence of their own. Each page records its verdicts
+(`record_verdicts`) next to its executed notebook, and the ledger page reads them all.
+
+Tolerances. Differences are judged against their standard error (SE), never a bare sign:
+"significant" means the difference is more than 2 SE away from the boundary (about a 95%
+two-sided interval). The SE is the spread of the unit the paper averages over: seeds for
+accuracies (Tables 1-3), images for relevancy and [cls]-attention maps (Figs. 2, 3, 6), and
+blocks x heads for attention shares (Fig. 4, one bar per head). A statement about "most
+datasets" needs a majority of the datasets shown, with none significantly the other way.
+
+The package: `core` (Claim, Estimate, Verdict, estimates), `register` (CLAIMS), `rules` (the
+decide_* functions), `effects` (statistics → per-dataset effects), `ledger` (recording and the
+ledger page's rows).
+"""
+from .core import CONTRADICTS, INCONCLUSIVE, SUPPORTS, Z, Claim, Estimate, Verdict, estimate, paired, seed_estimate
+from .effects import cls_map_effects, relevancy_effects, text_attention_effects
+from .ledger import (VERDICTS_ENV, PageVerdicts, ledger_rows, load_verdicts, record_verdicts, report,
+                     verdicts_folder)
+from .register import CLAIMS
+from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_prompts, decide_bias_gain_largest,
+                    decide_bias_near_optimal, decide_depth_best_near_top, decide_depth_exceeds_clip, decide_depth_rises,
+                    decide_direction, decide_equal, decide_identities, decide_many_classes_keep_gaining,
+                    decide_map_kept, decide_more_prompts_help, decide_relative_attention, decide_scope_unchanged,
+                    decide_unstable_above, decide_zero_shot_weak)
+
+__all__ = [
+    "CLAIMS", "CONTRADICTS", "FAR_FROM_WEB_PHOTOS", "INCONCLUSIVE", "SUPPORTS", "VERDICTS_ENV", "Z", "Claim", "Estimate",
+    "PageVerdicts", "Verdict", "cls_map_effects", "combine", "decide_bias_beats_prompts", "decide_bias_gain_largest",
+    "decide_bias_near_optimal", "decide_depth_best_near_top", "decide_depth_exceeds_clip", "decide_depth_rises",
+    "decide_direction", "decide_equal", "decide_identities", "decide_many_classes_keep_gaining", "decide_map_kept",
+    "decide_more_prompts_help", "decide_relative_attention", "decide_scope_unchanged", "decide_unstable_above",
+    "decide_zero_shot_weak", "estimate", "ledger_rows", "load_verdicts", "paired", "record_verdicts", "relevancy_effects",
+    "report", "seed_estimate", "text_attention_effects", "verdicts_folder",
+]

@@ -1,0 +1,126 @@
+"""What a claim and a verdict are, and the statistics every rule uses: estimates with standard errors."""
+from __future__ import annotations
+
+import html
+import math
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+SUPPORTS, CONTRADICTS, INCONCLUSIVE = "supports", "contradicts", "inconclusive"
+Z = 2.0  # "significant": more than 2 standard errors from the boundary
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One statement of the paper and how this companion tests it."""
+
+    id: str
+    quote: str  # the paper's words, verbatim (shortened with "…")
+    where: str  # section, figure or table that says it
+    page: str  # the book page (notebook stem) that tests it
+    measured: str  # what this run measures
+    rule: str  # the decision rule and its tolerance, with the reason
+    kind: str = "claim"  # "claim" of the paper, or "check" of this implementation
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean with its standard error (0 when it rests on one value)."""
+
+    mean: float
+    se: float = 0.0
+    n: int = 1
+
+    @property
+    def low(self) -> float:
+        return self.mean - Z * self.se
+
+    @property
+    def high(self) -> float:
+        return self.mean + Z * self.se
+
+    def __str__(self) -> str:
+        return f"{self.mean:+.3f} ± {Z * self.se:.3f}" if self.se else f"{self.mean:+.3f}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claim: Claim
+    outcome: str
+    sentence: str
+    numbers: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"claim": asdict(self.claim), "outcome": self.outcome, "sentence": self.sentence,
+                "numbers": self.numbers}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Verdict":
+        return cls(Claim(**data["claim"]), data["outcome"], data["sentence"], data["numbers"])
+
+    def _repr_markdown_(self) -> str:
+        # a claim is the paper's words; a check describes what this implementation must satisfy
+        what = f"“{self.claim.quote}”" if self.claim.kind == "claim" else f"check: {self.claim.quote}"
+        return f"**{self.outcome.capitalize()}** ({self.claim.where}: {what}). {self.sentence}"
+
+    def _repr_html_(self) -> str:
+        what = (f"<q>{html.escape(self.claim.quote)}</q>" if self.claim.kind == "claim"
+                else f"check of this implementation: {html.escape(self.claim.quote)}")
+        return (f'<div class="mmp-verdict mmp-{self.outcome}"><span class="mmp-outcome">{self.outcome}</span> '
+                f'<span class="mmp-where">{html.escape(self.claim.where)}</span> {what}<br>{html.escape(self.sentence)}</div>')
+
+
+# ----------------------------------------------------------------------------- estimates
+def estimate(values: Sequence[float]) -> Estimate:
+    """Mean and standard error of the mean of independent values."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("no values to estimate from")
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return Estimate(statistics.fmean(values), se, len(values))
+
+
+def paired(after: Sequence[float], before: Sequence[float]) -> Estimate:
+    """The mean paired difference after − before (same images / cells), with its SE."""
+    if len(after) != len(before):
+        raise ValueError(f"paired values need equal lengths, got {len(after)} and {len(before)}")
+    return estimate([a - b for a, b in zip(after, before)])
+
+
+def seed_estimate(per_dataset: Mapping[str, Sequence[float]]) -> Estimate:
+    """The average over datasets of the per-dataset mean over seeds, with the SE from the seed spread.
+
+    Seeds are independent, so Var(average) = Σ_d Var(mean_d) / D²; a dataset with one seed
+    contributes no spread (its SE is unknown, so the result is optimistic and says so by n)."""
+    means = [statistics.fmean(v) for v in per_dataset.values()]
+    variances = [statistics.variance(v) / len(v) if len(v) > 1 else 0.0 for v in per_dataset.values()]
+    return Estimate(statistics.fmean(means), math.sqrt(sum(variances)) / len(means), min(len(v) for v in per_dataset.values()))
+
+
+def _difference(a: Estimate, b: Estimate) -> Estimate:
+    return Estimate(a.mean - b.mean, math.hypot(a.se, b.se), min(a.n, b.n))
+
+
+def _sign(e: Estimate, boundary: float = 0.0) -> int:
+    """+1 / −1 when the estimate is significantly above / below the boundary, else 0."""
+    return 1 if e.low > boundary else -1 if e.high < boundary else 0
+
+
+def _plain(value):
+    if isinstance(value, Estimate):
+        return {"mean": value.mean, "se": value.se, "n": value.n}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _names(items: Iterable[str]) -> str:
+    items = list(items)
+    return ", ".join(items) if items else "none"

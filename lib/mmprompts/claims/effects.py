@@ -1,0 +1,66 @@
+"""From the analyses' statistics to the per-dataset effects the rules decide (paired per image or per head)."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+
+from ..analysis import map_correlation, normalised_similarity
+from .core import Estimate, estimate, paired
+
+
+def relevancy_effects(clip: Mapping, prompted: Mapping, n_patches: int) -> dict[str, Estimate]:
+    """The per-dataset effects of Sec. 3.2.2 from two `relevancy_statistics` of the same images
+    (zero-shot CLIP with "a photo of a {}.", the prompted model), paired image by image.
+
+    category / sos: change of that group's share of EOS relevance; prefix: the learned
+    prompts' share against the template words they replace (prompt + template groups of each
+    model: the words before the class name); sos_most: the SOS gain minus the prefix gain;
+    patches: normalised similarity of the patch relevance (renormalised over patches) to
+    CLIP's; vision_prompts: the vision prompts' share over their uniform share, minus 1
+    (absent without vision prompts)."""
+    groups = list(prompted["text_groups"])
+    c, p = clip["text_group_samples"], prompted["text_group_samples"]
+    col = lambda t, name: t[:, groups.index(name)]  # noqa: E731
+    prefix = lambda t: col(t, "prompt") + col(t, "template")  # noqa: E731
+    effects = {
+        "category": paired(col(p, "category").tolist(), col(c, "category").tolist()),
+        "sos": paired(col(p, "sos").tolist(), col(c, "sos").tolist()),
+        "prefix": paired(prefix(p).tolist(), prefix(c).tolist()),
+        "sos_most": paired((col(p, "sos") - prefix(p)).tolist(), (col(c, "sos") - prefix(c)).tolist()),
+    }
+    def patches(stats):
+        rows = stats["image_samples"][:, :n_patches]
+        return rows / rows.sum(-1, keepdim=True)
+    effects["patches"] = estimate(normalised_similarity(patches(prompted), patches(clip)).tolist())
+    n_prompts = prompted["image_samples"].shape[1] - n_patches
+    if n_prompts:
+        uniform = n_prompts / (n_patches + n_prompts)
+        effects["vision_prompts"] = estimate((prompted["image_samples"][:, n_patches:].sum(-1) / uniform - 1).tolist())
+    return effects
+
+
+def text_attention_effects(clip: torch.Tensor, prompted: torch.Tensor, groups: Sequence[str]) -> dict[str, Estimate]:
+    """Fig. 4's effects from two `token_group_attention(...)["text"]` tensors [layers, heads, groups],
+    paired over the block × head cells (the bars of Fig. 4): sos, prefix (learned prompts
+    against CLIP's "a photo of a": the words before the class name) and category; plus
+    `category_level`, CLIP's mean category share (the scale of the equivalence margin)."""
+    col = lambda t, name: t[..., list(groups).index(name)].flatten()  # noqa: E731
+    prefix = lambda t: col(t, "prompt") + col(t, "template")  # noqa: E731
+    return {
+        "sos": paired(col(prompted, "sos").tolist(), col(clip, "sos").tolist()),
+        "prefix": paired(prefix(prompted).tolist(), prefix(clip).tolist()),
+        "category": paired(col(prompted, "category").tolist(), col(clip, "category").tolist()),
+        "category_level": Estimate(col(clip, "category").mean().item()),
+    }
+
+
+def cls_map_effects(clip_attention: torch.Tensor, prompted_attention: torch.Tensor,
+                    similarity: torch.Tensor) -> dict[str, Estimate]:
+    """Fig. 6's effects from maps [layers, B, S, S] of the same images: `kept`, the normalised
+    similarity of the prompted model's [cls] attention to CLIP's (mean over blocks per image);
+    `background`, the correlation of the prompts' similarity map with CLIP's [cls] attention
+    (mean over blocks per image; negative = the prompts resemble what [cls] does not look at)."""
+    kept = torch.stack([normalised_similarity(p, c) for p, c in zip(prompted_attention, clip_attention)]).mean(0)
+    background = map_correlation(similarity, clip_attention).mean(0)
+    return {"kept": estimate(kept.tolist()), "background": estimate(background.tolist())}
