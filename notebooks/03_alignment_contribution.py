@@ -16,24 +16,27 @@
 # **What the paper says.** With Chefer's relevancy (eqs. 13–16: per block
 # $\bar A = \mathbb{E}_h[(\nabla A \odot A)^+]$, $R \leftarrow R + \bar A R$; the row of [cls] in the
 # image tower, the row of EOS in the text tower), the paper compares zero-shot CLIP, read with
-# "a photo of a [Category]." (Fig. 2), with the prompted model (Sec. 3.2.2):
+# "a photo of [Category]." (Fig. 2's caption; "a photo of a" in Fig. 4 and App. E), with the
+# prompted model (Sec. 3.2.2):
 # - text: *"the contribution of category tokens does not increase but decreases. On the contrary,
 #   the contribution of $t_{SOS}$ and prompt tokens significantly increased, especially the $t_{SOS}$
 #   token"*;
 # - image: *"the learned multi-modal prompts do not significantly adjust the relative relevance to
 #   [cls] between inputs … On the contrary, the contribution of multi-modal prompts to the
 #   alignment process is unusually prominent"*;
-# - App. E: the category and prompt findings hold *"in both shallow and deep prompts"*, on the
-#   datasets CLIP reads with "a photo of …" templates — DTD and EuroSAT are left out because CLIP
-#   reads them with other templates.
+# - App. E: *"in most datasets"* the category and prompt findings hold, *"in both shallow and deep
+#   prompts"*, on the datasets CLIP reads with "a photo of …" templates — DTD and EuroSAT are left
+#   out because their templates differ and CLIP's zero-shot accuracy on them with "a photo of a" is
+#   *"very bad"*.
 #
 # **What this page does.** The same statistics, per image (each row normalised to sum 1), for
 # zero-shot CLIP, the deep prompts this book analyses, and shallow prompts (the first block only:
 # Table 2's depth-1 run); every claim is decided from paired per-image differences. The
 # datasets follow App. E's rule in both profiles: in the `mini` world it keeps the two tasks read
 # with "a photo of a {}." (`shapes`, `badges`) and leaves out `textures` and `aerial`, which stand
-# for DTD and EuroSAT and carry their templates — for the same reason the paper gives. Zero-shot
-# CLIP is read with "a photo of a {class}." on every dataset kept, as in the paper's Fig. 2.
+# for DTD and EuroSAT and carry their templates — for the paper's first reason. This book reads
+# zero-shot CLIP with "a photo of a {class}." on every dataset kept (App. E's wording; the
+# positional counterpart of the prompts initialised from "a photo of a").
 # Relevance rows of deep prompts need no reset where the prompts are replaced: their rows are
 # still identity rows there (see `accumulate_relevancy`).
 

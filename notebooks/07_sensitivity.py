@@ -14,7 +14,7 @@
 # # 7. Sensitivity to prompt depth and number (Sec. 3.5, App. C; Tables 2, 3)
 #
 # **What the paper says.**
-# - *Depth (Table 2: 4 + 4 prompts in the first d blocks; Sec. 3.5, App. C.1):* *"the performance of
+# - *Depth (Table 2: 4 + 4 prompts in d blocks — this book prompts the first d; Sec. 3.5, App. C.1):* *"the performance of
 #   the multi-modal prompts increases as the number of layers increases, but the upward trend also
 #   gradually slows down"*; *"for datasets with a large number of categories, such as ImageNet, the
 #   performance continues to increase with the addition of more layers. However, for datasets with
@@ -26,7 +26,8 @@
 #   can lead to improved performance"*, but *"when the number of multi-modal prompts exceeds 20
 #   [10 per branch], the learning process of the prompts becomes highly unstable and prone to
 #   failure, especially for datasets with limited category information such as EuroSAT"* — Table 3
-#   has no EuroSAT value for 20 and 50 prompts per branch (shown as "prone to failure" below).
+#   has no EuroSAT value for 20 and 50 prompts per branch and does not say why; this book reads the
+#   empty cells as those failures (shown as "–" below).
 #
 # **What this page does.** It trains the grid of the profile (finished runs come from the cache),
 # shows both tables beside the paper's and decides each statement from the seed spread. A depth d
@@ -99,7 +100,7 @@ figure(accuracy_curves(depth_rows, [0, *S.depths], "prompted blocks (0 = zero-sh
 # %% tags=["full-width"]
 count_rows = table3(accuracies, S.datasets, layers, S.prompt_counts)
 display(show(with_average(count_rows), {0: "CLIP", **{n: f"{n}+{n}" for n in S.prompt_counts}},
-             f"Table 7.2 — Table 3: n+n prompts in all {layers} blocks (paper: '–' where training was prone to failure)"))
+             f"Table 7.2 — Table 3: n+n prompts in all {layers} blocks (paper: '–' where it reports no value)"))
 figure(accuracy_curves(count_rows, [0, *S.prompt_counts], "prompts per branch (0 = zero-shot)"),
        "Test accuracy against the number of prompts per branch in every block", "7.2", "Table 3")
 

@@ -286,6 +286,9 @@ def test_the_ledger_renders_as_a_table_with_links_and_coloured_verdicts():
     verdicts = [C.decide_identities(1e-7), C.decide_more_prompts_help({1: E(72, 0.2), 4: E(70, 0.2)})]
     rows = C.ledger_rows(verdicts, "claim")
     assert [r["claim"] for r in rows] == ["count.more-prompts-help"]
+    assert rows[0]["the paper says"].startswith("“")
+    check = C.ledger_rows(verdicts, "check")[0]
+    assert "the paper says" not in check and not check["what is checked"].startswith("“")  # not a quotation
     table = html_table(rows, "ledger")
     assert '<a href="07_sensitivity.html">07_sensitivity</a>' in table
     assert 'class="mmp-verdict mmp-neg">contradicts</td>' in table

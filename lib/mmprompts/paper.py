@@ -1,8 +1,8 @@
 """The paper's reported accuracies (Tables 1-3, ViT-B/16, 16 shots, mean over seeds 1-3), as data.
 
 Keys are this library's dataset names. Table 3 has no EuroSAT entry for 20 and 50 prompts
-per branch: there "the learning process of the prompts becomes highly unstable and prone to
-failure" (App. C.2); those cells are None.
+per branch and does not say why; App. C.2's "the learning process of the prompts becomes highly
+unstable and prone to failure" is the likely reason (this book's reading). Those cells are None.
 """
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def appendix_e_datasets(templates: dict[str, str]) -> list[str]:
     """The datasets App. E's relevancy statistics keep (`templates`: name → the dataset's CoOp template).
 
     App. E keeps the datasets CLIP reads with "a photo of …" templates (its Figs. 8–23: ImageNet,
-    Caltech101, Pets, Flowers, Cars, Aircraft, Food101, SUN397, UCF101) and drops DTD ("{} texture.")
-    and EuroSAT ("a centered satellite photo of {}."); zero-shot CLIP is then read with
-    `CLIP_TEMPLATE` on all of them."""
+    FGVC Aircraft, Flowers, Cars, UCF101, Food101, SUN397, Caltech101; Pets in Figs. 2–3) and drops
+    DTD ("{} texture") and EuroSAT ("a center satellite photo of + {category}", in the paper's
+    words); zero-shot CLIP is then read with `CLIP_TEMPLATE` on all of them."""
     return [name for name, template in templates.items() if template.startswith("a photo of")]

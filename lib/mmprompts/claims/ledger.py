@@ -72,7 +72,9 @@ class _PageLink:
 
 
 def ledger_rows(verdicts: Iterable[Verdict], kind: str = "claim") -> list[dict]:
-    """The ledger's rows for `tables.html_table`: one per verdict of that kind ("claim" or "check")."""
-    return [{"claim": v.claim.id, "the paper says": f"“{v.claim.quote}”", "where": v.claim.where,
+    """The ledger's rows for `tables.html_table`: one per verdict of that kind ("claim" or "check").
+    A claim quotes the paper; a check describes what this implementation must satisfy (not a quotation)."""
+    said = ("the paper says", "“{}”") if kind == "claim" else ("what is checked", "{}")
+    return [{kind: v.claim.id, said[0]: said[1].format(v.claim.quote), "where": v.claim.where,
              "this build": v.sentence, "verdict": v.outcome, "page": _PageLink(v.claim.page)}
             for v in verdicts if v.claim.kind == kind]

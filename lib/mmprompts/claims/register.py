@@ -47,7 +47,7 @@ _CLAIMS = [
           "relevance on the vision prompts divided by their uniform share n_ctx / (patches + n_ctx), per image",
           "prominent when the ratio exceeds 1 beyond 2 SE: a vision prompt then carries more relevance than an average "
           "patch; most datasets, none below"),
-    Claim("relevancy.shallow-and-deep", "the contribution of category tokens decreases after adding the learned prompt, "
+    Claim("relevancy.shallow-and-deep", "in most datasets, the contribution of category tokens decreases after adding the learned prompt, "
           "while the contribution of the learned prompt tokens increases compared to that of template tokens. This "
           "phenomenon can be clearly observed in both shallow and deep prompts", "App. E, Figs. 8–23",
           "03_alignment_contribution",
@@ -91,7 +91,7 @@ _CLAIMS = [
           "(mean over blocks)", "negative beyond 2 SE over images (similar where CLIP's [cls] does not look); most "
           "datasets, none positive"),
     Claim("bias.beats-same-size-prompts", "bias tuning outperforms prompt tuning with the same number of parameters",
-          "Abstract, Sec. 3.4, Table 1", "06_bias_vs_prompts",
+          "Sec. 1, Sec. 4, Table 1", "06_bias_vs_prompts",
           "average over datasets of BIAS − PROMPT (1 + 1 prompts in every block: the same parameter count)",
           "beyond 2 SE from the seed spread"),
     Claim("bias.largest-gain-on-eurosat", "In datasets with limited category information, i.e., EuroSAT, bias tuning "
