@@ -47,7 +47,7 @@ if verdicts:
                  f"{counts['inconclusive']} inconclusive.</p>"))
     display(HTML(html_table(ledger_rows(verdicts, "claim"), "Table 8.1 — The paper's claims, decided by this build")))
 
-# %%
+# %% tags=["full-width"]
 if verdicts:
     display(HTML(html_table(ledger_rows(verdicts, "check"),
                             "Table 8.2 — Checks of this implementation (true by algebra; they guard the code)")))
