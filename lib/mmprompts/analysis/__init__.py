@@ -3,7 +3,7 @@ and returns tensors; plotting lives elsewhere."""
 from .attention import (TEXT_GROUPS, VISION_GROUPS, attention_distance, attention_entropy, attention_scope,
                         attention_shift, group_attention, scope_change, token_group_attention, without_prompts)
 from .decomposition import AttentionDecomposition, decompose_attention
-from .relevancy import Relevancy, accumulate_relevancy, patch_relevancy_shift, relevancy_maps, relevancy_statistics
+from .relevancy import Relevancy, accumulate_relevancy, relevancy_maps, relevancy_statistics
 from .similarity import (cls_attention_maps, map_correlation, normalised_similarity, patch_heatmaps,
                          prompt_patch_similarity, rotate_images, rotation_agreement)
 from .tokens import text_token_groups, text_tokens, vision_token_groups
@@ -12,7 +12,7 @@ __all__ = [
     "TEXT_GROUPS", "VISION_GROUPS", "token_group_attention",
     "AttentionDecomposition", "Relevancy", "accumulate_relevancy", "attention_distance", "attention_entropy",
     "attention_scope", "attention_shift", "cls_attention_maps", "decompose_attention", "group_attention",
-    "map_correlation", "normalised_similarity", "patch_heatmaps", "patch_relevancy_shift", "prompt_patch_similarity",
+    "map_correlation", "normalised_similarity", "patch_heatmaps", "prompt_patch_similarity",
     "scope_change",
     "relevancy_maps", "relevancy_statistics", "rotate_images", "rotation_agreement", "text_token_groups", "text_tokens", "vision_token_groups", "without_prompts",
 ]

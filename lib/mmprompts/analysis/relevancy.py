@@ -16,7 +16,7 @@ from ..progress import progress_bar
 from ..prompted import PromptedCLIP, Trace
 from .tokens import text_token_groups, vision_token_groups
 
-__all__ = ["Relevancy", "accumulate_relevancy", "patch_relevancy_shift", "relevancy_maps", "relevancy_statistics"]
+__all__ = ["Relevancy", "accumulate_relevancy", "relevancy_maps", "relevancy_statistics"]
 
 
 @dataclass
@@ -128,12 +128,3 @@ def relevancy_statistics(model: PromptedCLIP, batches: Iterable[tuple[torch.Tens
         "image_samples": image_samples,
         "text_group_samples": torch.stack(group_rows),
     }
-
-
-def patch_relevancy_shift(a: dict, b: dict) -> float:
-    """Total variation between two `relevancy_statistics` patch distributions, each renormalised over
-    the patches: 0 when the prompts leave the relative relevance of patches unchanged, 1 when disjoint."""
-    def patches(stats):
-        row = stats["image"][[i for i, g in enumerate(stats["image_labels"]) if g == "patch"]]
-        return row / row.sum()
-    return 0.5 * (patches(a) - patches(b)).abs().sum().item()
