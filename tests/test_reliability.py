@@ -11,7 +11,6 @@ import time
 
 import open_clip
 import pytest
-import torch
 
 import mmprompts as mp
 from mmprompts import models, runs
