@@ -32,9 +32,10 @@
 # **What this page does.** The same statistics, per image (each row normalised to sum 1), for
 # zero-shot CLIP, the deep prompts this book analyses, and shallow prompts (the first block only:
 # Table 2's depth-1 run); every claim is decided from paired per-image differences. The
-# datasets follow App. E's rule in both profiles: in the `mini` world it keeps the two tasks read
-# with "a photo of a {}." (`shapes`, `badges`) and leaves out `textures` and `aerial`, which stand
-# for DTD and EuroSAT and carry their templates — for the paper's first reason. This book reads
+# datasets follow App. E's rule in both profiles: in the `mini` world it keeps the four tasks read
+# with "a photo of a {}." (`objects`, `badges`, `places`, `relations`) and leaves out `textures`
+# and `land`, which stand for DTD and EuroSAT — for the paper's first reason as far as
+# `textures` goes ("{} texture."); `land` is read with "a photo of a {}." but follows its analogue. This book reads
 # zero-shot CLIP with "a photo of a {class}." on every dataset kept (App. E's wording; the
 # positional counterpart of the prompts initialised from "a photo of a").
 # Relevance rows of deep prompts need no reset where the prompts are replaced: their rows are

@@ -74,12 +74,12 @@ def test_html_table_of_records():
 
 
 def test_rerun_command_reproduces_the_settings(tmp_path):
-    s = settings("mini", datasets=["shapes", "aerial"], seeds=[1], epochs=2, lr=0.5, analysis_images=8, device="cpu")
+    s = settings("mini", datasets=["objects", "land"], seeds=[1], epochs=2, lr=0.5, analysis_images=8, device="cpu")
     command = rerun_command(s, "01_zero_shot")
     words = shlex.split(command)
     assert words[:6] == ["jupytext", "--to", "ipynb", "-o", "-", "notebooks/01_zero_shot.py"]
     given = yaml.safe_load(words[words.index("-y") + 1])
-    assert given == {"datasets": ["shapes", "aerial"], "seeds": [1], "epochs": 2, "lr": 0.5, "analysis_images": 8}
+    assert given == {"datasets": ["objects", "land"], "seeds": [1], "epochs": 2, "lr": 0.5, "analysis_images": 8}
     assert settings(words[words.index("profile") + 1], device="cpu", **given) == s
     assert "-y" not in rerun_command(settings("mini", device="cpu"), "01_zero_shot")  # the profile as it is
     # the pipeline runs: jupytext converts, papermill injects the parameters (without executing the page)
@@ -88,13 +88,13 @@ def test_rerun_command_reproduces_the_settings(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     injected = [c for c in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells
                 if "injected-parameters" in c.metadata.get("tags", [])]
-    assert 'datasets = ["shapes", "aerial"]' in injected[0].source and "epochs = 2" in injected[0].source
+    assert 'datasets = ["objects", "land"]' in injected[0].source and "epochs = 2" in injected[0].source
 
 
 def test_page_header_lists_the_settings():
-    s = settings("mini", datasets=["shapes"], seeds=[1, 2], device="cpu")
+    s = settings("mini", datasets=["objects"], seeds=[1, 2], device="cpu")
     box = page_header(s, "06_bias_vs_prompts", "Sec. 5")._repr_html_()
-    for text in ("mini-clip (weights mini-world)", "<dd>shapes</dd>", "16 per class · 1, 2",
+    for text in ("mini-clip (weights mini-world)", "<dd>objects</dd>", "16 per class · 1, 2",
                  f"SGD lr {s.recipe.lr:g}, batch {s.recipe.batch_size}, {s.recipe.epochs} epochs",
                  "notebooks/06_bias_vs_prompts.py", "arXiv preprint, 2023, Sec. 5."):
         assert text in box, text

@@ -54,7 +54,7 @@ def test_single_objects_sit_near_the_centre_and_groups_differ_in_one_attribute()
     assert all(abs(t.x - centre) <= 4 and abs(t.y - centre) <= 4 for t in singles)
     assert all(min(t.x, t.y) - t.radius >= 0 and max(t.x, t.y) + t.radius <= 2 * centre for t in singles)  # never cut
     keys = {"shape": lambda s: tuple(t.shape for t in s.things), "colour": lambda s: tuple(t.colour for t in s.things),
-            "texture": lambda s: s.texture}
+            "texture": lambda s: s.texture, "land": lambda s: s.land}
     for _ in range(50):
         group, varied = miniworld.sample_scene_group(rng, 4)
         for attribute, key in keys.items():
@@ -68,6 +68,61 @@ def test_captions_use_only_the_learned_vocabulary(mini_clip):
     tokens = mini_clip.tokenizer(captions)
     assert torch.isin(tokens[tokens > 0], _vocabulary_ids(mini_clip.tokenizer)).all()
     assert int((tokens > 0).sum(1).max()) <= mini_clip.context_length
+
+
+def test_landscapes_are_captioned_with_their_land_and_groups_of_them_differ_in_the_land_only():
+    rng = np.random.default_rng(5)
+    lands = [s for s in (miniworld.sample_scene(rng) for _ in range(500)) if s.land is not None]
+    assert 60 < len(lands) < 140 and {s.land for s in lands} == set(miniworld.LANDS)  # LANDSCAPE_SHARE = 0.2
+    for scene in lands[:50]:
+        assert f" {scene.land}" in " " + miniworld.caption(scene, rng) and not scene.things
+    group, varied = miniworld.sample_scene_group(rng, 4, varied="land")
+    assert varied == "land" and len({s.land for s in group}) == 4
+    assert len({(s.background, s.texture_params) for s in group}) == 1  # same sky and horizon
+
+
+def _class_tokens(tokenizer, names) -> torch.Tensor:
+    tokens = tokenizer(list(names))
+    return tokens[(tokens > 0) & (tokens < 49406)]  # without start and end of text
+
+
+def test_every_paper_analogue_task_names_its_classes_with_words_pretraining_read(mini_clip):
+    vocabulary = _vocabulary_ids(mini_clip.tokenizer)
+    for name in miniworld.PAPER_ANALOGUES:
+        task = miniworld.MINI_TASKS[name]
+        assert torch.isin(_class_tokens(mini_clip.tokenizer, task.classnames), vocabulary).all(), name
+        assert torch.isin(_class_tokens(mini_clip.tokenizer, [task.template.format("")]), vocabulary).all(), name
+    assert {miniworld.MINI_TASKS[name].analogue for name in miniworld.PAPER_ANALOGUES} == \
+        {"imagenet", "oxford_flowers", "dtd", "sun397", "eurosat", "ucf101"}
+
+
+def test_the_novel_vocabulary_ablation_shows_lands_images_under_names_never_read(mini_clip):
+    ablation = miniworld.MINI_TASKS["land-novel"]
+    assert miniworld.ABLATIONS == ("land-novel",) and ablation.ablation and ablation.images_of == "land"
+    assert not torch.isin(_class_tokens(mini_clip.tokenizer, ablation.classnames),
+                          _vocabulary_ids(mini_clip.tokenizer)).any()
+    for label in (0, 9):
+        assert np.array_equal(miniworld.task_image("land-novel", "test", label, 3),
+                              miniworld.task_image("land", "test", label, 3))
+    assert not np.array_equal(miniworld.task_image("land", "test", 0, 3), miniworld.task_image("places", "test", 0, 3))
+
+
+def test_objects_and_relations_draw_what_their_class_names_say(monkeypatch):
+    drawn = []
+    monkeypatch.setattr(miniworld, "render", lambda scene, rng: drawn.append(scene))
+    for label, name in enumerate(miniworld.MINI_TASKS["objects"].classnames):
+        miniworld.task_image("objects", "train", label, 0)
+        (thing,) = drawn[-1].things
+        assert name == f"{thing.colour} {thing.shape}" and thing.colour in miniworld._colours_on(drawn[-1].background)
+    for label, name in enumerate(miniworld.MINI_TASKS["relations"].classnames):
+        for index in range(5):
+            miniworld.task_image("relations", "train", label, index)
+            left, right = drawn[-1].things
+            assert name == f"{left.shape} to the left of a {right.shape}"
+            assert left.x + left.radius < right.x - right.radius  # apart, and in that order
+    for label, land in enumerate(miniworld.LANDS):
+        miniworld.task_image("places", "train", label, 0)
+        assert drawn[-1].land == land and 1 <= len(drawn[-1].things) <= 2
 
 
 def test_task_files_are_deterministic(mini_root, tmp_path):

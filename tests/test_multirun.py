@@ -170,3 +170,23 @@ def test_finite_runs_flags_each_run_with_a_non_finite_loss_or_tensor():
     prompts[2, 1, 0] = float("inf")
     bias = torch.zeros(4, 5)
     assert multirun._finite_runs(losses, [prompts, bias]).tolist() == [True, False, False, True]
+
+
+def test_runs_trained_in_worker_processes_are_the_runs_trained_here(tmp_path):
+    """run_all with two one-thread processes fills the run cache with the runs one process trains."""
+    from mmprompts.experiments import _train_in_processes, run_all
+    from mmprompts.profiles import settings
+
+    specs = [RunSpec("eurosat", method, seed) for method in (mp.PromptConfig.prompts(2, 2), mp.PromptConfig.bias(range(2)))
+             for seed in (1, 2)]
+    make_toy_dataset(tmp_path / "data", "eurosat", per_class=(4, 1, 2), size=16)
+    common = dict(data_root=str(tmp_path / "data"), datasets=["eurosat"], shots=2, epochs=2, batch_size=4, device="cpu")
+    alone = settings("paper", cache=str(tmp_path / "alone"), workers=1, **common)
+    parallel = settings("paper", cache=str(tmp_path / "parallel"), workers=2, **common)
+    clip = mp.load_clip("mini-clip", "mini-world")
+    expected = run_all(specs, clip, alone, progress=False)
+    data = {"eurosat": load_dataset("eurosat", tmp_path / "data")}
+    _train_in_processes(group_specs(specs), clip, data, parallel, workers=2, progress=False)
+    assert run_all(specs, clip, parallel, progress=False, only_cached=True) == expected  # the workers trained them all
+    keys = lambda cache: sorted(p.name for p in (cache / "runs").iterdir())  # noqa: E731
+    assert keys(tmp_path / "parallel") == keys(tmp_path / "alone") and len(keys(tmp_path / "alone")) == 4

@@ -44,7 +44,7 @@ def test_paper_profile_reads_coop_folders(tmp_path):
 
 # Every page on the paper's data path, small: CoOp-layout folders of tiny generated images (EuroSAT and
 # DTD with their own templates, Caltech101 with "a photo of a {}."), the mini model standing in for
-# ViT-B/16, one seed, two epochs (the paper's warm-up epoch and one more), 2 shots, depths and prompt counts within the mini model's 4 blocks.
+# ViT-B/16, one seed, two epochs (the paper's warm-up epoch and one more), 2 shots, depths and prompt counts of a few values only.
 PAPER_PATH_DATASETS = ["eurosat", "dtd", "caltech101"]
 
 

@@ -15,15 +15,23 @@ from mmprompts.tables import best_prompt_setting, table1, table2, table3, to_csv
 
 def test_profiles_fill_every_value_and_accept_overrides():
     mini = settings("mini")
-    assert (mini.model, mini.pretrained, mini.datasets) == ("mini-clip", "mini-world", ("shapes", "badges", "textures", "aerial"))
-    changed = settings("mini", seeds=[1], epochs=3, lr=0.5, datasets="shapes", device="cpu")
-    assert changed.seeds == (1,) and changed.datasets == ("shapes",)
+    assert (mini.model, mini.pretrained) == ("mini-clip", "mini-world")
+    assert mini.datasets == ("objects", "badges", "textures", "places", "land", "relations")  # the ablation is not a default
+    changed = settings("mini", seeds=[1], epochs=3, lr=0.5, datasets="objects", device="cpu")
+    assert changed.seeds == (1,) and changed.datasets == ("objects",) and set(changed.grid) <= {"objects"}
     assert (changed.recipe.epochs, changed.recipe.lr, changed.recipe.batch_size) == (3, 0.5, mini.recipe.batch_size)
     big = settings("paper", data_root="/data")
     assert big.model == "ViT-B-16-quickgelu" and big.pretrained == "openai" and big.recipe.lr == 0.0025
     assert big.prompt_counts == paper.TABLE3_PROMPTS[1:] and big.depths == tuple(range(1, 13))
     local = settings("paper", checkpoint="/weights/ViT-B-16.pt")
     assert local.pretrained is None and local.checkpoint == "/weights/ViT-B-16.pt"
+
+
+def test_grid_datasets_are_some_of_the_datasets():
+    assert settings("mini", datasets=["badges", "land"], grid_datasets=["land"], device="cpu").grid == ("land",)
+    assert settings("paper", data_root="/data").grid == settings("paper", data_root="/data").datasets
+    with pytest.raises(ValueError, match=r"grid_datasets=\['dtd'\]: give some of datasets"):
+        settings("mini", datasets=["badges"], grid_datasets=["dtd"], device="cpu")
 
 
 def test_from_parameters_reads_a_notebook_namespace():
@@ -33,7 +41,7 @@ def test_from_parameters_reads_a_notebook_namespace():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"profile": "laptop"}, "unknown profile 'laptop'"),
-    ({"datasets": ["shapes", "imagenette"]}, "unknown \\['imagenette'\\]"),
+    ({"datasets": ["objects", "imagenette"]}, "unknown \\['imagenette'\\]"),
     ({"shots": "16"}, "shots='16': must be an integer"),
     ({"seeds": [1, "2"]}, "seeds=\\[1, '2'\\]: must be a list of integers"),
     ({"epochs": 0}, "epochs=0"),
@@ -71,7 +79,7 @@ def test_specs_cover_each_table_once():
 
 
 def _fake_results() -> dict[RunSpec, float]:
-    results = {RunSpec("shapes"): 90.0, RunSpec("eurosat"): 50.0}
+    results = {RunSpec("objects"): 90.0, RunSpec("eurosat"): 50.0}
     for seed, (p, b) in zip((1, 2, 3), ((70.0, 80.0), (72.0, 84.0), (74.0, 82.0))):
         results[RunSpec("eurosat", PromptConfig.prompts(1, 12), seed)] = p
         results[RunSpec("eurosat", PromptConfig.bias(range(12)), seed)] = b
@@ -104,13 +112,13 @@ def test_table2_maps_depth_to_the_papers_column_and_table3_counts():
 
 
 def test_mini_tasks_compare_with_their_analogue_and_render():
-    rows = zero_shot_table(_fake_results(), ["shapes"])
-    assert rows["shapes"]["zeroshot"].paper == paper.TABLE1["caltech101"]["zeroshot"]
+    rows = zero_shot_table(_fake_results(), ["objects"])
+    assert rows["objects"]["zeroshot"].paper == paper.TABLE1["imagenet"]["zeroshot"]
     text = to_markdown(rows, {"zeroshot": "zero-shot"})
-    assert "shapes (caltech101)" in text and "90.00 · paper 93.30 · Δ -3.30" in text
+    assert "objects (imagenet)" in text and "90.00 · paper 66.70 · Δ +23.30" in text
     table = list(csv.DictReader(io.StringIO(to_csv(rows, {"zeroshot": "zero-shot"}))))
-    assert table == [{"dataset": "shapes", "paper_dataset": "caltech101", "column": "zero-shot", "mean": "90.0000",
-                      "std": "0.0000", "runs": "1", "paper": "93.30", "delta": "-3.30", "status": "ok"}]
+    assert table == [{"dataset": "objects", "paper_dataset": "imagenet", "column": "zero-shot", "mean": "90.0000",
+                      "std": "0.0000", "runs": "1", "paper": "66.70", "delta": "23.30", "status": "ok"}]
 
 
 def test_the_average_row_recomputes_the_papers_average_over_the_datasets_shown():

@@ -8,6 +8,7 @@ aggregates them).
 """
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
@@ -146,12 +147,20 @@ def execute_group(specs: Sequence[RunSpec], clip: LoadedCLIP, data: DatasetSplit
 
 def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool = True,
             on_result: Callable[[RunSpec, RunResult], None] | None = None,
-            only_cached: bool = False) -> dict[RunSpec, float | FailedRun]:
-    """Execute runs in this process, the seeds of a configuration together; returns accuracy (or FailedRun) per spec.
+            only_cached: bool = False, workers: int | None = None) -> dict[RunSpec, float | FailedRun]:
+    """Execute runs, the seeds of a configuration together; returns accuracy (or FailedRun) per spec.
 
-    A failing run stops the call with its error once the other runs of its group are done.
-    `only_cached=True` never trains: a run missing from the cache raises LookupError."""
+    With `workers` > 1 (default: the settings'; CPU only), that many processes of one thread each first train the groups
+    into the run cache, then this process reads them: on 2 cores two one-thread processes train
+    two groups in about the time one two-thread process trains one and a quarter (the mini
+    model's matrices are too small to keep two threads busy). The results are the same
+    runs, with the same keys and files. A failing run stops the call with its error once the
+    other runs of its group are done. `only_cached=True` never trains: a run missing from the
+    cache raises LookupError."""
     datasets = {name: load_dataset(name, settings.data_root) for name in sorted({s.dataset for s in specs})}
+    workers = settings.workers if workers is None else workers
+    if workers > 1 and not only_cached and settings.device == "cpu":
+        _train_in_processes(group_specs(specs), clip, datasets, settings, workers, progress)
     accuracies = {}
     bar = progress_bar(None, progress, total=len(set(specs)), desc="runs")
     for group in group_specs(specs):
@@ -169,6 +178,39 @@ def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool
             raise errors[0]
     bar.close()
     return {spec: accuracies[spec] for spec in dict.fromkeys(specs)}
+
+
+def _train_in_processes(groups: list[list[RunSpec]], clip: LoadedCLIP, datasets: dict[str, DatasetSplits], settings,
+                        workers: int, progress: bool) -> None:
+    """Train the groups of runs in `workers` one-thread processes, into the run cache (errors are left for
+    the caller, which meets them again when it reads the runs)."""
+    trained = [group for group in groups if group[0].method is not None]
+    if len(trained) < 2:
+        return
+    context = torch.multiprocessing.get_context("spawn")  # forking a process with OpenMP threads can deadlock
+    bar = progress_bar(None, progress, total=sum(len(g) for g in trained), desc=f"runs ({workers} processes)")
+    with ProcessPoolExecutor(min(workers, len(trained)), mp_context=context, initializer=_worker_start,
+                             initargs=(clip, settings)) as pool:
+        futures = [pool.submit(_worker_train, group, datasets[group[0].dataset]) for group in trained]
+        for future in as_completed(futures):
+            bar.update(future.result())
+    bar.close()
+
+
+_WORKER: dict = {}
+
+
+def _worker_start(clip: LoadedCLIP, settings) -> None:
+    torch.set_num_threads(1)
+    _WORKER.update(clip=clip, settings=settings)
+
+
+def _worker_train(group: list[RunSpec], data: DatasetSplits) -> int:
+    try:
+        execute_group(group, _WORKER["clip"], data, _WORKER["settings"], progress=False)
+    except Exception:  # noqa: BLE001 - the caller trains this group again and raises its error there
+        pass
+    return len(group)
 
 
 def seed_accuracies(accuracies: dict[RunSpec, float | FailedRun], dataset: str, method: PromptConfig | None,

@@ -250,7 +250,8 @@ def to_html(table: dict[str, dict], columns: dict, caption: str = "") -> str:
     for dataset, row in table.items():
         name = html.escape(dataset)
         if dataset in MINI_TASKS:
-            name += f' <span class="mmp-analogue">vs {html.escape(paper_dataset(dataset))}</span>'
+            ablation = "ablation, " if MINI_TASKS[dataset].ablation else ""
+            name += f' <span class="mmp-analogue">{ablation}vs {html.escape(paper_dataset(dataset))}</span>'
         cells = [f'<th scope="row">{name}</th>']
         for key in columns:
             cell = row.get(key)

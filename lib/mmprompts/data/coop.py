@@ -149,7 +149,7 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 def load_dataset(name: str, root: str | os.PathLike | None = None) -> DatasetSplits:
     """Read one of the 11 datasets from `<root>/<folder>` in the CoOp layout, or a mini-world task.
 
-    Mini-world tasks (`shapes`, `badges`, `textures`, `aerial`) are written on first use to
+    Mini-world tasks (`objects`, `badges`, `textures`, `places`, `land`, `relations`, `land-novel`) are written on first use to
     `<root>/<task>`, by default under the cache folder (`$MMPROMPTS_CACHE/mini-world`).
     """
     from .miniworld import MINI_TASKS, load_mini_task  # the mini world builds on this module

@@ -1,20 +1,27 @@
-"""The mini world: procedural scenes with captions, and four downstream few-shot tasks.
+"""The mini world: procedural scenes with captions, and the downstream few-shot tasks.
 
-The offline default of the companion. A scene is a plain or patterned background with one
-object near the centre (an object-centric photo) or two or three objects anywhere, each with a
-shape, a colour, a size and a position; a caption names a random subset of those attributes
-through varied templates, the way web alt-texts name a random subset of what a photo shows.
-The mini CLIP (`mini-clip`, see `mmprompts.pretrain`) is pretrained contrastively on these pairs.
+The offline default of the companion. A pretraining scene is either a landscape seen from the
+ground (a sky over one of ten lands: field, forest, meadow, road, factory, pasture, orchard,
+village, river, lake) or a plain or patterned background with one object near the centre (an
+object-centric photo) or two or three objects anywhere, each with a shape, a colour, a size and
+a position. A caption names a random subset of those attributes through varied templates, the
+way web alt-texts name a random subset of what a photo shows. The mini CLIP (`mini-clip`, see
+`mmprompts.pretrain`) is pretrained contrastively on these pairs.
 
-Downstream tasks mirror the kinds of the paper's 11 datasets and are served in the CoOp
-layout (a `split_mini.json` and an image folder), so they go through exactly the code
-path of the real datasets:
-  shapes    generic objects: the shape of one large centred object (Caltech101-like)
-  badges    fine-grained: a ring around a centre in two of four similar hues; which one is
-            the ring tells classes apart (Flowers-like: petal and heart colours)
-  textures  the background pattern behind distracting objects (DTD-like)
-  aerial    land-cover tiles in a style pretraining never shows, with EuroSAT's class names,
-            words the mini CLIP never read (EuroSAT-like: domain shift, uninformative names)
+Downstream tasks mirror the kinds of the paper's datasets, each next to one paper dataset of
+its kind, and name their classes with words the captions used (as CLIP had read the names of
+the paper's classes). They are served in the CoOp layout (a `split_mini.json` and an image
+folder), so they go through exactly the code path of the real datasets:
+  objects     generic objects, 20 classes (colour and shape of one centred object)   ImageNet
+  badges      fine-grained: a ring around a centre in two of four similar hues; which
+              one is the ring tells classes apart (petal and heart colours)           Flowers102
+  textures    the background pattern behind distracting objects                        DTD
+  places      a landscape from the ground with objects in front of it                 SUN397
+  land        the same lands from above, a view pretraining never shows: a domain
+              shift in the pixels, not in the words                                    EuroSAT
+  relations   which shape is to the left of which (a relation between two objects)    UCF101
+and one ablation, reported apart from the others:
+  land-novel  `land`'s images under Latin class names no caption used (novel vocabulary)
 
 Everything is a pure function of a seed: image i of (task, split, class) is drawn from its
 own generator, so the files are the same whatever order or machine writes them.
@@ -34,12 +41,12 @@ from PIL import Image
 from .coop import DatasetSplits, _read_json_layout, _Spec
 
 __all__ = [
-    "COLOURS", "MINI_TASKS", "SHAPES", "TEXTURES", "Scene", "Thing", "caption", "load_mini_task",
+    "ABLATIONS", "COLOURS", "LANDS", "MINI_TASKS", "PAPER_ANALOGUES", "SHAPES", "TEXTURES", "Scene", "Thing", "caption", "load_mini_task",
     "render", "sample_scene", "sample_scene_group", "world_vocabulary",
 ]
 
 IMAGE_SIZE = 48
-WORLD_VERSION = "7"  # bump when rendering or task definitions change: cached task folders are rebuilt
+WORLD_VERSION = "8"  # bump when rendering or task definitions change: cached task folders are rebuilt
 
 COLOURS: dict[str, tuple[float, float, float]] = {
     "red": (0.86, 0.10, 0.10), "green": (0.15, 0.70, 0.20), "blue": (0.15, 0.30, 0.90),
@@ -56,6 +63,14 @@ _PLURAL = {"cross": "crosses"}
 _COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
 _SIZE_WORDS = {"small": ("small", "tiny", "little"), "large": ("large", "big", "huge")}
 _VIEW_WORDS = ("a photo of", "a picture of", "an image of", "a drawing of", "a rendering of", "there is")
+# Land covers, the words of EuroSAT's ten classes that web captions of ordinary photos use (annual crop ->
+# field, herbaceous vegetation -> meadow, highway -> road, industrial -> factory, permanent crop ->
+# orchard, residential -> village, sea or lake -> lake). Pretraining shows them from the ground only.
+LANDS = ("field", "forest", "meadow", "road", "factory", "pasture", "orchard", "village", "river", "lake")
+SKIES = {"blue": (0.45, 0.66, 0.95), "grey": (0.66, 0.68, 0.72)}
+# One scene in five a landscape: the rest of pretraining keeps the share of object scenes that taught
+# shapes (see `_texture` and `sample_scene_group`) within the 30-minute budget.
+LANDSCAPE_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ class Scene:
     background: tuple[tuple[float, float, float], tuple[float, float, float]]
     things: tuple[Thing, ...]
     texture_params: tuple[float, ...]  # period, orientation, phase: drawn once, rendered exactly
+    land: str | None = None  # a landscape seen from the ground (see LANDS); then `background` is its sky
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -149,8 +165,13 @@ def _texture_params(rng: np.random.Generator) -> tuple[float, ...]:
             float(rng.uniform(0, 1)))
 
 
-def sample_scene(rng: np.random.Generator, image_size: int = IMAGE_SIZE) -> Scene:
-    """A pretraining scene: 70% one object near the centre, 15% two or three alike, 15% two different ones."""
+def sample_scene(rng: np.random.Generator, image_size: int = IMAGE_SIZE, landscape: bool | None = None) -> Scene:
+    """A pretraining scene: a landscape (LANDSCAPE_SHARE of them, or as `landscape` says), else 70% one
+    object near the centre, 15% two or three alike, 15% two different ones."""
+    if landscape is None:
+        landscape = bool(rng.uniform() < LANDSCAPE_SHARE)
+    if landscape:
+        return _landscape_scene(rng, str(rng.choice(LANDS)))
     background = _background_pair(rng)
     texture = _texture(rng)
     kind = rng.uniform()
@@ -171,23 +192,36 @@ def sample_scene(rng: np.random.Generator, image_size: int = IMAGE_SIZE) -> Scen
     return Scene(texture, background, tuple(things), _texture_params(rng))
 
 
-VARIED = ("shape", "colour", "texture")
+def _landscape_scene(rng: np.random.Generator, land: str) -> Scene:
+    """A landscape seen from the ground: a sky (blue or grey) above a horizon, `land` below it."""
+    sky = SKIES[str(rng.choice(list(SKIES)))]
+    top = tuple(np.clip(np.array(sky) + rng.normal(0, 0.04, size=3), 0, 1))
+    low = tuple(np.clip(np.array(top) + 0.12, 0, 1))  # lighter towards the horizon
+    horizon, phase = float(rng.uniform(0.3, 0.5)), float(rng.uniform(0, 1))
+    return Scene("plain", (top, low), (), (horizon, phase, float(rng.uniform(-0.2, 0.2))), land=land)
+
+
+VARIED = ("shape", "colour", "texture", "land")
 
 
 def sample_scene_group(rng: np.random.Generator, size: int = 4, image_size: int = IMAGE_SIZE,
                        varied: str | None = None) -> tuple[list[Scene], str]:
-    """`size` scenes that differ only in `varied`, else in one drawn attribute (shape 70%, colour 15%, texture 15%).
+    """`size` scenes that differ only in `varied`, else in one drawn attribute (landscapes: their
+    land; other scenes: shape 70%, colour 15%, texture 15%).
 
     Contrastive pretraining on independent scenes finds a shortcut: colour and texture alone
     tell the images of a batch apart, and shape is never learned. Groups of scenes that differ
-    only in shape (or colour, or texture) are hard negatives that make each attribute count.
+    only in shape (or colour, or texture, or land) are hard negatives that make each attribute count.
     Returns the scenes and the varied attribute (captions must name it).
     """
-    base = sample_scene(rng, image_size)
-    if varied is None:
-        varied = str(rng.choice(VARIED, p=[0.7, 0.15, 0.15]))
-    elif varied not in VARIED:
+    if varied is not None and varied not in VARIED:
         raise ValueError(f"varied={varied!r} is not an attribute a group can vary; choose one of {VARIED}")
+    base = sample_scene(rng, image_size, landscape=None if varied is None else varied == "land")
+    if base.land is not None:
+        lands = rng.choice(LANDS, size=size, replace=False)
+        return [dataclasses.replace(base, land=str(land)) for land in lands], "land"
+    if varied is None:
+        varied = str(rng.choice(VARIED[:3], p=[0.7, 0.15, 0.15]))
     pool = {"shape": SHAPES, "colour": _colours_on(base.background), "texture": TEXTURES}[varied]
     values = rng.choice(len(pool), size=size, replace=False)
     scenes = []
@@ -246,7 +280,10 @@ def _noun_phrase(thing: Thing, rng: np.random.Generator, count: int = 1, must: s
 def caption(scene: Scene, rng: np.random.Generator, image_size: int = IMAGE_SIZE, must: str | None = None) -> str:
     """One of many captions of `scene`: a random subset of its attributes in a random template.
 
-    `must` ("shape", "colour" or "texture") is an attribute the caption always names."""
+    `must` ("shape", "colour" or "texture") is an attribute the caption always names; a
+    landscape's caption always names its land."""
+    if scene.land is not None:
+        return _landscape_caption(scene, rng)
     things = scene.things
     if rng.uniform() < 0.05 and must in (None, "texture"):
         return f"{_article(scene.texture)} {scene.texture} {rng.choice(['texture', 'pattern', 'background'])}."
@@ -275,11 +312,29 @@ def caption(scene: Scene, rng: np.random.Generator, image_size: int = IMAGE_SIZE
     return f"{view} {subject}." if rng.uniform() < 0.7 else f"{subject}."
 
 
+def _sky_word(scene: Scene) -> str:
+    return min(SKIES, key=lambda word: np.abs(np.array(SKIES[word]) - np.array(scene.background[0])).sum())
+
+
+def _landscape_caption(scene: Scene, rng: np.random.Generator) -> str:
+    """"a photo of a forest.", "a river under a grey sky.", "an orchard landscape.": what a land looks like is
+    learned from such captions of ground-level views only (the `land` task shows it from above)."""
+    subject = f"{_article(scene.land)} {scene.land}"
+    odds = rng.uniform()
+    if odds < 0.25:
+        subject = f"{subject} under {_article(_sky_word(scene))} {_sky_word(scene)} sky"
+    elif odds < 0.4:
+        subject = f"{subject} landscape"
+    view = str(rng.choice(_VIEW_WORDS))
+    return f"{view} {subject}." if rng.uniform() < 0.7 else f"{subject}."
+
+
 def world_vocabulary() -> list[str]:
     """Every word a caption can contain: the rows of the token embedding pretraining learns."""
     words = {*COLOURS, *SHAPES, *TEXTURES, *_COUNT_WORDS.values(), "a", "an", "and", "of", "the", "to",
              "with", "on", "in", "at", "left", "right", "top", "bottom", "corner", "center", "shape", "object",
-             "shapes", "objects", "texture", "pattern", "background", "are", ".",
+             "shapes", "objects", "texture", "pattern", "background", "are", ".", *LANDS, "landscape", "under",
+             "sky",
              *(_PLURAL.get(s, s + "s") for s in SHAPES)}
     for size_words in _SIZE_WORDS.values():
         words.update(size_words)
@@ -369,9 +424,114 @@ def _draw_thing(pixels: np.ndarray, thing: Thing, xx: np.ndarray, yy: np.ndarray
     pixels += alpha * colour
 
 
+def _disc(xx: np.ndarray, yy: np.ndarray, x: float, y: float, rx: float, ry: float | None = None) -> np.ndarray:
+    """[H, W, 1] coverage of an ellipse, anti-aliased over one pixel."""
+    ry = rx if ry is None else ry
+    distance = (np.hypot((xx - x) / rx, (yy - y) / ry) - 1) * min(rx, ry)
+    return np.clip(0.5 - distance, 0.0, 1.0)[..., None]
+
+
+def _box(xx: np.ndarray, yy: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    return ((xx >= x0) & (xx < x1) & (yy >= y0) & (yy < y1)).astype(np.float32)[..., None]
+
+
+def _paint(pixels: np.ndarray, mask: np.ndarray, colour) -> np.ndarray:
+    return pixels * (1 - mask) + mask * np.asarray(colour, dtype=np.float32)
+
+
+def _landscape(scene: Scene, rng: np.random.Generator, size: int) -> np.ndarray:
+    """A land seen from the ground: sky above the horizon, the land's colours and forms below it,
+    smaller and denser towards the horizon. The `land` task shows the same lands from above."""
+    xx, yy = _grid(size)
+    fraction, phase, tilt = scene.texture_params
+    horizon = fraction * size + tilt * (xx - size / 2)
+    jitter = lambda c: np.clip(np.array(c) + rng.normal(0, 0.04, size=3), 0, 1)  # noqa: E731
+    top, low = (np.array(c, dtype=np.float32) for c in scene.background)
+    up = np.clip(yy / np.maximum(horizon, 1), 0, 1)[..., None]
+    pixels = top * (1 - up) + low * up
+    below = (yy >= horizon)[..., None]
+    depth = np.clip((yy - horizon) / (size - horizon.mean()), 0, 1)  # 0 at the horizon, 1 at the bottom
+    mottle = _blobs(rng, xx, yy, scale=rng.uniform(6, 12))[..., None]
+    grass, soil = jitter((0.36, 0.55, 0.22)), jitter((0.55, 0.42, 0.26))
+    h = float(horizon.mean())
+    land, upright = scene.land, []
+    if land == "field":
+        rows = (np.log1p(6 * depth) * rng.uniform(5, 8) + phase) % 1.0 < 0.5
+        ground = np.where(rows[..., None], jitter((0.72, 0.68, 0.3)), soil)
+    elif land == "forest":
+        ground = jitter((0.14, 0.33, 0.13)) * (0.7 + 0.5 * mottle)
+        crowns = np.zeros_like(mottle)
+        for x in np.arange(-2, size + 2, rng.uniform(3, 5)):
+            r = rng.uniform(2.5, 4.5)
+            crowns = np.maximum(crowns, _disc(xx, yy, x + rng.uniform(-1, 1), h - r * rng.uniform(0.3, 1.2), r))
+        upright.append((crowns, jitter((0.12, 0.3, 0.12))))
+    elif land == "meadow":
+        ground = grass * (0.85 + 0.3 * mottle)
+        for _ in range(int(rng.integers(25, 45))):
+            y = h + (size - h) * rng.uniform(0.05, 1) ** 0.7
+            ground = _paint(ground, _disc(xx, yy, rng.uniform(0, size), y, 0.5 + 0.8 * (y - h) / (size - h)),
+                            jitter(COLOURS[str(rng.choice(["yellow", "white", "purple", "pink"]))]))
+    elif land == "road":
+        ground = grass * (0.9 + 0.2 * mottle)
+        centre = size / 2 + rng.uniform(-6, 6) + (1 - depth) * rng.uniform(-6, 6)
+        half = 0.5 + depth * rng.uniform(8, 12)
+        ground = _paint(ground, (np.abs(xx - centre) < half)[..., None].astype(np.float32), jitter((0.4, 0.4, 0.42)))
+        dashes = (np.abs(xx - centre) < 0.3 + 0.5 * depth) & ((np.log1p(8 * depth) * 4 + phase) % 1.0 < 0.5)
+        ground = _paint(ground, dashes[..., None].astype(np.float32), (0.95, 0.95, 0.9))
+    elif land == "factory":
+        ground = jitter((0.48, 0.48, 0.46)) * (0.9 + 0.2 * mottle)
+        for _ in range(int(rng.integers(2, 4))):
+            x0, w, height = rng.uniform(0, size - 8), rng.uniform(8, 16), rng.uniform(6, 12)
+            upright.append((_box(xx, yy, x0, h - height, x0 + w, h + 2), jitter((0.62, 0.62, 0.62))))
+            chimney = x0 + rng.uniform(1, w - 2)
+            upright.append((_box(xx, yy, chimney, h - height - rng.uniform(5, 9), chimney + 1.5, h),
+                            jitter((0.35, 0.33, 0.33))))
+    elif land == "pasture":
+        ground = jitter((0.5, 0.68, 0.32)) * (0.95 + 0.1 * mottle)
+        for _ in range(int(rng.integers(2, 6))):
+            y = h + (size - h) * rng.uniform(0.2, 0.9)
+            scale = 0.6 + 1.5 * (y - h) / (size - h)
+            ground = _paint(ground, _disc(xx, yy, rng.uniform(4, size - 4), y, 1.6 * scale, 0.9 * scale),
+                            jitter(COLOURS[str(rng.choice(["white", "brown", "black"]))]))
+    elif land == "orchard":
+        ground = soil * (0.9 + 0.2 * mottle)
+        for row in np.linspace(0.1, 1.0, int(rng.integers(4, 6))):
+            y, r = h + (size - h) * row, 0.8 + 2.6 * row
+            for x in np.arange(rng.uniform(0, 4), size, 3 * r + 2):
+                ground = _paint(ground, _disc(xx, yy, x, y - r, r), jitter((0.2, 0.45, 0.15)))
+    elif land == "village":
+        ground = grass * (0.9 + 0.2 * mottle)
+        for x0 in np.sort(rng.uniform(0, size - 7, size=int(rng.integers(3, 6)))):
+            w = rng.uniform(5, 8)
+            base = h + rng.uniform(0, 6)
+            wall = _box(xx, yy, x0, base - w * 0.7, x0 + w, base)
+            roof = ((yy < base - w * 0.7) & (yy > base - w * 0.7 - w * 0.5 + np.abs(xx - x0 - w / 2) * 1.0))
+            upright += [(wall, jitter((0.9, 0.85, 0.75))), (roof[..., None].astype(np.float32), jitter((0.7, 0.25, 0.2)))]
+    elif land == "river":
+        ground = grass * (0.85 + 0.3 * mottle)
+        centre = size / 2 + rng.uniform(-5, 5) + 6 * np.sin(2 * np.pi * (depth * rng.uniform(0.7, 1.5) + phase))
+        ground = _paint(ground, (np.abs(xx - centre) < 0.5 + depth * rng.uniform(5, 9))[..., None].astype(np.float32),
+                        jitter((0.18, 0.3, 0.5)))
+    elif land == "lake":
+        shore = size - rng.uniform(4, 10)
+        ground = np.where((yy > shore)[..., None], grass, jitter((0.2, 0.34, 0.58)) * (0.9 + 0.2 * mottle))
+    else:
+        raise ValueError(f"unknown land {land!r}; known: {LANDS}")
+    pixels = np.where(below, ground, pixels)
+    for mask, colour in upright:  # trees, buildings: drawn over the horizon
+        pixels = _paint(pixels, mask, colour)
+    return pixels
+
+
 def render(scene: Scene, rng: np.random.Generator, image_size: int = IMAGE_SIZE) -> np.ndarray:
     """The scene as an [H, W, 3] uint8 image (anti-aliased edges, mild sensor noise)."""
     xx, yy = _grid(image_size)
+    if scene.land is not None:
+        pixels = _landscape(scene, rng, image_size)
+        for thing in scene.things:
+            _draw_thing(pixels, thing, xx, yy, rng)
+        pixels += rng.normal(0, 0.02, size=pixels.shape)
+        return (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
     mix = _texture_mask(scene.texture, scene.texture_params, xx, yy, rng)[..., None]
     first, second = (np.array(c, dtype=np.float32) for c in scene.background)
     pixels = first * (1 - mix) + second * mix
@@ -389,16 +549,53 @@ class MiniTask:
     draw: Callable[[int, np.random.Generator], np.ndarray]  # (label, rng) -> image
     kind: str  # which of the paper's dataset kinds it mirrors
     analogue: str  # the paper's dataset of that kind whose numbers the book shows next to it
+    ablation: bool = False  # a variant of another task, reported apart from the paper-analogue tasks
+    images_of: str | None = None  # the task whose images it shows (an ablation that only renames classes)
 
 
-def _shapes_image(label: int, rng: np.random.Generator) -> np.ndarray:
+_OBJECT_COLOURS = ("red", "green", "blue", "yellow")
+_OBJECT_SHAPES = ("circle", "square", "triangle", "star", "heart")
+_OBJECTS = tuple((colour, shape) for colour in _OBJECT_COLOURS for shape in _OBJECT_SHAPES)
+
+
+def _objects_image(label: int, rng: np.random.Generator) -> np.ndarray:
+    """One large object near the centre, in its class's colour and shape, on a background it stands out from."""
+    colour, shape = _OBJECTS[label]
     background = _background_pair(rng)
-    main = _thing(rng, _SHAPE_CLASSES[label], _colour_on(rng, background), "large", [], centred=True)
-    scene = Scene(_texture(rng), background, (main,), _texture_params(rng))
-    return render(scene, rng)
+    while colour not in _colours_on(background):
+        background = _background_pair(rng)
+    main = _thing(rng, shape, colour, "large", [], centred=True)
+    return render(Scene(_texture(rng), background, (main,), _texture_params(rng)), rng)
 
 
-_SHAPE_CLASSES = ("circle", "square", "triangle", "diamond", "hexagon", "star", "cross", "ring", "heart", "crescent")
+_RELATION_SHAPES = ("circle", "square", "triangle")
+_RELATIONS = tuple((left, right) for left in _RELATION_SHAPES for right in _RELATION_SHAPES if left != right)
+
+
+def _relations_image(label: int, rng: np.random.Generator) -> np.ndarray:
+    """Two objects side by side; the class is which shape is on the left of which (of any colours)."""
+    left_shape, right_shape = _RELATIONS[label]
+    background = _background_pair(rng)
+    colours = rng.choice(_colours_on(background), size=2, replace=False)
+    radius = rng.uniform(7.0, 9.5, size=2)
+    gap = rng.uniform(2.0, 6.0)
+    x_left = rng.uniform(radius[0] + 1, IMAGE_SIZE - 2 * radius[1] - radius[0] - gap - 1)
+    x_right = x_left + radius[0] + gap + radius[1]
+    things = tuple(Thing(shape, str(colour), "small", float(x), float(rng.uniform(r + 1, IMAGE_SIZE - r - 1)), float(r),
+                         float(rng.uniform(-0.26, 0.26)))
+                   for shape, colour, x, r in zip((left_shape, right_shape), colours, (x_left, x_right), radius))
+    return render(Scene(_texture(rng), background, things, _texture_params(rng)), rng)
+
+
+def _places_image(label: int, rng: np.random.Generator) -> np.ndarray:
+    """A landscape seen from the ground (as in pretraining) with one or two objects in front of it."""
+    scene = _landscape_scene(rng, LANDS[label])
+    things: list[Thing] = []
+    for _ in range(int(rng.integers(1, 3))):
+        things.append(_thing(rng, str(rng.choice(SHAPES)), str(rng.choice(list(COLOURS))), "small", things))
+    return render(dataclasses.replace(scene, things=tuple(things)), rng)
+
+
 _BADGE_COLOURS = ("red", "orange", "pink", "purple")
 _BADGES = tuple((ring, centre) for ring in _BADGE_COLOURS for centre in _BADGE_COLOURS if ring != centre)
 _BADGE_CENTRE = 0.42  # centre radius / ring radius: the centre fills the ring's hole
@@ -428,9 +625,9 @@ def _textures_image(label: int, rng: np.random.Generator) -> np.ndarray:
     return render(scene, rng)
 
 
-_AERIAL_CLASSES = ("annual crop land", "forest", "herbaceous vegetation land", "highway or road",
-                   "industrial buildings", "pasture land", "permanent crop land", "residential buildings",
-                   "river", "sea or lake")
+# The `land-novel` ablation's names: the Latin words for LANDS, which no pretraining caption uses
+# (tests check that their tokens are outside the world's vocabulary).
+_NOVEL_LANDS = ("ager", "silva", "pratum", "via", "officina", "pascuum", "pomarium", "vicus", "flumen", "lacus")
 
 
 def _blobs(rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, scale: float) -> np.ndarray:
@@ -442,42 +639,43 @@ def _blobs(rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, scale: floa
     return (field - field.min()) / (np.ptp(field) + 1e-6)
 
 
-def _aerial_image(label: int, rng: np.random.Generator) -> np.ndarray:
-    """A top-down land-cover tile: low-contrast natural colours and structures of its class."""
+def _land_image(label: int, rng: np.random.Generator) -> np.ndarray:
+    """A top-down land-cover tile: low-contrast natural colours and structures of its class, a view
+    pretraining never shows (it shows the same lands from the ground, see `_landscape`)."""
     xx, yy = _grid(IMAGE_SIZE)
     jitter = lambda c: np.clip(np.array(c) + rng.normal(0, 0.04, size=3), 0, 1)  # noqa: E731
     grass, soil, water, concrete = jitter((0.36, 0.48, 0.25)), jitter((0.55, 0.45, 0.32)), jitter((0.18, 0.28, 0.42)), jitter((0.6, 0.6, 0.58))
-    name = _AERIAL_CLASSES[label]
+    name = LANDS[label]
     mottle = _blobs(rng, xx, yy, scale=rng.uniform(6, 12))[..., None]
     angle = rng.uniform(0, np.pi)
     along = xx * np.cos(angle) + yy * np.sin(angle)
     across = -xx * np.sin(angle) + yy * np.cos(angle)
-    if name == "annual crop land":
+    if name == "field":
         strips = ((along / rng.uniform(4, 8)) % 1.0 < 0.5)[..., None]
         pixels = np.where(strips, grass * 1.1, soil)
     elif name == "forest":
         pixels = grass * (0.45 + 0.35 * mottle)
-    elif name == "herbaceous vegetation land":
+    elif name == "meadow":
         pixels = grass * (0.8 + 0.4 * mottle) + soil * 0.15 * (1 - mottle)
-    elif name == "highway or road":
+    elif name == "road":
         pixels = grass * (0.9 + 0.2 * mottle)
         road = (np.abs(across - across.mean() - rng.uniform(-8, 8)) < rng.uniform(1.5, 3.0))[..., None]
         pixels = np.where(road, concrete * 0.8, pixels)
-    elif name == "industrial buildings":
+    elif name == "factory":
         pixels = concrete * (0.8 + 0.2 * mottle)
         for _ in range(int(rng.integers(2, 5))):
             x0, y0 = rng.uniform(0, IMAGE_SIZE - 12, size=2)
             w, h = rng.uniform(8, 20, size=2)
             box = ((xx > x0) & (xx < x0 + w) & (yy > y0) & (yy < y0 + h))[..., None]
             pixels = np.where(box, jitter((0.85, 0.85, 0.85)), pixels)
-    elif name == "pasture land":
+    elif name == "pasture":
         pixels = jitter((0.5, 0.62, 0.32)) * (0.95 + 0.1 * mottle)
-    elif name == "permanent crop land":
+    elif name == "orchard":
         period = rng.uniform(4, 6)
         u, v = (along / period) % 1.0 - 0.5, (across / period) % 1.0 - 0.5
         trees = (u * u + v * v < 0.08)[..., None]
         pixels = np.where(trees, grass * 0.6, soil * 1.05)
-    elif name == "residential buildings":
+    elif name == "village":
         pixels = grass * (0.9 + 0.2 * mottle)
         for _ in range(int(rng.integers(10, 20))):
             x0, y0 = rng.uniform(0, IMAGE_SIZE - 4, size=2)
@@ -487,27 +685,35 @@ def _aerial_image(label: int, rng: np.random.Generator) -> np.ndarray:
         pixels = grass * (0.85 + 0.3 * mottle)
         bend = across - across.mean() - 5 * np.sin(2 * np.pi * along / rng.uniform(30, 60))
         pixels = np.where((np.abs(bend) < rng.uniform(2.5, 5))[..., None], water, pixels)
-    else:  # sea or lake
+    else:  # lake
         pixels = water * (0.85 + 0.3 * mottle)
     pixels = pixels + rng.normal(0, 0.025, size=pixels.shape)
     return (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 MINI_TASKS: dict[str, MiniTask] = {
-    "shapes": MiniTask(_SHAPE_CLASSES, "a photo of a {}.", _shapes_image, "generic objects", "caltech101"),
+    "objects": MiniTask(tuple(f"{colour} {shape}" for colour, shape in _OBJECTS), "a photo of a {}.", _objects_image,
+                        "generic objects, many classes", "imagenet"),
     "badges": MiniTask(tuple(f"{ring} ring and {centre} circle" for ring, centre in _BADGES), "a photo of a {}.",
                        _badges_image, "fine-grained (which colour is the ring)", "oxford_flowers"),
     "textures": MiniTask(TEXTURES, "{} texture.", _textures_image, "textures", "dtd"),
-    "aerial": MiniTask(_AERIAL_CLASSES, "a centered satellite photo of {}.", _aerial_image,
-                       "satellite (domain shift, unknown class names)", "eurosat"),
+    "places": MiniTask(LANDS, "a photo of a {}.", _places_image, "scenes of several objects", "sun397"),
+    "land": MiniTask(LANDS, "a photo of a {}.", _land_image, "land cover from above (domain shift)", "eurosat"),
+    "relations": MiniTask(tuple(f"{left} to the left of a {right}" for left, right in _RELATIONS), "a photo of a {}.",
+                          _relations_image, "a relation between two objects (action-like)", "ucf101"),
+    "land-novel": MiniTask(_NOVEL_LANDS, "a photo of a {}.", _land_image,
+                           "ablation: `land` with class names never read", "eurosat", ablation=True, images_of="land"),
 }
+PAPER_ANALOGUES = tuple(name for name, task in MINI_TASKS.items() if not task.ablation)  # the mini profile's tasks
+ABLATIONS = tuple(name for name, task in MINI_TASKS.items() if task.ablation)
 SPLIT_SIZES = {"train": 48, "val": 16, "test": 50}  # images per class; few-shot train/val are sampled from these
 _SPLIT_FILE = "split_mini.json"
 
 
 def task_image(task: str, split: str, label: int, index: int, seed: int = 0) -> np.ndarray:
     """Image `index` of class `label` in `split` of `task`: a pure function of its arguments."""
-    ids = (seed, list(MINI_TASKS).index(task), list(SPLIT_SIZES).index(split), label, index)
+    source = MINI_TASKS[task].images_of or task
+    ids = (seed, list(MINI_TASKS).index(source), list(SPLIT_SIZES).index(split), label, index)
     return MINI_TASKS[task].draw(label, np.random.default_rng(ids))
 
 
