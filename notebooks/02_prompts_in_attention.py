@@ -67,7 +67,7 @@ from IPython.display import HTML
 from mmprompts import PromptedCLIP
 from mmprompts.analysis import attention_shift, decompose_attention
 from mmprompts.claims import decide_identities, decide_relative_attention, report
-from mmprompts.experiments import analysis_model, in_batches, test_images
+from mmprompts.experiments import analysis_models, in_batches, test_images
 from mmprompts.figures import block_lines
 from mmprompts.page import figure
 from mmprompts.tables import html_table
@@ -87,8 +87,8 @@ zero_shot = PromptedCLIP(clip)
 
 # %%
 records = {}
-for name, dataset in data.items():
-    model = analysis_model(S, clip, dataset)
+for name, model in analysis_models(S, clip, data, progress=False).items():
+    dataset = data[name]
     images, _ = test_images(clip, dataset, 16)
     parts = [decompose_attention(model, images, layer) for layer in range(clip.depth)]
     records[name] = {

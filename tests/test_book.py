@@ -30,16 +30,18 @@ def _rows(markup: str) -> list[list[tuple[str, str, int]]]:
 
 def test_results_table_cells():
     table = {
-        "shapes": {"zs": Cell(80.0, 1.0, 3, 90.9), "p": None},
+        "objects": {"zs": Cell(80.0, 1.0, 3, 90.9), "p": None},
         "<b>x</b>": {"zs": Cell(50.0, 0.0, 1, 48.4), "p": "diverged"},
         "dtd": {"zs": Cell(44.104, 0.0, 1, 44.1), "p": Cell(60.0, 2.5, 2, None)},
+        "land-novel": {"zs": Cell(8.0, 0.0, 1, 48.4)},
     }
     rows = _rows(to_html(table, {"zs": "CLIP", "p": "PROMPT"}, "Table 1"))
-    header, sub, shapes, escaped, dtd, note = rows
+    header, sub, shapes, escaped, dtd, ablation, note = rows
     assert [t for t, _, _ in header] == ["dataset", "CLIP", "PROMPT"] and [t for t, _, _ in sub] == ["this run", "paper", "Δ"] * 2
     # every row spans the same 1 + 3 x columns
     assert {sum(span for _, _, span in row) for row in (shapes, escaped, dtd)} == {7}
-    assert shapes[0][0] == "shapes vs caltech101"  # a mini task names the paper's dataset it is compared with
+    assert shapes[0][0] == "objects vs imagenet"  # a mini task names the paper's dataset it is compared with
+    assert ablation[0][0] == "land-novel ablation, vs eurosat"
     assert shapes[1:4] == [("80.00 ± 1.00", "mmp-num", 1), ("90.90", "mmp-num mmp-paper", 1),
                            ("\u221210.90", "mmp-num mmp-delta mmp-neg", 1)]
     assert shapes[4] == ("not run", "mmp-status", 3)

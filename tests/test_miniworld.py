@@ -288,8 +288,10 @@ def test_the_vision_warmup_labels_each_image_with_its_scene_then_the_stream_turn
             scenes.append(miniworld.sample_scene(rng))
             images.append(miniworld.render(scenes[-1], rng))
         torch.testing.assert_close(pixels, (torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2) / 255 - mean) / std)
-        named = [tuple(pretrain.ATTRIBUTES[a][i] for a, i in zip(pretrain.ATTRIBUTES, row)) for row in labels.tolist()]
-        assert named == [(s.things[0].shape, s.things[0].colour, s.texture) for s in scenes]
+        named = [tuple(None if i == pretrain.ABSENT else pretrain.ATTRIBUTES[a][i] for a, i in zip(pretrain.ATTRIBUTES, row))
+                 for row in labels.tolist()]
+        assert named == [(None, None, None, s.land) if s.land else (s.things[0].shape, s.things[0].colour, s.texture, None)
+                         for s in scenes]
     _, pixels, tokens, texts = batches[2]
     assert pixels.shape == (8, 3, 48, 48) and torch.equal(tokens, clip.tokenizer(texts))
     with pytest.raises(ValueError, match="vision_warmup=-1"):

@@ -24,7 +24,7 @@ from .prompted import PromptConfig, PromptedCLIP
 from .runs import RunFileCorrupt, RunResult, train_run, zero_shot_run
 from .train import RunDiverged
 
-__all__ = ["FailedRun", "METHODS", "RunSpec", "analysis_model", "analysis_run", "execute", "execute_group", "group_specs", "in_batches", "method_config",
+__all__ = ["FailedRun", "METHODS", "RunSpec", "analysis_model", "analysis_models", "analysis_run", "execute", "execute_group", "group_specs", "in_batches", "method_config",
            "method_label", "outcome", "run_all", "seed_accuracies", "table1_methods", "table1_specs", "table2_methods", "table2_specs",
            "table3_methods", "table3_specs", "test_images"]
 
@@ -307,6 +307,14 @@ def analysis_run(settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool
 
     It is also a run of Tables 2 and 3 (full depth), so it is trained once for all pages."""
     return execute(RunSpec(data.name, settings.analysis_method(clip.depth), settings.seeds[0]), clip, data, settings, progress)
+
+
+def analysis_models(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], progress: bool = True) -> dict[str, PromptedCLIP]:
+    """`analysis_model` for each dataset of `data`, the runs missing from the cache trained first, together (`run_all`)."""
+    if settings.learned is None:
+        run_all([RunSpec(name, settings.analysis_method(clip.depth), settings.seeds[0]) for name in data], clip, settings,
+                progress=progress)
+    return {name: analysis_model(settings, clip, dataset, progress) for name, dataset in data.items()}
 
 
 def analysis_model(settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool = True) -> PromptedCLIP:

@@ -104,4 +104,5 @@ def flipped(results: Sequence[WorldVerdicts]) -> str:
         return f"None of the {len(results)} statements changes its verdict with the world design."
     parts = [f"{r.claim} ({' → '.join(v.outcome for v in r.verdicts.values())})" for r in changed]
     designs = " → ".join(results[0].verdicts)
-    return (f"{len(changed)} of {len(results)} statements change their verdict ({designs}): " + "; ".join(parts) + ".")
+    verb = "changes its" if len(changed) == 1 else "change their"
+    return f"{len(changed)} of {len(results)} statements {verb} verdict ({designs}): " + "; ".join(parts) + "."
