@@ -131,8 +131,9 @@ def position_relevance(rows: Mapping[str, Mapping[str, np.ndarray | torch.Tensor
             ax.axvline(boundary - 0.5, color=PALETTE[5], lw=1)
             ax.text(boundary - 0.4, ax.get_ylim()[1] * 0.9, boundary_label, color=PALETTE[5], fontsize=6)
         ax.set_title(dataset)
-        ax.set_xlabel(xlabel)
+    for ax in axes[::2]:  # the left column
         ax.set_ylabel("mean relevance share")
+    fig.supxlabel(xlabel, fontsize=9)  # once: two panels' labels side by side would overlap
     axes[0].legend()
     return fig
 
@@ -172,10 +173,12 @@ def group_attention_grid(shares: Mapping[str, torch.Tensor], groups: Sequence[st
                 ax.bar(np.arange(heads), value, bottom=bottom, color=PALETTE[g % len(PALETTE)], label=group, width=0.85)
                 bottom += value
             ax.set_xticks([])
-            ax.set_title(f"{model}, block {layer + 1}", fontsize=8)
+            ax.set_title(f"block {layer + 1}", fontsize=8)
+            if layer % cols == 0:  # the model's name on the left of each of its rows
+                ax.set_ylabel(model)
         for layer in range(layers, bands * cols):
             axes[m * bands + layer // cols, layer % cols].set_visible(False)
-        axes[m * bands, 0].set_ylabel(f"{query} attention")
+    fig.supylabel(f"{query} attention share per head (bars)", fontsize=9)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
     return fig
