@@ -91,7 +91,7 @@ views = [figure_png(group_attention_grid({m: by[m]["text"] for m in ("CLIP", "pr
          for by in shares.values()]
 display(view_selector(views, [("dataset", list(shares))], slider=[False]))
 caption("EOS attention per block (panels) and head (bars) on SOS, the learned prompts (prompted) or “a photo of a” (CLIP), the class "
-        "name and the period; top row zero-shot CLIP, bottom row the prompted model", "4.1", "Fig. 4")
+        "name and the period; rows labelled CLIP zero-shot CLIP, rows labelled prompted the prompted model", "4.1", "Fig. 4")
 
 # %% [markdown]
 # ## What this run says
