@@ -35,8 +35,8 @@
 # `mini` model has 12 blocks like ViT-B/16, so its depths map one to one. To keep the book's build
 # short on two CPU cores, the `mini` grid has depths 1, 4, 8, 11 and 12 (not all twelve) and 1,
 # 4, 10 and 20 prompts per branch (not 2, 3 or 50), on the stand-ins of the two datasets App. C.1
-# names, ImageNet (`objects`) and EuroSAT (`land`): this page's runs took about 6 of the build's 17
-# minutes, and all six tasks would add about 6.5 more. `-y "grid_datasets: [...]"` trains others;
+# names, ImageNet (`objects`) and EuroSAT (`land`): this page's runs took about 5 of the build's 15
+# minutes, and all six tasks would add about 6 more. `-y "grid_datasets: [...]"` trains others;
 # the `paper` profile trains the paper's whole grid.
 
 # %% tags=["parameters"]

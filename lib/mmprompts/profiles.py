@@ -93,8 +93,8 @@ PROFILES: dict[str, dict] = {
         # class name still fits the 32-token context.
         datasets=PAPER_ANALOGUES, shots=16, seeds=(1, 2, 3), n_ctx=4, depths=(1, 4, 8, 11, 12),
         # Tables 2-3 train on the stand-ins of the two datasets App. C.1 names (ImageNet, EuroSAT) only:
-        # their grid took 355 s of the book's 17-minute cold build; on all six tasks it would take
-        # about 6.5 minutes more (measured cost per task: objects 57 s and land 21 s of 162 s per setting).
+        # their grid took 306 s of the book's 15-minute cold build; on all six tasks it would take
+        # about 6 minutes more (measured cost per task: objects 57 s and land 21 s of 162 s per setting).
         prompt_counts=(1, 4, 10, 20), grid_datasets=("objects", "land"), analysis_images=64, recipe=MINI_RECIPE,
     ),
     "paper": dict(
