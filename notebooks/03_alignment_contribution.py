@@ -36,7 +36,9 @@
 # with "a photo of a {}." (`objects`, `badges`, `places`, `land`, `relations`) and leaves out
 # `textures` ("{} texture.", like DTD) — for the paper's first reason. Unlike EuroSAT, whose CoOp
 # template is "a centered satellite photo of {}.", the EuroSAT stand-in `land` is read with "a
-# photo of a {}.": the mini CLIP never read "satellite", and its class names are words it knows. This book reads
+# photo of a {}.": the mini CLIP never read "satellite", and its class names are words it knows.
+# Keeping `land` departs from App. E, which leaves EuroSAT out by name; its second reason, a
+# *"very bad"* zero-shot accuracy, would apply to `land` as well (page 1). This book reads
 # zero-shot CLIP with "a photo of a {class}." on every dataset kept (App. E's wording; the
 # positional counterpart of the prompts initialised from "a photo of a").
 # Relevance rows of deep prompts need no reset where the prompts are replaced: their rows are

@@ -18,7 +18,7 @@
 # each transformer layer of the image and language branch"* and compares it with prompts *"in the
 # same parameter settings"*: Table 1's PROMPT column equals Table 3's "2 prompts" row, so this book
 # reads it as 1 + 1 prompts in every block, exactly the bias's parameter count (15,360 on ViT-B/16).
-# The paper reports (Sec. 1 and 4, Table 1) that *"bias tuning outperforms prompt tuning with the
+# The paper reports (Sec. 1, and Sec. 4 in nearly these words; Table 1) that *"bias tuning outperforms prompt tuning with the
 # same number of parameters"* (average 79.5 against 77.8 over 11 datasets), the Abstract that *"in datasets with limited
 # category information, i.e., EuroSAT, bias tuning surpasses prompt tuning by a large margin"*
 # (86.5 against 71.7), and that *"the slight performance gap (0.5) between bias tuning and the
@@ -91,14 +91,15 @@ report("06_bias_vs_prompts", table1_verdicts(accuracies, S.datasets, layers))
 
 # %% [markdown]
 # ## How much do these verdicts depend on the mini world? (this book's own analysis)
-# The paper's CLIP had read the words of every class it was tested on, EuroSAT's too ("forest",
-# "river"); on EuroSAT the images were what it had not seen. The mini world's EuroSAT stand-in,
+# The paper explains EuroSAT by its *"limited category information"* (Abstract, Sec. 1). This book
+# assumes that CLIP had read EuroSAT's class words ("forest", "river") and that its satellite images
+# were what was unfamiliar; the paper does not discuss CLIP's vocabulary. The mini world's EuroSAT stand-in,
 # `land`, is built that way: its class names are words of the pretraining captions, which only
 # showed those lands from the ground, and the task shows them from above. Its ablation
 # `land-novel` shows the same images under names the mini CLIP never read (Latin words), the
 # design an earlier version of this book used; it is kept out of every average above. Below, the
 # statements of this page and page 1 are decided twice: with `land` (known names) and with
-# `land-novel` in its place (novel vocabulary). The paper could not run this comparison.
+# `land-novel` in its place (novel vocabulary). The paper did not run this comparison.
 
 # %% tags=["full-width"]
 pairs = [task for pair in ablation_pairs(S.datasets) for task in pair]

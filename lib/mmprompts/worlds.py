@@ -1,11 +1,12 @@
 """How much do Table 1's verdicts depend on the design of the mini world?
 
-The paper's CLIP knew the words of every class it was tested on, EuroSAT's included ("forest",
-"river"); what was unfamiliar on EuroSAT were the images. The mini world's `land` task is built
-the same way (words read in pretraining, a view pretraining never showed). Its ablation
+This book assumes the paper's CLIP had read the words of EuroSAT's classes ("forest", "river") and
+that the images were what was unfamiliar (the paper itself speaks of EuroSAT's "limited category
+information" and does not discuss CLIP's vocabulary). The mini world's `land` task is built
+that way (words read in pretraining, a view pretraining never showed). Its ablation
 `land-novel` shows the same images under class names the mini CLIP never read, the design the
 book used before. `world_designs` swaps each ablation for the task whose images it shows, and
-`world_dependence` decides Table 1's statements in both worlds, so a reader sees which verdicts
+`world_dependence` decides Table 1's statements (and page 1's zero-shot one) in both worlds, so a reader sees which verdicts
 rest on that design choice.
 """
 from __future__ import annotations

@@ -9,8 +9,8 @@ way web alt-texts name a random subset of what a photo shows. The mini CLIP (`mi
 `mmprompts.pretrain`) is pretrained contrastively on these pairs.
 
 Downstream tasks mirror the kinds of the paper's datasets, each next to one paper dataset of
-its kind, and name their classes with words the captions used (as CLIP had read the names of
-the paper's classes). They are served in the CoOp layout (a `split_mini.json` and an image
+its kind, and name their classes with words the captions used (this book assumes CLIP had read
+the names of the paper's classes). They are served in the CoOp layout (a `split_mini.json` and an image
 folder), so they go through exactly the code path of the real datasets:
   objects     generic objects, 20 classes (colour and shape of one centred object)   ImageNet
   badges      fine-grained: a ring around a centre in two of four similar hues; which
