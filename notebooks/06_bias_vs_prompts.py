@@ -64,13 +64,12 @@ from IPython.display import HTML, display
 from mmprompts.claims import report
 from mmprompts.experiments import run_all, table1_specs
 from mmprompts.tables import bias_wins, html_table, show, table1, with_average
-from mmprompts.worlds import ablation_pairs, dependence_rows, flipped, table1_verdicts, world_dependence, world_designs
+from mmprompts.worlds import ablation_pairs, dependence_rows, flipped, table1_verdicts, world_dependence, world_tasks
 
 clip = S.load_model()
 layers = clip.depth
-designs = world_designs(S.datasets)  # mini world: also the novel-vocabulary ablation (last section)
-trained = list(dict.fromkeys(d for tasks in designs.values() for d in tasks)) or list(S.datasets)
-accuracies = run_all(table1_specs(trained, S.seeds, layers), clip, S, progress=False)
+# the mini world's novel-vocabulary ablation too (last section)
+accuracies = run_all(table1_specs(world_tasks(S.datasets), S.seeds, layers), clip, S, progress=False)
 
 # %% tags=["full-width"]
 rows = table1(accuracies, S.datasets, layers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from mmprompts.claims import CONTRADICTS, decide_bias_beats_prompts, decide_zero_shot_weak
 from mmprompts.data.miniworld import PAPER_ANALOGUES
 from mmprompts.experiments import RunSpec, table1_methods
-from mmprompts.worlds import dependence_rows, flipped, table1_seed_accuracies, world_dependence, world_designs
+from mmprompts.worlds import dependence_rows, flipped, table1_seed_accuracies, world_dependence, world_designs, world_tasks
 
 LAYERS = 12
 
@@ -14,6 +14,7 @@ def test_world_designs_swap_each_task_for_its_ablation():
     assert designs["known names"] == PAPER_ANALOGUES
     assert designs["novel vocabulary"] == tuple("land-novel" if d == "land" else d for d in PAPER_ANALOGUES)
     assert world_designs(["objects", "badges"]) == {}  # no task with an ablation
+    assert world_tasks(PAPER_ANALOGUES) == [*PAPER_ANALOGUES, "land-novel"] and world_tasks(["dtd"]) == ["dtd"]
     assert world_designs(["eurosat", "land"]) == {}  # not a mini world
 
 

@@ -24,7 +24,7 @@ from .prompted import PromptConfig, PromptedCLIP
 from .runs import RunFileCorrupt, RunResult, train_run, zero_shot_run
 from .train import RunDiverged
 
-__all__ = ["FailedRun", "METHODS", "RunSpec", "analysis_model", "analysis_models", "analysis_run", "execute", "execute_group", "group_specs", "in_batches", "method_config",
+__all__ = ["FailedRun", "METHODS", "RunSpec", "analysis_model", "analysis_models", "analysis_run", "analysis_spec", "execute", "execute_group", "group_specs", "in_batches", "method_config",
            "method_label", "outcome", "run_all", "seed_accuracies", "table1_methods", "table1_specs", "table2_methods", "table2_specs",
            "table3_methods", "table3_specs", "test_images"]
 
@@ -158,12 +158,13 @@ def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool
     other runs of its group are done. `only_cached=True` never trains: a run missing from the
     cache raises LookupError."""
     datasets = {name: load_dataset(name, settings.data_root) for name in sorted({s.dataset for s in specs})}
+    groups = group_specs(specs)
     workers = settings.workers if workers is None else workers
     if workers > 1 and not only_cached and settings.device == "cpu":
-        _train_in_processes(group_specs(specs), clip, datasets, settings, workers, progress)
+        _train_in_processes(groups, clip, datasets, settings, workers, progress)
     accuracies = {}
     bar = progress_bar(None, progress, total=len(set(specs)), desc="runs")
-    for group in group_specs(specs):
+    for group in groups:
         results = execute_group(group, clip, datasets[group[0].dataset], settings, progress=False, only_cached=only_cached)
         for spec, result in zip(group, results):
             if isinstance(result, RunResult):
@@ -306,14 +307,18 @@ def analysis_run(settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool
     """The prompted model the analysis pages inspect: n_ctx + n_ctx prompts in every block, first seed.
 
     It is also a run of Tables 2 and 3 (full depth), so it is trained once for all pages."""
-    return execute(RunSpec(data.name, settings.analysis_method(clip.depth), settings.seeds[0]), clip, data, settings, progress)
+    return execute(analysis_spec(settings, clip, data.name), clip, data, settings, progress)
+
+
+def analysis_spec(settings, clip: LoadedCLIP, dataset: str) -> RunSpec:
+    """The run of the prompted model the analysis pages inspect on `dataset`: n_ctx + n_ctx prompts in every block, first seed."""
+    return RunSpec(dataset, settings.analysis_method(clip.depth), settings.seeds[0])
 
 
 def analysis_models(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], progress: bool = True) -> dict[str, PromptedCLIP]:
     """`analysis_model` for each dataset of `data`, the runs missing from the cache trained first, together (`run_all`)."""
     if settings.learned is None:
-        run_all([RunSpec(name, settings.analysis_method(clip.depth), settings.seeds[0]) for name in data], clip, settings,
-                progress=progress)
+        run_all([analysis_spec(settings, clip, name) for name in data], clip, settings, progress=progress)
     return {name: analysis_model(settings, clip, dataset, progress) for name, dataset in data.items()}
 
 

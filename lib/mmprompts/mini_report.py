@@ -19,7 +19,7 @@ from .experiments import run_all, table1_specs
 from .models import SHIPPED_MODELS, manifest_path
 from .profiles import settings
 from .tables import Cell, table1
-from .worlds import flipped, world_dependence, world_designs
+from .worlds import flipped, world_dependence, world_designs, world_tasks
 
 __all__ = ["mini_report"]
 
@@ -31,7 +31,7 @@ def mini_report(seeds: tuple[int, ...] = (1, 2, 3), cache: str | None = None, pr
     clip = config.load_model()
     layers = clip.depth
     designs = world_designs(config.datasets)
-    tasks = list(dict.fromkeys(d for design in designs.values() for d in design)) or list(config.datasets)
+    tasks = world_tasks(config.datasets)
     accuracies = run_all(table1_specs(tasks, seeds, layers), clip, config, progress=progress)
     rows = table1(accuracies, tasks, layers)
 

@@ -231,7 +231,8 @@ def pretrain(out: str | os.PathLike | None = None, recipe: PretrainRecipe = Pret
     full_embedding, compact_id = _compact_token_embedding(model, vocab)
     model.requires_grad_(True)
     heads = torch.nn.ModuleList(torch.nn.Linear(model.visual.output_dim, len(v)) for v in ATTRIBUTES.values())
-    model.to(device), heads.to(device)
+    model.to(device)
+    heads.to(device)
 
     resume = Path(work_dir or cache_root() / "pretrain") / f"mini-clip-{_recipe_key(recipe)}.resume.pt"
     first_step, seconds, state = 0, 0.0, None

@@ -21,7 +21,7 @@ from .experiments import FailedRun, RunSpec, seed_accuracies, table1_methods
 from .tables import paper_dataset
 
 __all__ = ["WorldVerdicts", "ablation_pairs", "dependence_rows", "flipped", "table1_seed_accuracies", "table1_verdicts",
-           "world_dependence", "world_designs"]
+           "world_dependence", "world_designs", "world_tasks"]
 
 
 def ablation_pairs(datasets: Sequence[str]) -> list[tuple[str, str]]:
@@ -38,6 +38,11 @@ def world_designs(datasets: Sequence[str]) -> dict[str, tuple[str, ...]]:
     if not swapped:
         return {}
     return {"known names": tuple(datasets), "novel vocabulary": tuple(swapped.get(d, d) for d in datasets)}
+
+
+def world_tasks(datasets: Sequence[str]) -> list[str]:
+    """`datasets` followed by the ablations their world designs swap in: the tasks Table 1 trains for `world_dependence`."""
+    return list(dict.fromkeys([*datasets, *(ablation for _, ablation in ablation_pairs(datasets))]))
 
 
 def table1_seed_accuracies(accuracies: Mapping[RunSpec, float | FailedRun], datasets: Sequence[str],

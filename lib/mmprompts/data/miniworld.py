@@ -439,13 +439,18 @@ def _paint(pixels: np.ndarray, mask: np.ndarray, colour) -> np.ndarray:
     return pixels * (1 - mask) + mask * np.asarray(colour, dtype=np.float32)
 
 
+def _jitter(rng: np.random.Generator, colour) -> np.ndarray:
+    """A natural colour with a little random variation (each land and tile draws its own)."""
+    return np.clip(np.array(colour) + rng.normal(0, 0.04, size=3), 0, 1)
+
+
 def _landscape(scene: Scene, rng: np.random.Generator, size: int) -> np.ndarray:
     """A land seen from the ground: sky above the horizon, the land's colours and forms below it,
     smaller and denser towards the horizon. The `land` task shows the same lands from above."""
     xx, yy = _grid(size)
     fraction, phase, tilt = scene.texture_params
     horizon = fraction * size + tilt * (xx - size / 2)
-    jitter = lambda c: np.clip(np.array(c) + rng.normal(0, 0.04, size=3), 0, 1)  # noqa: E731
+    jitter = lambda colour: _jitter(rng, colour)  # noqa: E731
     top, low = (np.array(c, dtype=np.float32) for c in scene.background)
     up = np.clip(yy / np.maximum(horizon, 1), 0, 1)[..., None]
     pixels = top * (1 - up) + low * up
@@ -528,13 +533,10 @@ def render(scene: Scene, rng: np.random.Generator, image_size: int = IMAGE_SIZE)
     xx, yy = _grid(image_size)
     if scene.land is not None:
         pixels = _landscape(scene, rng, image_size)
-        for thing in scene.things:
-            _draw_thing(pixels, thing, xx, yy, rng)
-        pixels += rng.normal(0, 0.02, size=pixels.shape)
-        return (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
-    mix = _texture_mask(scene.texture, scene.texture_params, xx, yy, rng)[..., None]
-    first, second = (np.array(c, dtype=np.float32) for c in scene.background)
-    pixels = first * (1 - mix) + second * mix
+    else:
+        mix = _texture_mask(scene.texture, scene.texture_params, xx, yy, rng)[..., None]
+        first, second = (np.array(c, dtype=np.float32) for c in scene.background)
+        pixels = first * (1 - mix) + second * mix
     for thing in scene.things:
         _draw_thing(pixels, thing, xx, yy, rng)
     pixels += rng.normal(0, 0.02, size=pixels.shape)
@@ -643,7 +645,7 @@ def _land_image(label: int, rng: np.random.Generator) -> np.ndarray:
     """A top-down land-cover tile: low-contrast natural colours and structures of its class, a view
     pretraining never shows (it shows the same lands from the ground, see `_landscape`)."""
     xx, yy = _grid(IMAGE_SIZE)
-    jitter = lambda c: np.clip(np.array(c) + rng.normal(0, 0.04, size=3), 0, 1)  # noqa: E731
+    jitter = lambda colour: _jitter(rng, colour)  # noqa: E731
     grass, soil, water, concrete = jitter((0.36, 0.48, 0.25)), jitter((0.55, 0.45, 0.32)), jitter((0.18, 0.28, 0.42)), jitter((0.6, 0.6, 0.58))
     name = LANDS[label]
     mottle = _blobs(rng, xx, yy, scale=rng.uniform(6, 12))[..., None]
