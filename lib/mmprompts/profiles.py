@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .data.coop import DATASETS, DatasetSplits, load_dataset
-from .data.miniworld import MINI_TASKS, PAPER_ANALOGUES
+from .data.miniworld import MINI_TASKS, PAPER_ANALOGUES, WORLD_VERSION
 from .models import load_clip, LoadedCLIP
 from .paper import PAPER_DATASETS
 from .prompted import PromptConfig
@@ -55,6 +55,20 @@ class Settings:
     def grid(self) -> tuple[str, ...]:
         """The datasets Tables 2 and 3 train on."""
         return self.datasets if self.grid_datasets is None else self.grid_datasets
+
+    @property
+    def scope(self) -> str:
+        """Where this run's verdicts hold, in words: the model, the data and the recipe.
+
+        The mini world stands in for CLIP and the paper's datasets; a verdict there is not one on
+        ViT-B/16, and a recipe other than the profile's is said."""
+        own = self.recipe != PROFILES[self.profile]["recipe"]
+        if self.model == "mini-clip":
+            return f"mini world (mini-clip, world v{WORLD_VERSION}, {'own' if own else 'mini'} recipe)"
+        model = {"ViT-B-16-quickgelu": "ViT-B/16", "ViT-B-16": "ViT-B/16"}.get(self.model, self.model)
+        weights = f" ({self.pretrained})" if self.pretrained not in (None, "openai") else ""
+        data = "CoOp data" if all(d in DATASETS for d in self.datasets) else "mini-world tasks"
+        return f"{model}{weights}, {data}" + (", own recipe" if own else "")
 
     def analysis_method(self, layers: int) -> PromptConfig:
         """The prompted model every analysis page inspects: n_ctx + n_ctx prompts in every block."""

@@ -8,6 +8,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 SUPPORTS, CONTRADICTS, INCONCLUSIVE = "supports", "contradicts", "inconclusive"
+# A claim whose precondition fails here (the task did not learn, the paper's premise is absent, the
+# statistic depends on a convention the paper does not state): the run cannot speak to it either way.
+NOT_TESTABLE = "not testable"
+OUTCOMES = (SUPPORTS, CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE)
 Z = 2.0  # "significant": more than 2 standard errors from the boundary
 
 
@@ -22,6 +26,11 @@ class Claim:
     measured: str  # what this run measures
     rule: str  # the decision rule and its tolerance, with the reason
     kind: str = "claim"  # "claim" of the paper, or "check" of this implementation
+    # The paper sentence this claim operationalises, as a short readable name shared by every
+    # operationalisation of that sentence (the ledger shows one row per sentence); "" = its own.
+    sentence: str = ""
+    label: str = ""  # a short readable name of this operationalisation ("" = the sentence's)
+    precondition: str = ""  # what must hold for the claim to be testable here ("" = nothing beyond the data)
 
 
 @dataclass(frozen=True)
@@ -50,14 +59,17 @@ class Verdict:
     outcome: str
     sentence: str
     numbers: dict = field(default_factory=dict)
+    # Where the verdict holds: the model, data and recipe it was computed on (`Settings.scope`),
+    # e.g. "mini world (mini-clip, world v8, mini recipe)" or "ViT-B/16, CoOp data"; stamped by `report`.
+    scope: str = ""
 
     def to_json(self) -> dict:
         return {"claim": asdict(self.claim), "outcome": self.outcome, "sentence": self.sentence,
-                "numbers": self.numbers}
+                "numbers": self.numbers, "scope": self.scope}
 
     @classmethod
     def from_json(cls, data: dict) -> "Verdict":
-        return cls(Claim(**data["claim"]), data["outcome"], data["sentence"], data["numbers"])
+        return cls(Claim(**data["claim"]), data["outcome"], data["sentence"], data["numbers"], data.get("scope", ""))
 
     def _repr_markdown_(self) -> str:
         # a claim is the paper's words; a check describes what this implementation must satisfy
@@ -67,7 +79,7 @@ class Verdict:
     def _repr_html_(self) -> str:
         what = (f"<q>{html.escape(self.claim.quote)}</q>" if self.claim.kind == "claim"
                 else f"check of this implementation: {html.escape(self.claim.quote)}")
-        return (f'<div class="mmp-verdict mmp-{self.outcome}"><span class="mmp-outcome">{self.outcome}</span> '
+        return (f'<div class="mmp-verdict mmp-{self.outcome.replace(" ", "-")}"><span class="mmp-outcome">{self.outcome}</span> '
                 f'<span class="mmp-where">{html.escape(self.claim.where)}</span> {what}<br>{html.escape(self.sentence)}</div>')
 
 
@@ -96,6 +108,28 @@ def seed_estimate(per_dataset: Mapping[str, Sequence[float]]) -> Estimate:
     means = [statistics.fmean(v) for v in per_dataset.values()]
     variances = [statistics.variance(v) / len(v) if len(v) > 1 else 0.0 for v in per_dataset.values()]
     return Estimate(statistics.fmean(means), math.sqrt(sum(variances)) / len(means), min(len(v) for v in per_dataset.values()))
+
+
+def binomial_se(accuracy: float, items: int) -> float:
+    """SE (percentage points) of a test accuracy in percent measured on `items` independent test images."""
+    p = min(max(accuracy / 100, 0.0), 1.0)
+    return 100 * math.sqrt(p * (1 - p) / max(items, 1))
+
+
+def gain_over_zero_shot(trained: Sequence[float], zero_shot: float, test_items: int) -> Estimate:
+    """Trained accuracy (mean over seeds) minus zero-shot accuracy, in points.
+
+    SE: the seed spread of the trained runs (one seed: the binomial SE of its test accuracy)
+    combined with the binomial SE of the zero-shot accuracy on the same `test_items` images."""
+    runs = estimate(trained)
+    run_se = runs.se if runs.n > 1 else binomial_se(runs.mean, test_items)
+    return Estimate(runs.mean - zero_shot, math.hypot(run_se, binomial_se(zero_shot, test_items)), runs.n)
+
+
+def task_learned(trained: Sequence[float], zero_shot: float, test_items: int) -> bool:
+    """The precondition of every claim about what training does: the trained accuracy is above
+    zero-shot beyond 2 SE (`gain_over_zero_shot`). A task that did not learn cannot test it."""
+    return gain_over_zero_shot(trained, zero_shot, test_items).low > 0
 
 
 def _difference(a: Estimate, b: Estimate) -> Estimate:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -50,9 +50,11 @@ class PageVerdicts:
         return "\n\n".join(v._repr_markdown_() for v in self.verdicts)
 
 
-def report(page: str, verdicts: Sequence[Verdict]) -> PageVerdicts:
+def report(page: str, verdicts: Sequence[Verdict], scope: str = "") -> PageVerdicts:
     """A page's conclusion: shown under the cell, and recorded for the ledger when the book is
-    being built ($MMPROMPTS_VERDICTS set), so a page run on its own writes nothing."""
+    being built ($MMPROMPTS_VERDICTS set), so a page run on its own writes nothing. `scope` (the
+    page's `Settings.scope`) says where the verdicts hold; it is stamped on each."""
+    verdicts = [replace(v, scope=scope) if scope else v for v in verdicts]
     if os.environ.get(VERDICTS_ENV):
         record_verdicts(page, verdicts)
     return PageVerdicts(tuple(verdicts))

@@ -5,7 +5,7 @@ import math
 import statistics
 from typing import Mapping, Sequence
 
-from .core import (CONTRADICTS, INCONCLUSIVE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _names, _plain,
+from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _names, _plain,
                    _sign, estimate, seed_estimate)
 from .register import CLAIMS
 
@@ -14,6 +14,9 @@ def _verdict(claim_id: str, outcome: str, sentence: str, **numbers) -> Verdict:
     return Verdict(CLAIMS[claim_id], outcome, sentence, {k: _plain(v) for k, v in numbers.items()})
 
 
+def not_testable(claim_id: str, failed: str, **numbers) -> Verdict:
+    """The verdict of a claim whose precondition fails here; `failed` says which and with what numbers."""
+    return _verdict(claim_id, NOT_TESTABLE, f"Not testable here: {failed}", **numbers)
 
 
 # ----------------------------------------------------------------------------- generic rules
