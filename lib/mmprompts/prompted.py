@@ -26,7 +26,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .models import LoadedCLIP
 
-__all__ = ["PromptConfig", "PromptedCLIP", "Trace"]
+__all__ = ["ARMS", "Intervention", "PromptConfig", "PromptTerms", "PromptedCLIP", "Trace"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,79 @@ class Trace:
     attentions: list[torch.Tensor] = field(default_factory=list)
     hidden: list[torch.Tensor] = field(default_factory=list)
     eos: torch.Tensor | None = None
+
+
+# Sec. 3.2.1 / eq. 12: in a block that holds prompt tokens, the attention update of an input token i is
+#     u'_i = Σ_j a'_ij v_j  +  Σ_k a'_ik v_k        (a' normalised over inputs j and prompts k together)
+# "the first way" is the re-weighting of the input part, "the second way" the prompt term, a bias.
+# The arms replace u'_i of every input token (prompt tokens are never touched):
+#   full                      u'_i as trained
+#   reweighting               Σ_j a'_ij v_j: the prompt term removed, the shrink Z_in / (Z_in + Z_p) kept
+#   reweighting-renormalised  Σ_j a_ij v_j, a = softmax over the input keys alone: no trace of the prompts
+#   bias                      Σ_j a_ij v_j + Σ_k a'_ik v_k: attention among inputs as without prompt keys,
+#                             plus the prompt term as trained
+#   constant-bias             Σ_j a_ij v_j + b_i: the prompt term replaced by a fixed vector per block and
+#                             position, its mean over a dataset (`PromptTerms`): a literal dataset bias
+# Learned biases (bias tuning) belong to the second way: the two re-weighting arms drop them.
+ARMS = ("full", "reweighting", "reweighting-renormalised", "bias", "constant-bias")
+
+
+@dataclass
+class PromptTerms:
+    """A tower's fixed prompt terms for the constant-bias arm: per block, one vector per token position.
+
+    per_position  per block [L, D]: the mean prompt term at each position (a width-D vector, the
+                  concatenated heads before out_proj, where the update is linear)
+    at_eos        text only, per block [D]: the mean at the EOS token, which sits at a different
+                  position in each class prompt and is the token the tower reads out
+    """
+
+    per_position: list[torch.Tensor]
+    at_eos: list[torch.Tensor] | None = None
+
+    def at(self, block: int, length: int, eos: torch.Tensor | None) -> torch.Tensor:
+        """The terms of block `block` for a batch of sequences of `length` tokens, [B or 1, L, D]."""
+        terms = self.per_position[block]
+        if terms.shape[0] < length:  # longer sequences than the mean was taken over: no term beyond them
+            terms = F.pad(terms, (0, 0, 0, length - terms.shape[0]))
+        terms = terms[:length][None]
+        if self.at_eos is None or eos is None:
+            return terms
+        terms = terms.repeat(len(eos), 1, 1)
+        terms[torch.arange(len(eos), device=eos.device), eos] = self.at_eos[block].to(terms.dtype)
+        return terms
+
+
+@dataclass
+class Intervention:
+    """Pass to `encode_image` / `encode_text` to evaluate one arm of eq. 12 in every block that holds
+    prompt tokens (see ARMS above), or to record the prompt terms of the forward as trained.
+
+      arm       one of ARMS
+      constant  the tower's `PromptTerms` (constant-bias only)
+      record    keep, per block, the prompt term of every input token [B, L, D] in `recorded` (zero at
+                prompt positions and where a token sees no prompt); with arm "full" the forward is unchanged
+    """
+
+    arm: str = "full"
+    constant: PromptTerms | None = None
+    record: bool = False
+    recorded: list[torch.Tensor] = field(default_factory=list)
+    eos: torch.Tensor | None = None  # text: set by `encode_tokens` (where each sequence's EOS is)
+
+    def __post_init__(self) -> None:
+        if self.arm not in ARMS:
+            raise ValueError(f"arm={self.arm!r}: choose one of {ARMS}")
+        if (self.arm == "constant-bias") != (self.constant is not None):
+            raise ValueError("the constant-bias arm needs `constant` (analysis.prompt_term_means), and only it")
+
+    @property
+    def changes_forward(self) -> bool:
+        return self.arm != "full" or self.record
+
+    @property
+    def keeps_biases(self) -> bool:
+        return not self.arm.startswith("reweighting")
 
 
 class PromptedCLIP(nn.Module):
@@ -174,10 +247,12 @@ class PromptedCLIP(nn.Module):
             )
         return tokens[:, :context]
 
-    def encode_text(self, texts: Sequence[str], trace: Trace | None = None) -> torch.Tensor:
-        return self.encode_tokens(self.tokenize(texts).to(self._device), trace)
+    def encode_text(self, texts: Sequence[str], trace: Trace | None = None,
+                    intervention: Intervention | None = None) -> torch.Tensor:
+        return self.encode_tokens(self.tokenize(texts).to(self._device), trace, intervention=intervention)
 
-    def encode_tokens(self, tokens: torch.Tensor, trace: Trace | None = None, truncate: bool = True) -> torch.Tensor:
+    def encode_tokens(self, tokens: torch.Tensor, trace: Trace | None = None, truncate: bool = True,
+                      intervention: Intervention | None = None) -> torch.Tensor:
         """Text features from token ids [N, context] (unnormalised, like open_clip).
 
         With causal attention no token after EOS can reach the EOS output, so by default
@@ -196,14 +271,18 @@ class PromptedCLIP(nn.Module):
         x = x + clip.positional_embedding[: x.shape[1]]
         if trace is not None:
             trace.eos = eos
+        if intervention is not None:
+            intervention.eos = eos
         x = self._run_blocks(
-            clip.transformer.resblocks, x, self.text_prompts, _replace_after_sos, self.text_bias, trace, causal=True
+            clip.transformer.resblocks, x, self.text_prompts, _replace_after_sos, self.text_bias, trace, causal=True,
+            prompt_positions=slice(1, 1 + n_ctx) if n_ctx else None, intervention=intervention,
         )
         x = clip.ln_final(x[torch.arange(x.shape[0], device=x.device), eos])
         proj = clip.text_projection
         return proj(x) if isinstance(proj, nn.Linear) else x @ proj
 
-    def encode_image(self, images: torch.Tensor, trace: Trace | None = None) -> torch.Tensor:
+    def encode_image(self, images: torch.Tensor, trace: Trace | None = None,
+                     intervention: Intervention | None = None) -> torch.Tensor:
         """Image features [B, d] from normalised images [B, 3, S, S] (unnormalised output)."""
         visual = self.clip.visual
         x = visual.conv1(images.to(visual.conv1.weight.dtype))
@@ -213,8 +292,10 @@ class PromptedCLIP(nn.Module):
         if self.config.n_ctx_vision:  # after the positional embedding, before ln_pre (IVLP)
             x = torch.cat([x, _expand(self.vision_prompts[0], x)], dim=1)
         x = visual.ln_pre(x)
+        n_ctx = self.config.n_ctx_vision
         x = self._run_blocks(
-            visual.transformer.resblocks, x, self.vision_prompts, _replace_last, self.vision_bias, trace, causal=False
+            visual.transformer.resblocks, x, self.vision_prompts, _replace_last, self.vision_bias, trace, causal=False,
+            prompt_positions=slice(x.shape[1] - n_ctx, None) if n_ctx else None, intervention=intervention,
         )
         return visual.ln_post(x[:, 0]) @ visual.proj
 
@@ -242,35 +323,53 @@ class PromptedCLIP(nn.Module):
         biases: nn.ParameterDict,
         trace: Trace | None,
         causal: bool,
+        prompt_positions: slice | None = None,
+        intervention: Intervention | None = None,
     ) -> torch.Tensor:
         if trace is not None and trace.keep_attention and torch.is_grad_enabled() and not x.requires_grad:
             x = x.requires_grad_()  # frozen weights + plain input: keep attention differentiable
+        if intervention is not None and _stacked_runs(prompts, biases):
+            raise ValueError("interventions evaluate one run: give a model whose learned tensors are not stacked")
+        edit = _Edit(intervention, prompt_positions) if intervention is not None and intervention.changes_forward else None
         for i, block in enumerate(blocks):
             if 0 < i < len(prompts):
                 x = insert(x, prompts[i])
             if trace is not None and trace.keep_hidden:
                 trace.hidden.append(x)
-            if causal and self.checkpoint_text and trace is None and torch.is_grad_enabled():
+            if causal and self.checkpoint_text and trace is None and edit is None and torch.is_grad_enabled():
                 x = checkpoint(_block, block, x, causal, None, use_reentrant=False)
             else:
-                x = _block(block, x, causal, trace)
-            if str(i) in biases:
+                x = _block(block, x, causal, trace, edit and edit.at(i))
+            if str(i) in biases and (intervention is None or intervention.keeps_biases):
                 x = _add_bias(x, biases[str(i)])
         return x
 
 
-def _block(block: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None) -> torch.Tensor:
+@dataclass
+class _Edit:
+    """An intervention inside one tower's layer loop: which positions hold prompts, and the current block."""
+
+    intervention: Intervention
+    prompts: slice | None
+    block: int = 0
+
+    def at(self, block: int) -> "_Edit":
+        self.block = block
+        return self
+
+
+def _block(block: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None, edit: _Edit | None = None) -> torch.Tensor:
     """One pre-LN residual block from open_clip's modules, with our attention."""
-    x = x + block.ls_1(_attention(block.attn, block.ln_1(x), causal, trace))
+    x = x + block.ls_1(_attention(block.attn, block.ln_1(x), causal, trace, edit))
     return x + block.ls_2(block.mlp(block.ln_2(x)))
 
 
-def _attention(attn: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None) -> torch.Tensor:
+def _attention(attn: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None, edit: _Edit | None = None) -> torch.Tensor:
     """Multi-head self-attention from open_clip's parameters (in_proj_*, out_proj, num_heads)."""
     batch, length, width = x.shape
     heads = attn.num_heads
     q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(batch, length, 3, heads, -1).permute(2, 0, 3, 1, 4)
-    if trace is None or not trace.keep_attention:
+    if (trace is None or not trace.keep_attention) and edit is None:
         out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
     else:
         scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
@@ -278,10 +377,40 @@ def _attention(attn: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | No
             future = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)
             scores = scores.masked_fill(future, float("-inf"))
         probs = scores.softmax(dim=-1)
-        trace.attentions.append(probs)
+        if trace is not None and trace.keep_attention:
+            trace.attentions.append(probs)
         out = probs @ v
+        if edit is not None and edit.prompts is not None:
+            out = _edited_update(edit, scores, probs, v, out)
     out = out.transpose(1, 2).reshape(batch, length, width)
     return F.linear(out, attn.out_proj.weight, attn.out_proj.bias)
+
+
+def _edited_update(edit: _Edit, scores: torch.Tensor, probs: torch.Tensor, v: torch.Tensor,
+                   full: torch.Tensor) -> torch.Tensor:
+    """The attention output [B, H, L, d] with every input query's update replaced by the edit's arm
+    (prompt queries keep theirs), and the prompt terms recorded when asked."""
+    batch, heads, length, head_width = full.shape
+    is_prompt = torch.zeros(length, dtype=torch.bool, device=full.device)
+    is_prompt[edit.prompts] = True
+    prompt_term = probs.masked_fill(~is_prompt, 0.0) @ v  # Σ_k a'_ik v_k
+    intervention = edit.intervention
+    if intervention.record:
+        recorded = prompt_term.masked_fill(is_prompt[:, None], 0.0)
+        intervention.recorded.append(recorded.transpose(1, 2).reshape(batch, length, heads * head_width))
+    arm = intervention.arm
+    if arm == "full":
+        return full
+    if arm == "reweighting":
+        update = probs.masked_fill(is_prompt, 0.0) @ v  # Σ_j a'_ij v_j
+    else:  # the attention among inputs alone: softmax over the input keys of the current tokens
+        update = scores.masked_fill(is_prompt, float("-inf")).softmax(dim=-1) @ v
+        if arm == "bias":
+            update = update + prompt_term
+        elif arm == "constant-bias":
+            terms = intervention.constant.at(edit.block, length, intervention.eos).to(update.dtype)
+            update = update + terms.view(terms.shape[0], length, heads, head_width).transpose(1, 2)
+    return torch.where(is_prompt[:, None], full, update)
 
 
 def _expand(prompt: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

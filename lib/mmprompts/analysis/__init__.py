@@ -3,12 +3,14 @@ and returns tensors; plotting lives elsewhere."""
 from .attention import (TEXT_GROUPS, VISION_GROUPS, attention_distance, attention_entropy, attention_scope,
                         attention_shift, group_attention, scope_change, token_group_attention, without_prompts)
 from .decomposition import AttentionDecomposition, decompose_attention
+from .interventions import ARMS, BRANCHES, arm_correct, intervened_logits, prompt_term_means
 from .relevancy import Relevancy, accumulate_relevancy, relevancy_maps, relevancy_statistics
 from .similarity import (cls_attention_maps, map_correlation, normalised_similarity, patch_heatmaps,
                          prompt_patch_similarity, rotate_images, rotation_agreement)
 from .tokens import text_token_groups, text_tokens, vision_token_groups
 
 __all__ = [
+    "ARMS", "BRANCHES", "arm_correct", "intervened_logits", "prompt_term_means",
     "TEXT_GROUPS", "VISION_GROUPS", "token_group_attention",
     "AttentionDecomposition", "Relevancy", "accumulate_relevancy", "attention_distance", "attention_entropy",
     "attention_scope", "attention_shift", "cls_attention_maps", "decompose_attention", "group_attention",
