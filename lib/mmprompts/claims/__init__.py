@@ -21,22 +21,22 @@ ledger page's rows).
 """
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, OUTCOMES, SUPPORTS, Z, Claim, Estimate, Verdict,
                    binomial_se, estimate, gain_over_zero_shot, paired, seed_estimate, task_learned)
-from .effects import cls_map_effects, relevancy_effects, text_attention_effects
+from .effects import cls_map_effects, mechanism_effects, relevancy_effects, text_attention_effects
 from .ledger import (VERDICTS_ENV, PageVerdicts, ledger_rows, load_verdicts, record_verdicts, report,
                      verdicts_folder)
 from .register import CLAIMS
 from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_prompts, decide_bias_gain_largest,
                     decide_bias_near_optimal, decide_depth_best_near_top, decide_depth_exceeds_clip, decide_depth_rises,
                     decide_direction, decide_equal, decide_identities, decide_many_classes_keep_gaining,
-                    decide_map_kept, decide_more_prompts_help, decide_relative_attention, decide_scope_unchanged,
-                    decide_unstable_above, decide_zero_shot_weak, not_testable)
+                    decide_map_kept, decide_mechanism, decide_more_prompts_help, decide_relative_attention, decide_scope_unchanged,
+                    decide_unstable_above, decide_zero_shot_weak, mechanism_way, not_testable)
 
 __all__ = [
     "CLAIMS", "CONTRADICTS", "FAR_FROM_WEB_PHOTOS", "INCONCLUSIVE", "NOT_TESTABLE", "OUTCOMES", "SUPPORTS", "VERDICTS_ENV", "Z", "Claim", "Estimate",
     "PageVerdicts", "Verdict", "cls_map_effects", "combine", "decide_bias_beats_prompts", "decide_bias_gain_largest",
     "decide_bias_near_optimal", "decide_depth_best_near_top", "decide_depth_exceeds_clip", "decide_depth_rises",
     "decide_direction", "decide_equal", "decide_identities", "decide_many_classes_keep_gaining", "decide_map_kept",
-    "decide_more_prompts_help", "decide_relative_attention", "decide_scope_unchanged", "decide_unstable_above",
+    "decide_mechanism", "decide_more_prompts_help", "mechanism_effects", "mechanism_way", "decide_relative_attention", "decide_scope_unchanged", "decide_unstable_above",
     "decide_zero_shot_weak", "binomial_se", "estimate", "gain_over_zero_shot", "not_testable", "task_learned", "ledger_rows", "load_verdicts", "paired", "record_verdicts", "relevancy_effects",
     "report", "seed_estimate", "text_attention_effects", "verdicts_folder",
 ]

@@ -64,3 +64,27 @@ def cls_map_effects(clip_attention: torch.Tensor, prompted_attention: torch.Tens
     kept = torch.stack([normalised_similarity(p, c) for p, c in zip(prompted_attention, clip_attention)]).mean(0)
     background = map_correlation(similarity, clip_attention).mean(0)
     return {"kept": estimate(kept.tolist()), "background": estimate(background.tolist())}
+
+
+def mechanism_effects(per_image: Mapping[str, torch.Tensor], zero_shot: torch.Tensor) -> dict[str, Estimate]:
+    """The effects of the two ways (Sec. 3.2.1) from one branch's arms, paired over the test images, in
+    percentage points.
+
+    per_image: per arm ("full", "reweighting", "bias", ...), [N] the fraction of the runs that
+    classify each test image correctly; zero_shot: [N] zero-shot CLIP's hits on the same images.
+    gain: full − CLIP (the precondition: prompts helped); <arm>_half: arm − (CLIP + full) / 2 (above
+    0: the arm alone recovers more than half of the gain); <arm>_vs_reweighting: arm − reweighting.
+    Linear in the per-image values, so each SE is an ordinary paired SE (no ratio of noisy numbers)."""
+    clip = zero_shot.float()
+    full = per_image["full"].float()
+    half = (clip + full) / 2
+    points = lambda t: (100 * t).tolist()  # noqa: E731
+    effects = {"gain": paired(points(full), points(clip))}
+    for arm, values in per_image.items():
+        if arm == "full":
+            continue
+        key = arm.replace("-", "_")
+        effects[f"{key}_half"] = paired(points(values.float()), points(half))
+        if arm != "reweighting" and "reweighting" in per_image:
+            effects[f"{key}_vs_reweighting"] = paired(points(values.float()), points(per_image["reweighting"].float()))
+    return effects

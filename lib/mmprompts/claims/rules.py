@@ -152,6 +152,55 @@ def decide_relative_attention(change_per_block: Sequence[float], float_tolerance
     return _verdict("formulation.relative-attention", outcome, sentence, change_per_block=list(change_per_block))
 
 
+# ----------------------------------------------------------------------------- page 2: the two ways, by intervention
+WAYS = {"second": "the second way (bias)", "first": "the first way (re-weighting)", "both": "both indispensable",
+        "undecided": "undecided", NOT_TESTABLE: "not testable (no gain over CLIP beyond 2 SE)"}
+
+
+def mechanism_way(effects: Mapping[str, Estimate], bias_arm: str = "bias") -> str:
+    """Which of Sec. 3.2.1's three hypotheses one dataset's intervention effects (`mechanism_effects`) decide.
+
+    NOT_TESTABLE when the full model's gain over CLIP is not beyond 2 SE (prompts that did not help
+    cannot say how they help); "second" when the `bias_arm` alone recovers more than half of the gain
+    and more than re-weighting alone, each beyond 2 SE; "first" when re-weighting alone recovers more
+    than half and more than the bias arm; "both" when each alone recovers less than half, beyond 2 SE;
+    else "undecided". Half the gain is the boundary because "mainly" means most of it."""
+    key = bias_arm.replace("-", "_")
+    if _sign(effects["gain"]) <= 0:
+        return NOT_TESTABLE
+    bias_half, reweighting_half, versus = effects[f"{key}_half"], effects["reweighting_half"], effects[f"{key}_vs_reweighting"]
+    if _sign(bias_half) > 0 and _sign(versus) > 0:
+        return "second"
+    if _sign(reweighting_half) > 0 and _sign(versus) < 0:
+        return "first"
+    if _sign(bias_half) < 0 and _sign(reweighting_half) < 0:
+        return "both"
+    return "undecided"
+
+
+def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]], hypothesis: str, what: str,
+                     bias_arm: str = "bias") -> Verdict:
+    """A hypothesis of Sec. 3.2.1 ("second", "first" or "both") over the datasets, from each dataset's
+    `mechanism_way`: supports when it decides more than half of the testable datasets and no dataset
+    is decided for another hypothesis; contradicts when other hypotheses decide more datasets than it
+    and at least half; not testable when no dataset is (no gain over CLIP anywhere); else inconclusive."""
+    ways = {d: mechanism_way(e, bias_arm) for d, e in effects.items()}
+    testable = {d: w for d, w in ways.items() if w != NOT_TESTABLE}
+    by_way = {w: [d for d, x in ways.items() if x == w] for w in WAYS}
+    listing = "; ".join(f"{WAYS[w]}: {_names(ds)}" for w, ds in by_way.items() if ds)
+    gains = {d: e["gain"] for d, e in effects.items()}
+    if not testable:
+        return not_testable(claim_id, f"on no dataset did the prompts beat zero-shot CLIP beyond {Z:g} SE "
+                            f"({_names(f'{d} {g.mean:+.1f}' for d, g in gains.items())} points).", gains=gains)
+    agree = [d for d, w in testable.items() if w == hypothesis]
+    other = [d for d, w in testable.items() if w not in (hypothesis, "undecided")]
+    n = len(testable)
+    outcome = (SUPPORTS if len(agree) > n / 2 and not other else
+               CONTRADICTS if len(other) > len(agree) and len(other) >= n / 2 else INCONCLUSIVE)
+    sentence = f"{_first_upper(what)}, per dataset — {listing}."
+    return _verdict(claim_id, outcome, sentence, ways=ways, effects={d: dict(e) for d, e in effects.items()})
+
+
 # ----------------------------------------------------------------------------- page 5: attention scope
 def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, float]], what: str,
                            unchanged: float = 0.5, changed: float = 1.0) -> Verdict:
