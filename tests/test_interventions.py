@@ -274,3 +274,28 @@ def test_bad_arms_and_branches_are_named(tiny_clip, images):
         intervened_logits(model, images, CLASSES, arm="bias", branch="vision")
     with pytest.raises(ValueError, match="prompt_term_means"):
         intervened_logits(model, images, CLASSES, arm="constant-bias", branch="image")
+
+
+# ----------------------------------------------------------------------------- null controls
+def test_null_controls_keep_the_shape_and_learn_nothing(tiny_clip):
+    from mmprompts.analysis import initial_model, null_controls
+
+    config = mp.PromptConfig.prompts(2, 3)
+    torch.manual_seed(7)
+    started = mp.PromptedCLIP(tiny_clip, config)  # what a run with seed 7 starts from
+    model = prompted_model(tiny_clip, config)
+    state = torch.get_rng_state()
+    controls = null_controls(tiny_clip, model, seed=7)
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's random stream is untouched
+    learned = dict(model.named_parameters())
+    for name, parameter in started.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        assert torch.equal(controls["initial"].get_parameter(name), parameter)
+        assert torch.equal(initial_model(tiny_clip, model, 7).get_parameter(name), parameter)
+        assert not controls["zero"].get_parameter(name).any()
+        random = controls["random"].get_parameter(name)
+        assert random.norm().item() == pytest.approx(learned[name].norm().item(), rel=1e-5)
+        assert not torch.allclose(random, learned[name])
+    again = null_controls(tiny_clip, model, seed=7)["random"]
+    assert all(torch.equal(a, b) for a, b in zip(again.parameters(), controls["random"].parameters()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader
@@ -69,15 +70,23 @@ def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], m
             runs[Path(settings.learned).name] = _arms(model, clip, dataset, train, test, batch_size)
         for seed in settings.seeds if settings.learned is None else ():
             result = execute(RunSpec(name, method, seed), clip, dataset, settings, progress=False)
-            path = cache_root(settings.cache) / "runs" / result.key / f"interventions-v{INTERVENTIONS_VERSION}.pt"
-            if path.is_file():
-                runs[f"seed {seed}"] = torch.load(path, weights_only=True)
-                continue
             train = fewshot_splits(dataset, settings.shots, seed, fallback_dir=cache_root(settings.cache) / "fewshot").train
-            runs[f"seed {seed}"] = _arms(result.model, clip, dataset, train, test, batch_size)
-            atomic_torch_save(path, runs[f"seed {seed}"])
-        results[name] = ArmAccuracies(name, _zero_shot_correct(clip, dataset, test), runs)
+            runs[f"seed {seed}"] = _cached(settings, result.key,
+                                           lambda: _arms(result.model, clip, dataset, train, test, batch_size))
+        zero_shot = _cached(settings, execute(RunSpec(name), clip, dataset, settings, progress=False).key,
+                            lambda: {("zero-shot", "CLIP"): _zero_shot_correct(clip, dataset, test)})
+        results[name] = ArmAccuracies(name, zero_shot[("zero-shot", "CLIP")], runs)
     return results
+
+
+def _cached(settings, key: str, compute: Callable[[], dict]) -> dict:
+    """Per-image results kept in the run's folder next to its metrics, computed on first use."""
+    path = cache_root(settings.cache) / "runs" / key / f"interventions-v{INTERVENTIONS_VERSION}.pt"
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    value = compute()
+    atomic_torch_save(path, value)
+    return value
 
 
 @torch.no_grad()

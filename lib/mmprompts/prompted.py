@@ -330,7 +330,8 @@ class PromptedCLIP(nn.Module):
             x = x.requires_grad_()  # frozen weights + plain input: keep attention differentiable
         if intervention is not None and _stacked_runs(prompts, biases):
             raise ValueError("interventions evaluate one run: give a model whose learned tensors are not stacked")
-        edit = _Edit(intervention, prompt_positions) if intervention is not None and intervention.changes_forward else None
+        edits = intervention is not None and intervention.changes_forward and prompt_positions is not None
+        edit = _Edit(intervention, prompt_positions) if edits else None
         for i, block in enumerate(blocks):
             if 0 < i < len(prompts):
                 x = insert(x, prompts[i])
@@ -350,7 +351,7 @@ class _Edit:
     """An intervention inside one tower's layer loop: which positions hold prompts, and the current block."""
 
     intervention: Intervention
-    prompts: slice | None
+    prompts: slice
     block: int = 0
 
     def at(self, block: int) -> "_Edit":
@@ -380,7 +381,7 @@ def _attention(attn: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | No
         if trace is not None and trace.keep_attention:
             trace.attentions.append(probs)
         out = probs @ v
-        if edit is not None and edit.prompts is not None:
+        if edit is not None:
             out = _edited_update(edit, scores, probs, v, out)
     out = out.transpose(1, 2).reshape(batch, length, width)
     return F.linear(out, attn.out_proj.weight, attn.out_proj.bias)
