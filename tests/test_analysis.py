@@ -147,8 +147,9 @@ def test_attention_shift_is_zero_in_block_one_and_against_itself(tiny_clip, imag
     prompted = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(4, 3))
     for p in prompted.vision_prompts:
         p.data.normal_(0, 1.0)
-    shift = attention_shift(prompted, clip, [images[:2], images[2:]], progress=False)
-    assert shift.shape == (3,)
+    per_image = attention_shift(prompted, clip, [images[:2], images[2:]], progress=False)
+    assert per_image.shape == (3, 3)  # images, blocks
+    shift = per_image.mean(0)
     # block 1 reads CLIP's tokens: prompts only rescale each query's attention over them
     assert shift[0] < 1e-5 and shift[1:].max() > 1e-3
     # an independent recomputation of block 2

@@ -146,24 +146,22 @@ def attention_shift(model: PromptedCLIP, reference: PromptedCLIP, batches: Itera
                     progress: bool = True) -> torch.Tensor:
     """How far the prompted model's attention among input tokens moved from the reference's (Fig. 1).
 
-    Per block: the total variation ½ Σ_j |a_ij − a⁰_ij| between the prompted model's
+    Per image and block: the total variation ½ Σ_j |a_ij − a⁰_ij| between the prompted model's
     attention renormalised over the input tokens (prompt rows and columns removed) and the
-    reference model's (zero-shot CLIP) on the same images; mean over images, heads and
-    queries, [layers]. 0 in a block where prompts only rescale the attention (block 1)."""
+    reference model's (zero-shot CLIP) on the same image, mean over heads and queries; [images, layers].
+    0 in a block where prompts only rescale the attention (block 1)."""
     n_prompts = model.config.n_ctx_vision
-    total, count = None, 0
+    shifts = []
     for images in progress_bar(batches, progress, desc="attention shift"):
         images = images.to(model.logit_scale.device)
         mine, theirs = Trace(), Trace()
         model.encode_image(images, trace=mine)
         reference.encode_image(images, trace=theirs)
-        shift = torch.stack([0.5 * (without_prompts(a, n_prompts).float() - b.float()).abs().sum(-1).mean(dim=(1, 2)).sum(0)
-                             for a, b in zip(mine.attentions, theirs.attentions)])
-        total = shift if total is None else total + shift
-        count += len(images)
-    if count == 0:
+        shifts.append(torch.stack([0.5 * (without_prompts(a, n_prompts).float() - b.float()).abs().sum(-1).mean(dim=(1, 2))
+                                   for a, b in zip(mine.attentions, theirs.attentions)], dim=1))
+    if not shifts:
         raise ValueError("no image batches given")
-    return total / count
+    return torch.cat(shifts)
 
 
 def scope_change(variant: torch.Tensor, reference: torch.Tensor) -> float:

@@ -6,7 +6,7 @@ import statistics
 from typing import Mapping, Sequence
 
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _names, _plain,
-                   _sign, estimate, seed_estimate)
+                   _sign, estimate, paired, seed_estimate)
 from .register import CLAIMS
 
 
@@ -20,56 +20,113 @@ def not_testable(claim_id: str, failed: str, **numbers) -> Verdict:
 
 
 # ----------------------------------------------------------------------------- generic rules
-def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: int, what: str) -> Verdict:
+# Two inputs every analysis rule takes besides its effects:
+#   controls  per null control ("initial", "zero", "random": `analysis.null_controls`), per dataset: for a
+#             direction rule the paired difference learned − control (the learned prompts must beat each
+#             control in the claimed direction); for a rule of no change the control's own statistic,
+#             reported so the reader sees what prompts that learned nothing do.
+#   excluded  per dataset whose precondition fails, the reason (e.g. the prompts did not learn there): it
+#             is left out of the majority and named; with every dataset left out the claim is not testable.
+def _testable(claim_id: str, values: Mapping[str, object], excluded: Mapping[str, str] | None,
+              what: str) -> tuple[dict, str, Verdict | None]:
+    """The datasets left after the failed preconditions, the sentence's note on the others, and the verdict
+    to return at once when none is left (not testable) or none was given (inconclusive)."""
+    excluded = dict(excluded or {})
+    kept = {d: v for d, v in values.items() if d not in excluded}
+    note = (" Not testable on " + "; ".join(f"{d} ({why})" for d, why in excluded.items() if d in values) + "."
+            if any(d in values for d in excluded) else "")
+    if kept:
+        return kept, note, None
+    if note:
+        return kept, note, not_testable(claim_id, note.removeprefix(" Not testable on ").rstrip(".") + ".",
+                                        excluded=excluded)
+    return kept, note, _verdict(claim_id, INCONCLUSIVE, f"No dataset to measure {what} on.")
+
+
+def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: int, what: str,
+                     controls: Mapping[str, Mapping[str, Estimate]] | None = None,
+                     excluded: Mapping[str, str] | None = None) -> Verdict:
     """A per-dataset effect that the paper says goes one way (`expected` = +1 or −1) "in most datasets".
 
-    supports: significant in the expected direction on more than half of the datasets and
-    significantly the other way on none; contradicts: significantly the other way on more
-    datasets than the expected way, and on at least half; else inconclusive."""
-    if not effects:
-        return _verdict(claim_id, INCONCLUSIVE, f"No dataset to measure {what} on.")
+    A dataset agrees when its effect is significant in the expected direction and the learned prompts
+    also beat every null control in that direction beyond 2 SE (`controls`: learned − control); a
+    dataset where a control does as much agrees only with the untrained prompts. supports: agrees on
+    more than half of the testable datasets and significantly the other way on none; contradicts:
+    significantly the other way on more datasets than the expected way, and on at least half; else
+    inconclusive."""
+    effects, note, early = _testable(claim_id, effects, excluded, what)
+    if early is not None:
+        return early
+    controls = dict(controls or {})
     signs = {d: _sign(e) for d, e in effects.items()}
-    agree = [d for d, s in signs.items() if s == expected]
+    raw = [d for d, s in signs.items() if s == expected]
     oppose = [d for d, s in signs.items() if s == -expected]
+    matched = {d: [c for c, by in controls.items() if _sign(by[d]) != expected] for d in raw}
+    agree = [d for d in raw if not matched[d]]
     n = len(effects)
     if len(agree) > n / 2 and not oppose:
         outcome = SUPPORTS
-    elif len(oppose) > len(agree) and len(oppose) >= n / 2:
+    elif len(oppose) > len(raw) and len(oppose) >= n / 2:
         outcome = CONTRADICTS
     else:
         outcome = INCONCLUSIVE
     word = "rises" if expected > 0 else "falls"
-    sentence = (f"{_first_upper(what)} {word} significantly (beyond {Z:g} SE) on {len(agree)} of {n} datasets "
-                f"({_names(agree)}) and significantly the other way on {len(oppose)} ({_names(oppose)}).")
-    return _verdict(claim_id, outcome, sentence, effects=dict(effects))
+    sentence = (f"{_first_upper(what)} {word} beyond {Z:g} SE on {len(raw)} of {n} datasets ({_names(raw)}) and "
+                f"the other way on {len(oppose)} ({_names(oppose)}).")
+    if controls:
+        equalled = [f"{d} ({_names(matched[d])})" for d in raw if matched[d]]
+        sentence += (f" Beyond every untrained control ({_names(controls)}) on {len(agree)} ({_names(agree)})"
+                     + (f"; untrained prompts do as much on {_names(equalled)}." if equalled else "."))
+    return _verdict(claim_id, outcome, sentence + note, effects=dict(effects), controls=controls,
+                    excluded=dict(excluded or {}))
 
 
-def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mapping[str, float], what: str) -> Verdict:
+def _controls_note(controls: Mapping[str, Mapping[str, object]], holds, what: str) -> str:
+    """For a claim of no change: on how many datasets each null control satisfies it too."""
+    if not controls:
+        return ""
+    parts = [f"{c} on {sum(bool(holds(d, x)) for d, x in by.items())} of {len(by)}" for c, by in controls.items()]
+    return f" Untrained prompts {what} too: {', '.join(parts)}."
+
+
+def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mapping[str, float], what: str,
+                 controls: Mapping[str, Mapping[str, Estimate]] | None = None,
+                 excluded: Mapping[str, str] | None = None) -> Verdict:
     """An effect the paper says is absent ("stays the same"): an equivalence test per dataset.
 
     The same: |effect| + 2 SE ≤ margin; different: |effect| − 2 SE > margin; majority as in
-    `decide_direction`."""
-    if not effects:
-        return _verdict(claim_id, INCONCLUSIVE, f"No dataset to measure {what} on.")
+    `decide_direction`. For a claim of no change the null controls (each control's own effect) are
+    not a bar to clear: that prompts which learned nothing also change nothing does not make "the
+    learned ones change nothing" false; they are reported."""
+    effects, note, early = _testable(claim_id, effects, excluded, what)
+    if early is not None:
+        return early
     same = [d for d, e in effects.items() if abs(e.mean) + Z * e.se <= margins[d]]
     different = [d for d, e in effects.items() if abs(e.mean) - Z * e.se > margins[d]]
     n = len(effects)
     outcome = (SUPPORTS if len(same) > n / 2 and not different else
                CONTRADICTS if len(different) > len(same) and len(different) >= n / 2 else INCONCLUSIVE)
     sentence = (f"{_first_upper(what)} stays within its margin on {len(same)} of {n} datasets ({_names(same)}) "
-                f"and surely leaves it on {len(different)} ({_names(different)}).")
-    return _verdict(claim_id, outcome, sentence, effects=dict(effects), margins=dict(margins))
+                f"and leaves it beyond {Z:g} SE on {len(different)} ({_names(different)}).")
+    sentence += _controls_note(controls or {}, lambda d, e: d in margins and abs(e.mean) + Z * e.se <= margins[d],
+                               "stay within it")
+    return _verdict(claim_id, outcome, sentence + note, effects=dict(effects), margins=dict(margins),
+                    controls=dict(controls or {}), excluded=dict(excluded or {}))
 
 
-def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str, threshold: float = 0.5) -> Verdict:
+def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str, threshold: float = 0.5,
+                    controls: Mapping[str, Mapping[str, Estimate]] | None = None,
+                    excluded: Mapping[str, str] | None = None) -> Verdict:
     """Maps the paper says prompts leave unchanged, per dataset a normalised similarity
     s = (r − r_unrelated) / (1 − r_unrelated) of the prompted model's map to CLIP's map of the
     same image (1: identical; 0: no more alike than CLIP's maps of two different images).
 
     kept: s − 2 SE ≥ threshold (closer to identical than to an unrelated image's map, with
-    the default 0.5); changed: s + 2 SE < threshold; majority as in `decide_direction`."""
-    if not similarity:
-        return _verdict(claim_id, INCONCLUSIVE, f"No dataset to compare {what} on.")
+    the default 0.5); changed: s + 2 SE < threshold; majority as in `decide_direction`; null
+    controls (each control's own similarity) reported as in `decide_equal`."""
+    similarity, note, early = _testable(claim_id, similarity, excluded, what)
+    if early is not None:
+        return early
     kept = [d for d, s in similarity.items() if s.low >= threshold]
     changed = [d for d, s in similarity.items() if s.high < threshold]
     n = len(similarity)
@@ -78,7 +135,9 @@ def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str
     values = ", ".join(f"{d} {s.mean:.2f}" for d, s in similarity.items())
     sentence = (f"Normalised similarity of {what} to zero-shot CLIP's (1 identical, 0 unrelated): {values}; "
                 f"kept (≥ {threshold} beyond {Z:g} SE) on {len(kept)} of {n}, changed on {len(changed)}.")
-    return _verdict(claim_id, outcome, sentence, similarity=dict(similarity), threshold=threshold)
+    sentence += _controls_note(controls or {}, lambda d, s: s.low >= threshold, "keep them")
+    return _verdict(claim_id, outcome, sentence + note, similarity=dict(similarity), threshold=threshold,
+                    controls=dict(controls or {}), excluded=dict(excluded or {}))
 
 
 def combine(claim_id: str, parts: Mapping[str, Verdict]) -> Verdict:
@@ -128,28 +187,39 @@ def decide_identities(max_error: float, tolerance: float = 1e-5) -> Verdict:
     return _verdict("formulation.identities", outcome, sentence, max_error=max_error, tolerance=tolerance)
 
 
-def decide_relative_attention(change_per_block: Sequence[float], float_tolerance: float = 1e-4,
-                              changed: float = 0.02, unchanged: float = 0.005) -> Verdict:
+def decide_relative_attention(shift: Sequence[Sequence[float]], controls: Mapping[str, Sequence[Sequence[float]]] | None = None,
+                              float_tolerance: float = 1e-4, changed: float = 0.02, unchanged: float = 0.005) -> Verdict:
     """Fig. 1: in the first block the input tokens' attention is CLIP's scaled by one factor per
     query; in later blocks the relative attention among input tokens differs from CLIP's.
 
-    Input per block: the total variation between the prompted model's attention renormalised
-    over input tokens and zero-shot CLIP's attention (mean over images, heads, queries).
-    supports: block 1 ≤ `float_tolerance` and some later block ≥ `changed` (2% of each
-    query's attention mass moved); contradicts: block 1 above the float tolerance, or every
-    later block ≤ `unchanged` (0.5%, the relative attention is CLIP's); else inconclusive."""
-    if len(change_per_block) < 2:
-        return _verdict("formulation.relative-attention", INCONCLUSIVE, "Needs a model with at least two blocks.")
-    first, later = change_per_block[0], max(change_per_block[1:])
+    shift: per image, per block, the total variation between the prompted model's attention
+    renormalised over input tokens and zero-shot CLIP's (`analysis.attention_shift`); controls: the
+    same for each null control on the same images. supports: block 1 ≤ `float_tolerance`, the
+    block that moved most ≥ `changed` (2% of each query's attention mass) and, there, the learned
+    prompts moved it more than every control beyond 2 SE (paired over images); contradicts: block 1
+    above the float tolerance, or every later block ≤ `unchanged` (0.5%: CLIP's relative attention);
+    else inconclusive (also when untrained prompts move it as much: the statistic then says nothing
+    about learning)."""
+    claim = "formulation.relative-attention"
+    per_block = [estimate(column) for column in zip(*shift)]
+    if len(per_block) < 2:
+        return _verdict(claim, INCONCLUSIVE, "Needs a model with at least two blocks.")
+    block = max(range(1, len(per_block)), key=lambda b: per_block[b].mean)
+    first, later = per_block[0].mean, per_block[block].mean
+    versus = {c: paired([row[block] for row in shift], [row[block] for row in rows]) for c, rows in (controls or {}).items()}
+    equalled = [c for c, e in versus.items() if _sign(e) <= 0]
     if first > float_tolerance or later <= unchanged:
         outcome = CONTRADICTS
-    elif later >= changed:
+    elif later >= changed and not equalled:
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
     sentence = (f"Attention moved relative to CLIP's (total variation over input tokens): block 1 {first:.1e}, "
-                f"later blocks up to {later:.3f} (changed ≥ {changed}, unchanged ≤ {unchanged}).")
-    return _verdict("formulation.relative-attention", outcome, sentence, change_per_block=list(change_per_block))
+                f"at most {later:.3f} (block {block + 1}; changed ≥ {changed}, unchanged ≤ {unchanged}).")
+    if versus:
+        sentence += (" There, untrained prompts: " + ", ".join(f"{c} {later - e.mean:.3f}" for c, e in versus.items())
+                     + (f"; they move it as much ({_names(equalled)})." if equalled else "; the learned prompts move it more."))
+    return _verdict(claim, outcome, sentence, per_block=per_block, block=block + 1, versus_controls=versus)
 
 
 # ----------------------------------------------------------------------------- page 2: the two ways, by intervention
@@ -203,7 +273,9 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
 
 # ----------------------------------------------------------------------------- page 5: attention scope
 def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, float]], what: str,
-                           unchanged: float = 0.5, changed: float = 1.0) -> Verdict:
+                           unchanged: float = 0.5, changed: float = 1.0,
+                           controls: Mapping[str, Mapping[str, float]] | None = None,
+                           excluded: Mapping[str, str] | None = None, convention: str | None = None) -> Verdict:
     """Figs. 5 / 7: CLIP, "W/O prompt" and "W prompt" show no significant difference.
 
     Input: per variant and dataset, the mean |variant − CLIP| over (block, head) divided by
@@ -211,9 +283,25 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
     scale of the dots in Fig. 5. A variant is unchanged on a dataset at ratio ≤ `unchanged`
     (half the spread between heads), changed at ratio ≥ `changed`. supports: every variant
     unchanged on most datasets and changed on none; contradicts: some variant changed on at
-    least half of the datasets; else inconclusive."""
-    outcome, parts = SUPPORTS, []
+    least half of the datasets; else inconclusive. `controls`: per null control and dataset, the
+    "W prompt" ratio of the control (reported). `convention`: when the statistic rests on a convention
+    the paper does not state (e.g. where prompt keys sit on the patch grid), the claim is not
+    testable with it; the numbers are still given."""
+    parts = []
     for variant, by_dataset in ratios.items():
+        by_dataset = {d: r for d, r in by_dataset.items() if d not in (excluded or {})}
+        parts.append(f"{variant}: " + ", ".join(f"{d} {r:.2f}" for d, r in by_dataset.items()))
+    sentence = (f"Mean |difference from CLIP| of {what} in units of CLIP's head-to-head spread (unchanged ≤ "
+                f"{unchanged}, changed ≥ {changed}): " + "; ".join(parts) + ".")
+    if convention is not None:
+        return not_testable(claim_id, f"{convention}. {sentence}", ratios=dict(ratios))
+    first = next(iter(ratios.values()), {})
+    kept_datasets, note, early = _testable(claim_id, first, excluded, what)
+    if early is not None:
+        return early
+    outcome = SUPPORTS
+    for variant, by_dataset in ratios.items():
+        by_dataset = {d: r for d, r in by_dataset.items() if d in kept_datasets}
         n = len(by_dataset)
         kept = [d for d, r in by_dataset.items() if r <= unchanged]
         moved = [d for d, r in by_dataset.items() if r >= changed]
@@ -221,12 +309,9 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
             outcome = CONTRADICTS
         elif outcome == SUPPORTS and not (len(kept) > n / 2 and not moved):
             outcome = INCONCLUSIVE
-        parts.append(f"{variant}: " + ", ".join(f"{d} {r:.2f}" for d, r in by_dataset.items()))
-    if not ratios:
-        outcome = INCONCLUSIVE
-    sentence = (f"Mean |difference from CLIP| of {what} in units of CLIP's head-to-head spread (unchanged ≤ "
-                f"{unchanged}, changed ≥ {changed}): " + "; ".join(parts) + ".")
-    return _verdict(claim_id, outcome, sentence, ratios=dict(ratios))
+    sentence += _controls_note(controls or {}, lambda d, r: r <= unchanged, "stay unchanged")
+    return _verdict(claim_id, outcome, sentence + note, ratios=dict(ratios), controls=dict(controls or {}),
+                    excluded=dict(excluded or {}))
 
 
 # ----------------------------------------------------------------------------- page 6: Table 1
