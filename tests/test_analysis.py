@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -188,3 +189,20 @@ def test_rotation_agreement_is_one_without_rotation_and_a_correlation(tiny_clip,
     assert rotation_agreement(model, images, (0,)).item() == pytest.approx(1.0, abs=1e-5)
     agreement = rotation_agreement(model, images)
     assert agreement.shape == (3,) and (agreement.abs() <= 1 + 1e-6).all()
+
+
+def test_similarity_attention_is_the_correlation_of_distance_and_attention(tiny_clip, images):
+    from mmprompts.analysis import similarity_attention
+
+    torch.manual_seed(2)
+    model = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 3))
+    got = similarity_attention(model, images)
+    trace = mp.Trace(keep_hidden=True)
+    model.encode_image(images, trace=trace)
+    for b in range(len(images)):  # an independent loop over blocks and (token, prompt) pairs
+        per_block = []
+        for hidden, attention in zip(trace.hidden, trace.attentions):
+            pairs = [(-(hidden[b, i] - hidden[b, -2 + c]).norm().item(), attention[b, :, i, -2 + c].mean().item())
+                     for i in range(hidden.shape[1] - 2) for c in range(2)]
+            per_block.append(np.corrcoef(np.array(pairs).T)[0, 1])
+        assert got[b].item() == pytest.approx(float(np.mean(per_block)), abs=1e-5)

@@ -89,3 +89,35 @@ def test_scope_rule_on_a_convention_the_paper_does_not_state_is_not_testable():
     assert verdict.outcome == NOT_TESTABLE and "where prompts sit" in verdict.sentence and "a 3.00" in verdict.sentence
     excluded = C.decide_scope_unchanged("scope.entropy", {"W prompt": {"a": 3.0, "b": 0.1}}, "x", excluded={"a": "no"})
     assert excluded.outcome == SUPPORTS
+
+
+def heads(*block_means, spread=0.01, n=4):
+    """Per block, n heads around the given mean."""
+    return [[m + spread * (h - (n - 1) / 2) for h in range(n)] for m in block_means]
+
+
+@pytest.mark.parametrize("shares, outcome", [
+    ({"a": heads(0.8, 0.7, 0.9), "b": heads(0.6, 0.7, 0.6)}, SUPPORTS),
+    ({"a": heads(0.8, 0.7, 0.9), "b": heads(0.6, 0.7, 0.45)}, INCONCLUSIVE),  # one block of b surely below half
+    ({"a": heads(0.05, 0.1, 0.12), "b": heads(0.02, 0.1, 0.6)}, CONTRADICTS),  # the mini CLIP's pattern
+    ({"a": heads(0.5, 0.7, 0.9)}, SUPPORTS),   # a block at exactly 0.5 is neither above nor below
+    ({"a": heads(0.5, 0.5, 0.9)}, INCONCLUSIVE),  # only 1 of 3 blocks surely above
+])
+def test_the_premise_that_eos_attends_mostly_to_sos(shares, outcome):
+    assert C.decide_eos_focus_on_sos(shares).outcome == outcome
+
+
+def test_claims_resting_on_the_premise_are_not_testable_without_it():
+    decided = C.decide_direction("text-attention.sos-decreases", {"a": E(-0.1, 0.01)}, -1, "EOS attention on SOS")
+    holds = C.decide_eos_focus_on_sos({"a": heads(0.8, 0.7, 0.9)})
+    fails = C.decide_eos_focus_on_sos({"a": heads(0.05, 0.1, 0.12)})
+    assert C.given_premise(holds, decided) is decided
+    verdict = C.given_premise(fails, decided)
+    assert verdict.outcome == NOT_TESTABLE and verdict.claim.id == "text-attention.sos-decreases"
+    assert "0.05–0.12" in verdict.sentence and "Decided without it: supports" in verdict.sentence
+
+
+def test_not_learned_names_the_datasets_without_a_gain():
+    reasons = C.not_learned({"objects": E(0.9, 1.0), "land": E(57.0, 2.0), "edge": E(2.0, 1.0)})
+    assert set(reasons) == {"objects", "edge"}  # exactly 2 SE is no gain
+    assert "+0.9 ± 2.0 points" in reasons["objects"]

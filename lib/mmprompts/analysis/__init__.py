@@ -7,7 +7,7 @@ from .decomposition import AttentionDecomposition, decompose_attention
 from .interventions import ARMS, BRANCHES, arm_correct, intervened_logits, prompt_term_means
 from .relevancy import Relevancy, accumulate_relevancy, relevancy_maps, relevancy_statistics
 from .similarity import (cls_attention_maps, map_correlation, normalised_similarity, patch_heatmaps,
-                         prompt_patch_similarity, rotate_images, rotation_agreement)
+                         prompt_patch_similarity, rotate_images, rotation_agreement, similarity_attention)
 from .tokens import text_token_groups, text_tokens, vision_token_groups
 
 __all__ = [
@@ -17,5 +17,5 @@ __all__ = [
     "attention_scope", "attention_shift", "cls_attention_maps", "decompose_attention", "group_attention",
     "map_correlation", "normalised_similarity", "patch_heatmaps", "prompt_patch_similarity",
     "scope_change",
-    "relevancy_maps", "relevancy_statistics", "rotate_images", "rotation_agreement", "text_token_groups", "text_tokens", "vision_token_groups", "without_prompts",
+    "relevancy_maps", "relevancy_statistics", "rotate_images", "rotation_agreement", "similarity_attention", "text_token_groups", "text_tokens", "vision_token_groups", "without_prompts",
 ]

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from ..prompted import PromptedCLIP, Trace
 
 __all__ = ["cls_attention_maps", "map_correlation", "normalised_similarity", "patch_heatmaps", "prompt_patch_similarity",
-           "rotate_images", "rotation_agreement"]
+           "rotate_images", "rotation_agreement", "similarity_attention"]
 
 
 def _to_image(grid_values: torch.Tensor, grid: tuple[int, int], size: int) -> torch.Tensor:
@@ -67,13 +67,16 @@ def patch_heatmaps(model: PromptedCLIP, patch_values: torch.Tensor, size: int) -
     return _to_image(patch_values[:, None, : grid[0] * grid[1]], grid, size)[:, 0]
 
 
+def _correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation along the last dimension, in float64."""
+    a, b = a.double(), b.double()
+    a, b = a - a.mean(-1, keepdim=True), b - b.mean(-1, keepdim=True)
+    return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)
+
+
 def map_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Pearson correlation of two stacks of maps [..., S, S], per map ([...])."""
-    a = a.flatten(-2).double()
-    b = b.flatten(-2).double()
-    a = a - a.mean(-1, keepdim=True)
-    b = b - b.mean(-1, keepdim=True)
-    return ((a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)).float()
+    return _correlation(a.flatten(-2), b.flatten(-2)).float()
 
 
 def normalised_similarity(maps: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -85,13 +88,30 @@ def normalised_similarity(maps: torch.Tensor, reference: torch.Tensor) -> torch.
     0 for maps no more alike than the reference's maps of two different images."""
     if len(maps) < 2:
         raise ValueError("normalised_similarity needs at least two images (the unrelated baseline pairs them)")
-    def corr(a, b):  # Pearson per row of [B, N]
-        a, b = a - a.mean(-1, keepdim=True), b - b.mean(-1, keepdim=True)
-        return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)
-    flat, ref = maps.flatten(1).double(), reference.flatten(1).double()
-    same = corr(flat, ref)
-    unrelated = corr(ref, ref.roll(1, dims=0)).mean()
+    flat, ref = maps.flatten(1), reference.flatten(1)
+    same = _correlation(flat, ref)
+    unrelated = _correlation(ref, ref.roll(1, dims=0)).mean()
     return ((same - unrelated) / (1 - unrelated).clamp_min(1e-12)).float()
+
+
+@torch.no_grad()
+def similarity_attention(model: PromptedCLIP, images: torch.Tensor) -> torch.Tensor:
+    """Sec. 3.2.1: "the more similar x_i is to p_c, the larger the attention value obtained".
+
+    Per image [B]: the correlation, over every (input token i, vision prompt c) pair of a block, between
+    their similarity where the block reads them (minus the Euclidean distance of the hidden states,
+    Fig. 6's measure) and the attention a'_ic of token i on prompt c (mean over heads); mean over blocks."""
+    n_prompts = model.config.n_ctx_vision
+    if n_prompts == 0:
+        raise ValueError("the model has no vision prompts (n_ctx_vision=0)")
+    trace = Trace(keep_hidden=True)
+    model.encode_image(images, trace=trace)
+    per_block = []
+    for hidden, attention in zip(trace.hidden, trace.attentions):
+        similarity = -torch.cdist(hidden[:, :-n_prompts].float(), hidden[:, -n_prompts:].float())
+        on_prompts = attention[:, :, :-n_prompts, -n_prompts:].float().mean(1)
+        per_block.append(_correlation(similarity.flatten(1), on_prompts.flatten(1)))
+    return torch.stack(per_block).mean(0).float()
 
 
 @torch.no_grad()

@@ -271,6 +271,53 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
     return _verdict(claim_id, outcome, sentence, ways=ways, effects={d: dict(e) for d, e in effects.items()})
 
 
+# ----------------------------------------------------------------------------- preconditions
+def not_learned(gains: Mapping[str, Estimate]) -> dict[str, str]:
+    """The datasets on which the analysed prompts did not learn (gain over zero-shot CLIP, paired over
+    the test images, not beyond 2 SE), with the reason: a claim about what learned prompts do cannot be
+    tested on prompts that learned nothing."""
+    return {d: f"the prompts did not learn: {g.mean:+.1f} ± {Z * g.se:.1f} points over CLIP"
+            for d, g in gains.items() if _sign(g) <= 0}
+
+
+def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], most: float = 0.5) -> Verdict:
+    """Sec. 3.3.1, Fig. 4 (row 1): zero-shot CLIP's EOS "predominantly focuses most of its attention on
+    the t_SOS token in each layer" — the premise of the claims about SOS.
+
+    shares: per dataset, per block, per head, CLIP's EOS attention on SOS (mean over the class
+    prompts). Per block, the mean over heads with its SE: above `most` (half: "most of its
+    attention") beyond 2 SE, or below. A dataset holds the premise when more than half of the blocks
+    are above and none below ("in each layer"); it fails it when more than half are below.
+    supports: holds on most datasets and fails on none; contradicts: fails on at least half and on
+    more than hold it; else inconclusive."""
+    holds, fails, low, high = [], [], 1.0, 0.0
+    for dataset, per_block in shares.items():
+        blocks = [estimate(heads) for heads in per_block]
+        above = sum(_sign(b, most) > 0 for b in blocks)
+        below = sum(_sign(b, most) < 0 for b in blocks)
+        low, high = min(low, *(b.mean for b in blocks)), max(high, *(b.mean for b in blocks))
+        if above > len(blocks) / 2 and not below:
+            holds.append(dataset)
+        elif below > len(blocks) / 2:
+            fails.append(dataset)
+    n = len(shares)
+    outcome = (SUPPORTS if n and len(holds) > n / 2 and not fails else
+               CONTRADICTS if n and len(fails) >= n / 2 and len(fails) > len(holds) else INCONCLUSIVE)
+    sentence = (f"Zero-shot CLIP's EOS gives SOS {low:.2f}–{high:.2f} of its attention (per block, mean over heads); "
+                f"above {most:g} in most blocks on {len(holds)} of {n} datasets ({_names(holds)}), below in most "
+                f"blocks on {len(fails)} ({_names(fails)}).")
+    return _verdict("text-attention.eos-focus-on-sos", outcome, sentence, holds=holds, fails=fails, range=[low, high])
+
+
+def given_premise(premise: Verdict, verdict: Verdict) -> Verdict:
+    """`verdict` when the paper's premise it rests on holds here (`premise` supports), else not testable:
+    a claim about how prompts move EOS's focus on SOS says nothing where EOS does not focus on SOS."""
+    if premise.outcome == SUPPORTS:
+        return verdict
+    return not_testable(verdict.claim.id, f"its premise (Sec. 3.3.1) does not hold: {premise.sentence} "
+                        f"Decided without it: {verdict.outcome}.", premise=premise.numbers, without=verdict.numbers)
+
+
 # ----------------------------------------------------------------------------- page 5: attention scope
 def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, float]], what: str,
                            unchanged: float = 0.5, changed: float = 1.0,
