@@ -266,18 +266,3 @@ def test_cls_map_effects():
     clip = torch.rand(2, 4, 5, 5, generator=g)
     e = C.cls_map_effects(clip, clip.clone(), 1 - clip)
     assert e["kept"].mean == pytest.approx(1.0) and e["background"].mean == pytest.approx(-1.0)
-
-
-def test_the_ledger_renders_as_a_table_with_links_and_coloured_verdicts():
-    from mmprompts.tables import html_table
-
-    verdicts = [C.decide_identities(1e-7), C.decide_more_prompts_help({1: E(72, 0.2), 4: E(70, 0.2)})]
-    rows = C.ledger_rows(verdicts, "claim")
-    assert [r["claim"] for r in rows] == ["count.more-prompts-help"]
-    assert rows[0]["the paper says"].startswith("“")
-    check = C.ledger_rows(verdicts, "check")[0]
-    assert "the paper says" not in check and not check["what is checked"].startswith("“")  # not a quotation
-    table = html_table(rows, "ledger")
-    assert '<a href="07_sensitivity.html">07_sensitivity</a>' in table
-    assert 'class="mmp-verdict mmp-neg">contradicts</td>' in table
-    assert C.ledger_rows(verdicts, "check")[0]["verdict"] == "supports"

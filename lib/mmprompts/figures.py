@@ -18,7 +18,7 @@ from .models import LoadedCLIP
 
 __all__ = ["PALETTE", "accuracy_curves", "block_lines", "class_probabilities", "cls_attention_grid",
            "display_images", "group_attention_grid", "token_relevance", "group_share_grid", "overlay_maps", "position_relevance",
-           "rotation_maps", "scope_grid"]
+           "recovered_bars", "rotation_maps", "scope_grid"]
 
 # Okabe & Ito (2008), "Color Universal Design": black first dropped, blue/orange lead.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -283,4 +283,26 @@ def accuracy_curves(table: Mapping[str, Mapping], columns: Sequence, xlabel: str
         ax.set_xlabel(xlabel)
     axes[0].set_ylabel("test accuracy (%)")
     axes[0].legend()
+    return fig
+
+
+def recovered_bars(recovered: Mapping[str, Mapping[str, Mapping[str, float]]], arm_names: Mapping[str, str]):
+    """The intervention test: per dataset (panels), the gain over CLIP each arm recovers (bars, % of the full
+    model's), one colour per branch; 100% = the full model, 0% = zero-shot CLIP, the dashed line at 50%."""
+    datasets = list(dict.fromkeys(d for by in recovered.values() for d in by))
+    branches = list(recovered)
+    arms = list(arm_names)
+    fig, axes = _grid(len(datasets), columns=3, height=2.4, sharey=True)
+    width = 0.8 / max(len(branches), 1)
+    for ax, dataset in zip(axes, datasets):
+        for b, branch in enumerate(branches):
+            values = [recovered[branch].get(dataset, {}).get(arm, np.nan) for arm in arms]
+            ax.bar(np.arange(len(arms)) + (b - (len(branches) - 1) / 2) * width, values, width, label=branch,
+                   color=PALETTE[b % len(PALETTE)])
+        ax.axhline(50, color="0.4", lw=0.8, ls="--")
+        ax.axhline(0, color="0.2", lw=0.8)
+        ax.set_title(dataset)
+        ax.set_xticks(range(len(arms)), [arm_names[a] for a in arms], rotation=35, ha="right")
+    axes[0].set_ylabel("gain recovered (%)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=len(branches), title="towers edited")
     return fig

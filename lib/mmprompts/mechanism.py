@@ -4,11 +4,13 @@ For each dataset, the trained runs of one method (the analysis model's prompts, 
 the positive control) are evaluated on the whole test split with each arm of `prompted.ARMS` in the
 image tower, the text tower or both (`analysis.arm_correct`), next to zero-shot CLIP on the same
 images. The constant-bias arm's terms are the mean prompt terms over the run's own few-shot training
-images. Each run's per-image results are cached in its run folder (`interventions-v<N>.pt`), so a
-rebuilt page only reads them.
+images. Each run's per-image results are cached in its run folder (`interventions-v<N>.pt`, and the
+plain forward's `hits-v<N>.pt`), so a rebuilt page only reads them. `learned_gains` pairs the analysed
+prompts' hits with CLIP's: the precondition of every claim about what learned prompts do.
 """
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -19,13 +21,19 @@ from torch.utils.data import DataLoader
 from .analysis import ARMS, arm_correct, prompt_term_means
 from .data import ImageDataset, eval_transform, fewshot_splits
 from .data.coop import DatasetSplits, Datum
-from .experiments import RunSpec, analysis_model, execute, run_all
+from .claims import Estimate, paired
+from .experiments import RunSpec, analysis_model, analysis_spec, execute, run_all
 from .models import LoadedCLIP
 from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, cache_root
 from .train import autocast
 
-__all__ = ["ArmAccuracies", "arm_accuracies"]
+__all__ = ["ARM_NAMES", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "learned_gains", "recovered",
+           "run_hits"]
+
+# How the book names each arm (prompted.ARMS) in its tables and figures.
+ARM_NAMES = {"full": "full model", "reweighting": "re-weighting only", "reweighting-renormalised": "re-weighting, renormalised",
+             "bias": "bias term only", "constant-bias": "constant dataset bias"}
 
 # Bump when what an arm computes changes: cached per-image results of older versions are recomputed.
 INTERVENTIONS_VERSION = "1"
@@ -51,6 +59,47 @@ class ArmAccuracies:
     def zero_shot_accuracy(self) -> float:
         return 100 * self.zero_shot.float().mean().item()
 
+    def effects_input(self, branch: str) -> dict[str, torch.Tensor]:
+        """{arm: per-image fraction of runs correct} for one branch: what `claims.mechanism_effects` pairs."""
+        return {arm: self.per_image(branch, arm) for arm in ARMS}
+
+
+def arm_rows(arms: dict[str, ArmAccuracies], branch: str) -> list[dict]:
+    """Table rows: per dataset, zero-shot CLIP and every arm's test accuracy in `branch`, mean ± std over the runs."""
+    rows = []
+    for name, result in arms.items():
+        row = {"dataset": name, "CLIP": f"{result.zero_shot_accuracy:.1f}"}
+        for arm in ARMS:
+            values = result.accuracy(branch, arm)
+            spread = f" ± {statistics.stdev(values):.1f}" if len(values) > 1 else ""
+            row[ARM_NAMES[arm]] = f"{statistics.fmean(values):.1f}{spread}"
+        rows.append(row)
+    return rows
+
+
+def recovered(arms: dict[str, ArmAccuracies], branch: str) -> dict[str, dict[str, float]]:
+    """Per dataset and arm, the gain recovered (arm − CLIP) / (full − CLIP) in percent (means over runs);
+    datasets where the full model does not beat CLIP are left out (nothing to recover)."""
+    out = {}
+    for name, result in arms.items():
+        clip = result.zero_shot_accuracy
+        full = statistics.fmean(result.accuracy(branch, "full"))
+        if full > clip:
+            out[name] = {arm: 100 * (statistics.fmean(result.accuracy(branch, arm)) - clip) / (full - clip)
+                         for arm in ARMS if arm != "full"}
+    return out
+
+
+def effect_rows(effects: dict[str, dict[str, Estimate]], ways: dict[str, str]) -> list[dict]:
+    """Table rows of what the mechanism rule reads per dataset (`claims.mechanism_effects`, points, ± 2 SE over
+    test images) and the hypothesis it decides there (`claims.mechanism_way`)."""
+    def cell(e: Estimate) -> str:
+        return f"{e.mean:+.1f} ± {2 * e.se:.1f}"
+    return [{"dataset": name, "full − CLIP": cell(e["gain"]), "bias term − half gain": cell(e["bias_half"]),
+             "constant bias − half gain": cell(e["constant_bias_half"]),
+             "re-weighting − half gain": cell(e["reweighting_half"]), "bias term − re-weighting": cell(e["bias_vs_reweighting"]),
+             "decided": ways[name]} for name, e in effects.items()]
+
 
 def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], method: PromptConfig,
                    batch_size: int = 128, progress: bool = True) -> dict[str, ArmAccuracies]:
@@ -71,17 +120,36 @@ def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], m
         for seed in settings.seeds if settings.learned is None else ():
             result = execute(RunSpec(name, method, seed), clip, dataset, settings, progress=False)
             train = fewshot_splits(dataset, settings.shots, seed, fallback_dir=cache_root(settings.cache) / "fewshot").train
-            runs[f"seed {seed}"] = _cached(settings, result.key,
+            runs[f"seed {seed}"] = _cached(settings, result.key, "interventions",
                                            lambda: _arms(result.model, clip, dataset, train, test, batch_size))
-        zero_shot = _cached(settings, execute(RunSpec(name), clip, dataset, settings, progress=False).key,
-                            lambda: {("zero-shot", "CLIP"): _zero_shot_correct(clip, dataset, test)})
-        results[name] = ArmAccuracies(name, zero_shot[("zero-shot", "CLIP")], runs)
+        results[name] = ArmAccuracies(name, run_hits(settings, clip, dataset, RunSpec(name), batch_size), runs)
     return results
 
 
-def _cached(settings, key: str, compute: Callable[[], dict]) -> dict:
+def run_hits(settings, clip: LoadedCLIP, dataset: DatasetSplits, spec: RunSpec, batch_size: int = 128) -> torch.Tensor:
+    """Which test images the run of `spec` (None method: zero-shot CLIP) classifies correctly, [N] bool; cached."""
+    result = execute(spec, clip, dataset, settings, progress=False)
+    return _cached(settings, result.key, "hits", lambda: _hits(result.model, dataset, _batches(clip, dataset.test, batch_size)))
+
+
+def learned_gains(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits]) -> dict[str, Estimate]:
+    """Per dataset, how much the prompts the analysis pages inspect beat zero-shot CLIP: accuracy points,
+    paired over the test images (the precondition of every claim about what learned prompts do)."""
+    gains = {}
+    for name, dataset in data.items():
+        if settings.learned is None:
+            prompted = run_hits(settings, clip, dataset, analysis_spec(settings, clip, name))
+        else:
+            prompted = _hits(analysis_model(settings, clip, dataset, progress=False), dataset,
+                             _batches(clip, dataset.test, 128))
+        clip_hits = run_hits(settings, clip, dataset, RunSpec(name))
+        gains[name] = paired((100 * prompted.float()).tolist(), (100 * clip_hits.float()).tolist())
+    return gains
+
+
+def _cached(settings, key: str, what: str, compute: Callable[[], object]):
     """Per-image results kept in the run's folder next to its metrics, computed on first use."""
-    path = cache_root(settings.cache) / "runs" / key / f"interventions-v{INTERVENTIONS_VERSION}.pt"
+    path = cache_root(settings.cache) / "runs" / key / f"{what}-v{INTERVENTIONS_VERSION}.pt"
     if path.is_file():
         return torch.load(path, weights_only=True)
     value = compute()
@@ -90,8 +158,7 @@ def _cached(settings, key: str, compute: Callable[[], dict]) -> dict:
 
 
 @torch.no_grad()
-def _zero_shot_correct(clip: LoadedCLIP, dataset: DatasetSplits, test: DataLoader) -> torch.Tensor:
-    model = PromptedCLIP(clip)
+def _hits(model: PromptedCLIP, dataset: DatasetSplits, test: DataLoader) -> torch.Tensor:
     device = model.logit_scale.device
     with autocast(device):
         text = model.encode_text(model.prompt_texts(dataset.classnames, dataset.template))

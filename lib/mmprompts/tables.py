@@ -271,7 +271,7 @@ def to_html(table: dict[str, dict], columns: dict, caption: str = "") -> str:
 
 
 # The verdicts a claims table may give, and the style of each (blue / orange survive colour-blindness).
-VERDICTS = {"supports": "mmp-pos", "contradicts": "mmp-neg", "inconclusive": "mmp-mixed"}
+VERDICTS = {"supports": "mmp-pos", "contradicts": "mmp-neg", "inconclusive": "mmp-mixed", "not testable": "mmp-untestable"}
 
 
 class HTMLText(str):

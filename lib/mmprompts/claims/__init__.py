@@ -22,8 +22,8 @@ ledger page's rows).
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, OUTCOMES, SUPPORTS, Z, Claim, Estimate, Verdict,
                    binomial_se, estimate, gain_over_zero_shot, paired, seed_estimate, task_learned)
 from .effects import cls_map_effects, mechanism_effects, relevancy_effects, text_attention_effects
-from .ledger import (VERDICTS_ENV, PageVerdicts, ledger_rows, load_verdicts, record_verdicts, report,
-                     verdicts_folder)
+from .ledger import (PAGE_SECTIONS, VERDICTS_ENV, PageVerdicts, SentenceRow, ledger_counts, ledger_html, load_verdicts,
+                     record_verdicts, report, sentence_outcome, sentence_rows, verdicts_folder)
 from .register import CLAIMS
 from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_prompts, decide_bias_gain_largest,
                     decide_bias_near_optimal, decide_depth_best_near_top, decide_depth_exceeds_clip, decide_depth_rises,
@@ -38,6 +38,6 @@ __all__ = [
     "decide_bias_near_optimal", "decide_depth_best_near_top", "decide_depth_exceeds_clip", "decide_depth_rises",
     "decide_direction", "decide_equal", "decide_identities", "decide_many_classes_keep_gaining", "decide_map_kept",
     "decide_mechanism", "decide_more_prompts_help", "mechanism_effects", "mechanism_way", "decide_relative_attention", "decide_scope_unchanged", "decide_unstable_above",
-    "decide_zero_shot_weak", "binomial_se", "estimate", "gain_over_zero_shot", "not_testable", "task_learned", "ledger_rows", "load_verdicts", "paired", "record_verdicts", "relevancy_effects",
+    "decide_zero_shot_weak", "binomial_se", "estimate", "gain_over_zero_shot", "not_testable", "task_learned", "PAGE_SECTIONS", "SentenceRow", "ledger_counts", "ledger_html", "sentence_outcome", "sentence_rows", "load_verdicts", "paired", "record_verdicts", "relevancy_effects",
     "report", "seed_estimate", "decide_eos_focus_on_sos", "given_premise", "not_learned", "text_attention_effects", "verdicts_folder",
 ]

@@ -74,13 +74,22 @@ class Verdict:
     def _repr_markdown_(self) -> str:
         # a claim is the paper's words; a check describes what this implementation must satisfy
         what = f"“{self.claim.quote}”" if self.claim.kind == "claim" else f"check: {self.claim.quote}"
-        return f"**{self.outcome.capitalize()}** ({self.claim.where}: {what}). {self.sentence}"
+        scope = f" ({self.scope})" if self.scope else ""
+        return f"**{self.outcome.capitalize()}**{scope} ({self.claim.where}: {what}). {self.sentence}"
 
     def _repr_html_(self) -> str:
         what = (f"<q>{html.escape(self.claim.quote)}</q>" if self.claim.kind == "claim"
                 else f"check of this implementation: {html.escape(self.claim.quote)}")
-        return (f'<div class="mmp-verdict mmp-{self.outcome.replace(" ", "-")}"><span class="mmp-outcome">{self.outcome}</span> '
-                f'<span class="mmp-where">{html.escape(self.claim.where)}</span> {what}<br>{html.escape(self.sentence)}</div>')
+        label = f'<span class="mmp-label">{html.escape(self.claim.label)}:</span> ' if self.claim.label else ""
+        scope = f'<br><span class="mmp-scope">Where this holds: {html.escape(self.scope)}</span>' if self.scope else ""
+        return (f'<div class="mmp-verdict mmp-{self.outcome.replace(" ", "-")}" id="{verdict_anchor(self.claim.id)}">'
+                f'<span class="mmp-outcome">{self.outcome}</span> <span class="mmp-where">{html.escape(self.claim.where)}</span> '
+                f'{what}<br>{label}{html.escape(self.sentence)}{scope}</div>')
+
+
+def verdict_anchor(claim_id: str) -> str:
+    """The HTML id of a claim's verdict box on its page (the ledger links there)."""
+    return "verdict-" + claim_id.replace(".", "-")
 
 
 # ----------------------------------------------------------------------------- estimates

@@ -4,12 +4,13 @@ from __future__ import annotations
 import html
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from ..storage import atomic_write_text
-from .core import Verdict
+from .core import CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, Verdict, verdict_anchor
 
 
 VERDICTS_ENV = "MMPROMPTS_VERDICTS"
@@ -60,23 +61,127 @@ def report(page: str, verdicts: Sequence[Verdict], scope: str = "") -> PageVerdi
     return PageVerdicts(tuple(verdicts))
 
 
+# The book's pages follow the paper's sections: the ledger groups its rows by them.
+PAGE_SECTIONS = {
+    "01_zero_shot": "Sec. 1–2 · Zero-shot CLIP",
+    "02_prompts_in_attention": "Sec. 3.2.1, App. B · How prompts enter attention, and the paper's conclusion",
+    "03_alignment_contribution": "Sec. 3.2.2, App. E · Alignment contribution",
+    "04_text_prompts": "Sec. 3.3.1 · Text prompts",
+    "05_vision_prompts": "Sec. 3.3.2, App. D · Vision prompts",
+    "06_bias_vs_prompts": "Sec. 3.4 · Bias tuning against prompts",
+    "07_sensitivity": "Sec. 3.5, App. C · Sensitivity",
+}
+
+
 @dataclass(frozen=True)
-class _PageLink:
-    """A link to a book page (its notebook stem) inside an HTML table; every page sits in one folder."""
+class SentenceRow:
+    """One sentence of the paper (or one check) in the ledger, decided from its operationalisations."""
 
+    name: str
+    kind: str  # "claim" or "check"
     page: str
+    outcome: str
+    parts: tuple[Verdict, ...]
+    why: str  # why the outcome is not simply the parts' common one ("" when they agree)
 
-    def __html__(self) -> str:
-        return f'<a href="{html.escape(self.page)}.html">{html.escape(self.page)}</a>'
+    @property
+    def scope(self) -> str:
+        return "; ".join(dict.fromkeys(v.scope for v in self.parts if v.scope))
 
-    def __str__(self) -> str:
-        return self.page
+    @property
+    def anchor(self) -> str:
+        return f"{self.page}.html#{verdict_anchor(self.parts[0].claim.id)}"
 
 
-def ledger_rows(verdicts: Iterable[Verdict], kind: str = "claim") -> list[dict]:
-    """The ledger's rows for `tables.html_table`: one per verdict of that kind ("claim" or "check").
-    A claim quotes the paper; a check describes what this implementation must satisfy (not a quotation)."""
-    said = ("the paper says", "“{}”") if kind == "claim" else ("what is checked", "{}")
-    return [{kind: v.claim.id, said[0]: said[1].format(v.claim.quote), "where": v.claim.where,
-             "this build": v.sentence, "verdict": v.outcome, "page": _PageLink(v.claim.page)}
-            for v in verdicts if v.claim.kind == kind]
+def sentence_outcome(parts: Sequence[Verdict]) -> tuple[str, str]:
+    """A sentence's verdict from its operationalisations, each testing the sentence or a part of it.
+
+    Parts whose precondition fails are set aside (none left: not testable); of the rest, one
+    contradiction contradicts the sentence, all supporting supports it, anything else leaves it
+    inconclusive — with the reason said."""
+    testable = [v for v in parts if v.outcome != NOT_TESTABLE]
+    if not testable:
+        return NOT_TESTABLE, ""
+    outcomes = [v.outcome for v in testable]
+    set_aside = [v for v in parts if v.outcome == NOT_TESTABLE]
+    aside = (f" Set aside (not testable here): {', '.join(_label(v) for v in set_aside)}." if set_aside else "")
+    if len(set(outcomes)) == 1:
+        return outcomes[0], aside.strip()
+    listed = "; ".join(f"{_label(v)}: {v.outcome}" for v in testable)
+    outcome = CONTRADICTS if CONTRADICTS in outcomes else INCONCLUSIVE
+    return outcome, (f"Its operationalisations disagree ({listed}); each tests a part or a reading of the sentence, "
+                     f"so {'one contradiction decides it' if outcome == CONTRADICTS else 'it stays open'}.{aside}")
+
+
+def _label(verdict: Verdict) -> str:
+    return verdict.claim.label or verdict.claim.id
+
+
+def sentence_rows(verdicts: Iterable[Verdict]) -> list[SentenceRow]:
+    """The ledger's rows: the recorded verdicts grouped by the paper sentence they operationalise
+    (`Claim.sentence`), in the order the pages recorded them."""
+    groups: dict[tuple[str, str], list[Verdict]] = {}
+    for v in verdicts:
+        groups.setdefault((v.claim.kind, v.claim.sentence or v.claim.id), []).append(v)
+    rows = []
+    for (kind, name), parts in groups.items():
+        outcome, why = sentence_outcome(parts)
+        rows.append(SentenceRow(name, kind, parts[0].claim.page, outcome, tuple(parts), why))
+    return rows
+
+
+def ledger_counts(rows: Sequence[SentenceRow]) -> dict[str, Counter]:
+    """Per scope, how many sentences of the paper (checks left out) ended in each outcome."""
+    counts: dict[str, Counter] = {}
+    for row in rows:
+        if row.kind == "claim":
+            counts.setdefault(row.scope or "unstated scope", Counter())[row.outcome] += 1
+    return counts
+
+
+def ledger_html(rows: Sequence[SentenceRow], paper: Mapping[str, Verdict] | None = None) -> str:
+    """The ledger: per paper section, one compact line per sentence (its verdict, a short name, where
+    the paper says it, the scope, a link to the verdict on its page) that opens onto its parts: the
+    paper's words, each operationalisation's verdict and this build's numbers, and the same rule run
+    on the paper's own numbers (`paper`, by claim id) where the paper published them."""
+    paper = paper or {}
+    out = ['<div class="mmp-ledger">']
+    for page, section in PAGE_SECTIONS.items():
+        in_section = [r for r in rows if r.page == page]
+        if not in_section:
+            continue
+        out.append(f'<p class="mmp-ledger-section">{html.escape(section)}</p>')
+        for row in in_section:
+            out.append(_ledger_row(row, paper))
+    out.append("</div>")
+    return "".join(out)
+
+
+def _badge(outcome: str) -> str:
+    return f'<span class="mmp-badge mmp-{outcome.replace(" ", "-")}">{html.escape(outcome)}</span>'
+
+
+def _ledger_row(row: SentenceRow, paper: Mapping[str, Verdict]) -> str:
+    first = row.parts[0].claim
+    number = int(row.page[:2])
+    words = (f"<q>{html.escape(first.quote)}</q>" if row.kind == "claim"
+             else f"check of this implementation: {html.escape(first.quote)}")
+    summary = (f'<summary>{_badge(row.outcome)} <span class="mmp-ledger-name">{html.escape(row.name)}</span> '
+               f'<span class="mmp-ledger-where">{html.escape(first.where)}</span> '
+               f'<a class="mmp-ledger-link" href="{html.escape(row.anchor)}">page {number}</a></summary>')
+    parts = []
+    for v in row.parts:
+        on_paper = paper.get(v.claim.id)
+        parts.append(f'<li>{_badge(v.outcome)} <b>{html.escape(_label(v))}</b>'
+                     + (f" — <q>{html.escape(v.claim.quote)}</q>" if v.claim.quote != first.quote else "")
+                     + f'<br>{html.escape(v.sentence)}'
+                     + (f'<br><span class="mmp-ledger-paper">On the paper\'s own numbers: {_badge(on_paper.outcome)} '
+                        f'{html.escape(on_paper.sentence)}</span>' if on_paper is not None else "")
+                     + (f'<br><span class="mmp-ledger-pre">Testable when: {html.escape(v.claim.precondition)}.</span>'
+                        if v.claim.precondition else "")
+                     + "</li>")
+    body = (f'<div class="mmp-ledger-body"><p>{words}</p>'
+            + (f'<p class="mmp-ledger-why">{html.escape(row.why)}</p>' if row.why else "")
+            + f'<ul class="mmp-ledger-parts">{"".join(parts)}</ul>'
+            + f'<p class="mmp-ledger-scope">Where this holds: {html.escape(row.scope or "unstated")}.</p></div>')
+    return f'<details class="mmp-ledger-row">{summary}{body}</details>'

@@ -1,0 +1,68 @@
+"""The ledger: one row per paper sentence from its operationalisations, with scope, anchors and the paper's numbers."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from mmprompts import claims as C
+from mmprompts.claims import CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Estimate
+
+SCOPE = "mini world (mini-clip, world v8, mini recipe)"
+
+
+def verdict(claim_id, outcome, sentence="numbers"):
+    return replace(C.Verdict(C.CLAIMS[claim_id], outcome, sentence), scope=SCOPE)
+
+
+@pytest.mark.parametrize("outcomes, combined", [
+    ([SUPPORTS, SUPPORTS], SUPPORTS),
+    ([SUPPORTS, CONTRADICTS], CONTRADICTS),
+    ([SUPPORTS, INCONCLUSIVE], INCONCLUSIVE),
+    ([SUPPORTS, NOT_TESTABLE], SUPPORTS),        # a part whose precondition fails is set aside
+    ([NOT_TESTABLE, NOT_TESTABLE], NOT_TESTABLE),
+])
+def test_a_sentence_is_decided_from_its_testable_parts(outcomes, combined):
+    ids = ["scope.distance-renormalised", "scope.distance"]
+    outcome, why = C.sentence_outcome([verdict(i, o) for i, o in zip(ids, outcomes)])
+    assert outcome == combined
+    assert ("disagree" in why) == (len({o for o in outcomes if o != NOT_TESTABLE}) > 1)
+    assert ("Set aside (not testable here): prompt mass counted at distance 0" in why) == (
+        outcomes[1] == NOT_TESTABLE and combined != NOT_TESTABLE)
+
+
+def test_rows_group_operationalisations_of_one_sentence_and_keep_the_page_order():
+    verdicts = [verdict("formulation.identities", SUPPORTS), verdict("relevancy.sos-increases", SUPPORTS),
+                verdict("relevancy.prompts-increase", SUPPORTS), verdict("relevancy.sos-most", CONTRADICTS),
+                verdict("relevancy.category-decreases", SUPPORTS)]
+    rows = C.sentence_rows(verdicts)
+    assert [r.kind for r in rows] == ["check", "claim", "claim"]
+    sos = rows[1]
+    assert len(sos.parts) == 3 and sos.outcome == CONTRADICTS and sos.scope == SCOPE
+    assert sos.anchor == "03_alignment_contribution.html#verdict-relevancy-sos-increases"
+    counts = C.ledger_counts(rows)
+    assert counts == {SCOPE: {CONTRADICTS: 1, SUPPORTS: 1}}
+
+
+def test_the_ledger_html_links_each_row_to_its_verdict_and_shows_the_paper_numbers():
+    rows = C.sentence_rows([verdict("bias.beats-same-size-prompts", CONTRADICTS, "bias − prompts = −4.98"),
+                            verdict("count.more-prompts-help", SUPPORTS)])
+    on_paper = verdict("bias.beats-same-size-prompts", SUPPORTS, "on the paper: +1.7")
+    page = C.ledger_html(rows, {"bias.beats-same-size-prompts": on_paper})
+    assert page.index("Sec. 3.4") < page.index("Sec. 3.5")  # grouped by the paper's sections, in order
+    assert 'href="06_bias_vs_prompts.html#verdict-bias-beats-same-size-prompts"' in page
+    assert "On the paper's own numbers" in page and "on the paper: +1.7" in page
+    assert page.count("On the paper's own numbers") == 1  # Table 3's count claim has no paper verdict given here
+    assert '<span class="mmp-badge mmp-contradicts">contradicts</span>' in page and SCOPE in page
+
+
+def test_a_verdict_box_carries_its_anchor_label_and_scope():
+    box = verdict("scope.distance", NOT_TESTABLE)._repr_html_()
+    assert 'id="verdict-scope-distance"' in box and "mmp-not-testable" in box
+    assert "prompt mass counted at distance 0" in box and SCOPE in box
+
+
+def test_report_stamps_the_scope(monkeypatch, tmp_path):
+    monkeypatch.setenv(C.VERDICTS_ENV, str(tmp_path))
+    C.report("07_sensitivity", [C.decide_more_prompts_help({1: Estimate(70, 0.1), 4: Estimate(75, 0.1)})], scope=SCOPE)
+    assert C.load_verdicts(tmp_path)[0].scope == SCOPE
