@@ -113,4 +113,4 @@ caption("The five most probable classes of a test image under eq. 9 (the true cl
 # %%
 report("01_zero_shot", [decide_zero_shot_weak({d: zero_shot[d]["zeroshot"].mean for d in S.datasets},
                                               {d: len(data[d].test) for d in S.datasets},
-                                              {d: paper_dataset(d) for d in S.datasets})])
+                                              {d: paper_dataset(d) for d in S.datasets})], scope=S.scope)

@@ -60,13 +60,15 @@ page_header(S, "04_text_prompts", "Sec. 3.3.1, Fig. 4")
 from IPython.display import HTML, display
 
 from mmprompts import PromptedCLIP
-from mmprompts.analysis import TEXT_GROUPS, VISION_GROUPS, token_group_attention
-from mmprompts.claims import decide_direction, decide_equal, report, text_attention_effects
+from mmprompts.analysis import CONTROLS, TEXT_GROUPS, VISION_GROUPS, null_controls, text_group_attention, token_group_attention
+from mmprompts.claims import (decide_direction, decide_eos_focus_on_sos, decide_equal, given_premise, not_learned, report,
+                              text_attention_effects)
 from mmprompts.experiments import analysis_model, in_batches, test_images
 from mmprompts.figures import group_attention_grid
 from mmprompts.page import caption
 from mmprompts.paper import CLIP_TEMPLATE
 from mmprompts.tables import html_table
+from mmprompts.mechanism import learned_gains
 from mmprompts.widgets import figure_png, view_selector
 
 clip = S.load_model()
@@ -74,12 +76,15 @@ data = S.load_datasets()
 zero_shot = PromptedCLIP(clip)
 
 # %%
-shares = {}
+shares, control_text = {}, {}
 for name, dataset in data.items():
     prompted = analysis_model(S, clip, dataset)
     images, _ = test_images(clip, dataset, S.analysis_images)
     shares[name] = {label: token_group_attention(model, in_batches(images), dataset.classnames, CLIP_TEMPLATE, progress=False)
                     for label, model in (("CLIP", zero_shot), ("prompted", prompted))}
+    # the null controls: the same text statistics for prompts that learned nothing
+    control_text[name] = {c: text_group_attention(model, dataset.classnames, CLIP_TEMPLATE)
+                          for c, model in null_controls(clip, prompted, S.seeds[0]).items()}
 
 # %% [markdown]
 # ## Attention of EOS on the token groups
@@ -113,10 +118,38 @@ HTML(html_table([{"dataset": d,
                 "for CLIP, the learned prompts for the prompted model), and the prompted [cls] query's share on the vision prompts"))
 
 # %%
+versus = {c: {d: text_attention_effects(control_text[d][c], by["prompted"]["text"], TEXT_GROUPS) for d, by in shares.items()}
+          for c in CONTROLS}
+own = {c: {d: text_attention_effects(by["CLIP"]["text"], control_text[d][c], TEXT_GROUPS) for d, by in shares.items()}
+       for c in CONTROLS}
+HTML(html_table([{"dataset": d, "control": c, "Δ SOS": str(v[d]["sos"]), "Δ prefix": str(v[d]["prefix"]),
+                  "Δ class name": str(v[d]["category"]), "control's Δ class name from CLIP": str(own[c][d]["category"])}
+                 for d in shares for c, v in versus.items()],
+                "Table 4.2 — Null controls: the prompted model's EOS attention shares minus each control's (" + "; ".join(
+                    f"{c}: {what}" for c, what in CONTROLS.items()) + "), paired over the block × head cells, "
+                "mean ± 2 SE; and each control's own change of the class name's share from CLIP's"))
+
+# %% [markdown]
+# The claims about SOS rest on the paper's premise that zero-shot CLIP's EOS attends mostly to SOS
+# (*"the t_EOS predominantly focuses most of its attention on the t_SOS token in each layer"*), which
+# is decided first; where it fails, they are not testable here.
+
+# %%
+excluded = not_learned(learned_gains(S, clip, data))
+premise = decide_eos_focus_on_sos({d: by["CLIP"]["text"][..., TEXT_GROUPS.index("sos")].tolist() for d, by in shares.items()})
+
+
+def controls_of(key):
+    return {c: {d: e[key] for d, e in by.items()} for c, by in versus.items()}
+
+
 report("04_text_prompts", [
-    decide_direction("text-attention.sos-decreases", {d: e["sos"] for d, e in effects.items()}, -1, "EOS attention on SOS"),
+    premise,
+    given_premise(premise, decide_direction("text-attention.sos-decreases", {d: e["sos"] for d, e in effects.items()}, -1,
+                                            "EOS attention on SOS", controls_of("sos"), excluded)),
     decide_direction("text-attention.prompts-increase", {d: e["prefix"] for d, e in effects.items()}, +1,
-                     "EOS attention on the learned prompts against CLIP's on 'a photo of a'"),
+                     "EOS attention on the learned prompts against CLIP's on 'a photo of a'", controls_of("prefix"), excluded),
     decide_equal("text-attention.category-same", {d: e["category"] for d, e in effects.items()},
-                 {d: 0.25 * e["category_level"].mean for d, e in effects.items()}, "EOS attention on the class name"),
-])
+                 {d: 0.25 * e["category_level"].mean for d, e in effects.items()}, "EOS attention on the class name",
+                 controls={c: {d: e["category"] for d, e in by.items()} for c, by in own.items()}, excluded=excluded),
+], scope=S.scope)

@@ -67,13 +67,14 @@ import torch
 from IPython.display import HTML, display
 
 from mmprompts import PromptedCLIP
-from mmprompts.analysis import (attention_scope, cls_attention_maps, prompt_patch_similarity, rotate_images,
-                                rotation_agreement, scope_change)
-from mmprompts.claims import cls_map_effects, decide_direction, decide_map_kept, decide_scope_unchanged, report
+from mmprompts.analysis import (CONTROLS, attention_scope, cls_attention_maps, null_controls, prompt_patch_similarity,
+                                rotate_images, rotation_agreement, scope_change)
+from mmprompts.claims import cls_map_effects, decide_direction, decide_map_kept, decide_scope_unchanged, not_learned, report
 from mmprompts.experiments import analysis_model, in_batches, test_images
 from mmprompts.figures import cls_attention_grid, display_images, rotation_maps, scope_grid
 from mmprompts.page import caption, figure
 from mmprompts.tables import html_table
+from mmprompts.mechanism import learned_gains
 from mmprompts.widgets import figure_png, view_selector
 
 clip = S.load_model()
@@ -82,7 +83,7 @@ zero_shot = PromptedCLIP(clip)
 MAP_IMAGES = 64  # images per dataset for the maps of Fig. 6 (they are image-sized, so memory grows fast)
 
 # %%
-scope, maps, models = {}, {}, {}
+scope, maps, models, controls = {}, {}, {}, {}
 for name, dataset in data.items():
     models[name] = analysis_model(S, clip, dataset)
     images, _ = test_images(clip, dataset, S.analysis_images)
@@ -91,6 +92,11 @@ for name, dataset in data.items():
     shown = images[:MAP_IMAGES]
     maps[name] = {"images": shown, "CLIP": cls_attention_maps(zero_shot, shown), "prompted": cls_attention_maps(models[name], shown),
                   "similarity": prompt_patch_similarity(models[name], shown).mean(2)}
+    # the null controls: the same statistics for prompts that learned nothing
+    controls[name] = {c: {"scope": attention_scope(model, in_batches(images), progress=False)["W prompt"],
+                          "attention": cls_attention_maps(model, shown),
+                          "similarity": prompt_patch_similarity(model, shown).mean(2)}
+                      for c, model in null_controls(clip, models[name], S.seeds[0]).items()}
 
 # %% [markdown]
 # ## 1. Attention distance and entropy per head (Figs. 5 and 7)
@@ -148,15 +154,39 @@ HTML(html_table([{"dataset": d, "agreement under rotation (corr.)": a} for d, a 
 # ## What this run says
 
 # %%
+excluded = not_learned(learned_gains(S, clip, data))
 statistics = {"scope.distance": ("distance", "the attention distance (prompt mass at 0)"),
               "scope.distance-renormalised": ("distance_renormalized", "the attention distance (renormalised)"),
               "scope.entropy": ("entropy", "the attention entropy"), "scope.cls-entropy": ("cls_entropy", "the [cls] entropy")}
+# The paper does not say where prompt keys sit on the patch grid; counting their attention at distance 0 is a
+# convention of this book, so the distance with the prompts' mass kept cannot decide the paper's sentence.
+CONVENTION = "the paper does not say at what distance the prompt keys sit; counting their attention at distance 0 is a convention"
 verdicts = [decide_scope_unchanged(claim, {v: {d: scope_change(s[v][key], s["CLIP"][key]) for d, s in scope.items()}
-                                           for v in ("W/O prompt", "W prompt")}, what)
+                                           for v in ("W/O prompt", "W prompt")}, what,
+                                   controls={c: {d: scope_change(controls[d][c]["scope"][key], s["CLIP"][key])
+                                                 for d, s in scope.items()} for c in CONTROLS},
+                                   excluded=excluded, convention=CONVENTION if claim == "scope.distance" else None)
             for claim, (key, what) in statistics.items()]
 effects = {d: cls_map_effects(m["CLIP"], m["prompted"], m["similarity"]) for d, m in maps.items()}
+versus = {c: {d: cls_map_effects(m["CLIP"], m["prompted"], m["similarity"], controls[d][c]["similarity"])
+              for d, m in maps.items()} for c in CONTROLS}
+own = {c: {d: cls_map_effects(m["CLIP"], controls[d][c]["attention"], controls[d][c]["similarity"])
+           for d, m in maps.items()} for c in CONTROLS}
+HTML(html_table([{"dataset": d, "control": c, "control's [cls] maps kept": str(own[c][d]["kept"]),
+                  "control's similarity ↔ CLIP [cls]": str(own[c][d]["background"]),
+                  "learned − control": str(versus[c][d]["background"])}
+                 for d in maps for c in CONTROLS],
+                "Table 5.2 — Null controls (" + "; ".join(f"{c}: {what}" for c, what in CONTROLS.items()) + "): how much "
+                "each control keeps CLIP's [cls] maps (normalised similarity), the correlation of its prompts' similarity "
+                "map with CLIP's [cls] attention, and the learned prompts' correlation minus the control's, mean ± 2 SE"))
+
+# %%
 verdicts.append(decide_map_kept("cls-attention.unchanged", {d: e["kept"] for d, e in effects.items()},
-                                "the prompted model's [cls] attention"))
+                                "the prompted model's [cls] attention",
+                                controls={c: {d: e["kept"] for d, e in by.items()} for c, by in own.items()},
+                                excluded=excluded))
 verdicts.append(decide_direction("similarity.background", {d: e["background"] for d, e in effects.items()}, -1,
-                                 "the correlation of the prompts' similarity with CLIP's [cls] attention"))
-report("05_vision_prompts", verdicts)
+                                 "the correlation of the prompts' similarity with CLIP's [cls] attention",
+                                 controls={c: {d: e["background"] for d, e in by.items()} for c, by in versus.items()},
+                                 excluded=excluded))
+report("05_vision_prompts", verdicts, scope=S.scope)

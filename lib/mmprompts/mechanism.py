@@ -132,12 +132,16 @@ def run_hits(settings, clip: LoadedCLIP, dataset: DatasetSplits, spec: RunSpec, 
     return _cached(settings, result.key, "hits", lambda: _hits(result.model, dataset, _batches(clip, dataset.test, batch_size)))
 
 
-def learned_gains(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits]) -> dict[str, Estimate]:
-    """Per dataset, how much the prompts the analysis pages inspect beat zero-shot CLIP: accuracy points,
-    paired over the test images (the precondition of every claim about what learned prompts do)."""
+def learned_gains(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
+                  method: PromptConfig | None = None) -> dict[str, Estimate]:
+    """Per dataset, how much the prompts an analysis page inspects beat zero-shot CLIP: accuracy points,
+    paired over the test images (the precondition of every claim about what learned prompts do).
+    `method`: the first seed's run of it; None: the analysis model (or the imported prompts)."""
     gains = {}
     for name, dataset in data.items():
-        if settings.learned is None:
+        if method is not None:
+            prompted = run_hits(settings, clip, dataset, RunSpec(name, method, settings.seeds[0]))
+        elif settings.learned is None:
             prompted = run_hits(settings, clip, dataset, analysis_spec(settings, clip, name))
         else:
             prompted = _hits(analysis_model(settings, clip, dataset, progress=False), dataset,

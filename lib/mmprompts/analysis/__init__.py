@@ -1,7 +1,8 @@
 """The paper's analyses. Each takes a model and inputs, runs the one forward with a Trace,
 and returns tensors; plotting lives elsewhere."""
 from .attention import (TEXT_GROUPS, VISION_GROUPS, attention_distance, attention_entropy, attention_scope,
-                        attention_shift, group_attention, scope_change, token_group_attention, without_prompts)
+                        attention_shift, group_attention, scope_change, text_group_attention, token_group_attention,
+                        without_prompts)
 from .controls import CONTROLS, initial_model, null_controls
 from .decomposition import AttentionDecomposition, decompose_attention
 from .interventions import ARMS, BRANCHES, arm_correct, intervened_logits, prompt_term_means
@@ -16,6 +17,6 @@ __all__ = [
     "AttentionDecomposition", "Relevancy", "accumulate_relevancy", "attention_distance", "attention_entropy",
     "attention_scope", "attention_shift", "cls_attention_maps", "decompose_attention", "group_attention",
     "map_correlation", "normalised_similarity", "patch_heatmaps", "prompt_patch_similarity",
-    "scope_change",
+    "scope_change", "text_group_attention",
     "relevancy_maps", "relevancy_statistics", "rotate_images", "rotation_agreement", "similarity_attention", "text_token_groups", "text_tokens", "vision_token_groups", "without_prompts",
 ]

@@ -23,7 +23,7 @@ from .tokens import text_token_groups, vision_token_groups
 
 __all__ = [
     "TEXT_GROUPS", "VISION_GROUPS", "attention_distance", "attention_entropy", "attention_scope", "attention_shift",
-    "group_attention", "scope_change", "token_group_attention", "without_prompts",
+    "group_attention", "scope_change", "text_group_attention", "token_group_attention", "without_prompts",
 ]
 
 
@@ -115,6 +115,16 @@ VISION_GROUPS = ["cls", "patch", "vision_prompt"]
 
 
 @torch.no_grad()
+def text_group_attention(model: PromptedCLIP, classnames: Sequence[str], template: str = "a photo of a {}.") -> torch.Tensor:
+    """Fig. 4's text half: per layer and head, how much EOS attends to each of TEXT_GROUPS, mean over the
+    dataset's class prompts, [layers, heads, len(TEXT_GROUPS)]."""
+    trace = Trace()
+    model.encode_text(model.prompt_texts(classnames, template), trace=trace)
+    return group_attention(trace.attentions, trace.eos, [text_token_groups(model, name, template) for name in classnames],
+                           TEXT_GROUPS)
+
+
+@torch.no_grad()
 def token_group_attention(model: PromptedCLIP, batches: Iterable[torch.Tensor], classnames: Sequence[str],
                           template: str = "a photo of a {}.", progress: bool = True) -> dict[str, torch.Tensor]:
     """Fig. 4: per layer and head, how much [cls] (vision, mean over images) and EOS (text,
@@ -123,10 +133,7 @@ def token_group_attention(model: PromptedCLIP, batches: Iterable[torch.Tensor], 
     Returns {"text": [layers, heads, len(TEXT_GROUPS)], "vision": [layers, heads, len(VISION_GROUPS)]}.
     """
     device = model.logit_scale.device
-    text_trace = Trace()
-    model.encode_text(model.prompt_texts(classnames, template), trace=text_trace)
-    text = group_attention(text_trace.attentions, text_trace.eos,
-                           [text_token_groups(model, name, template) for name in classnames], TEXT_GROUPS)
+    text = text_group_attention(model, classnames, template)
     labels = vision_token_groups(model)
     vision_sum, count = None, 0
     for images in progress_bar(batches, progress, desc="[cls] attention"):

@@ -11,14 +11,15 @@ from .core import Estimate, estimate, paired
 
 def relevancy_effects(clip: Mapping, prompted: Mapping, n_patches: int) -> dict[str, Estimate]:
     """The per-dataset effects of Sec. 3.2.2 from two `relevancy_statistics` of the same images
-    (zero-shot CLIP with "a photo of a {}.", the prompted model), paired image by image.
+    (a baseline — zero-shot CLIP with "a photo of a {}.", or a null control — and the prompted
+    model), paired image by image.
 
     category / sos: change of that group's share of EOS relevance; prefix: the learned
-    prompts' share against the template words they replace (prompt + template groups of each
-    model: the words before the class name); sos_most: the SOS gain minus the prefix gain;
-    patches: normalised similarity of the patch relevance (renormalised over patches) to
-    CLIP's; vision_prompts: the vision prompts' share over their uniform share, minus 1
-    (absent without vision prompts)."""
+    prompts' share against the words before the class name in the baseline (CLIP's template
+    words); sos_most: the SOS gain minus the prefix gain; patches: normalised similarity of the
+    patch relevance (renormalised over patches) to the baseline's; vision_prompts: the vision
+    prompts' share over their uniform share, against the baseline's (1 when the baseline has no
+    vision prompts: a prompt as relevant as an average patch; absent without vision prompts)."""
     groups = list(prompted["text_groups"])
     c, p = clip["text_group_samples"], prompted["text_group_samples"]
     col = lambda t, name: t[:, groups.index(name)]  # noqa: E731
@@ -33,10 +34,13 @@ def relevancy_effects(clip: Mapping, prompted: Mapping, n_patches: int) -> dict[
         rows = stats["image_samples"][:, :n_patches]
         return rows / rows.sum(-1, keepdim=True)
     effects["patches"] = estimate(normalised_similarity(patches(prompted), patches(clip)).tolist())
-    n_prompts = prompted["image_samples"].shape[1] - n_patches
-    if n_prompts:
-        uniform = n_prompts / (n_patches + n_prompts)
-        effects["vision_prompts"] = estimate((prompted["image_samples"][:, n_patches:].sum(-1) / uniform - 1).tolist())
+    def prompt_ratio(stats):  # relevance on the vision prompts over their uniform share, per image
+        n_prompts = stats["image_samples"].shape[1] - n_patches
+        if n_prompts == 0:
+            return torch.ones(len(stats["image_samples"]))
+        return stats["image_samples"][:, n_patches:].sum(-1) / (n_prompts / (n_patches + n_prompts))
+    if prompted["image_samples"].shape[1] > n_patches:
+        effects["vision_prompts"] = paired(prompt_ratio(prompted).tolist(), prompt_ratio(clip).tolist())
     return effects
 
 
@@ -55,15 +59,18 @@ def text_attention_effects(clip: torch.Tensor, prompted: torch.Tensor, groups: S
     }
 
 
-def cls_map_effects(clip_attention: torch.Tensor, prompted_attention: torch.Tensor,
-                    similarity: torch.Tensor) -> dict[str, Estimate]:
+def cls_map_effects(clip_attention: torch.Tensor, prompted_attention: torch.Tensor, similarity: torch.Tensor,
+                    baseline_similarity: torch.Tensor | None = None) -> dict[str, Estimate]:
     """Fig. 6's effects from maps [layers, B, S, S] of the same images: `kept`, the normalised
     similarity of the prompted model's [cls] attention to CLIP's (mean over blocks per image);
-    `background`, the correlation of the prompts' similarity map with CLIP's [cls] attention
-    (mean over blocks per image; negative = the prompts resemble what [cls] does not look at)."""
+    `background`, the correlation of the prompts' similarity map with CLIP's [cls] attention (mean
+    over blocks per image; negative = the prompts resemble what [cls] does not look at), paired
+    against the same correlation for `baseline_similarity` (a null control's prompts; none: 0)."""
     kept = torch.stack([normalised_similarity(p, c) for p, c in zip(prompted_attention, clip_attention)]).mean(0)
     background = map_correlation(similarity, clip_attention).mean(0)
-    return {"kept": estimate(kept.tolist()), "background": estimate(background.tolist())}
+    baseline = (torch.zeros_like(background) if baseline_similarity is None
+                else map_correlation(baseline_similarity, clip_attention).mean(0))
+    return {"kept": estimate(kept.tolist()), "background": paired(background.tolist(), baseline.tolist())}
 
 
 def mechanism_effects(per_image: Mapping[str, torch.Tensor], zero_shot: torch.Tensor) -> dict[str, Estimate]:
