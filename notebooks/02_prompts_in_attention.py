@@ -151,7 +151,8 @@ HTML(html_table([{"dataset": n, "TV there, learned": at_largest(r, r["shift"]),
 # tokens the attention they would have without prompt keys and adds the prompt part as trained (the
 # second way); **constant dataset bias** adds instead each token's prompt part averaged over the
 # dataset's training images, per block and position — literally a fixed dataset bias. Each is
-# applied in the image tower, the text tower or both, to every seed's run, on the whole test split.
+# applied in the image tower, the text tower or both, to every seed's run, on `intervention_images`
+# test images per dataset, balanced over the classes (the profile's value; 0 = the whole test split).
 # "Mainly" is read as "more than half of the gain over CLIP": an arm that keeps more than half of it
 # on its own, and more than the other way does, carries the improvement. Bias tuning, whose learned
 # vectors can act only as a bias, is the positive control: the rule must find the second way there.
@@ -162,7 +163,8 @@ arms = arm_accuracies(S, clip, data, method, progress=False)
 display(HTML(html_table(arm_rows(arms, "both"),
                         f"Table 2.3 — Test accuracy (%) with each part of eq. 12 alone in both towers, "
                         f"{method.n_ctx_vision}+{method.n_ctx_text} prompts in every block, mean ± std over "
-                        f"{len(next(iter(arms.values())).runs)} runs")))
+                        f"{len(next(iter(arms.values())).runs)} runs, on "
+                        f"{S.intervention_images or 'all the'} test images per dataset")))
 figure(recovered_bars({branch: recovered(arms, branch) for branch in BRANCHES},
                       {a: n for a, n in ARM_NAMES.items() if a != "full"}),
        "The share of the full model's gain over zero-shot CLIP that each part of eq. 12 keeps on its own, with "

@@ -256,8 +256,10 @@ def test_bias_tuning_has_no_reweighting(tiny_clip, images):
                               atol=1e-5), arm
 
 
-def test_arm_correct_agrees_with_the_logits(tiny_clip, images):
-    model = prompted_model(tiny_clip, mp.PromptConfig.prompts(2, 3))
+@pytest.mark.parametrize("config", [mp.PromptConfig.prompts(2, 3), mp.PromptConfig.bias(range(3)),
+                                    mp.PromptConfig(n_ctx_vision=2, depth_vision=3, bias_text=(0, 2))])
+def test_arm_correct_agrees_with_the_logits(tiny_clip, images, config):
+    model = prompted_model(tiny_clip, config, scale=1.0)
     constant = prompt_term_means(model, [images], CLASSES)
     labels = torch.tensor([0, 1, 2])
     correct = arm_correct(model, [(images[:2], labels[:2]), (images[2:], labels[2:])], CLASSES, constant)

@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 
 from .data import load_dataset
-from .data.coop import DatasetSplits
+from .data.coop import DatasetSplits, Datum
 from .models import LoadedCLIP
 from .interop import import_prompts
 from .multirun import train_group
@@ -24,7 +24,7 @@ from .prompted import PromptConfig, PromptedCLIP
 from .runs import RunFileCorrupt, RunResult, train_run, zero_shot_run
 from .train import RunDiverged
 
-__all__ = ["FailedRun", "METHODS", "RunSpec", "analysis_model", "analysis_models", "analysis_run", "analysis_spec", "execute", "execute_group", "group_specs", "in_batches", "method_config",
+__all__ = ["FailedRun", "METHODS", "RunSpec", "analysis_model", "analysis_models", "analysis_run", "analysis_spec", "balanced_items", "execute", "execute_group", "group_specs", "in_batches", "method_config",
            "method_label", "outcome", "run_all", "seed_accuracies", "table1_methods", "table1_specs", "table2_methods", "table2_specs",
            "table3_methods", "table3_specs", "test_images"]
 
@@ -274,22 +274,29 @@ def table3_specs(datasets: Sequence[str], seeds: Sequence[int], layers: int, pro
 
 
 # ----------------------------------------------------------------------------- inputs for the analyses
-def test_images(clip: LoadedCLIP, data: DatasetSplits, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """`count` test images (eval transform) taken round-robin over the classes, with their labels.
+def balanced_items(items: Sequence[Datum], count: int | None) -> list[Datum]:
+    """The first `count` items taken round-robin over the classes (all of them for None).
 
     Deterministic, and balanced so a dataset-level statistic is not dominated by the big classes."""
-    from .data import ImageDataset, eval_transform
-
+    if count is None or count >= len(items):
+        return list(items)
     by_class: dict[int, list] = {}
-    for item in data.test:
+    for item in items:
         by_class.setdefault(item.label, []).append(item)
     chosen, index = [], 0
-    while len(chosen) < min(count, len(data.test)):
-        for items in by_class.values():
-            if index < len(items) and len(chosen) < count:
-                chosen.append(items[index])
+    while len(chosen) < count:
+        for members in by_class.values():
+            if index < len(members) and len(chosen) < count:
+                chosen.append(members[index])
         index += 1
-    dataset = ImageDataset(chosen, eval_transform(clip))
+    return chosen
+
+
+def test_images(clip: LoadedCLIP, data: DatasetSplits, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`count` test images (eval transform) taken round-robin over the classes (`balanced_items`), with their labels."""
+    from .data import ImageDataset, eval_transform
+
+    dataset = ImageDataset(balanced_items(data.test, count), eval_transform(clip))
     images, labels = zip(*(dataset[i] for i in range(len(dataset))))
     return torch.stack(images).to(clip.model.logit_scale.device), torch.tensor(labels)
 

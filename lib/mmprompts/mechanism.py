@@ -22,7 +22,7 @@ from .analysis import ARMS, arm_correct, prompt_term_means
 from .data import ImageDataset, eval_transform, fewshot_splits
 from .data.coop import DatasetSplits, Datum
 from .claims import Estimate, paired
-from .experiments import RunSpec, analysis_model, analysis_spec, execute, run_all
+from .experiments import RunSpec, analysis_model, analysis_spec, balanced_items, execute, run_all
 from .models import LoadedCLIP
 from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, cache_root
@@ -104,13 +104,14 @@ def effect_rows(effects: dict[str, dict[str, Estimate]], ways: dict[str, str]) -
 def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], method: PromptConfig,
                    batch_size: int = 128, progress: bool = True) -> dict[str, ArmAccuracies]:
     """`ArmAccuracies` of `method`'s runs (one per seed of `settings`, trained first when missing) on
-    each dataset of `data`; with `settings.learned`, of the imported prompts instead."""
+    `settings.intervention_images` balanced test images of each dataset of `data` (0: all of them);
+    with `settings.learned`, of the imported prompts instead."""
     if settings.learned is None:
         run_all([RunSpec(name, method, seed) for name in data for seed in settings.seeds], clip, settings,
                 progress=progress)
     results = {}
     for name, dataset in data.items():
-        test = _batches(clip, dataset.test, batch_size)
+        test = _batches(clip, balanced_items(dataset.test, settings.intervention_images or None), batch_size)
         runs = {}
         if settings.learned is not None:
             model = analysis_model(settings, clip, dataset, progress=False)
@@ -120,10 +121,17 @@ def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], m
         for seed in settings.seeds if settings.learned is None else ():
             result = execute(RunSpec(name, method, seed), clip, dataset, settings, progress=False)
             train = fewshot_splits(dataset, settings.shots, seed, fallback_dir=cache_root(settings.cache) / "fewshot").train
-            runs[f"seed {seed}"] = _cached(settings, result.key, "interventions",
+            runs[f"seed {seed}"] = _cached(settings, result.key, f"interventions-{settings.intervention_images or 'all'}",
                                            lambda: _arms(result.model, clip, dataset, train, test, batch_size))
-        results[name] = ArmAccuracies(name, run_hits(settings, clip, dataset, RunSpec(name), batch_size), runs)
+        clip_hits = run_hits(settings, clip, dataset, RunSpec(name), batch_size)
+        results[name] = ArmAccuracies(name, clip_hits[_positions(dataset, settings.intervention_images)], runs)
     return results
+
+
+def _positions(dataset: DatasetSplits, count: int) -> torch.Tensor:
+    """Where the balanced subset of `count` test images (0: all) sits in the test split."""
+    index = {id(item): i for i, item in enumerate(dataset.test)}
+    return torch.tensor([index[id(item)] for item in balanced_items(dataset.test, count or None)], dtype=torch.long)
 
 
 def run_hits(settings, clip: LoadedCLIP, dataset: DatasetSplits, spec: RunSpec, batch_size: int = 128) -> torch.Tensor:

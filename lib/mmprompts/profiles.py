@@ -39,6 +39,7 @@ class Settings:
     prompt_counts: tuple[int, ...]  # Table 3: n+n prompts in every block
     grid_datasets: tuple[str, ...] | None  # the datasets of Tables 2 and 3 (None: all of `datasets`)
     analysis_images: int  # test images per dataset in the attention / relevancy statistics
+    intervention_images: int  # test images per dataset of the intervention test (page 2); 0: the whole test split
     recipe: Recipe = field(default_factory=Recipe)
     device: str = "cpu"
     workers: int = 1  # processes that train runs at once (CPU): `run_all`'s default
@@ -110,11 +111,15 @@ PROFILES: dict[str, dict] = {
         # their grid took 306 s of the book's 15-minute cold build; on all six tasks it would take
         # about 6 minutes more (measured cost per task: objects 57 s and land 21 s of 162 s per setting).
         prompt_counts=(1, 4, 10, 20), grid_datasets=("objects", "land"), analysis_images=64, recipe=MINI_RECIPE,
+        # page 2 evaluates every run five times (one per arm): 300 balanced test images per task (of 300-1000)
+        # keep its paired SE near 2 points at a third of the cost of the whole test splits
+        intervention_images=300,
     ),
     "paper": dict(
         model="ViT-B-16-quickgelu", pretrained="openai", checkpoint=None, data_root=None,
         datasets=PAPER_DATASETS, shots=16, seeds=(1, 2, 3), n_ctx=4, depths=tuple(range(1, 13)),
         prompt_counts=(1, 2, 3, 4, 10, 20, 50), grid_datasets=None, analysis_images=500, recipe=Recipe(),
+        intervention_images=0,
     ),
 }
 _RECIPE_FIELDS = {f.name for f in dataclasses.fields(Recipe)}
@@ -175,7 +180,8 @@ def settings(profile: str = "mini", **overrides) -> Settings:
 
 # The variables of every notebook's `parameters` cell besides `profile` (None = the profile's value).
 PARAMETERS = ("model", "pretrained", "checkpoint", "data_root", "datasets", "shots", "seeds", "n_ctx", "depths",
-              "prompt_counts", "grid_datasets", "epochs", "lr", "batch_size", "analysis_images", "device", "workers", "cache", "learned")
+              "prompt_counts", "grid_datasets", "epochs", "lr", "batch_size", "analysis_images", "intervention_images", "device",
+              "workers", "cache", "learned")
 
 
 def from_parameters(namespace: dict) -> Settings:
@@ -197,7 +203,7 @@ def _as_tuple(name: str, value) -> tuple:
 
 def _check_types(values: dict) -> None:
     expected = {"model": (str, "a string"), "shots": (int, "an integer"), "n_ctx": (int, "an integer"),
-                "analysis_images": (int, "an integer"), "device": (str, "a string"), "workers": (int, "an integer")}
+                "analysis_images": (int, "an integer"), "intervention_images": (int, "an integer"), "device": (str, "a string"), "workers": (int, "an integer")}
     for name, (kind, what) in expected.items():
         if not isinstance(values[name], kind) or isinstance(values[name], bool):
             raise ValueError(f"{name}={values[name]!r}: must be {what}")
@@ -219,6 +225,8 @@ def _check_values(values: dict) -> None:
     if grid is not None and (not grid or not set(grid) <= set(values["datasets"])):
         raise ValueError(f"grid_datasets={list(grid)!r}: give some of datasets={list(values['datasets'])!r} "
                          "(or None for all of them)")
+    if values["intervention_images"] < 0:
+        raise ValueError(f"intervention_images={values['intervention_images']!r}: must be >= 0 (0: the whole test split)")
     for name in ("shots", "n_ctx", "analysis_images", "workers"):
         if values[name] < 1:
             raise ValueError(f"{name}={values[name]!r}: must be >= 1")

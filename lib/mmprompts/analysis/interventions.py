@@ -76,25 +76,39 @@ def arm_correct(model: PromptedCLIP, batches: Iterable[tuple[torch.Tensor, torch
     """Which test images each (branch, arm) classifies correctly: {(branch, arm): [N] bool}.
 
     The same numbers as `intervened_logits(...).argmax(-1) == labels` for every pair, computed with
-    one image pass and one text pass per arm (branch "both" combines an edited image tower with an
-    edited text tower)."""
+    one pass per tower and distinct forward (branch "both" combines an edited image tower with an
+    edited text tower; in a tower without prompts the arms reduce to two forwards, with and without
+    its learned biases)."""
     device = model.logit_scale.device
+    image_arms = {arm: _same_forward(model, "image", arm) for arm in dict.fromkeys(["full", *arms])}
+    text_arms = {arm: _same_forward(model, "text", arm) for arm in dict.fromkeys(["full", *arms])}
     with autocast(device):
-        texts = {arm: model.encode_text(model.prompt_texts(class_names, template),
-                                        intervention=_for("text", arm, "text", constant)) for arm in arms}
-    texts.setdefault("full", _full_text(model, class_names, template))
+        texts = {key: model.encode_text(model.prompt_texts(class_names, template),
+                                        intervention=_for("text", key, "text", constant))
+                 for key in dict.fromkeys(text_arms.values())}
     correct: dict[tuple[str, str], list[torch.Tensor]] = {}
     for images, labels in batches:
         labels = labels.to(device)
         with autocast(device):
-            features = {arm: model.encode_image(images.to(device), intervention=_for("image", arm, "image", constant))
-                        for arm in dict.fromkeys(["full", *arms])}
+            features = {key: model.encode_image(images.to(device), intervention=_for("image", key, "image", constant))
+                        for key in dict.fromkeys(image_arms.values())}
+        full_image, full_text = features[image_arms["full"]], texts[text_arms["full"]]
         for arm in arms:
-            for branch, (image, text) in {"image": (features[arm], texts["full"]), "text": (features["full"], texts[arm]),
-                                          "both": (features[arm], texts[arm])}.items():
-                hits = model.logits(image, text).float().argmax(-1) == labels
+            image, text = features[image_arms[arm]], texts[text_arms[arm]]
+            for branch, pair in {"image": (image, full_text), "text": (full_image, text), "both": (image, text)}.items():
+                hits = model.logits(*pair).float().argmax(-1) == labels
                 correct.setdefault((branch, arm), []).append(hits.cpu())
     return {key: torch.cat(parts) for key, parts in correct.items()}
+
+
+def _same_forward(model: PromptedCLIP, tower: str, arm: str) -> str:
+    """The arm whose forward equals `arm`'s in `tower`: itself where the tower holds prompts; without prompts
+    every arm is the model as trained, except that the re-weighting arms drop the tower's learned biases."""
+    config = model.config
+    if (config.n_ctx_vision if tower == "image" else config.n_ctx_text):
+        return arm
+    biases = config.bias_vision if tower == "image" else config.bias_text
+    return "reweighting" if arm.startswith("reweighting") and biases else "full"
 
 
 def _full_text(model: PromptedCLIP, class_names: Sequence[str], template: str) -> torch.Tensor:
