@@ -64,11 +64,12 @@ class Settings:
         The mini world stands in for CLIP and the paper's datasets; a verdict there is not one on
         ViT-B/16, and a recipe other than the profile's is said."""
         own = self.recipe != PROFILES[self.profile]["recipe"]
-        if self.model == "mini-clip":
+        mini_data = all(d in MINI_TASKS for d in self.datasets)
+        if self.model == "mini-clip" and mini_data:
             return f"mini world (mini-clip, world v{WORLD_VERSION}, {'own' if own else 'mini'} recipe)"
         model = {"ViT-B-16-quickgelu": "ViT-B/16", "ViT-B-16": "ViT-B/16"}.get(self.model, self.model)
         weights = f" ({self.pretrained})" if self.pretrained not in (None, "openai") else ""
-        data = "CoOp data" if all(d in DATASETS for d in self.datasets) else "mini-world tasks"
+        data = "mini-world tasks" if mini_data else "CoOp data"
         return f"{model}{weights}, {data}" + (", own recipe" if own else "")
 
     def analysis_method(self, layers: int) -> PromptConfig:
