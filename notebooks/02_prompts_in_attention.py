@@ -202,14 +202,13 @@ verdicts = [
     decide_direction("formulation.similar-tokens-attend", similarity, +1,
                      "the correlation between a token's similarity to a prompt and its attention on it",
                      controls=similarity_versus, excluded=excluded),
-    decide_mechanism("mechanism.second-way", effects["both"], "second", "Both towers, the bias term"),
-    decide_mechanism("mechanism.second-way-constant", effects["both"], "second", "Both towers, a constant dataset bias",
-                     bias_arm="constant-bias"),
-    decide_mechanism("mechanism.second-way-image", effects["image"], "second", "Image tower only"),
-    decide_mechanism("mechanism.second-way-text", effects["text"], "second", "Text tower only"),
-    decide_mechanism("mechanism.first-way", effects["both"], "first", "Both towers"),
-    decide_mechanism("mechanism.both-ways", effects["both"], "both", "Both towers"),
+    decide_mechanism("mechanism.second-way", effects["both"], "second"),
+    decide_mechanism("mechanism.second-way-constant", effects["both"], "second", bias_arm="constant-bias"),
+    decide_mechanism("mechanism.second-way-image", effects["image"], "second"),
+    decide_mechanism("mechanism.second-way-text", effects["text"], "second"),
+    decide_mechanism("mechanism.first-way", effects["both"], "first"),
+    decide_mechanism("mechanism.both-ways", effects["both"], "both"),
 ]
 if bias_effects:
-    verdicts.append(decide_mechanism("mechanism.bias-tuning-control", bias_effects, "second", "Bias tuning, both towers"))
+    verdicts.append(decide_mechanism("mechanism.bias-tuning-control", bias_effects, "second"))
 report("02_prompts_in_attention", verdicts, scope=S.scope)

@@ -50,12 +50,12 @@ def test_mechanism_way_reads_the_constant_bias_arm_when_asked():
     ({"a": effects(gain=0), "b": effects()}, "second", SUPPORTS),  # only b is testable, and it agrees
 ])
 def test_decide_mechanism_over_datasets(ways, hypothesis, outcome):
-    verdict = C.decide_mechanism("mechanism.second-way", ways, hypothesis, "both towers")
+    verdict = C.decide_mechanism("mechanism.second-way", ways, hypothesis)
     assert verdict.outcome == outcome
 
 
 def test_not_testable_names_the_failed_precondition():
-    verdict = C.decide_mechanism("mechanism.second-way", {"objects": effects(gain=0.9, se=1.0)}, "second", "both towers")
+    verdict = C.decide_mechanism("mechanism.second-way", {"objects": effects(gain=0.9, se=1.0)}, "second")
     assert verdict.outcome == NOT_TESTABLE
     assert "objects +0.9" in verdict.sentence and verdict.sentence.startswith("Not testable here")
 

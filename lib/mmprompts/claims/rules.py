@@ -248,7 +248,7 @@ def mechanism_way(effects: Mapping[str, Estimate], bias_arm: str = "bias") -> st
     return "undecided"
 
 
-def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]], hypothesis: str, what: str,
+def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]], hypothesis: str,
                      bias_arm: str = "bias") -> Verdict:
     """A hypothesis of Sec. 3.2.1 ("second", "first" or "both") over the datasets, from each dataset's
     `mechanism_way`: supports when it decides more than half of the testable datasets and no dataset
@@ -267,7 +267,7 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
     n = len(testable)
     outcome = (SUPPORTS if len(agree) > n / 2 and not other else
                CONTRADICTS if len(other) > len(agree) and len(other) >= n / 2 else INCONCLUSIVE)
-    sentence = f"{_first_upper(what)}, per dataset — {listing}."
+    sentence = f"Decided per dataset: {listing}."
     return _verdict(claim_id, outcome, sentence, ways=ways, effects={d: dict(e) for d, e in effects.items()})
 
 
