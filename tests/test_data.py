@@ -189,7 +189,7 @@ def test_fewshot_cache_next_to_dataset_and_invalidated_by_new_data(root, tmp_pat
 
 
 @pytest.mark.parametrize("shots, seed, message", [
-    (0, 1, "shots=0: must be a positive integer"), (2.5, 1, "shots=2.5"), (2, -1, "seed=-1: must be a non-negative"),
+    (0, 1, "shots=0: must be a positive integer"), (2.5, 1, "shots=2.5"), (2, -1, "seed=-1: must be an integer in 0..4294967295"), (2, 2**64, "seed=18446744073709551616: must be"),
 ])
 def test_bad_shots_and_seeds(root, shots, seed, message):
     with pytest.raises(ValueError, match=message):

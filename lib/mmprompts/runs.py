@@ -175,7 +175,8 @@ def open_run(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig, *, sho
         return RunResult(key, metrics, model, cached=True)
     _raise_if_diverged(folder / "diverged.json", only_cached)
     if only_cached:
-        raise LookupError(f"no finished run for {config} in {folder}")
+        raise LookupError(f"no finished run of this setting (seed {seed}) in {str(folder)!r}; train it first "
+                          "(python -m mmprompts train with the same options)")
 
     atomic_write_text(folder / "config.json", json.dumps(config, indent=1, sort_keys=True))
     run = OpenRun(key, config, folder, seed, fewshot, fresh_model())  # a learned.pt read in part above is not kept
