@@ -44,7 +44,7 @@ class Settings:
     device: str = "cpu"
     workers: int = 1  # processes that train runs at once (CPU): `run_all`'s default
     cache: str | None = None
-    learned: str | None = None  # a checkpoint of the MaPLe/PromptSRC or CoOp code bases the analysis pages inspect
+    learned: str | None = None  # prompts the analysis pages inspect: a MaPLe/PromptSRC or CoOp checkpoint, or a learned.pt of the run cache
 
     def load_model(self) -> LoadedCLIP:
         return load_clip(self.model, self.pretrained, checkpoint=self.checkpoint, device=self.device)
