@@ -18,7 +18,7 @@ from .data.miniworld import MINI_TASKS
 from .data.toy import TOY_CLASSES, make_toy_dataset
 from .models import load_clip
 from .experiments import METHODS, method_config, method_label
-from .inventory import STATUSES, find_run, list_runs, prune_reasons, remove_runs
+from .inventory import STATUSES, find_run, list_runs, prune_reasons, remove_runs, run_details, runs_table, size_text
 from .multirun import train_group
 from .runs import cache_root, zero_shot_run
 from .storage import atomic_write_text
@@ -230,13 +230,15 @@ def _runs(args: argparse.Namespace) -> int:
     found = [run for run in list_runs(args.cache) if args.dataset in (None, run.dataset)
              and args.status in (None, run.status)]
     if args.action == "show":
-        print(_run_details(find_run(found, args.key or "")))
+        if not args.key:
+            raise ValueError("runs show KEY: give a run's key or a unique prefix of it; `python -m mmprompts runs` lists them")
+        print(run_details(find_run(found, args.key)))
         return 0
     if args.key is not None:
         raise ValueError(f"{args.key!r}: only `runs show KEY` takes a key")
     if args.action == "list":
-        print(_runs_table(found, {}))
-        print(f"{len(found)} runs, {_size(sum(r.size for r in found))} in {cache_root(args.cache) / 'runs'}")
+        print(runs_table(found))
+        print(f"{len(found)} runs, {size_text(sum(r.size for r in found))} in {cache_root(args.cache) / 'runs'}")
         return 0
     if not (args.older_trainer or args.missing_data):
         raise ValueError("runs prune: say which runs to remove: --older-trainer and/or --missing-data")
@@ -244,52 +246,12 @@ def _runs(args: argparse.Namespace) -> int:
                             data_root=args.data_root, cache=args.cache)
     doomed = [run for run in found if run.key in reasons]
     if doomed:
-        print(_runs_table(doomed, reasons))
+        print(runs_table(doomed, reasons))
     if not args.delete:
-        print(f"would delete {len(doomed)} runs ({_size(sum(r.size for r in doomed))}); add --delete to delete them")
+        print(f"would delete {len(doomed)} runs ({size_text(sum(r.size for r in doomed))}); add --delete to delete them")
         return 0
-    print(f"deleted {len(doomed)} runs ({_size(remove_runs(doomed))})")
+    print(f"deleted {len(doomed)} runs ({size_text(remove_runs(doomed))})")
     return 0
-
-
-def _runs_table(found: list, reasons: dict[str, str]) -> str:
-    header = (f"{'key':<20}  {'dataset':<14} {'method':<32} {'seed':>4} {'epochs':>6}  {'status':<24} "
-              f"{'accuracy':>8} {'size':>9}  trainer" + ("  why" if reasons else ""))
-    lines = [header, "-" * len(header)]
-    for run in found:
-        epochs = "" if run.epochs_done is None else f"{run.epochs_done}/{run.epochs}"
-        accuracy = "" if run.accuracy is None else f"{run.accuracy:.2f}"
-        seed = "" if run.seed is None or run.config.get("method") == "zeroshot" else run.seed
-        lines.append(f"{run.key:<20}  {run.dataset:<14} {run.method:<32} {seed:>4} {epochs:>6}  {run.state:<24} "
-                     f"{accuracy:>8} {_size(run.size):>9}  {run.config.get('trainer', '?')}"
-                     + (f"  {reasons[run.key]}" if reasons else ""))
-    return "\n".join(lines)
-
-
-def _run_details(run) -> str:
-    lines = [f"run {run.key}: {run.dataset}, {run.method}, seed {run.seed}: {run.state}"
-             + ("" if run.accuracy is None else f", test accuracy {run.accuracy:.2f}"),
-             f"folder: {run.folder}"]
-    if run.detail:
-        lines.append(f"{run.status}: {run.detail}")
-    lines.append("files: " + ", ".join(f"{f.name} ({_size(f.stat().st_size)})" for f in sorted(run.folder.iterdir())
-                                       if f.is_file()))
-    history = run.metrics.get("history")
-    if isinstance(run.metrics.get("train_time_s"), (int, float)):
-        lines.append(f"trained in {run.metrics['train_time_s']:.0f} s")
-    for stats in history if isinstance(history, list) else []:
-        if isinstance(stats, dict):
-            lines.append("  " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in stats.items()))
-    lines.append("config: " + json.dumps(run.config, indent=1, sort_keys=True))
-    return "\n".join(lines)
-
-
-def _size(count: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return ""
 
 
 def _recipe(args: argparse.Namespace) -> Recipe:

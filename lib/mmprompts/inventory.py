@@ -16,13 +16,14 @@ from pathlib import Path
 
 import torch
 
-from .data import load_dataset
+from .data import DATASETS, load_dataset
 from .data.miniworld import MINI_TASKS
 from .experiments import method_label
 from .runs import TRAINER_VERSION, method_from_key
 from .storage import cache_root
 
-__all__ = ["STATUSES", "CachedRun", "find_run", "list_runs", "prune_reasons", "remove_runs"]
+__all__ = ["STATUSES", "CachedRun", "find_run", "list_runs", "prune_reasons", "remove_runs", "run_details",
+           "runs_table", "size_text"]
 
 STATUSES = ("finished", "diverged", "interrupted", "unreadable")
 
@@ -77,7 +78,7 @@ def list_runs(cache: str | os.PathLike | None = None) -> list[CachedRun]:
 
 def find_run(runs: list[CachedRun], key: str) -> CachedRun:
     """The run whose key is `key` or starts with it (a unique prefix is enough)."""
-    matches = [run for run in runs if run.key.startswith(key)] if key else []
+    matches = [run for run in runs if run.key.startswith(key)]
     if len(matches) != 1:
         what = "no run" if not matches else f"{len(matches)} runs ({', '.join(r.key for r in matches[:4])})"
         raise LookupError(f"run key {key!r}: {what} in the cache start with it; `python -m mmprompts runs` lists the keys")
@@ -144,7 +145,7 @@ def prune_reasons(runs: list[CachedRun], *, older_trainer: bool, missing_data: b
                         for r in runs if r.config and r.config.get("trainer") != TRAINER_VERSION})
     if missing_data:
         names = sorted({r.dataset for r in runs if r.config and r.key not in reasons})
-        if any(name not in MINI_TASKS for name in names) and not (data_root or os.environ.get("MMPROMPTS_DATA")):
+        if any(name in DATASETS for name in names) and not (data_root or os.environ.get("MMPROMPTS_DATA")):
             raise ValueError("--missing-data compares runs with the data they were trained on: give the data root of "
                              "the CoOp datasets (--data-root or $MMPROMPTS_DATA)")
         current = {name: _fingerprint(name, data_root, cache) for name in names}
@@ -169,3 +170,49 @@ def remove_runs(runs: list[CachedRun]) -> int:
     for run in runs:
         shutil.rmtree(run.folder)
     return sum(run.size for run in runs)
+
+
+# ----------------------------------------------------------------------------- as text
+def runs_table(found: list[CachedRun], reasons: dict[str, str] | None = None) -> str:
+    """One line per run; with `reasons` (prune), why each goes."""
+    header = (f"{'key':<20}  {'dataset':<14} {'method':<32} {'seed':>4} {'epochs':>6}  {'status':<24} "
+              f"{'accuracy':>8} {'size':>9}  trainer" + ("  why" if reasons else ""))
+    lines = [header, "-" * len(header)]
+    for run in found:
+        epochs = "" if run.epochs_done is None else f"{run.epochs_done}/{run.epochs}"
+        accuracy = "" if run.accuracy is None else f"{run.accuracy:.2f}"
+        seed = "" if run.seed is None or run.config.get("method") == "zeroshot" else run.seed
+        lines.append(f"{run.key:<20}  {run.dataset:<14} {run.method:<32} {seed:>4} {epochs:>6}  {run.state:<24} "
+                     f"{accuracy:>8} {size_text(run.size):>9}  {run.config.get('trainer', '?')}"
+                     + (f"  {reasons[run.key]}" if reasons else ""))
+    return "\n".join(lines)
+
+
+def run_details(run: CachedRun) -> str:
+    """One run: what it is, its files, its per-epoch history and its whole configuration."""
+    lines = [f"run {run.key}: {run.dataset}, {run.method}, seed {run.seed}: {run.state}"
+             + ("" if run.accuracy is None else f", test accuracy {run.accuracy:.2f}"),
+             f"folder: {run.folder}"]
+    if run.detail:
+        lines.append(f"{run.status}: {run.detail}")
+    lines.append("files: " + ", ".join(f"{f.name} ({size_text(f.stat().st_size)})" for f in sorted(run.folder.iterdir())
+                                       if f.is_file()))
+    if isinstance(run.metrics.get("train_time_s"), (int, float)):
+        lines.append(f"trained in {run.metrics['train_time_s']:.0f} s")
+    history = run.metrics.get("history")
+    for stats in history if isinstance(history, list) else []:
+        if isinstance(stats, dict):
+            lines.append("  " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in stats.items()))
+    lines.append("config: " + json.dumps(run.config, indent=1, sort_keys=True))
+    return "\n".join(lines)
+
+
+def size_text(count: float) -> str:
+    """Bytes in words: "467 B", "15.2 kB", "3.7 MB"."""
+    if count < 1000:
+        return f"{count:.0f} B"
+    for unit in ("kB", "MB"):
+        count /= 1000
+        if count < 999.95:  # what rounds to 1000.0 is the next unit's 1.0
+            return f"{count:.1f} {unit}"
+    return f"{count / 1000:.1f} GB"
