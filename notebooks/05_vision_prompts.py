@@ -35,8 +35,7 @@
 # similarity maps; each claim decided against CLIP's own spread between heads or images.
 
 # %% tags=["parameters"]
-profile = "mini"  # "mini": the offline mini CLIP world on a CPU; "paper": ViT-B/16 + CoOp data on a GPU
-# every other value: None = the value of the profile (see mmprompts.profiles.PROFILES)
+profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
 model = None
 pretrained = None
 checkpoint = None
@@ -47,13 +46,15 @@ seeds = None
 n_ctx = None
 depths = None
 prompt_counts = None
+grid_datasets = None
 epochs = None
 lr = None
 batch_size = None
 analysis_images = None
-learned = None  # a prompt checkpoint trained elsewhere (MaPLe/PromptSRC IVLP, VPT, MaPLe, CoOp) to analyse instead
 device = None
+workers = None
 cache = None
+learned = None
 
 # %%
 from mmprompts.page import page_header

@@ -1,15 +1,17 @@
-"""CoOp layouts, class-name cleanups, Dassl-identical few-shot sampling, bad input."""
+"""CoOp layouts as CoOp writes them, Dassl-identical few-shot sampling, bad input."""
 from __future__ import annotations
 
 import json
 import random
+import re
+import shutil
 from collections import defaultdict
 
 import pytest
 import torch
 from PIL import Image
 
-from mmprompts.data import ImageDataset, fewshot_splits, load_dataset, eval_transform, train_transform
+from mmprompts.data import DATASETS, ImageDataset, fewshot_splits, load_dataset, eval_transform, train_transform
 from mmprompts.data.toy import make_toy_dataset
 
 
@@ -22,33 +24,74 @@ def root(tmp_path_factory):
     return root
 
 
-def test_json_layout_and_eurosat_cleanup(root):
+def test_json_layout_reads_the_names_the_split_file_holds(root):
     data = load_dataset("eurosat", root)
     assert data.classnames == ["Annual Crop Land", "Forest", "Highway or Road", "Sea or Lake"]
     assert data.template == "a centered satellite photo of {}."
     assert (len(data.train), len(data.val), len(data.test)) == (24, 12, 8)
     first = data.train[0]
-    assert first.path == str(root / "eurosat" / "2750" / "AnnualCrop" / "AnnualCrop_train_000.jpg")
+    assert first.path == str(root / "eurosat" / "2750" / "AnnualCrop" / "AnnualCrop_1.jpg")
     assert first.label == 0 and first.classname == "Annual Crop Land"
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("caltech101", ["airplane", "face", "leopard", "anchor"]),  # BACKGROUND_Google dropped, labels compacted
-    ("oxford_pets", ["abyssinian", "bengal", "beagle"]),
-    ("stanford_cars", ["2012 Tesla Model S", "2011 Audi TT RS", "2012 smart fortwo"]),
-    ("sun397", ["abbey", "outdoor apartment_building", "bedroom"]),
-    ("ucf101", ["Apply_Eye_Makeup", "Basketball", "Rowing"]),
-])
-def test_class_name_cleanups(root, name, expected):
-    data = load_dataset(name, root)
-    assert data.classnames == expected
-    assert sorted({d.label for d in data.train}) == list(range(len(expected)))
-    assert all(data.classnames[d.label] == d.classname for d in data.test)
+# One row of each real file, in the format CoOp's dataset code writes (datasets/*.py: save_split's
+# [path relative to the image folder, label, class name]; FGVC's and ImageNet's text lines).
+REAL_ROWS = {
+    "eurosat": ["AnnualCrop/AnnualCrop_1.jpg", 0, "Annual Crop Land"],
+    "caltech101": ["Faces/image_0001.jpg", 0, "face"],
+    "oxford_pets": ["Abyssinian_100.jpg", 0, "abyssinian"],
+    "stanford_cars": ["cars_train/00001.jpg", 0, "2000 AM General Hummer SUV"],
+    "oxford_flowers": ["image_06734.jpg", 0, "pink primrose"],
+    "food101": ["apple_pie/1005649.jpg", 0, "apple_pie"],
+    "sun397": ["a/abbey/sun_aaalbzqrimafwbiv.jpg", 0, "abbey"],
+    "dtd": ["banded/banded_0002.jpg", 0, "banded"],
+    "ucf101": ["Apply_Eye_Makeup/v_ApplyEyeMakeup_g08_c01.jpg", 0, "Apply_Eye_Makeup"],
+    "fgvc_aircraft": "1025794 707-320",  # images_variant_train.txt
+    "imagenet": "n01440764 tench",  # classnames.txt; images/train/n01440764/n01440764_10026.JPEG
+}
+# Class names of the real files beyond the first row (CoOp's cleaned names), by the toy's label
+REAL_NAMES = {
+    "caltech101": ["face", "leopard", "airplane", "anchor"],
+    "oxford_pets": ["abyssinian", "american_bulldog", "beagle"],
+    "stanford_cars": ["2000 AM General Hummer SUV", "2012 Acura RL Sedan", "2012 Tesla Model S Sedan"],
+    "sun397": ["abbey", "outdoor apartment_building", "bedroom"],
+    "ucf101": ["Apply_Eye_Makeup", "Basketball", "Rowing"],
+}
+
+
+def _shape(text: str) -> str:
+    """A path or line with its numbers and SUN397's random letters replaced: the format, not the image."""
+    return re.sub(r"\d+", "N", re.sub(r"sun_[a-z]{16}", "sun_L", text))
+
+
+@pytest.mark.parametrize("name", sorted(REAL_ROWS))
+def test_toy_data_is_written_as_coops_real_files(root, tmp_path, name):
+    folder = make_toy_dataset(tmp_path, name, per_class=(2, 1, 1), size=8)
+    spec = DATASETS[name]
+    real = REAL_ROWS[name]
+    if spec.kind == "json":
+        first = json.loads((folder / spec.split_file).read_text())["train"][0]
+        assert [_shape(first[0]), first[1], first[2]] == [_shape(real[0]), real[1], real[2]]
+        listed_from = folder if spec.paths_from_dataset_dir else folder / spec.image_dir
+        assert (listed_from / first[0]).is_file()
+    elif spec.kind == "fgvc":
+        first = (folder / "images_variant_train.txt").read_text().splitlines()[0]
+        assert _shape(first) == _shape(real) and (folder / "variants.txt").read_text().startswith("707-320\n")
+        assert (folder / "images" / f"{first.split()[0]}.jpg").is_file()
+    else:
+        assert (folder / "classnames.txt").read_text().splitlines()[0] == real
+        train = sorted((folder / "images" / "train" / "n01440764").iterdir())[0].name
+        test = sorted((folder / "images" / "val" / "n01440764").iterdir())[0].name
+        assert (_shape(train), _shape(test)) == ("nN_N.JPEG", "ILSVRCN_val_N.JPEG")
+    data = load_dataset(name, tmp_path)
+    assert data.classnames[0] == (real[2] if spec.kind == "json" else real.split(" ", 1)[1])
+    if name in REAL_NAMES:
+        assert data.classnames == REAL_NAMES[name]
 
 
 def test_stanford_cars_paths_start_at_dataset_folder(root):
     data = load_dataset("stanford_cars", root)
-    assert all(d.path.startswith(str(root / "stanford_cars") + "/") for d in data.train)
+    assert all(d.path.startswith(str(root / "stanford_cars" / "cars_")) for d in data.train)
     assert all(__import__("os").path.exists(d.path) for d in data.train)
 
 
@@ -56,7 +99,7 @@ def test_fgvc_text_file_layout(root):
     data = load_dataset("fgvc_aircraft", root)
     assert data.classnames == ["707-320", "A320", "Cessna 172"]  # label = line order of variants.txt
     assert {d.classname for d in data.val if d.label == 2} == {"Cessna 172"}
-    assert data.train[0].path == str(root / "fgvc_aircraft" / "images" / "707-320_train_000.jpg")
+    assert data.train[0].path == str(root / "fgvc_aircraft" / "images" / "1000001.jpg")
 
 
 def test_imagenet_folder_layout(root):
@@ -64,6 +107,44 @@ def test_imagenet_folder_layout(root):
     assert data.classnames == ["tench", "goldfish", "great white shark"]  # sorted wnids
     assert data.val == data.test and not data.sample_val  # val is the test set
     assert len(data.train) == 18 and len(data.test) == 6
+
+
+@pytest.mark.parametrize("case, message", [
+    ("imagenet: empty train folder", r"imagenet: '{root}/imagenet/images/train' has no image of class 'goldfish' \(label 1\)"),
+    ("imagenet: no val folder", r"imagenet: '{root}/imagenet/images/val' has no image of class 'goldfish' \(label 1\)"),
+    ("imagenet: unused class name", r"imagenet: '{root}/imagenet/classnames.txt' names class n09999999 \('unicorn'\), "
+                                    r"which has no folder in images/train or images/val; remove its line"),
+    ("fgvc: unused variant", r"fgvc_aircraft: '{root}/fgvc_aircraft/variants.txt' lists variant 'DC-3', which no "
+                             r"images_variant_\*.txt uses; remove its line"),
+    ("fgvc: no test images", r"fgvc_aircraft: '{root}/fgvc_aircraft/images_variant_test.txt' has no image of class "
+                             r"'A320' \(label 1\); add its images or remove the class"),
+    ("json: no train images", r"dtd: '{root}/dtd/split_zhou_DescribableTextures.json': the train split has no image of "
+                              r"class 'dotted' \(label 1\)"),
+])
+def test_every_layout_refuses_unused_classes_naming_class_and_file(tmp_path, case, message):
+    name = {"imagenet": "imagenet", "fgvc": "fgvc_aircraft", "json": "dtd"}[case.split(":")[0]]
+    folder = make_toy_dataset(tmp_path, name, per_class=(2, 1, 1), size=8)
+    if case == "imagenet: empty train folder":
+        for image in (folder / "images" / "train" / "n01443537").iterdir():
+            image.unlink()
+    elif case == "imagenet: no val folder":
+        shutil.rmtree(folder / "images" / "val" / "n01443537")
+    elif case == "imagenet: unused class name":
+        with (folder / "classnames.txt").open("a") as f:
+            f.write("n09999999 unicorn\n")
+    elif case == "fgvc: unused variant":
+        with (folder / "variants.txt").open("a") as f:
+            f.write("DC-3\n")
+    elif case == "fgvc: no test images":
+        listing = folder / "images_variant_test.txt"
+        listing.write_text("".join(line + "\n" for line in listing.read_text().splitlines() if not line.endswith(" A320")))
+    else:
+        split_file = folder / "split_zhou_DescribableTextures.json"
+        splits = json.loads(split_file.read_text())
+        splits["train"] = [row for row in splits["train"] if row[1] != 1]
+        split_file.write_text(json.dumps(splits))
+    with pytest.raises(ValueError, match=message.format(root=tmp_path)):
+        load_dataset(name, tmp_path)
 
 
 def dassl_generate_fewshot(items, num_shots):
@@ -108,7 +189,7 @@ def test_fewshot_cache_next_to_dataset_and_invalidated_by_new_data(root, tmp_pat
 
 
 @pytest.mark.parametrize("shots, seed, message", [
-    (0, 1, "shots=0: must be a positive integer"), (2.5, 1, "shots=2.5"), (2, -1, "seed=-1: must be a non-negative"),
+    (0, 1, "shots=0: must be a positive integer"), (2.5, 1, "shots=2.5"), (2, -1, "seed=-1: must be an integer in 0..4294967295"), (2, 2**64, "seed=18446744073709551616: must be"),
 ])
 def test_bad_shots_and_seeds(root, shots, seed, message):
     with pytest.raises(ValueError, match=message):

@@ -4,7 +4,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from types import SimpleNamespace
+import os
+import sys
+from types import ModuleType, SimpleNamespace
 
 import pytest
 import torch
@@ -14,6 +16,7 @@ from mmprompts import PromptConfig
 from mmprompts.experiments import RunSpec, method_config, method_label
 from mmprompts.profiles import settings
 from mmprompts.runs import TRAINER_VERSION, run_config, run_key
+from mmprompts.storage import CodeInCheckpoint
 from mmprompts.sweep import preset_specs
 from mmprompts.tables import preset_tables
 from mmprompts.train import Recipe
@@ -248,7 +251,9 @@ def test_export_then_import_is_the_identity(tiny_clip, images, tmp_path, config,
     torch.manual_seed(7)
     model = mp.PromptedCLIP(tiny_clip, config)
     settings = mp.export_prompts(model, tmp_path / "out" / "model.pth.tar-1", format=fmt)
-    back = mp.import_prompts(tmp_path / "out" / "model.pth.tar-1", tiny_clip, ctx_init=settings.get("CTX_INIT", ""))
+    # "fp32": the tensors as written ("auto" would round VPT/VPT_shallow as the peer's forward does)
+    back = mp.import_prompts(tmp_path / "out" / "model.pth.tar-1", tiny_clip, ctx_init=settings.get("CTX_INIT", ""),
+                             precision="fp32")
     assert back.learned_state().keys() == model.learned_state().keys()
     assert all(torch.equal(back.learned_state()[k], v) for k, v in model.learned_state().items())
     assert back.prompt_texts(NAMES) == model.prompt_texts(NAMES)
@@ -281,7 +286,10 @@ def _ivlp_state(clip, n_vision=2, depth=2, width_v=None) -> dict[str, torch.Tens
     ("start token", r"backbone weight prompt_learner.token_prefix differs"),
     ("ctx_init", r"ctx_init='a photo' has fewer words than the checkpoint's 3 text prompts"),
     ("not a checkpoint", r"is not a PyTorch checkpoint"),
-    ("no tensors", r"holds no state dict of tensors"),
+    ("1-D", r"prompt_learner.ctx has shape \[48\]: prompts are a 2-D \[n_ctx, width\] tensor per block"),
+    ("nan", r"image_encoder.VPT holds non-finite values \(NaN or inf\): the run that wrote it diverged"),
+    ("object entry", r"state dict entry 'prompt_learner.ctx' is a pickled torch.optim.sgd.SGD \(not loaded\)"),
+    ("no tensors", r"state dict entry 'epoch' is int, not a tensor"),
 ])
 def test_bad_checkpoints(tiny_clip, tmp_path, case, message):
     path, ctx_init = tmp_path / "model.pth.tar-5", "a photo of a"
@@ -307,6 +315,12 @@ def test_bad_checkpoints(tiny_clip, tmp_path, case, message):
     elif case == "ctx_init":
         state["prompt_learner.ctx"] = random_prompts(1, 3, tiny_clip.model.transformer.width, seed=9)[0]
         ctx_init = "a photo"
+    elif case == "1-D":
+        state["prompt_learner.ctx"] = state["prompt_learner.ctx"][0]
+    elif case == "nan":
+        state["image_encoder.VPT"] = torch.full_like(state["image_encoder.VPT"], float("nan"))
+    elif case == "object entry":
+        state["prompt_learner.ctx"] = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     if case == "not a checkpoint":
         path.write_text("epoch: 5\n")
     elif case == "no tensors":
@@ -331,6 +345,115 @@ def test_bad_import_and_export_arguments(tiny_clip, tmp_path):
         mp.export_prompts(mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 2)), tmp_path / "x", format="maple")
 
 
+def test_precision_auto_rounds_what_the_peer_casts(tiny_clip, images, tmp_path):
+    """IVLP keeps VPT / VPT_shallow in fp32 and casts them with .half() in its forward; ctx enters as stored."""
+    width_v, width_t = tiny_clip.model.visual.transformer.width, tiny_clip.model.transformer.width
+    generator = torch.Generator().manual_seed(11)
+    text = [torch.randn(2, width_t, generator=generator) * 0.5 for _ in range(3)]  # fp32: not fp16 values
+    vision = [torch.randn(2, width_v, generator=generator) * 0.5 for _ in range(2)]
+    assert not torch.equal(text[1], text[1].half().float())
+    state = {"prompt_learner.ctx": text[0], "image_encoder.VPT": vision[0],
+             "image_encoder.transformer.resblocks.1.VPT_shallow": vision[1],
+             **{f"text_encoder.transformer.resblocks.{i}.VPT_shallow": t for i, t in enumerate(text) if i}}
+    dassl_checkpoint(tmp_path / "model.pth.tar-5", state)
+    fp16 = [t.half().float() for t in text]
+    expected = {  # precision -> (vision, text) tensors the imported model must hold
+        "auto": ([t.half().float() for t in vision], [text[0], *fp16[1:]]),
+        "fp32": (vision, text),
+        "fp16": ([t.half().float() for t in vision], fp16),
+    }
+    for precision, (want_vision, want_text) in expected.items():
+        model = mp.import_prompts(tmp_path / "model.pth.tar-5", tiny_clip, precision=precision)
+        held = model.learned_state()
+        assert all(torch.equal(held[f"vision_prompts.{i}"], t) for i, t in enumerate(want_vision)), precision
+        assert all(torch.equal(held[f"text_prompts.{i}"], t) for i, t in enumerate(want_text)), precision
+        if precision == "auto":  # the peer's forward, written from the rounded tensors
+            assert_features(model, tiny_clip, images, want_vision, "a photo of a", want_text)
+    with pytest.raises(ValueError, match=r"precision='bf16': choose one of \('auto', 'fp32', 'fp16'\)"):
+        mp.import_prompts(tmp_path / "model.pth.tar-5", tiny_clip, precision="bf16")
+
+
+# ---------------------------------------------------------------- nothing of a checkpoint runs
+class ConstantWarmupScheduler:
+    """Stands for Dassl's scheduler class, pickled in every Dassl checkpoint; restoring it must not run it."""
+
+    def __init__(self, successor):
+        self.successor, self.warmup_epoch, self.cons_lr = successor, 1, 1e-5
+
+    def __setstate__(self, state):
+        raise AssertionError("the checkpoint's scheduler class was imported and run")
+
+
+def test_a_dassl_checkpoint_imports_without_importing_its_pickled_classes(tiny_clip, tmp_path, monkeypatch):
+    """The scheduler's module (dassl.optim.lr_scheduler) is not installed here: a full unpickle cannot even
+    find it; the reader keeps it as an inert placeholder and imports the prompts."""
+    for name in ("dassl", "dassl.optim", "dassl.optim.lr_scheduler"):  # only while saving
+        monkeypatch.setitem(sys.modules, name, ModuleType(name))
+    monkeypatch.setattr(ConstantWarmupScheduler, "__module__", "dassl.optim.lr_scheduler")
+    sys.modules["dassl.optim.lr_scheduler"].ConstantWarmupScheduler = ConstantWarmupScheduler
+    state = _ivlp_state(tiny_clip)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0035, momentum=0.9)
+    scheduler = ConstantWarmupScheduler(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, 5.0))
+    torch.save({"state_dict": state, "epoch": 5, "optimizer": optimizer.state_dict(), "scheduler": scheduler}, tmp_path / "ckpt")
+    for name in ("dassl", "dassl.optim", "dassl.optim.lr_scheduler"):
+        monkeypatch.delitem(sys.modules, name)
+    model = mp.import_prompts(tmp_path / "ckpt", tiny_clip)
+    assert torch.equal(model.learned_state()["vision_prompts.1"], state["image_encoder.transformer.resblocks.1.VPT_shallow"].float())
+
+
+def _touch(path):
+    open(path, "w").close()
+
+
+class Crafted:
+    def __init__(self, call):
+        self.call = call
+
+    def __reduce__(self):
+        return self.call
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda marker: (_touch, (str(marker),)), r"it would call test_interop._touch\('/.* when unpickled"),
+    (lambda marker: (os.system, (f"touch {marker}",)), r"it refers to posix.system, which runs commands"),
+], ids=["function", "os.system"])
+def test_a_crafted_checkpoint_runs_nothing_and_says_why(tiny_clip, tmp_path, call, message):
+    marker = tmp_path / "marker"
+    state = _ivlp_state(tiny_clip)
+    torch.save({"state_dict": state, "epoch": 5, "scheduler": Crafted(call(marker))}, tmp_path / "ckpt")
+    with pytest.raises(CodeInCheckpoint, match=message + r"; nothing of it was run or imported"):
+        mp.import_prompts(tmp_path / "ckpt", tiny_clip)
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------- this library's own run files
+def test_a_learned_pt_of_the_run_cache_imports_with_its_runs_method(tiny_clip, images, tmp_path):
+    method = PromptConfig(n_ctx_vision=2, n_ctx_text=3, depth_vision=2, depth_text=3, bias_vision=(1,))
+    torch.manual_seed(12)
+    trained = mp.PromptedCLIP(tiny_clip, method)
+    folder = tmp_path / "runs" / "abc"
+    folder.mkdir(parents=True)
+    config = run_config(tiny_clip, SimpleNamespace(name="eurosat", fingerprint="f"), method, 16, 1, Recipe())
+    (folder / "config.json").write_text(json.dumps(config))
+    torch.save(trained.learned_state(), folder / "learned.pt")
+    model = mp.import_prompts(folder / "learned.pt", tiny_clip)
+    assert model.config == method
+    assert all(torch.equal(model.learned_state()[k], v) for k, v in trained.learned_state().items())
+    (folder / "config.json").write_text(json.dumps({**config, "model": "ViT-B-16-quickgelu:openai"}))
+    with pytest.raises(ValueError, match=r"was trained on model 'ViT-B-16-quickgelu:openai', not 'mmprompts-test-tiny"):
+        mp.import_prompts(folder / "learned.pt", tiny_clip)
+    (folder / "config.json").unlink()
+    with pytest.raises(ValueError, match=r"holds this library's learned tensors, but .*config.json"):
+        mp.import_prompts(folder / "learned.pt", tiny_clip)
+
+
+def test_export_to_a_folder_names_it(tiny_clip, tmp_path):
+    with pytest.raises(ValueError, match=rf"'{tmp_path}' is a folder; give a file name, e.g. '{tmp_path}/model.pth.tar-1'"):
+        mp.export_prompts(mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 2)), tmp_path)
+    with pytest.raises(FileNotFoundError, match=rf"'{tmp_path}' is a folder, not a checkpoint file"):
+        mp.import_prompts(tmp_path, tiny_clip)
+
+
 # ---------------------------------------------------------------- the analysis pages' hook
 def test_analysis_model_uses_the_learned_checkpoint(tiny_clip, images, tmp_path):
     from mmprompts.data import load_dataset
@@ -339,6 +462,9 @@ def test_analysis_model_uses_the_learned_checkpoint(tiny_clip, images, tmp_path)
 
     torch.manual_seed(3)
     trained_elsewhere = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 3))
+    with torch.no_grad():  # the peer's forward uses its vision prompts in fp16 (import_prompts' precision="auto")
+        for prompt in trained_elsewhere.vision_prompts:
+            prompt.copy_(prompt.half().float())
     mp.export_prompts(trained_elsewhere, tmp_path / "VLPromptLearner" / "model.pth.tar-5")
     make_toy_dataset(tmp_path / "data", "eurosat", per_class=(2, 1, 1), size=32)
     data = load_dataset("eurosat", str(tmp_path / "data"))

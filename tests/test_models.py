@@ -1,6 +1,7 @@
 """Model loading: names, tags, local files, TorchScript archives, offline behaviour, bad input."""
 from __future__ import annotations
 
+import os
 import socket
 import time
 
@@ -112,9 +113,22 @@ def test_unknown_pretrained_tag():
         mp.load_clip("ViT-B-16", "opneai")
 
 
-def test_non_vit_model_is_refused():
-    with pytest.raises(ValueError, match=r"'RN50' has a ModifiedResNet image tower; only ViT models"):
-        mp.load_clip("RN50")
+def test_non_vit_model_is_refused_before_looking_for_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # offline, no cache: the weights are not the problem to report
+    with pytest.raises(ValueError, match=r"^'RN50-quickgelu' is not a ViT \(its image tower is a ModifiedResNet\): "
+                                         r"this library prompts ViT towers only; use a ViT model"):
+        mp.load_clip("RN50", "openai", cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"embed_dim": 32,', r"is not JSON \(Expecting"),
+    ('{"embed_dim": 32}', r"is not an open_clip model config: it lacks \['vision_cfg', 'text_cfg'\]"),
+])
+def test_a_bad_model_config_file_is_named(tmp_path, text, message):
+    path = tmp_path / "garbage.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=rf"^model config file '{path}' {message}"):
+        mp.load_clip(str(path))
 
 
 def test_checkpoint_for_another_architecture(tiny_clip, tmp_path):
@@ -127,12 +141,27 @@ def test_checkpoint_for_another_architecture(tiny_clip, tmp_path):
 def test_corrupted_checkpoint(tiny_name, tmp_path):
     path = tmp_path / "broken.pt"
     path.write_bytes(b"\x80\x04 this is not a checkpoint")
-    with pytest.raises(ValueError, match="cannot read checkpoint"):
+    with pytest.raises(ValueError, match=rf"^cannot read checkpoint: '{path}' is not a PyTorch checkpoint \(neither a "
+                                         r"torch.save zip archive nor an old-format torch file\); give the OpenAI") as err:
         mp.load_clip(tiny_name, checkpoint=path)
+    assert "\n" not in str(err.value)  # one line, not torch's weights_only essay
+
+
+def test_a_checkpoint_that_would_run_code_is_not_read(tiny_name, tmp_path):
+    class Crafted:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'marker'}",))
+
+    torch.save({"state_dict": Crafted()}, tmp_path / "crafted.pt")
+    with pytest.raises(ValueError, match=r"it refers to posix.system, which runs commands; nothing of it was run"):
+        mp.load_clip(tiny_name, checkpoint=tmp_path / "crafted.pt")
+    assert not (tmp_path / "marker").exists()
 
 
 def test_missing_checkpoint_and_double_source(tiny_name, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         mp.load_clip(tiny_name, checkpoint=tmp_path / "nope.pt")
+    with pytest.raises(ValueError, match=rf"checkpoint '{tmp_path}' is a folder; give the weights file in it"):
+        mp.load_clip(tiny_name, checkpoint=tmp_path)
     with pytest.raises(ValueError, match="not both"):
         mp.load_clip("ViT-B-16", "openai", checkpoint=tmp_path / "nope.pt")

@@ -11,6 +11,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from mmprompts.book import execute_notebook, project_root
 from mmprompts.data.toy import make_toy_dataset
+from mmprompts.profiles import PARAMETERS
 
 NOTEBOOKS = project_root() / "notebooks"
 
@@ -78,12 +79,27 @@ def test_every_page_runs_on_the_paper_path(paper_path, tmp_path, notebook, monke
     ({"profile": "laptop"}, "unknown profile 'laptop'"),
     ({"datasets": ["imagenette"]}, "unknown \\['imagenette'\\]"),
     ({"shots": "sixteen"}, "shots='sixteen': must be an integer"),
+    ({"shotz": 4}, r"unknown parameter 'shotz'; known: \['profile', 'model'"),
 ])
 def test_a_wrong_parameter_stops_the_first_cell(tmp_path, parameters, message):
     with pytest.raises(PapermillExecutionError, match=message) as failure:
         execute_notebook(NOTEBOOKS / "06_bias_vs_prompts.py", tmp_path / "out.ipynb", parameters, progress=False)
     # cells: markdown, parameters, injected parameters, settings → the settings cell is the 3rd code cell
     assert failure.value.exec_count == 3
+
+
+@pytest.mark.parametrize("notebook", DATA_PAGES)
+def test_every_documented_parameter_is_in_the_parameters_cell(notebook, tmp_path):
+    """Papermill warns about a `-p NAME` its inspection of the parameters cell does not find: every page
+    declares exactly `profile` and profiles.PARAMETERS, one line each, so the same `-p` works on every page."""
+    import jupytext
+    import nbformat
+    from papermill.inspection import _infer_parameters
+    from papermill.iorw import load_notebook_node
+
+    nbformat.write(jupytext.read(NOTEBOOKS / f"{notebook}.py"), tmp_path / "page.ipynb")
+    found = [p.name for p in _infer_parameters(load_notebook_node(str(tmp_path / "page.ipynb")), name="python3")]
+    assert found == ["profile", *PARAMETERS]
 
 
 def test_the_ledger_page_lists_every_recorded_verdict(tmp_path, monkeypatch):

@@ -37,6 +37,22 @@ def test_grid_datasets_are_some_of_the_datasets():
 def test_from_parameters_reads_a_notebook_namespace():
     namespace = {"profile": "mini", **{name: None for name in PARAMETERS}, "shots": 4}
     assert from_parameters(namespace).shots == 4
+    # what else a notebook holds before its first cell: modules, functions, private names
+    assert from_parameters({**namespace, "np": statistics, "settings": settings, "_i1": "x = 1"}).shots == 4
+
+
+def test_an_unknown_notebook_parameter_is_named_with_the_known_ones():
+    """papermill's `-p shotz 4` only warns and defines `shotz`; the page's first cell must stop on it."""
+    namespace = {"profile": "mini", **{name: None for name in PARAMETERS}, "shotz": 4}
+    with pytest.raises(ValueError, match=r"^unknown parameter 'shotz'; known: \['profile', 'model', 'pretrained'"):
+        from_parameters(namespace)
+
+
+def test_one_epoch_means_no_warm_up_unless_one_is_given():
+    assert settings("mini", epochs=1).recipe.warmup_epochs == 0
+    assert settings("paper", epochs=5).recipe.warmup_epochs == 1
+    with pytest.raises(ValueError, match=r"warmup_epochs=1: must be an integer in 0..0 with epochs=1"):
+        settings("mini", epochs=1, warmup_epochs=1)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -48,6 +64,8 @@ def test_from_parameters_reads_a_notebook_namespace():
     ({"depths": [0, 1]}, "must be >= 1"),
     ({"device": "gpu"}, "device='gpu'"),
     ({"colour": "red"}, "unknown parameter 'colour'"),
+    ({"seeds": [1, 2, 1]}, r"seeds=\[1, 2, 1\]: seed 1 is given 2 times, which would count one run as several"),
+    ({"seeds": [2**40]}, r"seed=1099511627776: must be an integer in 0..4294967295"),
 ])
 def test_bad_parameters_name_the_value(kwargs, message):
     profile = kwargs.pop("profile", "mini")

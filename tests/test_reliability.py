@@ -105,9 +105,9 @@ def test_pretrain_never_writes_the_shipped_weights_by_default(tmp_path, monkeypa
     (lambda s: s["test"][1].__setitem__(2, "Forrest"), r"test row 1 .*label 1 is named 'Forest' in an earlier row"),
     (lambda s: s["train"].append(["AnnualCrop/x.jpg", 0]), r"train row 8 .*a row must be \[relative image path"),
     (lambda s: s["val"].append(list(s["train"][0])), r"val row 4 .*listed twice \(also in train\)"),
-    (lambda s: s["val"].append(["x.jpg", 4, "AnnualCrop"]), r"val row 4 .*class name 'AnnualCrop' has label 0"),
+    (lambda s: s["val"].append(["x.jpg", 4, "Annual Crop Land"]), r"val row 4 .*class name 'Annual Crop Land' has label 0"),
     (lambda s: [r.__setitem__(1, 5) for k in s for r in s[k] if r[1] == 3], r"labels must be 0..C-1; missing \[3, 4\]"),
-    (lambda s: s.__setitem__("test", [r for r in s["test"] if r[1] != 2]), r"the test split has no image of label 2"),
+    (lambda s: s.__setitem__("test", [r for r in s["test"] if r[1] != 2]), r"the test split has no image of class 'Highway or Road' \(label 2\)"),
 ])
 def test_inconsistent_split_file_is_refused_naming_file_and_row(tmp_path, edit, message):
     folder = make_toy_dataset(tmp_path, "eurosat", per_class=(2, 1, 1), size=8)

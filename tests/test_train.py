@@ -36,7 +36,7 @@ def test_lr_schedule_matches_dassl():
     ({"epochs": 0}, "epochs=0: must be a positive integer"),
     ({"batch_size": -2}, "batch_size=-2: must be a positive integer"),
     ({"epochs": 2.5}, "epochs=2.5"),
-    ({"warmup_epochs": 10}, "warmup_epochs=10: must be an integer in 0..epochs-1"),
+    ({"warmup_epochs": 10}, "warmup_epochs=10: must be an integer in 0..9 with epochs=10"),
     ({"lr": -1.0}, "lr=-1.0: must be >= 0"),
     ({"min_crop_scale": 0.0}, "min_crop_scale=0.0: must be in \\(0, 1\\]"),
 ])

@@ -122,7 +122,10 @@ def build_book(parameters: dict | None = None, html: bool = True, progress: bool
     for source in notebook_sources(root):
         started = time.perf_counter()
         print(f"executing {source.name} ...", flush=True)
-        tag_for_reader(execute_notebook(source, executed / f"{source.stem}.ipynb", parameters, progress=progress))
+        # a page without a parameters cell (the ledger) takes none: Papermill would warn about each
+        takes = '# %% tags=["parameters"]' in source.read_text()
+        tag_for_reader(execute_notebook(source, executed / f"{source.stem}.ipynb", parameters if takes else None,
+                                        progress=progress))
         print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
     if not html:
         return executed

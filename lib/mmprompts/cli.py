@@ -1,4 +1,4 @@
-"""Command line: `python -m mmprompts {train,zeroshot,eval,toy-data,book} --help`."""
+"""Command line: `python -m mmprompts {train,zeroshot,eval,runs,toy-data,book,sweep,tables} --help`."""
 from __future__ import annotations
 
 import argparse
@@ -13,12 +13,15 @@ from typing import Callable
 import torch
 
 from .data import DATASETS, load_dataset
+from .data.fewshot import check_seeds
 from .data.miniworld import MINI_TASKS
 from .data.toy import TOY_CLASSES, make_toy_dataset
 from .models import load_clip
 from .experiments import METHODS, method_config, method_label
+from .inventory import STATUSES, find_run, list_runs, prune_reasons, remove_runs, run_details, runs_table, size_text
 from .multirun import train_group
 from .runs import cache_root, zero_shot_run
+from .storage import atomic_write_text
 from .train import Recipe
 
 _D = Recipe()
@@ -72,7 +75,8 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--lr", type=float, default=_D.lr, help="SGD learning rate after warm-up (cosine decay)")
     group.add_argument("--momentum", type=float, default=_D.momentum, help="SGD momentum")
     group.add_argument("--weight-decay", type=float, default=_D.weight_decay, help="SGD weight decay")
-    group.add_argument("--warmup-epochs", type=int, default=_D.warmup_epochs, help="constant warm-up epochs")
+    group.add_argument("--warmup-epochs", type=int, default=None,
+                       help="constant warm-up epochs (%(default)s: 1, or 0 with --epochs 1)")
     group.add_argument("--warmup-lr", type=float, default=_D.warmup_lr, help="learning rate during warm-up")
 
 
@@ -92,6 +96,21 @@ def build_parser() -> argparse.ArgumentParser:
     zeroshot = commands.add_parser("zeroshot", formatter_class=fmt,
                                    help="zero-shot CLIP test accuracy with each dataset's template")
     _model_options(zeroshot)
+    runs = commands.add_parser("runs", formatter_class=fmt, help="list, show or prune the runs in the cache")
+    runs.add_argument("action", nargs="?", default="list", choices=["list", "show", "prune"],
+                      help="list: a table of the cached runs; show KEY: one run; prune: remove runs (a dry run "
+                           "unless --delete)")
+    runs.add_argument("key", nargs="?", default=None, help="with show: the run's key (a unique prefix is enough)")
+    runs.add_argument("--cache", default=None, help="run cache folder (default: $MMPROMPTS_CACHE or ~/.cache/mmprompts)")
+    runs.add_argument("--dataset", default=None, help="only the runs of this dataset")
+    runs.add_argument("--status", default=None, choices=STATUSES, help="only the runs with this status")
+    runs.add_argument("--older-trainer", action="store_true",
+                      help="prune: runs of an older trainer version (they never match again)")
+    runs.add_argument("--missing-data", action="store_true",
+                      help="prune: runs whose data is gone or changed (read from --data-root; mini-world tasks "
+                           "from the cache)")
+    runs.add_argument("--data-root", default=None, help="the CoOp datasets' folder (default: $MMPROMPTS_DATA)")
+    runs.add_argument("--delete", action="store_true", help="prune: delete the runs (without it, only list them)")
     toy = commands.add_parser("toy-data", formatter_class=fmt,
                               help="write small synthetic datasets in the CoOp layout (to try the pipeline)")
     toy.add_argument("root", help="data root to write into")
@@ -159,7 +178,7 @@ def _sweep_or_tables(args: argparse.Namespace) -> int:
                                                                  config.depths, config.prompt_counts))
     print(text)
     if output is not None:
-        output.write_text(text)
+        atomic_write_text(output, text)
     return 1 if args.command == "sweep" and result.errors else 0
 
 
@@ -204,6 +223,34 @@ def _book(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"book written to {html}" + (f" (open {html / 'index.html'})" if not args.no_html else ""))
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    found = [run for run in list_runs(args.cache) if args.dataset in (None, run.dataset)
+             and args.status in (None, run.status)]
+    if args.action == "show":
+        if not args.key:
+            raise ValueError("runs show KEY: give a run's key or a unique prefix of it; `python -m mmprompts runs` lists them")
+        print(run_details(find_run(found, args.key)))
+        return 0
+    if args.key is not None:
+        raise ValueError(f"{args.key!r}: only `runs show KEY` takes a key")
+    if args.action == "list":
+        print(runs_table(found))
+        print(f"{len(found)} runs, {size_text(sum(r.size for r in found))} in {cache_root(args.cache) / 'runs'}")
+        return 0
+    if not (args.older_trainer or args.missing_data):
+        raise ValueError("runs prune: say which runs to remove: --older-trainer and/or --missing-data")
+    reasons = prune_reasons(found, older_trainer=args.older_trainer, missing_data=args.missing_data,
+                            data_root=args.data_root, cache=args.cache)
+    doomed = [run for run in found if run.key in reasons]
+    if doomed:
+        print(runs_table(doomed, reasons))
+    if not args.delete:
+        print(f"would delete {len(doomed)} runs ({size_text(sum(r.size for r in doomed))}); add --delete to delete them")
+        return 0
+    print(f"deleted {len(doomed)} runs ({size_text(remove_runs(doomed))})")
     return 0
 
 
@@ -254,12 +301,21 @@ def _main(argv: list[str] | None) -> int:
         return _book(args)
     if args.command in ("sweep", "tables"):
         return _sweep_or_tables(args)
+    if args.command == "runs":
+        return _runs(args)
     if args.command == "toy-data":
         for name in args.dataset:
             print(f"wrote {make_toy_dataset(args.root, name, tuple(args.per_class), force=args.force)}")
         return 0
+    # everything that can be checked without the model is checked before it loads
     output = _output_file(args.output, cache_root(args.cache) / "results" / f"{args.command}.json")
-    datasets = [load_dataset(name, args.data_root) for name in args.dataset]  # fail before the model loads
+    if args.command != "zeroshot":
+        recipe = _recipe(args)
+        check_seeds(args.seeds)
+        if args.bias_layers is not None and args.method != "bias":
+            raise ValueError(f"--bias-layers {' '.join(map(str, args.bias_layers))}: only --method bias uses it "
+                             f"(this is --method {args.method}); drop it or add --method bias")
+    datasets = [load_dataset(name, args.data_root) for name in args.dataset]
     clip = load_clip(args.model, args.pretrained, checkpoint=args.checkpoint, device=args.device)
     rows, failed = [], []  # the seeds of a setting train together; one that fails leaves the others to finish
     for name, data in zip(args.dataset, datasets):
@@ -269,7 +325,7 @@ def _main(argv: list[str] | None) -> int:
                          "runs": [result.key], "cached": [result.cached]})
             continue
         method = method_config(args.method, args.n_ctx, args.depth, clip.depth, args.bias_layers)
-        recipe, label = _recipe(args), method_label(method)
+        label = method_label(method)
         outcomes = train_group(clip, data, method, seeds=args.seeds, shots=args.shots, recipe=recipe,
                                cache=args.cache, only_cached=args.command == "eval", workers=args.workers,
                                progress=not args.quiet, checkpoint_text=args.checkpoint_text)
@@ -284,7 +340,6 @@ def _main(argv: list[str] | None) -> int:
     for name, seed, err in failed:
         print(f"error: {name} seed {seed}: {err}", file=sys.stderr)
     print(_table(rows))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({"command": args.command, "model": clip.identity, "rows": rows}, indent=1))
+    atomic_write_text(output, json.dumps({"command": args.command, "model": clip.identity, "rows": rows}, indent=1))
     print(f"results written to {output}")
     return 2 if failed else 0

@@ -14,12 +14,14 @@ Both code bases save with Dassl: `torch.save({"state_dict": ..., "epoch": ..., .
                     vision prompts, so MaPLe imports as (fixed) IVLP prompts
   CoOp              ctx [n, W_t] (generic context), token_prefix, token_suffix; class name at the end
 
-An imported model is a `PromptedCLIP`, so every analysis runs on it unchanged.
+This library's own `learned.pt` (a run folder of the cache, with its `config.json`) imports too.
+An imported model is a `PromptedCLIP`, so every analysis runs on it unchanged. Files are read
+without running code from them (`storage.load_untrusted`).
 """
 from __future__ import annotations
 
+import json
 import os
-import pickle
 import re
 from pathlib import Path
 
@@ -28,10 +30,14 @@ import torch.nn.functional as F
 
 from .models import LoadedCLIP
 from .prompted import PromptConfig, PromptedCLIP
+from .runs import method_from_key
+from .storage import Unloaded, load_untrusted
 
-__all__ = ["FORMATS", "export_prompts", "import_prompts"]
+__all__ = ["FORMATS", "PRECISIONS", "export_prompts", "import_prompts"]
 
 FORMATS = ("ivlp", "vpt", "maple", "coop")
+PRECISIONS = ("auto", "fp32", "fp16")
+_OWN = re.compile(r"(vision_prompts|text_prompts|vision_bias|text_bias)\.\d+$")  # PromptedCLIP.learned_state()
 _DEEP = re.compile(r"(image_encoder|text_encoder)\.transformer\.resblocks\.(\d+)\.VPT_shallow$")
 _COMPOUND = re.compile(r"prompt_learner\.compound_prompts_text\.(\d+)$")
 # The MaPLe/CoOp code bases build prompt strings "<prefix> <class>." from CTX_INIT only up to 4 context words.
@@ -39,7 +45,7 @@ _MAX_CTX_INIT_WORDS = 4
 
 
 def import_prompts(path: str | os.PathLike, clip: LoadedCLIP, *, ctx_init: str = "a photo of a",
-                   class_token_position: str = "end") -> PromptedCLIP:
+                   class_token_position: str = "end", precision: str = "auto") -> PromptedCLIP:
     """A PromptedCLIP holding the prompts of an IVLP/PromptSRC, VPT, MaPLe or CoOp checkpoint.
 
     The format is detected from the keys. `ctx_init` is the trainer's CTX_INIT (IVLP/MaPLe; the
@@ -47,14 +53,25 @@ def import_prompts(path: str | os.PathLike, clip: LoadedCLIP, *, ctx_init: str =
     stored either; only "end" is supported). Backbone weights in the checkpoint must equal
     `clip`'s up to fp16 rounding.
 
-    A full Dassl checkpoint pickles its LR scheduler object, which a weights-only load refuses;
-    such a file is then unpickled in full, as Dassl does: import only checkpoints you trust.
+    `precision`: "auto" rounds to fp16 exactly the prompts the peer's forward casts with `.half()`
+    before inserting them, whatever precision it trained in (IVLP/VPT: `VPT`, `VPT_shallow`; MaPLe:
+    its vision prompts and deeper text prompts; never the first text prompts, which enter in the
+    dtype they are stored in), so features match the peer's; "fp32" takes every tensor as stored;
+    "fp16" rounds every prompt.
+
+    A Dassl checkpoint pickles its optimizer and scheduler objects: they are read as inert
+    placeholders, never imported or run (a file that would call a function is refused).
+    A `learned.pt` of this library's run cache imports with the method of its run's `config.json`.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}: choose one of {PRECISIONS} ('auto': round what the peer's forward rounds)")
     state = _read_state_dict(Path(path))
+    if all(_OWN.match(k) for k in state):
+        return _import_own(Path(path), state, clip, precision)
     fmt = _detect(state)
     if fmt == "coop":
         _check_coop(state, class_token_position)
-    vision, text = _READERS[fmt](state)
+    vision, text = (_rounded(prompts, precision) for prompts in _READERS[fmt](state))
     _check_shapes(vision, text, clip)
     _check_backbone(state, clip)
 
@@ -71,6 +88,28 @@ def import_prompts(path: str | os.PathLike, clip: LoadedCLIP, *, ctx_init: str =
         model = PromptedCLIP(clip, config)
     model.load_learned_state({**{f"vision_prompts.{i}": t for i, (_, t) in enumerate(vision)},
                               **{f"text_prompts.{i}": t for i, (_, t) in enumerate(text)}})
+    return model
+
+
+def _import_own(path: Path, state: dict[str, torch.Tensor], clip: LoadedCLIP, precision: str) -> PromptedCLIP:
+    """A `learned.pt` of the run cache: the method is in the run folder's config.json, next to it."""
+    config_file = path.with_name("config.json")
+    try:
+        run = json.loads(config_file.read_text())
+        method = method_from_key(run["method"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{str(path)} holds this library's learned tensors, but {str(config_file)!r} (its run's "
+                         f"config, which says the method) cannot be read ({err}); import the run folder's "
+                         "learned.pt where the cache wrote it") from None
+    if run.get("model") != clip.identity:
+        raise ValueError(f"{str(path)} was trained on model {run.get('model')!r}, not {clip.identity!r}: load that model")
+    tensors = _rounded(list(state.items()), "fp32" if precision == "auto" else precision)  # trained here in fp32
+    with torch.random.fork_rng(devices=[]):
+        model = PromptedCLIP(clip, method)
+    try:
+        model.load_learned_state(dict(tensors))
+    except (ValueError, RuntimeError) as err:
+        raise ValueError(f"{str(path)} does not fit its run's method {method}: {err}") from None
     return model
 
 
@@ -115,6 +154,9 @@ def export_prompts(model: PromptedCLIP, path: str | os.PathLike, format: str = "
         if format == "ivlp":
             settings.update(N_CTX_TEXT=c.n_ctx_text, PROMPT_DEPTH_TEXT=c.depth_text, CTX_INIT=ctx_init)
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder; give a file name, e.g. {str(path / 'model.pth.tar-1')!r} "
+                         "(Dassl's name for the checkpoint of epoch 1)")
     path.parent.mkdir(parents=True, exist_ok=True)
     # Dassl's load_model reads "state_dict" and "epoch"; the code base loads the frozen CLIP itself.
     torch.save({"state_dict": state, "epoch": 0, "optimizer": None, "scheduler": None, "val_result": None}, path)
@@ -124,22 +166,20 @@ def export_prompts(model: PromptedCLIP, path: str | os.PathLike, format: str = "
 # ----------------------------------------------------------------------------- reading
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; Dassl writes <output>/<model name>/model.pth.tar-<epoch> "
+        what = f"{str(path)!r} is a folder, not a checkpoint file" if path.is_dir() else f"no checkpoint at {path}"
+        raise FileNotFoundError(f"{what}; Dassl writes <output>/<model name>/model.pth.tar-<epoch> "
                                 "(model name VLPromptLearner for IVLP, MultiModalPromptLearner for MaPLe, "
                                 "prompt_learner for VPT and CoOp)")
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # a Dassl checkpoint's pickled scheduler (see import_prompts)
-        try:
-            loaded = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as err:
-            raise ValueError(f"{path} is not a PyTorch checkpoint ({type(err).__name__}: {err})") from err
-    except Exception as err:
-        raise ValueError(f"{path} is not a PyTorch checkpoint ({type(err).__name__}: {err})") from err
+    loaded = load_untrusted(path)
     state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
-    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
+    if not isinstance(state, dict) or not state:
         raise ValueError(f"{path} holds no state dict of tensors (a Dassl checkpoint has one under 'state_dict'; "
                          f"found {type(loaded).__name__}{' with keys ' + str(list(loaded)[:8]) if isinstance(loaded, dict) else ''})")
+    for key, value in state.items():
+        if not torch.is_tensor(value):
+            what = f"a pickled {value.qualified_name} (not loaded)" if isinstance(value, Unloaded) else type(value).__name__
+            raise ValueError(f"{path}: state dict entry {key!r} is {what}, not a tensor; a checkpoint's state dict "
+                             "holds only tensors")
     # DataParallel prefixes every key with "module."
     return {k.removeprefix("module."): v for k, v in state.items()}
 
@@ -201,8 +241,7 @@ def _read_maple(state: dict[str, torch.Tensor]) -> tuple[Prompts, Prompts]:
         raise ValueError(f"unknown checkpoint layout: a MaPLe checkpoint without {missing}")
     text = [("prompt_learner.ctx", state["prompt_learner.ctx"].float())] + [(k, state[k].float()) for k in names]
     projections = ["prompt_learner.proj"] + [f"prompt_learner.compound_prompt_projections.{j}" for j in range(count)]
-    # MaPLe casts its vision prompts to fp16 (`.half()`) before inserting them, whatever the precision.
-    vision = [(f"{p}(...)", F.linear(t, state[f"{p}.weight"].float(), state[f"{p}.bias"].float()).half().float())
+    vision = [(f"{p}(...)", F.linear(t, state[f"{p}.weight"].float(), state[f"{p}.bias"].float()))
               for p, (_, t) in zip(projections, text)]
     return vision, text
 
@@ -212,6 +251,22 @@ def _read_coop(state: dict[str, torch.Tensor]) -> tuple[Prompts, Prompts]:
 
 
 _READERS = {"ivlp": _read_ivlp, "vpt": _read_vpt, "maple": _read_maple, "coop": _read_coop}
+
+
+def _cast_by_peer(key: str) -> bool:
+    """Whether the peer's forward casts this prompt with `.half()` before inserting it (in every PREC):
+    IVLP's and VPT's `VPT` / `VPT_shallow`, MaPLe's vision prompts (`proj(...)`) and deeper text prompts."""
+    return key.endswith(("VPT", "VPT_shallow", "(...)")) or bool(_COMPOUND.match(key))
+
+
+def _rounded(prompts: Prompts, precision: str) -> Prompts:
+    """The prompts as the forward uses them (see import_prompts' `precision`); non-finite ones are refused."""
+    for key, tensor in prompts:
+        if not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"{key} holds non-finite values (NaN or inf): the run that wrote it diverged; "
+                             "import a checkpoint of a run that trained")
+    return [(k, t.half().float() if precision == "fp16" or (precision == "auto" and _cast_by_peer(k)) else t)
+            for k, t in prompts]
 
 
 # ----------------------------------------------------------------------------- checks against the model
@@ -225,7 +280,10 @@ def _check_shapes(vision: Prompts, text: Prompts, clip: LoadedCLIP) -> None:
             raise ValueError(f"{prompts[-1][0]}: {tower} prompts in {len(prompts)} blocks, but the model's {tower} tower "
                              f"has {blocks}; load the backbone the prompts were trained on")
         for key, tensor in prompts:
-            if tensor.dim() != 2 or tensor.shape[1] != width:
+            if tensor.dim() != 2:
+                raise ValueError(f"{key} has shape {list(tensor.shape)}: prompts are a 2-D [n_ctx, width] tensor per "
+                                 "block; this is not a prompt checkpoint of IVLP, VPT, MaPLe or CoOp")
+            if tensor.shape[1] != width:
                 raise ValueError(f"{key} has shape {list(tensor.shape)}, but the model's {tower} width is {width}: "
                                  "load the backbone the prompts were trained on (e.g. ViT-B/16: text 512, vision 768)")
             if tensor.shape != prompts[0][1].shape:

@@ -27,6 +27,8 @@ import torch
 from open_clip.model import CLIP
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 
+from .storage import load_untrusted
+
 __all__ = [
     "LoadedCLIP", "SHIPPED_MODELS", "WeightsUnavailableError", "load_clip", "manifest_path", "resolve_model_name",
     "untrained_token_rows",
@@ -86,6 +88,14 @@ def resolve_model_name(name: str, pretrained: str | None) -> str:
         config = Path(name).expanduser()
         if not config.is_file():
             raise ValueError(f"model config file {name!r} does not exist")
+        try:
+            fields = json.loads(config.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"model config file {name!r} is not JSON ({err}); give an open_clip model config "
+                             "(a JSON object with embed_dim, vision_cfg, text_cfg)") from None
+        missing = [k for k in ("embed_dim", "vision_cfg", "text_cfg") if not isinstance(fields, dict) or k not in fields]
+        if missing:
+            raise ValueError(f"model config file {name!r} is not an open_clip model config: it lacks {missing}")
         open_clip.add_model_config(config)
         name = config.stem
     known = open_clip.list_models()
@@ -121,6 +131,10 @@ def load_clip(
     if pretrained and checkpoint:
         raise ValueError("give either pretrained=<tag> or checkpoint=<file>, not both")
     arch = resolve_model_name(name, pretrained)
+    with torch.random.fork_rng(devices=[]), _quiet_open_clip():
+        torch.manual_seed(init_seed)
+        model = open_clip.create_model(arch, pretrained=None)
+    _check_supported(model, arch)  # before looking for weights: an unsupported model needs none
 
     weights_file = None
     if pretrained and arch in SHIPPED_MODELS:
@@ -130,11 +144,6 @@ def load_clip(
             tags = open_clip.list_pretrained_tags_by_model(arch)
             raise ValueError(f"unknown pretrained tag {pretrained!r} for {arch!r}; available: {tags}")
         weights_file = _hub_weights_offline(arch, pretrained, cache_dir)
-
-    with torch.random.fork_rng(devices=[]), _quiet_open_clip():
-        torch.manual_seed(init_seed)
-        model = open_clip.create_model(arch, pretrained=None)
-    _check_supported(model, arch)
 
     if checkpoint is not None:
         _load_checkpoint(model, Path(checkpoint))
@@ -211,7 +220,8 @@ def _check_supported(model: torch.nn.Module, arch: str) -> None:
         )
     visual = model.visual
     if not isinstance(visual, VisionTransformer):
-        raise ValueError(f"{arch!r} has a {type(visual).__name__} image tower; only ViT models are supported")
+        raise ValueError(f"{arch!r} is not a ViT (its image tower is a {type(visual).__name__}): this library "
+                         "prompts ViT towers only; use a ViT model, e.g. ViT-B-16-quickgelu (the paper's)")
     if visual.attn_pool is not None or visual.pool_type != "tok" or visual.final_ln_after_pool:
         raise ValueError(f"{arch!r} does not pool the [cls] token after ln_post; unsupported")
     if model.text_pool_type != "argmax":
@@ -300,6 +310,9 @@ def _load_pretrained(model: CLIP, arch: str, tag: str, weights_file: str | None,
 
 
 def _load_checkpoint(model: CLIP, path: Path) -> None:
+    if path.is_dir():
+        raise ValueError(f"checkpoint {str(path)!r} is a folder; give the weights file in it "
+                         "(e.g. the OpenAI ViT-B-16.pt or an open_clip checkpoint)")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file {str(path)!r} does not exist")
     state = _read_state_dict(path)
@@ -340,9 +353,13 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
 
             return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # corrupted or foreign files all end here
-        raise ValueError(f"cannot read checkpoint {str(path)!r}: {err}") from err
+        raise ValueError(f"cannot read checkpoint {str(path)!r} ({type(err).__name__}: {err}); give the OpenAI "
+                         "ViT-B-16.pt or an open_clip checkpoint") from None
+    try:
+        state = load_untrusted(path)
+    except ValueError as err:
+        raise ValueError(f"cannot read checkpoint: {err}; give the OpenAI ViT-B-16.pt or an open_clip checkpoint") from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -220,6 +220,8 @@ def pretrain(out: str | os.PathLike | None = None, recipe: PretrainRecipe = Pret
 
     The batches do not depend on `workers` (scene-drawing processes; one keeps up with 2 CPU cores);
     the shipped weights were trained on the CPU, where a rerun is reproducible byte for byte."""
+    if not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"workers={workers!r}: give 0 (draw the scenes in this process) or more processes, e.g. --workers 1")
     out = Path(out) if out is not None else default_output()
     torch.manual_seed(recipe.seed)
     clip = load_clip("mini-clip", init_seed=recipe.seed)
@@ -247,7 +249,8 @@ def pretrain(out: str | os.PathLike | None = None, recipe: PretrainRecipe = Pret
         optimizer.load_state_dict(state["optimizer"])
 
     stream = _PretrainStream(recipe, clip.tokenizer, clip.mean, clip.std, first_step)
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, prefetch_factor=4)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers,
+                                         prefetch_factor=4 if workers else None)  # 0: drawn in this process
     total = recipe.vision_warmup + recipe.steps
     bar = progress_bar(loader, progress, total=total, initial=first_step, desc="pretrain mini-clip")
     started = time.perf_counter()
@@ -374,7 +377,7 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--steps", type=int, default=PretrainRecipe.steps, help="contrastive steps")
     parser.add_argument("--seed", type=int, default=PretrainRecipe.seed)
     parser.add_argument("--device", default="cpu", help="e.g. cuda (the shipped weights were trained on the CPU)")
-    parser.add_argument("--workers", type=int, default=1, help="processes that draw the scenes")
+    parser.add_argument("--workers", type=int, default=1, help="processes that draw the scenes (0: this one)")
     parser.add_argument("--check", action="store_true", help="train into a temporary file and compare with the shipped one")
     parser.add_argument("--rescore", action="store_true",
                         help="no training: recompute the zero-shot accuracies in the manifest of the output for the "

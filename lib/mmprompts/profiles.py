@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .data.coop import DATASETS, DatasetSplits, load_dataset
+from .data.fewshot import check_seeds
 from .data.miniworld import MINI_TASKS, PAPER_ANALOGUES, WORLD_VERSION
 from .models import load_clip, LoadedCLIP
 from .paper import PAPER_DATASETS
@@ -44,7 +45,7 @@ class Settings:
     device: str = "cpu"
     workers: int = 1  # processes that train runs at once (CPU): `run_all`'s default
     cache: str | None = None
-    learned: str | None = None  # a checkpoint of the MaPLe/PromptSRC or CoOp code bases the analysis pages inspect
+    learned: str | None = None  # prompts the analysis pages inspect: a MaPLe/PromptSRC or CoOp checkpoint, or a learned.pt of the run cache
 
     def load_model(self) -> LoadedCLIP:
         return load_clip(self.model, self.pretrained, checkpoint=self.checkpoint, device=self.device)
@@ -172,6 +173,8 @@ def settings(profile: str = "mini", **overrides) -> Settings:
             values["grid_datasets"] = tuple(d for d in values["grid_datasets"] if d in values["datasets"]) or None
     _check_types(values)
     _check_values(values)
+    if "epochs" in recipe_changes:  # the warm-up follows the epochs given unless it is given too (Recipe's default)
+        recipe_changes.setdefault("warmup_epochs", None)
     try:
         values["recipe"] = dataclasses.replace(values["recipe"], **recipe_changes)
     except (TypeError, ValueError) as err:
@@ -186,8 +189,29 @@ PARAMETERS = ("model", "pretrained", "checkpoint", "data_root", "datasets", "sho
 
 
 def from_parameters(namespace: dict) -> Settings:
-    """Settings from a notebook's parameter variables (pass `globals()`)."""
+    """Settings from a notebook's parameter variables (pass `globals()` in the cell after the parameters).
+
+    A variable that is no parameter (papermill's `-p shotz 4` defines `shotz`) stops the page here,
+    naming it and the known ones: every value papermill injects is data (a number, string, list,
+    dict, bool or None), while the notebook's own names at this point are modules and functions,
+    or IPython's, which IPython lists as hidden."""
+    hidden = _ipython_names()
+    unknown = sorted(name for name, value in namespace.items()
+                     if name not in PARAMETERS and name != "profile" and not name.startswith("_") and name not in hidden
+                     and isinstance(value, (str, int, float, bool, list, dict, type(None))))
+    if unknown:
+        raise ValueError(f"unknown parameter {unknown[0]!r}; known: {['profile', *PARAMETERS]}")
     return settings(namespace.get("profile", "mini"), **{name: namespace.get(name) for name in PARAMETERS})
+
+
+def _ipython_names() -> set[str]:
+    """The names IPython puts into a kernel's namespace (In, Out, exit, ...); none outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return set()
+    shell = get_ipython()
+    return set(shell.user_ns_hidden) if shell is not None else set()
 
 
 def _known_names() -> set[str]:
@@ -234,6 +258,7 @@ def _check_values(values: dict) -> None:
     for name in ("seeds", "depths", "prompt_counts"):
         if not values[name]:
             raise ValueError(f"{name}=[]: give at least one value")
+    check_seeds(values["seeds"])
     if any(d < 1 for d in values["depths"]) or any(n < 1 for n in values["prompt_counts"]):
         raise ValueError(f"depths={list(values['depths'])}, prompt_counts={list(values['prompt_counts'])}: must be >= 1")
     try:

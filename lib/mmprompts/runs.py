@@ -35,8 +35,8 @@ from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, atomic_write_text, cache_root
 from .train import Recipe, RunDiverged, evaluate, train_epochs
 
-__all__ = ["TRAINER_VERSION", "OpenRun", "RunFileCorrupt", "RunResult", "cache_root", "method_key", "open_run", "run_config",
-           "run_key", "train_run", "zero_shot_run"]
+__all__ = ["TRAINER_VERSION", "OpenRun", "RunFileCorrupt", "RunResult", "cache_root", "method_from_key", "method_key",
+           "open_run", "run_config", "run_key", "train_run", "zero_shot_run"]
 
 # Bump when a change to training or evaluation changes results: old runs stop matching.
 TRAINER_VERSION = "1"
@@ -87,6 +87,15 @@ def method_key(method: PromptConfig | None) -> str | dict:
         return "zeroshot"
     defaults = {f.name: f.default_factory() if f.default is MISSING else f.default for f in fields(method)}
     return {name: value for name, value in asdict(method).items() if name in _KEYED_FIELDS or value != defaults[name]}
+
+
+def method_from_key(method: str | dict) -> PromptConfig | None:
+    """The method a stored config names (the inverse of `method_key`; None for zero-shot)."""
+    if method == "zeroshot":
+        return None
+    if not isinstance(method, dict):
+        raise ValueError(f"method {method!r} is neither 'zeroshot' nor a dict of PromptConfig fields")
+    return PromptConfig(**{name: tuple(value) if isinstance(value, list) else value for name, value in method.items()})
 
 
 def run_key(config: dict) -> str:
@@ -166,7 +175,8 @@ def open_run(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig, *, sho
         return RunResult(key, metrics, model, cached=True)
     _raise_if_diverged(folder / "diverged.json", only_cached)
     if only_cached:
-        raise LookupError(f"no finished run for {config} in {folder}")
+        raise LookupError(f"no finished run of this setting (seed {seed}) in {str(folder)!r}; train it first "
+                          "(python -m mmprompts train with the same options)")
 
     atomic_write_text(folder / "config.json", json.dumps(config, indent=1, sort_keys=True))
     run = OpenRun(key, config, folder, seed, fewshot, fresh_model())  # a learned.pt read in part above is not kept

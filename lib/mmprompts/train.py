@@ -48,7 +48,7 @@ class Recipe:
     lr: float = 0.0025
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    warmup_epochs: int = 1
+    warmup_epochs: int | None = None  # None: 1 constant warm-up epoch, or none when training 1 epoch (min(1, epochs - 1))
     warmup_lr: float = 1e-5
     min_crop_scale: float = 0.08  # RandomResizedCrop's smallest area fraction (CoOp's default)
 
@@ -57,8 +57,12 @@ class Recipe:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r}: must be a positive integer")
+        if self.warmup_epochs is None:
+            object.__setattr__(self, "warmup_epochs", min(1, self.epochs - 1))
         if not isinstance(self.warmup_epochs, int) or not 0 <= self.warmup_epochs < self.epochs:
-            raise ValueError(f"warmup_epochs={self.warmup_epochs!r}: must be an integer in 0..epochs-1")
+            raise ValueError(f"warmup_epochs={self.warmup_epochs!r}: must be an integer in 0..{self.epochs - 1} with "
+                             f"epochs={self.epochs} (the last epoch trains after the warm-up); e.g. --warmup-epochs "
+                             f"{min(1, self.epochs - 1)} (warmup_epochs={min(1, self.epochs - 1)})")
         for name in ("lr", "momentum", "weight_decay", "warmup_lr", "min_crop_scale"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):

@@ -1,17 +1,19 @@
 """The paper's 11 datasets in the CoOp folder layout (one data root, one folder per dataset).
 
-Layouts, split files, class-name cleanups and templates follow CoOp's DATASETS.md and
-its dataset classes. Three kinds of layout exist:
+Layouts, split files and templates follow CoOp's DATASETS.md and its dataset classes. Three
+kinds of layout exist:
   * a `split_zhou_*.json` with train/val/test lists of [relative path, label, class name];
   * FGVCAircraft's `variants.txt` + `images_variant_{train,val,test}.txt`;
   * ImageNet's `classnames.txt` + `images/{train,val}/<wnid>/` (val is the test set).
+Class names are read as these files hold them, as CoOp reads them: its split files were written
+with the cleaned names ("Annual Crop Land" for the folder AnnualCrop, "2012 Tesla Model S Sedan").
+Every layout refuses a class without train or test images and a class list naming an unused class.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -84,57 +86,23 @@ class _Spec:
     image_dir: str
     split_file: str = ""  # JSON split; empty for the text-file layouts
     paths_from_dataset_dir: bool = False  # StanfordCars' JSON paths start at the dataset folder
-    clean: Callable[[str], str] = lambda name: name
-    drop: tuple[str, ...] = ()
     kind: str = "json"
 
 
-def _mapped(mapping: dict[str, str]) -> Callable[[str], str]:
-    return lambda name: mapping.get(name, name)
-
-
-def _year_first(name: str) -> str:
-    words = name.split()
-    if len(words) > 1 and re.fullmatch(r"\d{4}", words[-1]):
-        return " ".join([words[-1]] + words[:-1])
-    return name
-
-
-def _sun_path(name: str) -> str:
-    # "apartment_building/outdoor" -> "outdoor apartment_building"
-    return " ".join(reversed(name.strip("/").split("/"))) if "/" in name else name
-
-
-def _camel_case(name: str) -> str:
-    return name if "_" in name else "_".join(re.findall(r"[A-Z][^A-Z]*", name)) or name
-
-
-_EUROSAT = {
-    "AnnualCrop": "Annual Crop Land", "Forest": "Forest", "HerbaceousVegetation": "Herbaceous Vegetation Land",
-    "Highway": "Highway or Road", "Industrial": "Industrial Buildings", "Pasture": "Pasture Land",
-    "PermanentCrop": "Permanent Crop Land", "Residential": "Residential Buildings", "River": "River",
-    "SeaLake": "Sea or Lake",
-}
-_CALTECH = {"airplanes": "airplane", "Faces": "face", "Leopards": "leopard", "Motorbikes": "motorbike"}
-
 DATASETS: dict[str, _Spec] = {
     "imagenet": _Spec("imagenet", "a photo of a {}.", "images", kind="imagenet"),
-    "caltech101": _Spec("caltech-101", "a photo of a {}.", "101_ObjectCategories", "split_zhou_Caltech101.json",
-                        clean=_mapped(_CALTECH), drop=("BACKGROUND_Google", "Faces_easy")),
-    "oxford_pets": _Spec("oxford_pets", "a photo of a {}, a type of pet.", "images", "split_zhou_OxfordPets.json",
-                         clean=str.lower),
+    "caltech101": _Spec("caltech-101", "a photo of a {}.", "101_ObjectCategories", "split_zhou_Caltech101.json"),
+    "oxford_pets": _Spec("oxford_pets", "a photo of a {}, a type of pet.", "images", "split_zhou_OxfordPets.json"),
     "stanford_cars": _Spec("stanford_cars", "a photo of a {}.", "", "split_zhou_StanfordCars.json",
-                           paths_from_dataset_dir=True, clean=_year_first),
+                           paths_from_dataset_dir=True),
     "oxford_flowers": _Spec("oxford_flowers", "a photo of a {}, a type of flower.", "jpg",
                             "split_zhou_OxfordFlowers.json"),
     "food101": _Spec("food-101", "a photo of {}, a type of food.", "images", "split_zhou_Food101.json"),
     "fgvc_aircraft": _Spec("fgvc_aircraft", "a photo of a {}, a type of aircraft.", "images", kind="fgvc"),
-    "sun397": _Spec("sun397", "a photo of a {}.", "SUN397", "split_zhou_SUN397.json", clean=_sun_path),
+    "sun397": _Spec("sun397", "a photo of a {}.", "SUN397", "split_zhou_SUN397.json"),
     "dtd": _Spec("dtd", "{} texture.", "images", "split_zhou_DescribableTextures.json"),
-    "eurosat": _Spec("eurosat", "a centered satellite photo of {}.", "2750", "split_zhou_EuroSAT.json",
-                     clean=_mapped(_EUROSAT)),
-    "ucf101": _Spec("ucf101", "a photo of a person doing {}.", "UCF-101-midframes", "split_zhou_UCF101.json",
-                    clean=_camel_case),
+    "eurosat": _Spec("eurosat", "a centered satellite photo of {}.", "2750", "split_zhou_EuroSAT.json"),
+    "ucf101": _Spec("ucf101", "a photo of a person doing {}.", "UCF-101-midframes", "split_zhou_UCF101.json"),
 }
 
 
@@ -183,20 +151,14 @@ def _read_json_layout(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
         splits = {key: raw[key] for key in ("train", "val", "test")}
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
         raise ValueError(f"{name}: {str(split_file)!r} is not a CoOp split file with train/val/test lists ({err})") from err
-    _check_split_rows(name, split_file, splits)
-    kept = sorted({(int(label), cname) for items in splits.values() for _, label, cname in items if cname not in spec.drop})
-    relabel = {old: new for new, (old, _) in enumerate(kept)}
-    classnames = [spec.clean(cname) for _, cname in kept]
-    parts = {
-        key: [Datum(str(image_dir / rel), relabel[int(label)], classnames[relabel[int(label)]])
-              for rel, label, cname in items if cname not in spec.drop]
-        for key, items in splits.items()
-    }
+    classnames = _check_split_rows(name, split_file, splits)
+    parts = {key: [Datum(str(image_dir / rel), label, cname) for rel, label, cname in items] for key, items in splits.items()}
     return DatasetSplits(name, classnames, spec.template, parts["train"], parts["val"], parts["test"], folder)
 
 
-def _check_split_rows(name: str, split_file: Path, splits: dict[str, list]) -> None:
-    """Refuse a split file that disagrees with itself, naming the first offending row.
+def _check_split_rows(name: str, split_file: Path, splits: dict[str, list]) -> list[str]:
+    """The class names by label, after refusing a split file that disagrees with itself (naming the
+    first offending row).
 
     Each row is [relative path, integer label, class name]; a label has one name and a name one
     label (a misspelt row would otherwise make an extra, empty class); no image is listed twice
@@ -227,11 +189,21 @@ def _check_split_rows(name: str, split_file: Path, splits: dict[str, list]) -> N
     missing = sorted(set(range(max(label_name, default=-1) + 1)) - set(label_name))
     if missing or not label_name:
         raise ValueError(f"{name}: {str(split_file)!r}: labels must be 0..C-1; missing {missing or 'all'}")
+    classnames = [label_name[label] for label in range(len(label_name))]
+    _check_classes_used(name, classnames, {split: [row[1] for row in splits[split]] for split in ("train", "test")},
+                        lambda split: f"{str(split_file)!r}: the {split} split")
+    return classnames
+
+
+def _check_classes_used(name: str, classnames: list[str], labels: dict[str, list[int]],
+                        source: Callable[[str], str]) -> None:
+    """Every class has train and test images: a class without is refused by its name and the file or
+    folder that misses it (`source(split)`), in every layout."""
     for split in ("train", "test"):
-        absent = sorted(set(label_name) - {row[1] for row in splits[split]})
+        absent = sorted(set(range(len(classnames))) - set(labels[split]))
         if absent:
-            raise ValueError(f"{name}: {str(split_file)!r}: the {split} split has no image of label {absent[0]} "
-                             f"({label_name[absent[0]]!r})")
+            raise ValueError(f"{name}: {source(split)} has no image of class {classnames[absent[0]]!r} "
+                             f"(label {absent[0]}); add its images or remove the class")
 
 
 def _read_fgvc(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
@@ -263,6 +235,12 @@ def _read_fgvc(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
                 raise ValueError(f"{name}: {str(listing)!r} names variant {cname!r}, which is not in {str(variants)!r}")
             items.append(Datum(str(image_dir / f"{image_id}.jpg"), label_of[cname], cname))
         parts[key] = items
+    unused = [c for c in classnames if all(d.classname != c for items in parts.values() for d in items)]
+    if unused:
+        raise ValueError(f"{name}: {str(variants)!r} lists variant {unused[0]!r}, which no images_variant_*.txt "
+                         "uses; remove its line or add its images")
+    _check_classes_used(name, classnames, {key: [d.label for d in parts[key]] for key in ("train", "test")},
+                        lambda split: repr(str(folder / f"images_variant_{split}.txt")))
     return DatasetSplits(name, classnames, spec.template, parts["train"], parts["val"], parts["test"], folder)
 
 
@@ -278,24 +256,26 @@ def _read_imagenet(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
             if names.setdefault(wnid, cname) != cname:
                 raise ValueError(f"{name}: {str(names_file)!r} line {number}: {wnid} is named {names[wnid]!r} "
                                  "in an earlier line; one class name per folder")
-    parts = {}
+    folders = {}
     for key, sub in (("train", "train"), ("test", "val")):
         image_dir = folder / spec.image_dir / sub
         _require(image_dir, name, "image folder")
-        wnids = sorted(d.name for d in image_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
-        unknown = [w for w in wnids if w not in names]
+        folders[key] = {d.name: d for d in image_dir.iterdir() if d.is_dir() and not d.name.startswith(".")}
+        unknown = sorted(set(folders[key]) - set(names))
         if unknown:
             raise ValueError(f"{name}: folder {unknown[0]!r} in {str(image_dir)!r} has no line in {str(names_file)!r}")
-        if key == "test" and wnids != parts["wnids"]:
-            raise ValueError(f"{name}: {str(image_dir)!r} does not hold the same class folders as images/train")
-        parts["wnids"] = wnids
-        parts[key] = [
-            Datum(str(f), label, names[wnid])
-            for label, wnid in enumerate(wnids)
-            for f in sorted((image_dir / wnid).iterdir())
-            if not f.name.startswith(".")
-        ]
-    classnames = [names[w] for w in parts["wnids"]]
+    # CoOp labels the sorted class folders of each split: the same labels only when both hold every class
+    wnids = sorted(set(folders["train"]) | set(folders["test"]))
+    unused = [w for w in names if w not in wnids]
+    if unused:
+        raise ValueError(f"{name}: {str(names_file)!r} names class {unused[0]} ({names[unused[0]]!r}), which has no "
+                         "folder in images/train or images/val; remove its line or add its images")
+    parts = {key: [Datum(str(f), label, names[wnid]) for label, wnid in enumerate(wnids) if wnid in folders[key]
+                   for f in sorted(folders[key][wnid].iterdir()) if not f.name.startswith(".")]
+             for key in ("train", "test")}
+    classnames = [names[w] for w in wnids]
+    _check_classes_used(name, classnames, {key: [d.label for d in parts[key]] for key in ("train", "test")},
+                        lambda split: repr(str(folder / spec.image_dir / ("val" if split == "test" else "train"))))
     return DatasetSplits(name, classnames, spec.template, parts["train"], parts["test"], parts["test"], folder,
                          sample_val=False)
 

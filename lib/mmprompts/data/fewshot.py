@@ -16,7 +16,21 @@ from typing import Sequence
 from .coop import Datum, DatasetSplits
 from ..storage import atomic_write_text, cache_root
 
-__all__ = ["sample_fewshot", "fewshot_splits"]
+__all__ = ["MAX_SEED", "check_seeds", "sample_fewshot", "fewshot_splits"]
+
+# numpy's seed range; Python's random, torch and the per-epoch seeds (seed * 100_003 + epoch) take all of it
+MAX_SEED = 2**32 - 1
+
+
+def check_seeds(seeds: Sequence[int]) -> None:
+    """Refuse a seed outside 0..MAX_SEED, or one given twice (it would count one run as several)."""
+    for seed in seeds:
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed={seed!r}: must be an integer in 0..{MAX_SEED} (the paper uses 1, 2, 3)")
+    twice = next((seed for i, seed in enumerate(seeds) if seed in seeds[:i]), None)
+    if twice is not None:
+        raise ValueError(f"seeds={list(seeds)!r}: seed {twice} is given {list(seeds).count(twice)} times, which would "
+                         "count one run as several; give each seed once, e.g. --seeds 1 2 3 (seeds=[1, 2, 3])")
 
 
 def sample_fewshot(items: Sequence[Datum], shots: int, rng: random.Random) -> list[Datum]:
@@ -47,8 +61,7 @@ def fewshot_splits(data: DatasetSplits, shots: int, seed: int, cache_dir: str | 
     """
     if not isinstance(shots, int) or shots < 1:
         raise ValueError(f"shots={shots!r}: must be a positive integer (the paper uses 16)")
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed={seed!r}: must be a non-negative integer (the paper uses 1, 2, 3)")
+    check_seeds([seed])
     name = f"shot_{shots}-seed_{seed}.json"
     path = (Path(cache_dir) / data.name if cache_dir else data.folder / "split_fewshot") / name
     fallback = Path(fallback_dir or cache_root() / "fewshot") / f"{data.name}-{data.fingerprint}" / name
