@@ -42,6 +42,7 @@ epochs = None
 lr = None
 batch_size = None
 analysis_images = None
+intervention_images = None
 device = None
 workers = None
 cache = None

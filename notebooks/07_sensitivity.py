@@ -56,6 +56,7 @@ epochs = None
 lr = None
 batch_size = None
 analysis_images = None
+intervention_images = None
 device = None
 workers = None
 cache = None
