@@ -81,11 +81,12 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
                     excluded=dict(excluded or {}))
 
 
-def _controls_note(controls: Mapping[str, Mapping[str, object]], holds, what: str) -> str:
-    """For a claim of no change: on how many datasets each null control satisfies it too."""
+def _controls_note(controls: Mapping[str, Mapping[str, object]], holds, what: str, datasets) -> str:
+    """For a claim of no change: on how many of the testable `datasets` each null control satisfies it too."""
     if not controls:
         return ""
-    parts = [f"{c} on {sum(bool(holds(d, x)) for d, x in by.items())} of {len(by)}" for c, by in controls.items()]
+    parts = [f"{c} on {sum(bool(holds(d, x)) for d, x in by.items() if d in datasets)} of {len(datasets)}"
+             for c, by in controls.items()]
     return f" Untrained prompts {what} too: {', '.join(parts)}."
 
 
@@ -109,7 +110,7 @@ def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mappin
     sentence = (f"{_first_upper(what)} stays within its margin on {len(same)} of {n} datasets ({_names(same)}) "
                 f"and leaves it beyond {Z:g} SE on {len(different)} ({_names(different)}).")
     sentence += _controls_note(controls or {}, lambda d, e: d in margins and abs(e.mean) + Z * e.se <= margins[d],
-                               "stay within it")
+                               "stay within it", effects)
     return _verdict(claim_id, outcome, sentence + note, effects=dict(effects), margins=dict(margins),
                     controls=dict(controls or {}), excluded=dict(excluded or {}))
 
@@ -135,7 +136,7 @@ def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str
     values = ", ".join(f"{d} {s.mean:.2f}" for d, s in similarity.items())
     sentence = (f"Normalised similarity of {what} to zero-shot CLIP's (1 identical, 0 unrelated): {values}; "
                 f"kept (≥ {threshold} beyond {Z:g} SE) on {len(kept)} of {n}, changed on {len(changed)}.")
-    sentence += _controls_note(controls or {}, lambda d, s: s.low >= threshold, "keep them")
+    sentence += _controls_note(controls or {}, lambda d, s: s.low >= threshold, "keep them", similarity)
     return _verdict(claim_id, outcome, sentence + note, similarity=dict(similarity), threshold=threshold,
                     controls=dict(controls or {}), excluded=dict(excluded or {}))
 
@@ -356,7 +357,7 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
             outcome = CONTRADICTS
         elif outcome == SUPPORTS and not (len(kept) > n / 2 and not moved):
             outcome = INCONCLUSIVE
-    sentence += _controls_note(controls or {}, lambda d, r: r <= unchanged, "stay unchanged")
+    sentence += _controls_note(controls or {}, lambda d, r: r <= unchanged, "stay unchanged", kept_datasets)
     return _verdict(claim_id, outcome, sentence + note, ratios=dict(ratios), controls=dict(controls or {}),
                     excluded=dict(excluded or {}))
 
