@@ -33,11 +33,15 @@ from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_prompts, dec
                     not_learned, not_testable)
 
 __all__ = [
-    "CLAIMS", "CONTRADICTS", "FAR_FROM_WEB_PHOTOS", "INCONCLUSIVE", "NOT_TESTABLE", "OUTCOMES", "SUPPORTS", "VERDICTS_ENV", "Z", "Claim", "Estimate",
-    "PageVerdicts", "Verdict", "cls_map_effects", "combine", "decide_bias_beats_prompts", "decide_bias_gain_largest",
-    "decide_bias_near_optimal", "decide_depth_best_near_top", "decide_depth_exceeds_clip", "decide_depth_rises",
-    "decide_direction", "decide_equal", "decide_identities", "decide_many_classes_keep_gaining", "decide_map_kept",
-    "decide_mechanism", "decide_more_prompts_help", "mechanism_effects", "mechanism_way", "decide_relative_attention", "decide_scope_unchanged", "decide_unstable_above",
-    "decide_zero_shot_weak", "binomial_se", "estimate", "gain_over_zero_shot", "not_testable", "task_learned", "PAGE_SECTIONS", "SentenceRow", "ledger_counts", "ledger_html", "sentence_outcome", "sentence_rows", "load_verdicts", "paired", "record_verdicts", "relevancy_effects",
-    "report", "seed_estimate", "decide_eos_focus_on_sos", "given_premise", "not_learned", "text_attention_effects", "verdicts_folder",
+    "CLAIMS", "CONTRADICTS", "FAR_FROM_WEB_PHOTOS", "INCONCLUSIVE", "NOT_TESTABLE", "OUTCOMES", "PAGE_SECTIONS",
+    "SUPPORTS", "VERDICTS_ENV", "Z", "binomial_se", "Claim", "cls_map_effects", "combine",
+    "decide_bias_beats_prompts", "decide_bias_gain_largest", "decide_bias_near_optimal",
+    "decide_depth_best_near_top", "decide_depth_exceeds_clip", "decide_depth_rises", "decide_direction",
+    "decide_eos_focus_on_sos", "decide_equal", "decide_identities", "decide_many_classes_keep_gaining",
+    "decide_map_kept", "decide_mechanism", "decide_more_prompts_help", "decide_relative_attention",
+    "decide_scope_unchanged", "decide_unstable_above", "decide_zero_shot_weak", "Estimate", "estimate",
+    "gain_over_zero_shot", "given_premise", "ledger_counts", "ledger_html", "load_verdicts", "mechanism_effects",
+    "mechanism_way", "not_learned", "not_testable", "PageVerdicts", "paired", "record_verdicts", "relevancy_effects",
+    "report", "seed_estimate", "sentence_outcome", "sentence_rows", "SentenceRow", "task_learned",
+    "text_attention_effects", "Verdict", "verdicts_folder",
 ]
