@@ -19,20 +19,25 @@ The package: `core` (Claim, Estimate, Verdict, estimates), `register` (CLAIMS), 
 decide_* functions), `effects` (statistics → per-dataset effects), `ledger` (recording and the
 ledger page's rows).
 """
+from .accuracy import TaskAccuracies, sensitivity_verdicts, table1_verdicts, zero_shot_verdict
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, OUTCOMES, SUPPORTS, Z, Claim, Estimate, Verdict,
-                   binomial_se, estimate, gain_over_zero_shot, paired, seed_estimate, task_learned)
+                   binomial_se, dataset_average, estimate, gain_over_zero_shot, paired, seed_estimate, task_learned)
 from .effects import cls_map_effects, relevancy_effects, text_attention_effects
 from .ledger import (VERDICTS_ENV, PageVerdicts, ledger_rows, load_verdicts, record_verdicts, report,
                      verdicts_folder)
+from .positive import PAPER_SCOPE, nominal_se, paper_accuracies, paper_rows, paper_verdicts
 from .register import CLAIMS
-from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_prompts, decide_bias_gain_largest,
-                    decide_bias_near_optimal, decide_depth_best_near_top, decide_depth_exceeds_clip, decide_depth_rises,
+from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_optimal_on_eurosat, decide_bias_beats_prompts,
+                    decide_bias_gain_largest, decide_bias_near_optimal, decide_depth_best_near_top,
+                    decide_depth_exceeds_clip, decide_depth_rises, decide_depths_differ,
                     decide_direction, decide_equal, decide_identities, decide_many_classes_keep_gaining,
                     decide_map_kept, decide_more_prompts_help, decide_relative_attention, decide_scope_unchanged,
                     decide_unstable_above, decide_zero_shot_weak, not_testable)
 
 __all__ = [
-    "CLAIMS", "CONTRADICTS", "FAR_FROM_WEB_PHOTOS", "INCONCLUSIVE", "NOT_TESTABLE", "OUTCOMES", "SUPPORTS", "VERDICTS_ENV", "Z", "Claim", "Estimate",
+    "CLAIMS", "CONTRADICTS", "PAPER_SCOPE", "TaskAccuracies", "dataset_average", "decide_bias_beats_optimal_on_eurosat",
+    "decide_depths_differ", "nominal_se", "paper_accuracies", "paper_rows", "paper_verdicts", "sensitivity_verdicts", "table1_verdicts",
+    "zero_shot_verdict", "FAR_FROM_WEB_PHOTOS", "INCONCLUSIVE", "NOT_TESTABLE", "OUTCOMES", "SUPPORTS", "VERDICTS_ENV", "Z", "Claim", "Estimate",
     "PageVerdicts", "Verdict", "cls_map_effects", "combine", "decide_bias_beats_prompts", "decide_bias_gain_largest",
     "decide_bias_near_optimal", "decide_depth_best_near_top", "decide_depth_exceeds_clip", "decide_depth_rises",
     "decide_direction", "decide_equal", "decide_identities", "decide_many_classes_keep_gaining", "decide_map_kept",
