@@ -112,3 +112,24 @@ def test_the_recipe_grid_changes_one_thing_at_a_time():
     assert all(r.epochs == MINI_RECIPE.epochs for r in recipes)
     assert all(s.datasets == mini.datasets and s.seeds == mini.seeds for s in grid.values())
     assert recipe_grid(settings("paper")) == {}
+
+
+def test_recipe_rows_and_summary():
+    from mmprompts.variants import recipe_rows, recipe_summary
+
+    def tasks(land, other):
+        return task_accuracies(_accuracies({"land": land, "objects": other}), _data(["land", "objects"]), LAYERS)
+
+    by_recipe = {"base": tasks((35.0, 70.0, 60.0, 80.0), (50.0, 60.0, 62.0, 64.0)),
+                 "batch 16": tasks((35.0, 72.0, 61.0, 81.0), (50.0, 62.0, 63.0, 65.0)),
+                 "lr × 2": tasks((35.0, 70.0, 50.0, 80.0), (50.0, 60.0, 62.0, 64.0))}
+    rows = recipe_rows(by_recipe)
+    assert list(rows[0]) == ["recipe", "PROMPT, average", "BIAS, average", "OPTIMAL, average", "PROMPT, land",
+                             "BIAS, land", "OPTIMAL, land"]
+    assert [rows[0][k] for k in list(rows[0])[1:]] == pytest.approx([65.0, 61.0, 72.0, 70.0, 60.0, 80.0])
+    assert rows[1]["PROMPT, land"] == pytest.approx(72.0) and len(rows) == 3
+    assert recipe_summary(by_recipe) == ("Against base, the averages over the tasks of PROMPT / BIAS / OPTIMAL change by "
+                                         "+2.0 / +1.0 / +1.0 with batch 16, +0.0 / -5.0 / +0.0 with lr × 2 points; "
+                                         "batch 16 trains all three better.")
+    del by_recipe["batch 16"]
+    assert recipe_summary(by_recipe).endswith("no variant trains all three better.")

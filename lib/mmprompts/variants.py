@@ -16,7 +16,8 @@ from .claims import TaskAccuracies, Verdict, table1_verdicts
 from .experiments import run_all, table1_specs
 from .tables import task_accuracies
 
-__all__ = ["VariantVerdicts", "compare", "flipped", "recipe_dependence", "recipe_grid", "recipe_rows", "variant_rows"]
+__all__ = ["VariantVerdicts", "compare", "flipped", "recipe_dependence", "recipe_grid", "recipe_rows", "recipe_summary",
+           "variant_rows"]
 
 
 @dataclass(frozen=True)
@@ -91,17 +92,40 @@ def recipe_dependence(settings, clip, data: Mapping[str, object], layers: int
     return by_recipe, compare({name: table1_verdicts(tasks) for name, tasks in by_recipe.items()})
 
 
+_COLUMNS = {"prompt": "PROMPT", "bias": "BIAS", "optimal": "OPTIMAL"}
+
+
+def _averages(tasks: Mapping[str, TaskAccuracies]) -> dict[str, float]:
+    """Table 1's trained columns averaged over the tasks (means over seeds)."""
+    return {c: statistics.fmean(t.table1[c].mean for t in tasks.values()) for c in _COLUMNS}
+
+
 def recipe_rows(by_recipe: Mapping[str, Mapping[str, TaskAccuracies]]) -> list[dict]:
     """Records for `tables.html_table`: per recipe, Table 1's trained columns averaged over the tasks
     and on the EuroSAT stand-in (means over seeds)."""
     rows = []
     for name, tasks in by_recipe.items():
         eurosat = next((d for d, t in tasks.items() if t.analogue == "eurosat"), None)
-        row: dict = {"recipe": name}
-        for column, label in (("prompt", "PROMPT"), ("bias", "BIAS"), ("optimal", "OPTIMAL")):
-            row[f"{label}, average"] = statistics.fmean(t.table1[column].mean for t in tasks.values())
-        for column, label in (("prompt", "PROMPT"), ("bias", "BIAS"), ("optimal", "OPTIMAL")):
-            if eurosat is not None:
-                row[f"{label}, {eurosat}"] = tasks[eurosat].table1[column].mean
+        row = {"recipe": name, **{f"{label}, average": value for label, value in zip(_COLUMNS.values(), _averages(tasks).values())}}
+        if eurosat is not None:
+            row.update({f"{label}, {eurosat}": tasks[eurosat].table1[c].mean for c, label in _COLUMNS.items()})
         rows.append(row)
     return rows
+
+
+def recipe_summary(by_recipe: Mapping[str, Mapping[str, TaskAccuracies]]) -> str:
+    """One sentence: how each variant (every recipe after the first) moves Table 1's column averages
+    against the first recipe, and whether one trains all three columns better."""
+    (first, base), *variants = by_recipe.items()
+    if not variants:
+        return "No recipe variant to compare."
+    reference = _averages(base)
+    changes, better = [], []
+    for name, tasks in variants:
+        delta = {c: v - reference[c] for c, v in _averages(tasks).items()}
+        changes.append(" / ".join(f"{d:+.1f}" for d in delta.values()) + f" with {name}")
+        if all(d > 0 for d in delta.values()):
+            better.append(name)
+    return (f"Against {first}, the averages over the tasks of {' / '.join(_COLUMNS.values())} change by "
+            + ", ".join(changes) + " points; "
+            + (f"{' and '.join(better)} trains all three better." if better else "no variant trains all three better."))

@@ -194,6 +194,10 @@ def _gains(learned: Mapping[str, Estimate], tasks: Sequence[str]) -> str:
     return ", ".join(f"{d} {learned[d].mean:+.1f} ± {Z * learned[d].se:.1f}" for d in tasks)
 
 
+def _the_learned(tasks: Sequence[str]) -> str:
+    return "the task that learned" if len(tasks) == 1 else f"the {len(tasks)} tasks that learned"
+
+
 def _left_out(learned: Mapping[str, Estimate], left: Sequence[str]) -> str:
     return (f" Left out, as they did not learn (gain over zero-shot, needs > 0 beyond {Z:g} SE): "
             f"{_gains(learned, left)}." if left else "")
@@ -228,7 +232,7 @@ def decide_bias_beats_prompts(bias: Mapping[str, Estimate], prompt: Mapping[str,
         return _none_learned(claim, learned, "bias tuning or same-size prompts")
     gap = _difference(dataset_average({d: bias[d] for d in kept}), dataset_average({d: prompt[d] for d in kept}))
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
-    sentence = (f"Averaged over the {len(kept)} tasks that learned, bias − same-size prompts = {gap.mean:+.2f} ± "
+    sentence = (f"Averaged over {_the_learned(kept)}, bias − same-size prompts = {gap.mean:+.2f} ± "
                 f"{Z * gap.se:.2f} points (paper: +1.7 over 11 datasets)." + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, gap=gap, tasks=kept, left_out=left)
 
@@ -283,7 +287,7 @@ def decide_bias_near_optimal(bias: Mapping[str, Estimate], optimal: Mapping[str,
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
-    sentence = (f"OPTIMAL − BIAS averaged over the {len(kept)} tasks that learned = {gap.mean:+.2f} ± {Z * gap.se:.2f} "
+    sentence = (f"OPTIMAL − BIAS averaged over {_the_learned(kept)} = {gap.mean:+.2f} ± {Z * gap.se:.2f} "
                 f"points (paper: +0.5; 'slight' up to {slight:g})." + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, gap=gap, slight=slight, tasks=kept, left_out=left)
 
@@ -340,7 +344,7 @@ def decide_depth_rises(curves: Mapping[str, Mapping[int, Estimate]], learned: Ma
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
-    sentence = (f"Average accuracy of the {len(kept)} tasks that learned, from depth {low} to {high}: {total.mean:+.2f} ± "
+    sentence = (f"Average accuracy of {_the_learned(kept)}, from depth {low} to {high}: {total.mean:+.2f} ± "
                 f"{Z * total.se:.2f}; per block {slope1.mean:+.2f} up to depth {mid} and {slope2.mean:+.2f} after."
                 + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, total=total, slope_first=slope1, slope_second=slope2, left_out=left)
@@ -424,7 +428,7 @@ def decide_depth_best_near_top(curves: Mapping[str, Mapping[int, Estimate]], lea
     outcome = (CONTRADICTS if beaten_by else
                SUPPORTS if rose and all(best_near.mean >= e.mean for e in others.values()) else INCONCLUSIVE)
     best_other = max(others, key=lambda d: others[d].mean) if others else None
-    sentence = (f"Average accuracy of the {len(kept)} tasks that learned at depth {'/'.join(map(str, near))}: "
+    sentence = (f"Average accuracy of {_the_learned(kept)} at depth {'/'.join(map(str, near))}: "
                 f"{best_near.mean:.2f}" + (f"; best elsewhere: {others[best_other].mean:.2f} at depth {best_other}"
                                            if others else "")
                 + (f"; significantly better: depth {_names(map(str, beaten_by))}" if beaten_by else "") + "."
@@ -456,7 +460,7 @@ def decide_more_prompts_help(curves: Mapping[str, Mapping[int, Estimate]], learn
     best = max(counts[1:], key=lambda c: curve[c].mean)
     gain = _difference(curve[best], curve[counts[0]])
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gain)]
-    sentence = (f"Average of the {len(kept)} tasks that learned, the best larger count ({best}+{best}) against "
+    sentence = (f"Average of {_the_learned(kept)}, the best larger count ({best}+{best}) against "
                 f"{counts[0]}+{counts[0]}: {gain.mean:+.2f} ± {Z * gain.se:.2f} points." + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, gain=gain, best=best, left_out=left)
 
