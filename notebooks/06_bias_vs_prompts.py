@@ -21,14 +21,19 @@
 # The paper reports (Sec. 1, and Sec. 4 in nearly these words; Table 1) that *"bias tuning outperforms prompt tuning with the
 # same number of parameters"* (average 79.5 against 77.8 over 11 datasets), the Abstract that *"in datasets with limited
 # category information, i.e., EuroSAT, bias tuning surpasses prompt tuning by a large margin"*
-# (86.5 against 71.7), and that *"the slight performance gap (0.5) between bias tuning and the
-# optimal prompt tuning settings … still exists"* (80.0 against 79.5). The OPTIMAL column equals,
-# on all 11 datasets, Table 3's "20 prompts" row — 10 + 10 prompts in every block — so that is
-# how this page defines it.
+# (86.5 against 71.7), that *"the slight performance gap (0.5) between bias tuning and the
+# optimal prompt tuning settings … still exists"* (80.0 against 79.5), and, right after saying bias
+# tuning falls slightly short of the optimal prompts (Sec. 1), that *"for datasets with limited category
+# information, the advantages of bias tuning remain highly evident"* (EuroSAT: 86.5 against OPTIMAL's 82.6).
+# The OPTIMAL column equals, on all 11 datasets, Table 3's "20 prompts" row — 10 + 10 prompts in
+# every block — so that is how this page defines it.
 #
 # **What this page does.** It trains the four columns on every dataset and seed and decides the
-# three statements from the seed spread. Averages are over the datasets shown, the paper's too.
-# The best prompt setting of this book's whole grid is a different, labelled column on page 7.
+# four statements from the seed spread. Averages are over the datasets shown, the paper's too.
+# A statement about which method learns better needs tasks that learned: a task whose better
+# method is not above zero-shot beyond 2 SE is left out of the statement and named in its verdict
+# (*not testable* when none is left). The best prompt setting of this book's whole grid is a
+# different, labelled column on page 7.
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -63,15 +68,19 @@ page_header(S, "06_bias_vs_prompts", "Sec. 3.4, Table 1")
 # %%
 from IPython.display import HTML, display
 
-from mmprompts.claims import report
+from mmprompts.claims import paper_rows, report, table1_verdicts
+from mmprompts.data import load_dataset
 from mmprompts.experiments import run_all, table1_specs
-from mmprompts.tables import bias_wins, html_table, show, table1, with_average
-from mmprompts.worlds import ablation_pairs, dependence_rows, flipped, table1_verdicts, world_dependence, world_tasks
+from mmprompts.tables import bias_wins, html_table, show, table1, task_accuracies, with_average
+from mmprompts.variants import flipped, recipe_dependence, recipe_rows, recipe_summary, variant_rows
+from mmprompts.worlds import ablation_pairs, world_dependence, world_tasks
 
 clip = S.load_model()
 layers = clip.depth
-# the mini world's novel-vocabulary ablation too (last section)
-accuracies = run_all(table1_specs(world_tasks(S.datasets), S.seeds, layers), clip, S, progress=False)
+# the mini world's novel-vocabulary ablation too (its section below)
+data = {name: load_dataset(name, S.data_root) for name in world_tasks(S.datasets)}
+accuracies = run_all(table1_specs(list(data), S.seeds, layers), clip, S, progress=False)
+tasks = task_accuracies(accuracies, data, layers)
 
 # %% tags=["full-width"]
 rows = table1(accuracies, S.datasets, layers)
@@ -88,7 +97,21 @@ HTML(html_table(wins, f"Table 6.2 — The datasets where bias tuning beats same-
 # ## What this run says
 
 # %%
-report("06_bias_vs_prompts", table1_verdicts(accuracies, S.datasets, layers))
+report("06_bias_vs_prompts", table1_verdicts({d: tasks[d] for d in S.datasets}), scope=S.scope)
+
+# %% [markdown]
+# ## The same rules on the paper's own numbers (positive controls)
+# Each rule above, run on the paper's Table 1: a rule that did not support a statement on the
+# numbers the paper drew it from would be testing something else. The paper gives means over three
+# seeds and no spread, so each cell gets a nominal SE read off the paper's own Table 2: along a
+# dataset's row of 1…12 prompted blocks, the second difference of neighbouring cells cancels the
+# trend and leaves their noise (6 × a cell's variance); its median size gives an SE of a 3-seed mean
+# from 0.09 points (ImageNet) to 1.2 (EuroSAT), seed spreads of about 0.15 to 2 points
+# (`mmprompts.claims.positive`). Bias's advantage over OPTIMAL on EuroSAT (+3.9) clears its
+# 2 SE (3.4) narrowly: with twice this SE the rule would call it inconclusive.
+
+# %%
+HTML(html_table(paper_rows("06_bias_vs_prompts"), "Table 6.3 — This page's rules on the paper's Table 1"))
 
 # %% [markdown]
 # ## How much do these verdicts depend on the mini world? (this book's own analysis)
@@ -104,12 +127,33 @@ report("06_bias_vs_prompts", table1_verdicts(accuracies, S.datasets, layers))
 
 # %% tags=["full-width"]
 pairs = [task for pair in ablation_pairs(S.datasets) for task in pair]
-dependence = world_dependence(accuracies, S.datasets, layers)
+dependence = world_dependence(tasks, S.datasets)
 if pairs:
     display(show(table1(accuracies, pairs, layers),
                  {"zeroshot": "CLIP (zero-shot)", "prompt": "PROMPT (1+1)", "bias": "BIAS", "optimal": "OPTIMAL (10+10)"},
-                 "Table 6.3 — The EuroSAT stand-in with known class names and its novel-vocabulary ablation "
+                 "Table 6.4 — The EuroSAT stand-in with known class names and its novel-vocabulary ablation "
                  "(same images)"))
-    display(HTML(html_table(dependence_rows(dependence),
-                            "Table 6.4 — The statements of pages 1 and 6 decided in each world design")))
-HTML(f"<p><b>Which verdicts depend on the world design:</b> {flipped(dependence)}</p>")
+    display(HTML(html_table(variant_rows(dependence, "world"),
+                            "Table 6.5 — The statements of pages 1 and 6 decided in each world design")))
+HTML(f"<p><b>Which verdicts depend on the world design:</b> {flipped(dependence, 'world design')}</p>")
+
+# %% [markdown]
+# ## How much do these verdicts depend on the training recipe? (this book's own analysis)
+# The `mini` recipe keeps the paper's SGD, warm-up epoch and cosine schedule and departs from the
+# rest (batch 32, lr 0.0025, 10 epochs, random crops) to fit two CPU cores: 6 epochs; no crops (a
+# crop of a 48-pixel scene often cuts away the object or rescales the texture that is the label);
+# batch 4, because 16 shots of 10 classes give batch 32 five steps an epoch; and lr 0.01. Whether
+# these choices decide Table 1's verdicts is measured here: Table 1 trained again with batch 16,
+# and with half and twice the lr, one change at a time (the `paper` profile runs the paper's
+# recipe and skips this). In this book's measurement batch 16, though cheaper, let OPTIMAL's
+# 10 + 10 prompts fail on `land` in two seeds of three, half the lr trained bias tuning worse and
+# twice the lr the prompts; the sentence under Table 6.6 gives this build's numbers.
+
+# %% tags=["full-width"]
+by_recipe, recipes = recipe_dependence(S, clip, {d: data[d] for d in S.datasets}, layers)
+if by_recipe:
+    display(HTML(html_table(recipe_rows(by_recipe), "Table 6.6 — Table 1's trained columns under each recipe "
+                            "(mean over seeds; average over the tasks, and the EuroSAT stand-in)")))
+    display(HTML(f"<p>{recipe_summary(by_recipe)}</p>"))
+    display(HTML(html_table(variant_rows(recipes, "recipe"), "Table 6.7 — This page's statements decided under each recipe")))
+HTML(f"<p><b>Which verdicts depend on the recipe:</b> {flipped(recipes, 'recipe')}</p>")

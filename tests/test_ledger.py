@@ -64,5 +64,6 @@ def test_a_verdict_box_carries_its_anchor_label_and_scope():
 
 def test_report_stamps_the_scope(monkeypatch, tmp_path):
     monkeypatch.setenv(C.VERDICTS_ENV, str(tmp_path))
-    C.report("07_sensitivity", [C.decide_more_prompts_help({1: Estimate(70, 0.1), 4: Estimate(75, 0.1)})], scope=SCOPE)
+    C.report("07_sensitivity", [C.decide_more_prompts_help({"a": {1: Estimate(70, 0.1), 4: Estimate(75, 0.1)}},
+                                                           {"a": Estimate(10, 1)})], scope=SCOPE)
     assert C.load_verdicts(tmp_path)[0].scope == SCOPE

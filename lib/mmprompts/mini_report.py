@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from .data import load_dataset
 from .data.miniworld import MINI_TASKS
 from .experiments import run_all, table1_specs
 from .models import SHIPPED_MODELS, manifest_path
 from .profiles import settings
-from .tables import Cell, table1
-from .worlds import flipped, world_dependence, world_designs, world_tasks
+from .tables import Cell, table1, task_accuracies
+from .variants import flipped
+from .worlds import world_dependence, world_designs, world_tasks
 
 __all__ = ["mini_report"]
 
@@ -55,13 +57,14 @@ def mini_report(seeds: tuple[int, ...] = (1, 2, 3), cache: str | None = None, pr
             lines.append("ablation, kept out of every average:")
         cells = " ".join(_mean_std(rows[task][column]) for column in COLUMNS)
         lines.append(f"{task:<11} {MINI_TASKS[task].analogue:<15} {len(MINI_TASKS[task].classnames):>7} {cells}")
-    dependence = world_dependence(accuracies, config.datasets, layers)
+    data = {name: load_dataset(name, config.data_root) for name in tasks}
+    dependence = world_dependence(task_accuracies(accuracies, data, layers), config.datasets)
     if dependence:
         lines += ["", "verdicts per world design (" + " | ".join(designs) + "):"]
         for result in dependence:
             lines.append(f"  {result.claim:<38} " + " | ".join(v.outcome for v in result.verdicts.values()))
             lines += [f"      {design}: {v.sentence}" for design, v in result.verdicts.items()]
-        lines += ["", flipped(dependence)]
+        lines += ["", flipped(dependence, "world design")]
     return "\n".join(lines)
 
 

@@ -15,19 +15,18 @@ import io
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+from .claims import TaskAccuracies, estimate
+from .data.coop import DatasetSplits
 from .data.miniworld import MINI_TASKS
-from .experiments import FailedRun, RunSpec, table1_methods, table2_methods, table3_methods
-from .paper import TABLE1, TABLE2, TABLE3
+from .experiments import FailedRun, RunSpec, seed_accuracies, table1_methods, table2_methods, table3_methods
+from .paper import PAPER_LAYERS, TABLE1, TABLE2, TABLE3
 from .prompted import PromptConfig
 
 __all__ = ["Cell", "FailedCell", "HTMLText", "TableView", "VERDICTS", "best_prompt_setting", "bias_wins", "html_table",
-           "paper_dataset", "show", "summary", "table1", "table2", "table3", "preset_tables", "to_csv", "to_html",
+           "paper_dataset", "show", "summary", "table1", "task_accuracies", "table2", "table3", "preset_tables", "to_csv", "to_html",
            "to_markdown", "with_average", "zero_shot_table"]
-
-PAPER_LAYERS = 12  # ViT-B/16
-
 
 def paper_dataset(name: str) -> str:
     """The paper's dataset a table row is compared with: itself, or a mini task's analogue."""
@@ -99,17 +98,44 @@ def bias_wins(rows: dict[str, dict[str, Cell | None]]) -> list[dict]:
 
 def best_prompt_setting(accuracies: dict[RunSpec, float | FailedRun], dataset: str) -> tuple[PromptConfig | None, Cell | None]:
     """This book's own column: the IVLP setting (n+n prompts, depth d) with the best mean over seeds
-    among the runs given, and its cell; (None, None) when there is none. Not the paper's OPTIMAL."""
+    among the runs given, and its cell; (None, None) when there is none. Not the paper's OPTIMAL.
+
+    Settings whose means tie (to 1e-9: accuracies are multiples of 1 / test images) go to the one
+    with fewer learned prompts (n × d), then the shallower: the choice must not depend on the
+    order of the runs, and a set of settings iterates in hash order, which PYTHONHASHSEED changes."""
     settings = {s.method for s in accuracies if s.dataset == dataset and _is_ivlp(s.method)}
     cells = {m: summary(accuracies, dataset, m, None) for m in settings}
     cells = {m: c for m, c in cells.items() if isinstance(c, Cell)}  # a setting that diverged is no candidate
-    best = max(cells, key=lambda m: cells[m].mean, default=None)
+    ranked = sorted(cells, key=lambda m: (-round(cells[m].mean, 9), m.n_ctx_text * m.depth_text, m.depth_text))
+    best = ranked[0] if ranked else None
     return best, cells.get(best)
 
 
 def _is_ivlp(method: PromptConfig | None) -> bool:
     """Symmetric deep prompts without biases: the settings `best_prompt_setting` chooses among."""
     return method is not None and method.n_ctx_text > 0 and method == PromptConfig.prompts(method.n_ctx_text, method.depth_text)
+
+
+def task_accuracies(accuracies: dict[RunSpec, float | FailedRun], data: Mapping[str, DatasetSplits], layers: int,
+                    depths: Sequence[int] = (), prompt_counts: Sequence[int] = ()) -> dict[str, TaskAccuracies]:
+    """Per dataset of `data`, this build's accuracies that the claims of Tables 1–3 are decided on:
+    Table 1's trained columns, Table 2's `depths` and Table 3's `prompt_counts`, each a mean over
+    the seeds that did not fail (a setting whose every run failed is absent), and Table 3's runs
+    per seed with None for a failed one. Needs the zero-shot run of every dataset."""
+    def cells(methods: dict) -> dict:
+        seeds = {key: seed_accuracies(accuracies, name, m) for key, m in methods.items() if m is not None}
+        return {key: estimate(values) for key, values in seeds.items() if values}
+
+    tasks = {}
+    for name, splits in data.items():
+        counts = table3_methods(layers, prompt_counts) if prompt_counts else {}
+        tasks[name] = TaskAccuracies(
+            zero_shot=accuracies[RunSpec(name)], test_items=len(splits.test), classes=len(splits.classnames),
+            analogue=paper_dataset(name), table1=cells(table1_methods(layers)),
+            depths=cells(table2_methods(depths)) if depths else {}, counts=cells(counts),
+            count_runs={n: runs for n, m in counts.items() if m is not None
+                        for runs in [seed_accuracies(accuracies, name, m, failed_as_none=True)] if runs})
+    return tasks
 
 
 def table2(accuracies: dict[RunSpec, float | FailedRun], datasets: Sequence[str], depths: Sequence[int],
@@ -270,7 +296,8 @@ def to_html(table: dict[str, dict], columns: dict, caption: str = "") -> str:
             f"<tr>{sub}</tr></thead><tbody>{''.join(body)}</tbody>{note}</table>")
 
 
-# The verdicts a claims table may give, and the style of each (blue / orange survive colour-blindness).
+# The verdicts a claims table may give, and the style of each (blue / orange survive colour-blindness;
+# "not testable" is left uncoloured: it is no finding either way).
 VERDICTS = {"supports": "mmp-pos", "contradicts": "mmp-neg", "inconclusive": "mmp-mixed", "not testable": "mmp-untestable"}
 
 

@@ -19,14 +19,17 @@ The package: `core` (Claim, Estimate, Verdict, estimates), `register` (CLAIMS), 
 decide_* functions), `effects` (statistics → per-dataset effects), `ledger` (recording and the
 ledger page's rows).
 """
+from .accuracy import TaskAccuracies, sensitivity_verdicts, table1_verdicts, zero_shot_verdict
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, OUTCOMES, SUPPORTS, Z, Claim, Estimate, Verdict,
-                   binomial_se, estimate, gain_over_zero_shot, paired, seed_estimate, task_learned)
+                   binomial_se, dataset_average, estimate, gain_over_zero_shot, paired, seed_estimate, task_learned)
 from .effects import cls_map_effects, mechanism_effects, relevancy_effects, text_attention_effects
 from .ledger import (PAGE_SECTIONS, VERDICTS_ENV, PageVerdicts, SentenceRow, ledger_counts, ledger_html, load_verdicts,
                      record_verdicts, report, sentence_outcome, sentence_rows, verdicts_folder)
+from .positive import PAPER_SCOPE, nominal_se, paper_accuracies, paper_rows, paper_verdicts
 from .register import CLAIMS
-from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_prompts, decide_bias_gain_largest,
-                    decide_bias_near_optimal, decide_depth_best_near_top, decide_depth_exceeds_clip, decide_depth_rises,
+from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_optimal_on_eurosat, decide_bias_beats_prompts,
+                    decide_bias_gain_largest, decide_bias_near_optimal, decide_depth_best_near_top,
+                    decide_depth_exceeds_clip, decide_depth_rises, decide_depths_differ,
                     decide_direction, decide_equal, decide_identities, decide_many_classes_keep_gaining,
                     decide_map_kept, decide_mechanism, decide_more_prompts_help, decide_relative_attention, decide_scope_unchanged,
                     decide_unstable_above, decide_zero_shot_weak, decide_eos_focus_on_sos, given_premise, mechanism_way,
@@ -34,14 +37,16 @@ from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_prompts, dec
 
 __all__ = [
     "CLAIMS", "CONTRADICTS", "FAR_FROM_WEB_PHOTOS", "INCONCLUSIVE", "NOT_TESTABLE", "OUTCOMES", "PAGE_SECTIONS",
-    "SUPPORTS", "VERDICTS_ENV", "Z", "binomial_se", "Claim", "cls_map_effects", "combine",
-    "decide_bias_beats_prompts", "decide_bias_gain_largest", "decide_bias_near_optimal",
-    "decide_depth_best_near_top", "decide_depth_exceeds_clip", "decide_depth_rises", "decide_direction",
+    "PAPER_SCOPE", "SUPPORTS", "VERDICTS_ENV", "Z", "binomial_se", "Claim", "cls_map_effects",
+    "combine", "dataset_average", "decide_bias_beats_optimal_on_eurosat", "decide_bias_beats_prompts",
+    "decide_bias_gain_largest", "decide_bias_near_optimal", "decide_depth_best_near_top",
+    "decide_depth_exceeds_clip", "decide_depth_rises", "decide_depths_differ", "decide_direction",
     "decide_eos_focus_on_sos", "decide_equal", "decide_identities", "decide_many_classes_keep_gaining",
     "decide_map_kept", "decide_mechanism", "decide_more_prompts_help", "decide_relative_attention",
     "decide_scope_unchanged", "decide_unstable_above", "decide_zero_shot_weak", "Estimate", "estimate",
     "gain_over_zero_shot", "given_premise", "ledger_counts", "ledger_html", "load_verdicts", "mechanism_effects",
-    "mechanism_way", "not_learned", "not_testable", "PageVerdicts", "paired", "record_verdicts", "relevancy_effects",
-    "report", "seed_estimate", "sentence_outcome", "sentence_rows", "SentenceRow", "task_learned",
-    "text_attention_effects", "Verdict", "verdicts_folder",
+    "mechanism_way", "nominal_se", "not_learned", "not_testable", "PageVerdicts", "paired", "paper_accuracies",
+    "paper_rows", "paper_verdicts", "record_verdicts", "relevancy_effects", "report", "seed_estimate",
+    "sensitivity_verdicts", "sentence_outcome", "sentence_rows", "SentenceRow", "table1_verdicts", "task_learned",
+    "TaskAccuracies", "text_attention_effects", "Verdict", "verdicts_folder", "zero_shot_verdict",
 ]

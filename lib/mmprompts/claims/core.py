@@ -114,9 +114,16 @@ def seed_estimate(per_dataset: Mapping[str, Sequence[float]]) -> Estimate:
 
     Seeds are independent, so Var(average) = Σ_d Var(mean_d) / D²; a dataset with one seed
     contributes no spread (its SE is unknown, so the result is optimistic and says so by n)."""
-    means = [statistics.fmean(v) for v in per_dataset.values()]
-    variances = [statistics.variance(v) / len(v) if len(v) > 1 else 0.0 for v in per_dataset.values()]
-    return Estimate(statistics.fmean(means), math.sqrt(sum(variances)) / len(means), min(len(v) for v in per_dataset.values()))
+    return dataset_average({d: estimate(v) for d, v in per_dataset.items()})
+
+
+def dataset_average(per_dataset: Mapping[str, Estimate]) -> Estimate:
+    """The average over datasets of independent per-dataset estimates: Var = Σ_d SE_d² / D²."""
+    if not per_dataset:
+        raise ValueError("no datasets to average over")
+    values = list(per_dataset.values())
+    return Estimate(statistics.fmean(e.mean for e in values), math.sqrt(sum(e.se ** 2 for e in values)) / len(values),
+                    min(e.n for e in values))
 
 
 def binomial_se(accuracy: float, items: int) -> float:
@@ -125,12 +132,12 @@ def binomial_se(accuracy: float, items: int) -> float:
     return 100 * math.sqrt(p * (1 - p) / max(items, 1))
 
 
-def gain_over_zero_shot(trained: Sequence[float], zero_shot: float, test_items: int) -> Estimate:
-    """Trained accuracy (mean over seeds) minus zero-shot accuracy, in points.
+def gain_over_zero_shot(trained: Sequence[float] | Estimate, zero_shot: float, test_items: int) -> Estimate:
+    """Trained accuracy (mean over seeds, or an Estimate of it) minus zero-shot accuracy, in points.
 
     SE: the seed spread of the trained runs (one seed: the binomial SE of its test accuracy)
     combined with the binomial SE of the zero-shot accuracy on the same `test_items` images."""
-    runs = estimate(trained)
+    runs = trained if isinstance(trained, Estimate) else estimate(trained)
     run_se = runs.se if runs.n > 1 else binomial_se(runs.mean, test_items)
     return Estimate(runs.mean - zero_shot, math.hypot(run_se, binomial_se(zero_shot, test_items)), runs.n)
 

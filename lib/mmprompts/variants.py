@@ -1,0 +1,131 @@
+"""The same statements decided under variants of the setup, and which verdicts change.
+
+Page 6 asks it twice: for the mini world's designs (`worlds.world_dependence`) and for the
+training recipe (`recipe_grid` here). Each variant gives a list of verdicts of the same claims in
+the same order; `compare` lines them up per claim, `variant_rows` makes the page's table and
+`flipped` the sentence that names what changes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from .claims import TaskAccuracies, Verdict, table1_verdicts
+from .experiments import run_all, table1_specs
+from .tables import task_accuracies
+
+__all__ = ["VariantVerdicts", "compare", "flipped", "recipe_dependence", "recipe_grid", "recipe_rows", "recipe_summary",
+           "variant_rows"]
+
+
+@dataclass(frozen=True)
+class VariantVerdicts:
+    """One statement decided in each variant, and whether the outcome differs between them."""
+
+    claim: str
+    verdicts: dict[str, Verdict]  # variant -> verdict
+
+    @property
+    def flips(self) -> bool:
+        return len({v.outcome for v in self.verdicts.values()}) > 1
+
+
+def compare(by_variant: Mapping[str, Sequence[Verdict]]) -> list[VariantVerdicts]:
+    """Per claim, its verdict in each variant (every variant decides the same claims in the same order)."""
+    if not by_variant:
+        return []
+    lists = list(by_variant.values())
+    claims = [v.claim.id for v in lists[0]]
+    if any([v.claim.id for v in verdicts] != claims for verdicts in lists):
+        raise ValueError(f"variants {list(by_variant)} decide different claims; each must decide {claims}")
+    return [VariantVerdicts(claim, {name: verdicts[i] for name, verdicts in by_variant.items()})
+            for i, claim in enumerate(claims)]
+
+
+def variant_rows(results: Sequence[VariantVerdicts], variant: str) -> list[dict]:
+    """Records for `tables.html_table`: a row per statement and variant (`variant` names the column)."""
+    return [{"statement": r.claim, variant: name, "verdict": v.outcome, "this run": v.sentence,
+             f"differs between {variant}s": "yes" if r.flips else "no"}
+            for r in results for name, v in r.verdicts.items()]
+
+
+def flipped(results: Sequence[VariantVerdicts], variant: str) -> str:
+    """One sentence: which statements change their verdict with the `variant` ("world design", "recipe")."""
+    changed = [r for r in results if r.flips]
+    if not results:
+        return f"No {variant} to compare."
+    if not changed:
+        return f"None of the {len(results)} statements changes its verdict with the {variant}."
+    parts = [f"{r.claim} ({' → '.join(v.outcome for v in r.verdicts.values())})" for r in changed]
+    names = " → ".join(results[0].verdicts)
+    verb = "changes its" if len(changed) == 1 else "change their"
+    return f"{len(changed)} of {len(results)} statements {verb} verdict ({names}): " + "; ".join(parts) + "."
+
+
+def recipe_grid(settings) -> dict[str, object]:
+    """The settings under which page 6 decides Table 1 again: the profile's recipe, batch 16 (or 4 when
+    it already is 16), and half and twice the learning rate — one change at a time.
+
+    Only the `mini` profile: its recipe departs from the paper's (batch 4, a 4× lr, 6 epochs, no
+    crops) to fit two CPU cores, and the question is whether those choices decide the verdicts. The
+    `paper` profile runs the paper's own recipe, whose variants would triple Table 1's GPU time."""
+    if settings.profile != "mini":
+        return {}
+    recipe = settings.recipe
+    batch = 4 if recipe.batch_size == 16 else 16
+    variants = {f"batch {recipe.batch_size}, lr {recipe.lr:g} (this build's)": recipe,
+                f"batch {batch}": dataclasses.replace(recipe, batch_size=batch),
+                f"lr × ½ ({recipe.lr / 2:g})": dataclasses.replace(recipe, lr=recipe.lr / 2),
+                f"lr × 2 ({recipe.lr * 2:g})": dataclasses.replace(recipe, lr=recipe.lr * 2)}
+    return {name: dataclasses.replace(settings, recipe=r) for name, r in variants.items()}
+
+
+def recipe_dependence(settings, clip, data: Mapping[str, object], layers: int
+                      ) -> tuple[dict[str, dict[str, TaskAccuracies]], list[VariantVerdicts]]:
+    """Table 1's runs on the tasks of `data` under each recipe of `recipe_grid(settings)` (cached runs
+    reused), and Table 1's statements decided under each (empty for a profile without a grid)."""
+    by_recipe = {name: task_accuracies(run_all(table1_specs(list(data), variant.seeds, layers), clip, variant,
+                                               progress=False), data, layers)
+                 for name, variant in recipe_grid(settings).items()}
+    return by_recipe, compare({name: table1_verdicts(tasks) for name, tasks in by_recipe.items()})
+
+
+_COLUMNS = {"prompt": "PROMPT", "bias": "BIAS", "optimal": "OPTIMAL"}
+
+
+def _averages(tasks: Mapping[str, TaskAccuracies]) -> dict[str, float]:
+    """Table 1's trained columns averaged over the tasks (means over seeds)."""
+    return {c: statistics.fmean(t.table1[c].mean for t in tasks.values()) for c in _COLUMNS}
+
+
+def recipe_rows(by_recipe: Mapping[str, Mapping[str, TaskAccuracies]]) -> list[dict]:
+    """Records for `tables.html_table`: per recipe, Table 1's trained columns averaged over the tasks
+    and on the EuroSAT stand-in (means over seeds)."""
+    rows = []
+    for name, tasks in by_recipe.items():
+        eurosat = next((d for d, t in tasks.items() if t.analogue == "eurosat"), None)
+        row = {"recipe": name, **{f"{label}, average": value for label, value in zip(_COLUMNS.values(), _averages(tasks).values())}}
+        if eurosat is not None:
+            row.update({f"{label}, {eurosat}": tasks[eurosat].table1[c].mean for c, label in _COLUMNS.items()})
+        rows.append(row)
+    return rows
+
+
+def recipe_summary(by_recipe: Mapping[str, Mapping[str, TaskAccuracies]]) -> str:
+    """One sentence: how each variant (every recipe after the first) moves Table 1's column averages
+    against the first recipe, and whether one trains all three columns better."""
+    (first, base), *variants = by_recipe.items()
+    if not variants:
+        return "No recipe variant to compare."
+    reference = _averages(base)
+    changes, better = [], []
+    for name, tasks in variants:
+        delta = {c: v - reference[c] for c, v in _averages(tasks).items()}
+        changes.append(" / ".join(f"{d:+.1f}" for d in delta.values()) + f" with {name}")
+        if all(d > 0 for d in delta.values()):
+            better.append(name)
+    return (f"Against {first}, the averages over the tasks of {' / '.join(_COLUMNS.values())} change by "
+            + ", ".join(changes) + " points; "
+            + (f"{' and '.join(better)} trains all three better." if better else "no variant trains all three better."))
