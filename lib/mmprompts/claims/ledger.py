@@ -177,7 +177,7 @@ def _ledger_row(row: SentenceRow, paper: Mapping[str, Verdict]) -> str:
                      + f'<br>{html.escape(v.sentence)}'
                      + (f'<br><span class="mmp-ledger-paper">On the paper\'s own numbers: {_badge(on_paper.outcome)} '
                         f'{html.escape(on_paper.sentence)}</span>' if on_paper is not None else "")
-                     + (f'<br><span class="mmp-ledger-pre">Testable when: {html.escape(v.claim.precondition)}.</span>'
+                     + (f'<br><span class="mmp-ledger-pre">Precondition: {html.escape(v.claim.precondition)}.</span>'
                         if v.claim.precondition else "")
                      + "</li>")
     body = (f'<div class="mmp-ledger-body"><p>{words}</p>'
