@@ -37,8 +37,6 @@ except FileNotFoundError:
 if not verdicts:
     display(HTML(f"<p>No verdicts recorded yet: build the book (<code>python -m mmprompts book</code>); "
                  f"pages record them in {verdicts_folder()}.</p>"))
-
-# %% tags=["full-width"]
 if verdicts:
     claims = [v for v in verdicts if v.claim.kind == "claim"]
     counts = Counter(v.outcome for v in claims)
@@ -47,7 +45,7 @@ if verdicts:
                  f"{counts['inconclusive']} inconclusive.</p>"))
     display(HTML(html_table(ledger_rows(verdicts, "claim"), "Table 8.1 — The paper's claims, decided by this build")))
 
-# %% tags=["full-width"]
+# %%
 if verdicts:
     display(HTML(html_table(ledger_rows(verdicts, "check"),
                             "Table 8.2 — Checks of this implementation (true by algebra; they guard the code)")))
