@@ -93,6 +93,10 @@ def test_html_table_of_records():
     assert rows[1] == [("a < b", "", 1), ("supports", "mmp-verdict mmp-pos", 1), ("3", "mmp-num", 1), ("", "", 1), ("", "", 1)]
     assert rows[2] == [(sentence, "mmp-text", 1), ("contradicts", "mmp-verdict mmp-neg", 1), ("", "", 1),
                        ("\u22121.23", "mmp-num", 1), ("p3", "", 1)]
+    # numbers given as text (an estimate, a change, an exponent) are numbers: right-aligned, one minus sign
+    numeric = _rows(html_table([{"a": "-0.084 ± 0.028", "b": "0.080 → 0.065", "c": "1.2e-06", "d": "4+4 prompts"}]))
+    assert numeric[1] == [("\u22120.084 ± 0.028", "mmp-num", 1), ("0.080 → 0.065", "mmp-num", 1), ("1.2e\u221206", "mmp-num", 1),
+                          ("4+4 prompts", "", 1)]
     shown = html_table([{"page": Link("p3")}])
     assert '<a href="p.html">p3</a>' in shown and shown._repr_html_() == shown  # a cell's last line shows the table
     with pytest.raises(ValueError, match="verdict 'yes': use one of"):

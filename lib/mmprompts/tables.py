@@ -13,6 +13,7 @@ import csv
 import html
 import io
 import math
+import re
 import statistics
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -314,6 +315,8 @@ VERDICTS = {"supports": "mmp-pos", "contradicts": "mmp-neg", "inconclusive": "mm
 
 
 _LONG_TEXT = 40  # characters: a cell longer than this is text to read, not a label
+# Text that is numbers: a value, an estimate "+0.128 ± 0.026", a change "0.080 → 0.065", a percentage
+_NUMERIC = re.compile(r"[+\-\u2212]?\d[\d.]*(e[+\-]?\d+)?%?( (±|→) [+\-\u2212]?\d[\d.]*(e[+\-]?\d+)?%?)*")
 
 
 class HTMLText(str):
@@ -343,6 +346,8 @@ def html_table(rows: Sequence[dict], caption: str = "") -> HTMLText:
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 cells.append(f'<td class="mmp-num">{_minus(f"{value:.2f}")}</td>' if isinstance(value, float)
                              else f'<td class="mmp-num">{_minus(str(value))}</td>')
+            elif isinstance(value, str) and _NUMERIC.fullmatch(value):  # e.g. an estimate "-0.084 ± 0.028"
+                cells.append(f'<td class="mmp-num">{html.escape(_minus(value))}</td>')
             else:
                 # a sentence keeps a readable width on a narrow screen (the table scrolls instead)
                 wide = ' class="mmp-text"' if len(str(value)) > _LONG_TEXT else ""
