@@ -4,13 +4,19 @@ from __future__ import annotations
 import pytest
 
 from mmprompts.claims import Estimate
-from mmprompts.claims.text import INPUT_SCALE, MINUS, T_SOS, counted, math, names, number, plus_minus, ranges, signed
+from mmprompts.claims.text import (INPUT_SCALE, MINUS, T_SOS, among, counted, math, names, number, plus_minus, ranges,
+                                   scientific, signed)
 
 
 def test_numbers_use_one_minus_sign():
     assert number(-0.5) == f"{MINUS}0.50" and number(0.1091, 3) == "0.109" and number(2.0, 0) == "2"
     assert signed(1.5) == "+1.50" and signed(-1.5) == f"{MINUS}1.50" and signed(0.0) == "+0.00"
     assert "-" not in signed(-1e-3, 4) + number(-12.345, 1)
+
+
+def test_scientific_notation():
+    assert scientific(3.0e-08) == "3.0 × 10⁻⁸" and scientific(1.25e-6, 2) == "1.25 × 10⁻⁶"
+    assert scientific(-4.0e5) == f"{MINUS}4.0 × 10⁵" and scientific(1e-10) == "1.0 × 10⁻¹⁰"
 
 
 def test_plus_minus_is_two_standard_errors():
@@ -30,6 +36,7 @@ def test_counted_and_names():
     assert counted("depth", [11]) == "depth 11" and counted("seed", [1, 2, 3]) == "seeds 1–3"
     assert names(["objects"]) == "objects" and names(["a", "b"]) == "a and b" and names("abc") == "a, b and c"
     assert names([]) == "none"
+    assert among([]) == "none" and among(["land"]) == "1 (land)" and among(["a", "b"]) == "2 (a and b)"
 
 
 def test_math_is_delimited_tex():

@@ -4,9 +4,11 @@ Every verdict sentence is built from these, so no Python repr ("[1, 2, 3]", "0 (
 hyphen-minus reaches a reader:
 
     signed(-4.98)                      → "−4.98"        number(0.1091, 3) → "0.109"
+    scientific(3.0e-08)                → "3.0 × 10⁻⁸"
     plus_minus(Estimate(-4.98, 0.52))  → "−4.98 ± 1.04"  (± 2 SE, as every rule judges)
     counted("depth", [11])             → "depth 11"      counted("seed", [1, 2, 3]) → "seeds 1–3"
     names(["objects", "land"])         → "objects and land"   names([]) → "none"
+    among(["objects", "land"])         → "2 (objects and land)"   among([]) → "none"
     T_SOS, INPUT_SCALE                 → "\\(t_{\\mathrm{SOS}}\\)", …  (typeset by MathJax in the book)
 
 Math is written as TeX between \\( and \\); the page typesets it where its element (or an ancestor)
@@ -18,8 +20,8 @@ from typing import Iterable, Sequence
 
 from .core import Z, Estimate
 
-__all__ = ["INPUT_SCALE", "MINUS", "PROMPT_SHARE", "T_EOS", "T_SOS", "counted", "math", "names", "number", "plus_minus",
-           "ranges", "signed"]
+__all__ = ["INPUT_SCALE", "MINUS", "PROMPT_SHARE", "T_EOS", "T_SOS", "among", "counted", "math", "names", "number",
+           "plus_minus", "ranges", "scientific", "signed"]
 
 MINUS = "\u2212"
 
@@ -36,6 +38,15 @@ def number(value: float, digits: int = 2) -> str:
 def signed(value: float, digits: int = 2) -> str:
     """`value` with its sign always written: signed(1.5) → "+1.50", signed(-1.5) → "−1.50"."""
     return _minus(f"{value:+.{digits}f}")
+
+
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def scientific(value: float, digits: int = 1) -> str:
+    """A very small or large value in a reader's notation: scientific(3.0e-08) → "3.0 × 10⁻⁸"."""
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    return f"{_minus(mantissa)} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
 
 
 def plus_minus(estimate: Estimate, digits: int = 2, sign: bool = True) -> str:
@@ -73,6 +84,11 @@ def names(items: Iterable[str]) -> str:
     if not items:
         return "none"
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def among(items: Sequence[str]) -> str:
+    """How many items and which, as a verdict counts datasets: "none", "1 (land)", "2 (objects and land)"."""
+    return f"{len(items)} ({names(items)})" if items else "none"
 
 
 def math(tex: str) -> str:
