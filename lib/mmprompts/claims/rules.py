@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _names, _plain,
                    _sign, estimate, seed_estimate)
 from .register import CLAIMS
+from .text import number, plus_minus, scientific, signed
 
 
 def _verdict(claim_id: str, outcome: str, sentence: str, **numbers) -> Verdict:
@@ -75,7 +76,7 @@ def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str
     n = len(similarity)
     outcome = (SUPPORTS if len(kept) > n / 2 and not changed else
                CONTRADICTS if len(changed) > len(kept) and len(changed) >= n / 2 else INCONCLUSIVE)
-    values = ", ".join(f"{d} {s.mean:.2f}" for d, s in similarity.items())
+    values = ", ".join(f"{d} {number(s.mean)}" for d, s in similarity.items())
     sentence = (f"Normalised similarity of {what} to zero-shot CLIP's (1 identical, 0 unrelated): {values}; "
                 f"kept (≥ {threshold} beyond {Z:g} SE) on {len(kept)} of {n}, changed on {len(changed)}.")
     return _verdict(claim_id, outcome, sentence, similarity=dict(similarity), threshold=threshold)
@@ -114,8 +115,8 @@ def decide_zero_shot_weak(accuracy: Mapping[str, float], test_items: Mapping[str
                         f"Needs datasets of both kinds; shown: shifted {_names(shifted)}, others {_names(others)}.")
     gap = _difference(group(shifted), group(others))
     outcome = {-1: SUPPORTS, 1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
-    sentence = (f"Zero-shot accuracy on {_names(shifted)} is {group(shifted).mean:.1f}% against {group(others).mean:.1f}% "
-                f"on {_names(others)}: a gap of {gap.mean:+.1f} ± {Z * gap.se:.1f} points.")
+    sentence = (f"Zero-shot accuracy on {_names(shifted)} is {number(group(shifted).mean, 1)}% against "
+                f"{number(group(others).mean, 1)}% on {_names(others)}: a gap of {plus_minus(gap, 1)} points.")
     return _verdict("zeroshot.weak-where-images-differ", outcome, sentence, gap=gap, shifted=shifted, others=others)
 
 
@@ -123,8 +124,8 @@ def decide_zero_shot_weak(accuracy: Mapping[str, float], test_items: Mapping[str
 def decide_identities(max_error: float, tolerance: float = 1e-5) -> Verdict:
     """Appendix B's algebra on this implementation: both parts of eq. 32 hold to float32 rounding."""
     outcome = SUPPORTS if max_error <= tolerance else CONTRADICTS
-    sentence = (f"The largest deviation from the two identities over every block is {max_error:.1e} "
-                f"(tolerance {tolerance:.0e}, float32 attention against a float64 recomputation).")
+    sentence = (f"The largest deviation from the two identities over every block is {scientific(max_error)} "
+                f"(tolerance {scientific(tolerance, 0)}, float32 attention against a float64 recomputation).")
     return _verdict("formulation.identities", outcome, sentence, max_error=max_error, tolerance=tolerance)
 
 
@@ -147,8 +148,8 @@ def decide_relative_attention(change_per_block: Sequence[float], float_tolerance
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
-    sentence = (f"Attention moved relative to CLIP's (total variation over input tokens): block 1 {first:.1e}, "
-                f"later blocks up to {later:.3f} (changed ≥ {changed}, unchanged ≤ {unchanged}).")
+    sentence = (f"Attention moved relative to CLIP's (total variation over input tokens): block 1 {scientific(first)}, "
+                f"later blocks up to {number(later, 3)} (changed ≥ {changed}, unchanged ≤ {unchanged}).")
     return _verdict("formulation.relative-attention", outcome, sentence, change_per_block=list(change_per_block))
 
 
@@ -172,7 +173,7 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
             outcome = CONTRADICTS
         elif outcome == SUPPORTS and not (len(kept) > n / 2 and not moved):
             outcome = INCONCLUSIVE
-        parts.append(f"{variant}: " + ", ".join(f"{d} {r:.2f}" for d, r in by_dataset.items()))
+        parts.append(f"{variant}: " + ", ".join(f"{d} {number(r)}" for d, r in by_dataset.items()))
     if not ratios:
         outcome = INCONCLUSIVE
     sentence = (f"Mean |difference from CLIP| of {what} in units of CLIP's head-to-head spread (unchanged ≤ "
@@ -185,7 +186,7 @@ def decide_bias_beats_prompts(bias: Mapping[str, Sequence[float]], prompt: Mappi
     """Table 1: bias tuning beats same-size prompts on average (paper 79.5 vs 77.8)."""
     gap = _difference(seed_estimate(bias), seed_estimate(prompt))
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
-    sentence = (f"Averaged over {len(bias)} datasets, bias − same-size prompts = {gap.mean:+.2f} ± {Z * gap.se:.2f} "
+    sentence = (f"Averaged over {len(bias)} datasets, bias − same-size prompts = {plus_minus(gap)} "
                 f"points (paper: +1.7 over 11 datasets).")
     return _verdict("bias.beats-same-size-prompts", outcome, sentence, gap=gap)
 
@@ -209,8 +210,8 @@ def decide_bias_gain_largest(target: str | None, bias: Mapping[str, Sequence[flo
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
-    sentence = ("Gain of bias over same-size prompts: " + ", ".join(f"{d} {g.mean:+.1f}" for d, g in gains.items())
-                + f"; on {target} {mine.mean:+.1f} ± {Z * mine.se:.1f} (paper, EuroSAT: +14.8, the largest)."
+    sentence = ("Gain of bias over same-size prompts: " + ", ".join(f"{d} {signed(g.mean, 1)}" for d, g in gains.items())
+                + f"; on {target} {plus_minus(mine, 1)} (paper, EuroSAT: +14.8, the largest)."
                 + (f" Surely larger elsewhere: {_names(surely_larger)}." if surely_larger else ""))
     return _verdict(claim, outcome, sentence, gains=gains, target=target)
 
@@ -232,7 +233,7 @@ def decide_bias_near_optimal(bias: Mapping[str, Sequence[float]], optimal: Mappi
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
-    sentence = (f"OPTIMAL − BIAS averaged over {len(bias)} datasets = {gap.mean:+.2f} ± {Z * gap.se:.2f} points "
+    sentence = (f"OPTIMAL − BIAS averaged over {len(bias)} datasets = {plus_minus(gap)} points "
                 f"(paper: +0.5; 'slight' up to {slight:g}).")
     return _verdict("bias.slight-gap-to-optimal", outcome, sentence, gap=gap, slight=slight)
 
@@ -261,8 +262,8 @@ def decide_depth_rises(curve: Mapping[int, Estimate]) -> Verdict:
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
-    sentence = (f"Average accuracy from depth {low} to {high}: {total.mean:+.2f} ± {Z * total.se:.2f}; per block "
-                f"{slope1.mean:+.2f} up to depth {mid} and {slope2.mean:+.2f} after.")
+    sentence = (f"Average accuracy from depth {low} to {high}: {plus_minus(total)}; per block "
+                f"{signed(slope1.mean)} up to depth {mid} and {signed(slope2.mean)} after.")
     return _verdict("depth.rises-and-slows", outcome, sentence, total=total, slope_first=slope1, slope_second=slope2)
 
 
@@ -310,8 +311,8 @@ def decide_depth_best_near_top(curve: Mapping[int, Estimate], layers: int) -> Ve
     beaten_by = [d for d, e in others.items() if e.low > best_near.high]
     outcome = (CONTRADICTS if beaten_by else
                SUPPORTS if all(best_near.mean >= e.mean for e in others.values()) else INCONCLUSIVE)
-    sentence = (f"Average accuracy at depths {near}: {best_near.mean:.2f}; best elsewhere: "
-                f"{max(others.values(), key=lambda e: e.mean).mean:.2f}" if others else "")
+    sentence = (f"Average accuracy at depths {near}: {number(best_near.mean)}; best elsewhere: "
+                f"{number(max(others.values(), key=lambda e: e.mean).mean)}" if others else "")
     return _verdict(claim, outcome, sentence + ".", near=near, beaten_by=beaten_by)
 
 
@@ -319,7 +320,7 @@ def decide_depth_exceeds_clip(best: Estimate, clip: float, margin: float = 14.0)
     """App. C.1: the best average "exceeding CLIP by more than 14 points"."""
     gain = Estimate(best.mean - clip, best.se, best.n)
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gain, margin)]
-    sentence = f"The best prompt depth's average is {gain.mean:+.1f} ± {Z * gain.se:.1f} points over zero-shot (paper: > +14)."
+    sentence = f"The best prompt depth's average is {plus_minus(gain, 1)} points over zero-shot (paper: > +14)."
     return _verdict("depth.exceeds-clip-by-14", outcome, sentence, gain=gain, margin=margin)
 
 
@@ -331,7 +332,7 @@ def decide_more_prompts_help(curve: Mapping[int, Estimate]) -> Verdict:
     best = max(counts[1:], key=lambda c: curve[c].mean)
     gain = _difference(curve[best], curve[counts[0]])
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gain)]
-    sentence = f"The best larger count ({best}+{best}) against {counts[0]}+{counts[0]}: {gain.mean:+.2f} ± {Z * gain.se:.2f} points."
+    sentence = f"The best larger count ({best}+{best}) against {counts[0]}+{counts[0]}: {plus_minus(gain)} points."
     return _verdict("count.more-prompts-help", outcome, sentence, gain=gain, best=best)
 
 
@@ -368,5 +369,5 @@ def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]
     else:
         outcome = INCONCLUSIVE
     sentence = (f"Failed runs (diverged, or at most chance + 5 points) above {threshold} per branch: {_names(fail_above)}; "
-                f"at or below: {_names(fail_below)}. Seed spread above / below: {ratio:.2f}×.")
+                f"at or below: {_names(fail_below)}. Seed spread above / below: {number(ratio)}×.")
     return _verdict(claim, outcome, sentence, failed_above=fail_above, failed_below=fail_below, spread_ratio=ratio)
