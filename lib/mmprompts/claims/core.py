@@ -5,7 +5,7 @@ import html
 import math
 import statistics
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 SUPPORTS, CONTRADICTS, INCONCLUSIVE = "supports", "contradicts", "inconclusive"
 # A claim whose precondition fails here (the task did not learn, the paper's premise is absent, the
@@ -154,7 +154,3 @@ def _plain(value):
 def _first_upper(text: str) -> str:
     return text[:1].upper() + text[1:]
 
-
-def _names(items: Iterable[str]) -> str:
-    items = list(items)
-    return ", ".join(items) if items else "none"

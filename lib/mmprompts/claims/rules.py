@@ -5,10 +5,10 @@ import math
 import statistics
 from typing import Mapping, Sequence
 
-from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _names, _plain,
+from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _plain,
                    _sign, estimate, seed_estimate)
 from .register import CLAIMS
-from .text import number, plus_minus, scientific, signed
+from .text import among, counted, names, number, plus_minus, scientific, signed
 
 
 def _verdict(claim_id: str, outcome: str, sentence: str, **numbers) -> Verdict:
@@ -41,7 +41,7 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
         outcome = INCONCLUSIVE
     word = "rises" if expected > 0 else "falls"
     sentence = (f"{_first_upper(what)} {word} significantly (beyond {Z:g} SE) on {len(agree)} of {n} datasets "
-                f"({_names(agree)}) and significantly the other way on {len(oppose)} ({_names(oppose)}).")
+                f"({names(agree)}) and significantly the other way on {among(oppose)}.")
     return _verdict(claim_id, outcome, sentence, effects=dict(effects))
 
 
@@ -57,8 +57,8 @@ def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mappin
     n = len(effects)
     outcome = (SUPPORTS if len(same) > n / 2 and not different else
                CONTRADICTS if len(different) > len(same) and len(different) >= n / 2 else INCONCLUSIVE)
-    sentence = (f"{_first_upper(what)} stays within its margin on {len(same)} of {n} datasets ({_names(same)}) "
-                f"and surely leaves it on {len(different)} ({_names(different)}).")
+    sentence = (f"{_first_upper(what)} stays within its margin on {len(same)} of {n} datasets ({names(same)}) "
+                f"and leaves it beyond {Z:g} SE on {among(different)}.")
     return _verdict(claim_id, outcome, sentence, effects=dict(effects), margins=dict(margins))
 
 
@@ -112,11 +112,11 @@ def decide_zero_shot_weak(accuracy: Mapping[str, float], test_items: Mapping[str
     others = [d for d in accuracy if d not in shifted]
     if not shifted or not others:
         return _verdict("zeroshot.weak-where-images-differ", INCONCLUSIVE,
-                        f"Needs datasets of both kinds; shown: shifted {_names(shifted)}, others {_names(others)}.")
+                        f"Needs datasets of both kinds; shown: shifted {names(shifted)}, others {names(others)}.")
     gap = _difference(group(shifted), group(others))
     outcome = {-1: SUPPORTS, 1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
-    sentence = (f"Zero-shot accuracy on {_names(shifted)} is {number(group(shifted).mean, 1)}% against "
-                f"{number(group(others).mean, 1)}% on {_names(others)}: a gap of {plus_minus(gap, 1)} points.")
+    sentence = (f"Zero-shot accuracy on {names(shifted)} is {number(group(shifted).mean, 1)}% against "
+                f"{number(group(others).mean, 1)}% on {names(others)}: a gap of {plus_minus(gap, 1)} points.")
     return _verdict("zeroshot.weak-where-images-differ", outcome, sentence, gap=gap, shifted=shifted, others=others)
 
 
@@ -212,7 +212,7 @@ def decide_bias_gain_largest(target: str | None, bias: Mapping[str, Sequence[flo
         outcome = INCONCLUSIVE
     sentence = ("Gain of bias over same-size prompts: " + ", ".join(f"{d} {signed(g.mean, 1)}" for d, g in gains.items())
                 + f"; on {target} {plus_minus(mine, 1)} (paper, EuroSAT: +14.8, the largest)."
-                + (f" Surely larger elsewhere: {_names(surely_larger)}." if surely_larger else ""))
+                + (f" Larger beyond {Z:g} SE elsewhere: {names(surely_larger)}." if surely_larger else ""))
     return _verdict(claim, outcome, sentence, gains=gains, target=target)
 
 
@@ -249,7 +249,7 @@ def decide_depth_rises(curve: Mapping[int, Estimate]) -> Verdict:
     significantly more per block; else inconclusive."""
     depths = sorted(curve)
     if len(depths) < 3:
-        return _verdict("depth.rises-and-slows", INCONCLUSIVE, f"Needs at least three depths, got {depths}.")
+        return _verdict("depth.rises-and-slows", INCONCLUSIVE, f"Needs at least three depths, got {counted('depth', depths)}.")
     low, mid, high = depths[0], depths[len(depths) // 2], depths[-1]
     total = _difference(curve[high], curve[low])
     first, second = _difference(curve[mid], curve[low]), _difference(curve[high], curve[mid])
@@ -304,14 +304,14 @@ def decide_depth_best_near_top(curve: Mapping[int, Estimate], layers: int) -> Ve
     claim = "depth.best-at-10-11-of-12"
     near = sorted({round(layers * 10 / 12), round(layers * 11 / 12)} & set(curve) - {layers})
     if not near:
-        return _verdict(claim, INCONCLUSIVE, f"The depth grid {sorted(curve)} of this {layers}-block model has no "
+        return _verdict(claim, INCONCLUSIVE, f"The grid's {counted('depth', sorted(curve))} of this {layers}-block model have no "
                         f"depth at 10–11 twelfths of it below full depth, so the claim cannot be tested here.")
     best_near = max((curve[d] for d in near), key=lambda e: e.mean)
     others = {d: e for d, e in curve.items() if d not in near}
     beaten_by = [d for d, e in others.items() if e.low > best_near.high]
     outcome = (CONTRADICTS if beaten_by else
                SUPPORTS if all(best_near.mean >= e.mean for e in others.values()) else INCONCLUSIVE)
-    sentence = (f"Average accuracy at depths {near}: {number(best_near.mean)}; best elsewhere: "
+    sentence = (f"Average accuracy at {counted('depth', near)}: {number(best_near.mean)}; best elsewhere: "
                 f"{number(max(others.values(), key=lambda e: e.mean).mean)}" if others else "")
     return _verdict(claim, outcome, sentence + ".", near=near, beaten_by=beaten_by)
 
@@ -328,7 +328,8 @@ def decide_more_prompts_help(curve: Mapping[int, Estimate]) -> Verdict:
     """Sec. 3.5: "Increasing the number of prompts can improve performance"."""
     counts = sorted(curve)
     if len(counts) < 2:
-        return _verdict("count.more-prompts-help", INCONCLUSIVE, f"Needs at least two prompt counts, got {counts}.")
+        return _verdict("count.more-prompts-help", INCONCLUSIVE,
+                        f"Needs at least two prompt counts, got {names(f'{c}+{c}' for c in counts)}.")
     best = max(counts[1:], key=lambda c: curve[c].mean)
     gain = _difference(curve[best], curve[counts[0]])
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gain)]
@@ -368,6 +369,6 @@ def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]
         outcome = CONTRADICTS
     else:
         outcome = INCONCLUSIVE
-    sentence = (f"Failed runs (diverged, or at most chance + 5 points) above {threshold} per branch: {_names(fail_above)}; "
-                f"at or below: {_names(fail_below)}. Seed spread above / below: {number(ratio)}×.")
+    sentence = (f"Failed runs (diverged, or at most chance + 5 points) above {threshold} per branch: {names(fail_above)}; "
+                f"at or below: {names(fail_below)}. Seed spread above / below: {number(ratio)}×.")
     return _verdict(claim, outcome, sentence, failed_above=fail_above, failed_below=fail_below, spread_ratio=ratio)
