@@ -79,7 +79,9 @@ class Verdict:
     def _repr_html_(self) -> str:
         what = (f"<q>{html.escape(self.claim.quote)}</q>" if self.claim.kind == "claim"
                 else f"check of this implementation: {html.escape(self.claim.quote)}")
-        return (f'<div class="mmp-verdict mmp-{self.outcome.replace(" ", "-")}"><span class="mmp-outcome">{self.outcome}</span> '
+        # mathjax_process: the page typesets the TeX of claims.text (t_SOS, …) inside the box
+        return (f'<div class="mmp-verdict mmp-{self.outcome.replace(" ", "-")} mathjax_process">'
+                f'<span class="mmp-outcome">{self.outcome}</span> '
                 f'<span class="mmp-where">{html.escape(self.claim.where)}</span> {what}<br>{html.escape(self.sentence)}</div>')
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .core import Claim
+from .text import INPUT_SCALE, T_EOS, T_SOS
 
 _CLAIMS = [
     Claim("zeroshot.weak-where-images-differ", "their zero-shot performance is unsatisfactory in many specific datasets, "
@@ -10,7 +11,7 @@ _CLAIMS = [
           "datasets whose images are furthest from web photos (satellite tiles, textures: EuroSAT and DTD or their "
           "stand-ins) against the others; significant when the gap exceeds 2 binomial SE of the test accuracies"),
     Claim("formulation.identities", "the input part of a prompted update equals the prompt-free update times "
-          "Z_in / (Z_in + Z_p), and input part + prompt part equal the update (eq. 32)",
+          f"{INPUT_SCALE}, and input part + prompt part equal the update (eq. 32)",
           "App. B, eqs. 17–32", "02_prompts_in_attention", "largest deviation from both identities, every block, float64",
           "an exact identity: holds within float32 rounding (1e-5); a check of this implementation, true by algebra",
           kind="check"),
@@ -24,16 +25,16 @@ _CLAIMS = [
           "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
           "share of EOS relevance on the class-name tokens, prompted − CLIP, paired over test images",
           "per dataset significant beyond 2 SE over images; most datasets, none the other way"),
-    Claim("relevancy.sos-increases", "the contribution of t_SOS and prompt tokens significantly increased, especially "
-          "the t_SOS token", "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
+    Claim("relevancy.sos-increases", f"the contribution of {T_SOS} and prompt tokens significantly increased, especially "
+          f"the {T_SOS} token", "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
           "share of EOS relevance on SOS, prompted − CLIP, paired over test images",
           "per dataset significant beyond 2 SE over images; most datasets, none the other way"),
-    Claim("relevancy.prompts-increase", "the contribution of t_SOS and prompt tokens significantly increased",
+    Claim("relevancy.prompts-increase", f"the contribution of {T_SOS} and prompt tokens significantly increased",
           "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
           "share of EOS relevance on the learned prompts minus CLIP's share on the template words they replace "
           "('a photo of a'), paired over test images",
           "per dataset significant beyond 2 SE over images; most datasets, none the other way"),
-    Claim("relevancy.sos-most", "especially the t_SOS token", "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
+    Claim("relevancy.sos-most", f"especially the {T_SOS} token", "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
           "gain of SOS's share minus gain of the prompts' share, paired over test images",
           "per dataset significant beyond 2 SE over images; most datasets, none the other way"),
     Claim("relevancy.patches-unchanged", "the learned multi-modal prompts do not significantly adjust the relative "
@@ -53,7 +54,7 @@ _CLAIMS = [
           "03_alignment_contribution",
           "the category and prompt-vs-template shares for shallow prompts (first block only) and deep prompts",
           "both rules above hold for both prompt depths (each: most datasets beyond 2 SE, none the other way)"),
-    Claim("text-attention.sos-decreases", "the attention of t_EOS towards t_SOS significantly decreases",
+    Claim("text-attention.sos-decreases", f"the attention of {T_EOS} towards {T_SOS} significantly decreases",
           "Sec. 3.3.1, Fig. 4", "04_text_prompts",
           "EOS attention share on SOS, prompted − CLIP, per block and head (mean over the class prompts)",
           "significant beyond 2 SE over the block × head cells (Fig. 4's bars); most datasets, none the other way"),
