@@ -73,7 +73,7 @@ from mmprompts.widgets import figure_png, view_selector
 
 clip = S.load_model()
 data = S.load_datasets()
-HTML(html_table([{"dataset": name, "stands for": dataset_name(paper_dataset(name)), "classes": len(d.classnames),
+HTML(html_table([{"dataset": dataset_name(name), "stands for": dataset_name(paper_dataset(name)), "classes": len(d.classnames),
                   "test images": len(d.test), "template": d.template} for name, d in data.items()],
                 "The datasets of this build"))
 
