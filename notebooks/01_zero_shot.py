@@ -13,12 +13,16 @@
 # %% [markdown]
 # # 1. Zero-shot CLIP: the setting (Sec. 2)
 #
-# **What the paper says.** CLIP classifies an image by comparing its [cls] feature $f$ with the
-# EOS features $g_k$ of one sentence per class: $p(y=k \mid x) = \exp(\mathrm{sim}(f, g_k)\,\tau) /
-# \sum_i \exp(\mathrm{sim}(f, g_i)\,\tau)$ (Sec. 2.1, eq. 9). Its premise for tuning (Sec. 1):
+# **What the paper says.** CLIP {cite:p}`radford2021clip` classifies an image by comparing its [cls] feature $f$ with the
+# EOS features $g_k$ of one sentence per class (Sec. 2.1, eq. 9):
+#
+# $$p(y=k \mid x) = \frac{\exp(\mathrm{sim}(f, g_k)\,\tau)}{\sum_i \exp(\mathrm{sim}(f, g_i)\,\tau)}.$$
+#
+# Its premise for tuning (Sec. 1):
 # *"their zero-shot performance is unsatisfactory in many specific datasets, especially those with
 # significant differences from natural language and images."* Table 1's CLIP column gives the
-# numbers: 93.3% on Caltech101, 48.4% on EuroSAT, 44.1% on DTD, 24.9% on FGVC Aircraft.
+# numbers: 93.3% on Caltech101 {cite:p}`feifei2004caltech`, 48.4% on EuroSAT {cite:p}`helber2019eurosat`,
+# 44.1% on DTD {cite:p}`cimpoi2014dtd`, 24.9% on FGVCAircraft {cite:p}`maji2013aircraft`.
 #
 # **What this page does.** It computes eq. 9 on every dataset of the chosen profile, sets the
 # accuracies beside the paper's CLIP column, and tests the premise: are the datasets whose
@@ -64,13 +68,14 @@ from mmprompts.claims import decide_zero_shot_weak, report
 from mmprompts.experiments import RunSpec, run_all, test_images
 from mmprompts.figures import class_probabilities, display_images
 from mmprompts.page import caption
+from mmprompts.paper import dataset_name
 from mmprompts.tables import html_table, paper_dataset, show, with_average, zero_shot_table
 from mmprompts.train import class_text_features
 from mmprompts.widgets import figure_png, view_selector
 
 clip = S.load_model()
 data = S.load_datasets()
-HTML(html_table([{"dataset": name, "stands for": paper_dataset(name), "classes": len(d.classnames),
+HTML(html_table([{"dataset": dataset_name(name), "stands for": dataset_name(paper_dataset(name)), "classes": len(d.classnames),
                   "test images": len(d.test), "template": d.template} for name, d in data.items()],
                 "The datasets of this build"))
 

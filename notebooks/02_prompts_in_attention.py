@@ -117,7 +117,8 @@ for name, model in models.items():
     }
 figure(block_lines({"[cls] attention on the prompts (%)": {n: r["cls_share"] for n, r in records.items()},
                     "‖prompt part‖ / ‖input part‖": {n: r["relative_size"] for n, r in records.items()},
-                    "relative attention moved from CLIP's (TV)": {n: r["shift"].mean(0).tolist() for n, r in records.items()}}),
+                    "relative attention moved from CLIP's (TV)": {n: r["shift"].mean(0).tolist() for n, r in records.items()}},
+                   log=["‖prompt part‖ / ‖input part‖"]),
        "Per block of the image tower: the [cls] query's attention on the vision prompts, the size of the prompt "
        "part of the update against the input part, and how far the attention among input tokens moved from "
        "zero-shot CLIP's (0 in block 1, where the prompts only rescale it)", "2.1", "Fig. 1")

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # 3. Which tokens the alignment relies on (Sec. 3.2.2; Figs. 2–3, 8–23; App. E)
 #
-# **What the paper says.** With Chefer's relevancy (eqs. 13–16: per block
+# **What the paper says.** With Chefer et al.'s relevancy {cite:p}`chefer2021transformer,chefer2021generic` (eqs. 13–16: per block
 # $\bar A = \mathbb{E}_h[(\nabla A \odot A)^+]$, $R \leftarrow R + \bar A R$; the row of [cls] in the
 # image tower, the row of EOS in the text tower), the paper compares zero-shot CLIP, read with
 # "a photo of [Category]." (Fig. 2's caption; "a photo of a" in Fig. 4 and App. E), with the
@@ -84,7 +84,8 @@ from mmprompts.analysis import (CONTROLS, TEXT_GROUPS, null_controls, patch_heat
 from mmprompts.claims import (combine, decide_direction, decide_eos_focus_on_sos, decide_map_kept, given_premise,
                               not_learned, relevancy_effects, report)
 from mmprompts.experiments import RunSpec, analysis_models, execute, in_batches, run_all, table2_methods, test_images
-from mmprompts.figures import display_images, group_share_grid, overlay_maps, position_relevance, token_relevance
+from mmprompts.figures import (display_images, group_share_grid, overlay_maps, position_relevance, text_positions,
+                               token_relevance)
 from mmprompts.mechanism import learned_gains
 from mmprompts.page import caption, figure
 from mmprompts.paper import CLIP_TEMPLATE, appendix_e_datasets
@@ -125,12 +126,11 @@ for name, dataset in data.items():
     control_stats[name] = {c: relevancy_statistics(model, in_batches(images, labels), dataset.classnames, CLIP_TEMPLATE,
                                                    progress=False)
                            for c, model in null_controls(clip, models[name]["deep"], S.seeds[0]).items()}
-
-# %%
 if stats:
     last = max(int((s["text"] > 0).nonzero().max()) for by in stats.values() for s in by.values()) + 1
     display(figure(position_relevance({d: {m: s["text"][:last] for m, s in by.items()} for d, by in stats.items()},
-                                      "text position (0 = SOS; then prompts or 'a photo of a', the class name, '.')"),
+                                      "text position: SOS; CLIP's word / the prompt in its place; c1…: the class name, then '.'",
+                                      names=text_positions(CLIP_TEMPLATE, S.n_ctx, last)),
                    "Mean relevance of each text position to EOS (each text's relevance normalised to sum 1; positions "
                    "from EOS on are 0). CLIP reads “a photo of a {class}.”; the prompted models read their learned "
                    "prompts in the same positions", "3.1", "Fig. 2, Figs. 8–22"))

@@ -76,8 +76,6 @@ from mmprompts.widgets import figure_png, view_selector
 clip = S.load_model()
 data = S.load_datasets()
 zero_shot = PromptedCLIP(clip)
-
-# %%
 shares, control_text = {}, {}
 for name, dataset in data.items():
     prompted = analysis_model(S, clip, dataset)
@@ -90,15 +88,16 @@ for name, dataset in data.items():
 
 # %% [markdown]
 # ## Attention of EOS on the token groups
-# Each panel is a block, each bar a head; the colours split EOS's attention over the groups
-# ("template" is "a photo of a" for CLIP, "prompt" the learned tokens). Pick the dataset.
+# One panel per model; along it the blocks, in each block one bar per head, whose colours split EOS's
+# attention over the groups ("template words" are "a photo of a" for CLIP, "prompts" the learned
+# tokens). Pick the dataset.
 
 # %%
 views = [figure_png(group_attention_grid({m: by[m]["text"] for m in ("CLIP", "prompted")}, TEXT_GROUPS, "EOS"))
          for by in shares.values()]
 display(view_selector(views, [("dataset", list(shares))], slider=[False]))
-caption("EOS attention per block (panels) and head (bars) on SOS, the learned prompts (prompted) or “a photo of a” (CLIP), the class "
-        "name and the period; rows labelled CLIP zero-shot CLIP, rows labelled prompted the prompted model", "4.1", "Fig. 4")
+caption("EOS attention per block and head (one bar each) on SOS, the learned prompts (prompted) or “a photo of a” (CLIP), "
+        "the class name and the period; top: zero-shot CLIP, bottom: the prompted model", "4.1", "Fig. 4")
 
 # %% [markdown]
 # ## What this run says

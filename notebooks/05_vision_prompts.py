@@ -83,8 +83,6 @@ clip = S.load_model()
 data = S.load_datasets()
 zero_shot = PromptedCLIP(clip)
 MAP_IMAGES = 64  # images per dataset for the maps of Fig. 6 (they are image-sized, so memory grows fast)
-
-# %%
 scope, maps, models, controls = {}, {}, {}, {}
 for name, dataset in data.items():
     models[name] = analysis_model(S, clip, dataset)
@@ -101,25 +99,29 @@ for name, dataset in data.items():
                       for c, model in null_controls(clip, models[name], S.seeds[0]).items()}
 
 # %% [markdown]
-# ## 1. Attention distance and entropy per head (Figs. 5 and 7)
-# One dot per head and block. Distance in pixels on the patch grid, patch queries and keys:
-# "prompt mass at 0" counts the attention on [cls] and prompts as distance 0 (the ViT
-# convention), "renormalised" divides by the attention on patches.
+# ## Attention distance and entropy per head (Figs. 5 and 7)
+# One mark per head and block (CLIP blue circles, W/O prompt purple triangles, W prompt orange
+# crosses). Distance in pixels on the patch grid, patch queries and keys: "prompt mass at 0" counts
+# the attention on [cls] and prompts as distance 0 (the convention of ViT's mean attention distance
+# {cite:p}`dosovitskiy2021vit`), "renormalised" divides by the attention on patches. Pick the dataset.
 
 # %%
-figure(scope_grid(scope, [("distance", "distance, px\n(mass at 0)"),
-                          ("distance_renormalized", "distance, px\n(renormalised)"),
-                          ("entropy", "entropy, nats")]),
-       "Mean attention distance under both conventions and attention entropy ([cls] and patch queries) per head, "
-       "for zero-shot CLIP, the prompted model without the prompts' attention (W/O prompt) and with it (W prompt)",
-       "5.1", "Fig. 5")
+views = [figure_png(scope_grid(by_variant, [("distance", "distance, px\n(mass at 0)"),
+                                              ("distance_renormalized", "distance, px\n(renormalised)"),
+                                              ("entropy", "entropy, nats")]))
+         for by_variant in scope.values()]
+display(view_selector(views, [("dataset", list(scope))], slider=[False]))
+caption("Mean attention distance under both conventions and attention entropy ([cls] and patch queries) per head, "
+        "for zero-shot CLIP, the prompted model without the prompts' attention (W/O prompt) and with it (W prompt)",
+        "5.1", "Fig. 5")
 
 # %%
-figure(scope_grid(scope, [("cls_entropy", "[cls] entropy (nats)")]),
-       "Entropy of the [cls] token's attention per head, CLIP, W/O prompt and W prompt", "5.2", "Fig. 7, App. D")
+views = [figure_png(scope_grid(by_variant, [("cls_entropy", "[cls] entropy, nats")])) for by_variant in scope.values()]
+display(view_selector(views, [("dataset", list(scope))], slider=[False]))
+caption("Entropy of the [cls] token's attention per head, CLIP, W/O prompt and W prompt", "5.2", "Fig. 7, App. D")
 
 # %% [markdown]
-# ## 2. [cls] attention and prompt similarity (Fig. 6)
+# ## [cls] attention and prompt similarity (Fig. 6)
 # Rows: where zero-shot CLIP's [cls] attends, where the prompted model's [cls] attends (mean over
 # heads, patches only), and how similar each patch is to the vision prompts (1 − min–max of the
 # Euclidean distance, averaged over the prompts); columns: blocks. Pick the dataset and the image.
@@ -135,7 +137,7 @@ caption("The [cls] token's attention on the patches of zero-shot CLIP (top) and 
         "the vision prompts' similarity to the patches (bottom), block by block", "5.3", "Fig. 6")
 
 # %% [markdown]
-# ## 3. Rotated inputs (this book's own analysis)
+# ## Rotated inputs (this book's own analysis)
 # Not a claim of the paper. If the prompts' similarity maps follow the image's content, rotating
 # the image rotates them: the correlation between the map of the rotated image and the rotated
 # map (last block, 16 images, 90°/180°/270°) is then near 1.

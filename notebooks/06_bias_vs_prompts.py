@@ -65,7 +65,7 @@ from mmprompts.profiles import from_parameters
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "06_bias_vs_prompts", "Sec. 3.4, Table 1")
 
-# %%
+# %% tags=["full-width"]
 from IPython.display import HTML, display
 
 from mmprompts.claims import paper_rows, report, table1_verdicts
@@ -81,12 +81,11 @@ layers = clip.depth
 data = {name: load_dataset(name, S.data_root) for name in world_tasks(S.datasets)}
 accuracies = run_all(table1_specs(list(data), S.seeds, layers), clip, S, progress=False)
 tasks = task_accuracies(accuracies, data, layers)
-
-# %% tags=["full-width"]
 rows = table1(accuracies, S.datasets, layers)
 show(with_average(rows), {"zeroshot": "CLIP (zero-shot)", "prompt": f"PROMPT (1+1 in {layers} blocks)",
                           "bias": f"BIAS ({layers} blocks)", "optimal": f"OPTIMAL (10+10 in {layers} blocks)"},
-     f"Table 6.1 — Table 1, {S.shots} shots, seeds {list(S.seeds)}")
+     f"Table 6.1 — Zero-shot CLIP, same-size prompts, bias tuning and 10+10 prompts, {S.shots} shots per class "
+     f"(cf. paper Table 1)")
 
 # %%
 wins = bias_wins(rows)
@@ -120,8 +119,8 @@ HTML(html_table(paper_rows("06_bias_vs_prompts"), "Table 6.3 — This page's rul
 # were what was unfamiliar; the paper does not discuss CLIP's vocabulary. The mini world's EuroSAT stand-in,
 # `land`, is built that way: its class names are words of the pretraining captions, which only
 # showed those lands from the ground, and the task shows them from above. Its ablation
-# `land-novel` shows the same images under names the mini CLIP never read (Latin words), the
-# design an earlier version of this book used; it is kept out of every average above. Below, the
+# `land-novel` shows the same images under names the mini CLIP never read (Latin words): the
+# reading that EuroSAT's words were what CLIP lacked. It is kept out of every average above. Below, the
 # statements of this page and page 1 are decided twice: with `land` (known names) and with
 # `land-novel` in its place (novel vocabulary). The paper did not run this comparison.
 

@@ -88,24 +88,24 @@ specs = list(dict.fromkeys(table2_specs(S.grid, S.seeds, S.depths) + table3_spec
 accuracies = run_all(specs, clip, S, progress=False)
 
 # %% [markdown]
-# ## Table 2: prompt depth
+# ## Prompt depth
 
 # %% tags=["full-width"]
 depth_rows = table2(accuracies, S.grid, S.depths, layers)
 depth_columns = {0: "CLIP", **{d: f"d={d}" + (f" (paper d={round(PAPER_LAYERS * d / layers)})" if layers != PAPER_LAYERS else "")
                                for d in S.depths}}
-display(show(with_average(depth_rows), depth_columns, f"Table 7.1 — Table 2: 4+4 prompts in the first d of {layers} blocks"))
+display(show(with_average(depth_rows), depth_columns, f"Table 7.1 — 4+4 prompts in the first d of {layers} blocks (cf. paper Table 2)"))
 figure(accuracy_curves(depth_rows, [0, *S.depths], "prompted blocks (0 = zero-shot)"),
        "Test accuracy against the number of prompted blocks, this run (mean ± std over seeds) and the paper's "
        "dataset each task stands for", "7.1", "Table 2")
 
 # %% [markdown]
-# ## Table 3: number of prompts
+# ## Number of prompts
 
 # %% tags=["full-width"]
 count_rows = table3(accuracies, S.grid, layers, S.prompt_counts)
 display(show(with_average(count_rows), {0: "CLIP", **{n: f"{n}+{n}" for n in S.prompt_counts}},
-             f"Table 7.2 — Table 3: n+n prompts in all {layers} blocks (paper: '–' where it reports no value)"))
+             f"Table 7.2 — n+n prompts in all {layers} blocks (cf. paper Table 3; '–' where it reports no value)"))
 figure(accuracy_curves(count_rows, [0, *S.prompt_counts], "prompts per branch (0 = zero-shot)"),
        "Test accuracy against the number of prompts per branch in every block", "7.2", "Table 3")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import shlex
 import subprocess
 import xml.etree.ElementTree as ET
@@ -13,19 +14,21 @@ import pytest
 import yaml
 
 from mmprompts.book import project_root, tag_for_reader
-from mmprompts.page import caption, figure, page_header, rerun_command
+from mmprompts.page import caption, dataset_sources, figure, page_header, rerun_command
+from mmprompts.paper import DATASET_CITATIONS, PAPER_DATASETS
 from mmprompts.profiles import settings
 from mmprompts.progress import progress_bar
 from mmprompts.tables import Cell, html_table, show, to_html
+from mmprompts.widgets import CSS_PX_PER_INCH, DENSITY, DPI_KEY, SMALLEST_TEXT_KEY, png_info
 
 LIB = project_root() / "lib" / "mmprompts"
 
 
-def _rows(markup: str) -> list[list[tuple[str, str, int]]]:
-    """(text, class, colspan) of every cell, row by row (the tables are well-formed XML)."""
+def _rows(markup: str, table: int = 0) -> list[list[tuple[str, str, int]]]:
+    """(text, class, colspan) of every cell of the `table`-th <table>, row by row (the markup is well-formed XML)."""
     root = ET.fromstring(markup)
     return [[("".join(c.itertext()), c.get("class", ""), int(c.get("colspan", 1))) for c in tr]
-            for tr in root.iter("tr")]
+            for tr in list(root.iter("table"))[table].iter("tr")]
 
 
 def test_results_table_cells():
@@ -34,29 +37,48 @@ def test_results_table_cells():
         "<b>x</b>": {"zs": Cell(50.0, 0.0, 1, 48.4), "p": "diverged"},
         "dtd": {"zs": Cell(44.104, 0.0, 1, 44.1), "p": Cell(60.0, 2.5, 2, None)},
         "land-novel": {"zs": Cell(8.0, 0.0, 1, 48.4)},
+        "eurosat": {"zs": Cell(48.397, 0.0, 1, 48.4)},
     }
-    rows = _rows(to_html(table, {"zs": "CLIP", "p": "PROMPT"}, "Table 1"))
-    header, sub, shapes, escaped, dtd, ablation, note = rows
-    assert [t for t, _, _ in header] == ["dataset", "CLIP", "PROMPT"] and [t for t, _, _ in sub] == ["this run", "paper", "Δ"] * 2
-    # every row spans the same 1 + 3 x columns
-    assert {sum(span for _, _, span in row) for row in (shapes, escaped, dtd)} == {7}
-    assert shapes[0][0] == "objects vs imagenet"  # a mini task names the paper's dataset it is compared with
-    assert ablation[0][0] == "land-novel ablation, vs eurosat"
-    assert shapes[1:4] == [("80.00 ± 1.00", "mmp-num", 1), ("90.90", "mmp-num mmp-paper", 1),
-                           ("\u221210.90", "mmp-num mmp-delta mmp-neg", 1)]
-    assert shapes[4] == ("not run", "mmp-status", 3)
+    markup = to_html(table, {"zs": "CLIP", "p": "PROMPT"}, "Table 1")
+    header, sub, shapes, escaped, dtd, ablation, eurosat = _rows(markup)
+    assert [t for t, _, _ in header] == ["dataset", "CLIP", "PROMPT"] and [t for t, _, _ in sub] == ["this run", "Δ"] * 2
+    # every row spans the same 1 + 2 x columns
+    assert {sum(span for _, _, span in row) for row in (shapes, escaped, dtd)} == {5}
+    assert shapes[0][0] == "objects vs ImageNet"  # a mini task names the paper's dataset it is compared with
+    assert ablation[0][0] == "land-novel ablation, vs EuroSAT"
     assert escaped[0][0] == "<b>x</b>"  # text, not markup
-    assert escaped[1][0] == "50.00" and escaped[3] == ("+1.60", "mmp-num mmp-delta mmp-pos", 1)
-    assert escaped[4] == ("diverged", "mmp-status", 3)
-    assert dtd[3] == ("+0.00", "mmp-num mmp-delta mmp-zero", 1)  # shown as +0.00: neither gain nor loss
-    assert dtd[4:] == [("60.00 ± 2.50", "mmp-num", 1), ("–", "mmp-num mmp-paper", 1), ("–", "mmp-num mmp-delta", 1)]
-    assert note[0][2] == 7
+    assert dtd[0][0] == "DTD"  # the paper's datasets by the paper's names
+    assert shapes[1:3] == [("80.00 ± 1.00", "mmp-num", 1), ("\u221210.90", "mmp-num mmp-delta mmp-neg", 1)]
+    assert shapes[3] == ("not run", "mmp-status", 2)
+    assert escaped[1] == ("50.00", "mmp-num", 1) and escaped[2] == ("+1.60", "mmp-num mmp-delta mmp-pos", 1)
+    assert escaped[3] == ("diverged", "mmp-status", 2)
+    assert dtd[2] == eurosat[2] == ("0.00", "mmp-num mmp-delta mmp-zero", 1)  # shown as 0.00: neither gain nor loss
+    assert dtd[3:] == [("60.00 ± 2.50", "mmp-num", 1), ("–", "mmp-num mmp-delta", 1)]
+    # the paper's values: a second table, same rows, one column per method
+    paper = _rows(markup, 1)
+    assert [t for t, _, _ in paper[0]] == ["dataset", "CLIP", "PROMPT"]
+    assert [[t for t, _, _ in row[1:]] for row in paper[1:]] == [["90.90", "–"], ["48.40", "–"], ["44.10", "–"], ["48.40", "–"], ["48.40", "–"]]
+    root = ET.fromstring(markup)
+    assert "".join(root.find("figcaption").itertext()) == "Table 1"
+    # the note says what the numbers are: here cells of 1 to 3 runs
+    assert "mean ± std over the seeds of each cell (2–3; hover a value for its count) (a cell of one run" in \
+        "".join(root.find("p").itertext())
+
+
+def test_table_note_counts_the_runs():
+    one = ET.fromstring(to_html({"eurosat": {"zs": Cell(50.0, 0.0, 1, 48.4)}}, {"zs": "CLIP"}))
+    three = ET.fromstring(to_html({"eurosat": {"zs": Cell(50.0, 1.0, 3, 48.4)}}, {"zs": "CLIP"}))
+    assert "one run per cell" in "".join(one.find("p").itertext())
+    assert "mean ± std over 3 seeds." in "".join(three.find("p").itertext())
 
 
 def test_show_gives_html_and_markdown():
     view = show({"eurosat": {"zs": Cell(50.0, 0.0, 1, 48.4)}}, {"zs": "CLIP"}, "Zero-shot")
-    assert view._repr_html_().startswith('<table class="mmp-table"><caption>Zero-shot</caption>')
-    assert "| eurosat | 50.00 · paper 48.40 · Δ +1.60 |" in view._repr_markdown_()
+    block = ET.fromstring(view._repr_html_())
+    # the caption above a region that scrolls sideways, never inside it
+    assert block.tag == "figure" and block[0].tag == "figcaption" and block[1].get("class") == "mmp-scroll"
+    assert block[1].get("aria-label") == "Zero-shot" and block[1].find("table") is not None
+    assert "| EuroSAT | 50.00 · paper 48.40 · Δ +1.60 |" in view._repr_markdown_()
 
 
 def test_html_table_of_records():
@@ -64,11 +86,17 @@ def test_html_table_of_records():
         def __html__(self) -> str:
             return f'<a href="p.html">{self}</a>'
 
+    sentence = "a sentence long enough to be read as text, not a label"
     rows = _rows(html_table([{"claim": "a < b", "verdict": "supports", "runs": 3},
-                             {"claim": "c", "verdict": "contradicts", "gain": 1.234, "page": Link("p3")}], "Claims"))
+                             {"claim": sentence, "verdict": "contradicts", "gain": -1.234, "page": Link("p3")}], "Claims"))
     assert [t for t, _, _ in rows[0]] == ["claim", "verdict", "runs", "gain", "page"]
     assert rows[1] == [("a < b", "", 1), ("supports", "mmp-verdict mmp-pos", 1), ("3", "mmp-num", 1), ("", "", 1), ("", "", 1)]
-    assert rows[2][1:] == [("contradicts", "mmp-verdict mmp-neg", 1), ("", "", 1), ("1.23", "mmp-num", 1), ("p3", "", 1)]
+    assert rows[2] == [(sentence, "mmp-text", 1), ("contradicts", "mmp-verdict mmp-neg", 1), ("", "", 1),
+                       ("\u22121.23", "mmp-num", 1), ("p3", "", 1)]
+    # numbers given as text (an estimate, a change, an exponent) are numbers: right-aligned, one minus sign
+    numeric = _rows(html_table([{"a": "-0.084 ± 0.028", "b": "0.080 → 0.065", "c": "1.2e-06", "d": "4+4 prompts"}]))
+    assert numeric[1] == [("\u22120.084 ± 0.028", "mmp-num", 1), ("0.080 → 0.065", "mmp-num", 1), ("1.2e\u221206", "mmp-num", 1),
+                          ("4+4 prompts", "", 1)]
     shown = html_table([{"page": Link("p3")}])
     assert '<a href="p.html">p3</a>' in shown and shown._repr_html_() == shown  # a cell's last line shows the table
     with pytest.raises(ValueError, match="verdict 'yes': use one of"):
@@ -96,21 +124,38 @@ def test_rerun_command_reproduces_the_settings(tmp_path):
 def test_page_header_lists_the_settings():
     s = settings("mini", datasets=["objects"], seeds=[1, 2], device="cpu")
     box = page_header(s, "06_bias_vs_prompts", "Sec. 5")._repr_html_()
-    for text in ("mini-clip (weights mini-world)", "<dd>objects</dd>", "16 per class · 1, 2",
+    for text in ("mini-clip (weights mini-world)", "<dd>objects (for ImageNet)</dd>", "16 per class · 1, 2",
                  f"SGD lr {s.recipe.lr:g}, batch {s.recipe.batch_size}, {s.recipe.epochs} epochs",
-                 "notebooks/06_bias_vs_prompts.py", "arXiv preprint, 2023, Sec. 5."):
+                 "notebooks/06_bias_vs_prompts.py", ">arXiv:2312.11570</a>, 2023, Sec. 5."):
         assert text in box, text
 
 
+def test_dataset_sources_cite_every_paper_dataset_once():
+    line = dataset_sources(["objects", "land", "land-novel", "eurosat"])
+    assert line == ("The paper's datasets (and the mini tasks standing for them): ImageNet {cite:p}`deng2009imagenet` "
+                    "(`objects`), EuroSAT {cite:p}`helber2019eurosat` (`land`, `land-novel`).")
+    # every citation key is an entry of the book's bibliography
+    keys = set(re.findall(r"^@\w+\{([^,]+),", (project_root() / "book" / "references.bib").read_text(), re.M))
+    assert set(DATASET_CITATIONS.values()) <= keys and set(DATASET_CITATIONS) == set(PAPER_DATASETS)
+
+
 def test_figure_and_caption():
-    fig, ax = plt.subplots(figsize=(2, 1))
+    fig, ax = plt.subplots(figsize=(3, 1))
     ax.plot([0, 1])
+    ax.set_title("small", fontsize=6.5)
+    fig.text(0.5, 0.5, " ")  # blank: draws nothing
+    ax.text(0.5, 0.5, "hidden", fontsize=4, visible=False)
     shown = figure(fig, "share per group", "3.1", "Fig. 2")
     assert not plt.get_fignums()  # closed: the page shows it once
     root = ET.fromstring(shown._repr_html_())
     assert root.tag == "figure" and root.find("img").get("src").startswith("data:image/png;base64,")
     assert base64.b64decode(root.find("img").get("src").split(",", 1)[1]) == shown.png
-    assert shown.png.startswith(b"\x89PNG")
+    info = png_info(shown.png)
+    # drawn at DENSITY image pixels per CSS pixel and shown at its size in figure inches (100 CSS px each)
+    assert info["text"][DPI_KEY] == str(CSS_PX_PER_INCH * DENSITY)
+    assert int(root.find("img").get("width")) == info["width"] // DENSITY
+    assert 2.5 * CSS_PX_PER_INCH < int(root.find("img").get("width")) <= 3 * CSS_PX_PER_INCH  # 3 in, cropped tight
+    assert info["text"][SMALLEST_TEXT_KEY] == "6.5"  # the title; blank and hidden text draw nothing
     assert "".join(root.find("figcaption").itertext()) == "Figure 3.1 — share per group (cf. paper Fig. 2)"
     only = ET.fromstring(caption("maps < 1")._repr_html_())
     assert only.find("img") is None and "".join(only.find("figcaption").itertext()) == "maps < 1"

@@ -133,7 +133,7 @@ def test_mini_tasks_compare_with_their_analogue_and_render():
     rows = zero_shot_table(_fake_results(), ["objects"])
     assert rows["objects"]["zeroshot"].paper == paper.TABLE1["imagenet"]["zeroshot"]
     text = to_markdown(rows, {"zeroshot": "zero-shot"})
-    assert "objects (imagenet)" in text and "90.00 · paper 66.70 · Δ +23.30" in text
+    assert "objects (ImageNet)" in text and "90.00 · paper 66.70 · Δ +23.30" in text
     table = list(csv.DictReader(io.StringIO(to_csv(rows, {"zeroshot": "zero-shot"}))))
     assert table == [{"dataset": "objects", "paper_dataset": "imagenet", "column": "zero-shot", "mean": "90.0000",
                       "std": "0.0000", "runs": "1", "paper": "66.70", "delta": "23.30", "status": "ok"}]

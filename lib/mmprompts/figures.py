@@ -1,9 +1,12 @@
 """Matplotlib figures of the book's pages. They take computed tensors and tables; no analysis here.
 
 One style for every figure (set when this module is imported): the Okabe–Ito palette, which
-stays distinguishable with the common colour-vision deficiencies, constrained layout, and
-small fonts sized for the book's column. Each paper figure is one composed figure (a grid over
-datasets or blocks); `page.figure` shows it with its number, caption and paper counterpart.
+stays distinguishable with the common colour-vision deficiencies, constrained layout, and fonts
+of at least 8 pt. Figures are drawn at most `WIDTH` inches wide: the book shows one inch as 100 CSS
+pixels (`widgets.figure_png`), so that width fills the text column and 8 pt text is 11 CSS px on
+the page. Each paper figure is one composed figure (a grid over datasets or blocks, at most about
+eight panels; more are split into views of a widget); `page.figure` shows it with its number,
+caption and paper counterpart.
 """
 from __future__ import annotations
 
@@ -16,17 +19,15 @@ import torch
 
 from .models import LoadedCLIP
 
-__all__ = ["PALETTE", "accuracy_curves", "block_lines", "class_probabilities", "cls_attention_grid",
+__all__ = ["GROUP_NAMES", "PALETTE", "WIDTH", "accuracy_curves", "block_lines", "class_probabilities", "cls_attention_grid",
            "display_images", "group_attention_grid", "token_relevance", "group_share_grid", "overlay_maps", "position_relevance",
-           "recovered_bars", "rotation_maps", "scope_grid"]
+           "recovered_bars", "rotation_maps", "scope_grid", "text_positions"]
 
 # Okabe & Ito (2008), "Color Universal Design": black first dropped, blue/orange lead.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 mpl.rcParams.update({
     "axes.prop_cycle": mpl.cycler(color=PALETTE),
     "figure.constrained_layout.use": True,
-    # sized for the book's text column (about 7 in at the 100 dpi of `page.figure`): figures are drawn at
-    # most 7 in wide, so 9 pt text stays 9 pt on the page
     "figure.dpi": 100,
     "font.size": 9,
     "axes.titlesize": 9,
@@ -39,15 +40,22 @@ mpl.rcParams.update({
     "axes.spines.right": False,
     "image.cmap": "viridis",  # perceptually uniform, readable in grey and with colour-vision deficiencies
 })
+WIDTH = 6.8  # inches: the book's text column
+# One colour per model throughout the book. Fig. 5's three variants differ in colour, lightness and
+# marker: CLIP blue circles, "W/O prompt" reddish-purple triangles, "W prompt" orange crosses.
 MODEL_COLOURS = {"CLIP": PALETTE[0], "prompted": PALETTE[1], "deep": PALETTE[1], "shallow": PALETTE[2],
-                 "W/O prompt": PALETTE[2], "W prompt": PALETTE[1]}
+                 "W/O prompt": PALETTE[3], "W prompt": PALETTE[1]}
+MODEL_MARKERS = {"CLIP": "o", "W/O prompt": "^", "W prompt": "x"}
+# The token groups of `analysis.TEXT_GROUPS` / `VISION_GROUPS` as a reader reads them.
+GROUP_NAMES = {"sos": "SOS", "prompt": "prompts", "template": "template words", "category": "class name",
+               ".": "period", "cls": "[cls]", "patch": "patches", "vision_prompt": "vision prompts"}
 
 
 def _colour(label: str, index: int) -> str:
     return MODEL_COLOURS.get(label, PALETTE[index % len(PALETTE)])
 
 
-def _grid(n: int, columns: int = 4, width: float = 7.0, height: float = 1.9, **kwargs):
+def _grid(n: int, columns: int = 4, width: float = WIDTH, height: float = 1.9, **kwargs):
     """`n` panels in rows of `columns`, `width` inches in all (the book's column), `height` per row."""
     cols = min(columns, n)
     rows = -(-n // cols)
@@ -101,40 +109,63 @@ def overlay_maps(pictures: np.ndarray, maps: Sequence[np.ndarray | torch.Tensor]
 
 
 def group_share_grid(shares: Mapping[str, Mapping[str, Mapping[str, float]]], groups: Sequence[str], ylabel: str):
-    """One panel per dataset: grouped bars, one group per token group, one bar per model."""
-    fig, axes = _grid(len(shares), sharey=True)
+    """One panel per dataset: grouped bars, one group per token group, one bar per model; the legend
+    above the panels."""
+    fig, axes = _grid(len(shares), columns=3, height=2.2, sharey=True)
     for ax, (dataset, by_model) in zip(axes, shares.items()):
         width = 0.8 / len(by_model)
         for i, (model, values) in enumerate(by_model.items()):
             ax.bar(np.arange(len(groups)) + (i - (len(by_model) - 1) / 2) * width,
                    [values.get(g, np.nan) for g in groups], width, label=model, color=_colour(model, i))
-        ax.set_xticks(range(len(groups)), groups, rotation=30)
+        ax.set_xticks(range(len(groups)), [GROUP_NAMES.get(g, g) for g in groups], rotation=35, ha="right",
+                      rotation_mode="anchor")
         ax.set_title(dataset)
-    axes[0].set_ylabel(ylabel)
-    axes[0].legend()
+    for ax in axes[::3]:  # the left column
+        ax.set_ylabel(ylabel)
+    _legend_above(fig, axes[0])
     return fig
 
 
+def _legend_above(fig, ax) -> None:
+    """The figure's legend (from `ax`) in one row above the panels, never on the data."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels))
+
+
+def text_positions(template: str, prompts: int, length: int) -> list[str]:
+    """Names of the first `length` text positions as CLIP and a prompted model read them: "SOS", then
+    each template word before the class name with the prompt in its place ("a/P1", "photo/P2", …), then
+    "c1", "c2", … for the class name's tokens and the period (class names differ in length)."""
+    words = template.split("{}")[0].split()
+    names = ["SOS"] + ["/".join(part for part in (words[i] if i < len(words) else "", f"P{i + 1}" if i < prompts else "")
+                                if part) for i in range(max(len(words), prompts))]
+    return (names + [f"c{k}" for k in range(1, length + 1)])[:length]
+
+
 def position_relevance(rows: Mapping[str, Mapping[str, np.ndarray | torch.Tensor]], xlabel: str,
-                       boundary: int | None = None, boundary_label: str = ""):
+                       boundary: int | None = None, boundary_label: str = "", names: Sequence[str] | None = None):
     """Fig. 2 / 3 style: mean relevance per token position, one panel per dataset, one bar colour per model.
 
-    `boundary` draws the paper's red line (e.g. between patches and vision prompts)."""
-    fig, axes = _grid(len(rows), columns=2, height=2.2)
+    `names` labels the positions (e.g. `text_positions`; default: their numbers); `boundary` draws the
+    paper's red line (e.g. between patches and vision prompts), labelled above the panel."""
+    fig, axes = _grid(len(rows), columns=2, height=2.3)
     for ax, (dataset, by_model) in zip(axes, rows.items()):
         width = 0.85 / len(by_model)
         for i, (model, values) in enumerate(by_model.items()):
             values = np.asarray(values, dtype=float)
             ax.bar(np.arange(len(values)) + (i - (len(by_model) - 1) / 2) * width, values, width, label=model,
                    color=_colour(model, i))
+            if names is not None:
+                ax.set_xticks(range(len(values)), list(names)[:len(values)], rotation=90)
         if boundary is not None:
             ax.axvline(boundary - 0.5, color=PALETTE[5], lw=1)
-            ax.text(boundary - 0.4, ax.get_ylim()[1] * 0.9, boundary_label, color=PALETTE[5], fontsize=6)
-        ax.set_title(dataset)
+            ax.annotate(boundary_label, (boundary - 0.5, 1), xycoords=("data", "axes fraction"), xytext=(2, 2),
+                        textcoords="offset points", color=PALETTE[5], fontsize=8, va="bottom")
+        ax.set_title(dataset, loc="left")
     for ax in axes[::2]:  # the left column
         ax.set_ylabel("mean relevance share")
     fig.supxlabel(xlabel, fontsize=9)  # once: two panels' labels side by side would overlap
-    axes[0].legend()
+    _legend_above(fig, axes[0])
     return fig
 
 
@@ -142,7 +173,7 @@ def token_relevance(rows: Mapping[str, tuple[Sequence[str], Sequence[float]]]):
     """Texts as the model reads them, each token shaded by its relevance (Figs. 2/3 per position,
     for single texts): rows {label: (tokens, relevance per token)}, shading min–max per row."""
     width = max(len(tokens) for tokens, _ in rows.values())
-    fig, axes = plt.subplots(len(rows), 1, figsize=(min(7.0, 0.6 * width), 0.6 * len(rows) + 0.3), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(min(WIDTH, 0.6 * width), 0.6 * len(rows) + 0.3), squeeze=False)
     cmap = mpl.colormaps["Blues"]
     for ax, (label, (tokens, values)) in zip(axes[:, 0], rows.items()):
         values = np.asarray(values, dtype=float)
@@ -157,69 +188,63 @@ def token_relevance(rows: Mapping[str, tuple[Sequence[str], Sequence[float]]]):
     return fig
 
 
-def group_attention_grid(shares: Mapping[str, torch.Tensor], groups: Sequence[str], query: str, per_row: int = 6):
-    """Fig. 4 style: for each model a band of panels, one per block (at most `per_row` to a row);
-    per head a stacked bar of the query's attention on each token group. shares: {model: [layers, heads, groups]}."""
+def group_attention_grid(shares: Mapping[str, torch.Tensor], groups: Sequence[str], query: str):
+    """Fig. 4 style: one panel per model; along the x axis the blocks, in each block one bar per head,
+    stacked by the query's attention on each token group. shares: {model: [layers, heads, groups]}."""
     models = list(shares)
     layers, heads, _ = next(iter(shares.values())).shape
-    cols, bands = min(layers, per_row), -(-layers // per_row)
-    fig, axes = plt.subplots(len(models) * bands, cols, figsize=(7.0, 1.45 * len(models) * bands + 0.5), sharey=True,
+    fig, axes = plt.subplots(len(models), 1, figsize=(WIDTH, 1.9 * len(models) + 0.5), sharex=True, sharey=True,
                              squeeze=False)
-    for m, model in enumerate(models):
-        for layer in range(layers):
-            ax, bottom = axes[m * bands + layer // cols, layer % cols], np.zeros(heads)
-            for g, group in enumerate(groups):
-                value = shares[model][layer, :, g].cpu().numpy()
-                ax.bar(np.arange(heads), value, bottom=bottom, color=PALETTE[g % len(PALETTE)], label=group, width=0.85)
-                bottom += value
-            ax.set_xticks([])
-            ax.set_title(f"block {layer + 1}", fontsize=8)
-            if layer % cols == 0:  # the model's name on the left of each of its rows
-                ax.set_ylabel(model)
-        for layer in range(layers, bands * cols):
-            axes[m * bands + layer // cols, layer % cols].set_visible(False)
-    fig.supylabel(f"{query} attention share per head (bars)", fontsize=9)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
+    step = heads + 1  # one empty slot between blocks
+    for ax, model in zip(axes[:, 0], models):
+        bottom = np.zeros(layers * heads)
+        x = (np.arange(layers)[:, None] * step + np.arange(heads)[None, :]).ravel()
+        for g, group in enumerate(groups):
+            value = shares[model][:, :, g].reshape(-1).cpu().numpy()
+            ax.bar(x, value, bottom=bottom, color=PALETTE[g % len(PALETTE)], label=GROUP_NAMES.get(group, group), width=0.9)
+            bottom += value
+        ax.set_ylabel(f"{model}\nshare")
+        ax.set_ylim(0, 1)
+    axes[-1, 0].set_xticks(np.arange(layers) * step + (heads - 1) / 2, [str(b + 1) for b in range(layers)])
+    axes[-1, 0].set_xlabel(f"block (one bar per head: the {query} query's attention on each token group)")
+    _legend_above(fig, axes[0, 0])
     return fig
 
 
-def block_lines(panels: Mapping[str, Mapping[str, Sequence[float]]], xlabel: str = "block"):
-    """One panel per quantity (title → {dataset: value per block}), blocks on the x axis."""
-    fig, axes = _grid(len(panels), columns=3, height=2.3)
+def block_lines(panels: Mapping[str, Mapping[str, Sequence[float]]], xlabel: str = "block", log: Sequence[str] = ()):
+    """One panel per quantity (title → {dataset: value per block}) in a column, blocks on the x axis,
+    the legend above; panels named in `log` use a logarithmic y axis (values spanning decades)."""
+    fig, axes = plt.subplots(len(panels), 1, figsize=(WIDTH, 1.75 * len(panels) + 0.5), sharex=True, squeeze=False)
+    axes = list(axes[:, 0])
     for ax, (title, by_dataset) in zip(axes, panels.items()):
         for i, (dataset, values) in enumerate(by_dataset.items()):
             ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=dataset, color=_colour(dataset, i))
+        if title in log:
+            ax.set_yscale("log")
         ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
-    axes[0].legend()
+        ax.set_title(title + (" (log scale)" if title in log else ""), loc="left")
+    axes[-1].set_xlabel(xlabel)
+    _legend_above(fig, axes[0])
     return fig
 
 
-def scope_grid(scope: Mapping[str, Mapping[str, Mapping[str, torch.Tensor]]], statistics: Sequence[tuple[str, str]]):
-    """Figs. 5 and 7: rows are statistics, columns datasets; one dot per head and block for CLIP,
-    "W/O prompt" and "W prompt". scope: {dataset: {variant: {statistic: [layers, heads]}}}."""
-    datasets = list(scope)
-    fig, axes = plt.subplots(len(statistics), len(datasets), figsize=(7.0, 1.8 * len(statistics) + 0.4),
-                             squeeze=False, sharex=True)
-    for c, dataset in enumerate(datasets):
-        variants = scope[dataset]
-        for r, (key, label) in enumerate(statistics):
-            ax = axes[r, c]
-            for i, (variant, stats) in enumerate(variants.items()):
-                values = stats[key]
-                layers, heads = values.shape
-                x = np.repeat(np.arange(1, layers + 1), heads) + (i - (len(variants) - 1) / 2) * 0.22
-                ax.scatter(x, values.flatten().cpu().numpy(), s=6, label=variant, color=_colour(variant, i))
-            if r == 0:
-                ax.set_title(dataset)
-            if c == 0:
-                ax.set_ylabel(label)
-            if r == len(statistics) - 1:
-                ax.set_xlabel("block")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
+def scope_grid(scope: Mapping[str, Mapping[str, torch.Tensor]], statistics: Sequence[tuple[str, str]]):
+    """Figs. 5 and 7 for one dataset: one panel per statistic, blocks on the x axis, one mark per head
+    for CLIP, "W/O prompt" and "W prompt" (side by side within a block; colour and marker differ).
+    scope: {variant: {statistic: [layers, heads]}}."""
+    fig, axes = plt.subplots(len(statistics), 1, figsize=(WIDTH, 1.9 * len(statistics) + 0.5), sharex=True, squeeze=False)
+    for ax, (key, label) in zip(axes[:, 0], statistics):
+        for i, (variant, stats) in enumerate(scope.items()):
+            values = stats[key]
+            layers, heads = values.shape
+            x = np.repeat(np.arange(1, layers + 1), heads) + (i - (len(scope) - 1) / 2) * 0.25
+            ax.scatter(x, values.flatten().cpu().numpy(), s=16, label=variant, color=_colour(variant, i),
+                       marker=MODEL_MARKERS.get(variant, "o"), linewidths=1,
+                       facecolors="none" if MODEL_MARKERS.get(variant) == "o" else None)
+        ax.set_ylabel(label)
+        ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    axes[-1, 0].set_xlabel("block")
+    _legend_above(fig, axes[0, 0])
     return fig
 
 
@@ -228,7 +253,9 @@ def cls_attention_grid(picture: np.ndarray, rows: Mapping[str, torch.Tensor], al
     the prompts' similarity), columns blocks (at most `most`, evenly spaced, the last included), each over the image."""
     layers = next(iter(rows.values())).shape[0]
     blocks = sorted({round(b) for b in np.linspace(0, layers - 1, min(layers, most))})
-    fig, axes = plt.subplots(len(rows), len(blocks) + 1, figsize=(min(7.0, 1.3 * (len(blocks) + 1.5)), 1.3 * len(rows)),
+    width = min(WIDTH, 1.3 * (len(blocks) + 1.5))
+    panel = width / (len(blocks) + 1.5)  # square panels, room for the row labels and the colour bar
+    fig, axes = plt.subplots(len(rows), len(blocks) + 1, figsize=(width, (panel + 0.25) * len(rows)),
                              squeeze=False)
     for r, (label, maps) in enumerate(rows.items()):
         axes[r, 0].imshow(picture, interpolation="nearest")
@@ -267,7 +294,7 @@ def rotation_maps(pictures: np.ndarray, maps: Sequence[np.ndarray | torch.Tensor
 def accuracy_curves(table: Mapping[str, Mapping], columns: Sequence, xlabel: str, xticklabels: Sequence[str] | None = None):
     """Tables 2 and 3 as curves: one panel per dataset, this run's mean ± std over seeds (solid)
     and the paper's values for the dataset it stands for (dashed)."""
-    fig, axes = _grid(len(table), height=2.2)
+    fig, axes = _grid(len(table), columns=3, height=2.3)
     x = np.arange(len(columns))
     for ax, (dataset, row) in zip(axes, table.items()):
         cells = [row.get(c) for c in columns]
@@ -281,8 +308,9 @@ def accuracy_curves(table: Mapping[str, Mapping], columns: Sequence, xlabel: str
         ax.set_xticks(x, xticklabels or [str(c) for c in columns])
         ax.set_title(dataset)
         ax.set_xlabel(xlabel)
-    axes[0].set_ylabel("test accuracy (%)")
-    axes[0].legend()
+    for ax in axes[::3]:  # the left column
+        ax.set_ylabel("test accuracy (%)")
+    _legend_above(fig, axes[0])
     return fig
 
 

@@ -16,16 +16,20 @@ import base64
 import html
 import shlex
 from dataclasses import dataclass
+from typing import Sequence
 
 import yaml
 
+from .paper import DATASET_CITATIONS, dataset_name
 from .profiles import PARAMETERS, Settings, settings
-from .widgets import figure_png
+from .tables import paper_dataset
+from .widgets import css_width, figure_png
 
-__all__ = ["Captioned", "PAPER", "PageHeader", "caption", "figure", "page_header", "rerun_command"]
+__all__ = ["Captioned", "PAPER", "PageHeader", "caption", "dataset_sources", "figure", "page_header", "rerun_command"]
 
 PAPER = ("Ma, Xie, Wei, Sun, Fan, Bao, Guo and Zheng, <i>Understanding the Multi-modal Prompts of the "
-         "Pre-trained Vision-Language Model</i>, arXiv preprint, 2023")
+         'Pre-trained Vision-Language Model</i>, arXiv preprint '
+         '<a href="https://arxiv.org/abs/2312.11570">arXiv:2312.11570</a>, 2023')
 # Parameters that describe the machine, not the experiment: a re-run on another machine leaves them out.
 _MACHINE = ("device", "workers", "cache")
 
@@ -63,7 +67,7 @@ class PageHeader:
         rows = {
             "profile": s.profile,
             "model": f"{s.model} ({weights})",
-            "datasets": ", ".join(s.datasets),
+            "datasets": ", ".join(_with_analogue(d) for d in s.datasets),
             "shots · seeds": f"{s.shots} per class · {', '.join(map(str, s.seeds))}",
             "recipe": f"SGD lr {r.lr:g}, batch {r.batch_size}, {r.epochs} epochs ({r.warmup_epochs} warm-up)",
             "analysis": f"{s.n_ctx}+{s.n_ctx} prompts, {s.analysis_images} test images per dataset",
@@ -75,6 +79,31 @@ class PageHeader:
                 f"<div>Re-run this page with other parameters:</div>"
                 f"<pre><code>{html.escape(rerun_command(s, self.notebook))}</code></pre>"
                 f"<div>Paper: {PAPER}{where}.</div></div>")
+
+    def _ipython_display_(self) -> None:
+        # two outputs: the box (HTML), and the datasets' references as MyST Markdown, whose {cite:p}
+        # roles the book resolves against book/references.bib
+        from IPython.display import HTML, Markdown, display
+
+        display(HTML(self._repr_html_()), Markdown(dataset_sources(self.settings.datasets)))
+
+
+def _with_analogue(dataset: str) -> str:
+    """A dataset of this build, with the paper's dataset it stands for when it is a mini task."""
+    paper = paper_dataset(dataset)
+    return dataset_name(dataset) if paper == dataset else f"{dataset} (for {dataset_name(paper)})"
+
+
+def dataset_sources(datasets: Sequence[str]) -> str:
+    """One line of MyST Markdown citing the paper's datasets that `datasets` are or stand for, in order,
+    e.g. "The paper's datasets (and the mini tasks standing for them): ImageNet {cite:p}`deng2009imagenet` (`objects`), …"."""
+    parts = []
+    for paper in dict.fromkeys(paper_dataset(d) for d in datasets):
+        tasks = [d for d in datasets if d != paper and paper_dataset(d) == paper]
+        cite = f" {{cite:p}}`{DATASET_CITATIONS[paper]}`" if paper in DATASET_CITATIONS else ""
+        parts.append(f"{dataset_name(paper)}{cite}" + (f" ({', '.join(f'`{t}`' for t in tasks)})" if tasks else ""))
+    standing = " (and the mini tasks standing for them)" if any(paper_dataset(d) != d for d in datasets) else ""
+    return f"The paper's datasets{standing}: " + ", ".join(parts) + "."
 
 
 def page_header(s: Settings, notebook: str, section: str | None = None) -> PageHeader:
@@ -100,16 +129,16 @@ class Captioned:
 
     def _repr_html_(self) -> str:
         image = ""
-        if self.png is not None:
+        if self.png is not None:  # shown at its drawn size (figure inches), never wider than the page
             image = (f'<img src="data:image/png;base64,{base64.b64encode(self.png).decode()}" '
-                     f'alt="{html.escape(self.caption)}"/>')
+                     f'width="{css_width(self.png)}" alt="{html.escape(self.caption)}"/>')
         return f'<figure class="mmp-figure">{image}{_figcaption(self.caption, self.number, self.paper)}</figure>'
 
 
-def figure(fig, caption: str, number: str | None = None, paper: str | None = None, dpi: int = 100) -> Captioned:
+def figure(fig, caption: str, number: str | None = None, paper: str | None = None) -> Captioned:
     """A matplotlib figure with its caption, e.g. figure(fig, "relevance share per token group", "3.1", "Fig. 2")
     → "Figure 3.1 — relevance share per token group (cf. paper Fig. 2)". The figure is closed (shown once)."""
-    return Captioned(caption, number, paper, figure_png(fig, dpi=dpi))
+    return Captioned(caption, number, paper, figure_png(fig))
 
 
 def caption(text: str, number: str | None = None, paper: str | None = None) -> Captioned:

@@ -6,10 +6,27 @@ unstable and prone to failure" is the likely reason (this book's reading). Those
 """
 from __future__ import annotations
 
-__all__ = ["PAPER_CLASSES", "PAPER_DATASETS", "PAPER_LAYERS", "PAPER_TEST_ITEMS", "CLIP_TEMPLATE", "appendix_e_datasets", "TABLE1", "TABLE2", "TABLE3", "TABLE1_METHODS", "TABLE2_DEPTHS", "TABLE3_PROMPTS"]
+__all__ = ["PAPER_CLASSES", "PAPER_DATASETS", "PAPER_LAYERS", "PAPER_TEST_ITEMS", "CLIP_TEMPLATE", "DATASET_CITATIONS",
+           "DATASET_NAMES", "appendix_e_datasets", "dataset_name", "TABLE1", "TABLE2", "TABLE3", "TABLE1_METHODS",
+           "TABLE2_DEPTHS", "TABLE3_PROMPTS"]
 
 PAPER_DATASETS = ("imagenet", "caltech101", "dtd", "eurosat", "fgvc_aircraft", "food101", "oxford_flowers",
                   "oxford_pets", "stanford_cars", "sun397", "ucf101")
+# How the book names each of the paper's datasets to a reader (the paper's spelling in Sec. 4, "Datasets";
+# the keys are the CoOp folder names the code uses), and its entry in book/references.bib.
+DATASET_NAMES = {"imagenet": "ImageNet", "caltech101": "Caltech101", "dtd": "DTD", "eurosat": "EuroSAT",
+                 "fgvc_aircraft": "FGVCAircraft", "food101": "Food101", "oxford_flowers": "Flowers102",
+                 "oxford_pets": "OxfordPets", "stanford_cars": "StanfordCars", "sun397": "SUN397", "ucf101": "UCF101"}
+DATASET_CITATIONS = {"imagenet": "deng2009imagenet", "caltech101": "feifei2004caltech", "dtd": "cimpoi2014dtd",
+                     "eurosat": "helber2019eurosat", "fgvc_aircraft": "maji2013aircraft", "food101": "bossard2014food",
+                     "oxford_flowers": "nilsback2008flowers", "oxford_pets": "parkhi2012pets",
+                     "stanford_cars": "krause2013cars", "sun397": "xiao2010sun", "ucf101": "soomro2012ucf101"}
+
+
+def dataset_name(name: str) -> str:
+    """A dataset as the book names it to a reader: the paper's spelling for the paper's datasets
+    (`oxford_flowers` → "Flowers102"); any other name (a mini task) unchanged."""
+    return DATASET_NAMES.get(name, name)
 
 PAPER_LAYERS = 12  # ViT-B/16's blocks per tower: the depth of Table 2's columns
 

@@ -13,6 +13,7 @@ import csv
 import html
 import io
 import math
+import re
 import statistics
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -21,7 +22,7 @@ from .claims import TaskAccuracies, estimate
 from .data.coop import DatasetSplits
 from .data.miniworld import MINI_TASKS
 from .experiments import FailedRun, RunSpec, seed_accuracies, table1_methods, table2_methods, table3_methods
-from .paper import PAPER_LAYERS, TABLE1, TABLE2, TABLE3
+from .paper import PAPER_LAYERS, TABLE1, TABLE2, TABLE3, dataset_name
 from .prompted import PromptConfig
 
 __all__ = ["Cell", "FailedCell", "HTMLText", "TableView", "VERDICTS", "best_prompt_setting", "bias_wins", "html_table",
@@ -192,7 +193,7 @@ def to_markdown(table: dict[str, dict], columns: dict, caption: str = "") -> str
     lines = [f"**{caption}**\n" if caption else "", "| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
     for dataset, row in table.items():
-        cells = [f"{dataset} ({paper_dataset(dataset)})" if dataset in MINI_TASKS else dataset]
+        cells = [f"{dataset} ({dataset_name(paper_dataset(dataset))})" if dataset in MINI_TASKS else dataset_name(dataset)]
         for key in columns:
             cell = row.get(key)
             if cell is None:
@@ -246,59 +247,103 @@ def preset_tables(preset: str, accuracies: dict[RunSpec, float | FailedRun], dat
 
 
 # HTML tables for the book. Class names refer to book/style/mmprompts.css; the text alone stays
-# readable without it (signs on every delta, "not run" spelled out).
+# readable without it (signs on every delta, "not run" spelled out). Every table sits in a block: its
+# caption, then a region that scrolls sideways (with a visible scroll bar) when the table is wider
+# than the page, so a caption is never cut and a wide table never widens the page.
 def _html(value: Any) -> str:
     """Escaped text, or the markup of an object that declares itself safe HTML (`__html__`, e.g. markupsafe)."""
     return value.__html__() if hasattr(value, "__html__") else html.escape(str(value))
 
 
-def _caption(caption: str) -> str:
-    return f"<caption>{html.escape(caption)}</caption>" if caption else ""
+def _block(caption: str, table: str, after: str = "") -> str:
+    """A table with its caption above it, inside a sideways-scrolling region; `after`: notes below it."""
+    label = f' aria-label="{html.escape(caption)}"' if caption else ""
+    head = f'<figcaption class="mmp-caption">{html.escape(caption)}</figcaption>' if caption else ""
+    # mathjax_process: MathJax typesets TeX between \( and \) in the cells (the book ignores other outputs)
+    return (f'<figure class="mmp-table-block mathjax_process">{head}<div class="mmp-scroll" role="region" tabindex="0"{label}>'
+            f"{table}</div>{after}</figure>")
 
 
-def _delta_cell(delta: float | None) -> str:
+def _minus(text: str) -> str:
+    """A number's text with the minus sign U+2212 in place of the hyphen."""
+    return text.replace("-", "\u2212")
+
+
+def _delta_cell(cell: Cell) -> str:
+    delta = cell.delta
     if delta is None:
         return '<td class="mmp-num mmp-delta">–</td>'
-    # rounded as shown, so a "+0.00" is never coloured as a gain or a loss
-    sign = "mmp-pos" if round(delta, 2) > 0 else "mmp-neg" if round(delta, 2) < 0 else "mmp-zero"
-    text = f"{delta:+.2f}".replace("-", "\u2212")
-    return f'<td class="mmp-num mmp-delta {sign}">{text}</td>'
+    # rounded as shown: a difference that shows as 0.00 has no sign and no colour
+    shown = round(delta, 2)
+    sign = "mmp-pos" if shown > 0 else "mmp-neg" if shown < 0 else "mmp-zero"
+    text = _minus(f"{delta:+.2f}") if shown else "0.00"
+    return f'<td class="mmp-num mmp-delta {sign}" title="paper {_fmt(cell.paper)}">{text}</td>'
+
+
+def _row_name(dataset: str) -> str:
+    """A row's dataset: a mini task names the paper's dataset it is compared with."""
+    name = html.escape(dataset_name(dataset))
+    if dataset in MINI_TASKS:
+        ablation = "ablation, " if MINI_TASKS[dataset].ablation else ""
+        name += f' <span class="mmp-analogue">{ablation}vs {html.escape(dataset_name(paper_dataset(dataset)))}</span>'
+    return f'<th scope="row">{name}</th>'
+
+
+def _runs_note(table: dict[str, dict]) -> str:
+    """What a results table's numbers are: one run per cell, or mean ± std over how many seeds."""
+    runs = {c.runs for row in table.values() for c in row.values() if isinstance(c, Cell)}
+    seeds = sorted(r for r in runs if r > 1)
+    if not seeds:
+        return "Accuracy (%) of one run per cell (no spread over seeds)."
+    single = " (a cell of one run, such as zero-shot CLIP, has no spread)" if 1 in runs else ""
+    if len(seeds) == 1:
+        return f"Accuracy (%): mean ± std over {seeds[0]} seeds{single}."
+    return f"Accuracy (%): mean ± std over the seeds of each cell ({seeds[0]}–{seeds[-1]}; hover a value for its count){single}."
 
 
 def to_html(table: dict[str, dict], columns: dict, caption: str = "") -> str:
-    """The table as HTML: per column this run's mean ± std, the paper's value and Δ = this run − paper.
+    """The table as HTML: per column this run's mean ± std and Δ = this run − paper; the paper's values
+    in a second table that opens on a click (and in each Δ's tooltip).
 
-    A cell that is None shows "not run"; a string (e.g. "diverged") shows as a status.
+    A cell that is None shows "not run"; a FailedCell (or a string such as "diverged") shows as a status.
     Mini tasks name the paper's dataset they are compared with."""
-    head = "".join(f'<th colspan="3" scope="colgroup">{_html(label)}</th>' for label in columns.values())
-    sub = '<th scope="col">this run</th><th scope="col">paper</th><th scope="col">Δ</th>' * len(columns)
-    body = []
+    head = "".join(f'<th colspan="2" scope="colgroup">{_html(label)}</th>' for label in columns.values())
+    sub = '<th scope="col">this run</th><th scope="col">Δ</th>' * len(columns)
+    body, paper_body = [], []
     for dataset, row in table.items():
-        name = html.escape(dataset)
-        if dataset in MINI_TASKS:
-            ablation = "ablation, " if MINI_TASKS[dataset].ablation else ""
-            name += f' <span class="mmp-analogue">{ablation}vs {html.escape(paper_dataset(dataset))}</span>'
-        cells = [f'<th scope="row">{name}</th>']
+        cells, papers = [_row_name(dataset)], [_row_name(dataset)]
         for key in columns:
             cell = row.get(key)
+            paper = getattr(cell, "paper", None)
+            papers.append(f'<td class="mmp-num mmp-paper">{_fmt(paper)}</td>')
             if not isinstance(cell, Cell):
-                cells.append(f'<td colspan="3" class="mmp-status">{html.escape("not run" if cell is None else str(cell))}</td>')
+                cells.append(f'<td colspan="2" class="mmp-status">{html.escape("not run" if cell is None else str(cell))}</td>')
                 continue
             spread = f'<span class="mmp-std"> ± {cell.std:.2f}</span>' if cell.runs > 1 else ""
             runs = f"{cell.runs} run" + ("s" if cell.runs > 1 else "")
-            cells.append(f'<td class="mmp-num" title="{runs}">{cell.mean:.2f}{spread}</td>'
-                         f'<td class="mmp-num mmp-paper">{_fmt(cell.paper)}</td>' + _delta_cell(cell.delta))
+            cells.append(f'<td class="mmp-num" title="{runs}">{cell.mean:.2f}{spread}</td>' + _delta_cell(cell))
         body.append("<tr>" + "".join(cells) + "</tr>")
-    note = (f'<tfoot><tr><td colspan="{1 + 3 * len(columns)}">Accuracy (%), mean ± std over seeds. '
-            '<span class="mmp-pos">Δ &gt; 0</span>: this run above the paper; '
-            '<span class="mmp-neg">Δ &lt; 0</span>: below.</td></tr></tfoot>')
-    return (f'<table class="mmp-table">{_caption(caption)}<thead><tr><th rowspan="2" scope="col">dataset</th>{head}</tr>'
-            f"<tr>{sub}</tr></thead><tbody>{''.join(body)}</tbody>{note}</table>")
+        paper_body.append("<tr>" + "".join(papers) + "</tr>")
+    results = (f'<table class="mmp-table mmp-results"><thead><tr><th rowspan="2" scope="col">dataset</th>{head}</tr>'
+               f"<tr>{sub}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    note = (f'<p class="mmp-table-note">{_runs_note(table)} Δ = this run − the paper: '
+            '<span class="mmp-pos">blue</span> above it, <span class="mmp-neg">orange</span> below.</p>')
+    paper_head = "".join(f'<th scope="col">{_html(label)}</th>' for label in columns.values())
+    paper_table = (f'<table class="mmp-table"><thead><tr><th scope="col">dataset</th>{paper_head}</tr></thead>'
+                   f"<tbody>{''.join(paper_body)}</tbody></table>")
+    paper = (f'<details class="mmp-paper-values"><summary>The paper\'s values</summary>'
+             f"{_block('', paper_table)}</details>")
+    return _block(caption, results, note + paper)
 
 
 # The verdicts a claims table may give, and the style of each (blue / orange survive colour-blindness;
 # "not testable" is left uncoloured: it is no finding either way).
 VERDICTS = {"supports": "mmp-pos", "contradicts": "mmp-neg", "inconclusive": "mmp-mixed", "not testable": "mmp-untestable"}
+
+
+_LONG_TEXT = 40  # characters: a cell longer than this is text to read, not a label
+# Text that is numbers: a value, an estimate "+0.128 ± 0.026", a change "0.080 → 0.065", a percentage
+_NUMERIC = re.compile(r"[+\-\u2212]?\d[\d.]*(e[+\-]?\d+)?%?( (±|→) [+\-\u2212]?\d[\d.]*(e[+\-]?\d+)?%?)*")
 
 
 class HTMLText(str):
@@ -326,13 +371,17 @@ def html_table(rows: Sequence[dict], caption: str = "") -> HTMLText:
                     raise ValueError(f"verdict {value!r}: use one of {list(VERDICTS)}")
                 cells.append(f'<td class="mmp-verdict {VERDICTS[value]}">{html.escape(value)}</td>')
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                cells.append(f'<td class="mmp-num">{value:.2f}</td>' if isinstance(value, float)
-                             else f'<td class="mmp-num">{value}</td>')
+                cells.append(f'<td class="mmp-num">{_minus(f"{value:.2f}")}</td>' if isinstance(value, float)
+                             else f'<td class="mmp-num">{_minus(str(value))}</td>')
+            elif isinstance(value, str) and _NUMERIC.fullmatch(value):  # e.g. an estimate "-0.084 ± 0.028"
+                cells.append(f'<td class="mmp-num">{html.escape(_minus(value))}</td>')
             else:
-                cells.append(f"<td>{_html(value)}</td>")
+                # a sentence keeps a readable width on a narrow screen (the table scrolls instead)
+                wide = ' class="mmp-text"' if len(str(value)) > _LONG_TEXT else ""
+                cells.append(f"<td{wide}>{_html(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return HTMLText(f'<table class="mmp-table">{_caption(caption)}<thead><tr>{head}</tr></thead>'
-                    f'<tbody>{"".join(body)}</tbody></table>')
+    return HTMLText(_block(caption, f'<table class="mmp-table"><thead><tr>{head}</tr></thead>'
+                                    f'<tbody>{"".join(body)}</tbody></table>'))
 
 
 @dataclass(frozen=True)

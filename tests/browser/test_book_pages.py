@@ -1,11 +1,13 @@
-"""Every page of the built book as a reader sees it in headless Chromium, offline.
+"""Every page of the built book as a reader sees it in headless Chromium, offline, on a desktop
+(1280 × 900) and on a phone (390 × 844).
 
-Runs when MMPROMPTS_BOOK_HTML names a built book (`.ci/run` sets it). Each page is loaded once;
-its full-page screenshot goes to $MMPROMPTS_SCREENSHOTS (default `_build/screenshots`, not
+Runs when MMPROMPTS_BOOK_HTML names a built book (`.ci/run` sets it). Each page is loaded once per
+width; its full-page screenshot goes to $MMPROMPTS_SCREENSHOTS (default `_build/screenshots`, not
 committed) before anything is asserted, so a failure can be looked at.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from mmprompts.widgets import DPI_KEY, SMALLEST_TEXT_KEY, png_info
 
 BOOK = os.environ.get("MMPROMPTS_BOOK_HTML")
 pytestmark = pytest.mark.skipif(not BOOK, reason="set MMPROMPTS_BOOK_HTML to a built book (python -m mmprompts book)")
@@ -27,38 +31,81 @@ PAGES = (["book/intro.html"] + NOTEBOOK_PAGES + ["book/bibliography.html"]) if B
 RAW_TABLE = re.compile(r"\|\s*:?(-{3,}|[—–]\s*\|)")
 SEPARATOR_ROW = re.compile(r"^\s*\|?(\s*:?-{3,}:?\s*\|)+(\s*:?-{3,}:?\s*)?$", re.M)
 
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+SMALLEST_TEXT_PX = 9  # CSS px: the smallest text a figure may show on a 1280-px page
+MIN_DENSITY = 2  # image pixels per CSS pixel of a figure as shown
+
 # What the reader sees in the page's main column once the widgets have rendered.
 _FACTS = """() => {
   const main = document.querySelector('main') || document.body;
   const shows = out => out.querySelector('img, .jupyter-widgets, script[type="application/vnd.jupyter.widget-view+json"]');
   const captioned = out => Array.from(out.querySelectorAll('figcaption')).some(f => f.innerText.trim().length > 0);
+  // a table fits, or an ancestor inside the page scrolls it sideways and draws a scroll bar for it
+  const scroller = table => {
+    for (let el = table.parentElement; el && el !== main.parentElement; el = el.parentElement) {
+      const style = getComputedStyle(el);
+      if (/(auto|scroll)/.test(style.overflowX) && el.scrollWidth > el.clientWidth) return el;
+    }
+    return null;
+  };
+  const tables = Array.from(main.querySelectorAll('table')).filter(t => t.getClientRects().length).map(t => {
+    // the page's content area: the text column, and the margin a full-width cell may use
+    const box = scroller(t), column = (document.querySelector('.bd-main') || main).getBoundingClientRect();
+    const rect = t.getBoundingClientRect();
+    return {name: (t.closest('figure') || t).innerText.slice(0, 80),
+            fits: rect.left >= column.left - 1 && rect.right <= column.right + 1,
+            scrolls: !!box, scrollbar: box ? box.offsetHeight - box.clientHeight : 0,
+            scroller_fits: box ? box.getBoundingClientRect().right <= column.right + 1 : false};
+  });
+  const images = Array.from(main.querySelectorAll('img')).filter(i => i.getBoundingClientRect().width > 0 && i.src.startsWith('data:image/png'))
+    .map(i => ({src: i.src, natural: i.naturalWidth, shown: i.getBoundingClientRect().width,
+                name: (i.closest('.cell_output') || i).innerText.slice(0, 80) || i.alt}));
+  const controls = Array.from(main.querySelectorAll('.widget-dropdown, .widget-hslider'))
+    .filter(c => c.getClientRects().length).map(c => {
+      const track = c.querySelector('.slider-container, select');
+      return {name: c.innerText.slice(0, 40), width: c.getBoundingClientRect().width,
+              track: track ? track.getBoundingClientRect().width : 0};
+    });
+  const visible = el => el.offsetParent !== null && el.getBoundingClientRect().width > 0;
   return {
     text: main.innerText,
     tables: main.querySelectorAll('.cell_output table').length,
     figures: Array.from(main.querySelectorAll('.cell_output')).filter(shows).length,
     uncaptioned: Array.from(main.querySelectorAll('.cell_output')).filter(out => shows(out) && !captioned(out))
       .map(out => (out.closest('.cell') || out).innerText.slice(0, 160)),
+    table_boxes: tables, images, controls,
+    page_width: document.documentElement.scrollWidth, viewport: window.innerWidth,
+    search_boxes: Array.from(document.querySelectorAll('.search-button-field, .search-button, form.bd-search')).filter(visible).length,
+    favicon: (document.querySelector('link[rel~="icon"]') || {}).href || null,
   };
 }"""
 
 
 @pytest.fixture(scope="module")
 def visit(server, open_page):
-    """visit(path) -> facts of the page (loaded and screenshotted once per path)."""
-    seen: dict[str, dict] = {}
+    """visit(path, viewport) -> facts of the page at that size (loaded and screenshotted once each),
+    with the console's errors and the page's uncaught exceptions."""
+    seen: dict[tuple, dict] = {}
 
-    def load(path: str) -> dict:
-        if path not in seen:
-            page, failed, remote = open_page(viewport={"width": 1280, "height": 900})
+    def load(path: str, viewport: dict = DESKTOP) -> dict:
+        key = (path, viewport["width"])
+        if key not in seen:
+            page, failed, remote = open_page(viewport=viewport)
+            errors = []
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(f"{server}/{path}", wait_until="networkidle")
             page.wait_for_timeout(500)  # the widget manager renders after the load event
+            # the facts before the screenshot: Playwright hides the scroll bars while it takes one
+            facts = page.evaluate(_FACTS)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / (path.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
-            seen[path] = dict(page.evaluate(_FACTS), failed=failed, remote=remote,
-                              download=page.evaluate("() => Array.from(document.querySelectorAll('a[href$=\".ipynb\"]'))"
-                                                     ".map(a => a.href)"))
+            name = path.replace("/", "__").removesuffix(".html") + f"-{viewport['width']}.png"
+            page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+            seen[key] = dict(facts, failed=failed, remote=remote, errors=errors,
+                             download=page.evaluate("() => Array.from(document.querySelectorAll('a[href$=\".ipynb\"]'))"
+                                                    ".map(a => a.href)"))
             page.close()
-        return seen[path]
+        return seen[key]
 
     return load
 
@@ -140,3 +187,53 @@ def test_search_works_offline(server, open_page):
     assert any("/book/executed/" in href for href in hits), f"search for 'prompts' found no notebook page: {hits}"
     assert not failed and not remote, f"failed: {failed}; outside the book: {remote}"
     page.close()
+
+
+# ------------------------------------------------------------------ every page on a desktop and a phone
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+@pytest.mark.parametrize("path", PAGES)
+def test_no_console_errors(visit, path, viewport):
+    assert not visit(path, viewport)["errors"], visit(path, viewport)["errors"]
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+@pytest.mark.parametrize("path", PAGES)
+def test_tables_fit_or_scroll_visibly(visit, path, viewport):
+    facts = visit(path, viewport)
+    assert facts["page_width"] <= facts["viewport"], "the page scrolls sideways"
+    for table in facts["table_boxes"]:
+        if table["fits"]:
+            continue
+        # wider than the column: inside a region of the column that scrolls it and shows its scroll bar
+        assert table["scrolls"] and table["scroller_fits"] and table["scrollbar"] > 0, table
+
+
+def test_table_1_fits_one_desktop_screen(visit):
+    page = next(p for p in NOTEBOOK_PAGES if p.endswith("06_bias_vs_prompts.html"))
+    first = next(t for t in visit(page)["table_boxes"] if t["name"].startswith("Table 6.1"))
+    assert first["fits"] and not first["scrolls"], first
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PAGES)
+def test_figures_are_readable_on_a_desktop(visit, path):
+    for image in visit(path)["images"]:
+        text = png_info(base64.b64decode(image["src"].split(",", 1)[1]))["text"]
+        assert SMALLEST_TEXT_KEY in text, f"{image['name']}: not drawn by mmprompts.widgets.figure_png"
+        inches = image["natural"] / float(text[DPI_KEY])  # the figure's size
+        smallest = float(text[SMALLEST_TEXT_KEY]) / 72 * image["shown"] / inches  # points at the shown size
+        assert smallest >= SMALLEST_TEXT_PX, f"{image['name']}: smallest text {smallest:.1f} CSS px"
+        assert image["natural"] / image["shown"] >= MIN_DENSITY, f"{image['name']}: {image['natural']} px shown at {image['shown']:.0f}"
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+@pytest.mark.parametrize("path", NOTEBOOK_PAGES)
+def test_widget_controls_keep_a_usable_width(visit, path, viewport):
+    for control in visit(path, viewport)["controls"]:
+        assert control["width"] >= min(240, viewport["width"] - 40) and control["track"] >= 100, control
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_one_search_box_and_a_favicon(visit, path):
+    facts = visit(path)
+    assert facts["search_boxes"] == 1
+    assert facts["favicon"] and not facts["failed"]

@@ -5,7 +5,7 @@ import html
 import math
 import statistics
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 SUPPORTS, CONTRADICTS, INCONCLUSIVE = "supports", "contradicts", "inconclusive"
 # A claim whose precondition fails here (the task did not learn, the paper's premise is absent, the
@@ -82,9 +82,11 @@ class Verdict:
                 else f"check of this implementation: {html.escape(self.claim.quote)}")
         label = f'<span class="mmp-label">{html.escape(self.claim.label)}:</span> ' if self.claim.label else ""
         scope = f'<br><span class="mmp-scope">Where this holds: {html.escape(self.scope)}</span>' if self.scope else ""
-        return (f'<div class="mmp-verdict mmp-{self.outcome.replace(" ", "-")}" id="{verdict_anchor(self.claim.id)}">'
-                f'<span class="mmp-outcome">{self.outcome}</span> <span class="mmp-where">{html.escape(self.claim.where)}</span> '
-                f'{what}<br>{label}{html.escape(self.sentence)}{scope}</div>')
+        # mathjax_process: the page typesets the TeX of claims.text (t_SOS, …) inside the box
+        return (f'<div class="mmp-verdict mmp-{self.outcome.replace(" ", "-")} mathjax_process" '
+                f'id="{verdict_anchor(self.claim.id)}"><span class="mmp-outcome">{self.outcome}</span> '
+                f'<span class="mmp-where">{html.escape(self.claim.where)}</span> {what}<br>{label}'
+                f'{html.escape(self.sentence)}{scope}</div>')
 
 
 def verdict_anchor(claim_id: str) -> str:
@@ -170,7 +172,3 @@ def _plain(value):
 def _first_upper(text: str) -> str:
     return text[:1].upper() + text[1:]
 
-
-def _names(items: Iterable[str]) -> str:
-    items = list(items)
-    return ", ".join(items) if items else "none"

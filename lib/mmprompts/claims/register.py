@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .core import Claim
+from .text import INPUT_SCALE, T_EOS, T_SOS
 
 # The precondition of the averaged claims of Tables 1-3 (rules.py, "which tasks learned").
 _LEARNED_AVERAGE = ("each task learned ({} above zero-shot beyond 2 SE); tasks that did not are left out of the "
@@ -13,7 +14,7 @@ _CLAIMS = [
           "datasets whose images are furthest from web photos (satellite tiles, textures: EuroSAT and DTD or their "
           "stand-ins) against the others; significant when the gap exceeds 2 binomial SE of the test accuracies", sentence='Zero-shot CLIP is weak where images differ from web photos', label='zero-shot accuracy'),
     Claim("formulation.identities", "the input part of a prompted update equals the prompt-free update times "
-          "Z_in / (Z_in + Z_p), and input part + prompt part equal the update (eq. 32)",
+          f"{INPUT_SCALE}, and input part + prompt part equal the update (eq. 32)",
           "App. B, eqs. 17–32", "02_prompts_in_attention", "largest deviation from both identities, every block, float64",
           "an exact identity: holds within float32 rounding (1e-5); a check of this implementation, true by algebra",
           kind="check", sentence="Check: eq. 32's two identities hold in this implementation"),
@@ -80,16 +81,16 @@ _CLAIMS = [
           "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
           "share of EOS relevance on the class-name tokens, prompted − CLIP, paired over test images",
           "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="The class name's contribution decreases", label='EOS relevance on the class name', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
-    Claim("relevancy.sos-increases", "the contribution of t_SOS and prompt tokens significantly increased, especially "
-          "the t_SOS token", "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
+    Claim("relevancy.sos-increases", f"the contribution of {T_SOS} and prompt tokens significantly increased, especially "
+          f"the {T_SOS} token", "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
           "share of EOS relevance on SOS, prompted − CLIP, paired over test images",
           "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="SOS's and the prompts' contributions increase, especially SOS's", label="SOS's share", precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
-    Claim("relevancy.prompts-increase", "the contribution of t_SOS and prompt tokens significantly increased",
+    Claim("relevancy.prompts-increase", f"the contribution of {T_SOS} and prompt tokens significantly increased",
           "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
           "share of EOS relevance on the learned prompts minus CLIP's share on the template words they replace "
           "('a photo of a'), paired over test images",
           "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="SOS's and the prompts' contributions increase, especially SOS's", label="the prompts' share against the template words'", precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
-    Claim("relevancy.sos-most", "especially the t_SOS token", "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
+    Claim("relevancy.sos-most", f"especially the {T_SOS} token", "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
           "gain of SOS's share minus gain of the prompts' share, paired over test images",
           "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="SOS's and the prompts' contributions increase, especially SOS's", label='SOS gains more than the prompts', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images); the paper's premise (Sec. 3.3.1): zero-shot CLIP's EOS attends mostly to SOS in each layer"),
     Claim("relevancy.patches-unchanged", "the learned multi-modal prompts do not significantly adjust the relative "
@@ -109,13 +110,13 @@ _CLAIMS = [
           "03_alignment_contribution",
           "the category and prompt-vs-template shares for shallow prompts (first block only) and deep prompts",
           "both rules above hold for both prompt depths (each: most datasets beyond 2 SE, none the other way)", sentence='In most datasets, for shallow and deep prompts alike', label='both depths', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
-    Claim("text-attention.eos-focus-on-sos", "the t_EOS predominantly focuses most of its attention on the t_SOS token in "
+    Claim("text-attention.eos-focus-on-sos", f"the {T_EOS} predominantly focuses most of its attention on the {T_SOS} token in "
           "each layer", "Sec. 3.3.1, Fig. 4 (row 1)", "04_text_prompts",
           "zero-shot CLIP's EOS attention share on SOS per block and head (mean over the class prompts)",
           "per dataset: the share (mean over heads) above 0.5 beyond 2 SE in most blocks and below in none; most "
           "datasets, none failing. The premise of the claims about SOS (Secs. 3.2.2, 3.3.1)",
           sentence="Zero-shot CLIP's EOS attends mostly to SOS", label="EOS attention on SOS, per block"),
-    Claim("text-attention.sos-decreases", "the attention of t_EOS towards t_SOS significantly decreases",
+    Claim("text-attention.sos-decreases", f"the attention of {T_EOS} towards {T_SOS} significantly decreases",
           "Sec. 3.3.1, Fig. 4", "04_text_prompts",
           "EOS attention share on SOS, prompted − CLIP, per block and head (mean over the class prompts)",
           "significant beyond 2 SE over the block × head cells (Fig. 4's bars); most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="EOS's attention moves from SOS to the prompts; the class name's stays", label='EOS attention on SOS falls', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images); the paper's premise (Sec. 3.3.1): zero-shot CLIP's EOS attends mostly to SOS in each layer"),

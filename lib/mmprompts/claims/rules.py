@@ -5,9 +5,10 @@ import math
 import statistics
 from typing import Mapping, Sequence
 
-from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _names, _plain,
+from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _plain,
                    _sign, dataset_average, estimate, paired)
 from .register import CLAIMS
+from .text import names, number, plus_minus, scientific, signed
 
 
 def _verdict(claim_id: str, outcome: str, sentence: str, **numbers) -> Verdict:
@@ -71,12 +72,12 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
     else:
         outcome = INCONCLUSIVE
     word = "rises" if expected > 0 else "falls"
-    sentence = (f"{_first_upper(what)} {word} beyond {Z:g} SE on {len(raw)} of {n} datasets ({_names(raw)}) and "
-                f"the other way on {len(oppose)} ({_names(oppose)}).")
+    sentence = (f"{_first_upper(what)} {word} beyond {Z:g} SE on {len(raw)} of {n} datasets ({names(raw)}) and "
+                f"the other way on {len(oppose)} ({names(oppose)}).")
     if controls:
-        equalled = [f"{d} ({_names(matched[d])})" for d in raw if matched[d]]
-        sentence += (f" Beyond every untrained control ({_names(controls)}) on {len(agree)} ({_names(agree)})"
-                     + (f"; untrained prompts do as much on {_names(equalled)}." if equalled else "."))
+        equalled = [f"{d} ({names(matched[d])})" for d in raw if matched[d]]
+        sentence += (f" Beyond every untrained control ({names(controls)}) on {len(agree)} ({names(agree)})"
+                     + (f"; untrained prompts do as much on {names(equalled)}." if equalled else "."))
     return _verdict(claim_id, outcome, sentence + note, effects=dict(effects), controls=controls,
                     excluded=dict(excluded or {}))
 
@@ -107,8 +108,8 @@ def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mappin
     n = len(effects)
     outcome = (SUPPORTS if len(same) > n / 2 and not different else
                CONTRADICTS if len(different) > len(same) and len(different) >= n / 2 else INCONCLUSIVE)
-    sentence = (f"{_first_upper(what)} stays within its margin on {len(same)} of {n} datasets ({_names(same)}) "
-                f"and leaves it beyond {Z:g} SE on {len(different)} ({_names(different)}).")
+    sentence = (f"{_first_upper(what)} stays within its margin on {len(same)} of {n} datasets ({names(same)}) "
+                f"and leaves it beyond {Z:g} SE on {len(different)} ({names(different)}).")
     sentence += _controls_note(controls or {}, lambda d, e: d in margins and abs(e.mean) + Z * e.se <= margins[d],
                                "stay within it", effects)
     return _verdict(claim_id, outcome, sentence + note, effects=dict(effects), margins=dict(margins),
@@ -133,7 +134,7 @@ def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str
     n = len(similarity)
     outcome = (SUPPORTS if len(kept) > n / 2 and not changed else
                CONTRADICTS if len(changed) > len(kept) and len(changed) >= n / 2 else INCONCLUSIVE)
-    values = ", ".join(f"{d} {s.mean:.2f}" for d, s in similarity.items())
+    values = ", ".join(f"{d} {number(s.mean, 2)}" for d, s in similarity.items())
     sentence = (f"Normalised similarity of {what} to zero-shot CLIP's (1 identical, 0 unrelated): {values}; "
                 f"kept (≥ {threshold} beyond {Z:g} SE) on {len(kept)} of {n}, changed on {len(changed)}.")
     sentence += _controls_note(controls or {}, lambda d, s: s.low >= threshold, "keep them", similarity)
@@ -171,11 +172,11 @@ def decide_zero_shot_weak(accuracy: Mapping[str, float], test_items: Mapping[str
     others = [d for d in accuracy if d not in shifted]
     if not shifted or not others:
         return _verdict("zeroshot.weak-where-images-differ", INCONCLUSIVE,
-                        f"Needs datasets of both kinds; shown: shifted {_names(shifted)}, others {_names(others)}.")
+                        f"Needs datasets of both kinds; shown: shifted {names(shifted)}, others {names(others)}.")
     gap = _difference(group(shifted), group(others))
     outcome = {-1: SUPPORTS, 1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
-    sentence = (f"Zero-shot accuracy on {_names(shifted)} is {group(shifted).mean:.1f}% against {group(others).mean:.1f}% "
-                f"on {_names(others)}: a gap of {gap.mean:+.1f} ± {Z * gap.se:.1f} points.")
+    sentence = (f"Zero-shot accuracy on {names(shifted)} is {number(group(shifted).mean, 1)}% against {number(group(others).mean, 1)}% "
+                f"on {names(others)}: a gap of {plus_minus(gap, 1)} points.")
     return _verdict("zeroshot.weak-where-images-differ", outcome, sentence, gap=gap, shifted=shifted, others=others)
 
 
@@ -183,8 +184,8 @@ def decide_zero_shot_weak(accuracy: Mapping[str, float], test_items: Mapping[str
 def decide_identities(max_error: float, tolerance: float = 1e-5) -> Verdict:
     """Appendix B's algebra on this implementation: both parts of eq. 32 hold to float32 rounding."""
     outcome = SUPPORTS if max_error <= tolerance else CONTRADICTS
-    sentence = (f"The largest deviation from the two identities over every block is {max_error:.1e} "
-                f"(tolerance {tolerance:.0e}, float32 attention against a float64 recomputation).")
+    sentence = (f"The largest deviation from the two identities over every block is {scientific(max_error)} "
+                f"(tolerance {scientific(tolerance, 0)}, float32 attention against a float64 recomputation).")
     return _verdict("formulation.identities", outcome, sentence, max_error=max_error, tolerance=tolerance)
 
 
@@ -215,11 +216,11 @@ def decide_relative_attention(shift: Sequence[Sequence[float]], controls: Mappin
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
-    sentence = (f"Attention moved relative to CLIP's (total variation over input tokens): block 1 {first:.1e}, "
-                f"at most {later:.3f} (block {block + 1}; changed ≥ {changed}, unchanged ≤ {unchanged}).")
+    sentence = (f"Attention moved relative to CLIP's (total variation over input tokens): block 1 {scientific(first)}, "
+                f"at most {number(later, 3)} (block {block + 1}; changed ≥ {changed}, unchanged ≤ {unchanged}).")
     if versus:
-        sentence += (" There, untrained prompts: " + ", ".join(f"{c} {later - e.mean:.3f}" for c, e in versus.items())
-                     + (f"; they move it as much ({_names(equalled)})." if equalled else "; the learned prompts move it more."))
+        sentence += (" There, untrained prompts: " + ", ".join(f"{c} {number(later - e.mean, 3)}" for c, e in versus.items())
+                     + (f"; they move it as much ({names(equalled)})." if equalled else "; the learned prompts move it more."))
     return _verdict(claim, outcome, sentence, per_block=per_block, block=block + 1, versus_controls=versus)
 
 
@@ -258,11 +259,11 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
     ways = {d: mechanism_way(e, bias_arm) for d, e in effects.items()}
     testable = {d: w for d, w in ways.items() if w != NOT_TESTABLE}
     by_way = {w: [d for d, x in ways.items() if x == w] for w in WAYS}
-    listing = "; ".join(f"{WAYS[w]}: {_names(ds)}" for w, ds in by_way.items() if ds)
+    listing = "; ".join(f"{WAYS[w]}: {names(ds)}" for w, ds in by_way.items() if ds)
     gains = {d: e["gain"] for d, e in effects.items()}
     if not testable:
         return not_testable(claim_id, f"on no dataset did the prompts beat zero-shot CLIP beyond {Z:g} SE "
-                            f"({_names(f'{d} {g.mean:+.1f}' for d, g in gains.items())} points).", gains=gains)
+                            f"({names(f'{d} {signed(g.mean, 1)}' for d, g in gains.items())} points).", gains=gains)
     agree = [d for d, w in testable.items() if w == hypothesis]
     other = [d for d, w in testable.items() if w not in (hypothesis, "undecided")]
     n = len(testable)
@@ -277,7 +278,7 @@ def not_learned(gains: Mapping[str, Estimate]) -> dict[str, str]:
     """The datasets on which the analysed prompts did not learn (gain over zero-shot CLIP, paired over
     the test images, not beyond 2 SE), with the reason: a claim about what learned prompts do cannot be
     tested on prompts that learned nothing."""
-    return {d: f"the prompts did not learn: {g.mean:+.1f} ± {Z * g.se:.1f} points over CLIP"
+    return {d: f"the prompts did not learn: {plus_minus(g, 1)} points over CLIP"
             for d, g in gains.items() if _sign(g) <= 0}
 
 
@@ -304,9 +305,9 @@ def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], mos
     n = len(shares)
     outcome = (SUPPORTS if n and len(holds) > n / 2 and not fails else
                CONTRADICTS if n and len(fails) >= n / 2 and len(fails) > len(holds) else INCONCLUSIVE)
-    sentence = (f"Zero-shot CLIP's EOS gives SOS {low:.2f}–{high:.2f} of its attention (per block, mean over heads); "
-                f"above {most:g} in most blocks on {len(holds)} of {n} datasets ({_names(holds)}), below in most "
-                f"blocks on {len(fails)} ({_names(fails)}).")
+    sentence = (f"Zero-shot CLIP's EOS gives SOS {number(low, 2)}–{number(high, 2)} of its attention (per block, mean over heads); "
+                f"above {most:g} in most blocks on {len(holds)} of {n} datasets ({names(holds)}), below in most "
+                f"blocks on {len(fails)} ({names(fails)}).")
     return _verdict("text-attention.eos-focus-on-sos", outcome, sentence, holds=holds, fails=fails, range=[low, high])
 
 
@@ -338,7 +339,7 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
     parts = []
     for variant, by_dataset in ratios.items():
         by_dataset = {d: r for d, r in by_dataset.items() if d not in (excluded or {})}
-        parts.append(f"{variant}: " + ", ".join(f"{d} {r:.2f}" for d, r in by_dataset.items()))
+        parts.append(f"{variant}: " + ", ".join(f"{d} {number(r, 2)}" for d, r in by_dataset.items()))
     sentence = (f"Mean |difference from CLIP| of {what} in units of CLIP's head-to-head spread (unchanged ≤ "
                 f"{unchanged}, changed ≥ {changed}): " + "; ".join(parts) + ".")
     if convention is not None:
@@ -373,7 +374,7 @@ def _learned_tasks(learned: Mapping[str, Estimate]) -> tuple[list[str], list[str
 
 
 def _gains(learned: Mapping[str, Estimate], tasks: Sequence[str]) -> str:
-    return ", ".join(f"{d} {learned[d].mean:+.1f} ± {Z * learned[d].se:.1f}" for d in tasks)
+    return ", ".join(f"{d} {plus_minus(learned[d], 1)}" for d in tasks)
 
 
 def _the_learned(tasks: Sequence[str]) -> str:
@@ -414,8 +415,8 @@ def decide_bias_beats_prompts(bias: Mapping[str, Estimate], prompt: Mapping[str,
         return _none_learned(claim, learned, "bias tuning or same-size prompts")
     gap = _difference(dataset_average({d: bias[d] for d in kept}), dataset_average({d: prompt[d] for d in kept}))
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
-    sentence = (f"Averaged over {_the_learned(kept)}, bias − same-size prompts = {gap.mean:+.2f} ± "
-                f"{Z * gap.se:.2f} points (paper: +1.7 over 11 datasets)." + _left_out(learned, left))
+    sentence = (f"Averaged over {_the_learned(kept)}, bias − same-size prompts = {plus_minus(gap, 2)}"
+                f" points (paper: +1.7 over 11 datasets)." + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, gap=gap, tasks=kept, left_out=left)
 
 
@@ -442,9 +443,9 @@ def decide_bias_gain_largest(target: str | None, bias: Mapping[str, Estimate], p
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
-    sentence = ("Gain of bias over same-size prompts: " + ", ".join(f"{d} {g.mean:+.1f}" for d, g in gains.items())
-                + f"; on {target} {mine.mean:+.1f} ± {Z * mine.se:.1f} (paper, EuroSAT: +14.8, the largest)."
-                + (f" Surely larger elsewhere: {_names(surely_larger)}." if surely_larger else "") + _left_out(learned, left))
+    sentence = ("Gain of bias over same-size prompts: " + ", ".join(f"{d} {signed(g.mean, 1)}" for d, g in gains.items())
+                + f"; on {target} {plus_minus(mine, 1)} (paper, EuroSAT: +14.8, the largest)."
+                + (f" Surely larger elsewhere: {names(surely_larger)}." if surely_larger else "") + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, gains=gains, target=target, left_out=left)
 
 
@@ -469,7 +470,7 @@ def decide_bias_near_optimal(bias: Mapping[str, Estimate], optimal: Mapping[str,
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
-    sentence = (f"OPTIMAL − BIAS averaged over {_the_learned(kept)} = {gap.mean:+.2f} ± {Z * gap.se:.2f} "
+    sentence = (f"OPTIMAL − BIAS averaged over {_the_learned(kept)} = {plus_minus(gap, 2)} "
                 f"points (paper: +0.5; 'slight' up to {slight:g})." + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, gap=gap, slight=slight, tasks=kept, left_out=left)
 
@@ -490,7 +491,7 @@ def decide_bias_beats_optimal_on_eurosat(target: str | None, bias: Mapping[str, 
         return _task_not_learned(claim, learned, target, "the EuroSAT stand-in")
     gap = _difference(bias[target], optimal[target])
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
-    sentence = (f"On {target}, BIAS − OPTIMAL = {gap.mean:+.1f} ± {Z * gap.se:.1f} points "
+    sentence = (f"On {target}, BIAS − OPTIMAL = {plus_minus(gap, 1)} points "
                 f"(paper, EuroSAT: 86.5 − 82.6 = +3.9).")
     return _verdict(claim, outcome, sentence, gap=gap, target=target)
 
@@ -526,8 +527,8 @@ def decide_depth_rises(curves: Mapping[str, Mapping[int, Estimate]], learned: Ma
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
-    sentence = (f"Average accuracy of {_the_learned(kept)}, from depth {low} to {high}: {total.mean:+.2f} ± "
-                f"{Z * total.se:.2f}; per block {slope1.mean:+.2f} up to depth {mid} and {slope2.mean:+.2f} after."
+    sentence = (f"Average accuracy of {_the_learned(kept)}, from depth {low} to {high}: {plus_minus(total, 2)}"
+                f"; per block {signed(slope1.mean, 2)} up to depth {mid} and {signed(slope2.mean, 2)} after."
                 + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, total=total, slope_first=slope1, slope_second=slope2, left_out=left)
 
@@ -611,9 +612,9 @@ def decide_depth_best_near_top(curves: Mapping[str, Mapping[int, Estimate]], lea
                SUPPORTS if rose and all(best_near.mean >= e.mean for e in others.values()) else INCONCLUSIVE)
     best_other = max(others, key=lambda d: others[d].mean) if others else None
     sentence = (f"Average accuracy of {_the_learned(kept)} at depth {'/'.join(map(str, near))}: "
-                f"{best_near.mean:.2f}" + (f"; best elsewhere: {others[best_other].mean:.2f} at depth {best_other}"
+                f"{number(best_near.mean, 2)}" + (f"; best elsewhere: {number(others[best_other].mean, 2)} at depth {best_other}"
                                            if others else "")
-                + (f"; significantly better: depth {_names(map(str, beaten_by))}" if beaten_by else "") + "."
+                + (f"; significantly better: depth {names(map(str, beaten_by))}" if beaten_by else "") + "."
                 + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, near=near, beaten_by=beaten_by, rose=rose, left_out=left)
 
@@ -622,7 +623,7 @@ def decide_depth_exceeds_clip(best: Estimate, clip: float, margin: float = 14.0)
     """App. C.1: the best average "exceeding CLIP by more than 14 points"."""
     gain = Estimate(best.mean - clip, best.se, best.n)
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gain, margin)]
-    sentence = f"The best prompt depth's average is {gain.mean:+.1f} ± {Z * gain.se:.1f} points over zero-shot (paper: > +14)."
+    sentence = f"The best prompt depth's average is {plus_minus(gain, 1)} points over zero-shot (paper: > +14)."
     return _verdict("depth.exceeds-clip-by-14", outcome, sentence, gain=gain, margin=margin)
 
 
@@ -643,7 +644,7 @@ def decide_more_prompts_help(curves: Mapping[str, Mapping[int, Estimate]], learn
     gain = _difference(curve[best], curve[counts[0]])
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gain)]
     sentence = (f"Average of {_the_learned(kept)}, the best larger count ({best}+{best}) against "
-                f"{counts[0]}+{counts[0]}: {gain.mean:+.2f} ± {Z * gain.se:.2f} points." + _left_out(learned, left))
+                f"{counts[0]}+{counts[0]}: {plus_minus(gain, 2)} points." + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, gain=gain, best=best, left_out=left)
 
 
@@ -688,8 +689,8 @@ def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]
         outcome = CONTRADICTS
     else:
         outcome = INCONCLUSIVE
-    spread = "not measured (one run per setting)" if ratio is None else f"{ratio:.2f}×"
-    sentence = (f"Failed runs (diverged, or at most chance + 5 points) above {threshold} per branch: {_names(fail_above)}; "
-                f"at or below: {_names(fail_below)}. Seed spread above / below: {spread}." + _left_out(learned, left))
+    spread = "not measured (one run per setting)" if ratio is None else f"{number(ratio, 2)}×"
+    sentence = (f"Failed runs (diverged, or at most chance + 5 points) above {threshold} per branch: {names(fail_above)}; "
+                f"at or below: {names(fail_below)}. Seed spread above / below: {spread}." + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, failed_above=fail_above, failed_below=fail_below, spread_ratio=ratio,
                     left_out=left)
