@@ -72,15 +72,17 @@ S = from_parameters(globals())  # checks every parameter: a wrong one stops the 
 page_header(S, "02_prompts_in_attention", "Sec. 3.2.1, Fig. 1, App. B")
 
 # %%
+import torch
 from IPython.display import HTML, display
 
 from mmprompts import PromptConfig, PromptedCLIP
 from mmprompts.analysis import BRANCHES, CONTROLS, attention_shift, decompose_attention, null_controls, similarity_attention
 from mmprompts.claims import (decide_direction, decide_identities, decide_mechanism, decide_relative_attention, estimate,
                               mechanism_effects, mechanism_way, not_learned, paired, report)
+from mmprompts.claims.text import number, scientific
 from mmprompts.experiments import analysis_models, in_batches, test_images
 from mmprompts.figures import block_lines, recovered_bars
-from mmprompts.mechanism import ARM_NAMES, arm_accuracies, arm_rows, effect_rows, learned_gains, recovered
+from mmprompts.mechanism import ARM_NAMES, arm_accuracies, arm_rows, effect_rows, gain_rows, learned_gains, recovered
 from mmprompts.page import figure
 from mmprompts.tables import html_table
 
@@ -88,7 +90,6 @@ clip = S.load_model()
 data = S.load_datasets()
 zero_shot = PromptedCLIP(clip)
 models = analysis_models(S, clip, data, progress=False)
-excluded = not_learned(learned_gains(S, clip, data))  # datasets whose prompts did not learn
 
 # %% [markdown]
 # ## The decomposition, block by block
@@ -125,25 +126,37 @@ figure(block_lines({"[cls] attention on the prompts (%)": {n: r["cls_share"] for
 
 # %%
 HTML(html_table([{"dataset": n, "identity error": f"{r['error']:.1e}", "[cls]→P, block 1 (%)": r["cls_share"][0],
-                  "[cls]→P, last (%)": r["cls_share"][-1], "TV, block 1": f"{r['shift'].mean(0)[0]:.1e}",
-                  "TV, largest": r["shift"].mean(0).max().item()}
+                  "[cls]→P, last (%)": r["cls_share"][-1], "TV, largest": r["shift"].mean(0).max().item()}
                  for n, r in records.items()],
                 "Table 2.1 — Per dataset: the largest error of the identities, the [cls] query's attention on the prompts "
-                "(P) in the first and last block, the attention moved from CLIP's (TV) in block 1 and at most"))
+                "(P) in the first and last block, the attention moved from CLIP's (TV) at most (Table 2.2: in block 1 and where the rule reads it)"))
 
 # %%
-def at_largest(record, values):
-    return values[:, record["shift"].mean(0).argmax()].mean().item()
+shift = [row for r in records.values() for row in r["shift"].tolist()]
+shift_controls = {c: [row for r in records.values() for row in r["shift_controls"][c].tolist()] for c in CONTROLS}
+relative = decide_relative_attention(shift, shift_controls)  # reported with the page's other verdicts
+block = relative.numbers["block"] - 1  # the block the rule reads: where the learned prompts move attention most
+pooled = {"learned": torch.tensor(shift), **{c: torch.tensor(v) for c, v in shift_controls.items()}}
+HTML(html_table([{"dataset": n, "TV, block 1": scientific(r["shift"][:, 0].mean().item()),
+                  f"TV, block {block + 1}": number(r["shift"][:, block].mean().item(), 3),
+                  **{f"TV, {c}": number(v[:, block].mean().item(), 3) for c, v in r["shift_controls"].items()},
+                  "corr.": r["similarity"].mean().item(),
+                  **{f"corr., {c}": v.mean().item() for c, v in r["similarity_controls"].items()}}
+                 for n, r in records.items()]
+                + [{"dataset": "all datasets", "TV, block 1": scientific(pooled["learned"][:, 0].mean().item()),
+                    f"TV, block {block + 1}": number(pooled["learned"][:, block].mean().item(), 3),
+                    **{f"TV, {c}": number(pooled[c][:, block].mean().item(), 3) for c in CONTROLS}}],
+                f"Table 2.2 — Null controls: the attention moved from CLIP's (TV) in block 1 and in block {block + 1}, "
+                "where the learned prompts move it most over all datasets, for the learned prompts and for each control; "
+                "then (corr.) the correlation between a token's similarity to a prompt and its attention on it (mean over "
+                "blocks and images), learned and for each control. Controls: " + "; ".join(
+                    f"{c}, {what}" for c, what in CONTROLS.items())))
 
-HTML(html_table([{"dataset": n, "TV there, learned": at_largest(r, r["shift"]),
-                  **{f"TV, {c}": at_largest(r, v) for c, v in r["shift_controls"].items()},
-                  "similarity ↔ attention, learned": r["similarity"].mean().item(),
-                  **{f"similarity ↔ attention, {c}": v.mean().item() for c, v in r["similarity_controls"].items()}}
-                 for n, r in records.items()],
-                "Table 2.2 — Null controls: the attention moved from CLIP's (TV) in the block where the learned prompts "
-                "move it most, and the correlation between a token's similarity to a prompt and its attention on it "
-                "(mean over blocks and images), for the learned prompts and for " + "; ".join(
-                    f"{c}: {what}" for c, what in CONTROLS.items())))
+# %%
+gains = learned_gains(S, clip, data)
+excluded = not_learned(gains)  # the datasets whose prompts did not learn: no claim about learned prompts there
+HTML(html_table(gain_rows({"prompts": gains}), "Table 2.3 — Did the analysed prompts learn? Their test accuracy minus zero-shot "
+                "CLIP's on the whole test split, paired over the images, mean ± 2 SE"))
 
 # %% [markdown]
 # ## Switching each way off: the paper's conclusion, tested by intervention (this book's own test)
@@ -164,7 +177,7 @@ HTML(html_table([{"dataset": n, "TV there, learned": at_largest(r, r["shift"]),
 method = S.analysis_method(clip.depth)
 arms = arm_accuracies(S, clip, data, method, progress=False)
 display(HTML(html_table(arm_rows(arms, "both"),
-                        f"Table 2.3 — Test accuracy (%) with each part of eq. 12 alone in both towers, "
+                        f"Table 2.4 — Test accuracy (%) with each part of eq. 12 alone in both towers, "
                         f"{method.n_ctx_vision}+{method.n_ctx_text} prompts in every block, mean ± std over "
                         f"{len(next(iter(arms.values())).runs)} runs, on "
                         f"{S.intervention_images or 'all the'} test images per dataset")))
@@ -178,7 +191,7 @@ figure(recovered_bars({branch: recovered(arms, branch) for branch in BRANCHES},
 effects = {branch: {d: mechanism_effects(a.effects_input(branch), a.zero_shot) for d, a in arms.items()}
            for branch in BRANCHES}
 HTML(html_table(effect_rows(effects["both"], {d: mechanism_way(e) for d, e in effects["both"].items()}),
-                "Table 2.4 — What the rule reads, both towers edited: accuracy points, paired over the test images "
+                "Table 2.5 — What the rule reads, both towers edited: accuracy points, paired over the test images "
                 "(each image's share of runs correct), mean ± 2 SE; half gain = (CLIP + full) / 2"))
 
 # %%
@@ -187,21 +200,19 @@ bias_arms = arm_accuracies(S, clip, data, bias_method, progress=False) if S.lear
 bias_effects = {d: mechanism_effects(a.effects_input("both"), a.zero_shot) for d, a in bias_arms.items()}
 if bias_arms:
     display(HTML(html_table(effect_rows(bias_effects, {d: mechanism_way(e) for d, e in bias_effects.items()}),
-                            "Table 2.5 — Positive control: bias tuning (a bias after every block), the same rule; "
+                            "Table 2.6 — Positive control: bias tuning (a bias after every block), the same rule; "
                             "its re-weighting arms remove the biases")))
 
 # %% [markdown]
 # ## What this run says
 
 # %%
-shift = [row for r in records.values() for row in r["shift"].tolist()]
-shift_controls = {c: [row for r in records.values() for row in r["shift_controls"][c].tolist()] for c in CONTROLS}
 similarity = {d: estimate(r["similarity"].tolist()) for d, r in records.items()}
 similarity_versus = {c: {d: paired(r["similarity"].tolist(), r["similarity_controls"][c].tolist())
                          for d, r in records.items()} for c in CONTROLS}
 verdicts = [
     decide_identities(max(r["error"] for r in records.values())),
-    decide_relative_attention(shift, shift_controls),
+    relative,
     decide_direction("formulation.similar-tokens-attend", similarity, +1,
                      "the correlation between a token's similarity to a prompt and its attention on it",
                      controls=similarity_versus, excluded=excluded),

@@ -45,3 +45,12 @@ def test_a_task_whose_full_model_does_not_beat_clip_recovers_nothing():
     r = result()
     r.zero_shot = hits(1, 1, 1, 1)
     assert recovered({"task": r}, "both") == {}
+
+
+def test_gain_rows_say_which_prompts_learned():
+    from mmprompts.claims import Estimate
+    from mmprompts.mechanism import gain_rows
+
+    rows = gain_rows({"deep": {"a": Estimate(1.1, 1.0), "b": Estimate(5.0, 1.0)}, "shallow": {"a": Estimate(-0.3, 3.0)}})
+    assert rows == [{"dataset": "a", "deep − CLIP": "+1.1 ± 2.0 (not learned)", "shallow − CLIP": "−0.3 ± 6.0 (not learned)"},
+                    {"dataset": "b", "deep − CLIP": "+5.0 ± 2.0"}]

@@ -22,13 +22,14 @@ from .analysis import ARMS, arm_correct, prompt_term_means
 from .data import ImageDataset, eval_transform, fewshot_splits
 from .data.coop import DatasetSplits, Datum
 from .claims import Estimate, paired
+from .claims.text import plus_minus
 from .experiments import RunSpec, analysis_model, analysis_spec, balanced_items, execute, run_all
 from .models import LoadedCLIP
 from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, cache_root
 from .train import autocast
 
-__all__ = ["ARM_NAMES", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "learned_gains", "recovered",
+__all__ = ["ARM_NAMES", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "gain_rows", "learned_gains", "recovered",
            "run_hits"]
 
 # How the book names each arm (prompted.ARMS) in its tables and figures.
@@ -90,11 +91,20 @@ def recovered(arms: dict[str, ArmAccuracies], branch: str) -> dict[str, dict[str
     return out
 
 
+def gain_rows(gains: dict[str, dict[str, Estimate]]) -> list[dict]:
+    """Table rows of the precondition of the claims about learned prompts (`learned_gains`): per dataset and
+    model (e.g. {"deep": ..., "shallow": ...}) the gain over zero-shot CLIP, points ± 2 SE over the test images,
+    and whether it is one ("learned")."""
+    datasets = dict.fromkeys(d for by in gains.values() for d in by)
+    return [{"dataset": d, **{f"{label} − CLIP": plus_minus(by[d], 1) + ("" if by[d].low > 0 else " (not learned)")
+                              for label, by in gains.items() if d in by}} for d in datasets]
+
+
 def effect_rows(effects: dict[str, dict[str, Estimate]], ways: dict[str, str]) -> list[dict]:
     """Table rows of what the mechanism rule reads per dataset (`claims.mechanism_effects`, points, ± 2 SE over
     test images) and the hypothesis it decides there (`claims.mechanism_way`)."""
     def cell(e: Estimate) -> str:
-        return f"{e.mean:+.1f} ± {2 * e.se:.1f}"
+        return plus_minus(e, 1)
     return [{"dataset": name, "full − CLIP": cell(e["gain"]), "bias term − half gain": cell(e["bias_half"]),
              "constant bias − half gain": cell(e["constant_bias_half"]),
              "re-weighting − half gain": cell(e["reweighting_half"]), "bias term − re-weighting": cell(e["bias_vs_reweighting"]),

@@ -50,7 +50,8 @@ class Estimate:
         return self.mean + Z * self.se
 
     def __str__(self) -> str:
-        return f"{self.mean:+.3f} ± {Z * self.se:.3f}" if self.se else f"{self.mean:+.3f}"
+        text = f"{self.mean:+.3f} ± {Z * self.se:.3f}" if self.se else f"{self.mean:+.3f}"
+        return text.replace("-", "\u2212")  # the minus sign a reader expects (claims.text.MINUS)
 
 
 @dataclass(frozen=True)

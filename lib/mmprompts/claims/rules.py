@@ -316,8 +316,9 @@ def given_premise(premise: Verdict, verdict: Verdict) -> Verdict:
     a claim about how prompts move EOS's focus on SOS says nothing where EOS does not focus on SOS."""
     if premise.outcome == SUPPORTS:
         return verdict
-    return not_testable(verdict.claim.id, f"its premise (Sec. 3.3.1) does not hold: {premise.sentence} "
-                        f"Decided without it: {verdict.outcome}.", premise=premise.numbers, without=verdict.numbers)
+    return not_testable(verdict.claim.id, "its premise (Sec. 3.3.1) does not hold here: zero-shot CLIP's EOS does not "
+                        f"attend mostly to SOS ({premise.outcome}, decided on page 4). Decided without it: "
+                        f"{verdict.outcome}.", premise=premise.numbers, without=verdict.numbers)
 
 
 # ----------------------------------------------------------------------------- page 5: attention scope
