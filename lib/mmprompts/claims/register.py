@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .core import Claim
-from .text import INPUT_SCALE, T_EOS, T_SOS
+from .text import INPUT_SCALE, T_EOS, T_SOS, math
 
 # The precondition of the averaged claims of Tables 1-3 (rules.py, "which tasks learned").
 _LEARNED_AVERAGE = ("each task learned ({} above zero-shot beyond 2 SE); tasks that did not are left out of the "
@@ -70,7 +70,8 @@ _CLAIMS = [
           "biases removed)", "as for the prompts; a rule that misses the second way here cannot find it elsewhere",
           kind="check", sentence="Positive control: bias tuning is decided as the second way",
           precondition="bias tuning beats zero-shot CLIP beyond 2 SE on the dataset"),
-    Claim("formulation.similar-tokens-attend", "the more similar x_i is to p_c, the larger the attention value obtained",
+    Claim("formulation.similar-tokens-attend",
+          f"the more similar {math('x_i')} is to {math('p_c')}, the larger the attention value obtained",
           "Sec. 3.2.1, App. B", "02_prompts_in_attention",
           "per image, the correlation over (input token, vision prompt) pairs of a block between their similarity "
           "(minus the Euclidean distance of the hidden states, as in Fig. 6) and the attention on the prompt, mean "

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _plain,
                    _sign, dataset_average, estimate, paired)
 from .register import CLAIMS
-from .text import names, number, plus_minus, scientific, signed
+from .text import among, names, number, plus_minus, scientific, signed
 
 
 def _verdict(claim_id: str, outcome: str, sentence: str, **numbers) -> Verdict:
@@ -72,11 +72,11 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
     else:
         outcome = INCONCLUSIVE
     word = "rises" if expected > 0 else "falls"
-    sentence = (f"{_first_upper(what)} {word} beyond {Z:g} SE on {len(raw)} of {n} datasets ({names(raw)}) and "
-                f"the other way on {len(oppose)} ({names(oppose)}).")
+    sentence = (f"{_first_upper(what)} {word} beyond {Z:g} SE on {among(raw)} of {n} datasets and the other way on "
+                f"{among(oppose)}.")
     if controls:
         equalled = [f"{d} ({names(matched[d])})" for d in raw if matched[d]]
-        sentence += (f" Beyond every untrained control ({names(controls)}) on {len(agree)} ({names(agree)})"
+        sentence += (f" Beyond every untrained control ({names(controls)}) on {among(agree)}"
                      + (f"; untrained prompts do as much on {names(equalled)}." if equalled else "."))
     return _verdict(claim_id, outcome, sentence + note, effects=dict(effects), controls=controls,
                     excluded=dict(excluded or {}))
@@ -108,8 +108,8 @@ def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mappin
     n = len(effects)
     outcome = (SUPPORTS if len(same) > n / 2 and not different else
                CONTRADICTS if len(different) > len(same) and len(different) >= n / 2 else INCONCLUSIVE)
-    sentence = (f"{_first_upper(what)} stays within its margin on {len(same)} of {n} datasets ({names(same)}) "
-                f"and leaves it beyond {Z:g} SE on {len(different)} ({names(different)}).")
+    sentence = (f"{_first_upper(what)} stays within its margin on {among(same)} of {n} datasets and leaves it "
+                f"beyond {Z:g} SE on {among(different)}.")
     sentence += _controls_note(controls or {}, lambda d, e: d in margins and abs(e.mean) + Z * e.se <= margins[d],
                                "stay within it", effects)
     return _verdict(claim_id, outcome, sentence + note, effects=dict(effects), margins=dict(margins),
@@ -306,8 +306,8 @@ def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], mos
     outcome = (SUPPORTS if n and len(holds) > n / 2 and not fails else
                CONTRADICTS if n and len(fails) >= n / 2 and len(fails) > len(holds) else INCONCLUSIVE)
     sentence = (f"Zero-shot CLIP's EOS gives SOS {number(low, 2)}–{number(high, 2)} of its attention (per block, mean over heads); "
-                f"above {most:g} in most blocks on {len(holds)} of {n} datasets ({names(holds)}), below in most "
-                f"blocks on {len(fails)} ({names(fails)}).")
+                f"above {most:g} in most blocks on {among(holds)} of {n} datasets, below in most blocks on "
+                f"{among(fails)}.")
     return _verdict("text-attention.eos-focus-on-sos", outcome, sentence, holds=holds, fails=fails, range=[low, high])
 
 
