@@ -67,7 +67,7 @@ from IPython.display import HTML
 from mmprompts import PromptedCLIP
 from mmprompts.analysis import attention_shift, decompose_attention
 from mmprompts.claims import decide_identities, decide_relative_attention, report
-from mmprompts.experiments import analysis_models, in_batches, test_images
+from mmprompts.analysis_inputs import analysis_models, balanced_test_images, in_batches
 from mmprompts.figures import block_lines
 from mmprompts.page import figure
 from mmprompts.tables import html_table
@@ -89,7 +89,7 @@ zero_shot = PromptedCLIP(clip)
 records = {}
 for name, model in analysis_models(S, clip, data, progress=False).items():
     dataset = data[name]
-    images, _ = test_images(clip, dataset, 16)
+    images, _ = balanced_test_images(clip, dataset, 16)
     parts = [decompose_attention(model, images, layer) for layer in range(clip.depth)]
     records[name] = {
         "error": max(max(p.scaling_error, p.sum_error) for p in parts),

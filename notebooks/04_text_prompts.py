@@ -62,7 +62,7 @@ from IPython.display import HTML, display
 from mmprompts import PromptedCLIP
 from mmprompts.analysis import TEXT_GROUPS, VISION_GROUPS, token_group_attention
 from mmprompts.claims import decide_direction, decide_equal, report, text_attention_effects
-from mmprompts.experiments import analysis_model, in_batches, test_images
+from mmprompts.analysis_inputs import analysis_model, balanced_test_images, in_batches
 from mmprompts.figures import group_attention_grid
 from mmprompts.page import caption
 from mmprompts.paper import CLIP_TEMPLATE
@@ -77,7 +77,7 @@ zero_shot = PromptedCLIP(clip)
 shares = {}
 for name, dataset in data.items():
     prompted = analysis_model(S, clip, dataset)
-    images, _ = test_images(clip, dataset, S.analysis_images)
+    images, _ = balanced_test_images(clip, dataset, S.analysis_images)
     shares[name] = {label: token_group_attention(model, in_batches(images), dataset.classnames, CLIP_TEMPLATE, progress=False)
                     for label, model in (("CLIP", zero_shot), ("prompted", prompted))}
 

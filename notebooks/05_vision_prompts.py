@@ -70,7 +70,7 @@ from mmprompts import PromptedCLIP
 from mmprompts.analysis import (attention_scope, cls_attention_maps, prompt_patch_similarity, rotate_images,
                                 rotation_agreement, scope_change)
 from mmprompts.claims import cls_map_effects, decide_direction, decide_map_kept, decide_scope_unchanged, report
-from mmprompts.experiments import analysis_model, in_batches, test_images
+from mmprompts.analysis_inputs import analysis_model, balanced_test_images, in_batches
 from mmprompts.figures import cls_attention_grid, display_images, rotation_maps, scope_grid
 from mmprompts.page import caption, figure
 from mmprompts.tables import html_table
@@ -85,7 +85,7 @@ MAP_IMAGES = 64  # images per dataset for the maps of Fig. 6 (they are image-siz
 scope, maps, models = {}, {}, {}
 for name, dataset in data.items():
     models[name] = analysis_model(S, clip, dataset)
-    images, _ = test_images(clip, dataset, S.analysis_images)
+    images, _ = balanced_test_images(clip, dataset, S.analysis_images)
     scope[name] = {"CLIP": attention_scope(zero_shot, in_batches(images), progress=False)["W prompt"],
                    **attention_scope(models[name], in_batches(images), progress=False)}
     shown = images[:MAP_IMAGES]

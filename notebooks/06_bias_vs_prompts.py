@@ -62,7 +62,8 @@ page_header(S, "06_bias_vs_prompts", "Sec. 3.4, Table 1")
 from IPython.display import HTML, display
 
 from mmprompts.claims import report
-from mmprompts.experiments import run_all, table1_specs
+from mmprompts.experiments import run_all
+from mmprompts.presets import table1_specs
 from mmprompts.tables import bias_wins, html_table, show, table1, with_average
 from mmprompts.worlds import ablation_pairs, dependence_rows, flipped, table1_verdicts, world_dependence, world_tasks
 

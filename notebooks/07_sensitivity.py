@@ -74,8 +74,9 @@ from IPython.display import HTML, display
 from mmprompts.claims import (decide_depth_best_near_top, decide_depth_exceeds_clip, decide_depth_rises,
                               decide_many_classes_keep_gaining, decide_more_prompts_help, decide_unstable_above, estimate,
                               report, seed_estimate)
-from mmprompts.experiments import (method_label, run_all, seed_accuracies, table1_methods, table1_specs, table2_methods,
-                                   table2_specs, table3_methods, table3_specs)
+from mmprompts.experiments import run_all, seed_accuracies
+from mmprompts.methods import method_label
+from mmprompts.presets import table1_methods, table1_specs, table2_methods, table2_specs, table3_methods, table3_specs
 from mmprompts.figures import accuracy_curves
 from mmprompts.page import figure
 from mmprompts.tables import PAPER_LAYERS, best_prompt_setting, html_table, paper_dataset, show, table2, table3, with_average

@@ -27,7 +27,7 @@ __all__ = ["Captioned", "PAPER", "PageHeader", "caption", "figure", "page_header
 PAPER = ("Ma, Xie, Wei, Sun, Fan, Bao, Guo and Zheng, <i>Understanding the Multi-modal Prompts of the "
          "Pre-trained Vision-Language Model</i>, arXiv preprint, 2023")
 # Parameters that describe the machine, not the experiment: a re-run on another machine leaves them out.
-_MACHINE = ("device", "workers", "cache")
+_MACHINE = ("device", "processes", "cache")
 
 
 def _parameter(s: Settings, name: str):

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .data.miniworld import MINI_TASKS
-from .experiments import FailedRun, RunSpec, table1_methods, table2_methods, table3_methods
+from .experiments import FailedRun, RunSpec
+from .presets import table1_methods, table2_methods, table3_methods
 from .paper import TABLE1, TABLE2, TABLE3
 from .prompted import PromptConfig
 

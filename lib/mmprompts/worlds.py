@@ -17,7 +17,8 @@ from typing import Mapping, Sequence
 from .claims import (Verdict, decide_bias_beats_prompts, decide_bias_gain_largest, decide_bias_near_optimal,
                      decide_zero_shot_weak)
 from .data.miniworld import MINI_TASKS, SPLIT_SIZES
-from .experiments import FailedRun, RunSpec, seed_accuracies, table1_methods
+from .experiments import FailedRun, RunSpec, seed_accuracies
+from .presets import table1_methods
 from .tables import paper_dataset
 
 __all__ = ["WorldVerdicts", "ablation_pairs", "dependence_rows", "flipped", "table1_seed_accuracies", "table1_verdicts",
