@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from mmprompts.claims import CONTRADICTS, decide_bias_beats_prompts, decide_zero_shot_weak
 from mmprompts.data.miniworld import PAPER_ANALOGUES
-from mmprompts.experiments import RunSpec, table1_methods
+from mmprompts.experiments import RunSpec
+from mmprompts.presets import table1_methods
 from mmprompts.worlds import dependence_rows, flipped, table1_seed_accuracies, world_dependence, world_designs, world_tasks
 
 LAYERS = 12
