@@ -65,7 +65,8 @@ from IPython.display import HTML, display
 
 from mmprompts import PromptedCLIP
 from mmprompts.claims import decide_zero_shot_weak, report
-from mmprompts.experiments import RunSpec, run_all, test_images
+from mmprompts.analysis_inputs import balanced_test_images
+from mmprompts.experiments import RunSpec, run_all
 from mmprompts.figures import class_probabilities, display_images
 from mmprompts.page import caption
 from mmprompts.paper import dataset_name
@@ -100,7 +101,7 @@ show(with_average(zero_shot), {"zeroshot": "zero-shot accuracy (%)"},
 zero_shot_model = PromptedCLIP(clip)
 views = []
 for name, dataset in data.items():
-    images, labels = test_images(clip, dataset, 6)
+    images, labels = balanced_test_images(clip, dataset, 6)
     with torch.no_grad():
         text = class_text_features(zero_shot_model, dataset.classnames, dataset.template)
         probs = zero_shot_model.logits(zero_shot_model.encode_image(images), text).softmax(-1)

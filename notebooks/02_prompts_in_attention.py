@@ -80,7 +80,7 @@ from mmprompts.analysis import BRANCHES, CONTROLS, attention_shift, decompose_at
 from mmprompts.claims import (decide_direction, decide_identities, decide_mechanism, decide_relative_attention, estimate,
                               mechanism_effects, mechanism_way, not_learned, paired, report)
 from mmprompts.claims.text import number, scientific
-from mmprompts.experiments import analysis_models, in_batches, test_images
+from mmprompts.analysis_inputs import analysis_models, balanced_test_images, in_batches
 from mmprompts.figures import block_lines, recovered_bars
 from mmprompts.mechanism import ARM_NAMES, arm_accuracies, arm_rows, effect_rows, gain_rows, learned_gains, recovered
 from mmprompts.page import figure
@@ -104,7 +104,7 @@ models = analysis_models(S, clip, data, progress=False)
 # %%
 records = {}
 for name, model in models.items():
-    images, _ = test_images(clip, data[name], 16)
+    images, _ = balanced_test_images(clip, data[name], 16)
     parts = [decompose_attention(model, images, layer) for layer in range(clip.depth)]
     controls = null_controls(clip, model, S.seeds[0])
     records[name] = {

@@ -83,7 +83,9 @@ from mmprompts.analysis import (CONTROLS, TEXT_GROUPS, null_controls, patch_heat
                                 text_group_attention, text_tokens)
 from mmprompts.claims import (combine, decide_direction, decide_eos_focus_on_sos, decide_map_kept, given_premise,
                               not_learned, relevancy_effects, report)
-from mmprompts.experiments import RunSpec, analysis_models, execute, in_batches, run_all, table2_methods, test_images
+from mmprompts.analysis_inputs import analysis_models, balanced_test_images, in_batches
+from mmprompts.experiments import RunSpec, trained_models
+from mmprompts.presets import table2_methods
 from mmprompts.figures import (display_images, group_share_grid, overlay_maps, position_relevance, text_positions,
                                token_relevance)
 from mmprompts.mechanism import gain_rows, learned_gains
@@ -113,13 +115,12 @@ HTML(f"<p>Datasets in the statistics: <b>{', '.join(data) or 'none'}</b>; left o
 stats, models, control_stats = {}, {}, {}
 deep = analysis_models(S, clip, data, progress=False)
 shallow = {name: RunSpec(name, table2_methods([1])[1], S.seeds[0]) for name in data}
-if S.learned is None:
-    run_all(list(shallow.values()), clip, S, progress=False)  # trains the missing ones together
+shallow_models = trained_models(list(shallow.values()), clip, S, datasets=data, progress=False) if S.learned is None else {}
 for name, dataset in data.items():
-    images, labels = test_images(clip, dataset, S.analysis_images)
+    images, labels = balanced_test_images(clip, dataset, S.analysis_images)
     models[name] = {"CLIP": zero_shot, "deep": deep[name]}
     if S.learned is None:
-        models[name]["shallow"] = execute(shallow[name], clip, dataset, S, progress=False).model
+        models[name]["shallow"] = shallow_models[shallow[name]]
     stats[name] = {label: relevancy_statistics(model, in_batches(images, labels), dataset.classnames, CLIP_TEMPLATE,
                                                progress=False)
                    for label, model in models[name].items()}
@@ -157,7 +158,7 @@ if stats:
 if stats:
     views = []
     for name, dataset in data.items():
-        images, labels = test_images(clip, dataset, 6)
+        images, labels = balanced_test_images(clip, dataset, 6)
         pictures = display_images(images, clip)
         maps = {}
         for label in ("CLIP", "deep"):
@@ -180,7 +181,7 @@ if stats:
 if stats:
     rows = {}
     for name, dataset in data.items():
-        images, labels = test_images(clip, dataset, 1)
+        images, labels = balanced_test_images(clip, dataset, 1)
         classname = dataset.classnames[labels[0]]
         for label in ("CLIP", "deep"):
             model = models[name][label]

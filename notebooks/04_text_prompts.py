@@ -66,7 +66,7 @@ from mmprompts.analysis import CONTROLS, TEXT_GROUPS, VISION_GROUPS, null_contro
 from mmprompts.claims import (decide_direction, decide_eos_focus_on_sos, decide_equal, given_premise, not_learned, report,
                               text_attention_effects)
 from mmprompts.claims.text import number
-from mmprompts.experiments import analysis_model, in_batches, test_images
+from mmprompts.analysis_inputs import analysis_model, balanced_test_images, in_batches
 from mmprompts.figures import group_attention_grid
 from mmprompts.mechanism import gain_rows, learned_gains
 from mmprompts.page import caption
@@ -80,7 +80,7 @@ zero_shot = PromptedCLIP(clip)
 shares, control_text = {}, {}
 for name, dataset in data.items():
     prompted = analysis_model(S, clip, dataset)
-    images, _ = test_images(clip, dataset, S.analysis_images)
+    images, _ = balanced_test_images(clip, dataset, S.analysis_images)
     shares[name] = {label: token_group_attention(model, in_batches(images), dataset.classnames, CLIP_TEMPLATE, progress=False)
                     for label, model in (("CLIP", zero_shot), ("prompted", prompted))}
     # the null controls: the same text statistics for prompts that learned nothing

@@ -73,7 +73,7 @@ from mmprompts.analysis import (CONTROLS, attention_scope, cls_attention_maps, n
                                 rotate_images, rotation_agreement, scope_change)
 from mmprompts.claims import cls_map_effects, decide_direction, decide_map_kept, decide_scope_unchanged, not_learned, report
 from mmprompts.claims.text import number
-from mmprompts.experiments import analysis_model, in_batches, test_images
+from mmprompts.analysis_inputs import analysis_model, balanced_test_images, in_batches
 from mmprompts.figures import cls_attention_grid, display_images, rotation_maps, scope_grid
 from mmprompts.mechanism import gain_rows, learned_gains
 from mmprompts.page import caption, figure
@@ -87,7 +87,7 @@ MAP_IMAGES = 64  # images per dataset for the maps of Fig. 6 (they are image-siz
 scope, maps, models, controls = {}, {}, {}, {}
 for name, dataset in data.items():
     models[name] = analysis_model(S, clip, dataset)
-    images, _ = test_images(clip, dataset, S.analysis_images)
+    images, _ = balanced_test_images(clip, dataset, S.analysis_images)
     scope[name] = {"CLIP": attention_scope(zero_shot, in_batches(images), progress=False)["W prompt"],
                    **attention_scope(models[name], in_batches(images), progress=False)}
     shown = images[:MAP_IMAGES]

@@ -70,7 +70,8 @@ from IPython.display import HTML, display
 
 from mmprompts.claims import paper_rows, report, table1_verdicts
 from mmprompts.data import load_dataset
-from mmprompts.experiments import run_all, table1_specs
+from mmprompts.experiments import run_all
+from mmprompts.presets import table1_specs
 from mmprompts.tables import bias_wins, html_table, show, table1, task_accuracies, with_average
 from mmprompts.variants import flipped, recipe_dependence, recipe_rows, recipe_summary, variant_rows
 from mmprompts.worlds import ablation_pairs, world_dependence, world_tasks

@@ -73,8 +73,9 @@ page_header(S, "07_sensitivity", "Sec. 3.5, App. C, Tables 2–3")
 from IPython.display import HTML, display
 
 from mmprompts.claims import estimate, paper_rows, report, sensitivity_verdicts
-from mmprompts.experiments import (method_label, run_all, seed_accuracies, table1_methods, table1_specs, table2_specs,
-                                   table3_specs)
+from mmprompts.experiments import run_all, seed_accuracies
+from mmprompts.methods import method_label
+from mmprompts.presets import table1_methods, table1_specs, table2_methods, table2_specs, table3_methods, table3_specs
 from mmprompts.figures import accuracy_curves
 from mmprompts.page import figure
 from mmprompts.tables import (PAPER_LAYERS, best_prompt_setting, html_table, show, table2, table3, task_accuracies,

@@ -13,7 +13,8 @@ import torch
 
 import mmprompts as mp
 from mmprompts import PromptConfig
-from mmprompts.experiments import RunSpec, method_config, method_label
+from mmprompts.experiments import RunSpec
+from mmprompts.methods import method_config, method_label
 from mmprompts.profiles import settings
 from mmprompts.runs import TRAINER_VERSION, run_config, run_key
 from mmprompts.storage import CodeInCheckpoint
@@ -458,7 +459,7 @@ def test_export_to_a_folder_names_it(tiny_clip, tmp_path):
 def test_analysis_model_uses_the_learned_checkpoint(tiny_clip, images, tmp_path):
     from mmprompts.data import load_dataset
     from mmprompts.data.toy import make_toy_dataset
-    from mmprompts.experiments import analysis_model
+    from mmprompts.analysis_inputs import analysis_model
 
     torch.manual_seed(3)
     trained_elsewhere = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 3))

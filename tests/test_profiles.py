@@ -8,7 +8,8 @@ import statistics
 import pytest
 
 from mmprompts import PromptConfig, paper
-from mmprompts.experiments import RunSpec, table1_specs, table2_specs, table3_specs
+from mmprompts.experiments import RunSpec
+from mmprompts.presets import table1_specs, table2_specs, table3_specs
 from mmprompts.profiles import PARAMETERS, from_parameters, settings
 from mmprompts.tables import best_prompt_setting, table1, table2, table3, to_csv, to_markdown, zero_shot_table
 

@@ -249,3 +249,64 @@ def test_text_checkpointing_gives_the_same_features_and_gradients(tiny_clip, mon
     assert len(calls) == len(tiny_clip.model.transformer.resblocks)  # every text block, no image block
     assert torch.allclose(plain, recomputed, atol=1e-6)
     assert len(plain_grads) == 5 and all(torch.allclose(a, b, atol=1e-6) for a, b in zip(plain_grads, recomputed_grads))
+
+
+@pytest.mark.parametrize("config, template", [
+    (mp.PromptConfig(n_ctx_text=2, depth_text=3, bias_text=(0, 2)), "a photo of a {}."),  # "a photo of a" shared
+    (mp.PromptConfig.prompts(6, 3), "a photo of a {}."),  # SOS and six placeholder prompts shared
+    (mp.PromptConfig.bias([0, 1, 2]), "{} texture."),  # only SOS shared
+    (mp.PromptConfig(), "a photo of a {}."),  # zero-shot: SOS + "a photo of a"
+], ids=["2-prompts", "6-prompts", "bias", "zero-shot"])
+def test_shared_text_positions_computed_once_equal_every_row_in_full(tiny_clip, config, template):
+    """The default text forward computes the positions every class prompt shares once (per run): the features
+    and the learned tensors' gradients equal those of the full forward of every row."""
+    model = mp.PromptedCLIP(tiny_clip, config)
+    randomise_biases(model)
+    tokens = model.tokenize(model.prompt_texts(["dog", "golden retriever puppy", "x"], template))
+    shared = model.encode_tokens(tokens)
+    full = model.encode_tokens(tokens, truncate=False)
+    assert (shared - full).abs().max() <= 1e-5
+    params = [p for name, p in model.named_parameters() if p.requires_grad and name.startswith("text_")]
+    if params:
+        grads = torch.autograd.grad(shared.square().sum(), params)
+        expected = torch.autograd.grad(full.square().sum(), params)
+        for g, e in zip(grads, expected):
+            assert (g - e).abs().max() <= 1e-5 * e.abs().max()
+
+
+def test_stacked_runs_read_their_own_classes(tiny_clip):
+    """`rows_per_run`: run r encodes only its own class prompts with its own learned tensors (features and
+    gradients as each run alone)."""
+    from torch.func import functional_call
+
+    config = mp.PromptConfig(n_ctx_text=2, depth_text=3, bias_text=(0, 2))
+    models = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        models.append(mp.PromptedCLIP(tiny_clip, config))
+        randomise_biases(models[-1])
+    names = [n for n, p in models[0].named_parameters() if p.requires_grad]
+    stacked = {n: torch.stack([m.get_parameter(n).detach() for m in models]).requires_grad_() for n in names}
+    classes = [["dog", "cat"], ["golden retriever puppy", "x", "fish", "a b c"], ["zebra"]]
+    tokens = [models[0].tokenize(models[0].prompt_texts(c)) for c in classes]
+
+    class Text(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, tokens, rows):
+            return self.model.encode_tokens(tokens, rows_per_run=rows)
+
+    together = functional_call(Text(models[0]), {f"model.{n}": t for n, t in stacked.items()},
+                               (torch.cat(tokens), [2, 4, 1]))
+    together.square().sum().backward()
+    for r, (model, own) in enumerate(zip(models, together.split([2, 4, 1]))):
+        alone = model.encode_tokens(tokens[r], truncate=False)
+        assert (own - alone).abs().max() <= 1e-5
+        alone.square().sum().backward()
+        for name in names:
+            expected = model.get_parameter(name).grad
+            assert (stacked[name].grad[r] - expected).abs().max() <= 1e-5 * expected.abs().max(), (r, name)
+    with pytest.raises(ValueError, match=r"rows_per_run=\[2, 4\]: give one count per stacked run \(3\)"):
+        functional_call(Text(models[0]), {f"model.{n}": t for n, t in stacked.items()}, (torch.cat(tokens), [2, 4]))

@@ -17,7 +17,7 @@ from mmprompts import models, runs
 from mmprompts.cli import main
 from mmprompts.data import fewshot, load_dataset
 from mmprompts.data.toy import make_toy_dataset
-from mmprompts.experiments import FailedRun, RunSpec, outcome
+from mmprompts.experiments import FailedRun, RunSpec, results
 from mmprompts.paper import TABLE3
 from mmprompts.profiles import settings
 from mmprompts.tables import FailedCell, table3, to_csv, to_markdown
@@ -54,7 +54,8 @@ def test_diverged_run_stops_is_recorded_and_shows_as_diverged(tiny_clip, eurosat
     with pytest.raises(RunDiverged, match="delete it to train this run again"):
         train(tiny_clip, eurosat, tmp_path, recipe)
     config = settings("mini", cache=str(tmp_path), shots=2, epochs=2, batch_size=4, lr=1e38, min_crop_scale=0.08)
-    failed = outcome(RunSpec("eurosat", mp.PromptConfig.prompts(1, 2), 1), tiny_clip, eurosat, config, only_cached=True)
+    spec = RunSpec("eurosat", mp.PromptConfig.prompts(1, 2), 1)
+    failed = results([spec], tiny_clip, config, datasets={"eurosat": eurosat}, only_cached=True)[spec]
     assert isinstance(failed, FailedRun) and failed.reason == "diverged"
 
     accuracies = {RunSpec("eurosat", mp.PromptConfig.prompts(1, 2), 1): failed, RunSpec("eurosat", mp.PromptConfig.prompts(1, 2), 2): 50.0}
@@ -154,7 +155,8 @@ def test_corrupt_finished_run_file_is_named_and_retrained(tiny_clip, eurosat, tm
     with pytest.raises(runs.RunFileCorrupt, match=f"run file '{path}' is unreadable"):
         train(tiny_clip, eurosat, tmp_path, only_cached=True)  # eval/tables never train
     config = settings("mini", cache=str(tmp_path), shots=2, epochs=2, batch_size=4, lr=0.05, min_crop_scale=0.08)
-    found = outcome(RunSpec("eurosat", mp.PromptConfig.prompts(1, 2), 1), tiny_clip, eurosat, config, only_cached=True)
+    spec = RunSpec("eurosat", mp.PromptConfig.prompts(1, 2), 1)
+    found = results([spec], tiny_clip, config, datasets={"eurosat": eurosat}, only_cached=True)[spec]
     assert isinstance(found, FailedRun) and found.reason == "unreadable" and f"'{path}'" in found.detail
     with pytest.warns(UserWarning, match=f"run file '{path}' is unreadable.*computing the run again"):
         healed = train(tiny_clip, eurosat, tmp_path)

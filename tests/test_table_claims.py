@@ -304,7 +304,8 @@ def test_every_rule_of_tables_1_to_3_on_the_paper_s_numbers():
 
 # ----------------------------------------------------------------------------- Table 7.3: the best setting of the grid
 _TIED_GRID = '''
-from mmprompts.experiments import RunSpec, method_label
+from mmprompts.experiments import RunSpec
+from mmprompts.methods import method_label
 from mmprompts.prompted import PromptConfig
 from mmprompts.tables import best_prompt_setting
 

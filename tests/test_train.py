@@ -101,7 +101,7 @@ def test_cache_hit_skips_training(tiny_clip, eurosat, tmp_path, monkeypatch):
     assert again.cached and not first.cached and again.metrics == first.metrics
     assert all(torch.equal(again.model.learned_state()[k], v) for k, v in first.model.learned_state().items())
     stored = tmp_path / "runs" / first.key
-    assert sorted(p.name for p in stored.iterdir()) == ["config.json", "learned.pt", "metrics.json"]
+    assert sorted(p.name for p in stored.iterdir()) == ["config.json", "learned.pt", "log.jsonl", "metrics.json"]
     assert json.loads((stored / "config.json").read_text())["model"] == tiny_clip.identity
     # any change of the configuration is a different run
     with pytest.raises(LookupError, match="no finished run"):
@@ -149,3 +149,42 @@ def test_zero_shot_run_is_cached(tiny_clip, eurosat, tmp_path):
 def test_nothing_to_learn_is_refused(tiny_clip, eurosat, tmp_path):
     with pytest.raises(ValueError, match="nothing to learn"):
         runs.train_run(tiny_clip, eurosat, mp.PromptConfig(), shots=2, seed=1, recipe=SHORT, cache=tmp_path, progress=False)
+
+
+def test_the_training_log_records_every_step_and_epoch(tiny_clip, eurosat, tmp_path, capsys):
+    method = mp.PromptConfig.prompts(1, 2)
+    recipe = Recipe(epochs=2, batch_size=4, lr=0.05)
+    result = runs.train_run(tiny_clip, eurosat, method, shots=2, seed=1, recipe=recipe, cache=tmp_path,
+                            progress=False, log_every=2)
+    log = runs.read_log(tmp_path / "runs" / result.key)
+    steps = [r for r in log if r["kind"] == "step"]
+    epochs = [r for r in log if r["kind"] == "epoch"]
+    assert [(r["epoch"], r["step"], r["global_step"]) for r in steps] == [(1, 1, 1), (1, 2, 2), (2, 1, 3), (2, 2, 4)]
+    assert [r["lr"] for r in steps] == [lr_at_epoch(0, recipe)] * 2 + [lr_at_epoch(1, recipe)] * 2
+    # an epoch's loss is the mean of its steps' losses (equal batches); its record is the run's history
+    for epoch, history in zip(epochs, result.metrics["history"]):
+        assert epoch["loss"] == pytest.approx(sum(r["loss"] for r in steps if r["epoch"] == epoch["epoch"]) / 2)
+        assert epoch["train_acc"] == history["train_acc"] and epoch["seconds"] > 0
+    # the norm after the last step is the norm of the learned tensors the run stored
+    final = torch.cat([v.flatten() for v in result.model.learned_state().values()]).double().norm()
+    assert steps[-1]["norm"] == pytest.approx(float(final), rel=1e-9)
+    assert log[-1] == {"kind": "test", "accuracy": result.accuracy}
+    printed = capsys.readouterr().out.splitlines()  # every second step of each epoch
+    assert [line.split(":")[0] for line in printed] == ["eurosat seed 1"] * 2
+    assert printed[1].startswith("eurosat seed 1: epoch 2/2 step 2 loss ") and f"lr {lr_at_epoch(1, recipe):.3g}" in printed[1]
+
+
+def test_training_curves_draw_each_run_by_global_step(tiny_clip, eurosat, tmp_path):
+    from mmprompts.figures import training_curves
+
+    recipe = Recipe(epochs=2, batch_size=4, lr=0.05)
+    logs = {name: {f"seed {seed}": runs.read_log(tmp_path / "runs" / runs.train_run(
+        tiny_clip, eurosat, method, shots=2, seed=seed, recipe=recipe, cache=tmp_path, progress=False).key)
+        for seed in (1, 2)} for name, method in (("1+1", mp.PromptConfig.prompts(1, 2)), ("bias", mp.PromptConfig.bias([0])))}
+    lines = training_curves(logs).axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["1+1", "_nolegend_", "bias", "_nolegend_"]
+    assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
+    for line, log in zip(lines, [log for runs_ in logs.values() for log in runs_.values()]):
+        steps = [r for r in log if r["kind"] == "step"]
+        assert list(line.get_xdata()) == [r["global_step"] for r in steps] == [1, 2, 3, 4]
+        assert list(line.get_ydata()) == [r["loss"] for r in steps]

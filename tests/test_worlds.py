@@ -9,7 +9,8 @@ import pytest
 
 from mmprompts.claims import CONTRADICTS, decide_zero_shot_weak, table1_verdicts
 from mmprompts.data.miniworld import MINI_TASKS, PAPER_ANALOGUES, SPLIT_SIZES
-from mmprompts.experiments import FailedRun, RunSpec, table1_methods, table3_methods
+from mmprompts.experiments import FailedRun, RunSpec
+from mmprompts.presets import table1_methods, table3_methods
 from mmprompts.profiles import MINI_RECIPE, settings
 from mmprompts.tables import task_accuracies
 from mmprompts.variants import compare, flipped, recipe_grid, variant_rows

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -16,15 +17,13 @@ from .data import DATASETS, load_dataset
 from .data.fewshot import check_seeds
 from .data.miniworld import MINI_TASKS
 from .data.toy import TOY_CLASSES, make_toy_dataset
+from .methods import METHODS, method_config, method_label
 from .models import load_clip
-from .experiments import METHODS, method_config, method_label
 from .inventory import STATUSES, find_run, list_runs, prune_reasons, remove_runs, run_details, runs_table, size_text
-from .multirun import train_group
-from .runs import cache_root, zero_shot_run
+from .profiles import default_recipe
+from .runs import cache_root, train_runs, zero_shot_run
 from .storage import atomic_write_text
 from .train import Recipe
-
-_D = Recipe()
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -67,17 +66,22 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                             "same result")
     group.add_argument("--bias-layers", type=int, nargs="+", default=None,
                        help="blocks followed by a learnable bias (default: every block)")
-    group = parser.add_argument_group("recipe (defaults: the paper's)")
+    group = parser.add_argument_group("recipe (defaults: the recipe of the model's profile: the mini recipe for "
+                                      "mini-clip, else the paper's; see mmprompts.profiles)")
     group.add_argument("--shots", type=int, default=16, help="training images per class")
     group.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds; results are mean ± std")
-    group.add_argument("--epochs", type=int, default=_D.epochs, help="training epochs (the last one is evaluated)")
-    group.add_argument("--batch-size", type=int, default=_D.batch_size, help="training batch size")
-    group.add_argument("--lr", type=float, default=_D.lr, help="SGD learning rate after warm-up (cosine decay)")
-    group.add_argument("--momentum", type=float, default=_D.momentum, help="SGD momentum")
-    group.add_argument("--weight-decay", type=float, default=_D.weight_decay, help="SGD weight decay")
-    group.add_argument("--warmup-epochs", type=int, default=None,
-                       help="constant warm-up epochs (%(default)s: 1, or 0 with --epochs 1)")
-    group.add_argument("--warmup-lr", type=float, default=_D.warmup_lr, help="learning rate during warm-up")
+    recipe, paper = default_recipe("mini-clip"), Recipe()
+    for name, kind, text in (("epochs", int, "training epochs (the last one is evaluated)"),
+                             ("batch_size", int, "training batch size"),
+                             ("lr", float, "SGD learning rate after warm-up (cosine decay)"),
+                             ("momentum", float, "SGD momentum"), ("weight_decay", float, "SGD weight decay"),
+                             ("warmup_epochs", int, "constant warm-up epochs"),
+                             ("warmup_lr", float, "learning rate during warm-up")):
+        group.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
+                           help=f"{text} (paper {getattr(paper, name)}, mini-clip {getattr(recipe, name)})")
+    group.add_argument("--log-every", type=int, default=None, metavar="N",
+                       help="print every N-th step of each run: loss, lr, norm of the learned tensors (every step "
+                            "is written to the run's log.jsonl)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,9 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _sweep_or_tables(args: argparse.Namespace) -> int:
-    from .experiments import FailedRun, outcome
+    from .experiments import FailedRun, results
+    from .presets import preset_specs
     from .profiles import settings
-    from .sweep import preset_specs, run_sweep
+    from .sweep import run_sweep
     from .tables import preset_tables, to_csv, to_markdown
 
     config = settings(args.profile, **_yaml_parameters(args.parameter))
@@ -162,12 +167,12 @@ def _sweep_or_tables(args: argparse.Namespace) -> int:
         for spec, error in sorted(result.errors.items(), key=lambda item: (item[0].dataset, item[0].label, item[0].seed)):
             print(f"  failed {spec.dataset}, {spec.label}, seed {spec.seed}: {error}", file=sys.stderr)
     else:
-        accuracies, datasets = {}, config.load_datasets()
-        for spec in specs:
-            try:
-                found = outcome(spec, clip, datasets[spec.dataset], config, progress=False, only_cached=True)
-            except LookupError:
+        accuracies = {}
+        for spec, found in results(specs, clip, config, only_cached=True, progress=False).items():
+            if isinstance(found, LookupError):
                 continue
+            if isinstance(found, Exception):
+                raise found
             accuracies[spec] = found if isinstance(found, FailedRun) else found.accuracy
             if isinstance(found, FailedRun):  # the table shows the cell as failed; say which run and why
                 print(f"  {found.reason} {spec}: {found.detail}", file=sys.stderr)
@@ -255,8 +260,12 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _recipe(args: argparse.Namespace) -> Recipe:
-    return Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-                  weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, warmup_lr=args.warmup_lr)
+    """The recipe of the model's profile with the options given on the command line."""
+    names = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "warmup_lr")
+    changes = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if "epochs" in changes and "warmup_epochs" not in changes:
+        changes["warmup_epochs"] = None  # the warm-up follows the epochs given (Recipe: min(1, epochs - 1))
+    return dataclasses.replace(default_recipe(args.model), **changes)
 
 
 def _table(rows: list[dict]) -> str:
@@ -309,32 +318,35 @@ def _main(argv: list[str] | None) -> int:
         return 0
     # everything that can be checked without the model is checked before it loads
     output = _output_file(args.output, cache_root(args.cache) / "results" / f"{args.command}.json")
+    recipe = _recipe(args) if args.command != "zeroshot" else None  # a bad value fails before the model loads
     if args.command != "zeroshot":
-        recipe = _recipe(args)
         check_seeds(args.seeds)
         if args.bias_layers is not None and args.method != "bias":
             raise ValueError(f"--bias-layers {' '.join(map(str, args.bias_layers))}: only --method bias uses it "
                              f"(this is --method {args.method}); drop it or add --method bias")
     datasets = [load_dataset(name, args.data_root) for name in args.dataset]
     clip = load_clip(args.model, args.pretrained, checkpoint=args.checkpoint, device=args.device)
-    rows, failed = [], []  # the seeds of a setting train together; one that fails leaves the others to finish
-    for name, data in zip(args.dataset, datasets):
-        if args.command == "zeroshot":
+    rows, failed = [], []  # the runs of every dataset and seed train together; one that fails leaves the others to finish
+    if args.command == "zeroshot":
+        for name, data in zip(args.dataset, datasets):
             result = zero_shot_run(clip, data, cache=args.cache, workers=args.workers, progress=not args.quiet)
             rows.append({"dataset": name, "method": "zero-shot", "accuracies": [result.accuracy],
                          "runs": [result.key], "cached": [result.cached]})
-            continue
+    else:
         method = method_config(args.method, args.n_ctx, args.depth, clip.depth, args.bias_layers)
         label = method_label(method)
-        outcomes = train_group(clip, data, method, seeds=args.seeds, shots=args.shots, recipe=recipe,
-                               cache=args.cache, only_cached=args.command == "eval", workers=args.workers,
-                               progress=not args.quiet, checkpoint_text=args.checkpoint_text)
-        done = [(seed, r) for seed, r in zip(args.seeds, outcomes) if not isinstance(r, Exception)]
-        failed += [(name, seed, err) for seed, err in zip(args.seeds, outcomes) if isinstance(err, Exception)]
-        if done:
-            rows.append({"dataset": name, "method": label, "seeds": [seed for seed, _ in done],
-                         "accuracies": [r.accuracy for _, r in done], "runs": [r.key for _, r in done],
-                         "cached": [r.cached for _, r in done]})
+        requests = [(data, method, seed) for data in datasets for seed in args.seeds]
+        outcomes = train_runs(clip, requests, shots=args.shots, recipe=recipe, cache=args.cache,
+                              only_cached=args.command == "eval", workers=args.workers, progress=not args.quiet,
+                              checkpoint_text=args.checkpoint_text, log_every=args.log_every)
+        for name in args.dataset:
+            mine = [(seed, r) for (data, _, seed), r in zip(requests, outcomes) if data.name == name]
+            done = [(seed, r) for seed, r in mine if not isinstance(r, Exception)]
+            failed += [(name, seed, err) for seed, err in mine if isinstance(err, Exception)]
+            if done:
+                rows.append({"dataset": name, "method": label, "seeds": [seed for seed, _ in done],
+                             "accuracies": [r.accuracy for _, r in done], "runs": [r.key for _, r in done],
+                             "cached": [r.cached for _, r in done]})
     if failed and not rows:
         raise failed[0][2]  # nothing finished: the one-line error of the first failure
     for name, seed, err in failed:

@@ -21,7 +21,7 @@ from .models import LoadedCLIP
 
 __all__ = ["GROUP_NAMES", "PALETTE", "WIDTH", "accuracy_curves", "block_lines", "class_probabilities", "cls_attention_grid",
            "display_images", "group_attention_grid", "token_relevance", "group_share_grid", "overlay_maps", "position_relevance",
-           "recovered_bars", "rotation_maps", "scope_grid", "text_positions"]
+           "recovered_bars", "rotation_maps", "scope_grid", "text_positions", "training_curves"]
 
 # Okabe & Ito (2008), "Color Universal Design": black first dropped, blue/orange lead.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -333,4 +333,23 @@ def recovered_bars(recovered: Mapping[str, Mapping[str, Mapping[str, float]]], a
         ax.set_xticks(range(len(arms)), [arm_names[a] for a in arms], rotation=35, ha="right")
     axes[0].set_ylabel("gain recovered (%)")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=len(branches), title="towers edited")
+    return fig
+
+
+def training_curves(logs: Mapping[str, Mapping[str, Sequence[dict]]], ylabel: str = "training loss (batch mean)"):
+    """Training loss per step from run logs (`runs.read_log`): one colour per setting, one line per run of it
+    (e.g. per seed). A run that diverged ends with a cross at its last finite step."""
+    fig, ax = plt.subplots(figsize=(7.0, 2.6))
+    for index, (setting, runs) in enumerate(logs.items()):
+        colour = _colour(setting, index)
+        for number, log in enumerate(runs.values()):
+            steps = [r for r in log if r["kind"] == "step"]
+            ax.plot([r["global_step"] for r in steps], [r["loss"] for r in steps], color=colour, lw=0.8, alpha=0.8,
+                    label=setting if number == 0 else "_nolegend_")
+            finite = [r for r in steps if np.isfinite(r["loss"])]
+            if any(r["kind"] == "diverged" for r in log) and finite:
+                ax.plot(finite[-1]["global_step"], finite[-1]["loss"], "x", color=colour, ms=6)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    ax.legend()
     return fig

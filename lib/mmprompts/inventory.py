@@ -18,7 +18,7 @@ import torch
 
 from .data import DATASETS, load_dataset
 from .data.miniworld import MINI_TASKS
-from .experiments import method_label
+from .methods import method_label
 from .runs import TRAINER_VERSION, method_from_key
 from .storage import cache_root
 

@@ -19,18 +19,19 @@ import torch
 from torch.utils.data import DataLoader
 
 from .analysis import ARMS, arm_correct, prompt_term_means
-from .data import ImageDataset, eval_transform, fewshot_splits
-from .data.coop import DatasetSplits, Datum
+from .analysis_inputs import analysis_model, analysis_spec, balanced_items
 from .claims import Estimate, paired
 from .claims.text import plus_minus
-from .experiments import RunSpec, analysis_model, analysis_spec, balanced_items, execute, run_all
+from .data import ImageDataset, eval_transform, fewshot_splits
+from .data.coop import DatasetSplits, Datum
+from .experiments import FailedRun, RunSpec, results
 from .models import LoadedCLIP
 from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, cache_root
 from .train import autocast
 
-__all__ = ["ARM_NAMES", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "gain_rows", "learned_gains", "recovered",
-           "run_hits"]
+__all__ = ["ARM_NAMES", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "gain_rows", "learned_gains",
+           "recovered"]
 
 # How the book names each arm (prompted.ARMS) in its tables and figures.
 ARM_NAMES = {"full": "full model", "reweighting": "re-weighting only", "reweighting-renormalised": "re-weighting, renormalised",
@@ -116,10 +117,9 @@ def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], m
     """`ArmAccuracies` of `method`'s runs (one per seed of `settings`, trained first when missing) on
     `settings.intervention_images` balanced test images of each dataset of `data` (0: all of them);
     with `settings.learned`, of the imported prompts instead."""
-    if settings.learned is None:
-        run_all([RunSpec(name, method, seed) for name in data for seed in settings.seeds], clip, settings,
-                progress=progress)
-    results = {}
+    specs = [RunSpec(name, method, seed) for name in data for seed in settings.seeds] if settings.learned is None else []
+    found = _finished(results(specs + [RunSpec(name) for name in data], clip, settings, datasets=data, progress=progress))
+    out = {}
     for name, dataset in data.items():
         test = _batches(clip, balanced_items(dataset.test, settings.intervention_images or None), batch_size)
         runs = {}
@@ -129,13 +129,13 @@ def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], m
                                    fallback_dir=cache_root(settings.cache) / "fewshot").train
             runs[Path(settings.learned).name] = _arms(model, clip, dataset, train, test, batch_size)
         for seed in settings.seeds if settings.learned is None else ():
-            result = execute(RunSpec(name, method, seed), clip, dataset, settings, progress=False)
+            result = found[RunSpec(name, method, seed)]
             train = fewshot_splits(dataset, settings.shots, seed, fallback_dir=cache_root(settings.cache) / "fewshot").train
             runs[f"seed {seed}"] = _cached(settings, result.key, f"interventions-{settings.intervention_images or 'all'}",
                                            lambda: _arms(result.model, clip, dataset, train, test, batch_size))
-        clip_hits = run_hits(settings, clip, dataset, RunSpec(name), batch_size)
-        results[name] = ArmAccuracies(name, clip_hits[_positions(dataset, settings.intervention_images)], runs)
-    return results
+        clip_hits = _run_hits(settings, clip, found[RunSpec(name)], dataset, batch_size)
+        out[name] = ArmAccuracies(name, clip_hits[_positions(dataset, settings.intervention_images)], runs)
+    return out
 
 
 def _positions(dataset: DatasetSplits, count: int) -> torch.Tensor:
@@ -144,10 +144,14 @@ def _positions(dataset: DatasetSplits, count: int) -> torch.Tensor:
     return torch.tensor([index[id(item)] for item in balanced_items(dataset.test, count or None)], dtype=torch.long)
 
 
-def run_hits(settings, clip: LoadedCLIP, dataset: DatasetSplits, spec: RunSpec, batch_size: int = 128) -> torch.Tensor:
-    """Which test images the run of `spec` (None method: zero-shot CLIP) classifies correctly, [N] bool; cached."""
-    result = execute(spec, clip, dataset, settings, progress=False)
-    return _cached(settings, result.key, "hits", lambda: _hits(result.model, dataset, _batches(clip, dataset.test, batch_size)))
+def _finished(found: dict) -> dict:
+    """The RunResults of `experiments.results`; a run that failed or could not run stops the page with its reason."""
+    for spec, outcome in found.items():
+        if isinstance(outcome, Exception):
+            raise outcome
+        if isinstance(outcome, FailedRun):
+            raise RuntimeError(f"{spec.dataset}, {spec.label}, seed {spec.seed}: {outcome.reason}: {outcome.detail}")
+    return found
 
 
 def learned_gains(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
@@ -155,18 +159,24 @@ def learned_gains(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
     """Per dataset, how much the prompts an analysis page inspects beat zero-shot CLIP: accuracy points,
     paired over the test images (the precondition of every claim about what learned prompts do).
     `method`: the first seed's run of it; None: the analysis model (or the imported prompts)."""
+    specs = {name: (RunSpec(name, method, settings.seeds[0]) if method is not None else
+                    analysis_spec(settings, clip, name) if settings.learned is None else None) for name in data}
+    found = _finished(results([s for s in specs.values() if s is not None] + [RunSpec(name) for name in data], clip,
+                              settings, datasets=data, progress=False))
     gains = {}
     for name, dataset in data.items():
-        if method is not None:
-            prompted = run_hits(settings, clip, dataset, RunSpec(name, method, settings.seeds[0]))
-        elif settings.learned is None:
-            prompted = run_hits(settings, clip, dataset, analysis_spec(settings, clip, name))
-        else:
-            prompted = _hits(analysis_model(settings, clip, dataset, progress=False), dataset,
-                             _batches(clip, dataset.test, 128))
-        clip_hits = run_hits(settings, clip, dataset, RunSpec(name))
+        spec = specs[name]
+        prompted = (_run_hits(settings, clip, found[spec], dataset) if spec is not None else
+                    _hits(analysis_model(settings, clip, dataset, progress=False), dataset, _batches(clip, dataset.test, 128)))
+        clip_hits = _run_hits(settings, clip, found[RunSpec(name)], dataset)
         gains[name] = paired((100 * prompted.float()).tolist(), (100 * clip_hits.float()).tolist())
     return gains
+
+
+def _run_hits(settings, clip: LoadedCLIP, result, dataset: DatasetSplits, batch_size: int = 128) -> torch.Tensor:
+    """Which test images a finished run (zero-shot too) classifies correctly, [N] bool; cached in its folder."""
+    return _cached(settings, result.key, "hits",
+                   lambda: _hits(result.model, dataset, _batches(clip, dataset.test, batch_size)))
 
 
 def _cached(settings, key: str, what: str, compute: Callable[[], object]):

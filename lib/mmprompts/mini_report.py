@@ -16,7 +16,8 @@ import json
 
 from .data import load_dataset
 from .data.miniworld import MINI_TASKS
-from .experiments import run_all, table1_specs
+from .experiments import run_all
+from .presets import table1_specs
 from .models import SHIPPED_MODELS, manifest_path
 from .profiles import settings
 from .tables import Cell, table1, task_accuracies

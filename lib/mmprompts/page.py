@@ -31,7 +31,7 @@ PAPER = ("Ma, Xie, Wei, Sun, Fan, Bao, Guo and Zheng, <i>Understanding the Multi
          'Pre-trained Vision-Language Model</i>, arXiv preprint '
          '<a href="https://arxiv.org/abs/2312.11570">arXiv:2312.11570</a>, 2023')
 # Parameters that describe the machine, not the experiment: a re-run on another machine leaves them out.
-_MACHINE = ("device", "workers", "cache")
+_MACHINE = ("device", "processes", "cache")
 
 
 def _parameter(s: Settings, name: str):

@@ -20,7 +20,7 @@ from .paper import PAPER_DATASETS
 from .prompted import PromptConfig
 from .train import Recipe
 
-__all__ = ["PARAMETERS", "PROFILES", "Settings", "from_parameters", "settings"]
+__all__ = ["PARAMETERS", "PROFILES", "Settings", "default_recipe", "from_parameters", "settings"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Settings:
     intervention_images: int  # test images per dataset of the intervention test (page 2); 0: the whole test split
     recipe: Recipe = field(default_factory=Recipe)
     device: str = "cpu"
-    workers: int = 1  # processes that train runs at once (CPU): `run_all`'s default
+    processes: int = 1  # processes that train runs at once (CPU): `experiments.results`' default
     cache: str | None = None
     learned: str | None = None  # prompts the analysis pages inspect: a MaPLe/PromptSRC or CoOp checkpoint, or a learned.pt of the run cache
 
@@ -113,6 +113,11 @@ PROFILES: dict[str, dict] = {
     ),
 }
 _RECIPE_FIELDS = {f.name for f in dataclasses.fields(Recipe)}
+
+
+def default_recipe(model: str) -> Recipe:
+    """The recipe of the profile whose model `model` is (`mini-clip`: the mini recipe), else the paper's."""
+    return next((p["recipe"] for p in PROFILES.values() if p["model"] == model), Recipe())
 _RECIPE_FLOATS = {f.name for f in dataclasses.fields(Recipe) if f.type == "float"}
 
 
@@ -150,8 +155,8 @@ def settings(profile: str = "mini", **overrides) -> Settings:
         values["pretrained"] = None
     if values.get("device") is None:
         values["device"] = "cuda" if torch.cuda.is_available() else "cpu"
-    if values.get("workers") is None:  # two one-thread processes per two cores (see experiments.run_all)
-        values["workers"] = max(1, min(2, os.cpu_count() or 1)) if values["device"] == "cpu" else 1
+    if values.get("processes") is None:  # two one-thread processes per two cores (see experiments.results)
+        values["processes"] = max(1, min(2, os.cpu_count() or 1)) if values["device"] == "cpu" else 1
     values["data_root"] = values["data_root"] or (os.environ.get("MMPROMPTS_DATA") if profile == "paper" else None)
     for name in ("datasets", "seeds", "depths", "prompt_counts"):
         values[name] = _as_tuple(name, values[name])
@@ -173,7 +178,7 @@ def settings(profile: str = "mini", **overrides) -> Settings:
 # The variables of every notebook's `parameters` cell besides `profile` (None = the profile's value).
 PARAMETERS = ("model", "pretrained", "checkpoint", "data_root", "datasets", "shots", "seeds", "n_ctx", "depths",
               "prompt_counts", "grid_datasets", "epochs", "lr", "batch_size", "analysis_images", "intervention_images", "device",
-              "workers", "cache", "learned")
+              "processes", "cache", "learned")
 
 
 def from_parameters(namespace: dict) -> Settings:
@@ -216,7 +221,8 @@ def _as_tuple(name: str, value) -> tuple:
 
 def _check_types(values: dict) -> None:
     expected = {"model": (str, "a string"), "shots": (int, "an integer"), "n_ctx": (int, "an integer"),
-                "analysis_images": (int, "an integer"), "intervention_images": (int, "an integer"), "device": (str, "a string"), "workers": (int, "an integer")}
+                "analysis_images": (int, "an integer"), "intervention_images": (int, "an integer"), "device": (str, "a string"),
+                "processes": (int, "an integer")}
     for name, (kind, what) in expected.items():
         if not isinstance(values[name], kind) or isinstance(values[name], bool):
             raise ValueError(f"{name}={values[name]!r}: must be {what}")
@@ -240,7 +246,7 @@ def _check_values(values: dict) -> None:
                          "(or None for all of them)")
     if values["intervention_images"] < 0:
         raise ValueError(f"intervention_images={values['intervention_images']!r}: must be >= 0 (0: the whole test split)")
-    for name in ("shots", "n_ctx", "analysis_images", "workers"):
+    for name in ("shots", "n_ctx", "analysis_images", "processes"):
         if values[name] < 1:
             raise ValueError(f"{name}={values[name]!r}: must be >= 1")
     for name in ("seeds", "depths", "prompt_counts"):

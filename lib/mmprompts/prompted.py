@@ -9,10 +9,11 @@ Token layouts (IVLP, the MaPLe/PromptSRC "independent V-L prompting" model):
   vision  [cls, patch_1..patch_M, P_v]    P_v replaced before blocks 1..depth_vision-1
   text    [sos, P_t, rest of "<ctx> <class>.", eos, ...]    P_t replaced at positions 1..n_ctx
 
-Runs stacked in one forward (`multirun.py`): every learned tensor may carry a leading run
+Runs stacked in one forward (`train.train_epochs`): every learned tensor may carry a leading run
 dimension R (prompts [R, n, D], biases [R, D]); the image batch then holds R run-major blocks
 of rows, each block reading its own run's tensors, and the text tower encodes the class
-tokens once per run ([R * C] rows, run-major). Unstacked tensors give the one-run forward.
+tokens once per run ([R * C] rows, run-major), or each run its own classes (`rows_per_run`).
+Unstacked tensors give the one-run forward.
 """
 from __future__ import annotations
 
@@ -252,22 +253,41 @@ class PromptedCLIP(nn.Module):
         return self.encode_tokens(self.tokenize(texts).to(self._device), trace, intervention=intervention)
 
     def encode_tokens(self, tokens: torch.Tensor, trace: Trace | None = None, truncate: bool = True,
-                      intervention: Intervention | None = None) -> torch.Tensor:
+                      rows_per_run: Sequence[int] | None = None, intervention: Intervention | None = None) -> torch.Tensor:
         """Text features from token ids [N, context] (unnormalised, like open_clip).
 
-        With causal attention no token after EOS can reach the EOS output, so by default
-        the tower runs only up to the longest EOS position of the batch.
+        With causal attention no token after EOS can reach the EOS output, and the positions before
+        the first one where the rows differ (SOS, the prompts, the template's first words) hold the
+        same states in every row of a run. So by default the tower runs only up to the longest EOS
+        and computes those shared positions once per run (not with a `trace`, which records every
+        row's attention, nor with an `intervention`, which edits every row's); `truncate=False` runs the
+        full context for every row, as open_clip does.
+
+        Stacked runs read all N rows each, or with `rows_per_run` consecutive blocks of the rows
+        (run r its own rows_per_run[r] class prompts; the features come back in the same order).
         """
         eos = tokens.argmax(dim=-1)
         if truncate:
             tokens = tokens[:, : int(eos.max()) + 1]
+        runs = _stacked_runs(self.text_prompts, self.text_bias)
+        counts = _rows_per_run(runs, len(tokens), rows_per_run, tokens.device)
+        if runs and rows_per_run is None:  # every run reads the same class tokens with its own learned tensors
+            tokens, eos = tokens.repeat(runs, 1), eos.repeat(runs)
+        shared = _shared_length(tokens, eos) if truncate and trace is None and intervention is None else 0
+        if shared > 1:
+            x = self._encode_shared_prefix(tokens, eos, shared, counts)
+        else:
+            x = self._encode_rows(tokens, eos, trace, counts, intervention)
+        proj = self.clip.text_projection
+        return proj(x) if isinstance(proj, nn.Linear) else x @ proj
+
+    def _encode_rows(self, tokens: torch.Tensor, eos: torch.Tensor, trace: Trace | None,
+                     counts: torch.Tensor | None, intervention: Intervention | None = None) -> torch.Tensor:
+        """The text tower on every row in full: [N, D] states at EOS before the projection."""
         clip, n_ctx = self.clip, self.config.n_ctx_text
         x = clip.token_embedding(tokens)
-        runs = _stacked_runs(self.text_prompts, self.text_bias)
-        if runs:  # every run reads the same class tokens with its own learned tensors
-            x, eos = x.repeat(runs, 1, 1), eos.repeat(runs)
         if n_ctx:
-            x = torch.cat([x[:, :1], _expand(self.text_prompts[0], x), x[:, 1 + n_ctx :]], dim=1)
+            x = torch.cat([x[:, :1], _expand(self.text_prompts[0], x, counts), x[:, 1 + n_ctx :]], dim=1)
         x = x + clip.positional_embedding[: x.shape[1]]
         if trace is not None:
             trace.eos = eos
@@ -275,11 +295,39 @@ class PromptedCLIP(nn.Module):
             intervention.eos = eos
         x = self._run_blocks(
             clip.transformer.resblocks, x, self.text_prompts, _replace_after_sos, self.text_bias, trace, causal=True,
-            prompt_positions=slice(1, 1 + n_ctx) if n_ctx else None, intervention=intervention,
+            counts=counts, prompt_positions=slice(1, 1 + n_ctx) if n_ctx else None, intervention=intervention,
         )
-        x = clip.ln_final(x[torch.arange(x.shape[0], device=x.device), eos])
-        proj = clip.text_projection
-        return proj(x) if isinstance(proj, nn.Linear) else x @ proj
+        return clip.ln_final(x[torch.arange(x.shape[0], device=x.device), eos])
+
+    def _encode_shared_prefix(self, tokens: torch.Tensor, eos: torch.Tensor, shared: int,
+                              counts: torch.Tensor | None) -> torch.Tensor:
+        """`_encode_rows` with the first `shared` positions (the same tokens in every row) computed once per run.
+
+        The states are kept flat, [runs * shared + N * rest, D]: each run's shared positions, then
+        each row's own; only attention tells them apart (`_shared_prefix_block`)."""
+        clip, n_ctx = self.clip, self.config.n_ctx_text
+        rows, length = tokens.shape
+        runs = 1 if counts is None else len(counts)
+        positions = clip.positional_embedding[:length]
+        prefix = clip.token_embedding(tokens[:1, :shared]).expand(runs, -1, -1)
+        if n_ctx:
+            prefix = _with_prompt(prefix, self.text_prompts[0])
+        prefix = prefix + positions[:shared]
+        x = torch.cat([prefix.flatten(0, 1), (clip.token_embedding(tokens[:, shared:]) + positions[shared:]).flatten(0, 1)])
+        layout = _SharedLayout(runs, shared, rows, length - shared, counts)
+        for i, block in enumerate(clip.transformer.resblocks):
+            if 0 < i < len(self.text_prompts):
+                head = _with_prompt(x[: layout.prefix_tokens].view(runs, shared, -1), self.text_prompts[i])
+                x = torch.cat([head.flatten(0, 1), x[layout.prefix_tokens :]])
+            if self.checkpoint_text and torch.is_grad_enabled():
+                x = checkpoint(_shared_prefix_block, block, x, layout, use_reentrant=False)
+            else:
+                x = _shared_prefix_block(block, x, layout)
+            if str(i) in self.text_bias:
+                bias = self.text_bias[str(i)]
+                x = x + (bias.to(x.dtype) if bias.dim() == 1 else bias.to(x.dtype)[layout.run_of_token(x.device)])
+        at_eos = layout.prefix_tokens + torch.arange(rows, device=x.device) * layout.rest + (eos - shared)
+        return clip.ln_final(x[at_eos])
 
     def encode_image(self, images: torch.Tensor, trace: Trace | None = None,
                      intervention: Intervention | None = None) -> torch.Tensor:
@@ -319,10 +367,11 @@ class PromptedCLIP(nn.Module):
         blocks: nn.ModuleList,
         x: torch.Tensor,
         prompts: nn.ParameterList,
-        insert: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        insert: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor],
         biases: nn.ParameterDict,
         trace: Trace | None,
         causal: bool,
+        counts: torch.Tensor | None = None,
         prompt_positions: slice | None = None,
         intervention: Intervention | None = None,
     ) -> torch.Tensor:
@@ -334,7 +383,7 @@ class PromptedCLIP(nn.Module):
         edit = _Edit(intervention, prompt_positions) if edits else None
         for i, block in enumerate(blocks):
             if 0 < i < len(prompts):
-                x = insert(x, prompts[i])
+                x = insert(x, prompts[i], counts)
             if trace is not None and trace.keep_hidden:
                 trace.hidden.append(x)
             if causal and self.checkpoint_text and trace is None and edit is None and torch.is_grad_enabled():
@@ -342,7 +391,7 @@ class PromptedCLIP(nn.Module):
             else:
                 x = _block(block, x, causal, trace, edit and edit.at(i))
             if str(i) in biases and (intervention is None or intervention.keeps_biases):
-                x = _add_bias(x, biases[str(i)])
+                x = _add_bias(x, biases[str(i)], counts)
         return x
 
 
@@ -368,8 +417,7 @@ def _block(block: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None,
 def _attention(attn: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None, edit: _Edit | None = None) -> torch.Tensor:
     """Multi-head self-attention from open_clip's parameters (in_proj_*, out_proj, num_heads)."""
     batch, length, width = x.shape
-    heads = attn.num_heads
-    q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(batch, length, 3, heads, -1).permute(2, 0, 3, 1, 4)
+    q, k, v = _heads(F.linear(x, attn.in_proj_weight, attn.in_proj_bias), batch, attn.num_heads)
     if (trace is None or not trace.keep_attention) and edit is None:
         out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
     else:
@@ -383,8 +431,7 @@ def _attention(attn: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | No
         out = probs @ v
         if edit is not None:
             out = _edited_update(edit, scores, probs, v, out)
-    out = out.transpose(1, 2).reshape(batch, length, width)
-    return F.linear(out, attn.out_proj.weight, attn.out_proj.bias)
+    return F.linear(_merge_heads(out), attn.out_proj.weight, attn.out_proj.bias)
 
 
 def _edited_update(edit: _Edit, scores: torch.Tensor, probs: torch.Tensor, v: torch.Tensor,
@@ -414,19 +461,99 @@ def _edited_update(edit: _Edit, scores: torch.Tensor, probs: torch.Tensor, v: to
     return torch.where(is_prompt[:, None], full, update)
 
 
-def _expand(prompt: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """`prompt` [n, D] for every row of `like`; a stacked [R, n, D] for each of R run-major blocks of rows."""
+def _heads(qkv: torch.Tensor, batch: int, heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """q, k, v [batch, heads, length, head width] from the packed projection of `batch` sequences."""
+    return qkv.view(batch, -1, 3, heads, qkv.shape[-1] // (3 * heads)).permute(2, 0, 3, 1, 4)
+
+
+def _merge_heads(out: torch.Tensor) -> torch.Tensor:
+    """[batch, heads, length, head width] -> [batch, length, width]."""
+    return out.transpose(1, 2).flatten(2)
+
+
+@dataclass(frozen=True)
+class _SharedLayout:
+    """Where the states of `_encode_shared_prefix` sit: each run's `shared` positions, then each row's `rest`."""
+
+    runs: int
+    shared: int
+    rows: int
+    rest: int
+    counts: torch.Tensor | None  # rows per run (None: one run, unstacked)
+
+    @property
+    def prefix_tokens(self) -> int:
+        return self.runs * self.shared
+
+    def run_of_token(self, device: torch.device) -> torch.Tensor:
+        runs = torch.arange(self.runs, device=device)
+        return torch.cat([runs.repeat_interleave(self.shared), runs.repeat_interleave(self.counts * self.rest)])
+
+
+def _shared_prefix_block(block: nn.Module, x: torch.Tensor, layout: _SharedLayout) -> torch.Tensor:
+    """`_block` (causal) on the flat states of `_encode_shared_prefix`: a row's own positions attend to its
+    run's shared positions and to its own earlier ones; the shared positions only to earlier shared ones."""
+    attn, width, split = block.attn, x.shape[-1], layout.prefix_tokens
+    qkv = F.linear(block.ln_1(x), attn.in_proj_weight, attn.in_proj_bias)
+    q_shared, k_shared, v_shared = _heads(qkv[:split], layout.runs, attn.num_heads)
+    q_own, k_own, v_own = _heads(qkv[split:], layout.rows, attn.num_heads)
+    out_shared = F.scaled_dot_product_attention(q_shared, k_shared, v_shared, is_causal=True)
+    if layout.counts is None:
+        k_shared, v_shared = k_shared.expand(layout.rows, -1, -1, -1), v_shared.expand(layout.rows, -1, -1, -1)
+    else:
+        k_shared = k_shared.repeat_interleave(layout.counts, dim=0, output_size=layout.rows)
+        v_shared = v_shared.repeat_interleave(layout.counts, dim=0, output_size=layout.rows)
+    visible = torch.ones(layout.rest, layout.shared + layout.rest, dtype=torch.bool, device=x.device).tril(layout.shared)
+    out_own = F.scaled_dot_product_attention(q_own, torch.cat([k_shared, k_own], dim=2), torch.cat([v_shared, v_own], dim=2),
+                                             attn_mask=visible)
+    out = torch.cat([_merge_heads(out_shared).reshape(split, width), _merge_heads(out_own).reshape(-1, width)])
+    x = x + block.ls_1(F.linear(out, attn.out_proj.weight, attn.out_proj.bias))
+    return x + block.ls_2(block.mlp(block.ln_2(x)))
+
+
+def _shared_length(tokens: torch.Tensor, eos: torch.Tensor) -> int:
+    """How many leading positions hold the same token in every row, short of the first EOS (every row
+    keeps its EOS among the positions it computes alone)."""
+    same = (tokens == tokens[:1]).all(dim=0)
+    return min(int(same.long().cumprod(0).sum()), int(eos.min()))
+
+
+def _with_prompt(prefix: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
+    """Shared positions [runs, shared, D] with positions 1..n replaced by a run's prompt [n, D] (or [runs, n, D])."""
+    prompt = prompt.to(prefix.dtype)
+    prompt = prompt.expand(prefix.shape[0], -1, -1) if prompt.dim() == 2 else prompt
+    return torch.cat([prefix[:, :1], prompt, prefix[:, 1 + prompt.shape[1] :]], dim=1)
+
+
+def _rows_per_run(runs: int, rows: int, rows_per_run: Sequence[int] | None, device: torch.device) -> torch.Tensor | None:
+    """The rows each stacked run reads, as a tensor (None for an unstacked model)."""
+    if rows_per_run is None:
+        return torch.full((runs,), rows, device=device) if runs else None
+    if len(rows_per_run) != runs or sum(rows_per_run) != rows:
+        raise ValueError(f"rows_per_run={list(rows_per_run)}: give one count per stacked run ({runs}) adding up "
+                         f"to the {rows} token rows")
+    return torch.tensor(list(rows_per_run), device=device)
+
+
+def _expand(prompt: torch.Tensor, like: torch.Tensor, counts: torch.Tensor | None = None) -> torch.Tensor:
+    """`prompt` [n, D] for every row of `like`; a stacked [R, n, D] for each of R run-major blocks of rows
+    (of `counts` rows each, or equal blocks)."""
     prompt = prompt.to(like.dtype)
     if prompt.dim() == 2:
         return prompt.expand(like.shape[0], -1, -1)
-    return prompt.repeat_interleave(like.shape[0] // prompt.shape[0], dim=0)
+    if counts is None:
+        return prompt.repeat_interleave(like.shape[0] // prompt.shape[0], dim=0)
+    return prompt.repeat_interleave(counts, dim=0, output_size=like.shape[0])
 
 
-def _add_bias(x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """`x` [N, L, D] plus a bias [D] on every token; a stacked [R, D] for each of R run-major blocks of rows."""
+def _add_bias(x: torch.Tensor, bias: torch.Tensor, counts: torch.Tensor | None = None) -> torch.Tensor:
+    """`x` [N, L, D] plus a bias [D] on every token; a stacked [R, D] for each of R run-major blocks of rows
+    (of `counts` rows each, or equal blocks)."""
     if bias.dim() == 1:
         return x + bias
-    return (x.unflatten(0, (bias.shape[0], -1)) + bias[:, None, None]).flatten(0, 1)
+    if counts is None:
+        return (x.unflatten(0, (bias.shape[0], -1)) + bias[:, None, None]).flatten(0, 1)
+    return x + bias.repeat_interleave(counts, dim=0, output_size=x.shape[0])[:, None]
 
 
 def _stacked_runs(prompts: nn.ParameterList, biases: nn.ParameterDict) -> int:
@@ -438,12 +565,12 @@ def _stacked_runs(prompts: nn.ParameterList, biases: nn.ParameterDict) -> int:
     return 0
 
 
-def _replace_last(x: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
-    return torch.cat([x[:, : -prompt.shape[-2]], _expand(prompt, x)], dim=1)
+def _replace_last(x: torch.Tensor, prompt: torch.Tensor, counts: torch.Tensor | None = None) -> torch.Tensor:
+    return torch.cat([x[:, : -prompt.shape[-2]], _expand(prompt, x, counts)], dim=1)
 
 
-def _replace_after_sos(x: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
-    return torch.cat([x[:, :1], _expand(prompt, x), x[:, 1 + prompt.shape[-2] :]], dim=1)
+def _replace_after_sos(x: torch.Tensor, prompt: torch.Tensor, counts: torch.Tensor | None = None) -> torch.Tensor:
+    return torch.cat([x[:, :1], _expand(prompt, x, counts), x[:, 1 + prompt.shape[-2] :]], dim=1)
 
 
 def _placeholder(n_ctx: int) -> str:

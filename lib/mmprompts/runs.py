@@ -1,10 +1,12 @@
-"""The run cache: one folder per training configuration, keyed by a hash of all of it.
+"""The run cache: one folder per training configuration, keyed by a hash of all of it; and the trainer of runs.
 
     <cache>/runs/<key>/config.json    the full configuration (what the key hashes)
+                       log.jsonl      the training log: one JSON record per step and per epoch (`read_log`)
                        checkpoint.pt  while training: learned tensors + optimizer after the last epoch
                        learned.pt     when done: prompts/biases only (kilobytes)
                        metrics.json   when done: test accuracy, per-epoch history
                        diverged.json  instead, when the run diverged: epoch, step, lr, message
+                       tensorboard/   the log as TensorBoard events, when `tensorboard` is installed
     <cache>/fewshot/   few-shot lists of datasets whose folder is read-only
 
 Re-running a finished configuration loads it; an interrupted one resumes after its last
@@ -12,34 +14,48 @@ completed epoch. A run file that cannot be read is named in a warning and the ru
 a bad checkpoint.pt restarts training from epoch 1, a bad metrics.json or learned.pt retrains
 (`only_cached=True` raises `RunFileCorrupt` instead). A diverged run is recorded, not retried:
 training is deterministic, so the same configuration would diverge at the same step again;
-deleting its diverged.json trains it again (e.g. on other hardware). The default cache is
-$MMPROMPTS_CACHE or ~/.cache/mmprompts.
+deleting its diverged.json trains it again (e.g. on other hardware). A run is finished only
+when its final test logits are finite. The default cache is $MMPROMPTS_CACHE or ~/.cache/mmprompts.
+
+Runs train in groups (`train.train_epochs`): `train_runs` loads the finished runs and trains the
+others in the groups `plan_groups` makes; `train_run` is the case of one run.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import math
 import os
 import time
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
+from tqdm.auto import tqdm
 
 from .data import fewshot_splits
 from .data.coop import DatasetSplits
 from .models import LoadedCLIP
 from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, atomic_write_text, cache_root
-from .train import Recipe, RunDiverged, evaluate, train_epochs
+from .train import Recipe, RunDiverged, batch_rows, evaluate, evaluate_models, train_epochs
 
-__all__ = ["TRAINER_VERSION", "OpenRun", "RunFileCorrupt", "RunResult", "cache_root", "method_from_key", "method_key",
-           "open_run", "run_config", "run_key", "train_run", "zero_shot_run"]
+__all__ = ["CPU_GROUP_RUNS", "TRAINER_VERSION", "OpenRun", "RunFileCorrupt", "RunResult", "cache_root", "group_limit",
+           "method_from_key", "method_key", "open_run", "open_runs", "plan_groups", "read_log", "run_config", "run_key",
+           "train_group", "train_run", "train_runs", "zero_shot_run"]
 
 # Bump when a change to training or evaluation changes results: old runs stop matching.
-TRAINER_VERSION = "1"
+# 2: one loop for one run or many (groups across datasets), shared text positions computed once,
+#    SGD on the stacked rows: the same recipe, results changed at float-rounding level.
+TRAINER_VERSION = "2"
+
+# At most this many runs per group on a CPU: beyond about 9 runs a CPU step's cost per run stops
+# falling (benchmarks/bench_multirun.py), and more, smaller groups keep the training processes of
+# `experiments.run_all` evenly busy. On CUDA only memory limits a group (`group_limit`).
+CPU_GROUP_RUNS = 16
 
 
 class RunFileCorrupt(ValueError):
@@ -106,8 +122,8 @@ def run_key(config: dict) -> str:
 class OpenRun:
     """A run to train: its cache folder and its model, initialised from its seed or resumed from its checkpoint.
 
-    `train_run` trains one; `multirun.train_group` trains several in lock-step. Both checkpoint
-    and finish through these methods, so a run's folder looks the same whichever trained it."""
+    The group trainer (`train_group`) checkpoints, logs and finishes each of its runs through these
+    methods, so a run's folder looks the same whichever group trained it."""
 
     key: str
     config: dict
@@ -119,20 +135,31 @@ class OpenRun:
     history: list[dict] = field(default_factory=list)
     optimizer_state: dict | None = None
     elapsed_s: float = 0.0  # training time of the sessions before this one
+    steps: list[dict] = field(default_factory=list)  # the log's step records of the epoch under way
+
+    @property
+    def label(self) -> str:
+        return f"{self.fewshot.name} seed {self.seed}"
+
+    def log_step(self, record: dict) -> None:
+        self.steps.append({"kind": "step", **record})
 
     def save_checkpoint(self, epoch: int, stats: dict, optimizer_state: dict, session_s: float) -> None:
-        """After every epoch: learned tensors, optimizer and history, enough to resume after it."""
+        """After every epoch: learned tensors, optimizer and history, enough to resume after it; then the epoch's log."""
         self.history.append(stats)
         atomic_torch_save(self.folder / "checkpoint.pt", {
             "epoch": epoch, "history": self.history, "learned": self.model.learned_state(),
             "optimizer": optimizer_state, "elapsed_s": self.elapsed_s + session_s,
         })
+        epoch_record = {"kind": "epoch", "epoch": epoch + 1, **{k: v for k, v in stats.items() if k != "epoch"}}
+        self._append_log([*self.steps, epoch_record])
 
     def diverged(self, err: RunDiverged) -> None:
         """Record a divergence: training is deterministic, so the same configuration would diverge at
         the same step again; re-running it raises at once instead of retraining (see `open_run`)."""
-        atomic_write_text(self.folder / "diverged.json", json.dumps(
-            {"epoch": err.epoch, "step": err.step, "lr": err.lr, "message": str(err)}, indent=1))
+        record = {"epoch": err.epoch, "step": err.step, "lr": err.lr, "message": str(err)}
+        atomic_write_text(self.folder / "diverged.json", json.dumps(record, indent=1))
+        self._append_log([*self.steps, {"kind": "diverged", **record}])
 
     def finish(self, accuracy: float, session_s: float, group_size: int = 1) -> RunResult:
         """Store the finished run (learned.pt, metrics.json) and drop its checkpoint."""
@@ -142,10 +169,47 @@ class OpenRun:
             "learned_params": sum(p.numel() for p in self.model.parameters() if p.requires_grad),
             "train_items": len(self.fewshot.train), "test_items": len(self.fewshot.test),
         }
+        self._append_log([{"kind": "test", "accuracy": accuracy}])
         atomic_torch_save(self.folder / "learned.pt", self.model.learned_state())
         atomic_write_text(self.folder / "metrics.json", json.dumps(metrics, indent=1))
         (self.folder / "checkpoint.pt").unlink(missing_ok=True)
         return RunResult(self.key, metrics, self.model, cached=False)
+
+    def _append_log(self, records: list[dict]) -> None:
+        with open(self.folder / "log.jsonl", "a") as log:
+            log.writelines(json.dumps(record) + "\n" for record in records)
+        _tensorboard(self.folder, records)
+        self.steps = []
+
+
+_TENSORBOARD = importlib.util.find_spec("tensorboard") is not None
+
+
+def _tensorboard(folder: Path, records: list[dict]) -> None:
+    """The records as TensorBoard scalars in `folder/tensorboard`, when `tensorboard` is installed (never required)."""
+    if not _TENSORBOARD:
+        return
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(folder / "tensorboard")) as writer:
+        for record in records:
+            if record["kind"] == "step":
+                for name in ("loss", "lr", "norm"):
+                    writer.add_scalar(f"step/{name}", record[name], record["global_step"])
+            elif record["kind"] == "epoch":
+                writer.add_scalar("epoch/train_acc", record["train_acc"], record["epoch"])
+            elif record["kind"] == "test":
+                writer.add_scalar("test/accuracy", record["accuracy"])
+
+
+def read_log(folder: str | os.PathLike) -> list[dict]:
+    """A run folder's training log: step records (epoch, step, global_step, loss, lr, norm of the learned
+    tensors), epoch records (loss, train_acc, seconds, ...), then a test or diverged record."""
+    path = Path(folder) / "log.jsonl"
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError) as err:
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable ({err})") from err
 
 
 def open_run(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig, *, shots: int, seed: int, recipe: Recipe,
@@ -155,7 +219,8 @@ def open_run(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig, *, sho
 
     A finished run whose files cannot be read is named and computed again (with `only_cached`,
     RunFileCorrupt is raised instead); a recorded divergence raises RunDiverged; an unreadable
-    checkpoint restarts the run from its first epoch (the one checkpoint is the last good state)."""
+    checkpoint restarts the run from its first epoch (the one checkpoint is the last good state).
+    The log keeps the records of the epochs the run resumes after."""
     fewshot = fewshot_splits(data, shots, seed, fallback_dir=cache_root(cache) / "fewshot")
     config = run_config(clip, data, method, shots, seed, recipe)
     key = run_key(config)
@@ -194,7 +259,186 @@ def open_run(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig, *, sho
             warnings.warn(f"{_named(err, checkpoint_path)}; training the run again from its first epoch", stacklevel=2)
             checkpoint_path.unlink()
             run = OpenRun(key, config, folder, seed, fewshot, fresh_model())
+    _keep_log_before(folder, run.start_epoch)
     return run
+
+
+def _keep_log_before(folder: Path, start_epoch: int) -> None:
+    """Drop the log records of epochs the run trains again (an interrupted epoch, or all of a restarted run)."""
+    path = folder / "log.jsonl"
+    if not path.exists():
+        return
+    try:
+        kept = [r for r in read_log(folder) if r.get("kind") in ("step", "epoch") and r["epoch"] <= start_epoch]
+    except (RunFileCorrupt, KeyError, TypeError):
+        kept = []  # an unreadable log is not worth a warning: it is rewritten from here on
+    atomic_write_text(path, "".join(json.dumps(record) + "\n" for record in kept))
+
+
+def plan_groups(runs: Sequence[OpenRun], recipe: Recipe, max_runs: int | None = None) -> list[list[OpenRun]]:
+    """The runs in the groups they train in: one prompt shape, start epoch and batch size per group (what
+    `train.train_epochs` needs), datasets mixed, at most `max_runs` runs (default `group_limit`).
+
+    Runs of one kind are sorted by their steps per epoch (then dataset and seed, so the groups do not
+    depend on the order the runs were asked for) and cut into groups as even as the limit allows:
+    runs of similar length share a group, and few runs sit out the end of an epoch. The groups come
+    largest work first (the order in which a pool of processes balances best)."""
+    kinds: dict[tuple, list[OpenRun]] = {}
+    for run in runs:
+        kinds.setdefault((run.model.config, run.start_epoch, batch_rows(run.fewshot, recipe)), []).append(run)
+    groups = []
+    for kind in kinds.values():
+        kind.sort(key=lambda run: (-len(run.fewshot.train), run.fewshot.name, run.seed, run.key))
+        limit = max_runs or group_limit(kind, recipe)
+        count = math.ceil(len(kind) / limit)
+        size, extra = divmod(len(kind), count)
+        start = 0
+        for index in range(count):
+            end = start + size + (index < extra)
+            groups.append(kind[start:end])
+            start = end
+    return sorted(groups, key=lambda group: (-sum(_work(run, recipe) for run in group), repr(group[0].model.config),
+                                             group[0].fewshot.name, group[0].seed))
+
+
+def _work(run: OpenRun, recipe: Recipe) -> int:
+    """A run's training cost in a group, up to a constant: its steps times the tokens of one step."""
+    steps = (recipe.epochs - run.start_epoch) * max(1, len(run.fewshot.train) // recipe.batch_size)
+    return steps * _step_bytes(run.model, run.fewshot, recipe)
+
+
+def group_limit(runs: Sequence[OpenRun], recipe: Recipe) -> int:
+    """How many of `runs` (one kind) one group holds: a share of the free memory over the activations one
+    run's step keeps for the backward pass. On CUDA half the device's free memory; on a CPU a quarter
+    of the machine's (two processes of `experiments.results` train at once), and at most CPU_GROUP_RUNS.
+    The memory binds only on a small machine: then the groups, and so the float rounding of the
+    results, depend on the free memory."""
+    model = runs[0].model
+    device = model.logit_scale.device
+    per_run = max(_step_bytes(model, run.fewshot, recipe) for run in runs)
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info(device)[0]
+        return max(1, int(free / 2 // per_run))
+    free = _free_memory()
+    return max(1, min(CPU_GROUP_RUNS, int(free / 4 // per_run) if free else CPU_GROUP_RUNS))
+
+
+def _step_bytes(model: PromptedCLIP, data: DatasetSplits, recipe: Recipe) -> int:
+    """An upper estimate of the activations one run's training step keeps: per block and token about 16
+    widths of 4 bytes (the normalised input, q/k/v, attention output, residual, the 4x MLP twice)."""
+    clip, config = model.clip, model.config
+    visual = clip.visual
+    image_tokens = batch_rows(data, recipe) * (visual.positional_embedding.shape[0] + config.n_ctx_vision)
+    names = [name.replace("_", " ") for name in data.classnames]
+    text_tokens = len(names) * (config.n_ctx_text + 2 + max(len(name.split()) for name in names) + 4)
+    text_blocks = 1 if model.checkpoint_text else len(clip.transformer.resblocks)
+    return 16 * 4 * (image_tokens * visual.transformer.width * len(visual.transformer.resblocks)
+                     + text_tokens * clip.transformer.width * text_blocks)
+
+
+def _free_memory() -> int | None:
+    """The memory the system can give this process now (Linux: MemAvailable), None when it does not say."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def train_group(group: Sequence[OpenRun], clip: LoadedCLIP, recipe: Recipe, *, workers: int | None = None,
+                progress: bool = True, log_every: int | None = None,
+                on_epoch_end: Callable[[OpenRun, int, dict], None] | None = None) -> list[RunResult | RunDiverged]:
+    """Train the runs of one group (see `plan_groups`) in lock-step, evaluate them and store them; the result
+    or the divergence per run, in order.
+
+    `log_every=N` prints every N-th step record of every run (`read_log` keeps them all);
+    `on_epoch_end(run, epoch, stats)` is called after each run's checkpoint."""
+    started = time.perf_counter()
+
+    def on_step(index: int, record: dict) -> None:
+        run = group[index]
+        record["global_step"] = sum(h["steps"] for h in run.history) + record["step"]
+        run.log_step(record)
+        if log_every and record["step"] % log_every == 0:
+            tqdm.write(f"{run.label}: epoch {record['epoch']}/{recipe.epochs} step {record['step']} "
+                       f"loss {record['loss']:.4f} lr {record['lr']:.3g} norm {record['norm']:.4g}")
+
+    def checkpoint(index: int, epoch: int, stats: dict, optimizer_state: dict) -> None:
+        group[index].save_checkpoint(epoch, stats, optimizer_state, time.perf_counter() - started)
+        if on_epoch_end is not None:
+            on_epoch_end(group[index], epoch, stats)
+
+    diverged = train_epochs(
+        [run.model for run in group], clip, [run.fewshot for run in group], recipe, [run.seed for run in group],
+        start_epoch=group[0].start_epoch, optimizer_states=[run.optimizer_state for run in group],
+        on_step=on_step, on_epoch_end=checkpoint, workers=workers, progress=progress,
+    )
+    train_time = time.perf_counter() - started
+    outcomes: dict[int, RunResult | RunDiverged] = dict(diverged)
+    by_data: dict[tuple[str, str], list[int]] = {}
+    for index, run in enumerate(group):
+        if index not in diverged:
+            by_data.setdefault((run.fewshot.name, run.config["data"]), []).append(index)
+    for indices in by_data.values():
+        accuracies = evaluate_models([group[i].model for i in indices], clip, group[indices[0]].fewshot, "test",
+                                     workers=workers, progress=progress)
+        for index, accuracy in zip(indices, accuracies):
+            if accuracy is None:
+                last = group[index].history[-1]
+                outcomes[index] = RunDiverged(
+                    f"the run diverged (seed {group[index].seed}): its test logits are not finite after its last step "
+                    f"(epoch {recipe.epochs}, step {last['steps']}, lr {last['lr']:g}); lower --lr",
+                    epoch=recipe.epochs, step=last["steps"], lr=last["lr"])
+            else:
+                outcomes[index] = group[index].finish(accuracy, train_time, group_size=len(group))
+    for index, outcome in outcomes.items():
+        if isinstance(outcome, RunDiverged):
+            group[index].diverged(outcome)  # recorded: not retrained on the next call
+    return [outcomes[index] for index in range(len(group))]
+
+
+def open_runs(clip: LoadedCLIP, requests: Sequence[tuple[DatasetSplits, PromptConfig, int]], *, shots: int,
+              recipe: Recipe, cache: str | os.PathLike | None = None, only_cached: bool = False,
+              checkpoint_text: bool = False) -> list[RunResult | OpenRun | Exception]:
+    """`open_run` for every request (dataset, method, seed): the finished run, the run to train, or the error
+    that stops this run only (a bad seed, with `only_cached` a run not in the cache, a recorded divergence)."""
+    opened: list[RunResult | OpenRun | Exception] = []
+    for data, method, seed in requests:
+        try:
+            opened.append(open_run(clip, data, method, shots=shots, seed=seed, recipe=recipe, cache=cache,
+                                   only_cached=only_cached, checkpoint_text=checkpoint_text))
+        except Exception as err:  # this run only: the others go on
+            opened.append(err)
+    return opened
+
+
+def train_runs(clip: LoadedCLIP, requests: Sequence[tuple[DatasetSplits, PromptConfig, int]], *, shots: int = 16,
+               recipe: Recipe = Recipe(), cache: str | os.PathLike | None = None, only_cached: bool = False,
+               workers: int | None = None, progress: bool = True, checkpoint_text: bool = False,
+               log_every: int | None = None,
+               on_epoch_end: Callable[[OpenRun, int, dict], None] | None = None) -> list[RunResult | Exception]:
+    """Every run of `requests` (dataset, method, seed) with `shots` and `recipe`: finished ones from the cache,
+    the others trained in the groups of `plan_groups`; the result or the error per request, in order.
+
+    A run that cannot start (see `open_runs`) or that diverges (`RunDiverged`) is returned as its
+    exception while the others finish. `only_cached=True` never trains. `checkpoint_text=True`
+    recomputes the text blocks in the backward pass (less memory with many classes, same result;
+    not part of the cache key)."""
+    outcomes = open_runs(clip, requests, shots=shots, recipe=recipe, cache=cache, only_cached=only_cached,
+                         checkpoint_text=checkpoint_text)
+    to_train = {run.key: run for run in outcomes if isinstance(run, OpenRun)}  # a run asked for twice trains once
+    trained: dict[str, RunResult | RunDiverged] = {}
+    for group in plan_groups(list(to_train.values()), recipe):
+        results = train_group(group, clip, recipe, workers=workers, progress=progress, log_every=log_every,
+                              on_epoch_end=on_epoch_end)
+        trained.update((run.key, result) for run, result in zip(group, results))
+    return [trained[outcome.key] if isinstance(outcome, OpenRun) else outcome for outcome in outcomes]
 
 
 def train_run(
@@ -211,33 +455,16 @@ def train_run(
     workers: int | None = None,
     progress: bool = True,
     checkpoint_text: bool = False,
+    log_every: int | None = None,
 ) -> RunResult:
-    """Train `method` on `shots` per class of `data` with `seed`, evaluate on test; cached.
-
-    `only_cached=True` loads a finished run and raises LookupError instead of training.
-    `checkpoint_text=True` recomputes the text blocks in the backward pass (less memory with
-    many classes, same result; not part of the cache key).
-    """
-    run = open_run(clip, data, method, shots=shots, seed=seed, recipe=recipe, cache=cache, only_cached=only_cached,
-                   checkpoint_text=checkpoint_text)
-    if isinstance(run, RunResult):
-        return run
-    started = time.perf_counter()
-
-    def checkpoint_epoch(epoch: int, stats: dict, optimizer: dict) -> None:
-        run.save_checkpoint(epoch, stats, optimizer, time.perf_counter() - started)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, stats)
-
-    try:
-        train_epochs(run.model, clip, run.fewshot, recipe, seed, start_epoch=run.start_epoch,
-                     optimizer_state=run.optimizer_state, on_epoch_end=checkpoint_epoch, workers=workers, progress=progress)
-    except RunDiverged as err:
-        run.diverged(err)
-        raise
-    train_time = time.perf_counter() - started
-    accuracy = evaluate(run.model, clip, data, "test", workers=workers, progress=progress)
-    return run.finish(accuracy, train_time)
+    """Train `method` on `shots` per class of `data` with `seed`, evaluate on test; cached. The one-run case
+    of `train_runs` (its error is raised); `on_epoch_end(epoch, stats)` after each epoch's checkpoint."""
+    result = train_runs(clip, [(data, method, seed)], shots=shots, recipe=recipe, cache=cache, only_cached=only_cached,
+                        workers=workers, progress=progress, checkpoint_text=checkpoint_text, log_every=log_every,
+                        on_epoch_end=None if on_epoch_end is None else lambda run, epoch, stats: on_epoch_end(epoch, stats))[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def zero_shot_run(clip: LoadedCLIP, data: DatasetSplits, *, cache: str | os.PathLike | None = None,

@@ -4,8 +4,8 @@
     python -m mmprompts tables --preset table1 --profile paper -p data_root /data/coop --format csv
 
 `ray.init()` starts a local Ray on this machine (all its GPUs, or its CPUs) unless `address`
-joins a running cluster. The missing runs that differ only in their seed are one task, trained
-together (`multirun.py`); a task asks for one GPU when the cluster has GPUs, else for
+joins a running cluster. Each group of missing runs (`experiments.plan`) is one task, trained
+together; a task asks for one GPU when the cluster has GPUs, else for
 `cpus_per_run` CPUs. Runs already in the cache are read without starting a task, so
 re-running a sweep only trains what is missing; a run that raises is reported with its
 error and the others go on. Workers must see the same run cache (a shared folder on a
@@ -17,27 +17,12 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .experiments import FailedRun, RunSpec, execute_group, group_specs, outcome, table1_specs, table2_specs, table3_specs
+from .data import load_dataset
+from .experiments import FailedRun, RunSpec, plan, results, train_planned
 from .progress import progress_bar
 from .profiles import Settings
 
-__all__ = ["PRESETS", "SweepResult", "preset_specs", "run_sweep"]
-
-PRESETS = ("table1", "table2", "table3", "all")
-
-
-def preset_specs(preset: str, settings: Settings, layers: int) -> list[RunSpec]:
-    """The runs of one of the paper's tables, or of all three ('all', each run once)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
-    specs = []
-    if preset in ("table1", "all"):
-        specs += table1_specs(settings.datasets, settings.seeds, layers)
-    if preset in ("table2", "all"):
-        specs += table2_specs(settings.datasets, settings.seeds, settings.depths)
-    if preset in ("table3", "all"):
-        specs += table3_specs(settings.datasets, settings.seeds, layers, settings.prompt_counts)
-    return list(dict.fromkeys(specs))
+__all__ = ["SweepResult", "run_sweep"]
 
 
 @dataclass
@@ -52,16 +37,16 @@ _WORKER_STATE: dict = {}
 
 
 def _run_group(specs: list[RunSpec], settings: Settings) -> list[float | FailedRun | str]:
-    """One Ray task: a group of `group_specs` trained together; the accuracy or the error per spec."""
-    from .data import load_dataset
-
+    """One Ray task: a group of `experiments.plan` trained together; the accuracy or the error per spec."""
     if "clip" not in _WORKER_STATE:
         _WORKER_STATE["clip"] = settings.load_model()
-    key = ("data", specs[0].dataset)
-    if key not in _WORKER_STATE:
-        _WORKER_STATE[key] = load_dataset(specs[0].dataset, settings.data_root)
-    results = execute_group(specs, _WORKER_STATE["clip"], _WORKER_STATE[key], settings, progress=False)
-    return [_error_text(r) if isinstance(r, Exception) else r if isinstance(r, FailedRun) else r.accuracy for r in results]
+    datasets = _WORKER_STATE.setdefault("datasets", {})
+    for spec in specs:
+        if spec.dataset not in datasets:
+            datasets[spec.dataset] = load_dataset(spec.dataset, settings.data_root)
+    outcomes = train_planned(specs, _WORKER_STATE["clip"], settings, datasets)
+    return [_error_text(r) if isinstance(r, Exception) else r if isinstance(r, FailedRun) else r.accuracy
+            for r in outcomes.values()]
 
 
 def _error_text(err: BaseException) -> str:
@@ -73,22 +58,23 @@ def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None 
     """Run every spec once (cached ones are only read), on Ray, and collect accuracies and errors."""
     import ray
 
-    from .data import load_dataset
-
     result = SweepResult()
     clip = settings.load_model()
     datasets = {name: load_dataset(name, settings.data_root) for name in sorted({s.dataset for s in specs})}
     missing = []
-    for spec in dict.fromkeys(specs):
-        try:
-            found = outcome(spec, clip, datasets[spec.dataset], settings, only_cached=True)
-            if isinstance(found, FailedRun) and found.reason != "diverged":
-                raise LookupError(found.detail)  # an unreadable run file: the task retrains it
+    for spec, found in results(specs, clip, settings, datasets=datasets, only_cached=True, progress=False).items():
+        if isinstance(found, LookupError) or isinstance(found, FailedRun) and found.reason == "unreadable":
+            missing.append(spec)  # not in the cache, or a run file that cannot be read: its task trains it again
+        elif isinstance(found, Exception):
+            result.errors[spec] = _error_text(found)
+        else:
             result.accuracies[spec] = found if isinstance(found, FailedRun) else found.accuracy
             result.from_cache += 1
-        except Exception:  # not in the cache, or not even buildable: the task reports the real error
-            missing.append(spec)
-    if not missing:
+    zero_shot = [spec for spec in missing if spec.method is None]  # an evaluation: no task needed
+    for spec, found in results(zero_shot, clip, settings, datasets=datasets, progress=False).items():
+        result.accuracies[spec] = found if isinstance(found, FailedRun) else found.accuracy
+    groups = plan([spec for spec in missing if spec.method is not None], clip, settings, datasets)
+    if not groups:
         return result
 
     started_here = not ray.is_initialized()
@@ -100,8 +86,8 @@ def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None 
         remote = ray.remote(max_retries=0)(_run_group).options(**options)
         if settings.device.startswith("cuda") and not gpus:
             raise ValueError(f"device={settings.device!r} but the Ray cluster has no GPU")
-        pending = {remote.remote(group, settings): group for group in group_specs(missing)}
-        bar = progress_bar(None, progress, total=len(specs), initial=len(result.accuracies) + len(result.errors),
+        pending = {remote.remote(group, settings): group for group in groups}
+        bar = progress_bar(None, progress, total=len(set(specs)), initial=len(result.accuracies) + len(result.errors),
                            desc="sweep runs")
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

@@ -21,8 +21,9 @@ from typing import Any, Mapping, Sequence
 from .claims import TaskAccuracies, estimate
 from .data.coop import DatasetSplits
 from .data.miniworld import MINI_TASKS
-from .experiments import FailedRun, RunSpec, seed_accuracies, table1_methods, table2_methods, table3_methods
+from .experiments import FailedRun, RunSpec, seed_accuracies
 from .paper import PAPER_LAYERS, TABLE1, TABLE2, TABLE3, dataset_name
+from .presets import table1_methods, table2_methods, table3_methods
 from .prompted import PromptConfig
 
 __all__ = ["Cell", "FailedCell", "HTMLText", "TableView", "VERDICTS", "best_prompt_setting", "bias_wins", "html_table",

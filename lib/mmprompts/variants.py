@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from .claims import TaskAccuracies, Verdict, table1_verdicts
-from .experiments import run_all, table1_specs
+from .experiments import run_all
+from .presets import table1_specs
 from .tables import task_accuracies
 
 __all__ = ["VariantVerdicts", "compare", "flipped", "recipe_dependence", "recipe_grid", "recipe_rows", "recipe_summary",
