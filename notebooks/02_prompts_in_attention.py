@@ -60,7 +60,7 @@ batch_size = None
 analysis_images = None
 intervention_images = None
 device = None
-workers = None
+processes = None
 cache = None
 learned = None
 
@@ -181,11 +181,15 @@ display(HTML(html_table(arm_rows(arms, "both"),
                         f"{method.n_ctx_vision}+{method.n_ctx_text} prompts in every block, mean ± std over "
                         f"{len(next(iter(arms.values())).runs)} runs, on "
                         f"{S.intervention_images or 'all the'} test images per dataset")))
-figure(recovered_bars({branch: recovered(arms, branch) for branch in BRANCHES},
-                      {a: n for a, n in ARM_NAMES.items() if a != "full"}),
-       "The share of the full model's gain over zero-shot CLIP that each part of eq. 12 keeps on its own, with "
-       "the image tower, the text tower or both edited (means over the runs; 100% = the full model, 0% = CLIP)",
-       "2.2", "eq. 12, Sec. 3.2.1")
+gain_recovered = {branch: recovered(arms, branch) for branch in BRANCHES}
+if any(gain_recovered.values()):
+    display(figure(recovered_bars(gain_recovered, {a: n for a, n in ARM_NAMES.items() if a != "full"}),
+                   "The share of the full model's gain over zero-shot CLIP that each part of eq. 12 keeps on its own, "
+                   "with the image tower, the text tower or both edited (means over the runs; 100% = the full model, "
+                   "0% = CLIP)", "2.2", "eq. 12, Sec. 3.2.1"))
+else:
+    display(HTML("<p>On no dataset does the full model beat zero-shot CLIP: there is no gain to recover (Fig. 2.2 "
+                 "is left out).</p>"))
 
 # %%
 effects = {branch: {d: mechanism_effects(a.effects_input(branch), a.zero_shot) for d, a in arms.items()}

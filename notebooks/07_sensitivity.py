@@ -58,7 +58,7 @@ batch_size = None
 analysis_images = None
 intervention_images = None
 device = None
-workers = None
+processes = None
 cache = None
 learned = None
 

@@ -18,7 +18,7 @@ from mmprompts.methods import method_config, method_label
 from mmprompts.profiles import settings
 from mmprompts.runs import TRAINER_VERSION, run_config, run_key
 from mmprompts.storage import CodeInCheckpoint
-from mmprompts.sweep import preset_specs
+from mmprompts.presets import preset_specs
 from mmprompts.tables import preset_tables
 from mmprompts.train import Recipe
 

@@ -4,6 +4,7 @@ Every notebook also runs in its default profile under `pytest --nbmake notebooks
 """
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
@@ -116,4 +117,4 @@ def test_the_ledger_page_lists_every_recorded_verdict(tmp_path, monkeypatch):
     assert "1 sentences of the paper" in text and "1 supported, 0 contradicted, 0 inconclusive, 0 not testable" in text
     name = claims.CLAIMS["count.more-prompts-help"].sentence
     assert name in text and "07_sensitivity.html#verdict-count-more-prompts-help" in text
-    assert claims.CLAIMS["formulation.identities"].sentence in text  # the check, in its own list
+    assert html.escape(claims.CLAIMS["formulation.identities"].sentence) in text  # the check, in its own list

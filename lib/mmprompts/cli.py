@@ -86,9 +86,9 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mmprompts", description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=_DefaultsFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _DefaultsFormatter
     train = commands.add_parser("train", formatter_class=fmt,
                                 help="few-shot training (cached), then test accuracy per seed")
     _model_options(train)
@@ -257,6 +257,14 @@ def _runs(args: argparse.Namespace) -> int:
         return 0
     print(f"deleted {len(doomed)} runs ({size_text(remove_runs(doomed))})")
     return 0
+
+
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in its help, except None: an option whose default depends on other options
+    (the recipe's, from the model's profile) says so in its own help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return action.help if action.default is None else super()._get_help_string(action)
 
 
 def _recipe(args: argparse.Namespace) -> Recipe:
