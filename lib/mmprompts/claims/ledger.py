@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from ..storage import atomic_write_text
-from .core import CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, Verdict, verdict_anchor
+from .core import CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, Z, Verdict, verdict_anchor
 
 
 VERDICTS_ENV = "MMPROMPTS_VERDICTS"
@@ -49,6 +49,29 @@ class PageVerdicts:
 
     def _repr_markdown_(self) -> str:
         return "\n\n".join(v._repr_markdown_() for v in self.verdicts)
+
+
+def rule_numbers(verdicts: Iterable[Verdict], depth: int = 2) -> list[dict]:
+    """Table rows of the numbers each verdict's rule read (`Verdict.numbers`): one row per measured value
+    (a number, or an estimate as mean ± 2 SE), named by its path (e.g. "slope_first", "gains / land"), with
+    more digits than the sentence prints, so a reader finds every number a verdict quotes on its page."""
+    rows = []
+    for v in verdicts:
+        def visit(value, path):
+            if isinstance(value, Mapping) and {"mean", "se", "n"} <= set(value):
+                mean, se = value["mean"], value["se"]
+                shown = f"{mean:+.3f} ± {Z * se:.3f}" if se else f"{mean:+.3f}"
+                rows.append({"claim": v.claim.label or v.claim.sentence or v.claim.id, "value": " / ".join(path),
+                             "this build": shown.replace("-", "\u2212")})
+            elif isinstance(value, Mapping) and len(path) < depth:
+                for key, inner in value.items():
+                    visit(inner, [*path, str(key)])
+            elif isinstance(value, float) and not isinstance(value, bool):
+                rows.append({"claim": v.claim.label or v.claim.sentence or v.claim.id, "value": " / ".join(path),
+                             "this build": f"{value:.4g}".replace("-", "\u2212")})
+        for key, value in v.numbers.items():
+            visit(value, [key])
+    return rows
 
 
 def report(page: str, verdicts: Sequence[Verdict], scope: str = "") -> PageVerdicts:

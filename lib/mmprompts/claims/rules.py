@@ -177,7 +177,8 @@ def decide_zero_shot_weak(accuracy: Mapping[str, float], test_items: Mapping[str
     outcome = {-1: SUPPORTS, 1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
     sentence = (f"Zero-shot accuracy on {names(shifted)} is {number(group(shifted).mean, 1)}% against {number(group(others).mean, 1)}% "
                 f"on {names(others)}: a gap of {plus_minus(gap, 1)} points.")
-    return _verdict("zeroshot.weak-where-images-differ", outcome, sentence, gap=gap, shifted=shifted, others=others)
+    return _verdict("zeroshot.weak-where-images-differ", outcome, sentence, gap=gap, shifted=shifted, others=others,
+                    shifted_mean=group(shifted), others_mean=group(others))
 
 
 # ----------------------------------------------------------------------------- page 2: attention formulation
