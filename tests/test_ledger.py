@@ -67,3 +67,12 @@ def test_report_stamps_the_scope(monkeypatch, tmp_path):
     C.report("07_sensitivity", [C.decide_more_prompts_help({"a": {1: Estimate(70, 0.1), 4: Estimate(75, 0.1)}},
                                                            {"a": Estimate(10, 1)})], scope=SCOPE)
     assert C.load_verdicts(tmp_path)[0].scope == SCOPE
+
+
+def test_rule_numbers_list_every_number_a_verdict_quotes():
+    verdict = C.decide_zero_shot_weak({"a": 40.0, "b": 60.0, "c": 58.0}, {"a": 500, "b": 500, "c": 500},
+                                      {"a": "eurosat", "b": "imagenet", "c": "caltech101"})
+    rows = {r["value"]: r["this build"] for r in C.rule_numbers([verdict])}
+    assert rows["gap"].startswith("\u221219.000 ± ") and rows["shifted_mean"].startswith("+40.000")
+    assert rows["others_mean"].startswith("+59.000")
+    assert "\u221219.0" in verdict.sentence and "59.0%" in verdict.sentence  # the sentence quotes what the table shows
