@@ -74,10 +74,10 @@ from IPython.display import HTML, display
 from mmprompts.claims import (decide_depth_best_near_top, decide_depth_exceeds_clip, decide_depth_rises,
                               decide_many_classes_keep_gaining, decide_more_prompts_help, decide_unstable_above, estimate,
                               report, seed_estimate)
-from mmprompts.experiments import run_all, seed_accuracies
+from mmprompts.experiments import RunSpec, run_all, run_log, seed_accuracies
 from mmprompts.methods import method_label
 from mmprompts.presets import table1_methods, table1_specs, table2_methods, table2_specs, table3_methods, table3_specs
-from mmprompts.figures import accuracy_curves
+from mmprompts.figures import accuracy_curves, training_curves
 from mmprompts.page import figure
 from mmprompts.tables import PAPER_LAYERS, best_prompt_setting, html_table, paper_dataset, show, table2, table3, with_average
 
@@ -142,3 +142,17 @@ report("07_sensitivity", [
                            for ds in S.grid},
                           {ds: 100 / classes[ds] for ds in S.grid}),
 ])
+
+# %% [markdown]
+# ## Training curves of many prompts
+# Where the paper sees the instability: the training loss at every step of the runs with 10 or more
+# prompts per branch on EuroSAT's stand-in, read from the runs' logs.
+
+# %%
+if eurosat is not None:
+    many = [n for n in S.prompt_counts if n >= 10]  # the paper: unstable when more than 10 per branch
+    logs = {f"{n}+{n} prompts": {f"seed {seed}": run_log(RunSpec(eurosat, count_methods[n], seed), clip, S)
+                                 for seed in S.seeds} for n in many}
+    display(figure(training_curves(logs), f"Training loss per step of the {eurosat} runs with {' and '.join(logs)} in "
+                   "every block, one line per seed (a cross ends a run that diverged)", "7.3", "App. C.2"))
+

@@ -22,20 +22,12 @@ import time
 from pathlib import Path
 
 from .claims import VERDICTS_ENV
+from .storage import project_root
 
-__all__ = ["HTML_MANAGER", "build_book", "execute_notebook", "notebook_sources", "project_root", "tag_for_reader",
-           "widget_script"]
+__all__ = ["HTML_MANAGER", "build_book", "execute_notebook", "notebook_sources", "tag_for_reader", "widget_script"]
 
 HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"
 MATHJAX = "mathjax@3.2.2"
-
-
-def project_root() -> Path:
-    """The checkout holding `_config.yml` (the current folder or the one this package was installed from)."""
-    for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (candidate / "_config.yml").is_file() and (candidate / "notebooks").is_dir():
-            return candidate
-    raise FileNotFoundError("no book here: run from the mmprompts checkout (the folder with _config.yml)")
 
 
 def notebook_sources(root: Path | None = None) -> list[Path]:

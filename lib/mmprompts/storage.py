@@ -1,4 +1,5 @@
-"""Where results live, and atomic file writes: a reader never sees half a file, an interrupted run leaves none."""
+"""Where things live (the run cache, the book's checkout), and atomic file writes: a reader never sees half a
+file, an interrupted run leaves none."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,15 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["atomic_write_text", "atomic_torch_save", "cache_root"]
+__all__ = ["atomic_write_text", "atomic_torch_save", "cache_root", "project_root"]
+
+
+def project_root() -> Path:
+    """The checkout holding `_config.yml` (the current folder or the one this package was installed from)."""
+    for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (candidate / "_config.yml").is_file() and (candidate / "notebooks").is_dir():
+            return candidate
+    raise FileNotFoundError("no book here: run from the mmprompts checkout (the folder with _config.yml)")
 
 
 def cache_root(root: str | os.PathLike | None = None) -> Path:
