@@ -24,7 +24,7 @@ def test_the_gpu_check_runs_tiny_on_the_cpu(tmp_path):
     out = _run(["bash", "gpu_check.sh", "--tiny"], tmp_path)
     rows = [line for line in out.splitlines() if line.startswith("|   ") and "generated" in line]
     assert [row.split("|")[1].strip() for row in rows] == ["1", "2"]  # groups of 1 and 2 runs, both trained
-    assert out.count("text checkpointing") == 2 and "per-pair loop" in out and "speed-up" in out
+    assert out.count("; text checkpointing") == 2 and "per-pair loop" in out and "speed-up" in out
     assert "CPU fp32 vs cpu autocast" in out and "estimated training time of `book --profile paper`" in out
 
 
