@@ -55,7 +55,7 @@ def main() -> None:
     torch.set_grad_enabled(False)
 
     clip = mp.load_clip(args.model, device=device)
-    model = mp.PromptedCLIP(clip, mp.PromptConfig.prompts(4, 12)).to(device)
+    model = mp.PromptedCLIP(clip, mp.PromptConfig.prompts(4, clip.depth)).to(device)
     names = [f"class number {i} of a fine grained dataset" if i % 3 else f"category {i}" for i in range(args.classes)]
     tokens = model.tokenize(model.prompt_texts(names)).to(device)
     longest = int(tokens.argmax(-1).max()) + 1
