@@ -13,9 +13,9 @@ import mmprompts as mp
 from mmprompts import PromptConfig
 from mmprompts.experiments import RunSpec
 from mmprompts.methods import method_config, method_label
+from mmprompts.presets import preset_specs
 from mmprompts.profiles import settings
 from mmprompts.runs import TRAINER_VERSION, run_config, run_key
-from mmprompts.sweep import preset_specs
 from mmprompts.tables import preset_tables
 from mmprompts.train import Recipe
 

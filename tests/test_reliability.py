@@ -221,7 +221,7 @@ def test_cli_bad_output_and_ctrl_c_end_with_one_line(tiny_clip, tmp_path, capsys
     make_toy_dataset(tmp_path / "data", "eurosat", per_class=(2, 1, 1), size=8)
     args = ["--model", str(config), "--dataset", "eurosat", "--data-root", str(tmp_path / "data"),
             "--cache", str(tmp_path / "cache"), "--quiet", "--depth", "3", "--epochs", "2", "--seeds", "1"]
-    monkeypatch.setattr(cli, "train_group", lambda *a, **k: pytest.fail("trained before checking --output"))
+    monkeypatch.setattr(cli, "train_runs", lambda *a, **k: pytest.fail("trained before checking --output"))
     for output, message in ((tmp_path / "missing" / "r.json", "does not exist; create it first"),
                             (tmp_path, "is a folder; give a file name")):
         assert main(["train", *args, "--output", str(output)]) == 2
@@ -231,7 +231,7 @@ def test_cli_bad_output_and_ctrl_c_end_with_one_line(tiny_clip, tmp_path, capsys
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "train_group", interrupted)
+    monkeypatch.setattr(cli, "train_runs", interrupted)
     assert main(["train", *args]) == 130
     assert capsys.readouterr().err == "interrupted: finished work stays in the cache; the same command resumes it\n"
     assert pretrain.main(["--steps", "0", "--out", str(tmp_path / "w.pt")]) == 2

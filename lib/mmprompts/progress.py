@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
-__all__ = ["progress_bar"]
+__all__ = ["print_line", "progress_bar"]
 
 
 def progress_bar(iterable: Iterable | None = None, enabled: bool = True, **kwargs):
@@ -20,3 +20,10 @@ def progress_bar(iterable: Iterable | None = None, enabled: bool = True, **kwarg
     if not enabled or os.environ.get("TQDM_DISABLE", "") not in ("", "0"):
         kwargs["disable"] = True
     return tqdm(iterable, **kwargs)
+
+
+def print_line(text: str) -> None:
+    """Print a line to stdout without breaking a progress bar that is showing (`tqdm.write`)."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(text)
