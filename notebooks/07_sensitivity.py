@@ -73,12 +73,12 @@ page_header(S, "07_sensitivity", "Sec. 3.5, App. C, Tables 2–3")
 from IPython.display import HTML, display
 
 from mmprompts.claims import estimate, paper_rows, report, rule_numbers, sensitivity_verdicts
-from mmprompts.experiments import run_all, seed_accuracies
+from mmprompts.experiments import RunSpec, run_all, run_log, seed_accuracies
 from mmprompts.methods import method_label
 from mmprompts.presets import table1_methods, table1_specs, table2_methods, table2_specs, table3_methods, table3_specs
-from mmprompts.figures import accuracy_curves
+from mmprompts.figures import accuracy_curves, training_curves
 from mmprompts.page import figure
-from mmprompts.tables import (PAPER_LAYERS, best_prompt_setting, html_table, show, table2, table3, task_accuracies,
+from mmprompts.tables import (PAPER_LAYERS, best_prompt_setting, html_table, paper_dataset, show, table2, table3, task_accuracies,
                               with_average)
 
 clip = S.load_model()
@@ -134,6 +134,19 @@ verdicts = sensitivity_verdicts(task_accuracies(accuracies, grid, layers, S.dept
 display(HTML(html_table(rule_numbers(verdicts), "Table 7.4 — What the rules read (accuracy points; estimates as mean ± 2 SE "
                         "over seeds)")))
 report("07_sensitivity", verdicts, scope=S.scope)
+
+# %% [markdown]
+# The runs above 10 prompts per branch, where the paper finds training *"highly unstable and prone to
+# failure"*: each run's training loss, step by step, from the log every run writes (`log.jsonl`).
+
+# %%
+eurosat = next((d for d in S.grid if paper_dataset(d) == "eurosat"), None)
+if eurosat is not None:
+    many = [n for n in S.prompt_counts if n >= 10]  # the paper: unstable when more than 10 per branch
+    logs = {f"{n}+{n} prompts": {f"seed {seed}": run_log(RunSpec(eurosat, table3_methods(layers, [n])[n], seed), clip, S)
+                                 for seed in S.seeds} for n in many}
+    display(figure(training_curves(logs), f"Training loss per step of the {eurosat} runs with {' and '.join(logs)} in "
+                   "every block, one line per seed (a cross ends a run that diverged)", "7.3", "App. C.2"))
 
 # %% [markdown]
 # ## The same rules on the paper's own numbers (positive controls)

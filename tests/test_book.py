@@ -13,9 +13,10 @@ import papermill
 import pytest
 import yaml
 
-from mmprompts.book import project_root, tag_for_reader
+from mmprompts.book import tag_for_reader
 from mmprompts.page import caption, dataset_sources, figure, page_header, rerun_command
 from mmprompts.paper import DATASET_CITATIONS, PAPER_DATASETS
+from mmprompts.storage import project_root
 from mmprompts.profiles import settings
 from mmprompts.progress import progress_bar
 from mmprompts.tables import Cell, html_table, show, to_html

@@ -35,7 +35,7 @@ def test_help_documents_every_option_and_default(capsys):
             if action.option_strings and action.dest != "help":
                 assert action.help, (command, action.dest)
         if command == "train":
-            assert "paper 0.0025, mini-clip 0.01" in " ".join(text.split()) and "(default: [1, 2, 3])" in text and "(default: 16)" in text
+            assert "0.0025 for ViT-B/16, 0.01 for" in " ".join(text.split()) and "(default: [1, 2, 3])" in text and "(default: 16)" in text
 
 
 def training(setup, *extra):

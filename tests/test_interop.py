@@ -15,6 +15,7 @@ import mmprompts as mp
 from mmprompts import PromptConfig
 from mmprompts.experiments import RunSpec
 from mmprompts.methods import method_config, method_label
+from mmprompts.presets import preset_specs
 from mmprompts.profiles import settings
 from mmprompts.runs import TRAINER_VERSION, run_config, run_key
 from mmprompts.storage import CodeInCheckpoint

@@ -10,7 +10,8 @@ import json
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from mmprompts.book import execute_notebook, project_root
+from mmprompts.book import execute_notebook
+from mmprompts.storage import project_root
 from mmprompts.data.toy import make_toy_dataset
 from mmprompts.paper import dataset_name
 from mmprompts.profiles import PARAMETERS

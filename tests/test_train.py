@@ -188,3 +188,15 @@ def test_training_curves_draw_each_run_by_global_step(tiny_clip, eurosat, tmp_pa
         steps = [r for r in log if r["kind"] == "step"]
         assert list(line.get_xdata()) == [r["global_step"] for r in steps] == [1, 2, 3, 4]
         assert list(line.get_ydata()) == [r["loss"] for r in steps]
+
+
+def test_tensorboard_events_when_tensorboard_is_installed(tiny_clip, eurosat, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = runs.train_run(tiny_clip, eurosat, mp.PromptConfig.prompts(1, 2), shots=2, seed=1,
+                            recipe=Recipe(epochs=2, batch_size=4, lr=0.05), cache=tmp_path, progress=False)
+    events = EventAccumulator(str(tmp_path / "runs" / result.key / "tensorboard")).Reload()
+    steps = [r for r in runs.read_log(tmp_path / "runs" / result.key) if r["kind"] == "step"]
+    assert [e.value for e in events.Scalars("step/loss")] == pytest.approx([r["loss"] for r in steps])
+    assert events.Scalars("test/accuracy")[0].value == pytest.approx(result.accuracy)

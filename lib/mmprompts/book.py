@@ -1,9 +1,10 @@
-"""Build the book: execute every notebook with Papermill, then render the HTML with Jupyter Book 1.
+"""Build the book: train its runs, execute every notebook with Papermill, then render the HTML with Jupyter Book 1.
 
     python -m mmprompts book [--profile mini] [-p NAME VALUE ...]
 
-The Jupytext sources in `notebooks/` are converted in memory, executed into
-`book/executed/` (build output, git-ignored), their cells tagged for the reader (parameter
+The runs of all pages train first, together (`book_runs`); then the Jupytext sources in
+`notebooks/` are converted in memory, executed into `book/executed/` (build output,
+git-ignored), their cells tagged for the reader (parameter
 cells removed, code collapsed: `tag_for_reader`) and compiled by `jupyter-book build` with
 execution off. A failing cell fails the command. Trained runs live in the run cache, so a
 second build only re-runs the analyses. The widget JavaScript (`@jupyter-widgets/html-manager`'s
@@ -19,23 +20,25 @@ import sys
 import tarfile
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .analysis_inputs import analysis_spec
 from .claims import VERDICTS_ENV
+from .experiments import RunSpec, results
+from .models import LoadedCLIP
+from .paper import appendix_e_datasets
+from .presets import table1_specs, table2_methods, table2_specs, table3_specs
+from .profiles import Settings, from_parameters
+from .storage import cache_root, project_root
+from .variants import recipe_grid
+from .worlds import world_tasks
 
-__all__ = ["HTML_MANAGER", "build_book", "execute_notebook", "notebook_sources", "project_root", "tag_for_reader",
+__all__ = ["HTML_MANAGER", "book_runs", "build_book", "execute_notebook", "notebook_sources", "tag_for_reader",
            "widget_script"]
 
 HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"
 MATHJAX = "mathjax@3.2.2"
-
-
-def project_root() -> Path:
-    """The checkout holding `_config.yml` (the current folder or the one this package was installed from)."""
-    for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (candidate / "_config.yml").is_file() and (candidate / "notebooks").is_dir():
-            return candidate
-    raise FileNotFoundError("no book here: run from the mmprompts checkout (the folder with _config.yml)")
 
 
 def notebook_sources(root: Path | None = None) -> list[Path]:
@@ -106,8 +109,33 @@ def widget_script(root: Path) -> Path:
     return folder / "embed.js"
 
 
+def book_runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
+    """Every run the book's pages train, listed once so that the build trains them together (one plan of
+    groups, both cores busy) before the pages read them; a run a page needs and this list lacks, the
+    page trains itself (`build_book` says how many)."""
+    layers = clip.depth
+    world = world_tasks(settings.datasets)
+    runs = [RunSpec(name) for name in world]  # zero-shot CLIP: pages 1, 6, 7
+    if settings.learned is None:  # the analysis pages' prompted models (pages 2-5) and page 3's shallow ones
+        templates = {name: data.template for name, data in settings.load_datasets().items()}
+        runs += [analysis_spec(settings, clip, name) for name in settings.datasets]
+        # page 2's intervention test: the analysis model's configuration on every seed
+        runs += [RunSpec(name, settings.analysis_method(layers), seed) for name in settings.datasets
+                 for seed in settings.seeds]
+        runs += [RunSpec(name, table2_methods([1])[1], settings.seeds[0]) for name in appendix_e_datasets(templates)]
+    runs += table1_specs(world, settings.seeds, layers)  # page 6
+    runs += (table2_specs(settings.grid, settings.seeds, settings.depths)  # page 7
+             + table3_specs(settings.grid, settings.seeds, layers, settings.prompt_counts))
+    return list(dict.fromkeys(runs))
+
+
 def build_book(parameters: dict | None = None, html: bool = True, progress: bool = True) -> Path:
-    """Execute all notebooks into book/executed/ and build the HTML; returns the HTML folder."""
+    """Train the book's runs (`book_runs`), execute all notebooks into book/executed/ and build the HTML;
+    returns the HTML folder.
+
+    With the runs in the cache, the pages only read them, so on a CPU they execute two at a time
+    (`Settings.processes` at once, each kernel with one thread: two threads of small operations on
+    two busy cores wait on each other far longer than they compute); the claims ledger comes last."""
     root = project_root()
     widget_script(root)
     # Progress bars would be saved into the pages as frozen widgets; the kernels inherit this, and
@@ -119,14 +147,43 @@ def build_book(parameters: dict | None = None, html: bool = True, progress: bool
     verdicts = executed / "verdicts"
     shutil.rmtree(verdicts, ignore_errors=True)
     os.environ[VERDICTS_ENV] = str(verdicts)
-    for source in notebook_sources(root):
+
+    settings = from_parameters(parameters or {})  # a bad parameter stops the build here, before any page
+    clip = settings.load_model()
+    started = time.perf_counter()
+    print("training the book's runs ...", flush=True)
+    results(book_runs(settings, clip), clip, settings, progress=progress)  # a failed run is its page's to show
+    for variant in list(recipe_grid(settings).values())[1:]:  # page 6's recipe sensitivity (the first is this build's)
+        results(table1_specs(list(settings.datasets), variant.seeds, clip.depth), clip, variant, progress=progress)
+    print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
+    runs_folder = cache_root(settings.cache) / "runs"
+    listed = set(runs_folder.iterdir()) if runs_folder.is_dir() else set()
+
+    *pages, ledger = notebook_sources(root)
+    lanes = settings.processes if settings.device == "cpu" else 1
+
+    def execute(source: Path) -> None:
         started = time.perf_counter()
-        print(f"executing {source.name} ...", flush=True)
         # a page without a parameters cell (the ledger) takes none: Papermill would warn about each
         takes = '# %% tags=["parameters"]' in source.read_text()
         tag_for_reader(execute_notebook(source, executed / f"{source.stem}.ipynb", parameters if takes else None,
-                                        progress=progress))
-        print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
+                                        progress=progress and lanes == 1))
+        print(f"executed {source.name} in {time.perf_counter() - started:.0f} s", flush=True)
+
+    threads = os.environ.get("OMP_NUM_THREADS")
+    if lanes > 1:
+        os.environ["OMP_NUM_THREADS"] = "1"  # read by each kernel's torch when it starts
+    try:
+        with ThreadPoolExecutor(lanes) as pool:
+            list(pool.map(execute, pages))  # the first failure is raised here
+    finally:
+        if lanes > 1:
+            os.environ.pop("OMP_NUM_THREADS") if threads is None else os.environ.update(OMP_NUM_THREADS=threads)
+    execute(ledger)
+    unlisted = set(runs_folder.iterdir()) - listed if runs_folder.is_dir() else set()
+    if unlisted:
+        print(f"note: the pages trained {len(unlisted)} runs that `book_runs` does not list (they trained one page "
+              "at a time)", flush=True)
     if not html:
         return executed
     subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(root),

@@ -77,8 +77,9 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                              ("momentum", float, "SGD momentum"), ("weight_decay", float, "SGD weight decay"),
                              ("warmup_epochs", int, "constant warm-up epochs"),
                              ("warmup_lr", float, "learning rate during warm-up")):
-        group.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
-                           help=f"{text} (paper {getattr(paper, name)}, mini-clip {getattr(recipe, name)})")
+        group.add_argument(f"--{name.replace('_', '-')}", type=kind, default=argparse.SUPPRESS,
+                           help=f"{text} (default: the model's profile's: {getattr(paper, name)} for ViT-B/16, "
+                                f"{getattr(recipe, name)} for mini-clip)")
     group.add_argument("--log-every", type=int, default=None, metavar="N",
                        help="print every N-th step of each run: loss, lr, norm of the learned tensors (every step "
                             "is written to the run's log.jsonl)")
@@ -270,7 +271,7 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def _recipe(args: argparse.Namespace) -> Recipe:
     """The recipe of the model's profile with the options given on the command line."""
     names = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs", "warmup_lr")
-    changes = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    changes = {name: getattr(args, name) for name in names if hasattr(args, name)}
     if "epochs" in changes and "warmup_epochs" not in changes:
         changes["warmup_epochs"] = None  # the warm-up follows the epochs given (Recipe: min(1, epochs - 1))
     return dataclasses.replace(default_recipe(args.model), **changes)

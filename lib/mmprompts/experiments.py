@@ -9,9 +9,10 @@ read is a `FailedRun`, a result of the experiment; `tables.py` aggregates the re
 """
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 
@@ -75,7 +76,9 @@ def results(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, *, datasets: d
     the settings'; CPU only), that many processes of one thread each first train the groups into
     the run cache, then this process reads them: on 2 cores two one-thread processes train two groups
     in about the time one two-thread process trains one and a quarter (the mini model's matrices are
-    too small to keep two threads busy). They train the same groups, so the results are the same."""
+    too small to keep two threads busy). They train the same groups, so the results are the same. What
+    this process trains itself (a single group) it trains with one thread too: on a CPU shared with
+    other work, two threads of small operations wait on each other many times longer than they compute."""
     unique = list(dict.fromkeys(specs))
     datasets = dict(datasets or {})
     for name in sorted({spec.dataset for spec in unique} - set(datasets)):
@@ -93,10 +96,21 @@ def results(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, *, datasets: d
                                                only_cached=only_cached, progress=progress)
             except Exception as err:  # this run only, as for trained runs
                 outcomes[spec] = _as_result(err)
-    found = train_runs(clip, requests, shots=settings.shots, recipe=settings.recipe, cache=settings.cache,
-                       only_cached=only_cached, progress=progress)
+    with _threads(1 if processes > 1 and settings.device == "cpu" else torch.get_num_threads()):
+        found = train_runs(clip, requests, shots=settings.shots, recipe=settings.recipe, cache=settings.cache,
+                           only_cached=only_cached, progress=progress)
     outcomes.update((spec, _as_result(outcome)) for spec, outcome in zip(trained, found))
     return {spec: outcomes[spec] for spec in unique}
+
+
+@contextlib.contextmanager
+def _threads(count: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool = True, only_cached: bool = False,

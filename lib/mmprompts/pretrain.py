@@ -21,7 +21,7 @@ Two stages, each with AdamW (lr 1e-3, linear warm-up, weight decay 0.1 on matric
    both towers start from features that barely tell shapes apart, and each needs the other's
    differences to learn its own. Measured with the 4-block, 128-wide model of world v7: 2200
    contrastive steps alone left the text features of "circle", "square" and "hexagon" with
-   cosines of 0.98-1.00 (58.6% zero-shot on its `shapes` task, 45.0% on `textures`); a first 500
+   cosines of 0.98-1.00 (58.6% zero-shot on its `shapes` task, `objects`' forerunner, 45.0% on `textures`); a first 500
    steps captioned only "a photo of a {shape}." gave 62.4% and 40.0%; a logit scale of 50,
    in-group negatives weighted x4 and one view phrase did not help in 700-step runs (issue #4's
    notes). Starting from an image tower trained on labels is how LiT builds its CLIP-style

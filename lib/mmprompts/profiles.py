@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .data.coop import DATASETS, DatasetSplits, load_dataset
+from .data import DATASETS, DatasetSplits, load_dataset
 from .data.fewshot import check_seeds
 from .data.miniworld import MINI_TASKS, PAPER_ANALOGUES, WORLD_VERSION
 from .models import load_clip, LoadedCLIP

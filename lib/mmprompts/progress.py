@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
-__all__ = ["progress_bar", "progress_write"]
+__all__ = ["print_line", "progress_bar"]
 
 
 def progress_bar(iterable: Iterable | None = None, enabled: bool = True, **kwargs):
@@ -22,8 +22,8 @@ def progress_bar(iterable: Iterable | None = None, enabled: bool = True, **kwarg
     return tqdm(iterable, **kwargs)
 
 
-def progress_write(text: str) -> None:
-    """Print a line without breaking the progress bars on the screen (`tqdm.write`)."""
+def print_line(text: str) -> None:
+    """Print a line to stdout without breaking a progress bar that is showing (`tqdm.write`)."""
     from tqdm.auto import tqdm
 
     tqdm.write(text)

@@ -38,7 +38,7 @@ import torch
 from .data import fewshot_splits
 from .data.coop import DatasetSplits
 from .models import LoadedCLIP
-from .progress import progress_write
+from .progress import print_line
 from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, atomic_write_text, cache_root
 from .train import Recipe, RunDiverged, batch_rows, evaluate, evaluate_models, train_epochs
@@ -366,7 +366,7 @@ def train_group(group: Sequence[OpenRun], clip: LoadedCLIP, recipe: Recipe, *, w
         record["global_step"] = sum(h["steps"] for h in run.history) + record["step"]
         run.log_step(record)
         if log_every and record["step"] % log_every == 0:
-            progress_write(f"{run.label}: epoch {record['epoch']}/{recipe.epochs} step {record['step']} "
+            print_line(f"{run.label}: epoch {record['epoch']}/{recipe.epochs} step {record['step']} "
                        f"loss {record['loss']:.4f} lr {record['lr']:.3g} norm {record['norm']:.4g}")
 
     def checkpoint(index: int, epoch: int, stats: dict, optimizer_state: dict) -> None:

@@ -1,5 +1,5 @@
-"""Where results live, atomic file writes (a reader never sees half a file, an interrupted run leaves
-none), and reading torch files made elsewhere without running code from them."""
+"""Where things live (the run cache, the book's checkout), atomic file writes (a reader never sees half a
+file, an interrupted run leaves none), and reading torch files made elsewhere without running code from them."""
 from __future__ import annotations
 
 import collections
@@ -14,7 +14,16 @@ from typing import Any
 
 import torch
 
-__all__ = ["CodeInCheckpoint", "Unloaded", "atomic_write_text", "atomic_torch_save", "cache_root", "load_untrusted"]
+__all__ = ["CodeInCheckpoint", "Unloaded", "atomic_write_text", "atomic_torch_save", "cache_root", "load_untrusted",
+           "project_root"]
+
+
+def project_root() -> Path:
+    """The checkout holding `_config.yml` (the current folder or the one this package was installed from)."""
+    for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (candidate / "_config.yml").is_file() and (candidate / "notebooks").is_dir():
+            return candidate
+    raise FileNotFoundError("no book here: run from the mmprompts checkout (the folder with _config.yml)")
 
 
 def cache_root(root: str | os.PathLike | None = None) -> Path:

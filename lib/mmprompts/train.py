@@ -24,7 +24,7 @@ A run trained in a group is the run trained alone, up to float reduction order:
 Batched products and gradient sums reduce in another order than a run alone: learned tensors
 agree within 1e-5 after an epoch (tests/test_grouped.py); over the epochs of a chaotic run the
 difference can grow to a flipped test image, so a run's result depends, at that level, on the
-group it trained in (`group_size` in its metrics; `experiments.plan_groups` makes the groups).
+group it trained in (`group_size` in its metrics; `runs.plan_groups` makes the groups).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from ..storage import atomic_write_text
+from ..storage import atomic_write_text, project_root
 from .core import CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, Z, Verdict, verdict_anchor
 
 
@@ -19,8 +19,6 @@ VERDICTS_ENV = "MMPROMPTS_VERDICTS"
 def verdicts_folder() -> Path:
     """Where pages record their verdicts: $MMPROMPTS_VERDICTS (set by the book build), else the
     book's `book/executed/verdicts/` (what the ledger page of a built book reads)."""
-    from ..book import project_root  # imported here: the book module imports this package
-
     return Path(os.environ.get(VERDICTS_ENV) or project_root() / "book" / "executed" / "verdicts")
 
 

@@ -22,9 +22,9 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image
 
-from ..storage import cache_root
 
-__all__ = ["DATASETS", "Datum", "DatasetSplits", "ImageDataset", "load_dataset", "data_root"]
+__all__ = ["DATASETS", "Datum", "DatasetSplits", "ImageDataset", "Layout", "data_root", "load_coop_dataset",
+           "read_json_layout"]
 
 COOP_INSTRUCTIONS = "https://github.com/KaiyangZhou/CoOp/blob/main/DATASETS.md"
 
@@ -80,7 +80,9 @@ def _file_stamp(item: Datum) -> str:
 
 
 @dataclass(frozen=True)
-class _Spec:
+class Layout:
+    """Where a dataset's files are and how its class names read (one entry of DATASETS; the mini world's tasks too)."""
+
     folder: str
     template: str
     image_dir: str
@@ -89,20 +91,20 @@ class _Spec:
     kind: str = "json"
 
 
-DATASETS: dict[str, _Spec] = {
-    "imagenet": _Spec("imagenet", "a photo of a {}.", "images", kind="imagenet"),
-    "caltech101": _Spec("caltech-101", "a photo of a {}.", "101_ObjectCategories", "split_zhou_Caltech101.json"),
-    "oxford_pets": _Spec("oxford_pets", "a photo of a {}, a type of pet.", "images", "split_zhou_OxfordPets.json"),
-    "stanford_cars": _Spec("stanford_cars", "a photo of a {}.", "", "split_zhou_StanfordCars.json",
+DATASETS: dict[str, Layout] = {
+    "imagenet": Layout("imagenet", "a photo of a {}.", "images", kind="imagenet"),
+    "caltech101": Layout("caltech-101", "a photo of a {}.", "101_ObjectCategories", "split_zhou_Caltech101.json"),
+    "oxford_pets": Layout("oxford_pets", "a photo of a {}, a type of pet.", "images", "split_zhou_OxfordPets.json"),
+    "stanford_cars": Layout("stanford_cars", "a photo of a {}.", "", "split_zhou_StanfordCars.json",
                            paths_from_dataset_dir=True),
-    "oxford_flowers": _Spec("oxford_flowers", "a photo of a {}, a type of flower.", "jpg",
+    "oxford_flowers": Layout("oxford_flowers", "a photo of a {}, a type of flower.", "jpg",
                             "split_zhou_OxfordFlowers.json"),
-    "food101": _Spec("food-101", "a photo of {}, a type of food.", "images", "split_zhou_Food101.json"),
-    "fgvc_aircraft": _Spec("fgvc_aircraft", "a photo of a {}, a type of aircraft.", "images", kind="fgvc"),
-    "sun397": _Spec("sun397", "a photo of a {}.", "SUN397", "split_zhou_SUN397.json"),
-    "dtd": _Spec("dtd", "{} texture.", "images", "split_zhou_DescribableTextures.json"),
-    "eurosat": _Spec("eurosat", "a centered satellite photo of {}.", "2750", "split_zhou_EuroSAT.json"),
-    "ucf101": _Spec("ucf101", "a photo of a person doing {}.", "UCF-101-midframes", "split_zhou_UCF101.json"),
+    "food101": Layout("food-101", "a photo of {}, a type of food.", "images", "split_zhou_Food101.json"),
+    "fgvc_aircraft": Layout("fgvc_aircraft", "a photo of a {}, a type of aircraft.", "images", kind="fgvc"),
+    "sun397": Layout("sun397", "a photo of a {}.", "SUN397", "split_zhou_SUN397.json"),
+    "dtd": Layout("dtd", "{} texture.", "images", "split_zhou_DescribableTextures.json"),
+    "eurosat": Layout("eurosat", "a centered satellite photo of {}.", "2750", "split_zhou_EuroSAT.json"),
+    "ucf101": Layout("ucf101", "a photo of a person doing {}.", "UCF-101-midframes", "split_zhou_UCF101.json"),
 }
 
 
@@ -114,22 +116,13 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root).expanduser()
 
 
-def load_dataset(name: str, root: str | os.PathLike | None = None) -> DatasetSplits:
-    """Read one of the 11 datasets from `<root>/<folder>` in the CoOp layout, or a mini-world task.
-
-    Mini-world tasks (`objects`, `badges`, `textures`, `places`, `land`, `relations`, `land-novel`) are written on first use to
-    `<root>/<task>`, by default under the cache folder (`$MMPROMPTS_CACHE/mini-world`).
-    """
-    from .miniworld import MINI_TASKS, load_mini_task  # the mini world builds on this module
-
-    if name in MINI_TASKS:
-        return load_mini_task(name, Path(root).expanduser() if root else cache_root() / "mini-world")
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known: {sorted(DATASETS)} and the mini-world tasks {sorted(MINI_TASKS)}")
+def load_coop_dataset(name: str, root: str | os.PathLike | None = None) -> DatasetSplits:
+    """Read one of the 11 datasets from `<root>/<folder>` in the CoOp layout (`data.load_dataset` also knows the
+    mini-world tasks)."""
     spec = DATASETS[name]
     folder = data_root(root) / spec.folder
     _require(folder, name, "dataset folder")
-    reader = {"json": _read_json_layout, "fgvc": _read_fgvc, "imagenet": _read_imagenet}[spec.kind]
+    reader = {"json": read_json_layout, "fgvc": _read_fgvc, "imagenet": _read_imagenet}[spec.kind]
     return reader(name, spec, folder)
 
 
@@ -141,7 +134,7 @@ def _require(path: Path, dataset: str, what: str) -> None:
         )
 
 
-def _read_json_layout(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
+def read_json_layout(name: str, spec: Layout, folder: Path) -> DatasetSplits:
     split_file = folder / spec.split_file
     _require(split_file, name, "split file")
     image_dir = folder if spec.paths_from_dataset_dir else folder / spec.image_dir
@@ -206,7 +199,7 @@ def _check_classes_used(name: str, classnames: list[str], labels: dict[str, list
                              f"(label {absent[0]}); add its images or remove the class")
 
 
-def _read_fgvc(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
+def _read_fgvc(name: str, spec: Layout, folder: Path) -> DatasetSplits:
     variants = folder / "variants.txt"
     _require(variants, name, "class list")
     classnames = [line.strip() for line in variants.read_text().splitlines() if line.strip()]
@@ -244,7 +237,7 @@ def _read_fgvc(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
     return DatasetSplits(name, classnames, spec.template, parts["train"], parts["val"], parts["test"], folder)
 
 
-def _read_imagenet(name: str, spec: _Spec, folder: Path) -> DatasetSplits:
+def _read_imagenet(name: str, spec: Layout, folder: Path) -> DatasetSplits:
     names_file = folder / "classnames.txt"
     _require(names_file, name, "class list")
     names = {}

@@ -38,7 +38,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from .coop import DatasetSplits, _read_json_layout, _Spec
+from .coop import DatasetSplits, Layout, read_json_layout
 
 __all__ = [
     "ABLATIONS", "COLOURS", "LANDS", "MINI_TASKS", "PAPER_ANALOGUES", "SHAPES", "TEXTURES", "Scene", "Thing", "caption", "load_mini_task",
@@ -729,8 +729,8 @@ def load_mini_task(name: str, root: str | os.PathLike) -> DatasetSplits:
     if not (stamp.is_file() and stamp.read_text() == WORLD_VERSION):
         _write_task(name, task, folder)
         stamp.write_text(WORLD_VERSION)
-    spec = _Spec(name, task.template, "images", _SPLIT_FILE)
-    return dataclasses.replace(_read_json_layout(name, spec, folder), revision=WORLD_VERSION)
+    spec = Layout(name, task.template, "images", _SPLIT_FILE)
+    return dataclasses.replace(read_json_layout(name, spec, folder), revision=WORLD_VERSION)
 
 
 def _write_task(name: str, task: MiniTask, folder: Path) -> None:
