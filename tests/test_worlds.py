@@ -129,8 +129,19 @@ def test_recipe_rows_and_summary():
                              "BIAS, land", "OPTIMAL, land"]
     assert [rows[0][k] for k in list(rows[0])[1:]] == pytest.approx([65.0, 61.0, 72.0, 70.0, 60.0, 80.0])
     assert rows[1]["PROMPT, land"] == pytest.approx(72.0) and len(rows) == 3
-    assert recipe_summary(by_recipe) == ("Against base, the averages over the tasks of PROMPT / BIAS / OPTIMAL change by "
-                                         "+2.0 / +1.0 / +1.0 with batch 16, +0.0 / -5.0 / +0.0 with lr × 2 points; "
+    assert recipe_summary(by_recipe) == ("Against base, the averages over land and objects of PROMPT / BIAS / OPTIMAL change by "
+                                         "+2.0 / +1.0 / +1.0 with batch 16, +0.0 / −5.0 / +0.0 with lr × 2 points; "
                                          "batch 16 trains all three better.")
     del by_recipe["batch 16"]
     assert recipe_summary(by_recipe).endswith("no variant trains all three better.")
+
+
+def test_the_recipe_grid_trains_the_tasks_that_learned():
+    from mmprompts.variants import table1_learned
+
+    # objects: 1000 test images at 60 % zero-shot give a binomial SE of 1.55 points, so a best column
+    # 1 point above is within 2 SE (not learned) and one 5 points above is beyond it (learned)
+    flat = {"land": (35.0, 70.0, 60.0, 75.0), "objects": (60.0, 61.0, 59.0, 60.5), "relations": (30.0, 29.0, 28.0, 27.0)}
+    assert table1_learned(task_accuracies(_accuracies(flat), _data(flat), LAYERS)) == ["land"]
+    only_optimal = dict(flat, objects=(60.0, 59.0, 58.0, 65.0))  # any trained column counts: OPTIMAL learned
+    assert table1_learned(task_accuracies(_accuracies(only_optimal), _data(only_optimal), LAYERS)) == ["land", "objects"]

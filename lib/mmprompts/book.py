@@ -31,7 +31,7 @@ from .paper import appendix_e_datasets
 from .presets import table1_specs, table2_methods, table2_specs, table3_specs
 from .profiles import Settings, from_parameters
 from .storage import cache_root, project_root
-from .variants import recipe_grid
+from .variants import recipe_grid, recipe_tasks
 from .worlds import world_tasks
 
 __all__ = ["HTML_MANAGER", "book_runs", "build_book", "execute_notebook", "notebook_sources", "tag_for_reader",
@@ -153,8 +153,11 @@ def build_book(parameters: dict | None = None, html: bool = True, progress: bool
     started = time.perf_counter()
     print("training the book's runs ...", flush=True)
     results(book_runs(settings, clip), clip, settings, progress=progress)  # a failed run is its page's to show
-    for variant in list(recipe_grid(settings).values())[1:]:  # page 6's recipe sensitivity (the first is this build's)
-        results(table1_specs(list(settings.datasets), variant.seeds, clip.depth), clip, variant, progress=progress)
+    grid = list(recipe_grid(settings).values())[1:]  # page 6's recipe sensitivity (the first is this build's)
+    if grid:
+        tasks = recipe_tasks(settings, clip, settings.load_datasets())
+        for variant in grid:
+            results(table1_specs(tasks, variant.seeds, clip.depth), clip, variant, progress=progress)
     print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
     runs_folder = cache_root(settings.cache) / "runs"
     listed = set(runs_folder.iterdir()) if runs_folder.is_dir() else set()
