@@ -149,8 +149,8 @@ HTML(html_table([{"dataset": d, **{f"block {b + 1}": number(v[b].mean().item(), 
 gains = learned_gains(S, clip, data)
 excluded = not_learned(gains)
 premise = decide_eos_focus_on_sos({d: v.tolist() for d, v in sos_per_block.items()})
-HTML(html_table(gain_rows({"prompts": gains}), "Table 4.4 — Did the prompts learn? Test accuracy minus zero-shot CLIP's "
-                "on the whole test split, paired over the images, mean ± 2 SE"))
+display(HTML(html_table(gain_rows({"prompts": gains}), "Table 4.4 — Did the prompts learn? Test accuracy minus zero-shot CLIP's "
+                        "on the whole test split, paired over the images, mean ± 2 SE")))
 
 
 def controls_of(key):

@@ -21,10 +21,10 @@ pytestmark = pytest.mark.skipif(not BOOK, reason="set MMPROMPTS_BOOK_HTML to a b
 PAGES = sorted(p.relative_to(BOOK).as_posix() for p in Path(BOOK).glob("book/executed/0[1-7]_*.html")) if BOOK else []
 
 # a decimal number, in plain ("0.109"), Python ("3.0e-08") or reader's ("3.0 × 10⁻⁸") notation
-NUMBER = re.compile(r"(?<![\w.])[+\u2212-]?\d+\.\d+(?:e[+\u2212-]?\d+| × 10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)?")
+NUMBER = re.compile(r"(?<![\w.])[+\u2212-]?\d+\.\d+(?:e[+\u2212-]?\d+| × 10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)?(?!\d|\.\d)")
 _PLAIN = str.maketrans("\u2212⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "--0123456789")
 # what comes right before a number that is not this build's measurement
-NOT_MEASURED = re.compile(r"(paper[^.;)]*|[≤≥<>]\s*|tolerance\s*|beyond\s*|'slight' up to\s*)$")
+NOT_MEASURED = re.compile(r"(paper[^.;)]*|[≤≥<>]\s*|tolerance\s*|beyond\s*|'slight' up to\s*|(Sec|Fig|App)\.\s*|Table\s*)$")
 
 # The sentence of each verdict box (its outcome, place and quotation removed), and the page's tables' text.
 _TEXTS = """() => {
@@ -63,6 +63,8 @@ def shown_in(number: str, tables: list[str]) -> bool:
 def test_quoted_numbers_rule():
     sentence = "A gap of \u221210.1 ± 3.9 points (paper: +14.8, the largest); 0.20 (changed ≥ 0.02, tolerance 1e-05)."
     assert quoted_numbers(sentence) == ["\u221210.1", "3.9", "0.20"]
+    # references to the paper's sections, figures and tables are not measurements
+    assert quoted_numbers("its premise (Sec. 3.3.1) fails; Table 2.1 and Fig. 4.2 show 0.12") == ["0.12"]
     assert shown_in("0.109", ["land 0.1094"]) and shown_in("\u221210.1", ["gap 10.12"])
     assert not shown_in("0.109", ["land 0.20", "0.1"])
     # scientific notation, as a table prints it (1.3e-06) or a sentence does (1.3 × 10⁻⁶)

@@ -383,6 +383,11 @@ def _the_learned(tasks: Sequence[str]) -> str:
     return "the task that learned" if len(tasks) == 1 else f"the {len(tasks)} tasks that learned"
 
 
+def _gains_of(learned: Mapping[str, Estimate], left: Sequence[str]) -> dict[str, Estimate]:
+    """The left-out tasks' gains, recorded with the verdict so that its page's table of what the rule read shows them."""
+    return {d: learned[d] for d in left}
+
+
 def _left_out(learned: Mapping[str, Estimate], left: Sequence[str]) -> str:
     return (f" Left out, as they did not learn (gain over zero-shot, needs > 0 beyond {Z:g} SE): "
             f"{_gains(learned, left)}." if left else "")
@@ -419,7 +424,7 @@ def decide_bias_beats_prompts(bias: Mapping[str, Estimate], prompt: Mapping[str,
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
     sentence = (f"Averaged over {_the_learned(kept)}, bias − same-size prompts = {plus_minus(gap, 2)}"
                 f" points (paper: +1.7 over 11 datasets)." + _left_out(learned, left))
-    return _verdict(claim, outcome, sentence, gap=gap, tasks=kept, left_out=left)
+    return _verdict(claim, outcome, sentence, gap=gap, tasks=kept, left_out=_gains_of(learned, left))
 
 
 def decide_bias_gain_largest(target: str | None, bias: Mapping[str, Estimate], prompt: Mapping[str, Estimate],
@@ -448,7 +453,7 @@ def decide_bias_gain_largest(target: str | None, bias: Mapping[str, Estimate], p
     sentence = ("Gain of bias over same-size prompts: " + ", ".join(f"{d} {signed(g.mean, 1)}" for d, g in gains.items())
                 + f"; on {target} {plus_minus(mine, 1)} (paper, EuroSAT: +14.8, the largest)."
                 + (f" Surely larger elsewhere: {names(surely_larger)}." if surely_larger else "") + _left_out(learned, left))
-    return _verdict(claim, outcome, sentence, gains=gains, target=target, left_out=left)
+    return _verdict(claim, outcome, sentence, gains=gains, target=target, left_out=_gains_of(learned, left))
 
 
 def decide_bias_near_optimal(bias: Mapping[str, Estimate], optimal: Mapping[str, Estimate],
@@ -474,7 +479,7 @@ def decide_bias_near_optimal(bias: Mapping[str, Estimate], optimal: Mapping[str,
         outcome = INCONCLUSIVE
     sentence = (f"OPTIMAL − BIAS averaged over {_the_learned(kept)} = {plus_minus(gap, 2)} "
                 f"points (paper: +0.5; 'slight' up to {slight:g})." + _left_out(learned, left))
-    return _verdict(claim, outcome, sentence, gap=gap, slight=slight, tasks=kept, left_out=left)
+    return _verdict(claim, outcome, sentence, gap=gap, slight=slight, tasks=kept, left_out=_gains_of(learned, left))
 
 
 def decide_bias_beats_optimal_on_eurosat(target: str | None, bias: Mapping[str, Estimate],
@@ -532,7 +537,7 @@ def decide_depth_rises(curves: Mapping[str, Mapping[int, Estimate]], learned: Ma
     sentence = (f"Average accuracy of {_the_learned(kept)}, from depth {low} to {high}: {plus_minus(total, 2)}"
                 f"; per block {signed(slope1.mean, 2)} up to depth {mid} and {signed(slope2.mean, 2)} after."
                 + _left_out(learned, left))
-    return _verdict(claim, outcome, sentence, total=total, slope_first=slope1, slope_second=slope2, left_out=left)
+    return _verdict(claim, outcome, sentence, total=total, slope_first=slope1, slope_second=slope2, left_out=_gains_of(learned, left))
 
 
 def _near_best(curve: Mapping[int, Estimate]) -> list[int]:
@@ -584,7 +589,7 @@ def decide_depths_differ(curves: Mapping[str, Mapping[int, Estimate]], learned: 
                                                                       for d in kept)
                 + f". Within noise of the best on every task: {', '.join(map(str, shared)) or 'no depth'}."
                 + _left_out(learned, left))
-    return _verdict(claim, outcome, sentence, best=best, near_best=near, shared=shared, left_out=left)
+    return _verdict(claim, outcome, sentence, best=best, near_best=near, shared=shared, left_out=_gains_of(learned, left))
 
 
 def decide_depth_best_near_top(curves: Mapping[str, Mapping[int, Estimate]], learned: Mapping[str, Estimate],
@@ -618,7 +623,7 @@ def decide_depth_best_near_top(curves: Mapping[str, Mapping[int, Estimate]], lea
                                            if others else "")
                 + (f"; significantly better: depth {names(map(str, beaten_by))}" if beaten_by else "") + "."
                 + _left_out(learned, left))
-    return _verdict(claim, outcome, sentence, near=near, beaten_by=beaten_by, rose=rose, left_out=left)
+    return _verdict(claim, outcome, sentence, near=near, beaten_by=beaten_by, rose=rose, left_out=_gains_of(learned, left))
 
 
 def decide_depth_exceeds_clip(best: Estimate, clip: float, margin: float = 14.0) -> Verdict:
@@ -647,7 +652,7 @@ def decide_more_prompts_help(curves: Mapping[str, Mapping[int, Estimate]], learn
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gain)]
     sentence = (f"Average of {_the_learned(kept)}, the best larger count ({best}+{best}) against "
                 f"{counts[0]}+{counts[0]}: {plus_minus(gain, 2)} points." + _left_out(learned, left))
-    return _verdict(claim, outcome, sentence, gain=gain, best=best, left_out=left)
+    return _verdict(claim, outcome, sentence, gain=gain, best=best, left_out=_gains_of(learned, left))
 
 
 def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]]], chance: Mapping[str, float],
@@ -695,4 +700,4 @@ def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]
     sentence = (f"Failed runs (diverged, or at most chance + 5 points) above {threshold} per branch: {names(fail_above)}; "
                 f"at or below: {names(fail_below)}. Seed spread above / below: {spread}." + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, failed_above=fail_above, failed_below=fail_below, spread_ratio=ratio,
-                    left_out=left)
+                    left_out=_gains_of(learned, left))
