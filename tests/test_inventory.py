@@ -66,6 +66,8 @@ def test_list_shows_every_run_with_its_status(cache, capsys):
     finished = rows[cache["finished"]].split()
     metrics = json.loads((cache["cache"] / "runs" / cache["finished"] / "metrics.json").read_text())
     assert f"{metrics['accuracy']:.2f}" in finished and "2/2" in finished and "finished" in finished
+    recipe = metrics["config"]["recipe"]  # the batch and lr columns tell apart runs of one setting under other recipes
+    assert finished[finished.index("2/2") - 2:finished.index("2/2")] == [f"{recipe['batch_size']:g}", f"{recipe['lr']:g}"]
     assert "1+1 prompts, depth 2" in rows[cache["finished"]]
     by_status = {status: [k for k, line in rows.items() if status in line]
                  for status in ("diverged at epoch 2", "interrupted at epoch 2", "unreadable")}

@@ -54,6 +54,12 @@ class CachedRun:
         return recipe.get("epochs") if isinstance(recipe, dict) else None
 
     @property
+    def batch_lr(self) -> tuple[int | None, float | None]:
+        """The recipe's batch size and lr: what tells apart runs of one setting trained under page 6's recipe grid."""
+        recipe = self.config.get("recipe")
+        return (recipe.get("batch_size"), recipe.get("lr")) if isinstance(recipe, dict) else (None, None)
+
+    @property
     def method(self) -> str:
         """The method's label ("4+4 prompts, depth 12"); the stored value itself when it is not one of today's."""
         try:
@@ -73,7 +79,8 @@ def list_runs(cache: str | os.PathLike | None = None) -> list[CachedRun]:
     """Every run folder of the cache, sorted by dataset, method and seed."""
     root = cache_root(cache) / "runs"
     found = [_read(folder) for folder in root.iterdir() if folder.is_dir()] if root.is_dir() else []
-    return sorted(found, key=lambda r: (r.dataset, r.method, r.seed if isinstance(r.seed, int) else -1, r.key))
+    return sorted(found, key=lambda r: (r.dataset, r.method, r.seed if isinstance(r.seed, int) else -1,
+                                        *(value or 0 for value in r.batch_lr), r.key))
 
 
 def find_run(runs: list[CachedRun], key: str) -> CachedRun:
@@ -175,14 +182,17 @@ def remove_runs(runs: list[CachedRun]) -> int:
 # ----------------------------------------------------------------------------- as text
 def runs_table(found: list[CachedRun], reasons: dict[str, str] | None = None) -> str:
     """One line per run; with `reasons` (prune), why each goes."""
-    header = (f"{'key':<20}  {'dataset':<14} {'method':<32} {'seed':>4} {'epochs':>6}  {'status':<24} "
+    header = (f"{'key':<20}  {'dataset':<14} {'method':<32} {'seed':>4} {'batch':>5} {'lr':>7} {'epochs':>6}  {'status':<24} "
               f"{'accuracy':>8} {'size':>9}  trainer" + ("  why" if reasons else ""))
     lines = [header, "-" * len(header)]
     for run in found:
         epochs = "" if run.epochs_done is None else f"{run.epochs_done}/{run.epochs}"
         accuracy = "" if run.accuracy is None else f"{run.accuracy:.2f}"
-        seed = "" if run.seed is None or run.config.get("method") == "zeroshot" else run.seed
-        lines.append(f"{run.key:<20}  {run.dataset:<14} {run.method:<32} {seed:>4} {epochs:>6}  {run.state:<24} "
+        trained = run.config.get("method") != "zeroshot"
+        seed = "" if run.seed is None or not trained else run.seed
+        batch, lr = (f"{v:g}" if v is not None and trained else "" for v in run.batch_lr)
+        lines.append(f"{run.key:<20}  {run.dataset:<14} {run.method:<32} {seed:>4} {batch:>5} {lr:>7} {epochs:>6}  "
+                     f"{run.state:<24} "
                      f"{accuracy:>8} {size_text(run.size):>9}  {run.config.get('trainer', '?')}"
                      + (f"  {reasons[run.key]}" if reasons else ""))
     return "\n".join(lines)
