@@ -89,7 +89,7 @@ def test_show_one_run_by_a_key_prefix(cache, capsys):
     assert main(["runs", "show", key[:8], "--cache", str(cache["cache"])]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"run {key}: eurosat, 1+1 prompts, depth 2, seed 1: finished, test accuracy ")
-    assert "learned.pt" in out and "  epoch 0, lr 1e-05" in out and '"seed": 1' in out
+    assert "learned.pt" in out and "  epoch 1, lr 1e-05" in out and "  epoch 0," not in out and '"seed": 1' in out
     assert main(["runs", "show", "zzz", "--cache", str(cache["cache"])]) == 2
     assert "run key 'zzz': no run in the cache start with it" in capsys.readouterr().err
 

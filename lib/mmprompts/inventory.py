@@ -211,8 +211,9 @@ def run_details(run: CachedRun) -> str:
         lines.append(f"trained in {run.metrics['train_time_s']:.0f} s")
     history = run.metrics.get("history")
     for stats in history if isinstance(history, list) else []:
-        if isinstance(stats, dict):
-            lines.append("  " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in stats.items()))
+        if isinstance(stats, dict):  # the history counts epochs from 0; shown from 1, as log.jsonl and the bars do
+            shown = {**stats, "epoch": stats["epoch"] + 1} if isinstance(stats.get("epoch"), int) else stats
+            lines.append("  " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()))
     lines.append("config: " + json.dumps(run.config, indent=1, sort_keys=True))
     return "\n".join(lines)
 
