@@ -165,15 +165,17 @@ HTML(html_table([{"dataset": d, "agreement under rotation (corr.)": a} for d, a 
 statistics = {"scope.distance": ("distance", "the attention distance (prompt mass at 0)"),
               "scope.distance-renormalised": ("distance_renormalized", "the attention distance (renormalised)"),
               "scope.entropy": ("entropy", "the attention entropy"), "scope.cls-entropy": ("cls_entropy", "the [cls] entropy")}
+COLUMN = {"distance": "distance", "distance_renormalized": "distance renormalised", "entropy": "entropy",
+          "cls_entropy": "[cls] entropy"}
 ratios = {claim: {v: {d: scope_change(s[v][key], s["CLIP"][key]) for d, s in scope.items()} for v in ("W/O prompt", "W prompt")}
           for claim, (key, _) in statistics.items()}
 control_ratios = {claim: {c: {d: scope_change(controls[d][c]["scope"][key], s["CLIP"][key]) for d, s in scope.items()}
                           for c in CONTROLS} for claim, (key, _) in statistics.items()}
-HTML(html_table([{"dataset": d, **{f"{key}, {v}": number(ratios[claim][v][d], 2)
+HTML(html_table([{"dataset": d, **{f"{COLUMN[key]}, {v}": number(ratios[claim][v][d], 2)
                                    for claim, (key, _) in statistics.items() for v in ("W/O prompt", "W prompt")}}
                  for d in scope],
                 "Table 5.2 — Mean |difference from CLIP| over blocks and heads, in units of CLIP's head-to-head spread: "
-                "distance with the prompts' mass at 0 (distance), renormalised (distance_renormalized), entropy and "
+                "distance with the prompts' mass at 0 (distance), renormalised (distance renormalised), entropy and "
                 "[cls] entropy, without (W/O) and with (W) the prompts' attention"))
 
 # %%
@@ -187,7 +189,7 @@ HTML(html_table([{"dataset": d, "prompts": "learned", "[cls] maps kept": number(
                  for d in maps]
                 + [{"dataset": d, "prompts": c, "[cls] maps kept": number(own[c][d]["kept"].mean, 2),
                     "similarity ↔ CLIP [cls]": str(own[c][d]["background"]), "learned − this": str(versus[c][d]["background"]),
-                    **{f"W prompt {key}": number(control_ratios[claim][c][d], 2) for claim, (key, _) in statistics.items()}}
+                    **{f"W prompt, {COLUMN[key]}": number(control_ratios[claim][c][d], 2) for claim, (key, _) in statistics.items()}}
                    for d in maps for c in CONTROLS],
                 "Table 5.3 — The learned prompts and the null controls (" + "; ".join(f"{c}: {what}" for c, what in
                 CONTROLS.items()) + "): how much the [cls] maps stay CLIP's (normalised similarity), the correlation of "

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from mmprompts.claims import CONTRADICTS, decide_zero_shot_weak, table1_verdicts
+from mmprompts.claims import CLAIMS, CONTRADICTS, decide_zero_shot_weak, table1_verdicts
 from mmprompts.data.miniworld import MINI_TASKS, PAPER_ANALOGUES, SPLIT_SIZES
 from mmprompts.experiments import FailedRun, RunSpec
 from mmprompts.presets import table1_methods, table3_methods
@@ -82,9 +82,9 @@ def test_world_dependence_decides_both_designs_and_names_what_flips():
 
     rows = variant_rows(list(results.values()), "world")
     assert len(rows) == 2 * len(results) and {r["world"] for r in rows} == {"known names", "novel vocabulary"}
-    assert {r["differs between worlds"] for r in rows if r["statement"] == "bias.beats-same-size-prompts"} == {"yes"}
+    assert {r["differs between worlds"] for r in rows if r["statement"] == CLAIMS["bias.beats-same-size-prompts"].name} == {"yes"}
     sentence = flipped(list(results.values()), "world design")
-    assert "bias.beats-same-size-prompts" in sentence and "known names → novel vocabulary" in sentence
+    assert CLAIMS["bias.beats-same-size-prompts"].name in sentence and "known names → novel vocabulary" in sentence
 
 
 def test_nothing_flips_when_the_ablation_behaves_like_its_task():

@@ -46,9 +46,14 @@ def compare(by_variant: Mapping[str, Sequence[Verdict]]) -> list[VariantVerdicts
             for i, claim in enumerate(claims)]
 
 
+def _label(result: VariantVerdicts) -> str:
+    """The statement as a reader names it (`Claim.name`)."""
+    return next(iter(result.verdicts.values())).claim.name
+
+
 def variant_rows(results: Sequence[VariantVerdicts], variant: str) -> list[dict]:
     """Records for `tables.html_table`: a row per statement and variant (`variant` names the column)."""
-    return [{"statement": r.claim, variant: name, "verdict": v.outcome, "this run": v.sentence,
+    return [{"statement": _label(r), variant: name, "verdict": v.outcome, "this run": v.sentence,
              f"differs between {variant}s": "yes" if r.flips else "no"}
             for r in results for name, v in r.verdicts.items()]
 
@@ -60,7 +65,7 @@ def flipped(results: Sequence[VariantVerdicts], variant: str) -> str:
         return f"No {variant} to compare."
     if not changed:
         return f"None of the {len(results)} statements changes its verdict with the {variant}."
-    parts = [f"{r.claim} ({' → '.join(v.outcome for v in r.verdicts.values())})" for r in changed]
+    parts = [f"{_label(r)} ({' → '.join(v.outcome for v in r.verdicts.values())})" for r in changed]
     names = " → ".join(results[0].verdicts)
     verb = "changes its" if len(changed) == 1 else "change their"
     return f"{len(changed)} of {len(results)} statements {verb} verdict ({names}): " + "; ".join(parts) + "."

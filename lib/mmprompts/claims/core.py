@@ -32,6 +32,14 @@ class Claim:
     label: str = ""  # a short readable name of this operationalisation ("" = the sentence's)
     precondition: str = ""  # what must hold for the claim to be testable here ("" = nothing beyond the data)
 
+    @property
+    def name(self) -> str:
+        """What a reader calls it: the sentence's short name, with this operationalisation's label when it
+        has one ("Bias tuning beats prompts of the same size (average over the tasks)"); else the id."""
+        if self.sentence and self.label:
+            return f"{self.sentence} ({self.label})"
+        return self.sentence or self.label or self.id
+
 
 @dataclass(frozen=True)
 class Estimate:

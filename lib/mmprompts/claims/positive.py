@@ -64,5 +64,5 @@ def paper_verdicts() -> dict[str, Verdict]:
 
 def paper_rows(page: str) -> list[dict]:
     """Records for `tables.html_table`: the verdict of each rule of `page` (a notebook stem) on the paper's numbers."""
-    return [{"statement": v.claim.id, "verdict": v.outcome, "on the paper's numbers": v.sentence}
+    return [{"statement": v.claim.name, "verdict": v.outcome, "on the paper's numbers": v.sentence}
             for v in paper_verdicts().values() if v.claim.page == page]
