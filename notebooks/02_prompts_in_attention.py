@@ -181,8 +181,7 @@ display(HTML(html_table(arm_rows(arms, "both"),
                         f"{method.n_ctx_vision}+{method.n_ctx_text} prompts in every block, mean ± std over "
                         f"{len(next(iter(arms.values())).runs)} runs, on "
                         f"{S.intervention_images or 'all the'} test images per dataset")))
-# a share of a gain within noise (the datasets of Table 2.3 that did not learn) is noise divided by noise
-gain_recovered = {branch: recovered({d: a for d, a in arms.items() if d not in excluded}, branch) for branch in BRANCHES}
+gain_recovered = {branch: recovered(arms, branch, excluded) for branch in BRANCHES}
 if any(gain_recovered.values()):
     display(figure(recovered_bars(gain_recovered, {a: n for a, n in ARM_NAMES.items() if a != "full"}),
                    "The share of the full model's gain over zero-shot CLIP that each part of eq. 12 keeps on its own, "

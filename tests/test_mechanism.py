@@ -47,6 +47,10 @@ def test_a_task_whose_full_model_does_not_beat_clip_recovers_nothing():
     assert recovered({"task": r}, "both") == {}
 
 
+def test_a_task_whose_prompts_did_not_learn_is_left_out_of_the_gain_recovered():
+    assert set(recovered({"task": result(), "other": result()}, "both", excluded={"other"})) == {"task"}
+
+
 def test_gain_rows_say_which_prompts_learned():
     from mmprompts.claims import Estimate
     from mmprompts.mechanism import gain_rows

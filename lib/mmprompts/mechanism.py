@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 import torch
 from torch.utils.data import DataLoader
@@ -79,11 +79,15 @@ def arm_rows(arms: dict[str, ArmAccuracies], branch: str) -> list[dict]:
     return rows
 
 
-def recovered(arms: dict[str, ArmAccuracies], branch: str) -> dict[str, dict[str, float]]:
+def recovered(arms: dict[str, ArmAccuracies], branch: str, excluded: Collection[str] = ()
+              ) -> dict[str, dict[str, float]]:
     """Per dataset and arm, the gain recovered (arm − CLIP) / (full − CLIP) in percent (means over runs);
-    datasets where the full model does not beat CLIP are left out (nothing to recover)."""
+    datasets where the full model does not beat CLIP are left out (nothing to recover), and so are
+    `excluded` ones (`claims.not_learned`: a gain within noise makes the share noise over noise)."""
     out = {}
     for name, result in arms.items():
+        if name in excluded:
+            continue
         clip = result.zero_shot_accuracy
         full = statistics.fmean(result.accuracy(branch, "full"))
         if full > clip:

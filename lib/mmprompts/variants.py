@@ -66,9 +66,9 @@ def flipped(results: Sequence[VariantVerdicts], variant: str) -> str:
     if not changed:
         return f"None of the {len(results)} statements changes its verdict with the {variant}."
     parts = [f"{_label(r)} ({' → '.join(v.outcome for v in r.verdicts.values())})" for r in changed]
-    names = " → ".join(results[0].verdicts)
+    variants = " → ".join(results[0].verdicts)
     verb = "changes its" if len(changed) == 1 else "change their"
-    return f"{len(changed)} of {len(results)} statements {verb} verdict ({names}): " + "; ".join(parts) + "."
+    return f"{len(changed)} of {len(results)} statements {verb} verdict ({variants}): " + "; ".join(parts) + "."
 
 
 def recipe_grid(settings) -> dict[str, object]:
