@@ -27,7 +27,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .models import LoadedCLIP
 
-__all__ = ["ARMS", "Intervention", "PromptConfig", "PromptTerms", "PromptedCLIP", "Trace"]
+__all__ = ["AttentionParts", "Intervention", "PromptConfig", "PromptTerms", "PromptedCLIP", "Trace"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,11 @@ class PromptConfig:
     bias_text: tuple[int, ...] = ()
     ctx_init: str = "a photo of a"
     init_std: float = 0.02
+    # Blocks (0-based) whose attention scores get a learned additive bias per head and key position
+    # (input keys only; zero at the start, i.e. CLIP). It can change only the relative attention among
+    # the input tokens: the known-answer "first way only" tuning of page 2.
+    attention_bias_vision: tuple[int, ...] = ()
+    attention_bias_text: tuple[int, ...] = ()
 
     @classmethod
     def prompts(cls, n_ctx: int, depth: int) -> "PromptConfig":
@@ -68,6 +73,31 @@ class PromptConfig:
         """The paper's bias tuning: one vector after each listed block of both branches."""
         return cls(bias_vision=tuple(layers), bias_text=tuple(layers))
 
+    @classmethod
+    def attention_bias(cls, layers: Sequence[int]) -> "PromptConfig":
+        """Attention-bias tuning (this book's): a learned bias on the attention scores of each listed block of
+        both branches, per head and key position; it adds no token and no vector, so it can act only through
+        the relative attention among input tokens (the paper's first way)."""
+        return cls(attention_bias_vision=tuple(layers), attention_bias_text=tuple(layers))
+
+
+@dataclass
+class AttentionParts:
+    """One block's attention output of every query, per head, split as in eq. 12 (Sec. 3.2.1):
+
+        u_i = (1 − s_i) Σ_j r_ij v_j + t_i
+
+      relative  r [B, H, L, L]: the attention among the input keys, renormalised over them (the first way
+                acts through it; 0 at the extra keys)
+      share     s [B, H, L]: the share of the attention that goes to the extra keys
+      term      t [B, H, L, d]: what the extra keys add, Σ_k a_ik v_k (the second way: the prompt term)
+    The extra keys are the prompts, or, in zero-shot CLIP's text tower, the template words the prompts
+    replace (`Trace.extra`); without extra keys s = t = 0 and r is the attention itself."""
+
+    relative: torch.Tensor
+    share: torch.Tensor
+    term: torch.Tensor
+
 
 @dataclass
 class Trace:
@@ -78,43 +108,35 @@ class Trace:
                   stay in the autograd graph: `torch.autograd.grad(y, trace.attentions)`.
       hidden      per block, the residual stream the block reads, after prompt insertion
                   [B, L, D] (only when `keep_hidden`).
+      parts       per block, the `AttentionParts` of eq. 12 (only when `keep_parts`), with `extra` the
+                  positions counted as extra keys (None: the tower's prompt positions)
       eos         text only: the EOS position of each sequence.
     """
 
     keep_attention: bool = True
     keep_hidden: bool = False
+    keep_parts: bool = False
+    extra: slice | None = None
     attentions: list[torch.Tensor] = field(default_factory=list)
     hidden: list[torch.Tensor] = field(default_factory=list)
+    parts: list[AttentionParts] = field(default_factory=list)
     eos: torch.Tensor | None = None
-
-
-# Sec. 3.2.1 / eq. 12: in a block that holds prompt tokens, the attention update of an input token i is
-#     u'_i = Σ_j a'_ij v_j  +  Σ_k a'_ik v_k        (a' normalised over inputs j and prompts k together)
-# "the first way" is the re-weighting of the input part, "the second way" the prompt term, a bias.
-# The arms replace u'_i of every input token (prompt tokens are never touched):
-#   full                      u'_i as trained
-#   reweighting               Σ_j a'_ij v_j: the prompt term removed, the shrink Z_in / (Z_in + Z_p) kept
-#   reweighting-renormalised  Σ_j a_ij v_j, a = softmax over the input keys alone: no trace of the prompts
-#   bias                      Σ_j a_ij v_j + Σ_k a'_ik v_k: attention among inputs as without prompt keys,
-#                             plus the prompt term as trained
-#   constant-bias             Σ_j a_ij v_j + b_i: the prompt term replaced by a fixed vector per block and
-#                             position, its mean over a dataset (`PromptTerms`): a literal dataset bias
-# Learned biases (bias tuning) belong to the second way: the two re-weighting arms drop them.
-ARMS = ("full", "reweighting", "reweighting-renormalised", "bias", "constant-bias")
 
 
 @dataclass
 class PromptTerms:
-    """A tower's fixed prompt terms for the constant-bias arm: per block, one vector per token position.
+    """A tower's fixed prompt terms t (the book's stricter reading of "dataset bias"): per block, the mean term
+    at each token position over a dataset's inputs (`analysis.prompt_term_means`).
 
-    per_position  per block [L, D]: the mean prompt term at each position (a width-D vector, the
-                  concatenated heads before out_proj, where the update is linear)
-    at_eos        text only, per block [D]: the mean at the EOS token, which sits at a different
-                  position in each class prompt and is the token the tower reads out
+    per_position  per block [L, D]: the mean term at each position (D = the heads' d concatenated)
+    at_eos        text only, per block [D]: the mean at the EOS token, which sits at a different position
+                  in each class prompt and is the token the tower reads out
+    texts         text only: the class prompts the means were taken over (a replay on other texts is refused)
     """
 
     per_position: list[torch.Tensor]
     at_eos: list[torch.Tensor] | None = None
+    texts: tuple[str, ...] | None = None
 
     def at(self, block: int, length: int, eos: torch.Tensor | None) -> torch.Tensor:
         """The terms of block `block` for a batch of sequences of `length` tokens, [B or 1, L, D]."""
@@ -131,34 +153,23 @@ class PromptTerms:
 
 @dataclass
 class Intervention:
-    """Pass to `encode_image` / `encode_text` to evaluate one arm of eq. 12 in every block that holds
-    prompt tokens (see ARMS above), or to record the prompt terms of the forward as trained.
+    """Pass to `encode_image` / `encode_text` to replay eq. 12's parts in every block of the tower: the
+    attention output of every input token (never of an extra token) becomes (1 − s_i) Σ_j r_ij v_j + t_i
+    with v from the forward's own states and r, s, t as given here (per block, recorded by a `Trace` with
+    `keep_parts` from this model's forward or another's on the same inputs; None keeps the forward's own).
 
-      arm       one of ARMS
-      constant  the tower's `PromptTerms` (constant-bias only)
-      record    keep, per block, the prompt term of every input token [B, L, D] in `recorded` (zero at
-                prompt positions and where a token sees no prompt); with arm "full" the forward is unchanged
-    """
+      relative  per block r [B, H, L, L]
+      share     per block s [B, H, L]
+      term      per block t [B, H, L, d], or `PromptTerms` (a fixed term per block and position)
+      biases    whether the tower's learned biases (bias tuning) are added after its blocks
 
-    arm: str = "full"
-    constant: PromptTerms | None = None
-    record: bool = False
-    recorded: list[torch.Tensor] = field(default_factory=list)
-    eos: torch.Tensor | None = None  # text: set by `encode_tokens` (where each sequence's EOS is)
+    This is activation patching: the transplanted r is not recomputed from the changed states, so the
+    first way (r) and the second way (s, t and the biases) can be set independently (page 2)."""
 
-    def __post_init__(self) -> None:
-        if self.arm not in ARMS:
-            raise ValueError(f"arm={self.arm!r}: choose one of {ARMS}")
-        if (self.arm == "constant-bias") != (self.constant is not None):
-            raise ValueError("the constant-bias arm needs `constant` (analysis.prompt_term_means), and only it")
-
-    @property
-    def changes_forward(self) -> bool:
-        return self.arm != "full" or self.record
-
-    @property
-    def keeps_biases(self) -> bool:
-        return not self.arm.startswith("reweighting")
+    relative: Sequence[torch.Tensor] | None = None
+    share: Sequence[torch.Tensor] | None = None
+    term: Sequence[torch.Tensor] | PromptTerms | None = None
+    biases: bool = True
 
 
 class PromptedCLIP(nn.Module):
@@ -167,6 +178,7 @@ class PromptedCLIP(nn.Module):
     def __init__(self, clip: LoadedCLIP, config: PromptConfig = PromptConfig()):
         super().__init__()
         self.clip = clip.model.eval().requires_grad_(False)
+        self.loaded = clip  # the frozen CLIP as loaded: `zero_shot()` builds CLIP's own forward on it
         self.tokenizer = clip.tokenizer
         self.config = config
         visual = self.clip.visual
@@ -194,6 +206,12 @@ class PromptedCLIP(nn.Module):
         self.checkpoint_text = False
         self.vision_bias = nn.ParameterDict({str(i): nn.Parameter(torch.zeros(width_v)) for i in config.bias_vision})
         self.text_bias = nn.ParameterDict({str(i): nn.Parameter(torch.zeros(width_t)) for i in config.bias_text})
+        heads_v, heads_t = visual.transformer.resblocks[0].attn.num_heads, self.clip.transformer.resblocks[0].attn.num_heads
+        inputs_v = visual.positional_embedding.shape[0]  # [cls] and the patches
+        self.vision_attention_bias = nn.ParameterDict(
+            {str(i): nn.Parameter(torch.zeros(heads_v, inputs_v)) for i in config.attention_bias_vision})
+        self.text_attention_bias = nn.ParameterDict(
+            {str(i): nn.Parameter(torch.zeros(heads_t, context)) for i in config.attention_bias_text})
         self.to(self._device)
 
     # ----------------------------------------------------------------- public API
@@ -208,7 +226,12 @@ class PromptedCLIP(nn.Module):
     @property
     def text_is_static(self) -> bool:
         """True when nothing learned touches the text tower (its features can be cached)."""
-        return not self.config.n_ctx_text and not self.config.bias_text
+        c = self.config
+        return not c.n_ctx_text and not c.bias_text and not c.attention_bias_text
+
+    def zero_shot(self) -> "PromptedCLIP":
+        """Zero-shot CLIP on the same frozen weights (nothing learned), e.g. the reference forward of page 2."""
+        return PromptedCLIP(self.loaded)
 
     def train(self, mode: bool = True) -> "PromptedCLIP":
         super().train(mode)
@@ -260,8 +283,8 @@ class PromptedCLIP(nn.Module):
         the first one where the rows differ (SOS, the prompts, the template's first words) hold the
         same states in every row of a run. So by default the tower runs only up to the longest EOS
         and computes those shared positions once per run (not with a `trace`, which records every
-        row's attention, nor with an `intervention`, which edits every row's); `truncate=False` runs the
-        full context for every row, as open_clip does.
+        row's attention, nor with an `intervention`, which edits every row's, nor with learned attention
+        biases); `truncate=False` runs the full context for every row, as open_clip does.
 
         Stacked runs read all N rows each, or with `rows_per_run` consecutive blocks of the rows
         (run r its own rows_per_run[r] class prompts; the features come back in the same order).
@@ -269,11 +292,12 @@ class PromptedCLIP(nn.Module):
         eos = tokens.argmax(dim=-1)
         if truncate:
             tokens = tokens[:, : int(eos.max()) + 1]
-        runs = _stacked_runs(self.text_prompts, self.text_bias)
+        runs = _stacked_runs(self.text_prompts, self.text_bias, self.text_attention_bias)
         counts = _rows_per_run(runs, len(tokens), rows_per_run, tokens.device)
         if runs and rows_per_run is None:  # every run reads the same class tokens with its own learned tensors
             tokens, eos = tokens.repeat(runs, 1), eos.repeat(runs)
-        shared = _shared_length(tokens, eos) if truncate and trace is None and intervention is None else 0
+        plain = trace is None and intervention is None and not len(self.text_attention_bias)
+        shared = _shared_length(tokens, eos) if truncate and plain else 0
         if shared > 1:
             x = self._encode_shared_prefix(tokens, eos, shared, counts)
         else:
@@ -291,11 +315,10 @@ class PromptedCLIP(nn.Module):
         x = x + clip.positional_embedding[: x.shape[1]]
         if trace is not None:
             trace.eos = eos
-        if intervention is not None:
-            intervention.eos = eos
         x = self._run_blocks(
             clip.transformer.resblocks, x, self.text_prompts, _replace_after_sos, self.text_bias, trace, causal=True,
             counts=counts, prompt_positions=slice(1, 1 + n_ctx) if n_ctx else None, intervention=intervention,
+            score_biases=self.text_attention_bias, eos=eos,
         )
         return clip.ln_final(x[torch.arange(x.shape[0], device=x.device), eos])
 
@@ -344,6 +367,7 @@ class PromptedCLIP(nn.Module):
         x = self._run_blocks(
             visual.transformer.resblocks, x, self.vision_prompts, _replace_last, self.vision_bias, trace, causal=False,
             prompt_positions=slice(x.shape[1] - n_ctx, None) if n_ctx else None, intervention=intervention,
+            score_biases=self.vision_attention_bias,
         )
         return visual.ln_post(x[:, 0]) @ visual.proj
 
@@ -374,91 +398,132 @@ class PromptedCLIP(nn.Module):
         counts: torch.Tensor | None = None,
         prompt_positions: slice | None = None,
         intervention: Intervention | None = None,
+        score_biases: nn.ParameterDict | None = None,
+        eos: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if trace is not None and trace.keep_attention and torch.is_grad_enabled() and not x.requires_grad:
             x = x.requires_grad_()  # frozen weights + plain input: keep attention differentiable
-        if intervention is not None and _stacked_runs(prompts, biases):
+        score_biases = score_biases if score_biases is not None else {}
+        if intervention is not None and _stacked_runs(prompts, biases, score_biases):
             raise ValueError("interventions evaluate one run: give a model whose learned tensors are not stacked")
-        edits = intervention is not None and intervention.changes_forward and prompt_positions is not None
-        edit = _Edit(intervention, prompt_positions) if edits else None
+        split = None
+        if intervention is not None or (trace is not None and trace.keep_parts):
+            extra = torch.zeros(x.shape[1], dtype=torch.bool, device=x.device)
+            positions = trace.extra if trace is not None and trace.extra is not None else prompt_positions
+            if positions is not None:
+                extra[positions] = True
+            split = _Split(extra, trace if trace is not None and trace.keep_parts else None, intervention, eos)
         for i, block in enumerate(blocks):
             if 0 < i < len(prompts):
                 x = insert(x, prompts[i], counts)
             if trace is not None and trace.keep_hidden:
                 trace.hidden.append(x)
-            if causal and self.checkpoint_text and trace is None and edit is None and torch.is_grad_enabled():
-                x = checkpoint(_block, block, x, causal, None, use_reentrant=False)
+            score_bias = _score_bias(score_biases[str(i)], x, counts) if str(i) in score_biases else None
+            if causal and self.checkpoint_text and trace is None and split is None and torch.is_grad_enabled():
+                x = checkpoint(_block, block, x, causal, None, None, score_bias, use_reentrant=False)
             else:
-                x = _block(block, x, causal, trace, edit and edit.at(i))
-            if str(i) in biases and (intervention is None or intervention.keeps_biases):
+                x = _block(block, x, causal, trace, split and split.at(i), score_bias)
+            if str(i) in biases and (intervention is None or intervention.biases):
                 x = _add_bias(x, biases[str(i)], counts)
         return x
 
 
 @dataclass
-class _Edit:
-    """An intervention inside one tower's layer loop: which positions hold prompts, and the current block."""
+class _Split:
+    """eq. 12's split inside one tower's layer loop: which key positions are extra, what to record, what to
+    replay, and the current block."""
 
-    intervention: Intervention
-    prompts: slice
+    extra: torch.Tensor  # [L] bool
+    trace: Trace | None  # records the parts when given
+    intervention: Intervention | None  # replays them when given
+    eos: torch.Tensor | None  # text: where each sequence's EOS is (a fixed term's EOS value goes there)
     block: int = 0
 
-    def at(self, block: int) -> "_Edit":
+    def at(self, block: int) -> "_Split":
         self.block = block
         return self
 
+    def update(self, scores: torch.Tensor, probs: torch.Tensor, v: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The attention output [B, H, L, d]: recorded as parts, and with every input query's replaced when
+        an intervention replays parts (extra queries keep theirs)."""
+        extra = self.extra
+        on_extra = probs.masked_fill(~extra, 0.0)
+        share, term = on_extra.sum(-1), on_extra @ v
+        relative = scores.masked_fill(extra, float("-inf")).softmax(dim=-1)  # every query sees an input key
+        if self.trace is not None:
+            self.trace.parts.append(AttentionParts(relative, share, term))
+        replay = self.intervention
+        if replay is None:
+            return out
+        b = self.block
+        relative = _recorded(replay.relative, b, relative, "relative")
+        share = _recorded(replay.share, b, share, "share")
+        if isinstance(replay.term, PromptTerms):
+            batch, heads, length, width = out.shape
+            fixed = replay.term.at(b, length, self.eos).to(out.dtype)
+            term = fixed.view(fixed.shape[0], length, heads, width).transpose(1, 2)
+        else:
+            term = _recorded(replay.term, b, term, "term")
+        update = (1 - share)[..., None] * (relative @ v) + term
+        return torch.where(extra[:, None], out, update)
 
-def _block(block: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None, edit: _Edit | None = None) -> torch.Tensor:
+
+def _recorded(given: Sequence[torch.Tensor] | None, block: int, own: torch.Tensor, what: str) -> torch.Tensor:
+    """Block `block`'s replayed tensor, checked against the shape of the forward's own."""
+    if given is None:
+        return own
+    if block >= len(given) or given[block].shape != own.shape:
+        shape = tuple(given[block].shape) if block < len(given) else f"no block {block + 1}"
+        raise ValueError(f"intervention {what} of block {block + 1}: got {shape}, this forward needs {tuple(own.shape)}; "
+                         "record the parts on the same inputs (images, class names) with a model of the same shape")
+    return given[block].to(own.dtype)
+
+
+def _score_bias(bias: torch.Tensor, x: torch.Tensor, counts: torch.Tensor | None) -> torch.Tensor:
+    """A learned score bias [H, K] (or stacked [R, H, K]) as an additive mask [1 or N, H, 1, L] on the keys of
+    `x` [N, L, D]: its first K keys get it (cut to L when the text is truncated), later keys none."""
+    length = x.shape[1]
+    bias = bias[..., :length]
+    bias = F.pad(bias, (0, length - bias.shape[-1]))
+    if bias.dim() == 2:
+        return bias[None, :, None]
+    return _expand(bias, x, counts)[:, :, None]
+
+
+def _block(block: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None, split: _Split | None = None,
+           score_bias: torch.Tensor | None = None) -> torch.Tensor:
     """One pre-LN residual block from open_clip's modules, with our attention."""
-    x = x + block.ls_1(_attention(block.attn, block.ln_1(x), causal, trace, edit))
+    x = x + block.ls_1(_attention(block.attn, block.ln_1(x), causal, trace, split, score_bias))
     return x + block.ls_2(block.mlp(block.ln_2(x)))
 
 
-def _attention(attn: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None, edit: _Edit | None = None) -> torch.Tensor:
+def _attention(attn: nn.Module, x: torch.Tensor, causal: bool, trace: Trace | None, split: _Split | None = None,
+               score_bias: torch.Tensor | None = None) -> torch.Tensor:
     """Multi-head self-attention from open_clip's parameters (in_proj_*, out_proj, num_heads)."""
     batch, length, width = x.shape
     q, k, v = _heads(F.linear(x, attn.in_proj_weight, attn.in_proj_bias), batch, attn.num_heads)
-    if (trace is None or not trace.keep_attention) and edit is None:
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    future = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1) if causal else None
+    if (trace is None or not trace.keep_attention) and split is None:
+        if score_bias is None:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        else:
+            mask = score_bias.to(q.dtype)
+            if future is not None:
+                mask = mask.masked_fill(future, float("-inf"))
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     else:
         scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
-        if causal:
-            future = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)
+        if score_bias is not None:
+            scores = scores + score_bias.to(scores.dtype)
+        if future is not None:
             scores = scores.masked_fill(future, float("-inf"))
         probs = scores.softmax(dim=-1)
         if trace is not None and trace.keep_attention:
             trace.attentions.append(probs)
         out = probs @ v
-        if edit is not None:
-            out = _edited_update(edit, scores, probs, v, out)
+        if split is not None:
+            out = split.update(scores, probs, v, out)
     return F.linear(_merge_heads(out), attn.out_proj.weight, attn.out_proj.bias)
-
-
-def _edited_update(edit: _Edit, scores: torch.Tensor, probs: torch.Tensor, v: torch.Tensor,
-                   full: torch.Tensor) -> torch.Tensor:
-    """The attention output [B, H, L, d] with every input query's update replaced by the edit's arm
-    (prompt queries keep theirs), and the prompt terms recorded when asked."""
-    batch, heads, length, head_width = full.shape
-    is_prompt = torch.zeros(length, dtype=torch.bool, device=full.device)
-    is_prompt[edit.prompts] = True
-    prompt_term = probs.masked_fill(~is_prompt, 0.0) @ v  # Σ_k a'_ik v_k
-    intervention = edit.intervention
-    if intervention.record:
-        recorded = prompt_term.masked_fill(is_prompt[:, None], 0.0)
-        intervention.recorded.append(recorded.transpose(1, 2).reshape(batch, length, heads * head_width))
-    arm = intervention.arm
-    if arm == "full":
-        return full
-    if arm == "reweighting":
-        update = probs.masked_fill(is_prompt, 0.0) @ v  # Σ_j a'_ij v_j
-    else:  # the attention among inputs alone: softmax over the input keys of the current tokens
-        update = scores.masked_fill(is_prompt, float("-inf")).softmax(dim=-1) @ v
-        if arm == "bias":
-            update = update + prompt_term
-        elif arm == "constant-bias":
-            terms = intervention.constant.at(edit.block, length, intervention.eos).to(update.dtype)
-            update = update + terms.view(terms.shape[0], length, heads, head_width).transpose(1, 2)
-    return torch.where(is_prompt[:, None], full, update)
 
 
 def _heads(qkv: torch.Tensor, batch: int, heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -556,12 +621,14 @@ def _add_bias(x: torch.Tensor, bias: torch.Tensor, counts: torch.Tensor | None =
     return x + bias.repeat_interleave(counts, dim=0, output_size=x.shape[0])[:, None]
 
 
-def _stacked_runs(prompts: nn.ParameterList, biases: nn.ParameterDict) -> int:
+def _stacked_runs(prompts: nn.ParameterList, biases: nn.ParameterDict, score_biases=None) -> int:
     """The R of a tower's learned tensors stacked over runs; 0 when they are one run's (or there are none)."""
     for prompt in prompts:
         return prompt.shape[0] if prompt.dim() == 3 else 0
     for bias in biases.values():
         return bias.shape[0] if bias.dim() == 2 else 0
+    for bias in (score_biases or {}).values():
+        return bias.shape[0] if bias.dim() == 3 else 0
     return 0
 
 
@@ -593,7 +660,14 @@ def _validate(config: PromptConfig, layers_v: int, layers_t: int, context: int) 
     # sos + prompts + at least one class token + eos
     if config.n_ctx_text > context - 3:
         raise ValueError(f"n_ctx_text={config.n_ctx_text} does not fit the text context of {context} tokens (max {context - 3})")
-    for branch, layers, blocks in (("vision", config.bias_vision, layers_v), ("text", config.bias_text, layers_t)):
+    for name, layers, blocks in (("bias_vision", config.bias_vision, layers_v), ("bias_text", config.bias_text, layers_t),
+                                 ("attention_bias_vision", config.attention_bias_vision, layers_v),
+                                 ("attention_bias_text", config.attention_bias_text, layers_t)):
         bad = [i for i in layers if not 0 <= i < blocks]
         if bad or len(set(layers)) != len(layers):
-            raise ValueError(f"bias_{branch}={layers}: block indices must be distinct and in 0..{blocks - 1}")
+            raise ValueError(f"{name}={layers}: block indices must be distinct and in 0..{blocks - 1}")
+    for branch, n_ctx, layers in (("vision", config.n_ctx_vision, config.attention_bias_vision),
+                                  ("text", config.n_ctx_text, config.attention_bias_text)):
+        if n_ctx and layers:  # the score bias is indexed by input key position, which prompts would shift
+            raise ValueError(f"attention_bias_{branch}={layers} with n_ctx_{branch}={n_ctx}: attention biases and "
+                             f"prompts cannot share a tower; learn one or the other in the {branch} tower")
