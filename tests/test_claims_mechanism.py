@@ -1,4 +1,4 @@
-"""The rules of the paper's central claim (Sec. 3.2.1's hypotheses, decided by intervention) on hand-made numbers."""
+"""The rules of the paper's central claim (Sec. 3.2.1's hypotheses, decided by transplant) on hand-made numbers."""
 from __future__ import annotations
 
 import pytest
@@ -12,46 +12,67 @@ def E(mean, se=0.0):
     return Estimate(mean, se, 100)
 
 
-def effects(gain=20.0, bias_half=5.0, reweighting_half=-5.0, versus=10.0, se=1.0):
-    return {"gain": E(gain, se), "bias_half": E(bias_half, se), "reweighting_half": E(reweighting_half, se),
-            "bias_vs_reweighting": E(versus, se), "constant_bias_half": E(bias_half, se),
-            "constant_bias_vs_reweighting": E(versus, se)}
+def effects(gain=20.0, term_half=5.0, reweighting_half=-5.0, versus=10.0, se=1.0):
+    return {"gain": E(gain, se), "prompt_term_half": E(term_half, se), "reweighting_half": E(reweighting_half, se),
+            "prompt_term_vs_reweighting": E(versus, se), "constant_term_half": E(term_half, se),
+            "constant_term_vs_reweighting": E(versus, se)}
+
+
+FIRST = dict(term_half=-5, reweighting_half=5, versus=-10)
+BOTH = dict(term_half=-5, reweighting_half=-5, versus=0)
 
 
 @pytest.mark.parametrize("e, way", [
     (effects(), "second"),
     (effects(gain=2.0), NOT_TESTABLE),                                   # boundary: exactly 2 SE is no gain
     (effects(gain=2.1), "second"),
-    (effects(bias_half=-5, reweighting_half=5, versus=-10), "first"),
-    (effects(bias_half=-5, reweighting_half=-5, versus=0), "both"),
-    (effects(bias_half=5, reweighting_half=5, versus=0), "undecided"),   # each alone recovers more than half: tied
-    (effects(bias_half=5, versus=2.0), "undecided"),                     # more than re-weighting, but not beyond 2 SE
-    (effects(bias_half=2.0, versus=10), "undecided"),                    # half the gain, not beyond 2 SE
+    (effects(**FIRST), "first"),
+    (effects(**BOTH), "both"),
+    (effects(term_half=5, reweighting_half=5, versus=0), "undecided"),   # each alone keeps more than half: tied
+    (effects(term_half=5, versus=2.0), "undecided"),                     # more than re-weighting, but not beyond 2 SE
+    (effects(term_half=2.0, versus=10), "undecided"),                    # half the gain, not beyond 2 SE
 ])
 def test_mechanism_way_per_dataset(e, way):
     assert C.mechanism_way(e) == way
 
 
-def test_mechanism_way_reads_the_constant_bias_arm_when_asked():
+def test_mechanism_way_reads_the_fixed_term_arm_when_asked():
     e = effects(reweighting_half=0.0)
-    e["constant_bias_half"] = E(-5, 1)
-    assert C.mechanism_way(e) == "second" and C.mechanism_way(e, "constant-bias") == "undecided"
+    e["constant_term_half"] = E(-5, 1)
+    assert C.mechanism_way(e) == "second" and C.mechanism_way(e, "constant-term") == "undecided"
 
 
 @pytest.mark.parametrize("ways, hypothesis, outcome", [
-    ({"a": effects(), "b": effects(), "c": effects(bias_half=1)}, "second", SUPPORTS),
-    ({"a": effects(), "b": effects(bias_half=-5, reweighting_half=5, versus=-10), "c": effects()}, "second", INCONCLUSIVE),
-    ({"a": effects(), "b": effects(bias_half=-5, reweighting_half=-5, versus=0),
-      "c": effects(bias_half=-5, reweighting_half=-5, versus=0)}, "second", CONTRADICTS),
-    ({"a": effects(), "b": effects(bias_half=-5, reweighting_half=-5, versus=0),
-      "c": effects(bias_half=-5, reweighting_half=-5, versus=0)}, "both", INCONCLUSIVE),  # a decided the second way
-    ({"a": effects(bias_half=-5, reweighting_half=5, versus=-10)}, "first", SUPPORTS),
+    ({"a": effects(), "b": effects(), "c": effects(term_half=1)}, "second", SUPPORTS),
+    ({"a": effects(), "b": effects(**FIRST), "c": effects()}, "second", INCONCLUSIVE),
+    ({"a": effects(), "b": effects(**BOTH), "c": effects(**BOTH)}, "second", CONTRADICTS),
+    ({"a": effects(**FIRST)}, "first", SUPPORTS),
     ({"a": effects(gain=0), "b": effects(gain=-3)}, "second", NOT_TESTABLE),
     ({"a": effects(gain=0), "b": effects()}, "second", SUPPORTS),  # only b is testable, and it agrees
 ])
 def test_decide_mechanism_over_datasets(ways, hypothesis, outcome):
-    verdict = C.decide_mechanism("mechanism.second-way", ways, hypothesis)
-    assert verdict.outcome == outcome
+    claim = "mechanism.second-way" if hypothesis == "second" else "mechanism.known-first-way"
+    assert C.decide_mechanism(claim, ways, hypothesis).outcome == outcome
+
+
+@pytest.mark.parametrize("ways, outcome, finding", [
+    ({"a": effects(), "b": effects()}, SUPPORTS, "fails here too"),              # the second way: H1 fails, as the paper says
+    ({"a": effects(**FIRST), "b": effects(**FIRST)}, CONTRADICTS, "holds here"),  # H1 holds: against the paper
+    ({"a": effects(), "b": effects(**FIRST), "c": effects(term_half=1)}, INCONCLUSIVE, "undecided"),
+    ({"a": effects(gain=0)}, NOT_TESTABLE, ""),
+])
+def test_a_hypothesis_the_paper_rejects_is_scored_against_the_rejection(ways, outcome, finding):
+    assert C.CLAIMS["mechanism.first-way"].position == "rejects"
+    verdict = C.decide_mechanism("mechanism.first-way", ways, "first")
+    assert verdict.outcome == outcome and finding in verdict.sentence
+    if outcome != NOT_TESTABLE:
+        assert "the paper rejects it" in verdict.sentence
+
+
+def test_hypothesis_3_rejected_by_the_paper_reaches_each_outcome():
+    both = {"a": effects(**BOTH), "b": effects(**BOTH)}
+    assert C.decide_mechanism("mechanism.both-ways", both, "both").outcome == CONTRADICTS
+    assert C.decide_mechanism("mechanism.both-ways", {"a": effects(), "b": effects()}, "both").outcome == SUPPORTS
 
 
 def test_not_testable_names_the_failed_precondition():
@@ -60,14 +81,23 @@ def test_not_testable_names_the_failed_precondition():
     assert "objects +0.9" in verdict.sentence and verdict.sentence.startswith("Not testable here")
 
 
-def test_mechanism_effects_pair_the_images_in_points():
-    zero_shot = torch.tensor([0.0, 0.0, 1.0, 1.0])
-    per_image = {"full": torch.tensor([1.0, 1.0, 1.0, 1.0]), "reweighting": torch.tensor([0.0, 0.0, 1.0, 1.0]),
-                 "bias": torch.tensor([1.0, 2 / 3, 1.0, 1.0])}
-    e = C.mechanism_effects(per_image, zero_shot)
+def test_mechanism_effects_pair_the_images_in_points_against_the_clip_corner():
+    per_image = {"clip": torch.tensor([0.0, 0.0, 1.0, 1.0]), "full": torch.tensor([1.0, 1.0, 1.0, 1.0]),
+                 "reweighting": torch.tensor([0.0, 0.0, 1.0, 1.0]), "prompt-term": torch.tensor([1.0, 2 / 3, 1.0, 1.0])}
+    e = C.mechanism_effects(per_image)
     assert e["gain"].mean == pytest.approx(50.0)
-    # half the gain per image: 0.5, 0.5, 1, 1; bias − half: 0.5, 1/6, 0, 0
-    assert e["bias_half"].mean == pytest.approx(100 * (0.5 + 1 / 6) / 4)
+    # half the gain per image: 0.5, 0.5, 1, 1; prompt term − half: 0.5, 1/6, 0, 0
+    assert e["prompt_term_half"].mean == pytest.approx(100 * (0.5 + 1 / 6) / 4)
     assert e["reweighting_half"].mean == pytest.approx(-25.0)
-    assert e["bias_vs_reweighting"].mean == pytest.approx(100 * (1 + 2 / 3) / 4)
-    assert "reweighting_vs_reweighting" not in e
+    assert e["prompt_term_vs_reweighting"].mean == pytest.approx(100 * (1 + 2 / 3) / 4)
+    assert "reweighting_vs_reweighting" not in e and "clip_half" not in e
+
+
+def test_the_conclusion_is_written_from_the_verdicts():
+    main = C.decide_mechanism("mechanism.second-way", {"a": effects(), "b": effects()}, "second")
+    fixed = C.decide_mechanism("mechanism.second-way-constant", {"a": effects(**BOTH), "b": effects(**BOTH)}, "second")
+    known = C.decide_mechanism("mechanism.known-first-way", {"a": effects(**FIRST)}, "first")
+    text = C.mechanism_conclusion({"both towers": main, "fixed term": fixed}, [known])
+    assert "both towers: supports (the second way (prompt term) on a and b)" in text
+    assert "fixed term: contradicts (both indispensable on a and b)" in text
+    assert "attention-bias tuning" in text and "the first way (re-weighting) on a" in text

@@ -39,9 +39,36 @@ def test_rows_group_operationalisations_of_one_sentence_and_keep_the_page_order(
     assert [r.kind for r in rows] == ["check", "claim", "claim"]
     sos = rows[1]
     assert len(sos.parts) == 3 and sos.outcome == CONTRADICTS and sos.scope == SCOPE
-    assert sos.anchor == "03_alignment_contribution.html#verdict-relevancy-sos-increases"
+    # a sentence with several operationalisations links to its combined box, which lists and links each part
+    assert sos.anchor == "03_alignment_contribution.html#" + C.sentence_anchor(sos.name)
+    box = sos._repr_html_()
+    assert f'id="{C.sentence_anchor(sos.name)}"' in box and 'href="#verdict-relevancy-sos-most"' in box
+    assert box.count("mmp-badge") == 3 and "mmp-contradicts" in box
+    assert rows[2].anchor == "03_alignment_contribution.html#verdict-relevancy-category-decreases"
     counts = C.ledger_counts(rows)
     assert counts == {SCOPE: {CONTRADICTS: 1, SUPPORTS: 1}}
+
+
+@pytest.mark.parametrize("outcomes, combined", [
+    ([SUPPORTS, SUPPORTS, SUPPORTS, SUPPORTS], SUPPORTS),
+    ([SUPPORTS, CONTRADICTS, SUPPORTS, SUPPORTS], INCONCLUSIVE),   # readings disagree: no veto by one reading
+    ([CONTRADICTS, CONTRADICTS, NOT_TESTABLE, CONTRADICTS], CONTRADICTS),
+])
+def test_readings_of_one_sentence_that_disagree_leave_it_depending_on_the_reading(outcomes, combined):
+    ids = ["mechanism.second-way", "mechanism.second-way-constant", "mechanism.second-way-image",
+           "mechanism.second-way-text"]
+    outcome, why = C.sentence_outcome([verdict(i, o) for i, o in zip(ids, outcomes)])
+    assert outcome == combined
+    if combined == INCONCLUSIVE:
+        assert why.startswith("Depends on the reading: both towers, the prompt term as computed per input: supports; "
+                              "the book's stricter reading: a fixed term: contradicts")
+
+
+def test_the_ledger_counts_only_sentences_the_paper_asserts():
+    rows = C.sentence_rows([verdict("mechanism.second-way", SUPPORTS), verdict("mechanism.first-way", SUPPORTS),
+                            verdict("mechanism.both-ways", CONTRADICTS), verdict("mechanism.known-first-way", SUPPORTS)])
+    assert [r.position for r in rows] == ["asserts", "rejects", "rejects", "asserts"]
+    assert C.ledger_counts(rows) == {SCOPE: {SUPPORTS: 1}}
 
 
 def test_the_ledger_html_links_each_row_to_its_verdict_and_shows_the_paper_numbers():

@@ -1,4 +1,4 @@
-"""The intervention test's bookkeeping (mmprompts.mechanism) on hand-made per-image hits."""
+"""The transplant test's bookkeeping (mmprompts.mechanism) on hand-made per-image hits."""
 from __future__ import annotations
 
 import pytest
@@ -13,41 +13,43 @@ def hits(*values):
 
 
 def result():
-    """4 test images, 2 runs; CLIP gets 1 right, the full model 4 (run 1) and 3 (run 2)."""
+    """4 test images, 2 runs; the CLIP corner gets 1 right, the full model 4 (run 1) and 3 (run 2)."""
     runs = {}
     for seed, full in (("seed 1", hits(1, 1, 1, 1)), ("seed 2", hits(1, 1, 1, 0))):
         correct = {(b, a): hits(1, 0, 0, 0) for b in BRANCHES for a in ARMS}
         for b in BRANCHES:
             correct[(b, "full")] = full
-        correct[("both", "bias")] = hits(1, 1, 1, 0)
+        correct[("both", "prompt-term")] = hits(1, 1, 1, 0)
         runs[seed] = correct
-    return ArmAccuracies("task", hits(1, 0, 0, 0), runs)
+    return ArmAccuracies("task", hits(1, 1, 0, 0), runs)
 
 
 def test_accuracies_per_run_and_per_image():
     r = result()
     assert r.accuracy("both", "full") == [100.0, 75.0]
-    assert r.zero_shot_accuracy == 25.0
+    assert r.zero_shot_accuracy == 50.0  # the zero-shot run (its own template), not the factorial's CLIP corner
     assert torch.equal(r.per_image("both", "full"), torch.tensor([1.0, 1.0, 1.0, 0.5]))
     assert set(r.effects_input("both")) == set(ARMS)
 
 
-def test_gain_recovered_and_rows():
+def test_gain_kept_is_measured_from_the_clip_corner_and_rows():
     rec = recovered({"task": result()}, "both")
-    # full 87.5, CLIP 25: bias 75 recovers (75 − 25) / 62.5 = 80%, the other arms 0%
-    assert rec["task"]["bias"] == pytest.approx(80.0)
+    # full 87.5, CLIP corner 25: the prompt term's 75 keeps (75 − 25) / 62.5 = 80%, the other arms 0%
+    assert rec["task"]["prompt-term"] == pytest.approx(80.0)
     assert rec["task"]["reweighting"] == pytest.approx(0.0)
+    assert "clip" not in rec["task"] and "full" not in rec["task"]
     row = arm_rows({"task": result()}, "both")[0]
-    assert row["CLIP"] == "25.0" and row[ARM_NAMES["full"]] == "87.5 ± 17.7" and row[ARM_NAMES["bias"]] == "75.0 ± 0.0"
+    assert row["CLIP"] == "25.0" and row[ARM_NAMES["full"]] == "87.5 ± 17.7" and row[ARM_NAMES["prompt-term"]] == "75.0 ± 0.0"
 
 
-def test_a_task_whose_full_model_does_not_beat_clip_recovers_nothing():
+def test_a_task_whose_full_model_does_not_beat_clip_keeps_nothing():
     r = result()
-    r.zero_shot = hits(1, 1, 1, 1)
+    for correct in r.runs.values():
+        correct[("both", "clip")] = hits(1, 1, 1, 1)
     assert recovered({"task": r}, "both") == {}
 
 
-def test_a_task_whose_prompts_did_not_learn_is_left_out_of_the_gain_recovered():
+def test_a_task_whose_prompts_did_not_learn_is_left_out_of_the_gain_kept():
     assert set(recovered({"task": result(), "other": result()}, "both", excluded={"other"})) == {"task"}
 
 

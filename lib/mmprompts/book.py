@@ -29,6 +29,7 @@ from .experiments import RunSpec, results
 from .models import LoadedCLIP
 from .paper import appendix_e_datasets
 from .presets import table1_specs, table2_methods, table2_specs, table3_specs
+from .prompted import PromptConfig
 from .profiles import Settings, from_parameters
 from .storage import cache_root, project_root
 from .variants import recipe_grid, recipe_tasks
@@ -119,9 +120,11 @@ def book_runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
     if settings.learned is None:  # the analysis pages' prompted models (pages 2-5) and page 3's shallow ones
         templates = {name: data.template for name, data in settings.load_datasets().items()}
         runs += [analysis_spec(settings, clip, name) for name in settings.datasets]
-        # page 2's intervention test: the analysis model's configuration on every seed
-        runs += [RunSpec(name, settings.analysis_method(layers), seed) for name in settings.datasets
-                 for seed in settings.seeds]
+        # page 2's transplant test: the analysis model's configuration on every seed, and its known-answer
+        # method that can act only through the first way (bias tuning, the other one, is page 6's Table 1)
+        runs += [RunSpec(name, method, seed) for method in (settings.analysis_method(layers),
+                                                            PromptConfig.attention_bias(range(layers)))
+                 for name in settings.datasets for seed in settings.seeds]
         runs += [RunSpec(name, table2_methods([1])[1], settings.seeds[0]) for name in appendix_e_datasets(templates)]
     runs += table1_specs(world, settings.seeds, layers)  # page 6
     runs += (table2_specs(settings.grid, settings.seeds, settings.depths)  # page 7

@@ -57,7 +57,8 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--method", choices=METHODS, default="prompts",
                        help="prompts: deep independent V-L prompts (IVLP); shallow: input-level V-L prompts (depth 1); "
                             "text: CoOp (input-level text prompts); vision: VPT (vision prompts, --depth deep); "
-                            "bias: bias tuning")
+                            "bias: bias tuning; attention: attention-bias tuning (a learned bias on every block's "
+                            "attention scores, page 2's first-way-only known answer)")
     group.add_argument("--n-ctx", type=int, default=4, help="prompts per layer and branch")
     group.add_argument("--depth", type=int, default=12, help="blocks that receive prompts (1 = input only); "
                        "used by 'prompts' and 'vision'")

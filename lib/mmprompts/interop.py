@@ -123,7 +123,7 @@ def export_prompts(model: PromptedCLIP, path: str | os.PathLike, format: str = "
     if format not in ("ivlp", "vpt", "coop"):
         raise ValueError(f"format={format!r}: export writes 'ivlp', 'vpt' or 'coop' (MaPLe prompts are not free tensors)")
     c = model.config
-    if c.bias_vision or c.bias_text:
+    if c.bias_vision or c.bias_text or c.attention_bias_vision or c.attention_bias_text:
         raise ValueError(f"{model.config}: biases have no place in the {format} layout; export a model without biases")
     vision = [p.detach().cpu().float() for p in model.vision_prompts]
     text = [p.detach().cpu().float() for p in model.text_prompts]

@@ -1,10 +1,11 @@
-"""The paper's central claim by intervention: test accuracy of every arm of eq. 12, per dataset, run and branch.
+"""The paper's central claim by transplant: test accuracy of every arm of the factorial, per dataset, run and branch.
 
-For each dataset, the trained runs of one method (the analysis model's prompts, or bias tuning as
-the positive control) are evaluated on the whole test split with each arm of `prompted.ARMS` in the
-image tower, the text tower or both (`analysis.arm_correct`), next to zero-shot CLIP on the same
-images. The constant-bias arm's terms are the mean prompt terms over the run's own few-shot training
-images. Each run's per-image results are cached in its run folder (`interventions-v<N>.pt`, and the
+For each dataset, the trained runs of one method (the analysis model's prompts; or a known-answer
+method: attention-bias tuning, which can act only through the first way, and bias tuning, whose
+learned vectors are a second-way term) are evaluated on the test images with each arm of
+`analysis.ARMS` in the image tower, the text tower or both (`analysis.arm_correct`), next to zero-shot
+CLIP on the same images. The fixed terms of the constant-term arms are the mean prompt terms over the
+run's own few-shot training images. Each run's per-image results are cached in its run folder (`interventions-v<N>.pt`, and the
 plain forward's `hits-v<N>.pt`), so a rebuilt page only reads them. `learned_gains` pairs the analysed
 prompts' hits with CLIP's: the precondition of every claim about what learned prompts do.
 """
@@ -33,12 +34,13 @@ from .train import autocast
 __all__ = ["ARM_NAMES", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "gain_rows", "learned_gains",
            "recovered"]
 
-# How the book names each arm (prompted.ARMS) in its tables and figures.
-ARM_NAMES = {"full": "full model", "reweighting": "re-weighting only", "reweighting-renormalised": "re-weighting, renormalised",
-             "bias": "bias term only", "constant-bias": "constant dataset bias"}
+# How the book names each arm (analysis.ARMS) in its tables and figures: by what it keeps.
+ARM_NAMES = {"clip": "CLIP", "reweighting": "re-weighting only", "prompt-term": "prompt term only", "full": "full model",
+             "constant-term": "fixed term only", "reweighting-constant-term": "re-weighting + fixed term"}
 
 # Bump when what an arm computes changes: cached per-image results of older versions are recomputed.
-INTERVENTIONS_VERSION = "1"
+# (Plain-forward hits, `hits-v1.pt`, are unchanged; arm results are `interventions-*-v2.pt`.)
+INTERVENTIONS_VERSION = "2"
 
 
 @dataclass
@@ -67,13 +69,14 @@ class ArmAccuracies:
 
 
 def arm_rows(arms: dict[str, ArmAccuracies], branch: str) -> list[dict]:
-    """Table rows: per dataset, zero-shot CLIP and every arm's test accuracy in `branch`, mean ± std over the runs."""
+    """Table rows: per dataset, every arm's test accuracy in `branch`, mean ± std over the runs (the CLIP corner
+    is the same for every run: its spread is 0 by construction, so it is shown without one)."""
     rows = []
     for name, result in arms.items():
-        row = {"dataset": name, "CLIP": f"{result.zero_shot_accuracy:.1f}"}
+        row = {"dataset": name}
         for arm in ARMS:
             values = result.accuracy(branch, arm)
-            spread = f" ± {statistics.stdev(values):.1f}" if len(values) > 1 else ""
+            spread = f" ± {statistics.stdev(values):.1f}" if len(values) > 1 and arm != "clip" else ""
             row[ARM_NAMES[arm]] = f"{statistics.fmean(values):.1f}{spread}"
         rows.append(row)
     return rows
@@ -81,18 +84,19 @@ def arm_rows(arms: dict[str, ArmAccuracies], branch: str) -> list[dict]:
 
 def recovered(arms: dict[str, ArmAccuracies], branch: str, excluded: Collection[str] = ()
               ) -> dict[str, dict[str, float]]:
-    """Per dataset and arm, the gain recovered (arm − CLIP) / (full − CLIP) in percent (means over runs);
-    datasets where the full model does not beat CLIP are left out (nothing to recover), and so are
-    `excluded` ones (`claims.not_learned`: a gain within noise makes the share noise over noise)."""
+    """Per dataset and arm, the gain kept (arm − CLIP) / (full − CLIP) in percent (means over runs; CLIP = the
+    factorial's CLIP corner); datasets where the full model does not beat CLIP are left out (nothing to
+    keep), and so are `excluded` ones (`claims.not_learned`: a gain within noise makes the share noise over
+    noise)."""
     out = {}
     for name, result in arms.items():
         if name in excluded:
             continue
-        clip = result.zero_shot_accuracy
+        clip = statistics.fmean(result.accuracy(branch, "clip"))
         full = statistics.fmean(result.accuracy(branch, "full"))
         if full > clip:
             out[name] = {arm: 100 * (statistics.fmean(result.accuracy(branch, arm)) - clip) / (full - clip)
-                         for arm in ARMS if arm != "full"}
+                         for arm in ARMS if arm not in ("full", "clip")}
     return out
 
 
@@ -110,10 +114,11 @@ def effect_rows(effects: dict[str, dict[str, Estimate]], ways: dict[str, str]) -
     test images) and the hypothesis it decides there (`claims.mechanism_way`)."""
     def cell(e: Estimate) -> str:
         return plus_minus(e, 1)
-    return [{"dataset": name, "full − CLIP": cell(e["gain"]), "bias term − half gain": cell(e["bias_half"]),
-             "constant bias − half gain": cell(e["constant_bias_half"]),
-             "re-weighting − half gain": cell(e["reweighting_half"]), "bias term − re-weighting": cell(e["bias_vs_reweighting"]),
-             "decided": ways[name]} for name, e in effects.items()]
+    return [{"dataset": name, "full − CLIP": cell(e["gain"]), "re-weighting − half gain": cell(e["reweighting_half"]),
+             "prompt term − half gain": cell(e["prompt_term_half"]),
+             "prompt term − re-weighting": cell(e["prompt_term_vs_reweighting"]),
+             "fixed term − half gain": cell(e["constant_term_half"]), "decided": ways[name]}
+            for name, e in effects.items()]
 
 
 def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], method: PromptConfig,

@@ -24,7 +24,8 @@ from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, OUTCOMES, SUPPORTS, 
                    binomial_se, dataset_average, estimate, gain_over_zero_shot, paired, seed_estimate, task_learned)
 from .effects import cls_map_effects, mechanism_effects, relevancy_effects, text_attention_effects
 from .ledger import (PAGE_SECTIONS, VERDICTS_ENV, PageVerdicts, SentenceRow, ledger_counts, ledger_html, load_verdicts,
-                     record_verdicts, report, rule_numbers, sentence_outcome, sentence_rows, verdicts_folder)
+                     record_verdicts, report, rule_numbers, sentence_anchor, sentence_outcome, sentence_rows,
+                     verdicts_folder)
 from .positive import PAPER_SCOPE, nominal_se, paper_accuracies, paper_rows, paper_verdicts
 from .register import CLAIMS
 from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_optimal_on_eurosat, decide_bias_beats_prompts,
@@ -32,7 +33,8 @@ from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_optimal_on_e
                     decide_depth_exceeds_clip, decide_depth_rises, decide_depths_differ,
                     decide_direction, decide_equal, decide_identities, decide_many_classes_keep_gaining,
                     decide_map_kept, decide_mechanism, decide_more_prompts_help, decide_relative_attention, decide_scope_unchanged,
-                    decide_unstable_above, decide_zero_shot_weak, decide_eos_focus_on_sos, given_premise, mechanism_way,
+                    decide_unstable_above, decide_zero_shot_weak, decide_eos_focus_on_sos, given_premise, mechanism_conclusion,
+                    mechanism_way,
                     not_learned, not_testable)
 
 __all__ = [
@@ -45,8 +47,8 @@ __all__ = [
     "decide_map_kept", "decide_mechanism", "decide_more_prompts_help", "decide_relative_attention",
     "decide_scope_unchanged", "decide_unstable_above", "decide_zero_shot_weak", "Estimate", "estimate",
     "gain_over_zero_shot", "given_premise", "ledger_counts", "ledger_html", "load_verdicts", "mechanism_effects",
-    "mechanism_way", "nominal_se", "not_learned", "not_testable", "PageVerdicts", "paired", "paper_accuracies",
+    "mechanism_conclusion", "mechanism_way", "nominal_se", "not_learned", "not_testable", "PageVerdicts", "paired", "paper_accuracies",
     "paper_rows", "paper_verdicts", "record_verdicts", "relevancy_effects", "report", "rule_numbers", "seed_estimate",
-    "sensitivity_verdicts", "sentence_outcome", "sentence_rows", "SentenceRow", "table1_verdicts", "task_learned",
+    "sensitivity_verdicts", "sentence_anchor", "sentence_outcome", "sentence_rows", "SentenceRow", "table1_verdicts", "task_learned",
     "TaskAccuracies", "text_attention_effects", "Verdict", "verdicts_folder", "zero_shot_verdict",
 ]

@@ -31,6 +31,19 @@ class Claim:
     sentence: str = ""
     label: str = ""  # a short readable name of this operationalisation ("" = the sentence's)
     precondition: str = ""  # what must hold for the claim to be testable here ("" = nothing beyond the data)
+    # The paper's position on what the claim states: "asserts" (the paper says it), or "rejects" (a hypothesis
+    # the paper proposes and then rejects, Sec. 3.2.1): the verdict then says whether this run agrees with the
+    # rejection, and the ledger counts it apart from the sentences the paper asserts.
+    position: str = "asserts"
+    # How a sentence's operationalisations combine (`ledger.sentence_outcome`): "parts" — each tests a part of
+    # the sentence, so a contradicted part contradicts it; "readings" — each is one reading of the whole
+    # sentence, so when readings disagree the sentence's verdict depends on the reading (no veto).
+    combine: str = "parts"
+
+    def __post_init__(self) -> None:
+        if self.position not in ("asserts", "rejects") or self.combine not in ("parts", "readings"):
+            raise ValueError(f"{self.id}: position={self.position!r} (asserts/rejects), combine={self.combine!r} "
+                             "(parts/readings)")
 
     @property
     def name(self) -> str:

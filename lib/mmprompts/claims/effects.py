@@ -73,25 +73,24 @@ def cls_map_effects(clip_attention: torch.Tensor, prompted_attention: torch.Tens
     return {"kept": estimate(kept.tolist()), "background": paired(background.tolist(), baseline.tolist())}
 
 
-def mechanism_effects(per_image: Mapping[str, torch.Tensor], zero_shot: torch.Tensor) -> dict[str, Estimate]:
-    """The effects of the two ways (Sec. 3.2.1) from one branch's arms, paired over the test images, in
-    percentage points.
+def mechanism_effects(per_image: Mapping[str, torch.Tensor]) -> dict[str, Estimate]:
+    """The effects of the two ways (Sec. 3.2.1) from one branch's arms of the transplant factorial
+    (`analysis.ARMS`), paired over the test images, in percentage points.
 
-    per_image: per arm ("full", "reweighting", "bias", ...), [N] the fraction of the runs that
-    classify each test image correctly; zero_shot: [N] zero-shot CLIP's hits on the same images.
-    gain: full − CLIP (the precondition: prompts helped); <arm>_half: arm − (CLIP + full) / 2 (above
-    0: the arm alone recovers more than half of the gain); <arm>_vs_reweighting: arm − reweighting.
-    Linear in the per-image values, so each SE is an ordinary paired SE (no ratio of noisy numbers)."""
-    clip = zero_shot.float()
-    full = per_image["full"].float()
+    per_image: per arm, [N] the fraction of the runs that classify each test image correctly; "clip" and
+    "full" are the corners. gain: full − CLIP (the precondition: the learned tensors helped); <arm>_half:
+    arm − (CLIP + full) / 2 (above 0: the arm alone keeps more than half of the gain), for every arm other
+    than the corners; <arm>_vs_reweighting: arm − the re-weighting arm, for the prompt-term arms. Linear in
+    the per-image values, so each SE is an ordinary paired SE (no ratio of noisy numbers)."""
+    clip, full = per_image["clip"].float(), per_image["full"].float()
     half = (clip + full) / 2
     points = lambda t: (100 * t).tolist()  # noqa: E731
     effects = {"gain": paired(points(full), points(clip))}
     for arm, values in per_image.items():
-        if arm == "full":
+        if arm in ("full", "clip"):
             continue
         key = arm.replace("-", "_")
         effects[f"{key}_half"] = paired(points(values.float()), points(half))
-        if arm != "reweighting" and "reweighting" in per_image:
+        if arm in ("prompt-term", "constant-term"):
             effects[f"{key}_vs_reweighting"] = paired(points(values.float()), points(per_image["reweighting"].float()))
     return effects

@@ -100,6 +100,7 @@ class SentenceRow:
 
     name: str
     kind: str  # "claim" or "check"
+    position: str  # the paper's position: "asserts", or "rejects" (a hypothesis it proposes and rejects)
     page: str
     outcome: str
     parts: tuple[Verdict, ...]
@@ -111,15 +112,38 @@ class SentenceRow:
 
     @property
     def anchor(self) -> str:
-        return f"{self.page}.html#{verdict_anchor(self.parts[0].claim.id)}"
+        """Where the ledger links: the sentence's combined box when it has several operationalisations, else
+        its one verdict box."""
+        target = sentence_anchor(self.name) if len(self.parts) > 1 else verdict_anchor(self.parts[0].claim.id)
+        return f"{self.page}.html#{target}"
+
+    def _repr_html_(self) -> str:
+        """The sentence's combined verdict box: its outcome, why, and each operationalisation's badge linking
+        to its own box."""
+        first = self.parts[0].claim
+        items = "".join(f'<li>{_badge(v.outcome)} <a href="#{verdict_anchor(v.claim.id)}">{html.escape(_label(v))}</a></li>'
+                        for v in self.parts)
+        why = f"<br>{html.escape(self.why)}" if self.why else ""
+        return (f'<div class="mmp-verdict mmp-{self.outcome.replace(" ", "-")} mathjax_process" '
+                f'id="{sentence_anchor(self.name)}"><span class="mmp-outcome">{self.outcome}</span> '
+                f'<span class="mmp-where">{html.escape(first.where)}</span> <q>{html.escape(first.quote)}</q>'
+                f'<br><span class="mmp-label">One verdict for the sentence, from its {len(self.parts)} readings or '
+                f'parts:</span>{why}<ul class="mmp-ledger-parts">{items}</ul></div>')
+
+
+def sentence_anchor(name: str) -> str:
+    """The HTML id of a sentence's combined verdict box on its page."""
+    return "sentence-" + "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
 
 
 def sentence_outcome(parts: Sequence[Verdict]) -> tuple[str, str]:
-    """A sentence's verdict from its operationalisations, each testing the sentence or a part of it.
+    """A sentence's verdict from its operationalisations (`Claim.combine` says how they relate).
 
-    Parts whose precondition fails are set aside (none left: not testable); of the rest, one
-    contradiction contradicts the sentence, all supporting supports it, anything else leaves it
-    inconclusive — with the reason said."""
+    Those whose precondition fails are set aside (none left: not testable); when the rest agree, their
+    outcome is the sentence's. When they disagree: if they are parts of the sentence, a contradicted
+    part contradicts it (a sentence that says "X and Y" is not borne out when Y fails), else it stays
+    inconclusive; if they are readings of the whole sentence, the verdict depends on the reading —
+    inconclusive, each reading and its verdict listed — never a veto by the strictest reading."""
     testable = [v for v in parts if v.outcome != NOT_TESTABLE]
     if not testable:
         return NOT_TESTABLE, ""
@@ -129,9 +153,11 @@ def sentence_outcome(parts: Sequence[Verdict]) -> tuple[str, str]:
     if len(set(outcomes)) == 1:
         return outcomes[0], aside.strip()
     listed = "; ".join(f"{_label(v)}: {v.outcome}" for v in testable)
+    if any(v.claim.combine == "readings" for v in parts):
+        return INCONCLUSIVE, f"Depends on the reading: {listed}.{aside}"
     outcome = CONTRADICTS if CONTRADICTS in outcomes else INCONCLUSIVE
-    return outcome, (f"Its operationalisations disagree ({listed}); each tests a part or a reading of the sentence, "
-                     f"so {'one contradiction decides it' if outcome == CONTRADICTS else 'it stays open'}.{aside}")
+    return outcome, (f"Its parts disagree ({listed}); each tests a part of the sentence, "
+                     f"so {'a contradicted part decides it' if outcome == CONTRADICTS else 'it stays open'}.{aside}")
 
 
 def _label(verdict: Verdict) -> str:
@@ -147,15 +173,16 @@ def sentence_rows(verdicts: Iterable[Verdict]) -> list[SentenceRow]:
     rows = []
     for (kind, name), parts in groups.items():
         outcome, why = sentence_outcome(parts)
-        rows.append(SentenceRow(name, kind, parts[0].claim.page, outcome, tuple(parts), why))
+        rows.append(SentenceRow(name, kind, parts[0].claim.position, parts[0].claim.page, outcome, tuple(parts), why))
     return rows
 
 
 def ledger_counts(rows: Sequence[SentenceRow]) -> dict[str, Counter]:
-    """Per scope, how many sentences of the paper (checks left out) ended in each outcome."""
+    """Per scope, how many sentences the paper asserts (checks and the hypotheses it rejects left out) ended in
+    each outcome."""
     counts: dict[str, Counter] = {}
     for row in rows:
-        if row.kind == "claim":
+        if row.kind == "claim" and row.position == "asserts":
             counts.setdefault(row.scope or "unstated scope", Counter())[row.outcome] += 1
     return counts
 

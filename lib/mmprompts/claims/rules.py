@@ -225,53 +225,86 @@ def decide_relative_attention(shift: Sequence[Sequence[float]], controls: Mappin
     return _verdict(claim, outcome, sentence, per_block=per_block, block=block + 1, versus_controls=versus)
 
 
-# ----------------------------------------------------------------------------- page 2: the two ways, by intervention
-WAYS = {"second": "the second way (bias)", "first": "the first way (re-weighting)", "both": "both indispensable",
+# ----------------------------------------------------------------------------- page 2: the two ways, by transplant
+WAYS = {"second": "the second way (prompt term)", "first": "the first way (re-weighting)", "both": "both indispensable",
         "undecided": "undecided", NOT_TESTABLE: "not testable (no gain over CLIP beyond 2 SE)"}
 
 
-def mechanism_way(effects: Mapping[str, Estimate], bias_arm: str = "bias") -> str:
-    """Which of Sec. 3.2.1's three hypotheses one dataset's intervention effects (`mechanism_effects`) decide.
+def mechanism_way(effects: Mapping[str, Estimate], term_arm: str = "prompt-term") -> str:
+    """Which of Sec. 3.2.1's three hypotheses one dataset's transplant effects (`mechanism_effects`) decide.
 
-    NOT_TESTABLE when the full model's gain over CLIP is not beyond 2 SE (prompts that did not help
-    cannot say how they help); "second" when the `bias_arm` alone recovers more than half of the gain
-    and more than re-weighting alone, each beyond 2 SE; "first" when re-weighting alone recovers more
-    than half and more than the bias arm; "both" when each alone recovers less than half, beyond 2 SE;
-    else "undecided". Half the gain is the boundary because "mainly" means most of it."""
-    key = bias_arm.replace("-", "_")
+    NOT_TESTABLE when the full model's gain over CLIP is not beyond 2 SE (tensors that did not help cannot
+    say how they help); "second" when the `term_arm` alone (what the prompts add, with CLIP's relative
+    attention) keeps more than half of the gain and more than re-weighting alone, each beyond 2 SE;
+    "first" when re-weighting alone (the model's relative attention, nothing added) keeps more than half
+    and more than the term arm; "both" when each alone keeps less than half, beyond 2 SE; else
+    "undecided". Half the gain is the boundary because "mainly" means most of it."""
+    key = term_arm.replace("-", "_")
     if _sign(effects["gain"]) <= 0:
         return NOT_TESTABLE
-    bias_half, reweighting_half, versus = effects[f"{key}_half"], effects["reweighting_half"], effects[f"{key}_vs_reweighting"]
-    if _sign(bias_half) > 0 and _sign(versus) > 0:
+    term_half, reweighting_half, versus = effects[f"{key}_half"], effects["reweighting_half"], effects[f"{key}_vs_reweighting"]
+    if _sign(term_half) > 0 and _sign(versus) > 0:
         return "second"
     if _sign(reweighting_half) > 0 and _sign(versus) < 0:
         return "first"
-    if _sign(bias_half) < 0 and _sign(reweighting_half) < 0:
+    if _sign(term_half) < 0 and _sign(reweighting_half) < 0:
         return "both"
     return "undecided"
 
 
+# What the paper says of the hypotheses it rejects (the verdict of a claim with position "rejects" cites it).
+_REJECTION = "the paper rejects it: the mechanism \u201cbetter aligns with the second way\u201d (Sec. 3.2.2)"
+
+
 def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]], hypothesis: str,
-                     bias_arm: str = "bias") -> Verdict:
+                     term_arm: str = "prompt-term") -> Verdict:
     """A hypothesis of Sec. 3.2.1 ("second", "first" or "both") over the datasets, from each dataset's
-    `mechanism_way`: supports when it decides more than half of the testable datasets and no dataset
-    is decided for another hypothesis; contradicts when other hypotheses decide more datasets than it
-    and at least half; not testable when no dataset is (no gain over CLIP anywhere); else inconclusive."""
-    ways = {d: mechanism_way(e, bias_arm) for d, e in effects.items()}
+    `mechanism_way`: it holds when it decides more than half of the testable datasets and no dataset is
+    decided for another hypothesis; it fails when other hypotheses decide more datasets than it and at
+    least half; not testable when no dataset is (no gain over CLIP anywhere); else inconclusive.
+
+    For a claim the paper asserts, holds = supports and fails = contradicts. For a hypothesis the paper
+    proposes and rejects (`Claim.position == "rejects"`) the verdict is on the paper's position: the
+    hypothesis failing here supports the paper, holding here contradicts it."""
+    ways = {d: mechanism_way(e, term_arm) for d, e in effects.items()}
     testable = {d: w for d, w in ways.items() if w != NOT_TESTABLE}
     by_way = {w: [d for d, x in ways.items() if x == w] for w in WAYS}
     listing = "; ".join(f"{WAYS[w]}: {names(ds)}" for w, ds in by_way.items() if ds)
     gains = {d: e["gain"] for d, e in effects.items()}
     if not testable:
-        return not_testable(claim_id, f"on no dataset did the prompts beat zero-shot CLIP beyond {Z:g} SE "
+        return not_testable(claim_id, f"on no dataset did the learned tensors beat CLIP beyond {Z:g} SE "
                             f"({names(f'{d} {signed(g.mean, 1)}' for d, g in gains.items())} points).", gains=gains)
     agree = [d for d, w in testable.items() if w == hypothesis]
     other = [d for d, w in testable.items() if w not in (hypothesis, "undecided")]
     n = len(testable)
-    outcome = (SUPPORTS if len(agree) > n / 2 and not other else
-               CONTRADICTS if len(other) > len(agree) and len(other) >= n / 2 else INCONCLUSIVE)
+    holds = len(agree) > n / 2 and not other
+    fails = len(other) > len(agree) and len(other) >= n / 2
     sentence = f"Decided per dataset: {listing}."
+    if CLAIMS[claim_id].position == "rejects":
+        outcome = SUPPORTS if fails else CONTRADICTS if holds else INCONCLUSIVE
+        finding = "fails here too" if fails else "holds here" if holds else "is undecided here"
+        sentence = f"As a hypothesis, {_REJECTION}; it {finding}. " + sentence
+    else:
+        outcome = SUPPORTS if holds else CONTRADICTS if fails else INCONCLUSIVE
     return _verdict(claim_id, outcome, sentence, ways=ways, effects={d: dict(e) for d, e in effects.items()})
+
+
+def mechanism_conclusion(readings: Mapping[str, Verdict], known_answers: Sequence[Verdict] = ()) -> str:
+    """A page's prose conclusion on the paper's central sentence, written from its verdicts only: each reading's
+    outcome with the tasks that decided it, and the known-answer cases that show the rule can reach each
+    answer. (No number or outcome in it is typed by hand.)"""
+    def found(v: Verdict) -> str:
+        ways = v.numbers.get("ways", {})
+        if v.outcome == NOT_TESTABLE:
+            return "not testable (no task gained over CLIP)"
+        decided = {w: [d for d, x in ways.items() if x == w] for w in WAYS if w != NOT_TESTABLE}
+        parts = [f"{WAYS[w]} on {names(ds)}" for w, ds in decided.items() if ds]
+        return f"{v.outcome} ({'; '.join(parts)})"
+    text = "; ".join(f"{label}: {found(v)}" for label, v in readings.items()) + "."
+    if known_answers:
+        text += " Known answers, by the same rule: " + "; ".join(
+            f"{v.claim.label or v.claim.sentence}: {found(v)}" for v in known_answers) + "."
+    return text
 
 
 # ----------------------------------------------------------------------------- preconditions
