@@ -37,9 +37,10 @@
 #
 # **What this page does.** It checks the two identities of the decomposition (algebra: a check of the
 # implementation), tests Fig. 1's point and the similarity sentence against prompts that learned
-# nothing (null controls), and then does what the paper did not: it **switches each part of eq. 12
-# off** in every prompted block and measures the test accuracy that is left (this book's intervention
-# test of the paper's conclusion).
+# nothing (null controls), and then does what the paper did not: it **transplants** each part of eq. 12
+# between zero-shot CLIP and the prompted model in every block — the relative attention (the first way)
+# from one, what the prompts add (the second way) from the other — and measures the test accuracy each
+# combination keeps (this book's test of the paper's conclusion).
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -78,11 +79,14 @@ from IPython.display import HTML, display
 from mmprompts import PromptConfig, PromptedCLIP
 from mmprompts.analysis import BRANCHES, CONTROLS, attention_shift, decompose_attention, null_controls, similarity_attention
 from mmprompts.claims import (decide_direction, decide_identities, decide_mechanism, decide_relative_attention, estimate,
-                              mechanism_effects, mechanism_way, not_learned, paired, report)
+                              mechanism_conclusion, mechanism_effects, mechanism_way, not_learned, paired, report,
+                              sentence_rows, WAYS)
 from mmprompts.claims.text import number, scientific
 from mmprompts.analysis_inputs import analysis_models, balanced_test_images, in_batches
 from mmprompts.figures import block_lines, recovered_bars
-from mmprompts.mechanism import ARM_NAMES, arm_accuracies, arm_rows, effect_rows, gain_rows, learned_gains, recovered
+from mmprompts.mechanism import (ARM_NAMES, arm_accuracies, arm_rows, effect_rows, gain_rows, kept_rows, learned_gains,
+                                 recovered)
+from mmprompts.methods import method_label
 from mmprompts.page import figure
 from mmprompts.tables import html_table
 
@@ -159,53 +163,72 @@ HTML(html_table(gain_rows({"prompts": gains}), "Table 2.3 — Did the analysed p
                 "CLIP's on the whole test split, paired over the images, mean ± 2 SE"))
 
 # %% [markdown]
-# ## Switching each way off: the paper's conclusion, tested by intervention (this book's own test)
-# The same forward evaluates the trained prompts with the update of every input token, in every block
-# that holds prompts, replaced by one part of eq. 12 (prompt tokens themselves are not touched):
-# **re-weighting only** keeps $\sum_j a'_{ij}x_j$ and drops the prompt part (the first way, with the
-# shrink $Z_{in}/(Z_{in}+Z_p)$ kept; **renormalised**, without it); **bias term only** gives the input
-# tokens the attention they would have without prompt keys and adds the prompt part as trained (the
-# second way); **constant dataset bias** adds instead each token's prompt part averaged over the
-# dataset's training images, per block and position — literally a fixed dataset bias. Each is
-# applied in the image tower, the text tower or both, to every seed's run, on `intervention_images`
-# test images per dataset, balanced over the classes (the profile's value; 0 = the whole test split).
-# "Mainly" is read as "more than half of the gain over CLIP": an arm that keeps more than half of it
-# on its own, and more than the other way does, carries the improvement. Bias tuning, whose learned
-# vectors can act only as a bias, is the positive control: the rule must find the second way there.
+# ## The two ways, separated by transplant (this book's own test)
+# Within one block, eq. 12 writes the attention output of an input token $i$ (per head) as
+#
+# $$u_i = (1 - s_i)\sum_j r_{ij} v_j + t_i,$$
+#
+# with $r$ the **relative attention** among the input tokens (renormalised over them: the first way acts
+# through it), $s$ the share of attention the extra tokens take and $t$ what they add (the second way). The
+# extra tokens are the prompts, and in zero-shot CLIP the template words "a photo of a" that the text
+# prompts replace (none in the image tower). In block 1 the prompts only shrink the inputs' attention by
+# one factor per query; in later blocks $r$ differs from CLIP's *because* earlier terms changed the states
+# (Fig. 1's caption). So switching the prompt term off while recomputing the attention cannot separate
+# the ways. Instead, CLIP and the prompted model each run on the same test images, their $r$, $s$ and
+# $t$ are recorded in every block, and the frozen model is run again with $r$ taken from one forward and
+# $(s, t)$ from the other — the design of activation patching. The four corners of this 2 × 2 are
+# exact: CLIP with CLIP's parts is zero-shot CLIP, the prompted model with its own parts is the prompted
+# model. The off-diagonal cells are each way alone: **re-weighting only** (the prompted model's $r$,
+# nothing added by the prompts) and **prompt term only** (what the prompts add, for each input, with
+# CLIP's $r$). A third level of the second factor, **fixed term**, replaces $t$ by its mean over the
+# dataset's training images per block and position: this book's stricter reading of "dataset bias" (the
+# paper's own reading is that the prompt *vectors* are fixed across images, while *"the information
+# obtained by tokens from prompts in each layer differs"*, Sec. 3.2.1).
+#
+# Each arm runs in the image tower, the text tower or both, on every seed's run. "Mainly" is read as
+# "more than half of the gain over CLIP": an arm that keeps more than half of it on its own, and more
+# than the other way does, beyond 2 SE over the test images, carries the improvement. The same rule runs
+# on two **known answers** trained with the same recipe: attention-bias tuning, which learns a bias on
+# every block's attention scores and so can act only through $r$ (the rule must find the first way:
+# exact by construction, a check of the machinery; whether it learns is part of the answer), and the
+# paper's bias tuning, whose vectors are a second-way term (not forced: they also change later blocks' $r$).
 
 # %%
 method = S.analysis_method(clip.depth)
 arms = arm_accuracies(S, clip, data, method, progress=False)
+known_methods = {"attention-bias tuning": PromptConfig.attention_bias(range(clip.depth)),
+                 "bias tuning": PromptConfig.bias(range(clip.depth))}
+known = {name: arm_accuracies(S, clip, data, m, progress=False) for name, m in known_methods.items()} \
+    if S.learned is None else {}
+effects = {branch: {d: mechanism_effects(a.effects_input(branch)) for d, a in arms.items()} for branch in BRANCHES}
+first = next(iter(arms.values()))
 display(HTML(html_table(arm_rows(arms, "both"),
-                        f"Table 2.4 — Test accuracy (%) with each part of eq. 12 alone in both towers, "
-                        f"{method.n_ctx_vision}+{method.n_ctx_text} prompts in every block, mean ± std over "
-                        f"{len(next(iter(arms.values())).runs)} runs, on "
-                        f"{S.intervention_images or 'all the'} test images per dataset")))
+                        f"Table 2.4 — Test accuracy (%) of each arm in both towers, {method_label(method)}, mean ± std "
+                        f"over {len(first.runs)} runs, on {len(first.zero_shot)} test images per dataset")))
+display(HTML(html_table(kept_rows(effects["both"]),
+                        "Table 2.5 — The gain over CLIP each arm keeps on its own, both towers: points ± 2 SE paired "
+                        "over the test images, and its share of the full model's gain")))
+
+# %%
 gain_recovered = {branch: recovered(arms, branch, excluded) for branch in BRANCHES}
 if any(gain_recovered.values()):
-    display(figure(recovered_bars(gain_recovered, {a: n for a, n in ARM_NAMES.items() if a != "full"}),
-                   "The share of the full model's gain over zero-shot CLIP that each part of eq. 12 keeps on its own, "
-                   "with the image tower, the text tower or both edited (means over the runs; 100% = the full model, "
-                   "0% = CLIP), on the datasets where the prompts learned (Table 2.3)", "2.2", "eq. 12, Sec. 3.2.1"))
+    display(figure(recovered_bars(gain_recovered, {a: n for a, n in ARM_NAMES.items() if a not in ("full", "clip")}),
+                   "The share of the full model's gain over CLIP that each arm keeps on its own, with the image "
+                   "tower, the text tower or both edited (means over the runs; 100% = the full model, 0% = CLIP), "
+                   "on the datasets where the prompts learned (Table 2.3)", "2.2", "eq. 12, Sec. 3.2.1"))
 else:
-    display(HTML("<p>On no dataset did the prompts learn (Table 2.3): there is no gain to recover (Fig. 2.2 "
-                 "is left out).</p>"))
+    display(HTML("<p>On no dataset did the prompts learn (Table 2.3): there is no gain to keep (Fig. 2.2 is left "
+                 "out).</p>"))
 
 # %%
-effects = {branch: {d: mechanism_effects(a.effects_input(branch), a.zero_shot) for d, a in arms.items()}
-           for branch in BRANCHES}
-HTML(html_table(effect_rows(effects["both"], {d: mechanism_way(e) for d, e in effects["both"].items()}),
-                "Table 2.5 — What the rule reads, both towers edited: accuracy points, paired over the test images "
-                "(each image's share of runs correct), mean ± 2 SE; half gain = (CLIP + full) / 2"))
-
-# %%
-bias_method = PromptConfig.bias(range(clip.depth))
-bias_arms = arm_accuracies(S, clip, data, bias_method, progress=False) if S.learned is None else {}
-bias_effects = {d: mechanism_effects(a.effects_input("both"), a.zero_shot) for d, a in bias_arms.items()}
-if bias_arms:
-    display(HTML(html_table(effect_rows(bias_effects, {d: mechanism_way(e) for d, e in bias_effects.items()}),
-                            "Table 2.6 — Positive control: bias tuning (a bias after every block), the same rule; "
-                            "its re-weighting arms remove the biases")))
+display(HTML(html_table(effect_rows(effects["both"], {d: WAYS[mechanism_way(e)] for d, e in effects["both"].items()}),
+                        "Table 2.6 — What the rule reads, both towers: accuracy points paired over the test images, "
+                        "mean ± 2 SE; half gain = (CLIP + full) / 2")))
+known_effects = {name: {d: mechanism_effects(a.effects_input("both")) for d, a in by.items()} for name, by in known.items()}
+for number, (name, by) in zip(("2.7", "2.8"), known_effects.items()):
+    display(HTML(html_table(effect_rows(by, {d: WAYS[mechanism_way(e)] for d, e in by.items()}),
+                            f"Table {number} — Known answer, {name} ({method_label(known_methods[name])}), the same "
+                            "rule on its own runs")))
 
 # %% [markdown]
 # ## What this run says
@@ -214,19 +237,30 @@ if bias_arms:
 similarity = {d: estimate(r["similarity"].tolist()) for d, r in records.items()}
 similarity_versus = {c: {d: paired(r["similarity"].tolist(), r["similarity_controls"][c].tolist())
                          for d, r in records.items()} for c in CONTROLS}
+readings = {
+    "both towers": decide_mechanism("mechanism.second-way", effects["both"], "second"),
+    "the book's fixed-term reading": decide_mechanism("mechanism.second-way-constant", effects["both"], "second",
+                                                      term_arm="constant-term"),
+    "image tower only": decide_mechanism("mechanism.second-way-image", effects["image"], "second"),
+    "text tower only": decide_mechanism("mechanism.second-way-text", effects["text"], "second"),
+}
+known_answers = []
+if known_effects:
+    known_answers = [decide_mechanism("mechanism.known-first-way", known_effects["attention-bias tuning"], "first"),
+                     decide_mechanism("mechanism.known-second-way", known_effects["bias tuning"], "second")]
 verdicts = [
     decide_identities(max(r["error"] for r in records.values())),
     relative,
     decide_direction("formulation.similar-tokens-attend", similarity, +1,
                      "the correlation between a token's similarity to a prompt and its attention on it",
                      controls=similarity_versus, excluded=excluded),
-    decide_mechanism("mechanism.second-way", effects["both"], "second"),
-    decide_mechanism("mechanism.second-way-constant", effects["both"], "second", bias_arm="constant-bias"),
-    decide_mechanism("mechanism.second-way-image", effects["image"], "second"),
-    decide_mechanism("mechanism.second-way-text", effects["text"], "second"),
+    *readings.values(),
     decide_mechanism("mechanism.first-way", effects["both"], "first"),
     decide_mechanism("mechanism.both-ways", effects["both"], "both"),
+    *known_answers,
 ]
-if bias_effects:
-    verdicts.append(decide_mechanism("mechanism.bias-tuning-control", bias_effects, "second"))
+conclusion = sentence_rows(readings.values())[0]
+display(HTML(f"<p><b>The paper's conclusion, in this build ({S.scope}).</b> "
+             f"{mechanism_conclusion(readings, known_answers)}</p>"))
+display(conclusion)
 report("02_prompts_in_attention", verdicts, scope=S.scope)

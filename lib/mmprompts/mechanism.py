@@ -31,8 +31,8 @@ from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, cache_root
 from .train import autocast
 
-__all__ = ["ARM_NAMES", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "gain_rows", "learned_gains",
-           "recovered"]
+__all__ = ["ARM_NAMES", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "gain_rows", "kept_rows",
+           "learned_gains", "recovered"]
 
 # How the book names each arm (analysis.ARMS) in its tables and figures: by what it keeps.
 ARM_NAMES = {"clip": "CLIP", "reweighting": "re-weighting only", "prompt-term": "prompt term only", "full": "full model",
@@ -107,6 +107,23 @@ def gain_rows(gains: dict[str, dict[str, Estimate]]) -> list[dict]:
     datasets = dict.fromkeys(d for by in gains.values() for d in by)
     return [{"dataset": d, **{f"{label} − CLIP": plus_minus(by[d], 1) + ("" if by[d].low > 0 else " (not learned)")
                               for label, by in gains.items() if d in by}} for d in datasets]
+
+
+def kept_rows(effects: dict[str, dict[str, Estimate]]) -> list[dict]:
+    """Table rows of the gain each arm keeps on its own per dataset (`claims.mechanism_effects`): arm − CLIP in
+    points, ± 2 SE paired over the test images (each image's share of runs correct), and as a share of the
+    full model's gain over CLIP."""
+    rows = []
+    for name, e in effects.items():
+        gain = e["gain"].mean
+        row = {"dataset": name, "full − CLIP": plus_minus(e["gain"], 1)}
+        for arm in ARMS:
+            key = f"{arm.replace('-', '_')}_gain"
+            if key in e:
+                share = f" ({100 * e[key].mean / gain:.0f}%)" if gain > 0 else ""
+                row[ARM_NAMES[arm]] = plus_minus(e[key], 1) + share
+        rows.append(row)
+    return rows
 
 
 def effect_rows(effects: dict[str, dict[str, Estimate]], ways: dict[str, str]) -> list[dict]:

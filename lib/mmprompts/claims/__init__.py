@@ -28,7 +28,7 @@ from .ledger import (PAGE_SECTIONS, VERDICTS_ENV, PageVerdicts, SentenceRow, led
                      verdicts_folder)
 from .positive import PAPER_SCOPE, nominal_se, paper_accuracies, paper_rows, paper_verdicts
 from .register import CLAIMS
-from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_optimal_on_eurosat, decide_bias_beats_prompts,
+from .rules import (FAR_FROM_WEB_PHOTOS, WAYS, combine, decide_bias_beats_optimal_on_eurosat, decide_bias_beats_prompts,
                     decide_bias_gain_largest, decide_bias_near_optimal, decide_depth_best_near_top,
                     decide_depth_exceeds_clip, decide_depth_rises, decide_depths_differ,
                     decide_direction, decide_equal, decide_identities, decide_many_classes_keep_gaining,
@@ -38,7 +38,7 @@ from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_optimal_on_e
                     not_learned, not_testable)
 
 __all__ = [
-    "CLAIMS", "CONTRADICTS", "FAR_FROM_WEB_PHOTOS", "INCONCLUSIVE", "NOT_TESTABLE", "OUTCOMES", "PAGE_SECTIONS",
+    "CLAIMS", "CONTRADICTS", "FAR_FROM_WEB_PHOTOS", "WAYS", "INCONCLUSIVE", "NOT_TESTABLE", "OUTCOMES", "PAGE_SECTIONS",
     "PAPER_SCOPE", "SUPPORTS", "VERDICTS_ENV", "Z", "binomial_se", "Claim", "cls_map_effects",
     "combine", "dataset_average", "decide_bias_beats_optimal_on_eurosat", "decide_bias_beats_prompts",
     "decide_bias_gain_largest", "decide_bias_near_optimal", "decide_depth_best_near_top",

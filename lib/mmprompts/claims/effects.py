@@ -78,7 +78,8 @@ def mechanism_effects(per_image: Mapping[str, torch.Tensor]) -> dict[str, Estima
     (`analysis.ARMS`), paired over the test images, in percentage points.
 
     per_image: per arm, [N] the fraction of the runs that classify each test image correctly; "clip" and
-    "full" are the corners. gain: full − CLIP (the precondition: the learned tensors helped); <arm>_half:
+    "full" are the corners. gain: full − CLIP (the precondition: the learned tensors helped); <arm>_gain: arm −
+    CLIP, the gain the arm keeps on its own; <arm>_half:
     arm − (CLIP + full) / 2 (above 0: the arm alone keeps more than half of the gain), for every arm other
     than the corners; <arm>_vs_reweighting: arm − the re-weighting arm, for the prompt-term arms. Linear in
     the per-image values, so each SE is an ordinary paired SE (no ratio of noisy numbers)."""
@@ -90,6 +91,7 @@ def mechanism_effects(per_image: Mapping[str, torch.Tensor]) -> dict[str, Estima
         if arm in ("full", "clip"):
             continue
         key = arm.replace("-", "_")
+        effects[f"{key}_gain"] = paired(points(values.float()), points(clip))
         effects[f"{key}_half"] = paired(points(values.float()), points(half))
         if arm in ("prompt-term", "constant-term"):
             effects[f"{key}_vs_reweighting"] = paired(points(values.float()), points(per_image["reweighting"].float()))
