@@ -169,3 +169,15 @@ def test_appendix_e_drops_dtd_and_eurosat():
     # CoOp's templates: App. E drops exactly DTD and EuroSAT
     templates = {name: spec.template for name, spec in DATASETS.items()}
     assert sorted(set(templates) - set(appendix_e_datasets(templates))) == ["dtd", "eurosat"]
+
+
+def test_the_readme_lists_exactly_the_notebook_parameters():
+    """README's parameter list is the one in `profiles.PARAMETERS`, in its order (a renamed parameter fails here)."""
+    import re
+
+    from mmprompts.profiles import PARAMETERS
+    from mmprompts.storage import project_root
+
+    readme = (project_root() / "README.md").read_text()
+    listed = readme[readme.index("one variable per setting"):readme.index("`mmprompts.profiles.PARAMETERS`")]
+    assert re.findall(r"`(\w+)`", listed) == list(PARAMETERS)
