@@ -32,3 +32,9 @@ def test_bench_forward_runs_tiny(tmp_path):
     out = _run([sys.executable, "bench_forward.py", "--device", "cpu", "--model", TOY, "--classes", "4", "--batch", "2",
                 "--repeats", "1"], tmp_path)
     assert "(a) text tower, 4 classes" in out and "(b) image tower, batch 2" in out
+
+
+def test_bench_transplant_runs_tiny(tmp_path):
+    out = _run([sys.executable, "bench_transplant.py", "--device", "cpu", "--model", TOY, "--classes", "3", "--batch", "2",
+                "--batches", "1"], tmp_path)
+    assert "all 6 arms x 3 branches" in out and "images/s" in out
