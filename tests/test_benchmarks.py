@@ -20,12 +20,14 @@ def _run(command: list[str], tmp_path) -> str:
 
 
 def test_the_gpu_check_runs_tiny_on_the_cpu(tmp_path):
-    """benchmarks/gpu_check.sh --tiny: bench_multirun, bench_text_checkpointing, bench_relevancy, bench_device."""
+    """benchmarks/gpu_check.sh --tiny: bench_multirun, bench_text_checkpointing, bench_relevancy, bench_transplant,
+    bench_device."""
     out = _run(["bash", "gpu_check.sh", "--tiny"], tmp_path)
     rows = [line for line in out.splitlines() if line.startswith("|   ") and "generated" in line]
     assert [row.split("|")[1].strip() for row in rows] == ["1", "2"]  # groups of 1 and 2 runs, both trained
     assert out.count("; text checkpointing") == 2 and "per-pair loop" in out and "speed-up" in out
     assert "CPU fp32 vs cpu autocast" in out and "estimated training time of `book --profile paper`" in out
+    assert "all 6 arms x 3 branches" in out
 
 
 def test_bench_forward_runs_tiny(tmp_path):
