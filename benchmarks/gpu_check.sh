@@ -24,7 +24,7 @@ echo; echo '## One step at many classes, text checkpointing off and on'
 python bench_text_checkpointing.py --device "$device" --model "$model" "${steps[@]}"
 echo; echo '## Batched relevancy against the per-pair loop'
 python bench_relevancy.py --device "$device" --model "$model" "${relevancy[@]}"
-echo; echo '## Page 2's transplant factorial (every arm, both towers) against the plain forward'
+echo; echo "## Page 2's transplant factorial (every arm, both towers) against the plain forward"
 python bench_transplant.py --device "$device" --model "$model" "${transplant[@]}"
 echo; echo '## CPU fp32 against device autocast; the paper profile on this device'
 python bench_device.py --device "$device" --model "$model" "${estimate[@]}"
