@@ -112,7 +112,7 @@ def gain_rows(gains: dict[str, dict[str, Estimate]]) -> list[dict]:
 def kept_rows(effects: dict[str, dict[str, Estimate]]) -> list[dict]:
     """Table rows of the gain each arm keeps on its own per dataset (`claims.mechanism_effects`): arm − CLIP in
     points, ± 2 SE paired over the test images (each image's share of runs correct), and as a share of the
-    full model's gain over CLIP."""
+    full model's gain over CLIP where that gain is beyond 2 SE."""
     rows = []
     for name, e in effects.items():
         gain = e["gain"].mean
@@ -120,7 +120,7 @@ def kept_rows(effects: dict[str, dict[str, Estimate]]) -> list[dict]:
         for arm in ARMS:
             key = f"{arm.replace('-', '_')}_gain"
             if key in e:
-                share = f" ({100 * e[key].mean / gain:.0f}%)" if gain > 0 else ""
+                share = f" ({100 * e[key].mean / gain:.0f}%)" if e["gain"].low > 0 else ""  # a share of noise is noise
                 row[ARM_NAMES[arm]] = plus_minus(e[key], 1) + share
         rows.append(row)
     return rows
@@ -131,10 +131,10 @@ def effect_rows(effects: dict[str, dict[str, Estimate]], ways: dict[str, str]) -
     test images) and the hypothesis it decides there (`claims.mechanism_way`)."""
     def cell(e: Estimate) -> str:
         return plus_minus(e, 1)
-    return [{"dataset": name, "full − CLIP": cell(e["gain"]), "re-weighting − half gain": cell(e["reweighting_half"]),
-             "prompt term − half gain": cell(e["prompt_term_half"]),
-             "prompt term − re-weighting": cell(e["prompt_term_vs_reweighting"]),
-             "fixed term − half gain": cell(e["constant_term_half"]), "decided": ways[name]}
+    return [{"dataset": name, "decided": ways[name], "full − CLIP": cell(e["gain"]),
+             "re-weighting − half gain": cell(e["reweighting_half"]), "added term − half gain": cell(e["prompt_term_half"]),
+             "added term − re-weighting": cell(e["prompt_term_vs_reweighting"]),
+             "fixed term − half gain": cell(e["constant_term_half"])}
             for name, e in effects.items()]
 
 

@@ -78,6 +78,7 @@ _CLAIMS = [
           "as for hypothesis 1; exact by construction under the transplant (its re-weighting arm is the model, its "
           "prompt-term arm CLIP), so it checks the machinery; whether such a tuning learns is itself reported",
           kind="check", sentence="Known answer: attention-bias tuning is decided as the first way",
+          label="attention-bias tuning, which can act only through the relative attention",
           precondition="attention-bias tuning beats zero-shot CLIP beyond 2 SE on the dataset"),
     Claim("mechanism.known-second-way", "bias tuning, whose learned vectors are added to every token, is decided as "
           "the second way", "known answer of the rule (this book's)", "02_prompts_in_attention",
@@ -85,6 +86,7 @@ _CLAIMS = [
           "as for the prompts; not forced: the biases change the states and so the relative attention of later "
           "blocks, which the re-weighting arm keeps without the biases",
           kind="check", sentence="Known answer: bias tuning is decided as the second way",
+          label="bias tuning, whose learned vectors are an added term",
           precondition="bias tuning beats zero-shot CLIP beyond 2 SE on the dataset"),
     Claim("formulation.similar-tokens-attend",
           f"the more similar {math('x_i')} is to {math('p_c')}, the larger the attention value obtained",

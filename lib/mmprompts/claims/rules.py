@@ -290,19 +290,20 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
 
 
 def mechanism_conclusion(readings: Mapping[str, Verdict], known_answers: Sequence[Verdict] = ()) -> str:
-    """A page's prose conclusion on the paper's central sentence, written from its verdicts only: each reading's
-    outcome with the tasks that decided it, and the known-answer cases that show the rule can reach each
-    answer. (No number or outcome in it is typed by hand.)"""
+    """A page's prose conclusion on the paper's central sentence, written from its verdicts only: per reading, the
+    tasks each way decided and the outcome; then the known-answer cases, which show what the same rule finds
+    where the answer is known. (No number or outcome in it is typed by hand.)"""
     def found(v: Verdict) -> str:
-        ways = v.numbers.get("ways", {})
         if v.outcome == NOT_TESTABLE:
-            return "not testable (no task gained over CLIP)"
+            return "not testable: no task gained over CLIP beyond 2 SE"
+        ways = v.numbers.get("ways", {})
         decided = {w: [d for d, x in ways.items() if x == w] for w in WAYS if w != NOT_TESTABLE}
         parts = [f"{WAYS[w]} on {names(ds)}" for w, ds in decided.items() if ds]
-        return f"{v.outcome} ({'; '.join(parts)})"
-    text = "; ".join(f"{label}: {found(v)}" for label, v in readings.items()) + "."
+        return f"{'; '.join(parts)} — {v.outcome}"
+    text = "Per reading of the sentence, the way each task that learned was decided as: " + "; ".join(
+        f"{label}: {found(v)}" for label, v in readings.items()) + "."
     if known_answers:
-        text += " Known answers, by the same rule: " + "; ".join(
+        text += " The same rule where the answer is known: " + "; ".join(
             f"{v.claim.label or v.claim.sentence}: {found(v)}" for v in known_answers) + "."
     return text
 
