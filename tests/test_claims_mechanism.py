@@ -36,6 +36,18 @@ def test_mechanism_way_per_dataset(e, way):
     assert C.mechanism_way(e) == way
 
 
+def test_with_the_fixed_term_both_needs_the_two_together_to_keep_more_than_half():
+    e = effects(**BOTH)
+    e["constant_term_half"], e["constant_term_vs_reweighting"] = E(-5, 1), E(0, 1)
+    e["reweighting_constant_term_half"] = E(5, 1)
+    assert C.mechanism_way(e, "constant-term") == "both"
+    e["reweighting_constant_term_half"] = E(-5, 1)
+    assert C.mechanism_way(e, "constant-term") == "neither"
+    e["reweighting_constant_term_half"] = E(1, 1)
+    assert C.mechanism_way(e, "constant-term") == "undecided"
+    assert C.mechanism_way(effects(**BOTH)) == "both"  # the added term per input: together they are the full model
+
+
 def test_mechanism_way_reads_the_fixed_term_arm_when_asked():
     e = effects(reweighting_half=0.0)
     e["constant_term_half"] = E(-5, 1)
@@ -56,8 +68,8 @@ def test_decide_mechanism_over_datasets(ways, hypothesis, outcome):
 
 
 @pytest.mark.parametrize("ways, outcome, finding", [
-    ({"a": effects(), "b": effects()}, SUPPORTS, "fails here too"),              # the second way: H1 fails, as the paper says
-    ({"a": effects(**FIRST), "b": effects(**FIRST)}, CONTRADICTS, "holds here"),  # H1 holds: against the paper
+    ({"a": effects(), "b": effects()}, SUPPORTS, "fails here too, so this run agrees"),   # the second way: H1 fails
+    ({"a": effects(**FIRST), "b": effects(**FIRST)}, CONTRADICTS, "holds here, against"),  # H1 holds: against the paper
     ({"a": effects(), "b": effects(**FIRST), "c": effects(term_half=1)}, INCONCLUSIVE, "undecided"),
     ({"a": effects(gain=0)}, NOT_TESTABLE, ""),
 ])
@@ -66,7 +78,7 @@ def test_a_hypothesis_the_paper_rejects_is_scored_against_the_rejection(ways, ou
     verdict = C.decide_mechanism("mechanism.first-way", ways, "first")
     assert verdict.outcome == outcome and finding in verdict.sentence
     if outcome != NOT_TESTABLE:
-        assert "the paper rejects it" in verdict.sentence
+        assert verdict.sentence.startswith("The paper concludes against this hypothesis")
 
 
 def test_hypothesis_3_rejected_by_the_paper_reaches_each_outcome():
@@ -79,6 +91,15 @@ def test_not_testable_names_the_failed_precondition():
     verdict = C.decide_mechanism("mechanism.second-way", {"objects": effects(gain=0.9, se=1.0)}, "second")
     assert verdict.outcome == NOT_TESTABLE
     assert "objects +0.9" in verdict.sentence and verdict.sentence.startswith("Not testable here")
+
+
+def test_the_se_of_an_effect_counts_the_spread_of_the_runs():
+    """Two runs that disagree on every image: over images their mean effect is exact, over runs it is not."""
+    per_image = {"clip": torch.zeros(2, 4), "full": torch.tensor([[1.0, 1, 1, 1], [0, 0, 0, 0]]),
+                 "reweighting": torch.zeros(2, 4), "prompt-term": torch.zeros(2, 4)}
+    gain = C.mechanism_effects(per_image)["gain"]
+    assert gain.mean == pytest.approx(50.0)
+    assert gain.se == pytest.approx(50.0)  # the image SE is 0 (every image 0.5); the runs' means 100 and 0: SE 50
 
 
 def test_mechanism_effects_pair_the_images_in_points_against_the_clip_corner():
@@ -98,7 +119,7 @@ def test_the_conclusion_is_written_from_the_verdicts():
     fixed = C.decide_mechanism("mechanism.second-way-constant", {"a": effects(**BOTH), "b": effects(**BOTH)}, "second")
     known = C.decide_mechanism("mechanism.known-first-way", {"a": effects(**FIRST)}, "first")
     text = C.mechanism_conclusion({"both towers": main, "fixed term": fixed}, [known])
-    assert "both towers: the second way (prompt term) on a and b — supports" in text
+    assert "both towers: the second way (added term) on a and b — supports" in text
     assert "fixed term: both indispensable on a and b — contradicts" in text
     assert "attention-bias tuning, which can act only through the relative attention: the first way (re-weighting) on a" \
         in text

@@ -50,18 +50,24 @@ def test_rows_group_operationalisations_of_one_sentence_and_keep_the_page_order(
 
 
 @pytest.mark.parametrize("outcomes, combined", [
-    ([SUPPORTS, SUPPORTS, SUPPORTS, SUPPORTS], SUPPORTS),
-    ([SUPPORTS, CONTRADICTS, SUPPORTS, SUPPORTS], INCONCLUSIVE),   # readings disagree: no veto by one reading
-    ([CONTRADICTS, CONTRADICTS, NOT_TESTABLE, CONTRADICTS], CONTRADICTS),
+    ([SUPPORTS, SUPPORTS], SUPPORTS),
+    ([SUPPORTS, CONTRADICTS], INCONCLUSIVE),   # readings disagree: no veto by one reading
+    ([CONTRADICTS, NOT_TESTABLE], CONTRADICTS),
 ])
 def test_readings_of_one_sentence_that_disagree_leave_it_depending_on_the_reading(outcomes, combined):
-    ids = ["mechanism.second-way", "mechanism.second-way-constant", "mechanism.second-way-image",
-           "mechanism.second-way-text"]
+    ids = ["mechanism.second-way", "mechanism.second-way-constant"]
     outcome, why = C.sentence_outcome([verdict(i, o) for i, o in zip(ids, outcomes)])
     assert outcome == combined
     if combined == INCONCLUSIVE:
-        assert why.startswith("Depends on the reading: both towers, the prompt term as computed per input: supports; "
-                              "the book's stricter reading: a fixed term: contradicts")
+        assert why == ("Depends on the reading: the second way as the added term, per input: supports; "
+                       "the second way as a term fixed across inputs: contradicts.")
+
+
+def test_each_tower_is_a_sentence_of_its_own():
+    rows = C.sentence_rows([verdict("mechanism.second-way", SUPPORTS), verdict("mechanism.second-way-text", SUPPORTS),
+                            verdict("mechanism.second-way-image", CONTRADICTS)])
+    assert [r.name for r in rows] == ["Prompts work mainly as a dataset bias", "Text prompts work by learning dataset biases",
+                                      "Visual prompts also act as dataset bias"]
 
 
 def test_the_ledger_counts_only_sentences_the_paper_asserts():

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from .analysis import ARMS, arm_correct, prompt_term_means
 from .analysis_inputs import analysis_model, analysis_spec, balanced_items
-from .claims import Estimate, paired
+from .claims import WAYS, Estimate, mechanism_way, paired
 from .claims.text import plus_minus
 from .data import ImageDataset, eval_transform, fewshot_splits
 from .data.coop import DatasetSplits, Datum
@@ -64,8 +64,9 @@ class ArmAccuracies:
         return 100 * self.zero_shot.float().mean().item()
 
     def effects_input(self, branch: str) -> dict[str, torch.Tensor]:
-        """{arm: per-image fraction of runs correct} for one branch: what `claims.mechanism_effects` pairs."""
-        return {arm: self.per_image(branch, arm) for arm in ARMS}
+        """{arm: [runs, N] which test images each run classifies correctly} for one branch: what
+        `claims.mechanism_effects` pairs."""
+        return {arm: torch.stack([correct[(branch, arm)] for correct in self.runs.values()]) for arm in ARMS}
 
 
 def arm_rows(arms: dict[str, ArmAccuracies], branch: str) -> list[dict]:
@@ -122,20 +123,27 @@ def kept_rows(effects: dict[str, dict[str, Estimate]]) -> list[dict]:
             if key in e:
                 share = f" ({100 * e[key].mean / gain:.0f}%)" if e["gain"].low > 0 else ""  # a share of noise is noise
                 row[ARM_NAMES[arm]] = plus_minus(e[key], 1) + share
+        row["interaction"] = plus_minus(e["interaction"], 1)
         rows.append(row)
     return rows
 
 
-def effect_rows(effects: dict[str, dict[str, Estimate]], ways: dict[str, str]) -> list[dict]:
-    """Table rows of what the mechanism rule reads per dataset (`claims.mechanism_effects`, points, ± 2 SE over
-    test images) and the hypothesis it decides there (`claims.mechanism_way`)."""
-    def cell(e: Estimate) -> str:
-        return plus_minus(e, 1)
-    return [{"dataset": name, "decided": ways[name], "full − CLIP": cell(e["gain"]),
-             "re-weighting − half gain": cell(e["reweighting_half"]), "added term − half gain": cell(e["prompt_term_half"]),
-             "added term − re-weighting": cell(e["prompt_term_vs_reweighting"]),
-             "fixed term − half gain": cell(e["constant_term_half"])}
-            for name, e in effects.items()]
+def effect_rows(effects: dict[str, dict[str, Estimate]], term_arm: str = "prompt-term") -> list[dict]:
+    """Table rows of what the mechanism rule reads per dataset (`claims.mechanism_effects`, points, ± 2 SE) with
+    the second way read as `term_arm` ("prompt-term": the added term as computed for each input;
+    "constant-term": fixed across inputs), and the hypothesis it decides there (`claims.mechanism_way`)."""
+    key = term_arm.replace("-", "_")
+    together = "full" if term_arm == "prompt-term" else "reweighting-constant-term"
+    rows = []
+    for name, e in effects.items():
+        row = {"dataset": name, "decided": WAYS[mechanism_way(e, term_arm)], "full − CLIP": plus_minus(e["gain"], 1),
+               "re-weighting − half gain": plus_minus(e["reweighting_half"], 1),
+               f"{ARM_NAMES[term_arm]} − half gain": plus_minus(e[f"{key}_half"], 1),
+               f"{ARM_NAMES[term_arm]} − re-weighting": plus_minus(e[f"{key}_vs_reweighting"], 1)}
+        if together != "full":
+            row[f"{ARM_NAMES[together]} − half gain"] = plus_minus(e[f"{together.replace('-', '_')}_half"], 1)
+        rows.append(row)
+    return rows
 
 
 def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], method: PromptConfig,

@@ -75,24 +75,37 @@ def cls_map_effects(clip_attention: torch.Tensor, prompted_attention: torch.Tens
 
 def mechanism_effects(per_image: Mapping[str, torch.Tensor]) -> dict[str, Estimate]:
     """The effects of the two ways (Sec. 3.2.1) from one branch's arms of the transplant factorial
-    (`analysis.ARMS`), paired over the test images, in percentage points.
+    (`analysis.ARMS`), in percentage points, paired over the test images.
 
-    per_image: per arm, [N] the fraction of the runs that classify each test image correctly; "clip" and
-    "full" are the corners. gain: full − CLIP (the precondition: the learned tensors helped); <arm>_gain: arm −
-    CLIP, the gain the arm keeps on its own; <arm>_half:
-    arm − (CLIP + full) / 2 (above 0: the arm alone keeps more than half of the gain), for every arm other
-    than the corners; <arm>_vs_reweighting: arm − the re-weighting arm, for the prompt-term arms. Linear in
-    the per-image values, so each SE is an ordinary paired SE (no ratio of noisy numbers)."""
-    clip, full = per_image["clip"].float(), per_image["full"].float()
+    per_image: per arm, which test images each run classifies correctly, [S, N] (S runs) or [N]; "clip"
+    and "full" are the corners. gain: full − CLIP (the precondition: the learned tensors helped);
+    <arm>_gain: arm − CLIP, the gain the arm keeps on its own; <arm>_half: arm − (CLIP + full) / 2 (above 0:
+    the arm alone keeps more than half of the gain), for every arm other than the corners;
+    <arm>_vs_reweighting: arm − the re-weighting arm, for the added-term arms; interaction: full −
+    re-weighting − prompt term + CLIP (what the two ways do only together).
+
+    Each effect is linear in the per-image values. Its SE combines, in quadrature, the paired SE over the
+    images of the run-averaged values and the spread of the runs' own means (their SE over S runs), so a
+    difference that one seed's run makes and another's does not counts as noise."""
+    values = {arm: (t.float() if t.dim() == 2 else t.float()[None]) for arm, t in per_image.items()}
+    clip, full = values["clip"], values["full"]
     half = (clip + full) / 2
-    points = lambda t: (100 * t).tolist()  # noqa: E731
-    effects = {"gain": paired(points(full), points(clip))}
-    for arm, values in per_image.items():
+
+    def effect(difference: torch.Tensor) -> Estimate:
+        points = 100 * difference  # [S, N]
+        images = estimate(points.mean(0).tolist())
+        runs = estimate(points.mean(1).tolist())
+        return Estimate(images.mean, (images.se ** 2 + runs.se ** 2) ** 0.5, images.n)
+
+    effects = {"gain": effect(full - clip)}
+    for arm, value in values.items():
         if arm in ("full", "clip"):
             continue
         key = arm.replace("-", "_")
-        effects[f"{key}_gain"] = paired(points(values.float()), points(clip))
-        effects[f"{key}_half"] = paired(points(values.float()), points(half))
+        effects[f"{key}_gain"] = effect(value - clip)
+        effects[f"{key}_half"] = effect(value - half)
         if arm in ("prompt-term", "constant-term"):
-            effects[f"{key}_vs_reweighting"] = paired(points(values.float()), points(per_image["reweighting"].float()))
+            effects[f"{key}_vs_reweighting"] = effect(value - values["reweighting"])
+    if "reweighting" in values and "prompt-term" in values:
+        effects["interaction"] = effect(full - values["reweighting"] - values["prompt-term"] + clip)
     return effects

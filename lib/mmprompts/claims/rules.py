@@ -226,8 +226,9 @@ def decide_relative_attention(shift: Sequence[Sequence[float]], controls: Mappin
 
 
 # ----------------------------------------------------------------------------- page 2: the two ways, by transplant
-WAYS = {"second": "the second way (prompt term)", "first": "the first way (re-weighting)", "both": "both indispensable",
-        "undecided": "undecided", NOT_TESTABLE: "not testable (no gain over CLIP beyond 2 SE)"}
+WAYS = {"second": "the second way (added term)", "first": "the first way (re-weighting)", "both": "both indispensable",
+        "neither": "neither as read here (together they keep less than half)", "undecided": "undecided",
+        NOT_TESTABLE: "not testable (no gain over CLIP beyond 2 SE)"}
 
 
 def mechanism_way(effects: Mapping[str, Estimate], term_arm: str = "prompt-term") -> str:
@@ -237,23 +238,29 @@ def mechanism_way(effects: Mapping[str, Estimate], term_arm: str = "prompt-term"
     say how they help); "second" when the `term_arm` alone (what the prompts add, with CLIP's relative
     attention) keeps more than half of the gain and more than re-weighting alone, each beyond 2 SE;
     "first" when re-weighting alone (the model's relative attention, nothing added) keeps more than half
-    and more than the term arm; "both" when each alone keeps less than half, beyond 2 SE; else
-    "undecided". Half the gain is the boundary because "mainly" means most of it."""
+    and more than the term arm; when each alone keeps less than half, beyond 2 SE: "both" if the two
+    together keep more than half (the full model; with the fixed term, re-weighting + fixed term),
+    "neither" if together they keep less (the gain needs what this reading of the ways leaves out);
+    else "undecided". Half the gain is the boundary because "mainly" means most of it."""
     key = term_arm.replace("-", "_")
     if _sign(effects["gain"]) <= 0:
         return NOT_TESTABLE
     term_half, reweighting_half, versus = effects[f"{key}_half"], effects["reweighting_half"], effects[f"{key}_vs_reweighting"]
+    together = effects.get(f"reweighting_{key}_half")  # None for the prompt term: together they are the full model
     if _sign(term_half) > 0 and _sign(versus) > 0:
         return "second"
     if _sign(reweighting_half) > 0 and _sign(versus) < 0:
         return "first"
     if _sign(term_half) < 0 and _sign(reweighting_half) < 0:
-        return "both"
+        joint = 1 if together is None else _sign(together)
+        return {1: "both", -1: "neither", 0: "undecided"}[joint]
     return "undecided"
 
 
-# What the paper says of the hypotheses it rejects (the verdict of a claim with position "rejects" cites it).
-_REJECTION = "the paper rejects it: the mechanism \u201cbetter aligns with the second way\u201d (Sec. 3.2.2)"
+# Why the book scores hypotheses 1 and 3 against the paper: it concludes for the second way (the verdict of a claim
+# with position "rejects" cites this).
+_REJECTION = ("The paper concludes against this hypothesis: prompts work \u201cmainly through the second way\u201d "
+              "(Abstract; Sec. 3.2.2: \u201cbetter aligns with the second way\u201d)")
 
 
 def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]], hypothesis: str,
@@ -282,8 +289,10 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
     sentence = f"Decided per dataset: {listing}."
     if CLAIMS[claim_id].position == "rejects":
         outcome = SUPPORTS if fails else CONTRADICTS if holds else INCONCLUSIVE
-        finding = "fails here too" if fails else "holds here" if holds else "is undecided here"
-        sentence = f"As a hypothesis, {_REJECTION}; it {finding}. " + sentence
+        finding = ("the hypothesis fails here too, so this run agrees with the paper's position" if fails else
+                   "the hypothesis holds here, against the paper's position" if holds else
+                   "the hypothesis is undecided here")
+        sentence = f"{_REJECTION}; {finding}. " + sentence
     else:
         outcome = SUPPORTS if holds else CONTRADICTS if fails else INCONCLUSIVE
     return _verdict(claim_id, outcome, sentence, ways=ways, effects={d: dict(e) for d, e in effects.items()})
