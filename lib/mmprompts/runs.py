@@ -35,6 +35,7 @@ import importlib.util
 import json
 import math
 import os
+import sys
 import time
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -779,6 +780,7 @@ def _held_elsewhere(folder: Path) -> bool:
 def _wait_for(busy: RunBusy) -> None:
     """Wait until the process training `busy`'s run lets go of its folder (Ctrl-C ends the wait)."""
     print_line(f"waiting: {busy}")
+    sys.stdout.flush()  # said now, also into a pipe: the wait may be long
     try:
         descriptor = os.open(busy.folder / _LOCK_FILE, os.O_RDONLY)
     except FileNotFoundError:

@@ -65,7 +65,8 @@ def check_sweep_options(address: str | None, cpus_per_run: float) -> None:
     nothing answers (Ray would retry for minutes)."""
     if isinstance(cpus_per_run, bool) or not isinstance(cpus_per_run, (int, float)) or not math.isfinite(cpus_per_run) \
             or cpus_per_run <= 0:
-        raise ValueError(f"--cpus-per-run {cpus_per_run!r}: must be a positive number of CPUs, e.g. --cpus-per-run 1")
+        shown = f"{cpus_per_run:g}" if isinstance(cpus_per_run, float) else repr(cpus_per_run)
+        raise ValueError(f"--cpus-per-run {shown}: must be a positive number of CPUs, e.g. --cpus-per-run 1")
     if address is None:
         cpus = os.cpu_count() or 1
         if cpus_per_run > cpus:
