@@ -341,3 +341,40 @@ def test_read_run_state_of_a_run_opened_by_train(tiny_clip, world, tmp_path):
     diverged = [r for r in inventory.list_runs(tmp_path) if r.status == "diverged"]
     assert len(diverged) == 1 and runs.read_run_state(diverged[0].folder).diverged["lr"] == 1e38
     shutil.rmtree(tmp_path / "runs")
+
+
+# ----------------------------------------------------------------------------- POOR: the book's kernels at shutdown
+def test_kernels_are_interrupted_at_shutdown_only_while_a_cell_runs(tmp_path, monkeypatch):
+    """jupyter_client interrupts a kernel before every shutdown; after a good run that SIGINT met the kernel in its
+    last request's handler ("[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.")."""
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    from mmprompts.book import execute_notebook
+
+    sent = []
+    interrupt = AsyncKernelManager._async_interrupt_kernel
+
+    async def recorded(self):
+        sent.append(getattr(self, "shutting_down", False))
+        await interrupt(self)
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_interrupt_kernel", recorded)
+    source = tmp_path / "01_tiny.py"
+    source.write_text("# %%\nanswer = 6 * 7\nanswer\n")
+    executed = execute_notebook(source, tmp_path / "01_tiny.ipynb", progress=False)
+    assert json.loads(executed.read_text())["cells"][0]["outputs"][0]["data"]["text/plain"] in ("42", ["42"])
+    assert sent == []  # the kernel was idle: shut down with no interrupt
+
+    from mmprompts.book import interrupt_only_running_cells
+
+    options = interrupt_only_running_cells()  # while a cell runs (Ctrl-C, a timeout) the interrupt still goes
+    manager = options["kernel_manager_class"]()
+    manager.shutting_down = True
+    options["on_cell_execute"](cell=None, cell_index=0)
+    with pytest.raises(RuntimeError, match="No kernel is running"):  # it was sent (to no kernel here)
+        asyncio.run(manager._async_interrupt_kernel())
+    options["on_cell_executed"](cell=None, cell_index=0, execute_reply={})
+    asyncio.run(manager._async_interrupt_kernel())
+    assert sent == [True]
