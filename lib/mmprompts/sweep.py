@@ -92,7 +92,7 @@ def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None 
 
     A task size the cluster cannot schedule (`cpus_per_run` above its CPUs) or an `address` where nothing
     answers is refused at once (`check_sweep_options`)."""
-    import ray
+    import ray  # noqa: F401 - without Ray the sweep stops here, before the model loads
 
     check_sweep_options(address, cpus_per_run)
     result = SweepResult()
@@ -111,8 +111,23 @@ def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None 
     for spec, found in results(zero_shot, clip, settings, datasets=datasets, progress=False).items():
         result.accuracies[spec] = found if isinstance(found, FailedRun) else found.accuracy
     groups = plan([spec for spec in missing if spec.method is not None], clip, settings, datasets)
-    if not groups:
-        return result
+    planned = {spec for group in groups for spec in group}
+    # Runs another process trains now (or finished meanwhile): read here once ready, after the tasks
+    elsewhere = [spec for spec in missing if spec.method is not None and spec not in planned]
+    if groups:
+        _run_tasks(groups, specs, settings, address, cpus_per_run, progress, ray_init, result)
+    for spec, found in results(elsewhere, clip, settings, datasets=datasets, progress=False).items():
+        if isinstance(found, Exception):
+            result.errors[spec] = _error_text(found)
+        else:
+            result.accuracies[spec] = found if isinstance(found, FailedRun) else found.accuracy
+    return result
+
+
+def _run_tasks(groups: list[list[RunSpec]], specs: Sequence[RunSpec], settings: Settings, address: str | None,
+               cpus_per_run: float, progress: bool, ray_init: dict | None, result: SweepResult) -> None:
+    """Train the groups as Ray tasks, into `result`."""
+    import ray
 
     started_here = not ray.is_initialized()
     if started_here:
@@ -150,4 +165,3 @@ def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None 
     finally:
         if started_here:
             ray.shutdown()
-    return result
