@@ -6,6 +6,7 @@
                        learned.pt     when done: prompts/biases only (kilobytes)
                        metrics.json   when done: test accuracy, per-epoch history
                        diverged.json  instead, when the run diverged: epoch, step, lr, message
+                       train.lock     the lock of the process training the run (gone once it is finished)
                        tensorboard/   the log as TensorBoard events, when `tensorboard` is installed
     <cache>/fewshot/   few-shot lists of datasets whose folder is read-only
 
@@ -16,10 +17,12 @@ finished, diverged, interrupted, being trained by another process, or unreadable
 A process trains a run only while it holds the run folder's lock (`train.lock`, an flock that
 the system drops when the process ends, however it ends): a second process that asks for the run
 meanwhile trains its other runs, then waits for the lock and reuses the finished run, so no run
-trains twice at once and no log holds a record twice. Re-running a finished configuration loads
-it; an interrupted one resumes after its last completed epoch. A run file that cannot be read is named in a warning and the run heals:
-a bad checkpoint.pt restarts training from epoch 1, a bad metrics.json or learned.pt retrains
-(`only_cached=True` raises `RunFileCorrupt` instead). A diverged run is recorded, not retried:
+trains twice at once and no log holds a record twice.
+
+Re-running a finished configuration loads it; an interrupted one resumes after its last
+completed epoch. A run file that cannot be read is named in a warning and the run heals: a bad
+checkpoint.pt restarts training from epoch 1, a bad metrics.json or learned.pt retrains, a bad
+config.json is written again (`only_cached=True` raises `RunFileCorrupt` instead). A diverged run is recorded, not retried:
 training is deterministic, so the same configuration would diverge at the same step again;
 deleting its diverged.json trains it again (e.g. on other hardware). A run is finished only
 when its final test logits are finite. The default cache is $MMPROMPTS_CACHE or ~/.cache/mmprompts.
@@ -52,7 +55,7 @@ from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, atomic_write_text, cache_root, named_os_error
 from .train import Recipe, RunDiverged, batch_rows, evaluate, evaluate_models, train_epochs
 
-__all__ = ["CPU_GROUP_RUNS", "RUN_STATUSES", "TRAINER_VERSION", "OpenRun", "RunBusy", "RunFileCorrupt", "RunResult",
+__all__ = ["CPU_GROUP_RUNS", "TRAINER_VERSION", "OpenRun", "RunBusy", "RunFileCorrupt", "RunResult",
            "RunState", "cache_root", "check_log_every", "claim_run_folder", "group_limit", "method_from_key", "method_key",
            "open_run", "open_runs", "plan_groups", "read_log", "read_run_state", "release_run_folder", "run_config",
            "run_key", "train_group", "train_run", "train_runs", "zero_shot_run"]
@@ -75,6 +78,9 @@ class RunFileCorrupt(ValueError):
         super().__init__(message)
         self.path = path
 
+    def __reduce__(self):  # to and from worker processes with its path
+        return type(self), (str(self), self.path)
+
 
 class RunBusy(RuntimeError):
     """A run that another process is training now (it holds the run folder's lock)."""
@@ -82,6 +88,9 @@ class RunBusy(RuntimeError):
     def __init__(self, message: str, folder: Path):
         super().__init__(message)
         self.folder = folder
+
+    def __reduce__(self):
+        return type(self), (str(self), self.folder)
 
 
 @dataclass
@@ -567,9 +576,6 @@ def zero_shot_run(clip: LoadedCLIP, data: DatasetSplits, *, cache: str | os.Path
 
 
 # ----------------------------------------------------------------------------- reading run folders
-RUN_STATUSES = ("finished", "training", "diverged", "interrupted", "unreadable", "new")
-
-
 @dataclass(frozen=True)
 class RunState:
     """What a run folder holds (`read_run_state`).
