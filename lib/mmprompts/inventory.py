@@ -122,15 +122,14 @@ def prune_reasons(runs: list[CachedRun], *, older_trainer: bool, missing_data: b
                         for r in runs if r.config and r.config.get("trainer") != TRAINER_VERSION})
     if missing_data:
         names = sorted({r.dataset for r in runs if r.config and r.key not in reasons})
-        if any(name in DATASETS for name in names):
-            given = data_root or os.environ.get("MMPROMPTS_DATA")
-            if not given:
-                raise ValueError("--missing-data compares runs with the data they were trained on: give the data root "
-                                 "of the CoOp datasets (--data-root or $MMPROMPTS_DATA)")
-            if not Path(given).expanduser().is_dir():  # a typo must not read as "the data of every run is gone"
-                named = f"--data-root {str(data_root)!r}" if data_root else f"$MMPROMPTS_DATA={given!r}"
-                raise ValueError(f"{named} is not a folder: --missing-data needs the existing folder that holds the "
-                                 "CoOp datasets; check the path (nothing was deleted)")
+        given = data_root or (os.environ.get("MMPROMPTS_DATA") if any(name in DATASETS for name in names) else None)
+        if any(name in DATASETS for name in names) and not given:
+            raise ValueError("--missing-data compares runs with the data they were trained on: give the data root "
+                             "of the CoOp datasets (--data-root or $MMPROMPTS_DATA)")
+        if given and not Path(given).expanduser().is_dir():  # a typo must not read as "the data of every run is gone"
+            named = f"--data-root {str(data_root)!r}" if data_root else f"$MMPROMPTS_DATA={given!r}"
+            raise ValueError(f"{named} is not a folder: --missing-data needs the existing folder that holds the "
+                             "CoOp datasets; check the path (nothing was deleted)")
         current = {name: _fingerprint(name, data_root, cache) for name in names}
         for run in runs:
             if run.config and run.key not in reasons and current[run.dataset] != run.config.get("data"):
