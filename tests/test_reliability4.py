@@ -106,13 +106,19 @@ except ValueError as err:
 
 def test_sweep_refuses_more_cpus_per_task_than_the_ray_cluster_has(tmp_path):
     pytest.importorskip("ray")
-    try:  # in a process of its own, so that a sweep that waits forever (as it did) fails the test instead of hanging it
-        done = subprocess.run([sys.executable, "-c", _SWEEP_ON_ONE_CPU, str(tmp_path / "cache"), str(tmp_path / "data")],
-                              capture_output=True, text=True, timeout=240, env={**os.environ, "PYTHONPATH": LIB})
+    # in a session of its own, so that a sweep that waits forever (as it did) fails the test instead of hanging
+    # it, and its Ray processes go with it
+    child = subprocess.Popen([sys.executable, "-c", _SWEEP_ON_ONE_CPU, str(tmp_path / "cache"), str(tmp_path / "data")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             env={**os.environ, "PYTHONPATH": LIB})
+    try:
+        out, err = child.communicate(timeout=240)
     except subprocess.TimeoutExpired:
+        os.killpg(child.pid, 9)
+        child.communicate()
         pytest.fail("the sweep still waited after 240 s for a task the cluster can never schedule")
     assert "refused: --cpus-per-run 1.5: the Ray cluster has 1 CPUs, so no task could ever start; give at most " \
-           "--cpus-per-run 1" in done.stdout, done.stdout + done.stderr[-2000:]
+           "--cpus-per-run 1" in out, out + err[-2000:]
 
 
 # ----------------------------------------------------------------------------- POOR: runs list / show / prune
