@@ -113,7 +113,8 @@ def test_prune_is_a_dry_run_unless_told(cache, capsys, tmp_path):
     assert main(["runs", "prune", "--missing-data", "--data-root", str(other), "--cache", str(copy)]) == 0
     out = capsys.readouterr().out
     assert "its data changed" in out and out.splitlines()[-1].startswith("would delete 4 runs")
-    assert main(["runs", "prune", "--missing-data", "--data-root", str(tmp_path / "gone"), "--cache", str(copy)]) == 0
+    (tmp_path / "emptied").mkdir()  # the data root is there, the dataset is gone from it
+    assert main(["runs", "prune", "--missing-data", "--data-root", str(tmp_path / "emptied"), "--cache", str(copy)]) == 0
     assert "its data cannot be read: eurosat: dataset folder" in capsys.readouterr().out
     assert main(["runs", "prune", "--cache", str(copy)]) == 2
     assert "say which runs to remove: --older-trainer and/or --missing-data" in capsys.readouterr().err

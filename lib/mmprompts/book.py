@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,8 +36,8 @@ from .storage import cache_root, project_root
 from .variants import recipe_grid, recipe_tasks
 from .worlds import world_tasks
 
-__all__ = ["HTML_MANAGER", "book_runs", "build_book", "execute_notebook", "notebook_sources", "tag_for_reader",
-           "widget_script"]
+__all__ = ["HTML_MANAGER", "book_runs", "build_book", "execute_notebook", "interrupt_only_running_cells",
+           "notebook_sources", "tag_for_reader", "widget_script"]
 
 HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"
 MATHJAX = "mathjax@3.2.2"
@@ -57,8 +58,33 @@ def execute_notebook(source: Path, output: Path, parameters: dict | None = None,
         converted = Path(tmp) / f"{source.stem}.ipynb"
         nbformat.write(jupytext.read(source), converted)
         papermill.execute_notebook(str(converted), str(output), parameters=parameters or {}, kernel_name="python3",
-                                   cwd=str(source.parent), progress_bar=progress, request_save_on_cell_execute=False)
+                                   cwd=str(source.parent), progress_bar=progress, request_save_on_cell_execute=False,
+                                   **interrupt_only_running_cells())
     return output
+
+
+def interrupt_only_running_cells() -> dict:
+    """Papermill options under which a kernel is shut down without an interrupt when no cell runs.
+
+    jupyter_client interrupts (SIGINT) every kernel before shutting it down, to stop a cell that still
+    runs. After the last cell, papermill asks the kernel for its kernel_info and shuts it down as soon as
+    the reply comes, often while the kernel is still in that request's handler, where SIGINT raises: the
+    kernel then logs "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." after a good run. So the
+    interrupt is sent only while a cell runs (Ctrl-C, a timeout), and an idle kernel gets the plain
+    shutdown request."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    cell_running = threading.Event()
+
+    class KernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if getattr(self, "shutting_down", False) and not cell_running.is_set():
+                return
+            await super()._async_interrupt_kernel()
+
+    return {"kernel_manager_class": KernelManager,
+            "on_cell_execute": lambda **cell: cell_running.set(),  # nbclient's hooks: sent, and its reply received
+            "on_cell_executed": lambda **cell: cell_running.clear()}
 
 
 # Cell tags that already decide how a cell shows in the book (myst-nb's, and "show-input" to keep

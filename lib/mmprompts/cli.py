@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from .methods import METHODS, method_config, method_label
 from .models import load_clip
 from .inventory import STATUSES, find_run, list_runs, prune_reasons, remove_runs, run_details, runs_table, size_text
 from .profiles import default_recipe
-from .runs import cache_root, train_runs, zero_shot_run
+from .runs import cache_root, check_log_every, train_runs, zero_shot_run
 from .storage import atomic_write_text
 from .train import Recipe
 
@@ -153,9 +154,11 @@ def _sweep_or_tables(args: argparse.Namespace) -> int:
     from .experiments import FailedRun, results
     from .presets import preset_specs
     from .profiles import settings
-    from .sweep import run_sweep
+    from .sweep import check_sweep_options, run_sweep
     from .tables import preset_tables, to_csv, to_markdown
 
+    if args.command == "sweep":
+        check_sweep_options(args.address, args.cpus_per_run)  # before the model loads and Ray starts
     config = settings(args.profile, **_yaml_parameters(args.parameter))
     output = _output_file(args.output, None)
     clip = config.load_model()
@@ -234,8 +237,15 @@ def _book(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    found = [run for run in list_runs(args.cache) if args.dataset in (None, run.dataset)
-             and args.status in (None, run.status)]
+    root = cache_root(args.cache)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"--cache {args.cache or str(root)!r} is a file, not a run cache folder; give the folder "
+                         "(default: $MMPROMPTS_CACHE or ~/.cache/mmprompts)")
+    cached = list_runs(args.cache)
+    known = sorted(set(DATASETS) | set(MINI_TASKS) | {run.dataset for run in cached if run.config})
+    if args.dataset is not None and args.dataset not in known:
+        raise ValueError(f"--dataset {args.dataset!r}: no such dataset; give one of {', '.join(known)}")
+    found = [run for run in cached if args.dataset in (None, run.dataset) and args.status in (None, run.status)]
     if args.action == "show":
         if not args.key:
             raise ValueError("runs show KEY: give a run's key or a unique prefix of it; `python -m mmprompts runs` lists them")
@@ -252,12 +262,20 @@ def _runs(args: argparse.Namespace) -> int:
     reasons = prune_reasons(found, older_trainer=args.older_trainer, missing_data=args.missing_data,
                             data_root=args.data_root, cache=args.cache)
     doomed = [run for run in found if run.key in reasons]
+    training = [run for run in doomed if run.status == "training"]  # never pulled from under a trainer
+    doomed = [run for run in doomed if run.status != "training"]
     if doomed:
         print(runs_table(doomed, reasons))
+    if training:
+        print(f"kept {len(training)} runs that another process is training now ({', '.join(r.key for r in training)}); "
+              "prune again when it has finished")
     if not args.delete:
         print(f"would delete {len(doomed)} runs ({size_text(sum(r.size for r in doomed))}); add --delete to delete them")
         return 0
-    print(f"deleted {len(doomed)} runs ({size_text(remove_runs(doomed))})")
+    removed = remove_runs(doomed)
+    if len(removed) < len(doomed):
+        print(f"kept {len(doomed) - len(removed)} runs that another process started training meanwhile")
+    print(f"deleted {len(removed)} runs ({size_text(sum(r.size for r in removed))})")
     return 0
 
 
@@ -297,7 +315,14 @@ def guarded(main: Callable[[list[str] | None], int], argv: list[str] | None = No
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
-            return main(argv)
+            code = main(argv)
+            sys.stdout.flush()  # here, where a reader that stopped (`| head`) is caught below, not at exit
+            return code
+    except BrokenPipeError:
+        # The reader of our output stopped (`runs show KEY | head`): end quietly, as `cat` does. Python would
+        # report the pipe once more when it flushes stdout at exit, so stdout goes to /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE: what a shell reports for a command its reader stopped
     except KeyboardInterrupt:
         print("interrupted: finished work stays in the cache; the same command resumes it", file=sys.stderr)
         return 130
@@ -331,6 +356,7 @@ def _main(argv: list[str] | None) -> int:
     recipe = _recipe(args) if args.command != "zeroshot" else None  # a bad value fails before the model loads
     if args.command != "zeroshot":
         check_seeds(args.seeds)
+        check_log_every(args.log_every, "--log-every")
         if args.bias_layers is not None and args.method != "bias":
             raise ValueError(f"--bias-layers {' '.join(map(str, args.bias_layers))}: only --method bias uses it "
                              f"(this is --method {args.method}); drop it or add --method bias")

@@ -22,8 +22,8 @@ from .methods import method_label
 from .models import LoadedCLIP
 from .progress import progress_bar
 from .prompted import PromptConfig, PromptedCLIP
-from .runs import (OpenRun, RunFileCorrupt, RunResult, cache_root, open_runs, plan_groups, read_log, run_config,
-                   run_key, train_group, train_runs, zero_shot_run)
+from .runs import (OpenRun, RunBusy, RunFileCorrupt, RunResult, cache_root, open_runs, plan_groups, read_log,
+                   release_run_folder, run_config, run_key, train_group, train_runs, zero_shot_run)
 from .train import RunDiverged
 
 __all__ = ["FailedRun", "RunSpec", "plan", "results", "run_all", "run_log", "seed_accuracies", "train_planned",
@@ -153,6 +153,9 @@ def plan(specs: Sequence[RunSpec], clip: LoadedCLIP, settings,
     trained = [spec for spec in dict.fromkeys(specs) if spec.method is not None]
     opened = open_runs(clip, [(datasets[s.dataset], s.method, s.seed) for s in trained], shots=settings.shots,
                        recipe=settings.recipe, cache=settings.cache)
+    for run in opened:  # planning only: whoever trains a group takes its runs' folders again
+        if isinstance(run, OpenRun):
+            release_run_folder(run.folder)
     spec_of = {run.key: spec for spec, run in zip(trained, opened) if isinstance(run, OpenRun)}
     groups = plan_groups(list({o.key: o for o in opened if isinstance(o, OpenRun)}.values()), settings.recipe)
     return [[spec_of[run.key] for run in group] for group in groups]
@@ -163,11 +166,16 @@ def train_planned(group: Sequence[RunSpec], clip: LoadedCLIP, settings, datasets
     """Train one group of `plan` as it was planned (elsewhere): the result, failed run or error per spec."""
     opened = open_runs(clip, [(datasets[s.dataset], s.method, s.seed) for s in group], shots=settings.shots,
                        recipe=settings.recipe, cache=settings.cache)
-    outcomes = {spec: _as_result(run) for spec, run in zip(group, opened) if not isinstance(run, OpenRun)}
+    outcomes = {spec: _as_result(run) for spec, run in zip(group, opened) if not isinstance(run, (OpenRun, RunBusy))}
     to_train = [(spec, run) for spec, run in zip(group, opened) if isinstance(run, OpenRun)]
     if to_train:
         trained = train_group([run for _, run in to_train], clip, settings.recipe, progress=progress)
         outcomes.update((spec, _as_result(result)) for (spec, _), result in zip(to_train, trained))
+    busy = [spec for spec, run in zip(group, opened) if isinstance(run, RunBusy)]  # another process trains them:
+    if busy:  # waited for (train_runs), then read, or trained when that process stopped first
+        found = train_runs(clip, [(datasets[s.dataset], s.method, s.seed) for s in busy], shots=settings.shots,
+                           recipe=settings.recipe, cache=settings.cache, progress=progress)
+        outcomes.update((spec, _as_result(result)) for spec, result in zip(busy, found))
     return {spec: outcomes[spec] for spec in group}
 
 

@@ -1,10 +1,9 @@
 """What the run cache holds (`python -m mmprompts runs`): one row per run folder, and the runs that can go.
 
-A run folder (see `runs`) is finished (metrics.json), diverged (diverged.json) or interrupted
-(checkpoint.pt after its last completed epoch, or only config.json when it stopped in its first
-epoch). Every file is read defensively: a folder whose files cannot be read is listed as
-"unreadable", naming the file, and never stops the listing. Other files (a training log) count
-in the size only.
+A run folder is read by `runs.read_run_state`, the reading that training and eval use, so the
+list and `eval` always agree: finished, training (another process holds its lock), diverged,
+interrupted (after its last completed epoch, or in its first), or unreadable, naming the file
+(it never stops the listing). Other files (a training log) count in the size only.
 """
 from __future__ import annotations
 
@@ -14,18 +13,17 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 
 from .data import DATASETS, load_dataset
 from .data.miniworld import MINI_TASKS
 from .methods import method_label
-from .runs import TRAINER_VERSION, method_from_key
+from .runs import TRAINER_VERSION, claim_run_folder, method_from_key, read_run_state, release_run_folder
 from .storage import cache_root
 
 __all__ = ["STATUSES", "CachedRun", "find_run", "list_runs", "prune_reasons", "remove_runs", "run_details",
            "runs_table", "size_text"]
 
-STATUSES = ("finished", "diverged", "interrupted", "unreadable")
+STATUSES = ("finished", "training", "diverged", "interrupted", "unreadable")
 
 
 @dataclass(frozen=True)
@@ -93,48 +91,20 @@ def find_run(runs: list[CachedRun], key: str) -> CachedRun:
 
 
 def _read(folder: Path) -> CachedRun:
+    """The folder as `runs.read_run_state` reads it (the reading training and eval use), with its size."""
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-
-    def run(config: dict, status: str, done: int | None = None, accuracy: float | None = None, detail: str = "",
-            metrics: dict | None = None) -> CachedRun:
-        return CachedRun(folder.name, folder, config, status, done, accuracy, size, detail, metrics or {})
-
-    config = _json(folder / "config.json")
-    if not isinstance(config, dict):
-        return run({}, "unreadable", detail=f"config.json: {config or 'missing'}")
-    metrics = _json(folder / "metrics.json")
-    if metrics is not None:
-        if isinstance(metrics, dict) and isinstance(metrics.get("accuracy"), (int, float)):
-            history = metrics.get("history")
-            done = len(history) if isinstance(history, list) and config.get("recipe") else None
-            return run(config, "finished", done, float(metrics["accuracy"]), metrics=metrics)
-        return run(config, "unreadable", detail=f"metrics.json: {metrics if isinstance(metrics, str) else 'no accuracy'}")
-    diverged = _json(folder / "diverged.json")
-    if isinstance(diverged, dict):
-        epoch = diverged.get("epoch")
-        where = f"step {diverged.get('step')}, lr {diverged.get('lr')}: {diverged.get('message', '')}"
-        return run(config, "diverged", epoch - 1 if isinstance(epoch, int) else None, detail=where)
-    if diverged is not None:
-        return run(config, "unreadable", detail=f"diverged.json: {diverged}")
-    checkpoint = folder / "checkpoint.pt"
-    if not checkpoint.exists():  # stopped in its first epoch
-        return run(config, "interrupted", 0)
-    try:
-        epoch = int(torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"])
-    except Exception as err:  # a truncated or foreign file: any error means "cannot tell"
-        return run(config, "unreadable", detail=f"checkpoint.pt: unreadable ({type(err).__name__})")
-    return run(config, "interrupted", epoch + 1)
-
-
-def _json(path: Path) -> dict | str | None:
-    """The JSON object in `path`; None when there is no such file; a short reason when it cannot be read."""
-    if not path.exists():
-        return None
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        return f"unreadable ({type(err).__name__})"
-    return value if isinstance(value, dict) else "not a JSON object"
+    state = read_run_state(folder)
+    status, detail = state.status, ""
+    if status == "new":  # no run file at all (a run stopped before it wrote its configuration)
+        status, detail = "unreadable", "config.json: missing"
+    elif status == "unreadable":
+        detail = str(state.problem)
+    elif status == "diverged":
+        record = state.diverged
+        detail = f"step {record.get('step')}, lr {record.get('lr')}: {record.get('message', '')}"
+    accuracy = float(state.metrics["accuracy"]) if status == "finished" else None
+    return CachedRun(folder.name, folder, state.config, status, state.epochs_done, accuracy, size, detail,
+                     state.metrics if status == "finished" else {})
 
 
 def prune_reasons(runs: list[CachedRun], *, older_trainer: bool, missing_data: bool,
@@ -152,9 +122,14 @@ def prune_reasons(runs: list[CachedRun], *, older_trainer: bool, missing_data: b
                         for r in runs if r.config and r.config.get("trainer") != TRAINER_VERSION})
     if missing_data:
         names = sorted({r.dataset for r in runs if r.config and r.key not in reasons})
-        if any(name in DATASETS for name in names) and not (data_root or os.environ.get("MMPROMPTS_DATA")):
-            raise ValueError("--missing-data compares runs with the data they were trained on: give the data root of "
-                             "the CoOp datasets (--data-root or $MMPROMPTS_DATA)")
+        given = data_root or (os.environ.get("MMPROMPTS_DATA") if any(name in DATASETS for name in names) else None)
+        if any(name in DATASETS for name in names) and not given:
+            raise ValueError("--missing-data compares runs with the data they were trained on: give the data root "
+                             "of the CoOp datasets (--data-root or $MMPROMPTS_DATA)")
+        if given and not Path(given).expanduser().is_dir():  # a typo must not read as "the data of every run is gone"
+            named = f"--data-root {str(data_root)!r}" if data_root else f"$MMPROMPTS_DATA={given!r}"
+            raise ValueError(f"{named} is not a folder: --missing-data needs the existing folder that holds the "
+                             "CoOp datasets; check the path (nothing was deleted)")
         current = {name: _fingerprint(name, data_root, cache) for name in names}
         for run in runs:
             if run.config and run.key not in reasons and current[run.dataset] != run.config.get("data"):
@@ -172,11 +147,25 @@ def _fingerprint(name: str, data_root, cache) -> str:
         return f"its data cannot be read: {err}"
 
 
-def remove_runs(runs: list[CachedRun]) -> int:
-    """Delete the runs' folders; returns the bytes freed."""
+def remove_runs(runs: list[CachedRun]) -> list[CachedRun]:
+    """Delete the runs' folders, each under its lock (`runs.claim_run_folder`): a run that another process
+    started training since it was listed is kept. Returns the runs deleted."""
+    removed = []
     for run in runs:
-        shutil.rmtree(run.folder)
-    return sum(run.size for run in runs)
+        try:
+            if not claim_run_folder(run.folder):
+                continue
+            try:
+                shutil.rmtree(run.folder)
+            finally:
+                release_run_folder(run.folder)
+        except OSError as err:
+            why = os.strerror(err.errno) if err.errno else str(err)
+            done = f" ({len(removed)} deleted before it)" if removed else ""
+            raise OSError(err.errno, f"cannot delete the run folder {str(run.folder)!r}: {why}{done}; make the cache "
+                          "writable (or give another with --cache)") from err
+        removed.append(run)
+    return removed
 
 
 # ----------------------------------------------------------------------------- as text

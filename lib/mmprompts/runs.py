@@ -6,13 +6,23 @@
                        learned.pt     when done: prompts/biases only (kilobytes)
                        metrics.json   when done: test accuracy, per-epoch history
                        diverged.json  instead, when the run diverged: epoch, step, lr, message
+                       train.lock     the lock of the process training the run (gone once it is finished)
                        tensorboard/   the log as TensorBoard events, when `tensorboard` is installed
     <cache>/fewshot/   few-shot lists of datasets whose folder is read-only
 
+`read_run_state` is the one reading of a run folder: `open_run` (train, eval, the pages) and the
+inventory (`python -m mmprompts runs`) both go through it, so they always agree on whether a run is
+finished, diverged, interrupted, being trained by another process, or unreadable (and which file).
+
+A process trains a run only while it holds the run folder's lock (`train.lock`, an flock that
+the system drops when the process ends, however it ends): a second process that asks for the run
+meanwhile trains its other runs, then waits for the lock and reuses the finished run, so no run
+trains twice at once and no log holds a record twice.
+
 Re-running a finished configuration loads it; an interrupted one resumes after its last
-completed epoch. A run file that cannot be read is named in a warning and the run heals:
-a bad checkpoint.pt restarts training from epoch 1, a bad metrics.json or learned.pt retrains
-(`only_cached=True` raises `RunFileCorrupt` instead). A diverged run is recorded, not retried:
+completed epoch. A run file that cannot be read is named in a warning and the run heals: a bad
+checkpoint.pt restarts training from epoch 1, a bad metrics.json or learned.pt retrains, a bad
+config.json is written again (`only_cached=True` raises `RunFileCorrupt` instead). A diverged run is recorded, not retried:
 training is deterministic, so the same configuration would diverge at the same step again;
 deleting its diverged.json trains it again (e.g. on other hardware). A run is finished only
 when its final test logits are finite. The default cache is $MMPROMPTS_CACHE or ~/.cache/mmprompts.
@@ -22,11 +32,13 @@ others in the groups `plan_groups` makes; `train_run` is the case of one run.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import json
 import math
 import os
+import sys
 import time
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -40,12 +52,13 @@ from .data.coop import DatasetSplits
 from .models import LoadedCLIP
 from .progress import print_line
 from .prompted import PromptConfig, PromptedCLIP
-from .storage import atomic_torch_save, atomic_write_text, cache_root
+from .storage import atomic_torch_save, atomic_write_text, cache_root, named_os_error
 from .train import Recipe, RunDiverged, batch_rows, evaluate, evaluate_models, train_epochs
 
-__all__ = ["CPU_GROUP_RUNS", "TRAINER_VERSION", "OpenRun", "RunFileCorrupt", "RunResult", "cache_root", "group_limit",
-           "method_from_key", "method_key", "open_run", "open_runs", "plan_groups", "read_log", "run_config", "run_key",
-           "train_group", "train_run", "train_runs", "zero_shot_run"]
+__all__ = ["CPU_GROUP_RUNS", "TRAINER_VERSION", "OpenRun", "RunBusy", "RunFileCorrupt", "RunResult",
+           "RunState", "cache_root", "check_log_every", "claim_run_folder", "group_limit", "method_from_key", "method_key",
+           "open_run", "open_runs", "plan_groups", "read_log", "read_run_state", "release_run_folder", "run_config",
+           "run_key", "train_group", "train_run", "train_runs", "zero_shot_run"]
 
 # Bump when a change to training or evaluation changes results: old runs stop matching.
 # 2: one loop for one run or many (groups across datasets), shared text positions computed once,
@@ -59,7 +72,25 @@ CPU_GROUP_RUNS = 16
 
 
 class RunFileCorrupt(ValueError):
-    """A file of a run folder that cannot be read (truncated, edited, from another version); names it."""
+    """A file of a run folder that cannot be read (truncated, edited, from another version); names it (`path`)."""
+
+    def __init__(self, message: str, path: Path | None = None):
+        super().__init__(message)
+        self.path = path
+
+    def __reduce__(self):  # to and from worker processes with its path
+        return type(self), (str(self), self.path)
+
+
+class RunBusy(RuntimeError):
+    """A run that another process is training now (it holds the run folder's lock)."""
+
+    def __init__(self, message: str, folder: Path):
+        super().__init__(message)
+        self.folder = folder
+
+    def __reduce__(self):
+        return type(self), (str(self), self.folder)
 
 
 @dataclass
@@ -209,7 +240,7 @@ def read_log(folder: str | os.PathLike) -> list[dict]:
     try:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     except (OSError, ValueError) as err:
-        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable ({err})") from err
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable ({err})", path) from err
 
 
 def open_run(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig, *, shots: int, seed: int, recipe: Recipe,
@@ -217,10 +248,13 @@ def open_run(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig, *, sho
              checkpoint_text: bool = False) -> RunResult | OpenRun:
     """The finished run from the cache, or the run to train (resumed from its checkpoint when there is one).
 
-    A finished run whose files cannot be read is named and computed again (with `only_cached`,
-    RunFileCorrupt is raised instead); a recorded divergence raises RunDiverged; an unreadable
-    checkpoint restarts the run from its first epoch (the one checkpoint is the last good state).
-    The log keeps the records of the epochs the run resumes after."""
+    The folder is read by `read_run_state`. A run file that cannot be read is named in a warning and
+    healed (with `only_cached`, RunFileCorrupt is raised instead): a bad metrics.json or learned.pt
+    retrains, a bad checkpoint restarts the run from its first epoch (the one checkpoint is the last
+    good state), a bad config.json is written again. A recorded divergence raises RunDiverged; a run
+    another process is training raises RunBusy (`train_runs` waits for it). The run to train holds
+    its folder's lock (`claim_run_folder`) until `train_group` releases it. The log keeps the records
+    of the epochs the run resumes after."""
     fewshot = fewshot_splits(data, shots, seed, fallback_dir=cache_root(cache) / "fewshot")
     config = run_config(clip, data, method, shots, seed, recipe)
     key = run_key(config)
@@ -234,33 +268,51 @@ def open_run(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig, *, sho
         model.checkpoint_text = checkpoint_text
         return model
 
-    model = fresh_model()
-    metrics = _finished(folder, only_cached, lambda: _load_learned(model, folder / "learned.pt", device))
-    if metrics is not None:
-        return RunResult(key, metrics, model, cached=True)
-    _raise_if_diverged(folder / "diverged.json", only_cached)
+    state = read_run_state(folder, device)
     if only_cached:
-        raise LookupError(f"no finished run of this setting (seed {seed}) in {str(folder)!r}; train it first "
-                          "(python -m mmprompts train with the same options)")
-
-    atomic_write_text(folder / "config.json", json.dumps(config, indent=1, sort_keys=True))
-    run = OpenRun(key, config, folder, seed, fewshot, fresh_model())  # a learned.pt read in part above is not kept
-    checkpoint_path = folder / "checkpoint.pt"
-    if checkpoint_path.exists():
+        return _stored(state, key, fresh_model(), seed)
+    if state.status == "finished":
         try:
-            checkpoint = _read_torch(checkpoint_path, device)
-            _load_learned_state(run.model, checkpoint_path, checkpoint["learned"])
-            run.start_epoch, run.history = int(checkpoint["epoch"]) + 1, list(checkpoint["history"])
-            run.optimizer_state, run.elapsed_s = checkpoint["optimizer"], float(checkpoint["elapsed_s"])
-            if not 0 < run.start_epoch <= recipe.epochs or len(run.history) != run.start_epoch:
-                raise RunFileCorrupt(f"run file {str(checkpoint_path)!r} is unreadable: it claims epoch "
-                                     f"{run.start_epoch} with {len(run.history)} epochs of history")
-        except (RunFileCorrupt, KeyError, TypeError, ValueError) as err:
-            warnings.warn(f"{_named(err, checkpoint_path)}; training the run again from its first epoch", stacklevel=2)
-            checkpoint_path.unlink()
-            run = OpenRun(key, config, folder, seed, fewshot, fresh_model())
-    _keep_log_before(folder, run.start_epoch)
-    return run
+            return _stored(state, key, fresh_model(), seed)
+        except RunFileCorrupt:
+            pass  # learned.pt does not fit this model: healed below, under the lock
+    if not claim_run_folder(folder):
+        raise RunBusy(f"run {key} ({fewshot.name} seed {seed}) is being trained by another process now "
+                      f"({str(folder)!r})", folder)
+    try:
+        state = _healed(read_run_state(folder, device), config, device)  # read again: the other process may have finished it
+        if state.status == "finished":
+            try:
+                result = _stored(state, key, fresh_model(), seed)
+                release_run_folder(folder)
+                return result
+            except RunFileCorrupt as err:
+                _unreadable(err, "computing the run again")
+                for name in ("metrics.json", "learned.pt"):
+                    (folder / name).unlink(missing_ok=True)
+                state = read_run_state(folder, device)
+        if state.status == "diverged":
+            raise _diverged_error(state)
+        atomic_write_text(folder / "config.json", json.dumps(config, indent=1, sort_keys=True))
+        run = OpenRun(key, config, folder, seed, fewshot, fresh_model())
+        if state.checkpoint is not None:
+            checkpoint_path = folder / "checkpoint.pt"
+            try:
+                if len(state.checkpoint["history"]) > recipe.epochs:
+                    raise RunFileCorrupt(f"run file {str(checkpoint_path)!r} is unreadable: it claims epoch "
+                                         f"{state.epochs_done} of {recipe.epochs}", checkpoint_path)
+                _load_learned_state(run.model, checkpoint_path, state.checkpoint["learned"])
+                run.start_epoch, run.history = state.epochs_done, list(state.checkpoint["history"])
+                run.optimizer_state, run.elapsed_s = state.checkpoint["optimizer"], float(state.checkpoint["elapsed_s"])
+            except RunFileCorrupt as err:
+                _unreadable(err, "training the run again from its first epoch")
+                checkpoint_path.unlink()
+                run = OpenRun(key, config, folder, seed, fewshot, fresh_model())
+        _keep_log_before(folder, run.start_epoch)
+        return run
+    except BaseException:
+        release_run_folder(folder)
+        raise
 
 
 def _keep_log_before(folder: Path, start_epoch: int) -> None:
@@ -359,6 +411,25 @@ def train_group(group: Sequence[OpenRun], clip: LoadedCLIP, recipe: Recipe, *, w
 
     `log_every=N` prints every N-th step record of every run (`read_log` keeps them all);
     `on_epoch_end(run, epoch, stats)` is called after each run's checkpoint."""
+    check_log_every(log_every)
+    try:
+        return _train_group(group, clip, recipe, workers=workers, progress=progress, log_every=log_every,
+                            on_epoch_end=on_epoch_end)
+    finally:
+        for run in group:  # finished, diverged or stopped: another process may take the run now
+            release_run_folder(run.folder)
+
+
+def check_log_every(log_every: int | None, name: str = "log_every") -> None:
+    """Refuse a step interval that is not a positive integer (0 would print nothing, -1 every step)."""
+    if log_every is not None and (isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1):
+        raise ValueError(f"{name} {log_every!r}: must be a positive number of steps, e.g. {name} 10 (leave it out to "
+                         "print no steps; every step is in the run's log.jsonl anyway)")
+
+
+def _train_group(group: Sequence[OpenRun], clip: LoadedCLIP, recipe: Recipe, *, workers: int | None, progress: bool,
+                 log_every: int | None,
+                 on_epoch_end: Callable[[OpenRun, int, dict], None] | None) -> list[RunResult | RunDiverged]:
     started = time.perf_counter()
 
     def on_step(index: int, record: dict) -> None:
@@ -406,8 +477,9 @@ def train_group(group: Sequence[OpenRun], clip: LoadedCLIP, recipe: Recipe, *, w
 def open_runs(clip: LoadedCLIP, requests: Sequence[tuple[DatasetSplits, PromptConfig, int]], *, shots: int,
               recipe: Recipe, cache: str | os.PathLike | None = None, only_cached: bool = False,
               checkpoint_text: bool = False) -> list[RunResult | OpenRun | Exception]:
-    """`open_run` for every request (dataset, method, seed): the finished run, the run to train, or the error
-    that stops this run only (a bad seed, with `only_cached` a run not in the cache, a recorded divergence)."""
+    """`open_run` for every request (dataset, method, seed): the finished run, the run to train (its folder locked
+    by this process), or the error that stops this run only (a bad seed, with `only_cached` a run not in the
+    cache, a recorded divergence, RunBusy for a run another process is training)."""
     opened: list[RunResult | OpenRun | Exception] = []
     for data, method, seed in requests:
         try:
@@ -430,15 +502,32 @@ def train_runs(clip: LoadedCLIP, requests: Sequence[tuple[DatasetSplits, PromptC
     exception while the others finish. `only_cached=True` never trains. `checkpoint_text=True`
     recomputes the text blocks in the backward pass (less memory with many classes, same result;
     not part of the cache key)."""
+    check_log_every(log_every)
     outcomes = open_runs(clip, requests, shots=shots, recipe=recipe, cache=cache, only_cached=only_cached,
                          checkpoint_text=checkpoint_text)
-    to_train = {run.key: run for run in outcomes if isinstance(run, OpenRun)}  # a run asked for twice trains once
-    trained: dict[str, RunResult | RunDiverged] = {}
-    for group in plan_groups(list(to_train.values()), recipe):
-        results = train_group(group, clip, recipe, workers=workers, progress=progress, log_every=log_every,
-                              on_epoch_end=on_epoch_end)
-        trained.update((run.key, result) for run, result in zip(group, results))
-    return [trained[outcome.key] if isinstance(outcome, OpenRun) else outcome for outcome in outcomes]
+    while True:
+        to_train = {run.key: run for run in outcomes if isinstance(run, OpenRun)}  # a run asked for twice trains once
+        trained: dict[str, RunResult | RunDiverged] = {}
+        try:
+            for group in plan_groups(list(to_train.values()), recipe):
+                results = train_group(group, clip, recipe, workers=workers, progress=progress, log_every=log_every,
+                                      on_epoch_end=on_epoch_end)
+                trained.update((run.key, result) for run, result in zip(group, results))
+        finally:
+            for run in to_train.values():  # a group that never started (an error, Ctrl-C) gives its runs back too
+                release_run_folder(run.folder)
+        outcomes = [trained[outcome.key] if isinstance(outcome, OpenRun) else outcome for outcome in outcomes]
+        busy = [index for index, outcome in enumerate(outcomes) if isinstance(outcome, RunBusy)]
+        if not busy:
+            return outcomes
+        # Other processes train these: wait for each (this process holds no lock now, so nobody waits on it),
+        # then read it, or train it when that process stopped before finishing it.
+        for index in busy:
+            _wait_for(outcomes[index])
+        reopened = open_runs(clip, [requests[index] for index in busy], shots=shots, recipe=recipe, cache=cache,
+                             checkpoint_text=checkpoint_text)
+        for index, outcome in zip(busy, reopened):
+            outcomes[index] = outcome
 
 
 def train_run(
@@ -474,11 +563,11 @@ def zero_shot_run(clip: LoadedCLIP, data: DatasetSplits, *, cache: str | os.Path
     key = run_key(config)
     folder = cache_root(cache) / "runs" / key
     model = PromptedCLIP(clip, PromptConfig())
-    metrics = _finished(folder, only_cached)
-    if metrics is not None:
-        return RunResult(key, metrics, model, cached=True)
-    if only_cached:
-        raise LookupError(f"no finished zero-shot run for {config} in {folder}")
+    state = read_run_state(folder)
+    if only_cached or state.status == "finished":
+        return _stored(state, key, model, 0)
+    if _healed(state, config, "cpu").status == "finished":  # only config.json was unreadable
+        return _stored(read_run_state(folder), key, model, 0)
     accuracy = evaluate(model, clip, data, "test", workers=workers, progress=progress)
     metrics = {"key": key, "config": config, "accuracy": accuracy, "test_items": len(data.test)}
     atomic_write_text(folder / "config.json", json.dumps(config, indent=1, sort_keys=True))
@@ -486,53 +575,235 @@ def zero_shot_run(clip: LoadedCLIP, data: DatasetSplits, *, cache: str | os.Path
     return RunResult(key, metrics, model, cached=False)
 
 
-# ----------------------------------------------------------------------------- reading run files
-def _finished(folder: Path, only_cached: bool, load_learned: Callable[[], None] = lambda: None) -> dict | None:
-    """The metrics of a finished run (after `load_learned()`), None when it is not finished.
+# ----------------------------------------------------------------------------- reading run folders
+@dataclass(frozen=True)
+class RunState:
+    """What a run folder holds (`read_run_state`).
 
-    A finished run whose files cannot be read is named and discarded, so that it is computed again,
-    unless `only_cached` (eval, tables), which must not train: then RunFileCorrupt is raised."""
-    path = folder / "metrics.json"
-    if not path.exists():
-        return None
+    status: "finished" (metrics.json with an accuracy, and learned.pt for a trained run), "training"
+    (another process holds the folder's lock), "diverged" (diverged.json), "interrupted" (checkpoint.pt
+    after `epochs_done` epochs, or only config.json: stopped in its first epoch), "unreadable"
+    (`problem` names the file and why) or "new" (no run file at all)."""
+
+    folder: Path
+    status: str
+    config: dict = field(default_factory=dict)  # {} when config.json is missing or cannot be read
+    metrics: dict = field(default_factory=dict)  # finished: metrics.json
+    learned: dict | None = None  # finished trained run: learned.pt's tensors
+    checkpoint: dict | None = None  # interrupted after an epoch: checkpoint.pt
+    diverged: dict | None = None  # diverged: diverged.json's record
+    epochs_done: int | None = None  # finished, interrupted, diverged (the epochs before the diverging one)
+    problem: RunFileCorrupt | None = None  # unreadable: which file and why
+
+
+def read_run_state(folder: str | os.PathLike, device: torch.device | str = "cpu") -> RunState:
+    """The state of a run folder: every reader of run folders (training, eval, `runs list|show|prune`) uses this.
+
+    Every file is read in full (tensors onto `device`): a truncated metrics.json, a missing or
+    non-finite learned.pt, a checkpoint whose epoch and history disagree, a diverged.json without its
+    message or a config.json that is not JSON make the run "unreadable", naming the file. A folder
+    whose lock another process holds and that is not finished is "training"."""
+    folder = Path(folder)
+
+    def state(status: str, **values) -> RunState:
+        return RunState(folder, status, config if isinstance(config, dict) else {}, **values)
+
+    def unreadable(err: RunFileCorrupt) -> RunState:
+        return state("unreadable", problem=err)
+
+    config: dict | RunFileCorrupt | None = None
+    if (folder / "config.json").exists():
+        try:
+            config = _read_json(folder / "config.json")
+        except RunFileCorrupt as err:
+            config = err
+    if (folder / "metrics.json").exists():
+        try:
+            metrics = _read_json(folder / "metrics.json")
+            if not isinstance(metrics.get("accuracy"), (int, float)) or isinstance(metrics["accuracy"], bool):
+                raise RunFileCorrupt(f"run file {str(folder / 'metrics.json')!r} is unreadable: it holds no accuracy",
+                                     folder / "metrics.json")
+            learned = None
+            told = config if isinstance(config, dict) else metrics.get("config")
+            if not isinstance(told, dict) or told.get("method") != "zeroshot":  # a trained run: its tensors too
+                learned = _read_torch(folder / "learned.pt", device)
+                _check_tensors(learned, folder / "learned.pt")
+        except RunFileCorrupt as err:
+            return unreadable(err)
+        if not isinstance(config, dict):
+            return unreadable(config or RunFileCorrupt(f"run file {str(folder / 'config.json')!r} is missing",
+                                                       folder / "config.json"))
+        history = metrics.get("history")
+        return state("finished", metrics=metrics, learned=learned,
+                     epochs_done=len(history) if isinstance(history, list) and config.get("recipe") else None)
+    if _held_elsewhere(folder):
+        return state("training")
+    if (folder / "diverged.json").exists():
+        path = folder / "diverged.json"
+        try:
+            record = _read_json(path)
+            if not isinstance(record.get("message"), str):
+                raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: it holds no message", path)
+        except RunFileCorrupt as err:
+            return unreadable(err)
+        epoch = record.get("epoch")
+        return state("diverged", diverged=record, epochs_done=epoch - 1 if isinstance(epoch, int) else None)
+    if isinstance(config, RunFileCorrupt):
+        return unreadable(config)
+    if (folder / "checkpoint.pt").exists():
+        path = folder / "checkpoint.pt"
+        try:
+            checkpoint = _read_torch(path, device)
+            try:
+                done, history = int(checkpoint["epoch"]) + 1, checkpoint["history"]
+                float(checkpoint["elapsed_s"]), checkpoint["optimizer"]
+                _check_tensors(checkpoint["learned"], path)
+            except (KeyError, TypeError, ValueError) as err:
+                raise _named(err, path) from err
+            if not isinstance(history, list) or done < 1 or len(history) != done:
+                raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: it claims epoch {done} with "
+                                     f"{len(history) if isinstance(history, list) else 'no'} epochs of history", path)
+        except RunFileCorrupt as err:
+            return unreadable(err)
+        if config is None:
+            return unreadable(RunFileCorrupt(f"run file {str(folder / 'config.json')!r} is missing", folder / "config.json"))
+        return state("interrupted", checkpoint=checkpoint, epochs_done=done)
+    if config is None:
+        return state("new")
+    return state("interrupted", epochs_done=0)
+
+
+def _stored(state: RunState, key: str, model: PromptedCLIP, seed: int) -> RunResult:
+    """The finished run of `state` with its learned tensors in `model`; anything else raises its reason."""
+    if state.status == "finished":
+        if state.learned is not None:
+            _load_learned_state(model, state.folder / "learned.pt", state.learned)
+        return RunResult(key, state.metrics, model, cached=True)
+    if state.status == "unreadable":
+        raise state.problem
+    if state.status == "diverged":
+        raise _diverged_error(state)
+    if state.status == "training":
+        raise LookupError(f"the run of this setting (seed {seed}) in {str(state.folder)!r} is being trained by another "
+                          "process now; run this again when it has finished")
+    raise LookupError(f"no finished run of this setting (seed {seed}) in {str(state.folder)!r}; train it first "
+                      "(python -m mmprompts train with the same options)")
+
+
+def _diverged_error(state: RunState) -> RunDiverged:
+    record = state.diverged or {}
+    return RunDiverged(f"{record.get('message')} (recorded in {str(state.folder / 'diverged.json')!r}; delete it to train "
+                       "this run again)", epoch=record.get("epoch"), step=record.get("step"), lr=record.get("lr"))
+
+
+def _healed(state: RunState, config: dict, device: torch.device | str) -> RunState:
+    """`state` after each unreadable file is named in a warning and healed (the caller holds the folder's lock):
+    a bad metrics.json or learned.pt is removed (the run is computed again), a bad checkpoint removed (the
+    run restarts), a bad diverged.json removed (the run trains again), a bad config.json written again."""
+    folder = state.folder
+    actions = {"metrics.json": "computing the run again", "learned.pt": "computing the run again",
+               "checkpoint.pt": "training the run again from its first epoch",
+               "diverged.json": "training the run again", "config.json": "writing it again"}
+    for _ in actions:  # each round heals one file
+        if state.status != "unreadable":
+            break
+        name = state.problem.path.name if state.problem.path is not None else "metrics.json"
+        _unreadable(state.problem, actions.get(name, "computing the run again"))
+        if name == "config.json":
+            atomic_write_text(folder / name, json.dumps(config, indent=1, sort_keys=True))
+        else:
+            for gone in ("metrics.json", "learned.pt") if name in ("metrics.json", "learned.pt") else (name,):
+                (folder / gone).unlink(missing_ok=True)
+        state = read_run_state(folder, device)
+    return state
+
+
+def _unreadable(err: RunFileCorrupt, action: str) -> None:
+    warnings.warn(f"{err}; {action}", stacklevel=4)
+
+
+def _check_tensors(state: object, path: Path) -> None:
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) and bool(torch.isfinite(v).all())
+                                              for v in state.values()):
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: it holds non-tensors or non-finite values", path)
+
+
+# ----------------------------------------------------------------------------- one trainer per run folder
+_LOCK_FILE = "train.lock"
+_HELD: dict[Path, int] = {}  # the run folders whose lock this process holds: the lock file's descriptor
+
+
+def claim_run_folder(folder: str | os.PathLike) -> bool:
+    """Take the run folder's lock without waiting: True when this process holds it now (or held it already),
+    False when another process does. The system drops the lock when the process ends, however it ends."""
+    folder = Path(folder)
+    if folder in _HELD:
+        return True
     try:
-        metrics = _read_json(path)
-        if not isinstance(metrics.get("accuracy"), (int, float)):
-            raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: it holds no accuracy")
-        load_learned()
-        return metrics
-    except RunFileCorrupt as err:
-        if only_cached:
-            raise
-        warnings.warn(f"{err}; computing the run again", stacklevel=3)
-        for name in ("metrics.json", "learned.pt"):
-            (folder / name).unlink(missing_ok=True)
-        return None
-
-
-def _raise_if_diverged(path: Path, only_cached: bool) -> None:
-    if not path.exists():
-        return
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(folder / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise named_os_error(err, folder / _LOCK_FILE) from err
     try:
-        record = _read_json(path)
-        message = str(record["message"])
-    except (RunFileCorrupt, KeyError) as err:
-        if only_cached:
-            raise _named(err, path)
-        warnings.warn(f"{_named(err, path)}; training the run again", stacklevel=3)
-        path.unlink()
-        return
-    raise RunDiverged(f"{message} (recorded in {str(path)!r}; delete it to train this run again)",
-                      epoch=record.get("epoch"), step=record.get("step"), lr=record.get("lr"))
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return False
+    _HELD[folder] = descriptor
+    return True
+
+
+def release_run_folder(folder: str | os.PathLike) -> None:
+    """Give back a run folder's lock taken by `claim_run_folder` (nothing when this process does not hold it).
+
+    A finished run's lock file goes: a process that opened it meanwhile finds the run finished once it
+    has the lock, as does every later one before it looks for a lock."""
+    folder = Path(folder)
+    descriptor = _HELD.pop(folder, None)
+    if descriptor is not None:
+        if (folder / "metrics.json").exists():
+            (folder / _LOCK_FILE).unlink(missing_ok=True)
+        os.close(descriptor)
+
+
+def _held_elsewhere(folder: Path) -> bool:
+    """Whether another process holds the run folder's lock now."""
+    if folder in _HELD or not (folder / _LOCK_FILE).exists():
+        return False
+    try:
+        descriptor = os.open(folder / _LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)  # closing drops the shared lock taken to test
+
+
+def _wait_for(busy: RunBusy) -> None:
+    """Wait until the process training `busy`'s run lets go of its folder (Ctrl-C ends the wait)."""
+    print_line(f"waiting: {busy}")
+    sys.stdout.flush()  # said now, also into a pipe: the wait may be long
+    try:
+        descriptor = os.open(busy.folder / _LOCK_FILE, os.O_RDONLY)
+    except FileNotFoundError:
+        return  # the run finished meanwhile (its lock file goes then)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+    finally:
+        os.close(descriptor)
 
 
 def _read_json(path: Path) -> dict:
     try:
         value = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable ({err})") from err
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable ({err})", path) from err
     if not isinstance(value, dict):
-        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: not a JSON object")
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: not a JSON object", path)
     return value
 
 
@@ -540,14 +811,10 @@ def _read_torch(path: Path, device: torch.device) -> dict:
     try:
         value = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # truncated zip, foreign pickle, missing file: all mean "not usable"
-        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable ({type(err).__name__}: {err})") from err
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable ({type(err).__name__}: {err})", path) from err
     if not isinstance(value, dict):
-        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: not a dict")
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: not a dict", path)
     return value
-
-
-def _load_learned(model: PromptedCLIP, path: Path, device: torch.device) -> None:
-    _load_learned_state(model, path, _read_torch(path, device))
 
 
 def _load_learned_state(model: PromptedCLIP, path: Path, state: dict) -> None:
@@ -557,11 +824,11 @@ def _load_learned_state(model: PromptedCLIP, path: Path, state: dict) -> None:
             raise ValueError("it holds non-tensors or non-finite values")
         model.load_learned_state(state)
     except (ValueError, RuntimeError, AttributeError) as err:
-        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: {err}") from err
+        raise RunFileCorrupt(f"run file {str(path)!r} is unreadable: {err}", path) from err
 
 
 def _named(err: Exception, path: Path) -> RunFileCorrupt:
     """`err` as a RunFileCorrupt that names `path` (a KeyError alone says only which key)."""
     if isinstance(err, RunFileCorrupt):
         return err
-    return RunFileCorrupt(f"run file {str(path)!r} is unreadable ({type(err).__name__}: {err})")
+    return RunFileCorrupt(f"run file {str(path)!r} is unreadable ({type(err).__name__}: {err})", path)

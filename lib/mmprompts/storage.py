@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 __all__ = ["CodeInCheckpoint", "Unloaded", "atomic_write_text", "atomic_torch_save", "cache_root", "load_untrusted",
-           "project_root"]
+           "named_os_error", "project_root"]
 
 
 def project_root() -> Path:
@@ -36,7 +36,7 @@ def _atomic(path: Path, write) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
-        raise _naming(err, path) from err
+        raise named_os_error(err, path) from err
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -46,11 +46,11 @@ def _atomic(path: Path, write) -> None:
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(err, OSError):
-            raise _naming(err, path) from err
+            raise named_os_error(err, path) from err
         raise
 
 
-def _naming(err: OSError, path: Path) -> OSError:
+def named_os_error(err: OSError, path: str | os.PathLike) -> OSError:
     """`err` with the file it is about (a full disk says only "[Errno 28]"); the errno stays."""
     hint = ("; free space there, or write elsewhere (the run cache: --cache or $MMPROMPTS_CACHE)"
             if err.errno in (errno.ENOSPC, errno.EDQUOT) else "")

@@ -38,6 +38,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from ..storage import named_os_error
 from .coop import DatasetSplits, Layout, read_json_layout
 
 __all__ = [
@@ -728,7 +729,7 @@ def load_mini_task(name: str, root: str | os.PathLike) -> DatasetSplits:
     stamp = folder / "world_version.txt"
     if not (stamp.is_file() and stamp.read_text() == WORLD_VERSION):
         _write_task(name, task, folder)
-        stamp.write_text(WORLD_VERSION)
+        _written(stamp, lambda: stamp.write_text(WORLD_VERSION))
     spec = Layout(name, task.template, "images", _SPLIT_FILE)
     return dataclasses.replace(read_json_layout(name, spec, folder), revision=WORLD_VERSION)
 
@@ -737,10 +738,19 @@ def _write_task(name: str, task: MiniTask, folder: Path) -> None:
     splits: dict[str, list] = {split: [] for split in SPLIT_SIZES}
     for label, cname in enumerate(task.classnames):
         class_dir = folder / "images" / cname.replace(" ", "_")
-        class_dir.mkdir(parents=True, exist_ok=True)
+        _written(class_dir, lambda: class_dir.mkdir(parents=True, exist_ok=True))
         for split, count in SPLIT_SIZES.items():
             for i in range(count):
                 rel = f"{class_dir.name}/{split}_{i:03d}.png"
-                Image.fromarray(task_image(name, split, label, i)).save(folder / "images" / rel)
+                image = folder / "images" / rel
+                _written(image, lambda: Image.fromarray(task_image(name, split, label, i)).save(image))
                 splits[split].append([rel, label, cname])
-    (folder / _SPLIT_FILE).write_text(json.dumps(splits))
+    _written(folder / _SPLIT_FILE, lambda: (folder / _SPLIT_FILE).write_text(json.dumps(splits)))
+
+
+def _written(path: Path, write: Callable[[], object]) -> None:
+    """`write()`, its OSError naming `path` (a full disk says only "[Errno 28]") and, for a full disk, the fix."""
+    try:
+        write()
+    except OSError as err:
+        raise named_os_error(err, path) from err
