@@ -27,7 +27,7 @@ def test_a_sentence_is_decided_from_its_testable_parts(outcomes, combined):
     outcome, why = C.sentence_outcome([verdict(i, o) for i, o in zip(ids, outcomes)])
     assert outcome == combined
     assert ("disagree" in why) == (len({o for o in outcomes if o != NOT_TESTABLE}) > 1)
-    assert ("Set aside (not testable here): prompt mass counted at distance 0" in why) == (
+    assert ("Set aside (not testable here): W prompt, under both conventions for the prompt keys" in why) == (
         outcomes[1] == NOT_TESTABLE and combined != NOT_TESTABLE)
 
 
@@ -59,7 +59,7 @@ def test_the_ledger_html_links_each_row_to_its_verdict_and_shows_the_paper_numbe
 def test_a_verdict_box_carries_its_anchor_label_and_scope():
     box = verdict("scope.distance", NOT_TESTABLE)._repr_html_()
     assert 'id="verdict-scope-distance"' in box and "mmp-not-testable" in box
-    assert "prompt mass counted at distance 0" in box and SCOPE in box
+    assert "W prompt, under both conventions for the prompt keys" in box and SCOPE in box
 
 
 def test_report_stamps_the_scope(monkeypatch, tmp_path):

@@ -33,7 +33,7 @@ from .rules import (FAR_FROM_WEB_PHOTOS, combine, decide_bias_beats_optimal_on_e
                     decide_direction, decide_equal, decide_identities, decide_many_classes_keep_gaining,
                     decide_map_kept, decide_mechanism, decide_more_prompts_help, decide_relative_attention, decide_scope_unchanged,
                     decide_unstable_above, decide_zero_shot_weak, decide_eos_focus_on_sos, given_premise, mechanism_way,
-                    not_learned, not_testable)
+                    not_learned, not_measured, not_testable, sizes_decidable, too_few_tasks)
 
 __all__ = [
     "CLAIMS", "CONTRADICTS", "FAR_FROM_WEB_PHOTOS", "INCONCLUSIVE", "NOT_TESTABLE", "OUTCOMES", "PAGE_SECTIONS",
@@ -45,7 +45,7 @@ __all__ = [
     "decide_map_kept", "decide_mechanism", "decide_more_prompts_help", "decide_relative_attention",
     "decide_scope_unchanged", "decide_unstable_above", "decide_zero_shot_weak", "Estimate", "estimate",
     "gain_over_zero_shot", "given_premise", "ledger_counts", "ledger_html", "load_verdicts", "mechanism_effects",
-    "mechanism_way", "nominal_se", "not_learned", "not_testable", "PageVerdicts", "paired", "paper_accuracies",
+    "mechanism_way", "nominal_se", "not_learned", "not_measured", "not_testable", "sizes_decidable", "too_few_tasks", "PageVerdicts", "paired", "paper_accuracies",
     "paper_rows", "paper_verdicts", "record_verdicts", "relevancy_effects", "report", "rule_numbers", "seed_estimate",
     "sensitivity_verdicts", "sentence_outcome", "sentence_rows", "SentenceRow", "table1_verdicts", "task_learned",
     "TaskAccuracies", "text_attention_effects", "Verdict", "verdicts_folder", "zero_shot_verdict",

@@ -31,6 +31,15 @@ class Claim:
     sentence: str = ""
     label: str = ""  # a short readable name of this operationalisation ("" = the sentence's)
     precondition: str = ""  # what must hold for the claim to be testable here ("" = nothing beyond the data)
+    # What the sentence generalises over ("datasets", "the datasets' average", "one dataset", "the model"),
+    # and how many tasks must be testable (the prompts learned there) for a verdict: a sentence about
+    # many datasets is not decided on one task (`rules.too_few_tasks`).
+    over: str = "the model"
+    min_tasks: int = 1
+    # The sentence states an effect size of the paper's CLIP (a number of points, "slight") that a stand-in
+    # model cannot show (book/intro.md, "What the mini world cannot show"): decided only where sizes are
+    # comparable (`rules.sizes_decidable`), else not testable here.
+    effect_size: bool = False
 
     @property
     def name(self) -> str:
