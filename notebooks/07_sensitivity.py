@@ -130,7 +130,8 @@ HTML(html_table([{"dataset": d, "best setting of the grid": method_label(best), 
 # that task did not learn.
 
 # %%
-verdicts = sensitivity_verdicts(task_accuracies(accuracies, grid, layers, S.depths, S.prompt_counts), layers)
+verdicts = sensitivity_verdicts(task_accuracies(accuracies, grid, layers, S.depths, S.prompt_counts), layers,
+                                S.sizes_comparable)
 display(HTML(html_table(rule_numbers(verdicts), "Table 7.4 — What the rules read (accuracy points; estimates as mean ± 2 SE "
                         "over seeds)")))
 report("07_sensitivity", verdicts, scope=S.scope)

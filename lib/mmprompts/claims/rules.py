@@ -190,8 +190,12 @@ def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str
 
 
 def combine(claim_id: str, parts: Mapping[str, Verdict]) -> Verdict:
-    """A claim made of several parts: supports when every part does, contradicts when any part does."""
+    """A claim made of several parts: supports when every part does, contradicts when any part does,
+    not testable when no part is."""
     outcomes = [v.outcome for v in parts.values()]
+    if all(o == NOT_TESTABLE for o in outcomes):
+        return not_testable(claim_id, "no part is testable: " + "; ".join(f"{name}: {v.sentence}" for name, v in parts.items()),
+                            parts={name: v.numbers for name, v in parts.items()})
     outcome = (CONTRADICTS if CONTRADICTS in outcomes else SUPPORTS if all(o == SUPPORTS for o in outcomes)
                else INCONCLUSIVE)
     sentence = "; ".join(f"{name}: {v.outcome}" for name, v in parts.items()) + "."
