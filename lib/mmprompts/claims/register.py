@@ -227,7 +227,7 @@ _CLAIMS = [
                        "grid counts, one that did not learn included"),
     Claim("count.more-prompts-help", "Increasing the number of prompts can improve performance", "Sec. 3.5, App. C.2, "
           "Table 3", "07_sensitivity", "average accuracy of the best larger count against 1 + 1 prompts",
-          "beyond the Bonferroni multiple of the seed SE for the number of larger counts (2.5 SE for 3 or 4: the best "
+          "beyond the Bonferroni multiple of the seed SE for the number of larger counts (2.43 SE for 3, 2.53 for 4: the best "
           "of several is picked after the fact); contradicted when even the best is below beyond 2 SE",
           sentence="More prompts can improve accuracy", label="best larger count against 1 + 1",
           precondition=_LEARNED_AVERAGE.format("prompts of some number")),
