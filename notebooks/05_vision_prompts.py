@@ -163,7 +163,7 @@ HTML(html_table([{"dataset": d, "agreement under rotation (corr.)": a} for d, a 
 # same for the three null controls.
 
 # %%
-statistics = {"scope.distance": ("distance", "the attention distance (prompt mass at 0)"),
+statistics = {"scope.distance": ("distance", "the attention distance with the prompts (W prompt)"),
               "scope.distance-renormalised": ("distance_renormalized", "the attention distance (renormalised)"),
               "scope.entropy": ("entropy", "the attention entropy"), "scope.cls-entropy": ("cls_entropy", "the [cls] entropy")}
 COLUMN = {"distance": "distance", "distance_renormalized": "distance renormalised", "entropy": "entropy",

@@ -32,14 +32,13 @@ def test_a_sentence_is_decided_from_its_testable_parts(outcomes, combined):
 
 
 def test_rows_group_operationalisations_of_one_sentence_and_keep_the_page_order():
-    verdicts = [verdict("formulation.identities", SUPPORTS), verdict("relevancy.sos-increases", SUPPORTS),
-                verdict("relevancy.prompts-increase", SUPPORTS), verdict("relevancy.sos-most", CONTRADICTS),
-                verdict("relevancy.category-decreases", SUPPORTS)]
+    verdicts = [verdict("formulation.identities", SUPPORTS), verdict("scope.entropy", SUPPORTS),
+                verdict("scope.cls-entropy", CONTRADICTS), verdict("relevancy.category-decreases", SUPPORTS)]
     rows = C.sentence_rows(verdicts)
     assert [r.kind for r in rows] == ["check", "claim", "claim"]
-    sos = rows[1]
-    assert len(sos.parts) == 3 and sos.outcome == CONTRADICTS and sos.scope == SCOPE
-    assert sos.anchor == "03_alignment_contribution.html#verdict-relevancy-sos-increases"
+    entropy = rows[1]
+    assert len(entropy.parts) == 2 and entropy.outcome == CONTRADICTS and entropy.scope == SCOPE
+    assert entropy.anchor == "05_vision_prompts.html#verdict-scope-entropy"
     counts = C.ledger_counts(rows)
     assert counts == {SCOPE: {CONTRADICTS: 1, SUPPORTS: 1}}
 

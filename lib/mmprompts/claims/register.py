@@ -87,15 +87,15 @@ _CLAIMS = [
     Claim("relevancy.sos-increases", f"the contribution of {T_SOS} and prompt tokens significantly increased, especially "
           f"the {T_SOS} token", "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
           "share of EOS relevance on SOS, prompted − CLIP, paired over test images",
-          "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="SOS's and the prompts' contributions increase, especially SOS's", label="SOS's share", precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
+          "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="SOS's contribution increases", label="SOS's share", precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("relevancy.prompts-increase", f"the contribution of {T_SOS} and prompt tokens significantly increased",
           "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
           "share of EOS relevance on the learned prompts minus CLIP's share on the template words they replace "
           "('a photo of a'), paired over test images",
-          "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="SOS's and the prompts' contributions increase, especially SOS's", label="the prompts' share against the template words'", precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
+          "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="The prompts' contribution increases", label="the prompts' share against the template words'", precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("relevancy.sos-most", f"especially the {T_SOS} token", "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
           "gain of SOS's share minus gain of the prompts' share, paired over test images",
-          "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="SOS's and the prompts' contributions increase, especially SOS's", label='SOS gains more than the prompts', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
+          "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="Especially SOS's contribution", label='SOS gains more than the prompts', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("relevancy.patches-unchanged", "the learned multi-modal prompts do not significantly adjust the relative "
           "relevance to [cls] between inputs", "Sec. 3.2.2, Fig. 3", "03_alignment_contribution",
           "per image, correlation of the prompted model's patch relevance with CLIP's, normalised by the correlation "
@@ -123,14 +123,14 @@ _CLAIMS = [
     Claim("text-attention.sos-decreases", f"the attention of {T_EOS} towards {T_SOS} significantly decreases",
           "Sec. 3.3.1, Fig. 4", "04_text_prompts",
           "EOS attention share on SOS, prompted − CLIP, per block and head (mean over the class prompts)",
-          "significant beyond 2 SE over the block × head cells (Fig. 4's bars); most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="EOS's attention moves from SOS to the prompts; the class name's stays", label='EOS attention on SOS falls', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images); the paper's premise (Sec. 3.3.1): zero-shot CLIP's EOS attends mostly to SOS in each layer"),
+          "significant beyond 2 SE over the block × head cells (Fig. 4's bars); most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="EOS's attention on SOS falls", label='EOS attention on SOS falls', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images); the paper's premise (Sec. 3.3.1): zero-shot CLIP's EOS attends mostly to SOS in each layer"),
     Claim("text-attention.prompts-increase", "its attention towards the prompts noticeably increases", "Sec. 3.3.1, Fig. 4",
           "04_text_prompts", "EOS attention on the learned prompts minus CLIP's EOS attention on 'a photo of a'",
-          "significant beyond 2 SE over the block × head cells; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="EOS's attention moves from SOS to the prompts; the class name's stays", label='EOS attention on the prompts rises', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
+          "significant beyond 2 SE over the block × head cells; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="EOS's attention on the prompts rises", label='EOS attention on the prompts rises', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("text-attention.category-same", "the attention toward category tokens stays the same", "Sec. 3.3.1, Fig. 4",
           "04_text_prompts", "EOS attention share on the class-name tokens, prompted − CLIP, per block and head",
           "equivalence: |change| + 2 SE within 25% of CLIP's own share (a quarter of the bar is a change a reader "
-          "would see in Fig. 4); most datasets, none surely outside; a dataset counts as kept only where some null control does not keep it (else the learned prompts are not distinguishable from untrained ones), as changed only where the learned prompts change it more than every control", sentence="EOS's attention moves from SOS to the prompts; the class name's stays", label='EOS attention on the class name stays', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
+          "would see in Fig. 4); most datasets, none surely outside; a dataset counts as kept only where some null control does not keep it (else the learned prompts are not distinguishable from untrained ones), as changed only where the learned prompts change it more than every control", sentence="EOS's attention on the class name stays", label='EOS attention on the class name stays', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("scope.distance", "there is no significant impact on the model’s attention distance before and after "
           "incorporating prompts for the input patches", "Sec. 3.3.2, Fig. 5", "05_vision_prompts",
           "mean attention distance per block and head of the prompted model with its prompts (W prompt), under two "
@@ -218,11 +218,11 @@ _CLAIMS = [
           "average accuracy at depths 10–11 of 12 (the same fractions of this model's depth) against the other depths",
           "the highest mean there (a tie counts) and above the shallowest depth beyond 2 SE; contradicted when another "
           "depth is better beyond 2 SE",
-          sentence="The average peaks with 10–11 prompted layers, 14 points above CLIP", label="peak at 10–11 of 12 blocks",
+          sentence="The average peaks with 10–11 prompted layers", label="peak at 10–11 of 12 blocks",
           precondition=_LEARNED_AVERAGE.format("prompts at some depth")),
     Claim("depth.exceeds-clip-by-14", "exceeding CLIP by more than 14 points", "App. C.1, Table 2", "07_sensitivity",
           "best average accuracy over depths minus zero-shot CLIP's average", "above 14 points beyond 2 SE",
-          sentence="The average peaks with 10–11 prompted layers, 14 points above CLIP", label="more than 14 points above CLIP",
+          sentence="The best average exceeds CLIP by more than 14 points", label="more than 14 points above CLIP",
           precondition="none beyond the runs: the claim is itself about how much the prompts learn, so every task of the "
                        "grid counts, one that did not learn included"),
     Claim("count.more-prompts-help", "Increasing the number of prompts can improve performance", "Sec. 3.5, App. C.2, "
