@@ -220,6 +220,16 @@ HTML(html_table([{"dataset": d, "control": c, "Δ category": str(v[d]["category"
                     f"{c}: {what}" for c, what in CONTROLS.items()) + "), the same statistics paired over the same "
                 "images, mean ± 2 SE; and how much each control's own patch maps stay CLIP's"))
 
+# %%
+if "shallow" in effects:
+    display(HTML(html_table(
+        [{"dataset": d, "Δ category": str(e["category"]), "Δ prefix": str(e["prefix"]),
+          **{f"Δ category − {c}": str(versus_of["shallow"][c][d]["category"]) for c in CONTROLS},
+          **{f"Δ prefix − {c}": str(versus_of["shallow"][c][d]["prefix"]) for c in CONTROLS}}
+         for d, e in effects["shallow"].items()],
+        "Table 3.5 — Shallow prompts (first block only) against CLIP and against their null controls, mean ± 2 SE over "
+        "the test images: the numbers App. E's “shallow and deep alike” is decided on")))
+
 # %% [markdown]
 # ## What this run says
 # A claim about what the learned prompts do needs them to differ from every null control, and is

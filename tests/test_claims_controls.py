@@ -208,3 +208,23 @@ def test_not_learned_names_the_datasets_without_a_gain():
     reasons = C.not_learned({"objects": E(0.9, 1.0), "land": E(57.0, 2.0), "edge": E(2.0, 1.0)})
     assert set(reasons) == {"objects", "edge"}  # exactly 2 SE is no gain
     assert "+0.9 ± 2.0 points" in reasons["objects"]
+
+
+def test_one_premise_rule_for_every_sentence_that_needs_it_and_only_those():
+    two = {"a": E(-0.1, 0.01), "b": E(-0.1, 0.01)}
+    lacks = C.decide_eos_focus_on_sos({"a": heads(0.05, 0.1, 0.12)}, stand_in=True)
+    falls = C.decide_direction("text-attention.sos-decreases", two, -1, "EOS attention on SOS")
+    rises = C.decide_direction("text-attention.prompts-increase", {d: E(0.1, 0.01) for d in two}, +1, "x")
+    unmeasured = C.not_measured("text-attention.sos-merely-bias")
+    gated = C.given_premises([lacks, falls, rises, unmeasured])
+    assert [v.outcome for v in gated] == [NOT_TESTABLE, NOT_TESTABLE, SUPPORTS, NOT_TESTABLE]
+    assert "the stand-in lacks it" in gated[1].sentence and "Decided without it: supports" in gated[1].sentence
+    assert gated[2] is rises and gated[3] is unmeasured  # no premise; an unmeasured sentence keeps its own reason
+    holds = C.decide_eos_focus_on_sos({"a": heads(0.8, 0.7, 0.9)})
+    assert C.given_premises([holds, falls])[1] is falls
+    with pytest.raises(ValueError, match="text-attention.eos-focus-on-sos"):
+        C.given_premises([falls])
+    # Sec. 3.2.2's relevance claims do not rest on Sec. 3.3.1's premise
+    assert {c.id for c in C.CLAIMS.values() if c.premise} == {
+        "text-attention.sos-decreases", "text-attention.sos-merely-bias", "text-attention.prompts-like-sos"}
+    assert "Table 3.4" in C.CLAIMS["relevancy.sos-most"].design

@@ -40,6 +40,11 @@ class Claim:
     # model cannot show (book/intro.md, "What the mini world cannot show"): decided only where sizes are
     # comparable (`rules.sizes_decidable`), else not testable here.
     effect_size: bool = False
+    # The premise the paper's argument for this sentence rests on: the id of the claim that decides it
+    # ("" = none); `rules.given_premises` sets the sentence aside where that premise does not hold.
+    premise: str = ""
+    # Design choices of this book that move the verdict, and where the page shows it decided both ways.
+    design: str = ""
 
     @property
     def name(self) -> str:

@@ -290,6 +290,20 @@ _AVERAGE = ("bias.beats-same-size-prompts", "bias.slight-gap-to-optimal", "depth
 _ONE_DATASET = ("bias.beats-optimal-on-eurosat", "depth.many-classes-keep-gaining")
 _DATASETS = ("zeroshot.weak-where-images-differ", "formulation.similar-tokens-attend",
              "count.unstable-above-10-per-branch")
+# The premise of Sec. 3.3.1's argument (EOS attends mostly to SOS, so SOS acts as a bias and the prompts take
+# over its role): the sentences of that argument, and only those (Sec. 3.2.2's relevance claims do not rest on it).
+_PREMISES = {c: "text-attention.eos-focus-on-sos" for c in ("text-attention.sos-decreases", "text-attention.sos-merely-bias",
+                                                            "text-attention.prompts-like-sos")}
+# Design choices that move verdicts, each shown decided both ways on its page.
+_EUROSAT_KEPT = ("this book keeps the EuroSAT stand-in, which App. E leaves out; page 3's Table 3.4 decides every "
+                 "statement with it kept and left out")
+_TABLE1_DESIGNS = ("the world design (EuroSAT's class words known or novel) and the training recipe: page 6 decides "
+                   "Table 1's statements in each")
+_DESIGNS = {**{c: _EUROSAT_KEPT for c in ("relevancy.category-decreases", "relevancy.sos-increases",
+                                          "relevancy.prompts-increase", "relevancy.sos-most", "relevancy.patches-unchanged",
+                                          "relevancy.vision-prompts-prominent", "relevancy.shallow-and-deep")},
+            **{c: _TABLE1_DESIGNS for c in ("bias.beats-same-size-prompts", "bias.largest-gain-on-eurosat",
+                                            "bias.slight-gap-to-optimal", "bias.beats-optimal-on-eurosat")}}
 # "exceeding CLIP by more than 14 points" and "the slight performance gap (0.5)": sizes of ViT-B/16's effects.
 _EFFECT_SIZES = ("depth.exceeds-clip-by-14", "bias.slight-gap-to-optimal")
 
@@ -303,7 +317,8 @@ def _scoped(claim: Claim) -> Claim:
         claim = replace(claim, over="one named dataset")
     elif claim.id in _DATASETS:
         claim = replace(claim, over="datasets")
-    return replace(claim, effect_size=claim.id in _EFFECT_SIZES)
+    return replace(claim, effect_size=claim.id in _EFFECT_SIZES, premise=_PREMISES.get(claim.id, ""),
+                   design=_DESIGNS.get(claim.id, ""))
 
 
 CLAIMS: dict[str, Claim] = {c.id: _scoped(c) for c in _CLAIMS}

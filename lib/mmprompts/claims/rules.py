@@ -138,6 +138,11 @@ def _no_change(effects: Mapping[str, object], kept: Sequence[str], changed: Sequ
     return outcome, sentence
 
 
+# "stays the same" for an attention share: within a quarter of CLIP's own share (a change of a quarter of
+# the bar is one a reader would see in Fig. 4); the margin of `decide_equal` for such a share.
+SAME_SHARE = 0.25
+
+
 def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mapping[str, float], what: str,
                  controls: Mapping[str, Mapping[str, Estimate]] | None = None,
                  excluded: Mapping[str, str] | None = None) -> Verdict:
@@ -376,10 +381,20 @@ def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], mos
     return _verdict("text-attention.eos-focus-on-sos", outcome, sentence, holds=holds, fails=fails, range=[low, high])
 
 
+def given_premises(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """`verdicts` with each one whose claim rests on a premise (`Claim.premise`, decided among `verdicts`)
+    passed through `given_premise`: one rule for every sentence that needs a premise, and only those."""
+    decided = {v.claim.id: v for v in verdicts}
+    missing = {v.claim.premise for v in verdicts if v.claim.premise and v.claim.premise not in decided}
+    if missing:
+        raise ValueError(f"the premise {sorted(missing)} is not among the verdicts; decide it on the same page")
+    return [given_premise(decided[v.claim.premise], v) if v.claim.premise else v for v in verdicts]
+
+
 def given_premise(premise: Verdict, verdict: Verdict) -> Verdict:
     """`verdict` when the paper's premise it rests on holds here (`premise` supports), else not testable:
     a claim about how prompts move EOS's focus on SOS says nothing where EOS does not focus on SOS."""
-    if premise.outcome == SUPPORTS:
+    if premise.outcome == SUPPORTS or verdict.outcome == NOT_TESTABLE:
         return verdict
     why = ("the stand-in lacks it" if premise.sentence.startswith("Not testable here: the stand-in lacks it")
            else f"{premise.outcome}, decided on page 4")
