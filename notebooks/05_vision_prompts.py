@@ -71,7 +71,8 @@ from IPython.display import HTML, display
 from mmprompts import PromptedCLIP
 from mmprompts.analysis import (CONTROLS, attention_scope, cls_attention_maps, null_controls, prompt_patch_similarity,
                                 rotate_images, rotation_agreement, scope_change)
-from mmprompts.claims import cls_map_effects, decide_direction, decide_map_kept, decide_scope_unchanged, not_learned, report
+from mmprompts.claims import (cls_map_effects, combine, decide_direction, decide_map_kept, decide_scope_unchanged, not_learned,
+                              not_measured, report)
 from mmprompts.claims.text import number
 from mmprompts.analysis_inputs import analysis_model, balanced_test_images, in_batches
 from mmprompts.figures import cls_attention_grid, display_images, rotation_maps, scope_grid
@@ -162,7 +163,7 @@ HTML(html_table([{"dataset": d, "agreement under rotation (corr.)": a} for d, a 
 # same for the three null controls.
 
 # %%
-statistics = {"scope.distance": ("distance", "the attention distance (prompt mass at 0)"),
+statistics = {"scope.distance": ("distance", "the attention distance with the prompts (W prompt)"),
               "scope.distance-renormalised": ("distance_renormalized", "the attention distance (renormalised)"),
               "scope.entropy": ("entropy", "the attention entropy"), "scope.cls-entropy": ("cls_entropy", "the [cls] entropy")}
 COLUMN = {"distance": "distance", "distance_renormalized": "distance renormalised", "entropy": "entropy",
@@ -198,9 +199,11 @@ HTML(html_table([{"dataset": d, "prompts": "learned", "[cls] maps kept": number(
 
 # %% [markdown]
 # ## What this run says
-# The paper does not say where the prompt keys sit on the patch grid, so the distance that counts
-# their attention at distance 0 (a convention of this book) cannot decide its sentence; the
-# renormalised distance can. Claims about learned prompts are not testable where they did not learn.
+# The paper does not say where the prompt keys sit on the patch grid, so the distance *with* the
+# prompts (W prompt) is decided under two conventions — their attention counted at distance 0, and
+# spread like the query's attention over the patches (the renormalised distance) — and only where
+# both give the same outcome. The distance among the patches alone (W/O prompt) needs no convention.
+# Claims about learned prompts are not testable where they did not learn.
 
 # %%
 gains = learned_gains(S, clip, data)
@@ -209,10 +212,15 @@ HTML(html_table(gain_rows({"prompts": gains}), "Table 5.4 — Did the prompts le
                 "on the whole test split, paired over the images, mean ± 2 SE"))
 
 # %%
-# The convention the distance with the prompts' mass kept rests on (see above).
-CONVENTION = "the paper does not say at what distance the prompt keys sit; counting their attention at distance 0 is a convention"
-verdicts = [decide_scope_unchanged(claim, ratios[claim], what, controls=control_ratios[claim], excluded=excluded,
-                                   convention=CONVENTION if claim == "scope.distance" else None)
+# W/O prompt's distance is the renormalised one by construction (the prompts' columns dropped, rows
+# renormalised), so the renormalised claim reads W/O prompt only; W prompt's reads both conventions.
+CONVENTIONS = {"prompt keys at distance 0": {"W prompt": ratios["scope.distance"]["W prompt"]},
+               "prompt keys spread like the patches": {"W prompt": ratios["scope.distance-renormalised"]["W prompt"]}}
+scope_inputs = {"scope.distance": ({"W prompt": ratios["scope.distance"]["W prompt"]}, CONVENTIONS),
+                "scope.distance-renormalised": ({"W/O prompt": ratios["scope.distance-renormalised"]["W/O prompt"]}, None),
+                "scope.entropy": (ratios["scope.entropy"], None), "scope.cls-entropy": (ratios["scope.cls-entropy"], None)}
+verdicts = [decide_scope_unchanged(claim, scope_inputs[claim][0], what, controls=control_ratios[claim], excluded=excluded,
+                                   conventions=scope_inputs[claim][1])
             for claim, (_, what) in statistics.items()]
 verdicts.append(decide_map_kept("cls-attention.unchanged", {d: e["kept"] for d, e in effects.items()},
                                 "the prompted model's [cls] attention",
@@ -222,4 +230,8 @@ verdicts.append(decide_direction("similarity.background", {d: e["background"] fo
                                  "the correlation of the prompts' similarity with CLIP's [cls] attention",
                                  controls={c: {d: e["background"] for d, e in by.items()} for c, by in versus.items()},
                                  excluded=excluded))
+by_id = {v.claim.id: v for v in verdicts}
+verdicts.append(combine("scope.feature-extraction", {by_id[c].claim.label: by_id[c] for c in (
+    "scope.distance-renormalised", "scope.entropy", "scope.cls-entropy", "cls-attention.unchanged")}))
+verdicts.append(not_measured("similarity.bridge"))
 report("05_vision_prompts", verdicts, scope=S.scope)

@@ -102,11 +102,12 @@ def test_identities_are_an_exact_check(error, outcome):
 
 @pytest.mark.parametrize("ratios, outcome", [
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 0.2, "b": 0.5}}, SUPPORTS),
-    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.2}}, CONTRADICTS),  # boundary: 1.0 is changed
+    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.6}}, CONTRADICTS),  # boundary: 1.0 is changed
+    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.2}}, INCONCLUSIVE),  # one of each
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 0.7, "b": 0.2}}, INCONCLUSIVE),
 ])
 def test_scope_rule(ratios, outcome):
-    assert C.decide_scope_unchanged("scope.distance", ratios, "the distance").outcome == outcome
+    assert C.decide_scope_unchanged("scope.entropy", ratios, "the entropy").outcome == outcome
 
 
 # ----------------------------------------------------------------------------- register and ledger
@@ -136,7 +137,8 @@ def test_every_claim_is_quoted_from_the_paper():
 
 
 def test_verdicts_round_trip_through_the_ledger_files(tmp_path):
-    verdicts = [C.decide_identities(1e-7), C.decide_more_prompts_help({"a": {1: E(70, 0.2), 4: E(72, 0.2)}}, {"a": E(10, 1)})]
+    verdicts = [C.decide_identities(1e-7), C.decide_more_prompts_help({t: {1: E(70, 0.2), 4: E(72, 0.2)} for t in "ab"},
+                                                                        {t: E(10, 1) for t in "ab"})]
     C.record_verdicts("02_page", verdicts[:1], tmp_path)
     C.record_verdicts("07_page", verdicts[1:], tmp_path)
     loaded = C.load_verdicts(tmp_path)

@@ -27,23 +27,22 @@ def test_a_sentence_is_decided_from_its_testable_parts(outcomes, combined):
     outcome, why = C.sentence_outcome([verdict(i, o) for i, o in zip(ids, outcomes)])
     assert outcome == combined
     assert ("disagree" in why) == (len({o for o in outcomes if o != NOT_TESTABLE}) > 1)
-    assert ("Set aside (not testable here): prompt mass counted at distance 0" in why) == (
+    assert ("Set aside (not testable here): W prompt, under both conventions for the prompt keys" in why) == (
         outcomes[1] == NOT_TESTABLE and combined != NOT_TESTABLE)
 
 
 def test_rows_group_operationalisations_of_one_sentence_and_keep_the_page_order():
-    verdicts = [verdict("formulation.identities", SUPPORTS), verdict("relevancy.sos-increases", SUPPORTS),
-                verdict("relevancy.prompts-increase", SUPPORTS), verdict("relevancy.sos-most", CONTRADICTS),
-                verdict("relevancy.category-decreases", SUPPORTS)]
+    verdicts = [verdict("formulation.identities", SUPPORTS), verdict("scope.entropy", SUPPORTS),
+                verdict("scope.cls-entropy", CONTRADICTS), verdict("relevancy.category-decreases", SUPPORTS)]
     rows = C.sentence_rows(verdicts)
     assert [r.kind for r in rows] == ["check", "claim", "claim"]
-    sos = rows[1]
-    assert len(sos.parts) == 3 and sos.outcome == CONTRADICTS and sos.scope == SCOPE
+    entropy = rows[1]
+    assert len(entropy.parts) == 2 and entropy.outcome == CONTRADICTS and entropy.scope == SCOPE
     # a sentence with several operationalisations links to its combined box, which lists and links each part
-    assert sos.anchor == "03_alignment_contribution.html#" + C.sentence_anchor(sos.name)
-    box = sos._repr_html_()
-    assert f'id="{C.sentence_anchor(sos.name)}"' in box and 'href="#verdict-relevancy-sos-most"' in box
-    assert box.count("mmp-badge") == 3 and "mmp-contradicts" in box
+    assert entropy.anchor == "05_vision_prompts.html#" + C.sentence_anchor(entropy.name)
+    box = entropy._repr_html_()
+    assert f'id="{C.sentence_anchor(entropy.name)}"' in box and 'href="#verdict-scope-cls-entropy"' in box
+    assert box.count("mmp-badge") == 2 and "mmp-contradicts" in box
     assert rows[2].anchor == "03_alignment_contribution.html#verdict-relevancy-category-decreases"
     counts = C.ledger_counts(rows)
     assert counts == {SCOPE: {CONTRADICTS: 1, SUPPORTS: 1}}
@@ -92,7 +91,7 @@ def test_the_ledger_html_links_each_row_to_its_verdict_and_shows_the_paper_numbe
 def test_a_verdict_box_carries_its_anchor_label_and_scope():
     box = verdict("scope.distance", NOT_TESTABLE)._repr_html_()
     assert 'id="verdict-scope-distance"' in box and "mmp-not-testable" in box
-    assert "prompt mass counted at distance 0" in box and SCOPE in box
+    assert "W prompt, under both conventions for the prompt keys" in box and SCOPE in box
 
 
 def test_report_stamps_the_scope(monkeypatch, tmp_path):

@@ -24,6 +24,20 @@ def learned(*tasks, flat=()):
     return {**{t: LEARNED for t in tasks}, **{t: FLAT for t in flat}}
 
 
+def twice(value):
+    """One task's numbers as two identical tasks whose average has the same mean and SE (each SE × √2): a claim
+    about an average over datasets needs two tasks that learned (`Claim.min_tasks`)."""
+    if isinstance(value, Estimate):
+        return Estimate(value.mean, value.se * math.sqrt(2), value.n)
+    return {k: twice(v) for k, v in value.items()}
+
+
+def as_two(per_task):
+    """{"a": x} → {"a": twice(x), "b": twice(x)}."""
+    (only,) = per_task.values()
+    return {"a": twice(only), "b": twice(only)}
+
+
 # ----------------------------------------------------------------------------- page 6: Table 1
 @pytest.mark.parametrize("bias, prompt, outcome", [
     ({"a": E(80, 0.3), "b": E(70, 0.3)}, {"a": E(77, 0.3), "b": E(67, 0.3)}, SUPPORTS),
@@ -37,14 +51,16 @@ def test_bias_beats_prompts(bias, prompt, outcome):
 
 
 def test_bias_beats_prompts_leaves_out_the_tasks_that_did_not_learn():
-    bias, prompt = {"a": E(80, 0.1), "b": E(10, 0.1)}, {"a": E(78, 0.1), "b": E(50, 0.1)}
-    assert C.decide_bias_beats_prompts(bias, prompt, learned("a", "b")).outcome == CONTRADICTS
-    verdict = C.decide_bias_beats_prompts(bias, prompt, learned("a", flat=["b"]))
+    bias, prompt = {"a": E(80, 0.1), "b": E(10, 0.1), "c": E(80, 0.1)}, {"a": E(78, 0.1), "b": E(50, 0.1), "c": E(78, 0.1)}
+    assert C.decide_bias_beats_prompts(bias, prompt, learned("a", "b", "c")).outcome == CONTRADICTS
+    verdict = C.decide_bias_beats_prompts(bias, prompt, learned("a", "c", flat=["b"]))
     assert verdict.outcome == SUPPORTS and list(verdict.numbers["left_out"]) == ["b"] and "Left out" in verdict.sentence
     assert verdict.numbers["gap"]["mean"] == pytest.approx(2.0)
-    untestable = C.decide_bias_beats_prompts(bias, prompt, learned(flat=["a", "b"]))
+    untestable = C.decide_bias_beats_prompts(bias, prompt, learned(flat=["a", "b", "c"]))
     assert untestable.outcome == NOT_TESTABLE and untestable.sentence.startswith("Not testable here: no task learned")
-    just = C.decide_bias_beats_prompts(bias, prompt, {"a": LEARNED, "b": E(2.01, 1.0)})  # just above the boundary
+    one = C.decide_bias_beats_prompts(bias, prompt, learned("a", flat=["b", "c"]))  # an average needs two tasks
+    assert one.outcome == NOT_TESTABLE and "needs at least 2 tasks" in one.sentence and "1 (a)" in one.sentence
+    just = C.decide_bias_beats_prompts(bias, prompt, {"a": LEARNED, "b": E(2.01, 1.0), "c": LEARNED})  # just above the boundary
     assert just.outcome == CONTRADICTS
 
 
@@ -56,8 +72,12 @@ def test_bias_gain_largest_on_the_eurosat_stand_in():
     # positive on aerial, but surely larger on shapes: contradicts "the largest"
     larger = {"aerial": E(54, 0.5), "shapes": E(90)}
     assert C.decide_bias_gain_largest("aerial", larger, prompt, both).outcome == CONTRADICTS
-    # ... unless shapes did not learn: then it is no rival
-    assert C.decide_bias_gain_largest("aerial", larger, prompt, learned("aerial", flat=["shapes"])).outcome == SUPPORTS
+    # ... unless shapes did not learn: then it is no rival, and with no other task "the largest" is not testable
+    three = {**larger, "rings": E(60)}
+    assert C.decide_bias_gain_largest("aerial", three, {**prompt, "rings": E(59)},
+                                      learned("aerial", "rings", flat=["shapes"])).outcome == SUPPORTS
+    alone = C.decide_bias_gain_largest("aerial", larger, prompt, learned("aerial", flat=["shapes"]))
+    assert alone.outcome == NOT_TESTABLE and "most datasets" in alone.sentence
     assert C.decide_bias_gain_largest("aerial", {"aerial": E(52, 0.5), "shapes": E(80)}, prompt, both).outcome == INCONCLUSIVE
     assert C.decide_bias_gain_largest(None, prompt, prompt, both).outcome == INCONCLUSIVE
     verdict = C.decide_bias_gain_largest("aerial", larger, prompt, learned("shapes", flat=["aerial"]))
@@ -72,13 +92,16 @@ def test_bias_gain_largest_on_the_eurosat_stand_in():
     (E(81.0, 1.4), INCONCLUSIVE),  # gap 1 ± 2.8
 ])
 def test_bias_near_optimal(optimal, outcome):
-    assert C.decide_bias_near_optimal({"a": E(80.0)}, {"a": optimal}, learned("a")).outcome == outcome
+    assert C.decide_bias_near_optimal(as_two({"a": E(80.0)}), as_two({"a": optimal}), learned("a", "b")).outcome == outcome
 
 
 def test_bias_near_optimal_needs_a_task_that_learned():
     assert C.decide_bias_near_optimal({"a": E(80.0)}, {"a": E(80.5)}, learned(flat=["a"])).outcome == NOT_TESTABLE
-    two = C.decide_bias_near_optimal({"a": E(80.0), "b": E(30.0)}, {"a": E(80.5), "b": E(60.0)}, learned("a", flat=["b"]))
-    assert two.outcome == SUPPORTS and two.numbers["tasks"] == ["a"]
+    three = C.decide_bias_near_optimal({"a": E(80.0), "b": E(30.0), "c": E(70.0)}, {"a": E(80.5), "b": E(60.0), "c": E(70.5)},
+                                       learned("a", "c", flat=["b"]))
+    assert three.outcome == SUPPORTS and three.numbers["tasks"] == ["a", "c"]
+    one = C.decide_bias_near_optimal({"a": E(80.0), "b": E(30.0)}, {"a": E(80.5), "b": E(60.0)}, learned("a", flat=["b"]))
+    assert one.outcome == NOT_TESTABLE and "needs at least 2 tasks" in one.sentence  # an average over datasets
 
 
 @pytest.mark.parametrize("bias, outcome", [
@@ -110,14 +133,16 @@ def test_bias_beats_optimal_on_eurosat_needs_the_stand_in():
     ({1: E(70), 4: E(75)}, INCONCLUSIVE),
 ])
 def test_depth_rule(curve, outcome):
-    assert C.decide_depth_rises({"a": curve}, learned("a")).outcome == outcome
+    assert C.decide_depth_rises(as_two({"a": curve}), learned("a", "b")).outcome == outcome
 
 
 def test_depth_rule_averages_the_tasks_that_learned():
     rising, falling = {1: E(70), 2: E(75), 4: E(77)}, {1: E(90), 2: E(60), 4: E(40)}
-    assert C.decide_depth_rises({"a": rising, "b": falling}, learned("a", "b")).outcome == CONTRADICTS
-    kept = C.decide_depth_rises({"a": rising, "b": falling}, learned("a", flat=["b"]))
+    curves = {"a": rising, "b": falling, "c": rising}
+    assert C.decide_depth_rises(curves, learned("a", "b", "c")).outcome == CONTRADICTS
+    kept = C.decide_depth_rises(curves, learned("a", "c", flat=["b"]))
     assert kept.outcome == SUPPORTS and kept.numbers["total"]["mean"] == pytest.approx(7.0)
+    assert C.decide_depth_rises(curves, learned("a", flat=["b", "c"])).outcome == NOT_TESTABLE  # one task: no average
     assert C.decide_depth_rises({"a": rising}, learned(flat=["a"])).outcome == NOT_TESTABLE
 
 
@@ -164,11 +189,13 @@ def test_depths_differ():
     ({1: E(70), 2: E(75), 4: E(77)}, INCONCLUSIVE),  # no depth at 10-11 twelfths of a 12-block model
 ])
 def test_best_depth_near_the_top(curve, outcome):
-    assert C.decide_depth_best_near_top({"a": curve}, learned("a"), 12).outcome == outcome
+    assert C.decide_depth_best_near_top(as_two({"a": curve}), learned("a", "b"), 12).outcome == outcome
 
 
 def test_best_depth_near_the_top_of_a_4_block_model_and_its_precondition():
-    assert C.decide_depth_best_near_top({"a": {1: E(70), 2: E(75), 4: E(77)}}, learned("a"), 4).outcome == INCONCLUSIVE
+    assert C.decide_depth_best_near_top(as_two({"a": {1: E(70), 2: E(75), 4: E(77)}}), learned("a", "b"), 4).outcome == INCONCLUSIVE
+    one = C.decide_depth_best_near_top({"a": {1: E(70), 10: E(79.4), 12: E(79.0)}}, learned("a"), 12)
+    assert one.outcome == NOT_TESTABLE and "the datasets' average" in one.sentence
     curve = {1: E(70), 10: E(79.4), 12: E(79.0)}
     assert C.decide_depth_best_near_top({"a": curve}, learned(flat=["a"]), 12).outcome == NOT_TESTABLE
 
@@ -181,14 +208,30 @@ def test_exceeds_clip_by_14_points():
 
 
 def test_more_prompts_help():
-    assert C.decide_more_prompts_help({"a": {1: E(70, 0.2), 4: E(72, 0.2)}}, learned("a")).outcome == SUPPORTS
-    assert C.decide_more_prompts_help({"a": {1: E(72, 0.2), 4: E(70, 0.2), 10: E(69, 0.2)}}, learned("a")).outcome == CONTRADICTS
-    assert C.decide_more_prompts_help({"a": {1: E(72, 1), 4: E(72.5, 1)}}, learned("a")).outcome == INCONCLUSIVE
+    two = lambda curve: as_two({"a": curve})  # noqa: E731
+    assert C.decide_more_prompts_help(two({1: E(70, 0.2), 4: E(72, 0.2)}), learned("a", "b")).outcome == SUPPORTS
+    assert C.decide_more_prompts_help(two({1: E(72, 0.2), 4: E(70, 0.2), 10: E(69, 0.2)}),
+                                      learned("a", "b")).outcome == CONTRADICTS
+    assert C.decide_more_prompts_help(two({1: E(72, 1), 4: E(72.5, 1)}), learned("a", "b")).outcome == INCONCLUSIVE
     # b's 10+10 failed (absent): the average uses only the counts both tasks have
-    curves = {"a": {1: E(70), 4: E(71), 10: E(90)}, "b": {1: E(70), 4: E(69)}}
-    assert C.decide_more_prompts_help(curves, learned("a", "b")).outcome == INCONCLUSIVE
-    assert C.decide_more_prompts_help(curves, learned("a", flat=["b"])).outcome == SUPPORTS
-    assert C.decide_more_prompts_help(curves, learned(flat=["a", "b"])).outcome == NOT_TESTABLE
+    curves = {"a": {1: E(70), 4: E(71), 10: E(90)}, "b": {1: E(70), 4: E(69)}, "c": {1: E(70), 4: E(70), 10: E(90)}}
+    assert C.decide_more_prompts_help(curves, learned("a", "b", "c")).outcome == INCONCLUSIVE
+    assert C.decide_more_prompts_help(curves, learned("a", "c", flat=["b"])).outcome == SUPPORTS
+    assert C.decide_more_prompts_help(curves, learned(flat=["a", "b", "c"])).outcome == NOT_TESTABLE
+
+
+def test_more_prompts_help_judges_the_best_of_several_counts_at_the_bonferroni_multiple():
+    # the best of 4 larger counts, 2.4 SE above 1+1: beyond 2 SE, not beyond Bonferroni's 2.53 for 4 comparisons
+    se = 1 / math.sqrt(2)  # the gap's SE: hypot of two cells of SE 0.5
+    counts = {1: E(70, 0.5), 2: E(70), 3: E(70), 4: E(70 + 2.4 * se, 0.5), 10: E(70)}
+    verdict = C.decide_more_prompts_help(as_two({"a": counts}), learned("a", "b"))
+    z = statistics.NormalDist().inv_cdf(1 - (2 * (1 - statistics.NormalDist().cdf(2))) / 2 / 4)
+    assert verdict.numbers["z"] == pytest.approx(z) and 2.5 < z < 2.55 and verdict.outcome == INCONCLUSIVE
+    counts[4] = E(70 + 2.6 * se, 0.5)
+    assert C.decide_more_prompts_help(as_two({"a": counts}), learned("a", "b")).outcome == SUPPORTS
+    # one larger count is a single comparison: 2 SE, as every rule
+    assert C.decide_more_prompts_help(as_two({"a": {1: E(70, 0.5), 4: E(70 + 2.1 * se, 0.5)}}),
+                                      learned("a", "b")).outcome == SUPPORTS
 
 
 def test_instability_counts_failed_runs_above_the_threshold():
@@ -283,7 +326,8 @@ PAPER_OUTCOMES = {
     "depth.best-at-10-11-of-12": SUPPORTS,
     "depth.exceeds-clip-by-14": INCONCLUSIVE,  # 14.03 points: 0.03 above the claim, within noise
     "count.more-prompts-help": SUPPORTS,
-    "count.unstable-above-10-per-branch": SUPPORTS,
+    # Table 3's dashes are missing values, not failures: the paper's numbers cannot show the failures it reports
+    "count.unstable-above-10-per-branch": INCONCLUSIVE,
 }
 
 

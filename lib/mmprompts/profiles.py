@@ -59,6 +59,18 @@ class Settings:
         return self.datasets if self.grid_datasets is None else self.grid_datasets
 
     @property
+    def paper_model(self) -> bool:
+        """Whether the model is the paper's CLIP (ViT-B/16, OpenAI weights): a property of CLIP the model
+        lacks is otherwise the stand-in's, not evidence against the paper (`claims.decide_eos_focus_on_sos`)."""
+        return self.model in ("ViT-B-16-quickgelu", "ViT-B-16") and self.pretrained in (None, "openai")
+
+    @property
+    def sizes_comparable(self) -> bool:
+        """Whether effect sizes of this run can be set against the paper's numbers: its model on its data
+        (`claims.sizes_decidable`; book/intro.md, "What the mini world cannot show")."""
+        return self.paper_model and not all(d in MINI_TASKS for d in self.datasets)
+
+    @property
     def scope(self) -> str:
         """Where this run's verdicts hold, in words: the model, the data and the recipe.
 

@@ -117,7 +117,7 @@ def recipe_dependence(settings, clip, data: Mapping[str, object], layers: int
     by_recipe = {name: task_accuracies(run_all(table1_specs(list(learned), variant.seeds, layers), clip, variant,
                                                progress=False), learned, layers)
                  for name, variant in grid.items()}
-    return by_recipe, compare({name: table1_verdicts(tasks) for name, tasks in by_recipe.items()})
+    return by_recipe, compare({name: table1_verdicts(tasks, settings.sizes_comparable) for name, tasks in by_recipe.items()})
 
 
 _COLUMNS = {"prompt": "PROMPT", "bias": "BIAS", "optimal": "OPTIMAL"}

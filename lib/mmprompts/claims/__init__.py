@@ -28,14 +28,14 @@ from .ledger import (PAGE_SECTIONS, VERDICTS_ENV, PageVerdicts, SentenceRow, led
                      verdicts_folder)
 from .positive import PAPER_SCOPE, nominal_se, paper_accuracies, paper_rows, paper_verdicts
 from .register import CLAIMS
-from .rules import (FAR_FROM_WEB_PHOTOS, WAYS, combine, decide_bias_beats_optimal_on_eurosat, decide_bias_beats_prompts,
+from .rules import (FAR_FROM_WEB_PHOTOS, SAME_SHARE, WAYS, combine, decide_bias_beats_optimal_on_eurosat, decide_bias_beats_prompts,
                     decide_bias_gain_largest, decide_bias_near_optimal, decide_depth_best_near_top,
                     decide_depth_exceeds_clip, decide_depth_rises, decide_depths_differ,
                     decide_direction, decide_equal, decide_identities, decide_many_classes_keep_gaining,
                     decide_map_kept, decide_mechanism, decide_more_prompts_help, decide_relative_attention, decide_scope_unchanged,
-                    decide_unstable_above, decide_zero_shot_weak, decide_eos_focus_on_sos, given_premise, mechanism_conclusion,
-                    mechanism_way,
-                    not_learned, not_testable)
+                    decide_unstable_above, decide_zero_shot_weak, decide_eos_focus_on_sos, given_premise, given_premises,
+                    mechanism_conclusion, mechanism_way, not_learned, not_measured, not_testable, sizes_decidable,
+                    too_few_tasks)
 
 __all__ = [
     "CLAIMS", "CONTRADICTS", "FAR_FROM_WEB_PHOTOS", "WAYS", "INCONCLUSIVE", "NOT_TESTABLE", "OUTCOMES", "PAGE_SECTIONS",
@@ -45,9 +45,10 @@ __all__ = [
     "decide_depth_exceeds_clip", "decide_depth_rises", "decide_depths_differ", "decide_direction",
     "decide_eos_focus_on_sos", "decide_equal", "decide_identities", "decide_many_classes_keep_gaining",
     "decide_map_kept", "decide_mechanism", "decide_more_prompts_help", "decide_relative_attention",
-    "decide_scope_unchanged", "decide_unstable_above", "decide_zero_shot_weak", "Estimate", "estimate",
-    "gain_over_zero_shot", "given_premise", "ledger_counts", "ledger_html", "load_verdicts", "mechanism_effects",
-    "mechanism_conclusion", "mechanism_way", "nominal_se", "not_learned", "not_testable", "PageVerdicts", "paired", "paper_accuracies",
+    "decide_scope_unchanged", "SAME_SHARE", "decide_unstable_above", "decide_zero_shot_weak", "Estimate", "estimate",
+    "gain_over_zero_shot", "given_premise", "given_premises", "ledger_counts", "ledger_html", "load_verdicts",
+    "mechanism_conclusion", "mechanism_effects", "mechanism_way", "nominal_se", "not_learned", "not_measured",
+    "not_testable", "sizes_decidable", "too_few_tasks", "PageVerdicts", "paired", "paper_accuracies",
     "paper_rows", "paper_verdicts", "record_verdicts", "relevancy_effects", "report", "rule_numbers", "seed_estimate",
     "sensitivity_verdicts", "sentence_anchor", "sentence_outcome", "sentence_rows", "SentenceRow", "table1_verdicts", "task_learned",
     "TaskAccuracies", "text_attention_effects", "Verdict", "verdicts_folder", "zero_shot_verdict",

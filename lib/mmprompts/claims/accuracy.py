@@ -16,7 +16,7 @@ from .core import Estimate, Verdict, dataset_average, gain_over_zero_shot
 from .rules import (decide_bias_beats_optimal_on_eurosat, decide_bias_beats_prompts, decide_bias_gain_largest,
                     decide_bias_near_optimal, decide_depth_best_near_top, decide_depth_exceeds_clip, decide_depth_rises,
                     decide_depths_differ, decide_many_classes_keep_gaining, decide_more_prompts_help,
-                    decide_unstable_above, decide_zero_shot_weak)
+                    decide_unstable_above, decide_zero_shot_weak, sizes_decidable)
 
 __all__ = ["UNSTABLE_ABOVE", "TaskAccuracies", "sensitivity_verdicts", "table1_verdicts", "zero_shot_verdict"]
 
@@ -51,21 +51,24 @@ def zero_shot_verdict(tasks: Mapping[str, TaskAccuracies]) -> Verdict:
                                  {d: t.analogue for d, t in tasks.items()})
 
 
-def table1_verdicts(tasks: Mapping[str, TaskAccuracies]) -> list[Verdict]:
-    """Table 1's statements (page 6) on the tasks that have all three trained columns."""
+def table1_verdicts(tasks: Mapping[str, TaskAccuracies], sizes_comparable: bool = True) -> list[Verdict]:
+    """Table 1's statements (page 6) on the tasks that have all three trained columns; a statement of an
+    effect size is not testable where `sizes_comparable` is false (a stand-in model: `sizes_decidable`)."""
     tasks = {d: t for d, t in tasks.items() if {"prompt", "bias", "optimal"} <= set(t.table1)}
     column = {c: {d: t.table1[c] for d, t in tasks.items()} for c in ("prompt", "bias", "optimal")}
     learned_prompts = {d: t.gain([t.table1["bias"], t.table1["prompt"]]) for d, t in tasks.items()}
     learned_optimal = {d: t.gain([t.table1["bias"], t.table1["optimal"]]) for d, t in tasks.items()}
     eurosat = _eurosat(tasks)
-    return [decide_bias_beats_prompts(column["bias"], column["prompt"], learned_prompts),
-            decide_bias_gain_largest(eurosat, column["bias"], column["prompt"], learned_prompts),
-            decide_bias_near_optimal(column["bias"], column["optimal"], learned_optimal),
-            decide_bias_beats_optimal_on_eurosat(eurosat, column["bias"], column["optimal"], learned_optimal)]
+    return [sizes_decidable(v, sizes_comparable) for v in (
+        decide_bias_beats_prompts(column["bias"], column["prompt"], learned_prompts),
+        decide_bias_gain_largest(eurosat, column["bias"], column["prompt"], learned_prompts),
+        decide_bias_near_optimal(column["bias"], column["optimal"], learned_optimal),
+        decide_bias_beats_optimal_on_eurosat(eurosat, column["bias"], column["optimal"], learned_optimal))]
 
 
-def sensitivity_verdicts(tasks: Mapping[str, TaskAccuracies], layers: int) -> list[Verdict]:
-    """The statements of Tables 2 and 3 (page 7) on the tasks of the grid, for a `layers`-block model."""
+def sensitivity_verdicts(tasks: Mapping[str, TaskAccuracies], layers: int, sizes_comparable: bool = True) -> list[Verdict]:
+    """The statements of Tables 2 and 3 (page 7) on the tasks of the grid, for a `layers`-block model
+    (`sizes_comparable` as for `table1_verdicts`)."""
     depths = {d: dict(t.depths) for d, t in tasks.items()}
     counts = {d: dict(t.counts) for d, t in tasks.items()}
     learned_depth = {d: t.gain(t.depths.values()) for d, t in tasks.items() if t.depths}
@@ -74,7 +77,7 @@ def sensitivity_verdicts(tasks: Mapping[str, TaskAccuracies], layers: int) -> li
     learned_below = {d: tasks[d].gain(cells) for d, cells in below.items() if cells}
     common = sorted(set.intersection(*(set(c) for c in depths.values())))
     average = {k: dataset_average({d: depths[d][k] for d in tasks}) for k in common}
-    return [
+    return [sizes_decidable(v, sizes_comparable) for v in (
         decide_depth_rises(depths, learned_depth),
         decide_depths_differ(depths, learned_depth),
         decide_many_classes_keep_gaining(depths, {d: t.classes for d, t in tasks.items()}, _eurosat(tasks), learned_depth),
@@ -84,4 +87,4 @@ def sensitivity_verdicts(tasks: Mapping[str, TaskAccuracies], layers: int) -> li
         decide_more_prompts_help(counts, learned_count),
         decide_unstable_above({d: dict(tasks[d].count_runs) for d in learned_below},
                               {d: 100 / t.classes for d, t in tasks.items()}, learned_below, UNSTABLE_ABOVE),
-    ]
+    )]

@@ -40,6 +40,21 @@ class Claim:
     # sentence, so when readings disagree the sentence's verdict depends on the reading (no veto).
     combine: str = "parts"
 
+    # What the sentence generalises over ("datasets", "the datasets' average", "one dataset", "the model"),
+    # and how many tasks must be testable (the prompts learned there) for a verdict: a sentence about
+    # many datasets is not decided on one task (`rules.too_few_tasks`).
+    over: str = "the model"
+    min_tasks: int = 1
+    # The sentence states an effect size of the paper's CLIP (a number of points, "slight") that a stand-in
+    # model cannot show (book/intro.md, "What the mini world cannot show"): decided only where sizes are
+    # comparable (`rules.sizes_decidable`), else not testable here.
+    effect_size: bool = False
+    # The premise the paper's argument for this sentence rests on: the id of the claim that decides it
+    # ("" = none); `rules.given_premises` sets the sentence aside where that premise does not hold.
+    premise: str = ""
+    # Design choices of this book that move the verdict, and where the page shows it decided both ways.
+    design: str = ""
+
     def __post_init__(self) -> None:
         if self.position not in ("asserts", "rejects") or self.combine not in ("parts", "readings"):
             raise ValueError(f"{self.id}: position={self.position!r} (asserts/rejects), combine={self.combine!r} "

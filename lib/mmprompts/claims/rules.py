@@ -20,6 +20,28 @@ def not_testable(claim_id: str, failed: str, **numbers) -> Verdict:
     return _verdict(claim_id, NOT_TESTABLE, f"Not testable here: {failed}", **numbers)
 
 
+def too_few_tasks(claim_id: str, kept: Sequence[str], note: str = "", **numbers) -> Verdict | None:
+    """Not testable when fewer tasks are testable (the prompts learned there) than the claim's
+    `Claim.min_tasks`: a sentence about most datasets, or about an average over datasets, is not
+    decided on one task. None when there are enough."""
+    claim = CLAIMS[claim_id]
+    if len(kept) >= claim.min_tasks:
+        return None
+    return not_testable(claim_id, f"a sentence about {claim.over} needs at least {claim.min_tasks} tasks on which the "
+                        f"prompts learned; here {among(list(kept))}.{note}", **numbers)
+
+
+def sizes_decidable(verdict: Verdict, comparable: bool) -> Verdict:
+    """`verdict` when its claim states no effect size (`Claim.effect_size`) or the run's sizes are comparable
+    to the paper's (its model and data: `Settings.sizes_comparable`); else not testable here, the rule's
+    reading on these numbers said. A stand-in model's effect sizes are not the paper's CLIP's (book/intro.md)."""
+    if not verdict.claim.effect_size or comparable:
+        return verdict
+    return not_testable(verdict.claim.id, "the sentence states the size of an effect of the paper's CLIP, which a "
+                        "stand-in model cannot show (see “What the mini world cannot show”). The rule on these "
+                        f"numbers: {verdict.outcome}; {verdict.sentence}", stand_in=verdict.numbers)
+
+
 # ----------------------------------------------------------------------------- generic rules
 # Two inputs every analysis rule takes besides its effects:
 #   controls  per null control ("initial", "zero", "random": `analysis.null_controls`), per dataset: for a
@@ -37,7 +59,7 @@ def _testable(claim_id: str, values: Mapping[str, object], excluded: Mapping[str
     note = (" Not testable on " + "; ".join(f"{d} ({why})" for d, why in excluded.items() if d in values) + "."
             if any(d in values for d in excluded) else "")
     if kept:
-        return kept, note, None
+        return kept, note, too_few_tasks(claim_id, list(kept), note, excluded=excluded)
     if note:
         return kept, note, not_testable(claim_id, note.removeprefix(" Not testable on ").rstrip(".") + ".",
                                         excluded=excluded)
@@ -51,9 +73,11 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
 
     A dataset agrees when its effect is significant in the expected direction and the learned prompts
     also beat every null control in that direction beyond 2 SE (`controls`: learned − control); a
-    dataset where a control does as much agrees only with the untrained prompts. supports: agrees on
-    more than half of the testable datasets and significantly the other way on none; contradicts:
-    significantly the other way on more datasets than the expected way, and on at least half; else
+    dataset where a control does as much agrees only with the untrained prompts. Likewise a dataset
+    opposes only when its effect is significantly the other way and the learned prompts are also
+    beyond every control that other way (else untrained prompts move it as much: learning is not
+    shown to reverse it). supports: agrees on more than half of the testable datasets and opposes
+    on none; contradicts: opposes on more datasets than agree, and on at least half; else
     inconclusive."""
     effects, note, early = _testable(claim_id, effects, excluded, what)
     if early is not None:
@@ -61,34 +85,62 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
     controls = dict(controls or {})
     signs = {d: _sign(e) for d, e in effects.items()}
     raw = [d for d, s in signs.items() if s == expected]
-    oppose = [d for d, s in signs.items() if s == -expected]
-    matched = {d: [c for c, by in controls.items() if _sign(by[d]) != expected] for d in raw}
+    raw_oppose = [d for d, s in signs.items() if s == -expected]
+    matched = {d: [c for c, by in controls.items() if _sign(by[d]) != signs[d]] for d in raw + raw_oppose}
     agree = [d for d in raw if not matched[d]]
+    oppose = [d for d in raw_oppose if not matched[d]]
     n = len(effects)
     if len(agree) > n / 2 and not oppose:
         outcome = SUPPORTS
-    elif len(oppose) > len(raw) and len(oppose) >= n / 2:
+    elif len(oppose) > len(agree) and len(oppose) >= n / 2:
         outcome = CONTRADICTS
     else:
         outcome = INCONCLUSIVE
     word = "rises" if expected > 0 else "falls"
     sentence = (f"{_first_upper(what)} {word} beyond {Z:g} SE on {among(raw)} of {n} datasets and the other way on "
-                f"{among(oppose)}.")
+                f"{among(raw_oppose)}.")
     if controls:
-        equalled = [f"{d} ({names(matched[d])})" for d in raw if matched[d]]
-        sentence += (f" Beyond every untrained control ({names(controls)}) on {among(agree)}"
+        equalled = [f"{d} ({names(matched[d])})" for d in raw + raw_oppose if matched[d]]
+        sentence += (f" Beyond every untrained control ({names(controls)}) on {among(agree + oppose)}"
                      + (f"; untrained prompts do as much on {names(equalled)}." if equalled else "."))
     return _verdict(claim_id, outcome, sentence + note, effects=dict(effects), controls=controls,
                     excluded=dict(excluded or {}))
 
 
-def _controls_note(controls: Mapping[str, Mapping[str, object]], holds, what: str, datasets) -> str:
-    """For a claim of no change: on how many of the testable `datasets` each null control satisfies it too."""
+def _no_change(effects: Mapping[str, object], kept: Sequence[str], changed: Sequence[str],
+               controls: Mapping[str, Mapping[str, object]], holds, beyond) -> tuple[str, str]:
+    """The outcome of a claim of no change, and the sentence on the null controls.
+
+    That prompts leave a statistic alone counts for the learned prompts only where the statistic can
+    move: on a dataset where every null control leaves it alone too, the learned prompts are not
+    distinguishable from untrained ones and the dataset does not count (`holds(d, control_value)`:
+    the control leaves it alone). A change counts against the claim only where the learned prompts
+    change it more than every control (`beyond(d, learned_value, control_value)`): a change that
+    prompts which learned nothing make as well is not one learning made. Without controls every
+    kept / changed dataset counts. supports: counted as kept on more than half of the datasets and
+    counted as changed on none; contradicts: counted as changed on more datasets than kept, and on
+    at least half; else inconclusive."""
+    n = len(effects)
+    as_untrained = [d for d in kept if controls and all(holds(d, by[d]) for by in controls.values())]
+    agree = [d for d in kept if d not in as_untrained]
+    equalled = [d for d in changed if controls and not all(beyond(d, effects[d], by[d]) for by in controls.values())]
+    oppose = [d for d in changed if d not in equalled]
+    outcome = (SUPPORTS if len(agree) > n / 2 and not oppose else
+               CONTRADICTS if len(oppose) > len(agree) and len(oppose) >= n / 2 else INCONCLUSIVE)
     if not controls:
-        return ""
-    parts = [f"{c} on {sum(bool(holds(d, x)) for d, x in by.items() if d in datasets)} of {len(datasets)}"
-             for c, by in controls.items()]
-    return f" Untrained prompts {what} too: {', '.join(parts)}."
+        return outcome, ""
+    counts = ", ".join(f"{c} on {sum(bool(holds(d, by[d])) for d in effects)}" for c, by in controls.items())
+    sentence = f" Untrained prompts ({names(controls)}) leave it alone too: {counts} of {n}."
+    if as_untrained:
+        sentence += f" Not distinguishable from untrained prompts on {names(as_untrained)} (every control leaves it alone)."
+    if equalled:
+        sentence += f" Untrained prompts change it as much on {names(equalled)}."
+    return outcome, sentence
+
+
+# "stays the same" for an attention share: within a quarter of CLIP's own share (a change of a quarter of
+# the bar is one a reader would see in Fig. 4); the margin of `decide_equal` for such a share.
+SAME_SHARE = 0.25
 
 
 def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mapping[str, float], what: str,
@@ -96,24 +148,22 @@ def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mappin
                  excluded: Mapping[str, str] | None = None) -> Verdict:
     """An effect the paper says is absent ("stays the same"): an equivalence test per dataset.
 
-    The same: |effect| + 2 SE ≤ margin; different: |effect| − 2 SE > margin; majority as in
-    `decide_direction`. For a claim of no change the null controls (each control's own effect) are
-    not a bar to clear: that prompts which learned nothing also change nothing does not make "the
-    learned ones change nothing" false; they are reported."""
+    The same: |effect| + 2 SE ≤ margin; different: |effect| − 2 SE > margin. `controls`: each null
+    control's own effect; a dataset counts as in `_no_change` (the same: some control leaves the
+    margin; different: |learned| above every control's |effect| beyond 2 SE)."""
     effects, note, early = _testable(claim_id, effects, excluded, what)
     if early is not None:
         return early
+    controls = {c: {d: e for d, e in by.items() if d in effects} for c, by in (controls or {}).items()}
     same = [d for d, e in effects.items() if abs(e.mean) + Z * e.se <= margins[d]]
     different = [d for d, e in effects.items() if abs(e.mean) - Z * e.se > margins[d]]
-    n = len(effects)
-    outcome = (SUPPORTS if len(same) > n / 2 and not different else
-               CONTRADICTS if len(different) > len(same) and len(different) >= n / 2 else INCONCLUSIVE)
-    sentence = (f"{_first_upper(what)} stays within its margin on {among(same)} of {n} datasets and leaves it "
-                f"beyond {Z:g} SE on {among(different)}.")
-    sentence += _controls_note(controls or {}, lambda d, e: d in margins and abs(e.mean) + Z * e.se <= margins[d],
-                               "stay within it", effects)
-    return _verdict(claim_id, outcome, sentence + note, effects=dict(effects), margins=dict(margins),
-                    controls=dict(controls or {}), excluded=dict(excluded or {}))
+    outcome, on_controls = _no_change(
+        effects, same, different, controls, lambda d, e: abs(e.mean) + Z * e.se <= margins[d],
+        lambda d, learned, control: abs(learned.mean) - abs(control.mean) > Z * math.hypot(learned.se, control.se))
+    sentence = (f"{_first_upper(what)} stays within its margin on {among(same)} of {len(effects)} datasets and leaves "
+                f"it beyond {Z:g} SE on {among(different)}.")
+    return _verdict(claim_id, outcome, sentence + on_controls + note, effects=dict(effects), margins=dict(margins),
+                    controls=controls, excluded=dict(excluded or {}))
 
 
 def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str, threshold: float = 0.5,
@@ -124,27 +174,33 @@ def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str
     same image (1: identical; 0: no more alike than CLIP's maps of two different images).
 
     kept: s − 2 SE ≥ threshold (closer to identical than to an unrelated image's map, with
-    the default 0.5); changed: s + 2 SE < threshold; majority as in `decide_direction`; null
-    controls (each control's own similarity) reported as in `decide_equal`."""
+    the default 0.5); changed: s + 2 SE < threshold. `controls`: each null control's own
+    similarity; a dataset counts as in `_no_change` (kept: some control's maps are not surely
+    kept; changed: below every control's similarity beyond 2 SE)."""
     similarity, note, early = _testable(claim_id, similarity, excluded, what)
     if early is not None:
         return early
+    controls = {c: {d: e for d, e in by.items() if d in similarity} for c, by in (controls or {}).items()}
     kept = [d for d, s in similarity.items() if s.low >= threshold]
     changed = [d for d, s in similarity.items() if s.high < threshold]
+    outcome, on_controls = _no_change(
+        similarity, kept, changed, controls, lambda d, s: s.low >= threshold,
+        lambda d, learned, control: control.mean - learned.mean > Z * math.hypot(learned.se, control.se))
     n = len(similarity)
-    outcome = (SUPPORTS if len(kept) > n / 2 and not changed else
-               CONTRADICTS if len(changed) > len(kept) and len(changed) >= n / 2 else INCONCLUSIVE)
     values = ", ".join(f"{d} {number(s.mean, 2)}" for d, s in similarity.items())
     sentence = (f"Normalised similarity of {what} to zero-shot CLIP's (1 identical, 0 unrelated): {values}; "
                 f"kept (≥ {threshold} beyond {Z:g} SE) on {len(kept)} of {n}, changed on {len(changed)}.")
-    sentence += _controls_note(controls or {}, lambda d, s: s.low >= threshold, "keep them", similarity)
-    return _verdict(claim_id, outcome, sentence + note, similarity=dict(similarity), threshold=threshold,
-                    controls=dict(controls or {}), excluded=dict(excluded or {}))
+    return _verdict(claim_id, outcome, sentence + on_controls + note, similarity=dict(similarity), threshold=threshold,
+                    controls=controls, excluded=dict(excluded or {}))
 
 
 def combine(claim_id: str, parts: Mapping[str, Verdict]) -> Verdict:
-    """A claim made of several parts: supports when every part does, contradicts when any part does."""
+    """A claim made of several parts: supports when every part does, contradicts when any part does,
+    not testable when no part is."""
     outcomes = [v.outcome for v in parts.values()]
+    if all(o == NOT_TESTABLE for o in outcomes):
+        return not_testable(claim_id, "no part is testable: " + "; ".join(f"{name}: {v.sentence}" for name, v in parts.items()),
+                            parts={name: v.numbers for name, v in parts.items()})
     outcome = (CONTRADICTS if CONTRADICTS in outcomes else SUPPORTS if all(o == SUPPORTS for o in outcomes)
                else INCONCLUSIVE)
     sentence = "; ".join(f"{name}: {v.outcome}" for name, v in parts.items()) + "."
@@ -191,36 +247,37 @@ def decide_identities(max_error: float, tolerance: float = 1e-5) -> Verdict:
 
 
 def decide_relative_attention(shift: Sequence[Sequence[float]], controls: Mapping[str, Sequence[Sequence[float]]] | None = None,
-                              float_tolerance: float = 1e-4, changed: float = 0.02, unchanged: float = 0.005) -> Verdict:
+                              float_tolerance: float = 1e-4, changed: float = 0.02) -> Verdict:
     """Fig. 1: in the first block the input tokens' attention is CLIP's scaled by one factor per
     query; in later blocks the relative attention among input tokens differs from CLIP's.
 
     shift: per image, per block, the total variation between the prompted model's attention
     renormalised over input tokens and zero-shot CLIP's (`analysis.attention_shift`); controls: the
-    same for each null control on the same images. supports: block 1 ≤ `float_tolerance`, the
-    block that moved most ≥ `changed` (2% of each query's attention mass) and, there, the learned
-    prompts moved it more than every control beyond 2 SE (paired over images); contradicts: block 1
-    above the float tolerance, or every later block ≤ `unchanged` (0.5%: CLIP's relative attention);
-    else inconclusive (also when untrained prompts move it as much: the statistic then says nothing
-    about learning)."""
+    same for each null control on the same images. Each block's shift is a mean over images with
+    its SE. supports: block 1 ≤ `float_tolerance`, the block that moved most ≥ `changed` (2% of
+    each query's attention mass) beyond 2 SE and, there, the learned prompts moved it more than
+    every control beyond 2 SE (paired over images); contradicts: block 1 above the float tolerance
+    (not a pure rescaling), or every later block below `changed` beyond 2 SE (the relative
+    attention stays CLIP's within 2% of the mass); else inconclusive (also when untrained prompts
+    move it as much: the statistic then says nothing about learning)."""
     claim = "formulation.relative-attention"
     per_block = [estimate(column) for column in zip(*shift)]
     if len(per_block) < 2:
         return _verdict(claim, INCONCLUSIVE, "Needs a model with at least two blocks.")
     block = max(range(1, len(per_block)), key=lambda b: per_block[b].mean)
-    first, later = per_block[0].mean, per_block[block].mean
+    first, later = per_block[0].mean, per_block[block]
     versus = {c: paired([row[block] for row in shift], [row[block] for row in rows]) for c, rows in (controls or {}).items()}
     equalled = [c for c, e in versus.items() if _sign(e) <= 0]
-    if first > float_tolerance or later <= unchanged:
+    if first > float_tolerance or all(b.high < changed for b in per_block[1:]):
         outcome = CONTRADICTS
-    elif later >= changed and not equalled:
+    elif later.low >= changed and not equalled:
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
     sentence = (f"Attention moved relative to CLIP's (total variation over input tokens): block 1 {scientific(first)}, "
-                f"at most {number(later, 3)} (block {block + 1}; changed ≥ {changed}, unchanged ≤ {unchanged}).")
+                f"at most {plus_minus(later, 3)} (block {block + 1}; changed: ≥ {changed} beyond {Z:g} SE).")
     if versus:
-        sentence += (" There, untrained prompts: " + ", ".join(f"{c} {number(later - e.mean, 3)}" for c, e in versus.items())
+        sentence += (" There, untrained prompts: " + ", ".join(f"{c} {number(later.mean - e.mean, 3)}" for c, e in versus.items())
                      + (f"; they move it as much ({names(equalled)})." if equalled else "; the learned prompts move it more."))
     return _verdict(claim, outcome, sentence, per_block=per_block, block=block + 1, versus_controls=versus)
 
@@ -326,7 +383,13 @@ def not_learned(gains: Mapping[str, Estimate]) -> dict[str, str]:
             for d, g in gains.items() if _sign(g) <= 0}
 
 
-def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], most: float = 0.5) -> Verdict:
+def not_measured(claim_id: str) -> Verdict:
+    """The verdict of a sentence this book cannot measure (its register entry's rule says why): not testable here."""
+    return not_testable(claim_id, _first_upper(CLAIMS[claim_id].rule.removeprefix("not testable here: ")) + ".")
+
+
+def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], most: float = 0.5,
+                            stand_in: bool = False) -> Verdict:
     """Sec. 3.3.1, Fig. 4 (row 1): zero-shot CLIP's EOS "predominantly focuses most of its attention on
     the t_SOS token in each layer" — the premise of the claims about SOS.
 
@@ -335,7 +398,9 @@ def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], mos
     attention") beyond 2 SE, or below. A dataset holds the premise when more than half of the blocks
     are above and none below ("in each layer"); it fails it when more than half are below.
     supports: holds on most datasets and fails on none; contradicts: fails on at least half and on
-    more than hold it; else inconclusive."""
+    more than hold it; else inconclusive. On a `stand_in` model (not the paper's CLIP) a sentence about
+    CLIP's own attention is a property the stand-in has or lacks: where it does not hold, the verdict
+    is not testable ("the stand-in lacks it"), never a contradiction of the paper."""
     holds, fails, low, high = [], [], 1.0, 0.0
     for dataset, per_block in shares.items():
         blocks = [estimate(heads) for heads in per_block]
@@ -352,16 +417,32 @@ def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], mos
     sentence = (f"Zero-shot CLIP's EOS gives SOS {number(low, 2)}–{number(high, 2)} of its attention (per block, mean over heads); "
                 f"above {most:g} in most blocks on {among(holds)} of {n} datasets, below in most blocks on "
                 f"{among(fails)}.")
+    if stand_in and outcome != SUPPORTS:
+        return not_testable("text-attention.eos-focus-on-sos", f"the stand-in lacks it: a property of the paper's CLIP, "
+                            f"not of this model ({outcome} on this model). {sentence}", holds=holds, fails=fails,
+                            range=[low, high])
     return _verdict("text-attention.eos-focus-on-sos", outcome, sentence, holds=holds, fails=fails, range=[low, high])
+
+
+def given_premises(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """`verdicts` with each one whose claim rests on a premise (`Claim.premise`, decided among `verdicts`)
+    passed through `given_premise`: one rule for every sentence that needs a premise, and only those."""
+    decided = {v.claim.id: v for v in verdicts}
+    missing = {v.claim.premise for v in verdicts if v.claim.premise and v.claim.premise not in decided}
+    if missing:
+        raise ValueError(f"the premise {sorted(missing)} is not among the verdicts; decide it on the same page")
+    return [given_premise(decided[v.claim.premise], v) if v.claim.premise else v for v in verdicts]
 
 
 def given_premise(premise: Verdict, verdict: Verdict) -> Verdict:
     """`verdict` when the paper's premise it rests on holds here (`premise` supports), else not testable:
     a claim about how prompts move EOS's focus on SOS says nothing where EOS does not focus on SOS."""
-    if premise.outcome == SUPPORTS:
+    if premise.outcome == SUPPORTS or verdict.outcome == NOT_TESTABLE:
         return verdict
+    why = ("the stand-in lacks it" if premise.sentence.startswith("Not testable here: the stand-in lacks it")
+           else f"{premise.outcome}, decided on page 4")
     return not_testable(verdict.claim.id, "its premise (Sec. 3.3.1) does not hold here: zero-shot CLIP's EOS does not "
-                        f"attend mostly to SOS ({premise.outcome}, decided on page 4). Decided without it: "
+                        f"attend mostly to SOS ({why}). Decided without it: "
                         f"{verdict.outcome}.", premise=premise.numbers, without=verdict.numbers)
 
 
@@ -369,42 +450,49 @@ def given_premise(premise: Verdict, verdict: Verdict) -> Verdict:
 def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, float]], what: str,
                            unchanged: float = 0.5, changed: float = 1.0,
                            controls: Mapping[str, Mapping[str, float]] | None = None,
-                           excluded: Mapping[str, str] | None = None, convention: str | None = None) -> Verdict:
+                           excluded: Mapping[str, str] | None = None,
+                           conventions: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None) -> Verdict:
     """Figs. 5 / 7: CLIP, "W/O prompt" and "W prompt" show no significant difference.
 
     Input: per variant and dataset, the mean |variant − CLIP| over (block, head) divided by
     CLIP's own head-to-head spread (std over the heads of a block, mean over blocks) — the
-    scale of the dots in Fig. 5. A variant is unchanged on a dataset at ratio ≤ `unchanged`
-    (half the spread between heads), changed at ratio ≥ `changed`. supports: every variant
-    unchanged on most datasets and changed on none; contradicts: some variant changed on at
-    least half of the datasets; else inconclusive. `controls`: per null control and dataset, the
-    "W prompt" ratio of the control (reported). `convention`: when the statistic rests on a convention
-    the paper does not state (e.g. where prompt keys sit on the patch grid), the claim is not
-    testable with it; the numbers are still given."""
+    scale of the dots in Fig. 5. A dataset is unchanged when every variant's ratio is ≤
+    `unchanged` (half the spread between heads), changed when some variant's is ≥ `changed`.
+    `controls`: per null control and dataset, the control's ratio (with its prompts); a dataset
+    counts as in `_no_change` (unchanged: some control reaches `unchanged`; changed: every control
+    stays below `changed`). supports / contradicts / inconclusive as in `_no_change`.
+
+    `conventions`: when the statistic rests on a convention the paper does not state (where the
+    prompt keys sit on the patch grid), the same ratios under each convention (name → ratios,
+    `ratios` the first): the claim is decided only when every convention gives the same outcome,
+    and is not testable where they disagree (the verdict would be the convention's, not the paper's)."""
+    if conventions:
+        decided = {name: decide_scope_unchanged(claim_id, by, what, unchanged, changed, controls, excluded)
+                   for name, by in conventions.items()}
+        outcomes = {v.outcome for v in decided.values()}
+        listed = " ".join(f"With {name}: {v.outcome}. {v.sentence}" for name, v in decided.items())
+        numbers = {name: v.numbers for name, v in decided.items()}
+        if len(outcomes) == 1:
+            return _verdict(claim_id, outcomes.pop(), f"The same under every convention for the prompt keys' distance. "
+                            f"{listed}", conventions=numbers)
+        return not_testable(claim_id, f"the verdict depends on where the prompt keys sit, which the paper does not "
+                            f"state. {listed}", conventions=numbers)
     parts = []
     for variant, by_dataset in ratios.items():
         by_dataset = {d: r for d, r in by_dataset.items() if d not in (excluded or {})}
         parts.append(f"{variant}: " + ", ".join(f"{d} {number(r, 2)}" for d, r in by_dataset.items()))
     sentence = (f"Mean |difference from CLIP| of {what} in units of CLIP's head-to-head spread (unchanged ≤ "
                 f"{unchanged}, changed ≥ {changed}): " + "; ".join(parts) + ".")
-    if convention is not None:
-        return not_testable(claim_id, f"{convention}. {sentence}", ratios=dict(ratios))
     first = next(iter(ratios.values()), {})
-    kept_datasets, note, early = _testable(claim_id, first, excluded, what)
+    datasets, note, early = _testable(claim_id, first, excluded, what)
     if early is not None:
         return early
-    outcome = SUPPORTS
-    for variant, by_dataset in ratios.items():
-        by_dataset = {d: r for d, r in by_dataset.items() if d in kept_datasets}
-        n = len(by_dataset)
-        kept = [d for d, r in by_dataset.items() if r <= unchanged]
-        moved = [d for d, r in by_dataset.items() if r >= changed]
-        if moved and len(moved) >= n / 2:
-            outcome = CONTRADICTS
-        elif outcome == SUPPORTS and not (len(kept) > n / 2 and not moved):
-            outcome = INCONCLUSIVE
-    sentence += _controls_note(controls or {}, lambda d, r: r <= unchanged, "stay unchanged", kept_datasets)
-    return _verdict(claim_id, outcome, sentence + note, ratios=dict(ratios), controls=dict(controls or {}),
+    worst = {d: max(by[d] for by in ratios.values()) for d in datasets}
+    controls = {c: {d: r for d, r in by.items() if d in datasets} for c, by in (controls or {}).items()}
+    outcome, on_controls = _no_change(
+        worst, [d for d, r in worst.items() if r <= unchanged], [d for d, r in worst.items() if r >= changed], controls,
+        lambda d, r: r <= unchanged, lambda d, learned, control: control < changed)
+    return _verdict(claim_id, outcome, sentence + on_controls + note, ratios=dict(ratios), controls=controls,
                     excluded=dict(excluded or {}))
 
 
@@ -463,6 +551,8 @@ def decide_bias_beats_prompts(bias: Mapping[str, Estimate], prompt: Mapping[str,
     kept, left = _learned_tasks(learned)
     if not kept:
         return _none_learned(claim, learned, "bias tuning or same-size prompts")
+    if (few := too_few_tasks(claim, kept, _left_out(learned, left), learned=dict(learned))) is not None:
+        return few
     gap = _difference(dataset_average({d: bias[d] for d in kept}), dataset_average({d: prompt[d] for d in kept}))
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
     sentence = (f"Averaged over {_the_learned(kept)}, bias − same-size prompts = {plus_minus(gap, 2)}"
@@ -484,6 +574,8 @@ def decide_bias_gain_largest(target: str | None, bias: Mapping[str, Estimate], p
     if learned[target].low <= 0:
         return _task_not_learned(claim, learned, target, "the EuroSAT stand-in")
     kept, left = _learned_tasks(learned)
+    if (few := too_few_tasks(claim, kept, _left_out(learned, left), learned=dict(learned))) is not None:
+        return few
     gains = {d: _difference(bias[d], prompt[d]) for d in kept}
     mine = gains[target]
     surely_larger = [d for d, g in gains.items() if d != target and g.low > mine.high]
@@ -513,6 +605,8 @@ def decide_bias_near_optimal(bias: Mapping[str, Estimate], optimal: Mapping[str,
     kept, left = _learned_tasks(learned)
     if not kept:
         return _none_learned(claim, learned, "bias tuning or OPTIMAL")
+    if (few := too_few_tasks(claim, kept, _left_out(learned, left), learned=dict(learned))) is not None:
+        return few
     gap = _difference(dataset_average({d: optimal[d] for d in kept}), dataset_average({d: bias[d] for d in kept}))
     if gap.low > slight or gap.high < 0:
         outcome = CONTRADICTS
@@ -553,34 +647,41 @@ def decide_depth_rises(curves: Mapping[str, Mapping[int, Estimate]], learned: Ma
     """Sec. 3.5 / App. C.1: accuracy rises with the number of prompted blocks, "but the upward
     trend also gradually slows down".
 
-    The average curve over the tasks that learned. rises: deepest − shallowest > 2 SE; slows
-    down: the gain per block over the first half of the depth range ≥ over the second.
-    supports: both; contradicts: significantly falls, or the second half gains significantly
-    more per block; else inconclusive."""
+    The average curve over the tasks that learned, at its shallowest (l), middle (m) and deepest (h)
+    depth. rises: a(h) − a(l) > 2 SE; slows down: the gain per block over the first half,
+    s1 = (a(m) − a(l)) / (m − l), exceeds that over the second, s2 = (a(h) − a(m)) / (h − m), beyond
+    2 SE of s1 − s2 (both slopes share a(m), so Var = Var a(l) / (m−l)² + Var a(m) (1/(m−l) + 1/(h−m))²
+    + Var a(h) / (h−m)²). supports: rises and slows down; contradicts: falls beyond 2 SE, or the
+    second half gains more per block beyond 2 SE; else inconclusive (a rise whose slowing is within
+    noise, or a flat curve)."""
     claim = "depth.rises-and-slows"
     kept, left = _learned_tasks(learned)
     if not kept:
         return _none_learned(claim, learned, "prompts at any depth")
+    if (few := too_few_tasks(claim, kept, _left_out(learned, left), learned=dict(learned))) is not None:
+        return few
     curve = _average_curve(curves, kept)
     depths = sorted(curve)
     if len(depths) < 3:
         return _verdict(claim, INCONCLUSIVE, f"Needs at least three depths, got {depths}.")
     low, mid, high = depths[0], depths[len(depths) // 2], depths[-1]
+    a, b = mid - low, high - mid
     total = _difference(curve[high], curve[low])
-    first, second = _difference(curve[mid], curve[low]), _difference(curve[high], curve[mid])
-    slope1 = Estimate(first.mean / (mid - low), first.se / (mid - low))
-    slope2 = Estimate(second.mean / (high - mid), second.se / (high - mid))
-    speeding = _difference(slope2, slope1)
-    if total.high < 0 or speeding.low > 0:
+    slope1 = Estimate((curve[mid].mean - curve[low].mean) / a, math.hypot(curve[mid].se, curve[low].se) / a)
+    slope2 = Estimate((curve[high].mean - curve[mid].mean) / b, math.hypot(curve[high].se, curve[mid].se) / b)
+    slowing = Estimate(slope1.mean - slope2.mean, math.sqrt((curve[low].se / a) ** 2 + (curve[mid].se * (1 / a + 1 / b)) ** 2
+                                                            + (curve[high].se / b) ** 2))
+    if total.high < 0 or slowing.high < 0:
         outcome = CONTRADICTS
-    elif total.low > 0 and slope1.mean >= slope2.mean:
+    elif total.low > 0 and slowing.low > 0:
         outcome = SUPPORTS
     else:
         outcome = INCONCLUSIVE
     sentence = (f"Average accuracy of {_the_learned(kept)}, from depth {low} to {high}: {plus_minus(total, 2)}"
-                f"; per block {signed(slope1.mean, 2)} up to depth {mid} and {signed(slope2.mean, 2)} after."
-                + _left_out(learned, left))
-    return _verdict(claim, outcome, sentence, total=total, slope_first=slope1, slope_second=slope2, left_out=_gains_of(learned, left))
+                f"; per block {signed(slope1.mean, 2)} up to depth {mid} and {signed(slope2.mean, 2)} after "
+                f"(slowing {plus_minus(slowing, 2)} per block)." + _left_out(learned, left))
+    return _verdict(claim, outcome, sentence, total=total, slope_first=slope1, slope_second=slope2, slowing=slowing,
+                    left_out=_gains_of(learned, left))
 
 
 def _near_best(curve: Mapping[int, Estimate]) -> list[int]:
@@ -649,6 +750,8 @@ def decide_depth_best_near_top(curves: Mapping[str, Mapping[int, Estimate]], lea
     kept, left = _learned_tasks(learned)
     if not kept:
         return _none_learned(claim, learned, "prompts at any depth")
+    if (few := too_few_tasks(claim, kept, _left_out(learned, left), learned=dict(learned))) is not None:
+        return few
     curve = _average_curve(curves, kept)
     near = sorted({round(layers * 10 / 12), round(layers * 11 / 12)} & set(curve) - {layers})
     if not near:
@@ -681,21 +784,40 @@ def decide_more_prompts_help(curves: Mapping[str, Mapping[int, Estimate]], learn
     """Sec. 3.5: "Increasing the number of prompts can improve performance".
 
     The average curve over the tasks that learned, at the counts where none of them failed: the
-    best larger count against the smallest, beyond 2 SE."""
+    best larger count against the smallest. supports: above it beyond the Bonferroni multiple of the
+    SE for the number of larger counts (`_bonferroni_z`: the best of several is picked after the
+    fact); contradicts: even the best larger count below the smallest beyond 2 SE; else inconclusive."""
     claim = "count.more-prompts-help"
     kept, left = _learned_tasks(learned)
     if not kept:
         return _none_learned(claim, learned, "prompts of any number")
+    if (few := too_few_tasks(claim, kept, _left_out(learned, left), learned=dict(learned))) is not None:
+        return few
     curve = _average_curve(curves, kept)
     counts = sorted(curve)
     if len(counts) < 2:
         return _verdict(claim, INCONCLUSIVE, f"Needs at least two prompt counts, got {counts}.")
     best = max(counts[1:], key=lambda c: curve[c].mean)
     gain = _difference(curve[best], curve[counts[0]])
-    outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gain)]
-    sentence = (f"Average of {_the_learned(kept)}, the best larger count ({best}+{best}) against "
-                f"{counts[0]}+{counts[0]}: {plus_minus(gain, 2)} points." + _left_out(learned, left))
-    return _verdict(claim, outcome, sentence, gain=gain, best=best, left_out=_gains_of(learned, left))
+    z = _bonferroni_z(len(counts) - 1)
+    if gain.mean - z * gain.se > 0:
+        outcome = SUPPORTS
+    elif gain.high < 0:
+        outcome = CONTRADICTS
+    else:
+        outcome = INCONCLUSIVE
+    sentence = (f"Average of {_the_learned(kept)}, the best of {len(counts) - 1} larger counts ({best}+{best}) against "
+                f"{counts[0]}+{counts[0]}: {signed(gain.mean, 2)} ± {number(z * gain.se, 2)} points (± {number(z, 2)} SE: "
+                f"the best of {len(counts) - 1} comparisons)." + _left_out(learned, left))
+    return _verdict(claim, outcome, sentence, gain=gain, best=best, z=z, left_out=_gains_of(learned, left))
+
+
+def _bonferroni_z(comparisons: int) -> float:
+    """The SE multiple that keeps the two-sided 2-SE error rate (4.55%) over the best of `comparisons`
+    estimates (Bonferroni): picking the largest of several gains and judging it at 2 SE would find
+    a gain in noise more often than the rule says."""
+    alpha = 2 * (1 - statistics.NormalDist().cdf(Z))
+    return statistics.NormalDist().inv_cdf(1 - alpha / 2 / comparisons)
 
 
 def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]]], chance: Mapping[str, float],
