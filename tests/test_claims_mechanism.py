@@ -58,9 +58,10 @@ def test_mechanism_way_reads_the_fixed_term_arm_when_asked():
     ({"a": effects(), "b": effects(), "c": effects(term_half=1)}, "second", SUPPORTS),
     ({"a": effects(), "b": effects(**FIRST), "c": effects()}, "second", INCONCLUSIVE),
     ({"a": effects(), "b": effects(**BOTH), "c": effects(**BOTH)}, "second", CONTRADICTS),
-    ({"a": effects(**FIRST)}, "first", SUPPORTS),
+    ({"a": effects(**FIRST)}, "first", SUPPORTS),  # the known answer: a check of the machinery, one task suffices
     ({"a": effects(gain=0), "b": effects(gain=-3)}, "second", NOT_TESTABLE),
-    ({"a": effects(gain=0), "b": effects()}, "second", SUPPORTS),  # only b is testable, and it agrees
+    ({"a": effects(gain=0), "b": effects()}, "second", NOT_TESTABLE),  # a sentence about datasets: one task is too few
+    ({"a": effects(gain=0), "b": effects(), "c": effects()}, "second", SUPPORTS),
 ])
 def test_decide_mechanism_over_datasets(ways, hypothesis, outcome):
     claim = "mechanism.second-way" if hypothesis == "second" else "mechanism.known-first-way"
@@ -72,6 +73,7 @@ def test_decide_mechanism_over_datasets(ways, hypothesis, outcome):
     ({"a": effects(**FIRST), "b": effects(**FIRST)}, CONTRADICTS, "holds here, against"),  # H1 holds: against the paper
     ({"a": effects(), "b": effects(**FIRST), "c": effects(term_half=1)}, INCONCLUSIVE, "undecided"),
     ({"a": effects(gain=0)}, NOT_TESTABLE, ""),
+    ({"a": effects(**FIRST), "b": effects(gain=0)}, NOT_TESTABLE, ""),  # one testable task: too few
 ])
 def test_a_hypothesis_the_paper_rejects_is_scored_against_the_rejection(ways, outcome, finding):
     assert C.CLAIMS["mechanism.first-way"].position == "rejects"

@@ -327,7 +327,9 @@ _MOST_DATASETS = ("relevancy.category-decreases", "relevancy.sos-increases", "re
                   "relevancy.shallow-and-deep", "text-attention.sos-decreases", "text-attention.prompts-increase",
                   "text-attention.category-same", "scope.distance", "scope.distance-renormalised", "scope.entropy",
                   "scope.cls-entropy", "scope.feature-extraction", "cls-attention.unchanged", "similarity.background",
-                  "depth.different-optima", "bias.largest-gain-on-eurosat")
+                  "depth.different-optima", "bias.largest-gain-on-eurosat", "mechanism.second-way",
+                  "mechanism.second-way-constant", "mechanism.second-way-text", "mechanism.second-way-image",
+                  "mechanism.first-way", "mechanism.first-way-constant", "mechanism.both-ways", "mechanism.both-ways-constant")
 _AVERAGE = ("bias.beats-same-size-prompts", "bias.slight-gap-to-optimal", "depth.rises-and-slows",
             "depth.best-at-10-11-of-12", "depth.exceeds-clip-by-14", "count.more-prompts-help")
 _ONE_DATASET = ("bias.beats-optimal-on-eurosat", "depth.many-classes-keep-gaining")

@@ -338,6 +338,9 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
     if not testable:
         return not_testable(claim_id, f"on no dataset did the learned tensors beat CLIP beyond {Z:g} SE "
                             f"({names(f'{d} {signed(g.mean, 1)}' for d, g in gains.items())} points).", gains=gains)
+    few = too_few_tasks(claim_id, list(testable), f" Decided per dataset: {listing}.", ways=ways)
+    if few is not None:
+        return few
     agree = [d for d, w in testable.items() if w == hypothesis]
     other = [d for d, w in testable.items() if w not in (hypothesis, "undecided")]
     n = len(testable)
