@@ -11,7 +11,9 @@
 # ---
 
 # %% [markdown]
-# # 2. How prompts enter attention, and which of their two ways does the work (Sec. 3.2.1, Appendix B)
+# # 2. How prompts act: re-weighting or a bias?
+#
+# *The paper's Sec. 3.2.1 and Appendix B*
 #
 # **What the paper says.** The MLP acts on each token alone, so a prompt changes an input token's
 # update only through self-attention. With prompt keys $p_k$ beside the input keys $x_j$, the
@@ -34,12 +36,6 @@
 # Its conclusion (Abstract; Sec. 1, 3.2.2, 4): *"the learned prompts improve the performance mainly
 # through the second way, which acts as the dataset bias"*. The paper argues for it from relevancy and
 # attention statistics (pages 3–5) and from bias tuning (page 6).
-#
-# **What this page does.** It checks the two identities of the decomposition (algebra: a check of the
-# implementation), tests Fig. 1's point and the similarity sentence against prompts that learned
-# nothing (null controls), and then does what the paper did not: it **switches each part of eq. 12
-# off** in every prompted block and measures the test accuracy that is left (this book's intervention
-# test of the paper's conclusion).
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -70,6 +66,13 @@ from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "02_prompts_in_attention", "Sec. 3.2.1, Fig. 1, App. B")
+
+# %% [markdown]
+# **What this page does.** It checks the two identities of the decomposition (algebra: a check of the
+# implementation), tests Fig. 1's point and the similarity sentence against prompts that learned
+# nothing (null controls), and then does what the paper did not: it **switches each part of eq. 12
+# off** in every prompted block and measures the test accuracy that is left (this book's intervention
+# test of the paper's conclusion).
 
 # %%
 import torch

@@ -11,7 +11,9 @@
 # ---
 
 # %% [markdown]
-# # 3. Which tokens the alignment relies on (Sec. 3.2.2; Figs. 2–3, 8–23; App. E)
+# # 3. What the alignment relies on
+#
+# *The paper's Sec. 3.2.2, Figs. 2–3 and 8–23, Appendix E*
 #
 # **What the paper says.** With Chefer et al.'s relevancy {cite:p}`chefer2021transformer,chefer2021generic` (eqs. 13–16: per block
 # $\bar A = \mathbb{E}_h[(\nabla A \odot A)^+]$, $R \leftarrow R + \bar A R$; the row of [cls] in the
@@ -28,21 +30,6 @@
 #   prompts"*, on the datasets CLIP reads with "a photo of …" templates — DTD and EuroSAT are left
 #   out because their templates differ and CLIP's zero-shot accuracy on them with "a photo of a" is
 #   *"very bad"*.
-#
-# **What this page does.** The same statistics, per image (each row normalised to sum 1), for
-# zero-shot CLIP, the deep prompts this book analyses, and shallow prompts (the first block only:
-# Table 2's depth-1 run); every claim is decided from paired per-image differences. The
-# datasets follow App. E's rule in both profiles: in the `mini` world it keeps the five tasks read
-# with "a photo of a {}." (`objects`, `badges`, `places`, `land`, `relations`) and leaves out
-# `textures` ("{} texture.", like DTD) — for the paper's first reason. Unlike EuroSAT, whose CoOp
-# template is "a centered satellite photo of {}.", the EuroSAT stand-in `land` is read with "a
-# photo of a {}.": the mini CLIP never read "satellite", and its class names are words it knows.
-# Keeping `land` departs from App. E, which leaves EuroSAT out by name; its second reason, a
-# *"very bad"* zero-shot accuracy, would apply to `land` as well (page 1). This book reads
-# zero-shot CLIP with "a photo of a {class}." on every dataset kept (App. E's wording; the
-# positional counterpart of the prompts initialised from "a photo of a").
-# Relevance rows of deep prompts need no reset where the prompts are replaced: their rows are
-# still identity rows there (see `accumulate_relevancy`).
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -73,6 +60,22 @@ from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "03_alignment_contribution", "Sec. 3.2.2, Figs. 2–3, App. E")
+
+# %% [markdown]
+# **What this page does.** The same statistics, per image (each row normalised to sum 1), for
+# zero-shot CLIP, the deep prompts this book analyses, and shallow prompts (the first block only:
+# Table 2's depth-1 run); every claim is decided from paired per-image differences. The
+# datasets follow App. E's rule in both profiles: in the `mini` world it keeps the five tasks read
+# with "a photo of a {}." (`objects`, `badges`, `places`, `land`, `relations`) and leaves out
+# `textures` ("{} texture.", like DTD) — for the paper's first reason. Unlike EuroSAT, whose CoOp
+# template is "a centered satellite photo of {}.", the EuroSAT stand-in `land` is read with "a
+# photo of a {}.": the mini CLIP never read "satellite", and its class names are words it knows.
+# Keeping `land` departs from App. E, which leaves EuroSAT out by name; its second reason, a
+# *"very bad"* zero-shot accuracy, would apply to `land` as well (page 1). This book reads
+# zero-shot CLIP with "a photo of a {class}." on every dataset kept (App. E's wording; the
+# positional counterpart of the prompts initialised from "a photo of a").
+# Relevance rows of deep prompts need no reset where the prompts are replaced: their rows are
+# still identity rows there (the library's relevancy code says why).
 
 # %%
 import torch.nn.functional as F
@@ -106,8 +109,8 @@ HTML(f"<p>Datasets in the statistics: <b>{', '.join(data) or 'none'}</b>; left o
 
 # %% [markdown]
 # ## Relevance per token, dataset by dataset
-# `analysis_images` test images per dataset (balanced over classes), each with the text of its
-# true class. Shallow prompts are trained here unless `learned` names imported prompts. The same
+# The settings box's number of test images per dataset (balanced over classes), each with the text of its
+# true class. Shallow prompts are trained here unless the page is given imported prompts. The same
 # statistics are computed for three null controls of the deep prompts (prompts that learned
 # nothing: the run's initial prompts, zero prompts, random prompts with the learned norm).
 

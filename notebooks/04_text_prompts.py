@@ -11,7 +11,9 @@
 # ---
 
 # %% [markdown]
-# # 4. What the text prompts learn (Sec. 3.3.1; Fig. 4)
+# # 4. What the text prompts learn
+#
+# *The paper's Sec. 3.3.1 and Fig. 4*
 #
 # **What the paper says.** In CLIP's text tower EOS, whose output is the class feature,
 # *"predominantly focuses most of its attention on the $t_{SOS}$ token in each layer"*, and SOS,
@@ -21,12 +23,6 @@
 # category tokens stays the same."* The paper concludes that the prompts take over part of SOS's
 # role and carry dataset-specific bias. Fig. 4 shows CLIP reading "a photo of a" where the
 # prompted model reads its learned tokens.
-#
-# **What this page does.** Per block and head, how the EOS query splits its attention over SOS,
-# the words before the class name ("a photo of a" for CLIP, the learned prompts for the prompted
-# model), the class name and the period, averaged over the class prompts of each dataset; CLIP
-# reads every class as "a photo of a {class}." (the paper's Fig. 4). Each statement is tested
-# with paired block × head differences, the bars of Fig. 4.
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -57,6 +53,13 @@ from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "04_text_prompts", "Sec. 3.3.1, Fig. 4")
+
+# %% [markdown]
+# **What this page does.** Per block and head, how the EOS query splits its attention over SOS,
+# the words before the class name ("a photo of a" for CLIP, the learned prompts for the prompted
+# model), the class name and the period, averaged over the class prompts of each dataset; CLIP
+# reads every class as "a photo of a {class}." (the paper's Fig. 4). Each statement is tested
+# with paired block × head differences, the bars of Fig. 4.
 
 # %%
 from IPython.display import HTML, display

@@ -11,7 +11,9 @@
 # ---
 
 # %% [markdown]
-# # 5. What the vision prompts learn (Sec. 3.3.2; Figs. 5, 6, 7; App. D)
+# # 5. What the vision prompts learn
+#
+# *The paper's Sec. 3.3.2, Figs. 5–7 and Appendix D*
 #
 # **What the paper says.**
 # - *Attention distance (Fig. 5, top):* *"there is no significant impact on the model’s attention
@@ -28,11 +30,6 @@
 # The paper also rotates the input images — *"to increase input diversity and showcase more
 # detailed visual comparisons"* — and draws no conclusion from it; the rotation section below is
 # this book's own analysis, not a claim of the paper.
-#
-# **What this page does.** The statistics per block and head for zero-shot CLIP and the prompted
-# model on the same test images, under both distance conventions (the prompts' attention counted
-# at distance 0, and renormalised away); the [cls] attention maps of both models and the prompts'
-# similarity maps; each claim decided against CLIP's own spread between heads or images.
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -63,6 +60,12 @@ from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "05_vision_prompts", "Sec. 3.3.2, Figs. 5–7, App. D")
+
+# %% [markdown]
+# **What this page does.** The statistics per block and head for zero-shot CLIP and the prompted
+# model on the same test images, under both distance conventions (the prompts' attention counted
+# at distance 0, and renormalised away); the [cls] attention maps of both models and the prompts'
+# similarity maps; each claim decided against CLIP's own spread between heads or images.
 
 # %%
 import torch

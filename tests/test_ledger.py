@@ -9,7 +9,7 @@ import pytest
 from mmprompts import claims as C
 from mmprompts.claims import CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Estimate
 
-SCOPE = "mini world (mini-clip, world v8, mini recipe)"
+SCOPE = "the mini world (mini-clip on the procedural tasks, version 8; the mini recipe)"
 
 
 def verdict(claim_id, outcome, sentence="numbers"):

@@ -70,7 +70,7 @@ class Verdict:
     sentence: str
     numbers: dict = field(default_factory=dict)
     # Where the verdict holds: the model, data and recipe it was computed on (`Settings.scope`),
-    # e.g. "mini world (mini-clip, world v8, mini recipe)" or "ViT-B/16, CoOp data"; stamped by `report`.
+    # e.g. "the mini world (mini-clip on the procedural tasks, version 8; the mini recipe)" or "ViT-B/16, CoOp data"; stamped by `report`.
     scope: str = ""
 
     def to_json(self) -> dict:
