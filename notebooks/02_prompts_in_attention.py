@@ -131,8 +131,10 @@ figure(block_lines({"[cls] attention on the prompts (%)": {n: r["cls_share"] for
 HTML(html_table([{"dataset": n, "identity error": f"{r['error']:.1e}", "[cls]→P, block 1 (%)": r["cls_share"][0],
                   "[cls]→P, last (%)": r["cls_share"][-1], "TV, largest": r["shift"].mean(0).max().item()}
                  for n, r in records.items()],
-                "Table 2.1 — Per dataset: the largest error of the identities, the [cls] query's attention on the prompts "
-                "(P) in the first and last block, the attention moved from CLIP's (TV) at most (Table 2.2: in block 1 and where the rule reads it)"))
+                "Table 2.1 — Per dataset: the identities' largest error, the [cls] query's attention on the prompts, "
+                "the attention moved from CLIP's",
+                note="P: the prompts, in the first and last block. TV: the attention moved from CLIP's (total variation), "
+                "the largest over the blocks (Table 2.2: in block 1 and where the rule reads it)."))
 
 # %%
 shift = [row for r in records.values() for row in r["shift"].tolist()]
@@ -149,11 +151,11 @@ HTML(html_table([{"dataset": n, "TV, block 1": scientific(r["shift"][:, 0].mean(
                 + [{"dataset": "all datasets", "TV, block 1": scientific(pooled["learned"][:, 0].mean().item()),
                     f"TV, block {block + 1}": number(pooled["learned"][:, block].mean().item(), 3),
                     **{f"TV, {c}": number(pooled[c][:, block].mean().item(), 3) for c in CONTROLS}}],
-                f"Table 2.2 — Null controls: the attention moved from CLIP's (TV) in block 1 and in block {block + 1}, "
-                "where the learned prompts move it most over all datasets, for the learned prompts and for each control; "
-                "then (corr.) the correlation between a token's similarity to a prompt and its attention on it (mean over "
-                "blocks and images), learned and for each control. Controls: " + "; ".join(
-                    f"{c}, {what}" for c, what in CONTROLS.items())))
+                "Table 2.2 — Null controls: the attention moved from CLIP's (TV), and how attention follows similarity (corr.)",
+                note=f"TV in block 1 and in block {block + 1}, where the learned prompts move it most over all datasets, for "
+                "the learned prompts and each control. Corr.: the correlation between a token's similarity to a prompt and "
+                "its attention on it (mean over blocks and images). Controls: " + "; ".join(
+                    f"{c}, {what}" for c, what in CONTROLS.items()) + "."))
 
 # %%
 gains = learned_gains(S, clip, data)

@@ -206,18 +206,19 @@ own = {c: {d: relevancy_effects(by["CLIP"], control_stats[d][c], n_patches) for 
 HTML(html_table([{"dataset": d, "Δ category": str(e["category"]), "Δ SOS": str(e["sos"]), "Δ prefix": str(e["prefix"]),
                   "patch maps kept": str(e["patches"]), "prompts / uniform − 1": str(e.get("vision_prompts", "–"))}
                  for d, e in deep.items()],
-                "Table 3.1 — Deep prompts against CLIP per dataset, mean ± 2 SE over the test images: change of the "
-                "class name's, SOS's and the prefix's share of EOS relevance (prefix: the prompts, or CLIP's 'a photo of a'), "
-                "similarity of the patch maps (1 = CLIP's, 0 = unrelated), vision prompts' relevance over their uniform share"))
+                "Table 3.1 — Deep prompts against CLIP, per dataset (mean ± 2 SE over the test images)",
+                note="Δ: the change of the class name's, SOS's and the prefix's share of EOS relevance (prefix: the prompts, "
+                "or CLIP's 'a photo of a'). Patch maps kept: their similarity to CLIP's (1 = CLIP's, 0 = unrelated). "
+                "Prompts / uniform − 1: the vision prompts' relevance over their uniform share."))
 
 # %%
 HTML(html_table([{"dataset": d, "control": c, "Δ category": str(v[d]["category"]), "Δ SOS": str(v[d]["sos"]),
                   "Δ prefix": str(v[d]["prefix"]), "Δ prompts / uniform": str(v[d].get("vision_prompts", "–")),
                   "control's patch maps kept": str(own[c][d]["patches"])}
                  for d in deep for c, v in versus.items()],
-                "Table 3.2 — Null controls: the deep prompts minus each control (" + "; ".join(
-                    f"{c}: {what}" for c, what in CONTROLS.items()) + "), the same statistics paired over the same "
-                "images, mean ± 2 SE; and how much each control's own patch maps stay CLIP's"))
+                "Table 3.2 — Null controls: the deep prompts minus each control, paired over the same images (mean ± 2 SE)",
+                note="Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items()) + ". The last column: how "
+                "much each control's own patch maps stay CLIP's."))
 
 # %% [markdown]
 # ## What this run says

@@ -119,8 +119,9 @@ HTML(html_table([{"dataset": d,
                                   f"{mean(by['prompted']['text'], TEXT_GROUPS, 'category'):.3f}",
                   "[cls] → vision prompts": mean(by["prompted"]["vision"], VISION_GROUPS, "vision_prompt")}
                  for d, by in shares.items()],
-                "Table 4.1 — EOS attention shares, CLIP → prompted (means over blocks and heads; prefix: 'a photo of a' "
-                "for CLIP, the learned prompts for the prompted model), and the prompted [cls] query's share on the vision prompts"))
+                "Table 4.1 — EOS attention shares, CLIP → prompted (means over blocks and heads)",
+                note="Prefix: 'a photo of a' for CLIP, the learned prompts for the prompted model. The last column: the "
+                "prompted [cls] query's share on the vision prompts."))
 
 # %%
 versus = {c: {d: text_attention_effects(control_text[d][c], by["prompted"]["text"], TEXT_GROUPS) for d, by in shares.items()}
@@ -130,9 +131,9 @@ own = {c: {d: text_attention_effects(by["CLIP"]["text"], control_text[d][c], TEX
 HTML(html_table([{"dataset": d, "control": c, "Δ SOS": str(v[d]["sos"]), "Δ prefix": str(v[d]["prefix"]),
                   "Δ class name": str(v[d]["category"]), "control's Δ class name from CLIP": str(own[c][d]["category"])}
                  for d in shares for c, v in versus.items()],
-                "Table 4.2 — Null controls: the prompted model's EOS attention shares minus each control's (" + "; ".join(
-                    f"{c}: {what}" for c, what in CONTROLS.items()) + "), paired over the block × head cells, "
-                "mean ± 2 SE; and each control's own change of the class name's share from CLIP's"))
+                "Table 4.2 — Null controls: the prompted model's EOS attention shares minus each control's (mean ± 2 SE)",
+                note="Paired over the block × head cells. Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items())
+                + ". The last column: each control's own change of the class name's share from CLIP's."))
 
 # %% [markdown]
 # ## What this run says

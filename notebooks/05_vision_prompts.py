@@ -174,12 +174,12 @@ ratios = {claim: {v: {d: scope_change(s[v][key], s["CLIP"][key]) for d, s in sco
           for claim, (key, _) in statistics.items()}
 control_ratios = {claim: {c: {d: scope_change(controls[d][c]["scope"][key], s["CLIP"][key]) for d, s in scope.items()}
                           for c in CONTROLS} for claim, (key, _) in statistics.items()}
-HTML(html_table([{"dataset": d, **{f"{COLUMN[key]}, {v}": number(ratios[claim][v][d], 2)
-                                   for claim, (key, _) in statistics.items() for v in ("W/O prompt", "W prompt")}}
-                 for d in scope],
-                "Table 5.2 — Mean |difference from CLIP| over blocks and heads, in units of CLIP's head-to-head spread: "
-                "distance with the prompts' mass at 0 (distance), renormalised (distance renormalised), entropy and "
-                "[cls] entropy, without (W/O) and with (W) the prompts' attention"))
+HTML(html_table([{"dataset": d, "prompts' attention": v, **{COLUMN[key]: number(ratios[claim][v][d], 2)
+                                                             for claim, (key, _) in statistics.items()}}
+                 for d in scope for v in ("W/O prompt", "W prompt")],
+                "Table 5.2 — How far the attention statistics move from CLIP's, in units of CLIP's head-to-head spread",
+                note="Mean |difference from CLIP| over blocks and heads. Distance: with the prompts' mass at distance 0; "
+                "renormalised: over the input tokens only. W/O and W: without and with the prompts' attention."))
 
 # %%
 effects = {d: cls_map_effects(m["CLIP"], m["prompted"], m["similarity"]) for d, m in maps.items()}
@@ -194,10 +194,11 @@ HTML(html_table([{"dataset": d, "prompts": "learned", "[cls] maps kept": number(
                     "similarity ↔ CLIP [cls]": str(own[c][d]["background"]), "learned − this": str(versus[c][d]["background"]),
                     **{f"W prompt, {COLUMN[key]}": number(control_ratios[claim][c][d], 2) for claim, (key, _) in statistics.items()}}
                    for d in maps for c in CONTROLS],
-                "Table 5.3 — The learned prompts and the null controls (" + "; ".join(f"{c}: {what}" for c, what in
-                CONTROLS.items()) + "): how much the [cls] maps stay CLIP's (normalised similarity), the correlation of "
-                "the prompts' similarity map with CLIP's [cls] attention (mean ± 2 SE), the learned prompts' correlation "
-                "minus the control's, and each control's ratios as in Table 5.2 (W prompt)"))
+                "Table 5.3 — The learned prompts and the null controls: the [cls] maps, and the prompts against CLIP's [cls] attention",
+                note="Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items()) + ". [cls] maps kept: their "
+                "normalised similarity to CLIP's. Similarity ↔ CLIP [cls]: the correlation of the prompts' similarity map "
+                "with CLIP's [cls] attention (mean ± 2 SE); learned − this: the learned prompts' correlation minus the "
+                "control's. W prompt columns: each control's ratios as in Table 5.2."))
 
 # %% [markdown]
 # ## What this run says

@@ -85,7 +85,7 @@ _FACTS = """() => {
 # land; the reader text (code cells, the settings box, code blocks and typeset math left out); every text
 # of the book's own elements (verdicts, tables, captions, ledger, summary) with its colour against the
 # background it shows on; every figure image as shown, and whether it is cut without a scroll cue.
-_READER = """() => {
+_READER = r"""() => {
   const main = document.querySelector('main') || document.body;
   const column = (document.querySelector('.bd-main') || main).getBoundingClientRect();
   const strips = Array.from(main.querySelectorAll('.mmp-strip')).map(strip => ({

@@ -137,8 +137,8 @@ def _reader_label(path: Sequence[str]) -> str:
 
 
 def _shown(value: float) -> str:
-    """A value as the table shows it: 3 decimals under 10 in size, else 2 (at least the verdict sentence's)."""
-    return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
+    """A value as the table shows it: 3 decimals under 1 in size, else 2 (at least the verdict sentence's)."""
+    return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
 
 
 def rule_numbers(verdicts: Iterable[Verdict], depth: int = 2) -> list[dict]:
@@ -343,7 +343,7 @@ def book_summary_html(rows: Sequence[SentenceRow], pages: str = "executed/") -> 
                    f"(Abstract), tested by switching each part of its eq. 12 off: <b>{html.escape(central.outcome)}</b> "
                    f'in this build (<a href="{pages}{html.escape(central.anchor)}">page {int(central.page[:2])}</a>).</p>')
     counts = Counter(r.outcome for r in claims)
-    out.append(f"<p><b>{len(claims)} sentences of the paper</b> tested: "
+    out.append(f"<p><b>{len(claims)} sentence{'s' if len(claims) != 1 else ''} of the paper</b> tested: "
                + ", ".join(f"{counts[o]} {o}" for o in (SUPPORTS, CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE))
                + f' (<a href="{pages}08_claims_ledger.html">the claims ledger</a> lists them all).</p>')
     scopes = list(dict.fromkeys(r.scope for r in claims if r.scope))
