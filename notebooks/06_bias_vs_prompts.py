@@ -53,7 +53,7 @@ processes = None
 cache = None
 learned = None
 
-# %%
+# %% tags=["remove-input"]
 from mmprompts.page import page_header
 from mmprompts.profiles import from_parameters
 
