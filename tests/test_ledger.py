@@ -93,7 +93,7 @@ def test_page_verdicts_strip_combined_box_and_notes_said_once():
     # the combined box (decided by sentence_outcome) comes before its parts, with the anchor the ledger links to
     combined = C.sentence_rows(parts)[0]
     assert boxes.index(f'id="{combined.box_id}"') < boxes.index('id="verdict-relevancy-sos-increases"')
-    assert f'mmp-combined mmp-{C.sentence_outcome(combined.parts)[0]}"' in boxes
+    assert f'mmp-combined mmp-{C.sentence_outcome(combined.parts)[0]} mathjax_process"' in boxes
     assert boxes.count('class="mmp-verdict ') == 5  # the combined box and the four verdicts
     # the strip: one line per sentence, its badge, a link to its box, the key result; the notes and scope once
     assert strip.count("<li>") == 2

@@ -111,7 +111,8 @@ def _combined_box(row: "SentenceRow") -> str:
             else f"check of this implementation: {html.escape(first.quote)}")
     listed = "; ".join(f"{_label(v)}: {v.outcome}" for v in row.parts)
     decision = row.why or f"Its operationalisations agree ({listed})."
-    return (f'<div class="mmp-verdict mmp-combined mmp-{row.outcome.replace(" ", "-")}" id="{row.box_id}">'
+    # mathjax_process: the page typesets the TeX of the paper's words (x_i, …)
+    return (f'<div class="mmp-verdict mmp-combined mmp-{row.outcome.replace(" ", "-")} mathjax_process" id="{row.box_id}">'
             f'<div class="mmp-verdict-head"><span class="mmp-outcome">{row.outcome}</span> '
             f'<span class="mmp-label">{html.escape(row.name)}</span> <span class="mmp-where">{html.escape(first.where)}'
             f'</span></div><div class="mmp-claim">{what}</div><div class="mmp-decision">The sentence\'s verdict, '
@@ -276,7 +277,7 @@ def ledger_html(rows: Sequence[SentenceRow], paper: Mapping[str, Verdict] | None
     paper = paper or {}
     scopes = list(dict.fromkeys(r.scope for r in rows))
     # one scope for every row: said once above the rows (the ledger page counts the sentences per scope)
-    out = ['<div class="mmp-ledger">'
+    out = ['<div class="mmp-ledger mathjax_process">'
            + (f'<p class="mmp-ledger-scope">Where these verdicts hold: {html.escape(scopes[0])}.</p>'
               if len(scopes) == 1 and scopes[0] else "")]
     for page, section in PAGE_SECTIONS.items():
