@@ -137,9 +137,10 @@ def _reader_label(path: Sequence[str]) -> str:
     return words[0] + (": " + " / ".join(words[1:]) if len(words) > 1 else "")
 
 
-def _shown(value: float) -> str:
-    """A value as the table shows it: 3 decimals under 1 in size, else 2 (at least the verdict sentence's)."""
-    return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
+def _shown(value: float, like: float | None = None) -> str:
+    """A value as the table shows it: 3 decimals when `like` (default: the value) is under 1 in size, else 2
+    (at least the verdict sentence's); a mean's ± takes the mean's decimals."""
+    return f"{value:.3f}" if abs(value if like is None else like) < 1 else f"{value:.2f}"
 
 
 def rule_numbers(verdicts: Iterable[Verdict], depth: int = 2) -> list[dict]:
@@ -154,7 +155,7 @@ def rule_numbers(verdicts: Iterable[Verdict], depth: int = 2) -> list[dict]:
         def visit(value, path):
             if isinstance(value, Mapping) and {"mean", "se", "n"} <= set(value):
                 mean, se = value["mean"], value["se"]
-                shown = f"{_shown(mean)} ± {_shown(Z * se)}" if se else _shown(mean)
+                shown = f"{_shown(mean)} ± {_shown(Z * se, like=mean)}" if se else _shown(mean)
                 rows.append({"claim": name, "value": _reader_label(path), "this build": shown.replace("-", "\u2212")})
             elif isinstance(value, Mapping) and len(path) < depth:
                 for key, inner in value.items():
