@@ -56,7 +56,12 @@ def test_the_ledger_html_links_each_row_to_its_verdict_and_shows_the_paper_numbe
     assert 'href="06_bias_vs_prompts.html#verdict-bias-beats-same-size-prompts"' in page
     assert "On the paper's own numbers" in page and "on the paper: +1.7" in page
     assert page.count("On the paper's own numbers") == 1  # Table 3's count claim has no paper verdict given here
-    assert '<span class="mmp-badge mmp-contradicts">contradicts</span>' in page and SCOPE in page
+    assert '<span class="mmp-badge mmp-contradicts">contradicts</span>' in page
+    # one scope for every row: the ledger page says it once with its counts; two scopes: each row says its own
+    assert SCOPE not in page
+    other = C.sentence_rows([replace(verdict("count.more-prompts-help", SUPPORTS), scope="ViT-B/16, CoOp data"),
+                             verdict("bias.beats-same-size-prompts", CONTRADICTS)])
+    assert "Where this holds: ViT-B/16, CoOp data." in C.ledger_html(other) and SCOPE in C.ledger_html(other)
 
 
 def test_a_verdict_box_carries_its_anchor_label_rule_and_scope():

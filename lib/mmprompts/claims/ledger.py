@@ -276,11 +276,9 @@ def ledger_html(rows: Sequence[SentenceRow], paper: Mapping[str, Verdict] | None
     paper's words, each operationalisation's verdict and this build's numbers, and the same rule run
     on the paper's own numbers (`paper`, by claim id) where the paper published them."""
     paper = paper or {}
+    # one scope for every row: not repeated on each (the ledger page says it with its counts, per scope)
     scopes = list(dict.fromkeys(r.scope for r in rows))
-    # one scope for every row: said once above the rows (the ledger page counts the sentences per scope)
-    out = ['<div class="mmp-ledger mathjax_process">'
-           + (f'<p class="mmp-ledger-scope">Where these verdicts hold: {html.escape(scopes[0])}.</p>'
-              if len(scopes) == 1 and scopes[0] else "")]
+    out = ['<div class="mmp-ledger mathjax_process">']
     for page, section in PAGE_SECTIONS.items():
         in_section = [r for r in rows if r.page == page]
         if not in_section:
