@@ -20,7 +20,7 @@ from mmprompts.storage import project_root
 from mmprompts.profiles import settings
 from mmprompts.progress import progress_bar
 from mmprompts.tables import Cell, html_table, show, to_html
-from mmprompts.widgets import CSS_PX_PER_INCH, DENSITY, DPI_KEY, SMALLEST_TEXT_KEY, png_info
+from mmprompts.widgets import CSS_PX_PER_INCH, DENSITY, DPI_KEY, SMALLEST_TEXT_KEY, figure_png, png_info, view_selector
 
 LIB = project_root() / "lib" / "mmprompts"
 
@@ -221,3 +221,23 @@ def test_every_bar_is_the_one_progress_bar():
     users = [p.relative_to(LIB).as_posix() for p in LIB.rglob("*.py") if p.name != "progress.py"
              and any(line.lstrip().startswith(("import tqdm", "from tqdm")) for line in p.read_text().splitlines())]
     assert users == []
+
+
+def test_view_selector_views_have_alt_text_and_scroll_on_a_phone():
+    def drawn(width: float) -> bytes:
+        fig, ax = plt.subplots(figsize=(width, 1))
+        ax.plot([0, 1])
+        return figure_png(fig)
+
+    narrow, wide = drawn(3), drawn(6)
+    box = view_selector([[narrow, narrow], [narrow, narrow]], [("dataset", ["objects", "land"]), ("image", ["1", "2"])])
+    controls, views = box.children
+    assert "mmp-views" in views._dom_classes  # book/style: kept at its drawn size, scrolled sideways on a phone
+    images = [leaf.value for stack in views.children for leaf in stack.children]
+    assert [re.search(r'alt="([^"]*)"', i).group(1) for i in images] == [
+        f"The view for dataset {d}, image {n}" for d in ("objects", "land") for n in ("1", "2")]
+    assert all(base64.b64decode(re.search(r"base64,([^\"]*)", i).group(1)) == narrow for i in images)
+    assert f'width="{png_info(narrow)["width"] // DENSITY}"' in images[0]  # its drawn width in CSS px
+    # a view wider than a phone's column says that it scrolls, above the views
+    hinted = view_selector([wide, wide], [("dataset", ["objects", "land"])]).children
+    assert len(hinted) == 3 and "scroll the figure sideways" in hinted[1].value
