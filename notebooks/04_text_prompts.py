@@ -146,8 +146,8 @@ HTML(html_table([{"dataset": d, "control": c, "Δ SOS": str(v[d]["sos"]), "Δ pr
 sos_per_block = {d: by["CLIP"]["text"][..., TEXT_GROUPS.index("sos")] for d, by in shares.items()}  # [blocks, heads]
 HTML(html_table([{"dataset": d, **{f"block {b + 1}": number(v[b].mean().item(), 2) for b in range(len(v))}}
                  for d, v in sos_per_block.items()],
-                "Table 4.3 — The premise: zero-shot CLIP's EOS attention on SOS per block (mean over heads and the "
-                "class prompts); the paper's premise is above 0.5 in each block"))
+                "Table 4.3 — The premise: zero-shot CLIP's EOS attention on SOS, per block",
+                note="Mean over heads and the class prompts; the paper's premise is above 0.5 in each block."))
 
 # %%
 gains = learned_gains(S, clip, data)

@@ -192,13 +192,13 @@ HTML(html_table([{"dataset": d, "prompts": "learned", "[cls] maps kept": number(
                  for d in maps]
                 + [{"dataset": d, "prompts": c, "[cls] maps kept": number(own[c][d]["kept"].mean, 2),
                     "similarity ↔ CLIP [cls]": str(own[c][d]["background"]), "learned − this": str(versus[c][d]["background"]),
-                    **{f"W prompt, {COLUMN[key]}": number(control_ratios[claim][c][d], 2) for claim, (key, _) in statistics.items()}}
+                    **{COLUMN[key]: number(control_ratios[claim][c][d], 2) for claim, (key, _) in statistics.items()}}
                    for d in maps for c in CONTROLS],
                 "Table 5.3 — The learned prompts and the null controls: the [cls] maps, and the prompts against CLIP's [cls] attention",
                 note="Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items()) + ". [cls] maps kept: their "
                 "normalised similarity to CLIP's. Similarity ↔ CLIP [cls]: the correlation of the prompts' similarity map "
                 "with CLIP's [cls] attention (mean ± 2 SE); learned − this: the learned prompts' correlation minus the "
-                "control's. W prompt columns: each control's ratios as in Table 5.2."))
+                "control's. Distance to [cls] entropy: each control's ratios as in Table 5.2, with the prompts' attention (W prompt)."))
 
 # %% [markdown]
 # ## What this run says
