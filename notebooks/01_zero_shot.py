@@ -11,7 +11,9 @@
 # ---
 
 # %% [markdown]
-# # 1. Zero-shot CLIP: the setting (Sec. 2)
+# # 1. Zero-shot CLIP
+#
+# *The paper's Sec. 2 (eq. 9) and the CLIP column of its Table 1*
 #
 # **What the paper says.** CLIP {cite:p}`radford2021clip` classifies an image by comparing its [cls] feature $f$ with the
 # EOS features $g_k$ of one sentence per class (Sec. 2.1, eq. 9):
@@ -23,11 +25,6 @@
 # significant differences from natural language and images."* Table 1's CLIP column gives the
 # numbers: 93.3% on Caltech101 {cite:p}`feifei2004caltech`, 48.4% on EuroSAT {cite:p}`helber2019eurosat`,
 # 44.1% on DTD {cite:p}`cimpoi2014dtd`, 24.9% on FGVCAircraft {cite:p}`maji2013aircraft`.
-#
-# **What this page does.** It computes eq. 9 on every dataset of the chosen profile, sets the
-# accuracies beside the paper's CLIP column, and tests the premise: are the datasets whose
-# images are furthest from web photos (satellite tiles, textures — the paper names no list, this
-# is the book's reading) the weak ones here too?
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -52,12 +49,18 @@ processes = None
 cache = None
 learned = None
 
-# %%
+# %% tags=["remove-input"]
 from mmprompts.page import page_header
 from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "01_zero_shot", "Sec. 2, eq. 9; Table 1, CLIP column")
+
+# %% [markdown]
+# **What this page does.** It computes eq. 9 on every dataset of the chosen profile, sets the
+# accuracies beside the paper's CLIP column, and tests the premise: are the datasets whose
+# images are furthest from web photos (satellite tiles, textures — the paper names no list, this
+# is the book's reading) the weak ones here too?
 
 # %%
 import torch

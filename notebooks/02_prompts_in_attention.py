@@ -11,7 +11,9 @@
 # ---
 
 # %% [markdown]
-# # 2. How prompts enter attention, and which of their two ways does the work (Sec. 3.2.1, Appendix B)
+# # 2. How prompts act: re-weighting or a bias?
+#
+# *The paper's Sec. 3.2.1 and Appendix B*
 #
 # **What the paper says.** The MLP acts on each token alone, so a prompt changes an input token's
 # update only through self-attention. With prompt keys $p_k$ beside the input keys $x_j$, the
@@ -34,13 +36,6 @@
 # Its conclusion (Abstract; Sec. 1, 3.2.2, 4): *"the learned prompts improve the performance mainly
 # through the second way, which acts as the dataset bias"*. The paper argues for it from relevancy and
 # attention statistics (pages 3–5) and from bias tuning (page 6).
-#
-# **What this page does.** It checks the two identities of the decomposition (algebra: a check of the
-# implementation), tests Fig. 1's point and the similarity sentence against prompts that learned
-# nothing (null controls), and then does what the paper did not: it **transplants** each part of eq. 12
-# between zero-shot CLIP and the prompted model in every block — the relative attention (the first way)
-# from one, what the prompts add (the second way) from the other — and measures the test accuracy each
-# combination keeps (this book's test of the paper's conclusion).
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -65,12 +60,20 @@ processes = None
 cache = None
 learned = None
 
-# %%
+# %% tags=["remove-input"]
 from mmprompts.page import page_header
 from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "02_prompts_in_attention", "Sec. 3.2.1, Fig. 1, App. B")
+
+# %% [markdown]
+# **What this page does.** It checks the two identities of the decomposition (algebra: a check of the
+# implementation), tests Fig. 1's point and the similarity sentence against prompts that learned
+# nothing (null controls), and then does what the paper did not: it **transplants** each part of eq. 12
+# between zero-shot CLIP and the prompted model in every block — the relative attention (the first way)
+# from one, what the prompts add (the second way) from the other — and measures the test accuracy each
+# combination keeps (this book's test of the paper's conclusion).
 
 # %%
 import torch
@@ -79,8 +82,7 @@ from IPython.display import HTML, display
 from mmprompts import PromptConfig, PromptedCLIP
 from mmprompts.analysis import BRANCHES, CONTROLS, attention_shift, decompose_attention, null_controls, similarity_attention
 from mmprompts.claims import (decide_direction, decide_identities, decide_mechanism, decide_relative_attention, estimate,
-                              mechanism_conclusion, mechanism_effects, not_learned, paired, report,
-                              sentence_rows)
+                              mechanism_conclusion, mechanism_effects, not_learned, paired, report)
 from mmprompts.claims.text import number, scientific
 from mmprompts.analysis_inputs import analysis_models, balanced_test_images, in_batches
 from mmprompts.figures import block_lines, recovered_bars
@@ -132,8 +134,10 @@ figure(block_lines({"[cls] attention on the prompts (%)": {n: r["cls_share"] for
 HTML(html_table([{"dataset": n, "identity error": f"{r['error']:.1e}", "[cls]→P, block 1 (%)": r["cls_share"][0],
                   "[cls]→P, last (%)": r["cls_share"][-1], "TV, largest": r["shift"].mean(0).max().item()}
                  for n, r in records.items()],
-                "Table 2.1 — Per dataset: the largest error of the identities, the [cls] query's attention on the prompts "
-                "(P) in the first and last block, the attention moved from CLIP's (TV) at most (Table 2.2: in block 1 and where the rule reads it)"))
+                "Table 2.1 — Per dataset: the identities' largest error, the [cls] query's attention on the prompts, "
+                "the attention moved from CLIP's",
+                note="P: the prompts, in the first and last block. TV: the attention moved from CLIP's (total variation), "
+                "the largest over the blocks (Table 2.2: in block 1 and where the rule reads it)."))
 
 # %%
 shift = [row for r in records.values() for row in r["shift"].tolist()]
@@ -150,11 +154,11 @@ HTML(html_table([{"dataset": n, "TV, block 1": scientific(r["shift"][:, 0].mean(
                 + [{"dataset": "all datasets", "TV, block 1": scientific(pooled["learned"][:, 0].mean().item()),
                     f"TV, block {block + 1}": number(pooled["learned"][:, block].mean().item(), 3),
                     **{f"TV, {c}": number(pooled[c][:, block].mean().item(), 3) for c in CONTROLS}}],
-                f"Table 2.2 — Null controls: the attention moved from CLIP's (TV) in block 1 and in block {block + 1}, "
-                "where the learned prompts move it most over all datasets, for the learned prompts and for each control; "
-                "then (corr.) the correlation between a token's similarity to a prompt and its attention on it (mean over "
-                "blocks and images), learned and for each control. Controls: " + "; ".join(
-                    f"{c}, {what}" for c, what in CONTROLS.items())))
+                "Table 2.2 — Null controls: the attention moved from CLIP's (TV), and how attention follows similarity (corr.)",
+                note=f"TV in block 1 and in block {block + 1}, where the learned prompts move it most over all datasets, for "
+                "the learned prompts and each control. Corr.: the correlation between a token's similarity to a prompt and "
+                "its attention on it (mean over blocks and images). Controls: " + "; ".join(
+                    f"{c}, {what}" for c, what in CONTROLS.items()) + "."))
 
 # %%
 gains = learned_gains(S, clip, data)
@@ -278,8 +282,6 @@ verdicts = [
     decide_mechanism("mechanism.both-ways-constant", effects["both"], "both", term_arm="constant-term"),
     *known_answers,
 ]
-conclusion = sentence_rows(readings.values())[0]
 display(HTML(f"<p><b>The paper's conclusion, in this build ({S.scope}).</b> "
              f"{mechanism_conclusion({**readings, **towers}, known_answers)}</p>"))
-display(conclusion)
 report("02_prompts_in_attention", verdicts, scope=S.scope)

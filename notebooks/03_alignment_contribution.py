@@ -11,7 +11,9 @@
 # ---
 
 # %% [markdown]
-# # 3. Which tokens the alignment relies on (Sec. 3.2.2; Figs. 2–3, 8–23; App. E)
+# # 3. What the alignment relies on
+#
+# *The paper's Sec. 3.2.2, Figs. 2–3 and 8–23, Appendix E*
 #
 # **What the paper says.** With Chefer et al.'s relevancy {cite:p}`chefer2021transformer,chefer2021generic` (eqs. 13–16: per block
 # $\bar A = \mathbb{E}_h[(\nabla A \odot A)^+]$, $R \leftarrow R + \bar A R$; the row of [cls] in the
@@ -28,21 +30,6 @@
 #   prompts"*, on the datasets CLIP reads with "a photo of …" templates — DTD and EuroSAT are left
 #   out because their templates differ and CLIP's zero-shot accuracy on them with "a photo of a" is
 #   *"very bad"*.
-#
-# **What this page does.** The same statistics, per image (each row normalised to sum 1), for
-# zero-shot CLIP, the deep prompts this book analyses, and shallow prompts (the first block only:
-# Table 2's depth-1 run); every claim is decided from paired per-image differences. The
-# datasets follow App. E's rule in both profiles: in the `mini` world it keeps the five tasks read
-# with "a photo of a {}." (`objects`, `badges`, `places`, `land`, `relations`) and leaves out
-# `textures` ("{} texture.", like DTD) — for the paper's first reason. Unlike EuroSAT, whose CoOp
-# template is "a centered satellite photo of {}.", the EuroSAT stand-in `land` is read with "a
-# photo of a {}.": the mini CLIP never read "satellite", and its class names are words it knows.
-# Keeping `land` departs from App. E, which leaves EuroSAT out by name; its second reason, a
-# *"very bad"* zero-shot accuracy, would apply to `land` as well (page 1). This book reads
-# zero-shot CLIP with "a photo of a {class}." on every dataset kept (App. E's wording; the
-# positional counterpart of the prompts initialised from "a photo of a").
-# Relevance rows of deep prompts need no reset where the prompts are replaced: their rows are
-# still identity rows there (see `accumulate_relevancy`).
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -67,12 +54,28 @@ processes = None
 cache = None
 learned = None
 
-# %%
+# %% tags=["remove-input"]
 from mmprompts.page import page_header
 from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "03_alignment_contribution", "Sec. 3.2.2, Figs. 2–3, App. E")
+
+# %% [markdown]
+# **What this page does.** The same statistics, per image (each row normalised to sum 1), for
+# zero-shot CLIP, the deep prompts this book analyses, and shallow prompts (the first block only:
+# Table 2's depth-1 run); every claim is decided from paired per-image differences. The
+# datasets follow App. E's rule in both profiles: in the `mini` world it keeps the five tasks read
+# with "a photo of a {}." (`objects`, `badges`, `places`, `land`, `relations`) and leaves out
+# `textures` ("{} texture.", like DTD) — for the paper's first reason. Unlike EuroSAT, whose CoOp
+# template is "a centered satellite photo of {}.", the EuroSAT stand-in `land` is read with "a
+# photo of a {}.": the mini CLIP never read "satellite", and its class names are words it knows.
+# Keeping `land` departs from App. E, which leaves EuroSAT out by name; its second reason, a
+# *"very bad"* zero-shot accuracy, would apply to `land` as well (page 1). This book reads
+# zero-shot CLIP with "a photo of a {class}." on every dataset kept (App. E's wording; the
+# positional counterpart of the prompts initialised from "a photo of a").
+# Relevance rows of deep prompts need no reset where the prompts are replaced: their rows are
+# still identity rows there (the library's relevancy code says why).
 
 # %%
 import torch.nn.functional as F
@@ -107,8 +110,8 @@ HTML(f"<p>Datasets in the statistics: <b>{', '.join(data) or 'none'}</b>; left o
 
 # %% [markdown]
 # ## Relevance per token, dataset by dataset
-# `analysis_images` test images per dataset (balanced over classes), each with the text of its
-# true class. Shallow prompts are trained here unless `learned` names imported prompts. The same
+# The settings box's number of test images per dataset (balanced over classes), each with the text of its
+# true class. Shallow prompts are trained here unless the page is given imported prompts. The same
 # statistics are computed for three null controls of the deep and of the shallow prompts (prompts
 # that learned nothing: the run's initial prompts, zero prompts, random prompts with the learned norm).
 
@@ -207,18 +210,19 @@ own = {c: {d: relevancy_effects(by["CLIP"], control_stats[d]["deep"][c], n_patch
 HTML(html_table([{"dataset": d, "Δ category": str(e["category"]), "Δ SOS": str(e["sos"]), "Δ prefix": str(e["prefix"]),
                   "patch maps kept": str(e["patches"]), "prompts / uniform − 1": str(e.get("vision_prompts", "–"))}
                  for d, e in deep.items()],
-                "Table 3.1 — Deep prompts against CLIP per dataset, mean ± 2 SE over the test images: change of the "
-                "class name's, SOS's and the prefix's share of EOS relevance (prefix: the prompts, or CLIP's 'a photo of a'), "
-                "similarity of the patch maps (1 = CLIP's, 0 = unrelated), vision prompts' relevance over their uniform share"))
+                "Table 3.1 — Deep prompts against CLIP, per dataset (mean ± 2 SE over the test images)",
+                note="Δ: the change of the class name's, SOS's and the prefix's share of EOS relevance (prefix: the prompts, "
+                "or CLIP's 'a photo of a'). Patch maps kept: their similarity to CLIP's (1 = CLIP's, 0 = unrelated). "
+                "Prompts / uniform − 1: the vision prompts' relevance over their uniform share."))
 
 # %%
 HTML(html_table([{"dataset": d, "control": c, "Δ category": str(v[d]["category"]), "Δ SOS": str(v[d]["sos"]),
                   "Δ prefix": str(v[d]["prefix"]), "Δ prompts / uniform": str(v[d].get("vision_prompts", "–")),
                   "control's patch maps kept": str(own[c][d]["patches"])}
                  for d in deep for c, v in versus.items()],
-                "Table 3.2 — Null controls: the deep prompts minus each control (" + "; ".join(
-                    f"{c}: {what}" for c, what in CONTROLS.items()) + "), the same statistics paired over the same "
-                "images, mean ± 2 SE; and how much each control's own patch maps stay CLIP's"))
+                "Table 3.2 — Null controls: the deep prompts minus each control, paired over the same images (mean ± 2 SE)",
+                note="Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items()) + ". The last column: how "
+                "much each control's own patch maps stay CLIP's."))
 
 # %%
 if "shallow" in effects:

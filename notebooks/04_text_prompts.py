@@ -11,7 +11,9 @@
 # ---
 
 # %% [markdown]
-# # 4. What the text prompts learn (Sec. 3.3.1; Fig. 4)
+# # 4. What the text prompts learn
+#
+# *The paper's Sec. 3.3.1 and Fig. 4*
 #
 # **What the paper says.** In CLIP's text tower EOS, whose output is the class feature,
 # *"predominantly focuses most of its attention on the $t_{SOS}$ token in each layer"*, and SOS,
@@ -21,12 +23,6 @@
 # category tokens stays the same."* The paper concludes that the prompts take over part of SOS's
 # role and carry dataset-specific bias. Fig. 4 shows CLIP reading "a photo of a" where the
 # prompted model reads its learned tokens.
-#
-# **What this page does.** Per block and head, how the EOS query splits its attention over SOS,
-# the words before the class name ("a photo of a" for CLIP, the learned prompts for the prompted
-# model), the class name and the period, averaged over the class prompts of each dataset; CLIP
-# reads every class as "a photo of a {class}." (the paper's Fig. 4). Each statement is tested
-# with paired block × head differences, the bars of Fig. 4.
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -51,12 +47,19 @@ processes = None
 cache = None
 learned = None
 
-# %%
+# %% tags=["remove-input"]
 from mmprompts.page import page_header
 from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "04_text_prompts", "Sec. 3.3.1, Fig. 4")
+
+# %% [markdown]
+# **What this page does.** Per block and head, how the EOS query splits its attention over SOS,
+# the words before the class name ("a photo of a" for CLIP, the learned prompts for the prompted
+# model), the class name and the period, averaged over the class prompts of each dataset; CLIP
+# reads every class as "a photo of a {class}." (the paper's Fig. 4). Each statement is tested
+# with paired block × head differences, the bars of Fig. 4.
 
 # %%
 from IPython.display import HTML, display
@@ -118,8 +121,9 @@ HTML(html_table([{"dataset": d,
                                   f"{mean(by['prompted']['text'], TEXT_GROUPS, 'category'):.3f}",
                   "[cls] → vision prompts": mean(by["prompted"]["vision"], VISION_GROUPS, "vision_prompt")}
                  for d, by in shares.items()],
-                "Table 4.1 — EOS attention shares, CLIP → prompted (means over blocks and heads; prefix: 'a photo of a' "
-                "for CLIP, the learned prompts for the prompted model), and the prompted [cls] query's share on the vision prompts"))
+                "Table 4.1 — EOS attention shares, CLIP → prompted (means over blocks and heads)",
+                note="Prefix: 'a photo of a' for CLIP, the learned prompts for the prompted model. The last column: the "
+                "prompted [cls] query's share on the vision prompts."))
 
 # %%
 versus = {c: {d: text_attention_effects(control_text[d][c], by["prompted"]["text"], TEXT_GROUPS) for d, by in shares.items()}
@@ -129,9 +133,9 @@ own = {c: {d: text_attention_effects(by["CLIP"]["text"], control_text[d][c], TEX
 HTML(html_table([{"dataset": d, "control": c, "Δ SOS": str(v[d]["sos"]), "Δ prefix": str(v[d]["prefix"]),
                   "Δ class name": str(v[d]["category"]), "control's Δ class name from CLIP": str(own[c][d]["category"])}
                  for d in shares for c, v in versus.items()],
-                "Table 4.2 — Null controls: the prompted model's EOS attention shares minus each control's (" + "; ".join(
-                    f"{c}: {what}" for c, what in CONTROLS.items()) + "), paired over the block × head cells, "
-                "mean ± 2 SE; and each control's own change of the class name's share from CLIP's"))
+                "Table 4.2 — Null controls: the prompted model's EOS attention shares minus each control's (mean ± 2 SE)",
+                note="Paired over the block × head cells. Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items())
+                + ". The last column: each control's own change of the class name's share from CLIP's."))
 
 # %% [markdown]
 # ## What this run says
@@ -146,8 +150,8 @@ HTML(html_table([{"dataset": d, "control": c, "Δ SOS": str(v[d]["sos"]), "Δ pr
 sos_per_block = {d: by["CLIP"]["text"][..., TEXT_GROUPS.index("sos")] for d, by in shares.items()}  # [blocks, heads]
 HTML(html_table([{"dataset": d, **{f"block {b + 1}": number(v[b].mean().item(), 2) for b in range(len(v))}}
                  for d, v in sos_per_block.items()],
-                "Table 4.3 — The premise: zero-shot CLIP's EOS attention on SOS per block (mean over heads and the "
-                "class prompts); the paper's premise is above 0.5 in each block"))
+                "Table 4.3 — The premise: zero-shot CLIP's EOS attention on SOS, per block",
+                note="Mean over heads and the class prompts; the paper's premise is above 0.5 in each block."))
 
 # %%
 gains = learned_gains(S, clip, data)

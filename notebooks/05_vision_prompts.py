@@ -11,7 +11,9 @@
 # ---
 
 # %% [markdown]
-# # 5. What the vision prompts learn (Sec. 3.3.2; Figs. 5, 6, 7; App. D)
+# # 5. What the vision prompts learn
+#
+# *The paper's Sec. 3.3.2, Figs. 5–7 and Appendix D*
 #
 # **What the paper says.**
 # - *Attention distance (Fig. 5, top):* *"there is no significant impact on the model’s attention
@@ -28,11 +30,6 @@
 # The paper also rotates the input images — *"to increase input diversity and showcase more
 # detailed visual comparisons"* — and draws no conclusion from it; the rotation section below is
 # this book's own analysis, not a claim of the paper.
-#
-# **What this page does.** The statistics per block and head for zero-shot CLIP and the prompted
-# model on the same test images, under both distance conventions (the prompts' attention counted
-# at distance 0, and renormalised away); the [cls] attention maps of both models and the prompts'
-# similarity maps; each claim decided against CLIP's own spread between heads or images.
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -57,12 +54,18 @@ processes = None
 cache = None
 learned = None
 
-# %%
+# %% tags=["remove-input"]
 from mmprompts.page import page_header
 from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "05_vision_prompts", "Sec. 3.3.2, Figs. 5–7, App. D")
+
+# %% [markdown]
+# **What this page does.** The statistics per block and head for zero-shot CLIP and the prompted
+# model on the same test images, under both distance conventions (the prompts' attention counted
+# at distance 0, and renormalised away); the [cls] attention maps of both models and the prompts'
+# similarity maps; each claim decided against CLIP's own spread between heads or images.
 
 # %%
 import torch
@@ -172,12 +175,12 @@ ratios = {claim: {v: {d: scope_change(s[v][key], s["CLIP"][key]) for d, s in sco
           for claim, (key, _) in statistics.items()}
 control_ratios = {claim: {c: {d: scope_change(controls[d][c]["scope"][key], s["CLIP"][key]) for d, s in scope.items()}
                           for c in CONTROLS} for claim, (key, _) in statistics.items()}
-HTML(html_table([{"dataset": d, **{f"{COLUMN[key]}, {v}": number(ratios[claim][v][d], 2)
-                                   for claim, (key, _) in statistics.items() for v in ("W/O prompt", "W prompt")}}
-                 for d in scope],
-                "Table 5.2 — Mean |difference from CLIP| over blocks and heads, in units of CLIP's head-to-head spread: "
-                "distance with the prompts' mass at 0 (distance), renormalised (distance renormalised), entropy and "
-                "[cls] entropy, without (W/O) and with (W) the prompts' attention"))
+HTML(html_table([{"dataset": d, "prompts' attention": v, **{COLUMN[key]: number(ratios[claim][v][d], 2)
+                                                             for claim, (key, _) in statistics.items()}}
+                 for d in scope for v in ("W/O prompt", "W prompt")],
+                "Table 5.2 — How far the attention statistics move from CLIP's, in units of CLIP's head-to-head spread",
+                note="Mean |difference from CLIP| over blocks and heads. Distance: with the prompts' mass at distance 0; "
+                "renormalised: over the input tokens only. W/O and W: without and with the prompts' attention."))
 
 # %%
 effects = {d: cls_map_effects(m["CLIP"], m["prompted"], m["similarity"]) for d, m in maps.items()}
@@ -190,12 +193,13 @@ HTML(html_table([{"dataset": d, "prompts": "learned", "[cls] maps kept": number(
                  for d in maps]
                 + [{"dataset": d, "prompts": c, "[cls] maps kept": number(own[c][d]["kept"].mean, 2),
                     "similarity ↔ CLIP [cls]": str(own[c][d]["background"]), "learned − this": str(versus[c][d]["background"]),
-                    **{f"W prompt, {COLUMN[key]}": number(control_ratios[claim][c][d], 2) for claim, (key, _) in statistics.items()}}
+                    **{COLUMN[key]: number(control_ratios[claim][c][d], 2) for claim, (key, _) in statistics.items()}}
                    for d in maps for c in CONTROLS],
-                "Table 5.3 — The learned prompts and the null controls (" + "; ".join(f"{c}: {what}" for c, what in
-                CONTROLS.items()) + "): how much the [cls] maps stay CLIP's (normalised similarity), the correlation of "
-                "the prompts' similarity map with CLIP's [cls] attention (mean ± 2 SE), the learned prompts' correlation "
-                "minus the control's, and each control's ratios as in Table 5.2 (W prompt)"))
+                "Table 5.3 — The learned prompts and the null controls: the [cls] maps, and the prompts against CLIP's [cls] attention",
+                note="Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items()) + ". [cls] maps kept: their "
+                "normalised similarity to CLIP's. Similarity ↔ CLIP [cls]: the correlation of the prompts' similarity map "
+                "with CLIP's [cls] attention (mean ± 2 SE); learned − this: the learned prompts' correlation minus the "
+                "control's. Distance to [cls] entropy: each control's ratios as in Table 5.2, with the prompts' attention (W prompt)."))
 
 # %% [markdown]
 # ## What this run says

@@ -11,7 +11,9 @@
 # ---
 
 # %% [markdown]
-# # 6. Bias tuning against prompt tuning (Sec. 3.4; Table 1)
+# # 6. Bias tuning against prompts
+#
+# *The paper's Sec. 3.4 and Table 1*
 #
 # **What the paper says.** If prompts work mainly as a learned bias, learning the bias directly
 # should do as well. Bias tuning adds *"an independent learnable embedding … to all tokens after
@@ -27,13 +29,6 @@
 # information, the advantages of bias tuning remain highly evident"* (EuroSAT: 86.5 against OPTIMAL's 82.6).
 # The OPTIMAL column equals, on all 11 datasets, Table 3's "20 prompts" row — 10 + 10 prompts in
 # every block — so that is how this page defines it.
-#
-# **What this page does.** It trains the four columns on every dataset and seed and decides the
-# four statements from the seed spread. Averages are over the datasets shown, the paper's too.
-# A statement about which method learns better needs tasks that learned: a task whose better
-# method is not above zero-shot beyond 2 SE is left out of the statement and named in its verdict
-# (*not testable* when none is left). The best prompt setting of this book's whole grid is a
-# different, labelled column on page 7.
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -58,12 +53,20 @@ processes = None
 cache = None
 learned = None
 
-# %%
+# %% tags=["remove-input"]
 from mmprompts.page import page_header
 from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "06_bias_vs_prompts", "Sec. 3.4, Table 1")
+
+# %% [markdown]
+# **What this page does.** It trains the four columns on every dataset and seed and decides the
+# four statements from the seed spread. Averages are over the datasets shown, the paper's too.
+# A statement about which method learns better needs tasks that learned: a task whose better
+# method is not above zero-shot beyond 2 SE is left out of the statement and named in its verdict
+# (*not testable* when none is left). The best prompt setting of this book's whole grid is a
+# different, labelled column on page 7.
 
 # %% tags=["full-width"]
 from IPython.display import HTML, display
@@ -107,7 +110,7 @@ report("06_bias_vs_prompts", table1_verdicts({d: tasks[d] for d in S.datasets}, 
 # dataset's row of 1…12 prompted blocks, the second difference of neighbouring cells cancels the
 # trend and leaves their noise (6 × a cell's variance); its median size gives an SE of a 3-seed mean
 # from 0.09 points (ImageNet) to 1.2 (EuroSAT), seed spreads of about 0.15 to 2 points
-# (`mmprompts.claims.positive`). Bias's advantage over OPTIMAL on EuroSAT (+3.9) clears its
+# (the library's positive-control module). Bias's advantage over OPTIMAL on EuroSAT (+3.9) clears its
 # 2 SE (3.4) narrowly: with twice this SE the rule would call it inconclusive.
 
 # %%
@@ -147,7 +150,7 @@ HTML(f"<p><b>Which verdicts depend on the world design:</b> {flipped(dependence,
 # and with half and twice the lr, one change at a time (the `paper` profile runs the paper's
 # recipe and skips this). Every recipe trains the tasks on which this build's recipe learned, the
 # tasks Table 1's statements are decided on, so that a verdict changes with the recipe and not with
-# its tasks (`variants.recipe_tasks`; not tested: whether a variant would make the others learn).
+# its tasks (not tested: whether a variant would make the others learn).
 # In this book's measurement batch 16, though cheaper, let OPTIMAL's
 # 10 + 10 prompts fail on `land` in two seeds of three, half the lr trained bias tuning worse and
 # twice the lr the prompts; the sentence under Table 6.6 gives this build's numbers.

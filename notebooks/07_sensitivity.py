@@ -11,7 +11,9 @@
 # ---
 
 # %% [markdown]
-# # 7. Sensitivity to prompt depth and number (Sec. 3.5, App. C; Tables 2, 3)
+# # 7. Prompt depth and number
+#
+# *The paper's Sec. 3.5, Appendix C and Tables 2–3*
 #
 # **What the paper says.**
 # - *Depth (Table 2: 4 + 4 prompts in d blocks — this book prompts the first d; Sec. 3.5, App. C.1):* *"the performance of
@@ -28,16 +30,6 @@
 #   failure, especially for datasets with limited category information such as EuroSAT"* — Table 3
 #   has no EuroSAT value for 20 and 50 prompts per branch and does not say why; this book reads the
 #   empty cells as those failures (shown as "–" below).
-#
-# **What this page does.** It trains the grid of the profile (finished runs come from the cache),
-# shows both tables beside the paper's and decides each statement from the seed spread. A depth d
-# of an L-block model is compared with the paper's column at the same fraction of 12 blocks; the
-# `mini` model has 12 blocks like ViT-B/16, so its depths map one to one. To keep the book's build
-# short on two CPU cores, the `mini` grid has depths 1, 4, 8, 11 and 12 (not all twelve) and 1,
-# 4, 10 and 20 prompts per branch (not 2, 3 or 50), on the stand-ins of the two datasets App. C.1
-# names, ImageNet (`objects`) and EuroSAT (`land`): this page's runs took about 5 of the build's 15
-# minutes, and all six tasks would add about 6 more. `-y "grid_datasets: [...]"` trains others;
-# the `paper` profile trains the paper's whole grid.
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -62,12 +54,23 @@ processes = None
 cache = None
 learned = None
 
-# %%
+# %% tags=["remove-input"]
 from mmprompts.page import page_header
 from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "07_sensitivity", "Sec. 3.5, App. C, Tables 2–3")
+
+# %% [markdown]
+# **What this page does.** It trains the grid of the profile (finished runs come from the cache),
+# shows both tables beside the paper's and decides each statement from the seed spread. A depth d
+# of an L-block model is compared with the paper's column at the same fraction of 12 blocks; the
+# `mini` model has 12 blocks like ViT-B/16, so its depths map one to one. To keep the book's build
+# short on two CPU cores, the `mini` grid has depths 1, 4, 8, 11 and 12 (not all twelve) and 1,
+# 4, 10 and 20 prompts per branch (not 2, 3 or 50), on the stand-ins of the two datasets App. C.1
+# names, ImageNet (`objects`) and EuroSAT (`land`): this page's runs took about 5 of the build's 15
+# minutes, and all six tasks would add about 6 more. Re-running the page with other grid tasks trains others;
+# the `paper` profile trains the paper's whole grid.
 
 # %%
 from IPython.display import HTML, display
@@ -138,7 +141,7 @@ report("07_sensitivity", verdicts, scope=S.scope)
 
 # %% [markdown]
 # The runs above 10 prompts per branch, where the paper finds training *"highly unstable and prone to
-# failure"*: each run's training loss, step by step, from the log every run writes (`log.jsonl`).
+# failure"*: each run's training loss, step by step, from the log every run writes.
 
 # %%
 eurosat = next((d for d in S.grid if paper_dataset(d) == "eurosat"), None)

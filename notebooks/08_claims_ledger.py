@@ -20,8 +20,8 @@
 # paper published numbers (Tables 1–3), the same rule run on the paper's own numbers (a positive
 # control: a rule that contradicts the paper on the paper's numbers would be mis-specified).
 #
-# How a verdict is reached (`mmprompts.claims`; every rule and its tolerance is stated there and
-# tested): *supports* and *contradicts* need an effect more than two standard errors (seeds, images or
+# How a verdict is reached (the library's claims package states and tests every rule and its
+# tolerance): *supports* and *contradicts* need an effect more than two standard errors (seeds, images or
 # heads) beyond the rule's boundary, and a claim about what prompts learn needs the learned prompts to
 # differ from prompts that learned nothing (null controls); *inconclusive* means this build's numbers
 # cannot tell; *not testable* means a precondition fails here (the task did not learn, the paper's

@@ -20,7 +20,7 @@ from mmprompts.storage import project_root
 from mmprompts.profiles import settings
 from mmprompts.progress import progress_bar
 from mmprompts.tables import Cell, html_table, show, to_html
-from mmprompts.widgets import CSS_PX_PER_INCH, DENSITY, DPI_KEY, SMALLEST_TEXT_KEY, png_info
+from mmprompts.widgets import CSS_PX_PER_INCH, DENSITY, DPI_KEY, SMALLEST_TEXT_KEY, figure_png, png_info, view_selector
 
 LIB = project_root() / "lib" / "mmprompts"
 
@@ -42,28 +42,34 @@ def test_results_table_cells():
     }
     markup = to_html(table, {"zs": "CLIP", "p": "PROMPT"}, "Table 1")
     header, sub, shapes, escaped, dtd, ablation, eurosat = _rows(markup)
-    assert [t for t, _, _ in header] == ["dataset", "CLIP", "PROMPT"] and [t for t, _, _ in sub] == ["this run", "Δ"] * 2
+    assert [t for t, _, _ in header] == ["dataset", "CLIP", "PROMPT"] and [t for t, _, _ in sub] == ["this run(paper)", "Δ"] * 2
     # every row spans the same 1 + 2 x columns
     assert {sum(span for _, _, span in row) for row in (shapes, escaped, dtd)} == {5}
     assert shapes[0][0] == "objects vs ImageNet"  # a mini task names the paper's dataset it is compared with
     assert ablation[0][0] == "land-novel ablation, vs EuroSAT"
     assert escaped[0][0] == "<b>x</b>"  # text, not markup
     assert dtd[0][0] == "DTD"  # the paper's datasets by the paper's names
-    assert shapes[1:3] == [("80.00 ± 1.00", "mmp-num", 1), ("\u221210.90", "mmp-num mmp-delta mmp-neg", 1)]
+    # the paper's value under this run's mean (and its spread), Δ beside them
+    assert shapes[1:3] == [("80.00 ± 1.00paper 90.90", "mmp-num", 1), ("\u221210.90", "mmp-num mmp-delta mmp-neg", 1)]
     assert shapes[3] == ("not run", "mmp-status", 2)
-    assert escaped[1] == ("50.00", "mmp-num", 1) and escaped[2] == ("+1.60", "mmp-num mmp-delta mmp-pos", 1)
+    assert escaped[1] == ("50.00paper 48.40", "mmp-num", 1) and escaped[2] == ("+1.60", "mmp-num mmp-delta mmp-pos", 1)
     assert escaped[3] == ("diverged", "mmp-status", 2)
     assert dtd[2] == eurosat[2] == ("0.00", "mmp-num mmp-delta mmp-zero", 1)  # shown as 0.00: neither gain nor loss
-    assert dtd[3:] == [("60.00 ± 2.50", "mmp-num", 1), ("–", "mmp-num mmp-delta", 1)]
-    # the paper's values: a second table, same rows, one column per method
-    paper = _rows(markup, 1)
-    assert [t for t, _, _ in paper[0]] == ["dataset", "CLIP", "PROMPT"]
-    assert [[t for t, _, _ in row[1:]] for row in paper[1:]] == [["90.90", "–"], ["48.40", "–"], ["44.10", "–"], ["48.40", "–"], ["48.40", "–"]]
+    assert dtd[3:] == [("60.00 ± 2.50", "mmp-num", 1), ("–", "mmp-num mmp-delta", 1)]  # no paper value: none shown
+    assert len(list(ET.fromstring(markup).iter("table"))) == 1  # no second table of the paper's values
     root = ET.fromstring(markup)
     assert "".join(root.find("figcaption").itertext()) == "Table 1"
     # the note says what the numbers are: here cells of 1 to 3 runs
     assert "mean ± std over the seeds of each cell (2–3; hover a value for its count) (a cell of one run" in \
         "".join(root.find("p").itertext())
+
+
+def test_a_spread_of_exactly_zero_is_explained():
+    same = ET.fromstring(to_html({"eurosat": {"zs": Cell(50.0, 0.0, 3, 48.4)}}, {"zs": "CLIP"}))
+    assert "".join(same.find(".//td").itertext()) == "50.00 ± 0.00*paper 48.40"
+    assert "* ± 0.00: every seed's run got exactly the same test accuracy" in "".join(same.find("p").itertext())
+    spread = ET.fromstring(to_html({"eurosat": {"zs": Cell(50.0, 0.004, 3, 48.4)}}, {"zs": "CLIP"}))  # shows as 0.00
+    assert "*" not in "".join(spread.find(".//td").itertext()) + "".join(spread.find("p").itertext())
 
 
 def test_table_note_counts_the_runs():
@@ -90,10 +96,13 @@ def test_html_table_of_records():
     sentence = "a sentence long enough to be read as text, not a label"
     rows = _rows(html_table([{"claim": "a < b", "verdict": "supports", "runs": 3},
                              {"claim": sentence, "verdict": "contradicts", "gain": -1.234, "page": Link("p3")}], "Claims"))
-    assert [t for t, _, _ in rows[0]] == ["claim", "verdict", "runs", "gain", "page"]
-    assert rows[1] == [("a < b", "", 1), ("supports", "mmp-verdict mmp-pos", 1), ("3", "mmp-num", 1), ("", "", 1), ("", "", 1)]
-    assert rows[2] == [(sentence, "mmp-text", 1), ("contradicts", "mmp-verdict mmp-neg", 1), ("", "", 1),
+    # the verdict first (a phone shows a wide table's left part), the others in first-seen order
+    assert [t for t, _, _ in rows[0]] == ["verdict", "claim", "runs", "gain", "page"]
+    assert rows[1] == [("supports", "mmp-verdict mmp-pos", 1), ("a < b", "", 1), ("3", "mmp-num", 1), ("", "", 1), ("", "", 1)]
+    assert rows[2] == [("contradicts", "mmp-verdict mmp-neg", 1), (sentence, "mmp-text", 1), ("", "", 1),
                        ("\u22121.23", "mmp-num", 1), ("p3", "", 1)]
+    noted = ET.fromstring(html_table([{"a": 1}], "Caption", note="a: a count"))
+    assert noted.find("figcaption").text == "Caption" and noted.find("p").text == "a: a count"  # the note under the table
     # numbers given as text (an estimate, a change, an exponent) are numbers: right-aligned, one minus sign
     numeric = _rows(html_table([{"a": "-0.084 ± 0.028", "b": "0.080 → 0.065", "c": "1.2e-06", "d": "4+4 prompts"}]))
     assert numeric[1] == [("\u22120.084 ± 0.028", "mmp-num", 1), ("0.080 → 0.065", "mmp-num", 1), ("1.2e\u221206", "mmp-num", 1),
@@ -149,15 +158,21 @@ def test_figure_and_caption():
     shown = figure(fig, "share per group", "3.1", "Fig. 2")
     assert not plt.get_fignums()  # closed: the page shows it once
     root = ET.fromstring(shown._repr_html_())
-    assert root.tag == "figure" and root.find("img").get("src").startswith("data:image/png;base64,")
-    assert base64.b64decode(root.find("img").get("src").split(",", 1)[1]) == shown.png
+    # the image inside a region that scrolls it sideways on a phone (300 px wide: no hint needed)
+    assert root.tag == "figure" and root.find("div").get("class") == "mmp-figure-scroll" and len(root) == 2
+    image = root.find("div/img")
+    assert image.get("src").startswith("data:image/png;base64,") and image.get("alt") == "share per group"
+    assert base64.b64decode(image.get("src").split(",", 1)[1]) == shown.png
     info = png_info(shown.png)
     # drawn at DENSITY image pixels per CSS pixel and shown at its size in figure inches (100 CSS px each)
     assert info["text"][DPI_KEY] == str(CSS_PX_PER_INCH * DENSITY)
-    assert int(root.find("img").get("width")) == info["width"] // DENSITY
-    assert 2.5 * CSS_PX_PER_INCH < int(root.find("img").get("width")) <= 3 * CSS_PX_PER_INCH  # 3 in, cropped tight
+    assert int(image.get("width")) == info["width"] // DENSITY
+    assert 2.5 * CSS_PX_PER_INCH < int(image.get("width")) <= 3 * CSS_PX_PER_INCH  # 3 in, cropped tight
     assert info["text"][SMALLEST_TEXT_KEY] == "6.5"  # the title; blank and hidden text draw nothing
     assert "".join(root.find("figcaption").itertext()) == "Figure 3.1 — share per group (cf. paper Fig. 2)"
+    wide, _ = plt.subplots(figsize=(6, 1))
+    hinted = ET.fromstring(figure(wide, "wide")._repr_html_())  # wider than a phone's column: says it scrolls
+    assert hinted[0].get("class") == "mmp-figure-hint" and "scroll" in hinted[0].text
     only = ET.fromstring(caption("maps < 1")._repr_html_())
     assert only.find("img") is None and "".join(only.find("figcaption").itertext()) == "maps < 1"
 
@@ -206,3 +221,23 @@ def test_every_bar_is_the_one_progress_bar():
     users = [p.relative_to(LIB).as_posix() for p in LIB.rglob("*.py") if p.name != "progress.py"
              and any(line.lstrip().startswith(("import tqdm", "from tqdm")) for line in p.read_text().splitlines())]
     assert users == []
+
+
+def test_view_selector_views_have_alt_text_and_scroll_on_a_phone():
+    def drawn(width: float) -> bytes:
+        fig, ax = plt.subplots(figsize=(width, 1))
+        ax.plot([0, 1])
+        return figure_png(fig)
+
+    narrow, wide = drawn(3), drawn(6)
+    box = view_selector([[narrow, narrow], [narrow, narrow]], [("dataset", ["objects", "land"]), ("image", ["1", "2"])])
+    controls, views = box.children
+    assert "mmp-views" in views._dom_classes  # book/style: kept at its drawn size, scrolled sideways on a phone
+    images = [leaf.value for stack in views.children for leaf in stack.children]
+    assert [re.search(r'alt="([^"]*)"', i).group(1) for i in images] == [
+        f"The view for dataset {d}, image {n}" for d in ("objects", "land") for n in ("1", "2")]
+    assert all(base64.b64decode(re.search(r"base64,([^\"]*)", i).group(1)) == narrow for i in images)
+    assert f'width="{png_info(narrow)["width"] // DENSITY}"' in images[0]  # its drawn width in CSS px
+    # a view wider than a phone's column says that it scrolls, above the views
+    hinted = view_selector([wide, wide], [("dataset", ["objects", "land"])]).children
+    assert len(hinted) == 3 and "scroll the figure sideways" in hinted[1].value

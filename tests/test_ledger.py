@@ -1,6 +1,7 @@
 """The ledger: one row per paper sentence from its operationalisations, with scope, anchors and the paper's numbers."""
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from mmprompts import claims as C
 from mmprompts.claims import CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Estimate
 
-SCOPE = "mini world (mini-clip, world v8, mini recipe)"
+SCOPE = "the mini world (mini-clip on the procedural tasks, version 8; the mini recipe)"
 
 
 def verdict(claim_id, outcome, sentence="numbers"):
@@ -38,11 +39,8 @@ def test_rows_group_operationalisations_of_one_sentence_and_keep_the_page_order(
     assert [r.kind for r in rows] == ["check", "claim", "claim"]
     entropy = rows[1]
     assert len(entropy.parts) == 2 and entropy.outcome == CONTRADICTS and entropy.scope == SCOPE
-    # a sentence with several operationalisations links to its combined box, which lists and links each part
-    assert entropy.anchor == "05_vision_prompts.html#" + C.sentence_anchor(entropy.name)
-    box = entropy._repr_html_()
-    assert f'id="{C.sentence_anchor(entropy.name)}"' in box and 'href="#verdict-scope-cls-entropy"' in box
-    assert box.count("mmp-badge") == 2 and "mmp-contradicts" in box
+    # a sentence of several operationalisations links to its combined box, a sentence of one to that one's box
+    assert entropy.anchor == "05_vision_prompts.html#verdict-scope-entropy-combined"
     assert rows[2].anchor == "03_alignment_contribution.html#verdict-relevancy-category-decreases"
     counts = C.ledger_counts(rows)
     assert counts == {SCOPE: {CONTRADICTS: 1, SUPPORTS: 1}}
@@ -85,13 +83,81 @@ def test_the_ledger_html_links_each_row_to_its_verdict_and_shows_the_paper_numbe
     assert 'href="06_bias_vs_prompts.html#verdict-bias-beats-same-size-prompts"' in page
     assert "On the paper's own numbers" in page and "on the paper: +1.7" in page
     assert page.count("On the paper's own numbers") == 1  # Table 3's count claim has no paper verdict given here
-    assert '<span class="mmp-badge mmp-contradicts">contradicts</span>' in page and SCOPE in page
+    assert '<span class="mmp-badge mmp-contradicts">contradicts</span>' in page
+    # one scope for every row: the ledger page says it once with its counts; two scopes: each row says its own
+    assert SCOPE not in page
+    other = C.sentence_rows([replace(verdict("count.more-prompts-help", SUPPORTS), scope="ViT-B/16, CoOp data"),
+                             verdict("bias.beats-same-size-prompts", CONTRADICTS)])
+    assert "Where this holds: ViT-B/16, CoOp data." in C.ledger_html(other) and SCOPE in C.ledger_html(other)
 
 
-def test_a_verdict_box_carries_its_anchor_label_and_scope():
-    box = verdict("scope.distance", NOT_TESTABLE)._repr_html_()
+def test_a_verdict_box_carries_its_anchor_label_rule_and_scope():
+    v = verdict("scope.distance", NOT_TESTABLE)
+    box = v._repr_html_()
     assert 'id="verdict-scope-distance"' in box and "mmp-not-testable" in box
     assert "W prompt, under both conventions for the prompt keys" in box and SCOPE in box
+    assert f'<span class="mmp-rule-label">Rule:</span> {html.escape(v.claim.rule)}' in box  # the rule with its threshold
+    assert SCOPE not in v.box_html(scope=False)  # a page's strip says it once
+
+
+NOTE = " Not testable on objects (the prompts did not learn: +1.1 ± 2.0 points over CLIP); land (x: −0.3 ± 6.0)."
+LEFT = " Left out, as they did not learn (gain over zero-shot, needs > 0 beyond 2 SE): objects +1.1 ± 2.0, land −0.3 ± 6.0."
+
+
+def test_page_notes_are_the_rules_notes_on_left_out_tasks():
+    sentence = "Rises on 2 of 4 datasets (1.5 ± 0.2)." + NOTE + " Beyond every control."
+    assert C.core.page_notes(sentence) == [NOTE]
+    assert C.core.page_notes("A gap of 1.0 points." + LEFT) == [LEFT]
+    assert C.core.without_notes(sentence, [NOTE]) == "Rises on 2 of 4 datasets (1.5 ± 0.2). Beyond every control."
+    # the rules' own text: a rule given excluded datasets writes a note that page_notes finds
+    ruled = C.decide_direction("relevancy.sos-increases", {"a": Estimate(1, 0.1), "b": Estimate(1, 0.1)}, +1, "x",
+                               excluded={"b": "the prompts did not learn: +0.1 ± 0.3 points over CLIP"})
+    assert C.core.page_notes(ruled.sentence) == [" Not testable on b (the prompts did not learn: +0.1 ± 0.3 points over CLIP)."]
+
+
+def test_page_verdicts_strip_combined_box_and_notes_said_once():
+    parts = [verdict("scope.entropy", SUPPORTS, "Within the margin on 2 of 3." + NOTE),
+             verdict("scope.cls-entropy", CONTRADICTS, "Outside the margin." + NOTE),
+             verdict("relevancy.category-decreases", SUPPORTS, "Falls: −2.5 ± 0.4. More text." + NOTE)]
+    shown = C.PageVerdicts(tuple(parts), "05_vision_prompts")
+    boxes, strip = shown._repr_html_(), shown.strip_html()
+    # the combined box (decided by sentence_outcome) comes before its parts, with the anchor the ledger links to
+    combined = C.sentence_rows(parts)[0]
+    assert boxes.index(f'id="{combined.box_id}"') < boxes.index('id="verdict-scope-entropy"')
+    assert f'mmp-combined mmp-{C.sentence_outcome(combined.parts)[0]} mathjax_process"' in boxes
+    assert boxes.count('class="mmp-verdict ') == 4  # the combined box and the three verdicts
+    # the strip: one line per sentence, its badge, a link to its box, the key result; the notes and scope once
+    assert strip.count("<li>") == 2
+    assert f'<span class="mmp-badge mmp-contradicts">contradicts</span> <a class="mmp-strip-name" href="#{combined.box_id}">' in strip
+    assert "2 operationalisations: 1 supports, 1 contradicts" in strip and "Falls: −2.5 ± 0.4.</span>" in strip
+    assert NOTE.strip() not in boxes and strip.count(NOTE.strip()) == 1 and strip.count(SCOPE) == 1
+    assert SCOPE not in boxes
+
+
+def test_report_fills_in_the_strip_of_the_page_header(monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core import display_functions
+
+    updates = []
+    monkeypatch.setattr("IPython.get_ipython", lambda: InteractiveShell)  # a kernel is running
+    monkeypatch.setattr(display_functions, "display", lambda obj, **kw: updates.append((obj, kw)))
+    C.report("01_zero_shot", [verdict("scope.distance", NOT_TESTABLE)])
+    (obj, kw), = updates
+    assert kw == {"display_id": C.ledger.strip_display_id("01_zero_shot"), "update": True}
+    assert "What this page finds" in obj.data and "#verdict-scope-distance" in obj.data
+
+
+def test_the_book_summary_counts_the_sentences_and_links_them():
+    rows = C.sentence_rows([verdict("mechanism.second-way", CONTRADICTS), verdict("mechanism.second-way-constant", CONTRADICTS),
+                            verdict("mechanism.second-way-text", SUPPORTS), verdict("mechanism.first-way", SUPPORTS),
+                            verdict("bias.beats-same-size-prompts", SUPPORTS), verdict("formulation.identities", SUPPORTS)])
+    summary = C.book_summary_html(rows)
+    assert "3 sentences the paper asserts</b> tested: 2 supports, 1 contradicts, 0 inconclusive, 0 not testable" in summary
+    assert ('<span class="mmp-badge mmp-contradicts">contradicts</span> The paper\'s conclusion' in summary
+            and 'href="executed/02_prompts_in_attention.html#verdict-mechanism-second-way-combined"' in summary)
+    assert 'href="executed/06_bias_vs_prompts.html#verdict-bias-beats-same-size-prompts"' in summary
+    assert summary.count(SCOPE) == 1 and "Check" not in summary  # checks of the implementation are not the paper's
+    assert "Hypothesis 1" not in summary  # a hypothesis the paper rejects is not counted as one it asserts
 
 
 def test_report_stamps_the_scope(monkeypatch, tmp_path):
@@ -105,6 +171,9 @@ def test_rule_numbers_list_every_number_a_verdict_quotes():
     verdict = C.decide_zero_shot_weak({"a": 40.0, "b": 60.0, "c": 58.0}, {"a": 500, "b": 500, "c": 500},
                                       {"a": "eurosat", "b": "imagenet", "c": "caltech101"})
     rows = {r["value"]: r["this build"] for r in C.rule_numbers([verdict])}
-    assert rows["gap"].startswith("\u221219.000 ± ") and rows["shifted_mean"].startswith("+40.000")
-    assert rows["others_mean"].startswith("+59.000")
+    # in a reader's words: no library names, no "+" on a plain mean, 2 decimals at 10 and above
+    assert rows["gap"].startswith("\u221219.00 ± ") and rows["mean, datasets far from web photos"].startswith("40.00 ± ")
+    assert rows["mean, the other datasets"].startswith("59.00")
+    assert C.ledger._reader_label(["left_out", "land"]) == "left out (did not learn): land"
+    assert C.ledger._reader_label(["some_new_key"]) == "some new key"
     assert "\u221219.0" in verdict.sentence and "59.0%" in verdict.sentence  # the sentence quotes what the table shows

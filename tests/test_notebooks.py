@@ -42,7 +42,7 @@ def test_paper_profile_reads_coop_folders(tmp_path):
     assert ('<td>EuroSAT</td><td>EuroSAT</td><td class="mmp-num">4</td><td class="mmp-num">16</td>'
             "<td>a centered satellite photo of {}.</td>") in text
     assert '<td>DTD</td><td>DTD</td><td class="mmp-num">3</td><td class="mmp-num">12</td><td>{} texture.</td>' in text
-    assert '<td class="mmp-num mmp-paper">48.40</td>' in text and '<td class="mmp-num mmp-paper">44.10</td>' in text
+    assert '<span class="mmp-paper-value">paper 48.40</span>' in text and '<span class="mmp-paper-value">paper 44.10</span>' in text
     assert len(list((tmp_path / "cache" / "runs").iterdir())) == 2  # one zero-shot run per dataset, cached
 
 

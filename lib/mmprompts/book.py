@@ -36,8 +36,8 @@ from .storage import cache_root, project_root
 from .variants import recipe_grid, recipe_tasks
 from .worlds import world_tasks
 
-__all__ = ["HTML_MANAGER", "book_runs", "build_book", "execute_notebook", "interrupt_only_running_cells",
-           "notebook_sources", "tag_for_reader", "widget_script"]
+__all__ = ["HTML_MANAGER", "SUMMARY", "book_runs", "build_book", "execute_notebook", "interrupt_only_running_cells",
+           "notebook_sources", "tag_for_reader", "widget_script", "write_summary"]
 
 HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"
 MATHJAX = "mathjax@3.2.2"
@@ -136,6 +136,19 @@ def widget_script(root: Path) -> Path:
     return folder / "embed.js"
 
 
+SUMMARY = "summary.md"  # in book/executed/: the landing page's "what this book found", included by book/intro.md
+
+
+def write_summary(executed: Path) -> Path:
+    """Write the landing page's summary of this build's verdicts (`claims.book_summary_html`, from the
+    verdicts the pages recorded) as raw HTML in a MyST file that book/intro.md includes."""
+    from .claims import book_summary_html, load_verdicts, sentence_rows
+
+    path = executed / SUMMARY
+    path.write_text(book_summary_html(sentence_rows(load_verdicts(executed / "verdicts"))) + "\n", encoding="utf-8")
+    return path
+
+
 def book_runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
     """Every run the book's pages train, listed once so that the build trains them together (one plan of
     groups, both cores busy) before the pages read them; a run a page needs and this list lacks, the
@@ -212,6 +225,7 @@ def build_book(parameters: dict | None = None, html: bool = True, progress: bool
         if lanes > 1:
             os.environ.pop("OMP_NUM_THREADS") if threads is None else os.environ.update(OMP_NUM_THREADS=threads)
     execute(ledger)
+    write_summary(executed)
     unlisted = set(runs_folder.iterdir()) - listed if runs_folder.is_dir() else set()
     if unlisted:
         print(f"note: the pages trained {len(unlisted)} runs that `book_runs` does not list (they trained one page "

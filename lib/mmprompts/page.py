@@ -20,10 +20,11 @@ from typing import Sequence
 
 import yaml
 
+from .claims.ledger import STRIP_PENDING, strip_display_id
 from .paper import DATASET_CITATIONS, dataset_name
 from .profiles import PARAMETERS, Settings, settings
 from .tables import paper_dataset
-from .widgets import css_width, figure_png
+from .widgets import PHONE_COLUMN, css_width, figure_png
 
 __all__ = ["Captioned", "PAPER", "PageHeader", "caption", "dataset_sources", "figure", "page_header", "rerun_command"]
 
@@ -81,10 +82,12 @@ class PageHeader:
                 f"<div>Paper: {PAPER}{where}.</div></div>")
 
     def _ipython_display_(self) -> None:
-        # two outputs: the box (HTML), and the datasets' references as MyST Markdown, whose {cite:p}
-        # roles the book resolves against book/references.bib
+        # three outputs: the page's verdict strip (pending until `claims.report`, at the page's end, updates
+        # it by its display id: nbclient writes the update into this output), the box (HTML), and the
+        # datasets' references as MyST Markdown, whose {cite:p} roles the book resolves against book/references.bib
         from IPython.display import HTML, Markdown, display
 
+        display(HTML(STRIP_PENDING), display_id=strip_display_id(self.notebook))
         display(HTML(self._repr_html_()), Markdown(dataset_sources(self.settings.datasets)))
 
 
@@ -129,9 +132,13 @@ class Captioned:
 
     def _repr_html_(self) -> str:
         image = ""
-        if self.png is not None:  # shown at its drawn size (figure inches), never wider than the page
-            image = (f'<img src="data:image/png;base64,{base64.b64encode(self.png).decode()}" '
-                     f'width="{css_width(self.png)}" alt="{html.escape(self.caption)}"/>')
+        if self.png is not None:  # shown at its drawn size (figure inches), never wider than the page (a phone scrolls it)
+            width = css_width(self.png)
+            hint = ('<div class="mmp-figure-hint">Wider than a phone screen: scroll the figure sideways.</div>'
+                    if width > PHONE_COLUMN else "")
+            image = (f'{hint}<div class="mmp-figure-scroll" role="region" tabindex="0" aria-label="{html.escape(self.caption)}">'
+                     f'<img src="data:image/png;base64,{base64.b64encode(self.png).decode()}" '
+                     f'width="{width}" alt="{html.escape(self.caption)}"/></div>')
         return f'<figure class="mmp-figure">{image}{_figcaption(self.caption, self.number, self.paper)}</figure>'
 
 

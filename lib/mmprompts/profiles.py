@@ -79,7 +79,8 @@ class Settings:
         own = self.recipe != PROFILES[self.profile]["recipe"]
         mini_data = all(d in MINI_TASKS for d in self.datasets)
         if self.model == "mini-clip" and mini_data:
-            return f"mini world (mini-clip, world v{WORLD_VERSION}, {'own' if own else 'mini'} recipe)"
+            return (f"the mini world (mini-clip on the procedural tasks, version {WORLD_VERSION}; "
+                    f"{'this build’s own' if own else 'the mini'} recipe)")
         model = {"ViT-B-16-quickgelu": "ViT-B/16", "ViT-B-16": "ViT-B/16"}.get(self.model, self.model)
         weights = f" ({self.pretrained})" if self.pretrained not in (None, "openai") else ""
         data = "mini-world tasks" if mini_data else "CoOp data"

@@ -303,38 +303,39 @@ def _runs_note(table: dict[str, dict]) -> str:
 
 
 def to_html(table: dict[str, dict], columns: dict, caption: str = "") -> str:
-    """The table as HTML: per column this run's mean ± std and Δ = this run − paper; the paper's values
-    in a second table that opens on a click (and in each Δ's tooltip).
+    """The table as HTML: per column this run's mean, its ± std over seeds and the paper's value under it
+    (small, grey), and Δ = this run − paper beside it.
 
     A cell that is None shows "not run"; a FailedCell (or a string such as "diverged") shows as a status.
-    Mini tasks name the paper's dataset they are compared with."""
+    Mini tasks name the paper's dataset they are compared with. A spread of exactly 0 over several
+    seeds is marked and explained in the note under the table."""
     head = "".join(f'<th colspan="2" scope="colgroup">{_html(label)}</th>' for label in columns.values())
-    sub = '<th scope="col">this run</th><th scope="col">Δ</th>' * len(columns)
-    body, paper_body = [], []
+    sub = '<th scope="col">this run<br/><span class="mmp-muted">(paper)</span></th><th scope="col">Δ</th>' * len(columns)
+    body, zero_spread = [], False
     for dataset, row in table.items():
-        cells, papers = [_row_name(dataset)], [_row_name(dataset)]
+        cells = [_row_name(dataset)]
         for key in columns:
             cell = row.get(key)
             paper = getattr(cell, "paper", None)
-            papers.append(f'<td class="mmp-num mmp-paper">{_fmt(paper)}</td>')
+            paper_value = f'<span class="mmp-paper-value">paper {_fmt(paper)}</span>' if paper is not None else ""
             if not isinstance(cell, Cell):
-                cells.append(f'<td colspan="2" class="mmp-status">{html.escape("not run" if cell is None else str(cell))}</td>')
+                status = html.escape("not run" if cell is None else str(cell))
+                cells.append(f'<td colspan="2" class="mmp-status">{status}{paper_value}</td>')
                 continue
-            spread = f'<span class="mmp-std"> ± {cell.std:.2f}</span>' if cell.runs > 1 else ""
+            exact = cell.runs > 1 and cell.std == 0
+            zero_spread |= exact
+            spread = (f'<span class="mmp-std"> ± {cell.std:.2f}{"*" if exact else ""}</span>' if cell.runs > 1 else "")
             runs = f"{cell.runs} run" + ("s" if cell.runs > 1 else "")
-            cells.append(f'<td class="mmp-num" title="{runs}">{cell.mean:.2f}{spread}</td>' + _delta_cell(cell))
+            cells.append(f'<td class="mmp-num" title="{runs}">{cell.mean:.2f}{spread}{paper_value}</td>' + _delta_cell(cell))
         body.append("<tr>" + "".join(cells) + "</tr>")
-        paper_body.append("<tr>" + "".join(papers) + "</tr>")
     results = (f'<table class="mmp-table mmp-results"><thead><tr><th rowspan="2" scope="col">dataset</th>{head}</tr>'
                f"<tr>{sub}</tr></thead><tbody>{''.join(body)}</tbody></table>")
-    note = (f'<p class="mmp-table-note">{_runs_note(table)} Δ = this run − the paper: '
-            '<span class="mmp-pos">blue</span> above it, <span class="mmp-neg">orange</span> below.</p>')
-    paper_head = "".join(f'<th scope="col">{_html(label)}</th>' for label in columns.values())
-    paper_table = (f'<table class="mmp-table"><thead><tr><th scope="col">dataset</th>{paper_head}</tr></thead>'
-                   f"<tbody>{''.join(paper_body)}</tbody></table>")
-    paper = (f'<details class="mmp-paper-values"><summary>The paper\'s values</summary>'
-             f"{_block('', paper_table)}</details>")
-    return _block(caption, results, note + paper)
+    exact = (" * ± 0.00: every seed's run got exactly the same test accuracy (the same number of test images "
+             "right), not a rounding." if zero_spread else "")
+    note = (f'<p class="mmp-table-note">{_runs_note(table)} Under it, in grey, the paper\'s value; Δ = this run − '
+            'the paper: <span class="mmp-pos">blue</span> above it, <span class="mmp-neg">orange</span> below.'
+            f"{exact}</p>")
+    return _block(caption, results, note)
 
 
 # The verdicts a claims table may give, and the style of each (blue / orange survive colour-blindness;
@@ -354,13 +355,18 @@ class HTMLText(str):
         return str(self)
 
 
-def html_table(rows: Sequence[dict], caption: str = "") -> HTMLText:
+def html_table(rows: Sequence[dict], caption: str = "", note: str = "") -> HTMLText:
     """Any list of records as an HTML table (e.g. a page's claims: claim, where, numbers, verdict, page);
-    columns in first-seen key order, numbers right-aligned. A cell's last line displays it.
+    columns in first-seen key order, numbers right-aligned. A cell's last line displays it. `caption`:
+    what the table is, in a line or two; `note`: its definitions, in small type under it.
 
-    A "verdict" column must hold one of VERDICTS and is coloured by it. Values are escaped
-    unless they declare themselves HTML (`__html__`), e.g. a link to a page."""
+    A "verdict" column must hold one of VERDICTS, is coloured by it and comes first (so that a phone,
+    which shows the table's left part, shows the verdict). Values are escaped unless they declare
+    themselves HTML (`__html__`), e.g. a link to a page."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
+    if "verdict" in columns:
+        columns.remove("verdict")
+        columns.insert(0, "verdict")
     head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in columns)
     body = []
     for row in rows:
@@ -381,8 +387,9 @@ def html_table(rows: Sequence[dict], caption: str = "") -> HTMLText:
                 wide = ' class="mmp-text"' if len(str(value)) > _LONG_TEXT else ""
                 cells.append(f"<td{wide}>{_html(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
+    after = f'<p class="mmp-table-note">{html.escape(note)}</p>' if note else ""
     return HTMLText(_block(caption, f'<table class="mmp-table"><thead><tr>{head}</tr></thead>'
-                                    f'<tbody>{"".join(body)}</tbody></table>'))
+                                    f'<tbody>{"".join(body)}</tbody></table>', after))
 
 
 @dataclass(frozen=True)

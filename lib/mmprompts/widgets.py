@@ -12,6 +12,8 @@ test can check how large that text is where the page shows it.
 """
 from __future__ import annotations
 
+import base64
+import html
 import io
 import struct
 from typing import Sequence
@@ -20,7 +22,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.text import Text
 
-__all__ = ["CSS_PX_PER_INCH", "DENSITY", "DPI_KEY", "SMALLEST_TEXT_KEY", "css_width", "figure_png", "png_info", "smallest_text",
+__all__ = ["CSS_PX_PER_INCH", "DENSITY", "DPI_KEY", "PHONE_COLUMN", "SMALLEST_TEXT_KEY", "css_width", "figure_png", "png_info", "smallest_text",
            "view_selector"]
 
 CSS_PX_PER_INCH = 100  # a figure drawn 6.8 in wide fills the book's text column (about 690 CSS px at 1280 px)
@@ -70,25 +72,39 @@ def css_width(png: bytes) -> int:
     return int(info["width"] * CSS_PX_PER_INCH / dpi)  # rounded down: never below `DENSITY` pixels per CSS pixel
 
 
+PHONE_COLUMN = 360  # CSS px: the text column of a 390-px phone; a view wider than this scrolls sideways there
+
+
+def _view(png: bytes, alt: str) -> widgets.HTML:
+    """One precomputed view: the PNG as an <img> at its drawn size, with its alt text (an ipywidgets Image has none)."""
+    return widgets.HTML(f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" width="{css_width(png)}" '
+                        f'style="max-width: 100%; height: auto" alt="{html.escape(alt)}"/>')
+
+
 def view_selector(views: Sequence, axes: Sequence[tuple[str, Sequence[str]]], slider: Sequence[bool] | None = None) -> widgets.VBox:
     """Controls over nested lists of PNG bytes (from `figure_png`): views[i][j]... is shown for axis values (i, j, ...).
 
     axes: (name, labels) per nesting level. `slider[k]` picks a slider (ordered values, e.g.
     layers) or a dropdown (categories) for axis k; default: slider when an axis has > 2 values.
     The controls wrap onto new lines on a narrow screen; each view is shown at its drawn size,
-    never wider than the page.
+    never wider than the column, except on a phone, where it keeps its drawn size and scrolls sideways
+    (book/style/mmprompts.css: class `mmp-views`). Each view's alt text names its axis values.
     """
     slider = slider or [len(labels) > 2 for _, labels in axes]
     stacks: list[list[widgets.Stack]] = [[] for _ in axes]
 
-    def build(node, depth: int):
+    widest = 0
+
+    def build(node, depth: int, path: tuple[str, ...] = ()):
+        nonlocal widest
         if depth == len(axes):
-            return widgets.Image(value=node, format="png", width=str(css_width(node)),
-                                 layout=widgets.Layout(max_width="100%", height="auto"))
+            widest = max(widest, css_width(node))
+            return _view(node, "The view for " + ", ".join(f"{name} {label}" for (name, _), label in zip(axes, path)))
         name, labels = axes[depth]
         if len(node) != len(labels):
             raise ValueError(f"axis {name!r} has {len(labels)} labels but {len(node)} views")
-        stack = widgets.Stack([build(child, depth + 1) for child in node], selected_index=0)
+        stack = widgets.Stack([build(child, depth + 1, (*path, label)) for child, label in zip(node, labels)],
+                              selected_index=0)
         stacks[depth].append(stack)
         return stack
 
@@ -102,4 +118,7 @@ def view_selector(views: Sequence, axes: Sequence[tuple[str, Sequence[str]]], sl
         for stack in stacks[depth]:
             widgets.jslink((control, "index"), (stack, "selected_index"))
         controls.append(control)
-    return widgets.VBox([widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap", gap="0.3em 1em")), root])
+    root.add_class("mmp-views")
+    hint = ([widgets.HTML('<div class="mmp-figure-hint">Wider than a phone screen: scroll the figure sideways.</div>')]
+            if widest > PHONE_COLUMN else [])
+    return widgets.VBox([widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap", gap="0.3em 1em")), *hint, root])

@@ -81,6 +81,72 @@ _FACTS = """() => {
 }"""
 
 
+# What the reader-facing tests read, once the page has rendered: the verdict strip and where its links
+# land; the reader text (code cells, the settings box, code blocks and typeset math left out); every text
+# of the book's own elements (verdicts, tables, captions, ledger, summary) with its colour against the
+# background it shows on; every figure image as shown, and whether it is cut without a scroll cue.
+_READER = r"""() => {
+  const main = document.querySelector('main') || document.body;
+  const column = (document.querySelector('.bd-main') || main).getBoundingClientRect();
+  const strips = Array.from(main.querySelectorAll('.mmp-strip')).map(strip => ({
+    pending: strip.classList.contains('mmp-strip-pending'),
+    lines: Array.from(strip.querySelectorAll('li')).map(li => {
+      const link = li.querySelector('a'), badge = li.querySelector('.mmp-badge');
+      const target = link ? document.getElementById(decodeURIComponent(link.getAttribute('href').slice(1))) : null;
+      const outcome = target ? target.querySelector('.mmp-outcome') : null;
+      return {text: li.innerText.slice(0, 100), badge: badge ? badge.textContent.trim() : null,
+              target: target ? target.id : null, target_outcome: outcome ? outcome.textContent.trim() : null};
+    })}));
+  const skip = 'div.cell_input, .mmp-settings, pre, mjx-container, script, style, .headerlink';
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  const words = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.parentElement && !node.parentElement.closest(skip)) words.push(node.textContent);
+  }
+  const parse = c => { const m = /rgba?\(([^)]+)\)/.exec(c); if (!m) return null;
+    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const blend = (top, base) => base.map((v, i) => top[i] * top[3] + v * (1 - top[3]));
+  const background = el => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    return layers.reverse().reduce((base, c) => blend(c, base), [255, 255, 255]);
+  };
+  const lum = rgb => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(rgb[0]) + 0.7152 * f(rgb[1]) + 0.0722 * f(rgb[2]); };
+  const own = '.mmp-verdict, .mmp-strip, .mmp-ledger, .mmp-summary, .mmp-table-block, figure.mmp-figure figcaption, table';
+  const low = [];
+  for (const el of main.querySelectorAll(`:is(${own}), :is(${own}) *`)) {
+    if (el.closest('mjx-container') || !el.getClientRects().length) continue;
+    const text = Array.from(el.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+    if (!text) continue;
+    const back = background(el), fore = blend(parse(getComputedStyle(el).color), back);
+    const [a, b] = [lum(fore), lum(back)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < 4.5) low.push({text: text.slice(0, 60), ratio: Math.round(ratio * 100) / 100,
+                               color: getComputedStyle(el).color, background: back.map(Math.round).join(',')});
+  }
+  const scroller = el => {
+    for (let e = el.parentElement; e && e !== main.parentElement; e = e.parentElement) {
+      const style = getComputedStyle(e);
+      if (/(auto|scroll)/.test(style.overflowX) && e.scrollWidth > e.clientWidth + 1) return e;
+    }
+    return null;
+  };
+  const figures = Array.from(main.querySelectorAll('img')).filter(i => i.getBoundingClientRect().width > 0).map(i => {
+    const rect = i.getBoundingClientRect(), box = scroller(i);
+    return {name: (i.closest('.cell_output') || i).innerText.slice(0, 60) || i.alt, alt: i.alt || '',
+            fits: rect.left >= column.left - 1 && rect.right <= column.right + 1,
+            scrollbar: box ? box.offsetHeight - box.clientHeight : 0,
+            scroller_fits: box ? box.getBoundingClientRect().right <= column.right + 1 : false};
+  });
+  return {strips, words: words.join(' '), low_contrast: low, figures};
+}"""
+DARK = """() => { document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark'; }"""
+
+
 @pytest.fixture(scope="module")
 def visit(server, open_page):
     """visit(path, viewport) -> facts of the page at that size (loaded and screenshotted once each),
@@ -97,10 +163,15 @@ def visit(server, open_page):
             page.goto(f"{server}/{path}", wait_until="networkidle")
             page.wait_for_timeout(500)  # the widget manager renders after the load event
             # the facts before the screenshot: Playwright hides the scroll bars while it takes one
-            facts = page.evaluate(_FACTS)
+            facts = dict(page.evaluate(_FACTS), reader=page.evaluate(_READER))
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             name = path.replace("/", "__").removesuffix(".html") + f"-{viewport['width']}.png"
             page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+            # the same page after the header's theme switch (what its button sets)
+            page.evaluate(DARK)
+            page.wait_for_timeout(200)
+            facts["dark"] = page.evaluate(_READER)
+            page.screenshot(path=str(SCREENSHOTS / name.replace(".png", "-dark.png")), full_page=True)
             seen[key] = dict(facts, failed=failed, remote=remote, errors=errors,
                              download=page.evaluate("() => Array.from(document.querySelectorAll('a[href$=\".ipynb\"]'))"
                                                     ".map(a => a.href)"))
@@ -237,3 +308,55 @@ def test_one_search_box_and_a_favicon(visit, path):
     facts = visit(path)
     assert facts["search_boxes"] == 1
     assert facts["favicon"] and not facts["failed"]
+
+
+# ------------------------------------------------------------------ for a reader in a hurry
+# A library's name in reader text: snake_case words, the package's modules, its files.
+IDENTIFIER = re.compile(r"(?<![\w/.:-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/]|\.\w)|\bmmprompts\.[a-z_]+|\b[\w-]+\.(?:jsonl|pt|py)\b")
+VERDICT_PAGES = [p for p in NOTEBOOK_PAGES if re.search(r"/0[1-7]_", p)]
+
+
+def test_identifier_rule():
+    text = "on `analysis_images` test images, from log.jsonl (mmprompts.claims.positive); objects, land-novel, 4+4, e.g. x."
+    assert IDENTIFIER.findall(text) == ["analysis_images", "log.jsonl", "mmprompts.claims"]
+    assert not IDENTIFIER.findall("https://arxiv.org/abs/a_b and Z_in, ViT-B/16, page_2.html#x")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+@pytest.mark.parametrize("path", PAGES)
+def test_no_library_identifiers_in_reader_text(visit, path, viewport):
+    found = IDENTIFIER.findall(visit(path, viewport)["reader"]["words"])
+    assert not found, f"library names in the text a reader reads: {sorted(set(found))}"
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+@pytest.mark.parametrize("path", VERDICT_PAGES)
+def test_verdict_strip_links_land_on_boxes_whose_badge_matches(visit, path, viewport):
+    strips = visit(path, viewport)["reader"]["strips"]
+    assert len(strips) == 1 and not strips[0]["pending"] and strips[0]["lines"], strips
+    for line in strips[0]["lines"]:
+        assert line["target"], f"the link of {line['text']!r} lands on no box"
+        assert line["badge"] == line["target_outcome"], line
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+@pytest.mark.parametrize("path", PAGES)
+def test_verdicts_and_tables_have_contrast(visit, path, viewport, mode):
+    facts = visit(path, viewport)
+    low = (facts["reader"] if mode == "light" else facts["dark"])["low_contrast"]
+    assert not low, f"{len(low)} texts under 4.5:1 in {mode} mode, e.g. {low[:3]}"
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+@pytest.mark.parametrize("path", NOTEBOOK_PAGES)
+def test_figures_are_readable_and_never_cut_without_a_cue(visit, path, viewport):
+    facts = visit(path, viewport)
+    for image in facts["images"]:  # the smallest text as shown: its points, at the figure's inches as shown
+        text = png_info(base64.b64decode(image["src"].split(",", 1)[1]))["text"]
+        smallest = float(text[SMALLEST_TEXT_KEY]) / 72 * image["shown"] / (image["natural"] / float(text[DPI_KEY]))
+        assert smallest >= SMALLEST_TEXT_PX, f"{image['name']}: smallest text {smallest:.1f} CSS px at {viewport['width']} px"
+    for figure in facts["reader"]["figures"]:
+        assert figure["alt"].strip(), f"{figure['name']}: no alt text"
+        if not figure["fits"]:
+            assert figure["scrollbar"] > 0 and figure["scroller_fits"], figure

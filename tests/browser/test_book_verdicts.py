@@ -4,7 +4,7 @@ A verdict sentence (`mmprompts.claims`) quotes this build's numbers; each decima
 must be, as printed, the rounding of a number in one of the page's tables (a reader checks a
 verdict against the tables above it). Not checked: integers (counts of datasets, depths, seeds),
 the paper's own numbers (after "paper"), and a rule's boundaries (after ≤, ≥, <, >, "tolerance",
-"beyond", "up to" a 'slight').
+"beyond", "up to" a 'slight'; and the box's "Rule:" line, which states them).
 
 Runs when MMPROMPTS_BOOK_HTML names a built book.
 """
@@ -26,11 +26,11 @@ _PLAIN = str.maketrans("\u2212⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "--0123456789")
 # what comes right before a number that is not this build's measurement
 NOT_MEASURED = re.compile(r"(paper[^.;)]*|[≤≥<>]\s*|tolerance\s*|beyond\s*|'slight' up to\s*|(Sec|Fig|App)\.\s*|Table\s*)$")
 
-# The sentence of each verdict box (its outcome, place and quotation removed), and the page's tables' text.
+# The sentence of each verdict box (its outcome, place, quotation and rule removed), and the page's tables' text.
 _TEXTS = """() => {
   const sentences = Array.from(document.querySelectorAll('div.mmp-verdict')).map(box => {
     const copy = box.cloneNode(true);
-    copy.querySelectorAll('.mmp-outcome, .mmp-where, q').forEach(el => el.remove());
+    copy.querySelectorAll('.mmp-outcome, .mmp-where, q, .mmp-rule').forEach(el => el.remove());
     return copy.textContent.trim();
   });
   const tables = Array.from(document.querySelectorAll('main table'))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Mapping, Sequence
@@ -97,7 +98,7 @@ class Verdict:
     sentence: str
     numbers: dict = field(default_factory=dict)
     # Where the verdict holds: the model, data and recipe it was computed on (`Settings.scope`),
-    # e.g. "mini world (mini-clip, world v8, mini recipe)" or "ViT-B/16, CoOp data"; stamped by `report`.
+    # e.g. "the mini world (mini-clip on the procedural tasks, version 8; the mini recipe)" or "ViT-B/16, CoOp data"; stamped by `report`.
     scope: str = ""
 
     def to_json(self) -> dict:
@@ -115,15 +116,44 @@ class Verdict:
         return f"**{self.outcome.capitalize()}**{scope} ({self.claim.where}: {what}). {self.sentence}"
 
     def _repr_html_(self) -> str:
+        return self.box_html()
+
+    def box_html(self, omit: Sequence[str] = (), scope: bool = True) -> str:
+        """The verdict box: the outcome, the claim (its name, where the paper says it, its words), the
+        decision with this run's numbers, and the rule with its threshold. `omit`: notes of the decision
+        sentence that the page says once for all its verdicts (`page_notes`); `scope`: whether the box
+        says where it holds (a page's verdict strip says it once)."""
         what = (f"<q>{html.escape(self.claim.quote)}</q>" if self.claim.kind == "claim"
                 else f"check of this implementation: {html.escape(self.claim.quote)}")
-        label = f'<span class="mmp-label">{html.escape(self.claim.label)}:</span> ' if self.claim.label else ""
-        scope = f'<br><span class="mmp-scope">Where this holds: {html.escape(self.scope)}</span>' if self.scope else ""
+        sentence = without_notes(self.sentence, omit)
+        name = f'<span class="mmp-label">{html.escape(self.claim.name)}</span> ' if self.claim.sentence or self.claim.label else ""
+        held = (f'<div class="mmp-scope">Where this holds: {html.escape(self.scope)}</div>'
+                if self.scope and scope else "")
         # mathjax_process: the page typesets the TeX of claims.text (t_SOS, …) inside the box
         return (f'<div class="mmp-verdict mmp-{self.outcome.replace(" ", "-")} mathjax_process" '
-                f'id="{verdict_anchor(self.claim.id)}"><span class="mmp-outcome">{self.outcome}</span> '
-                f'<span class="mmp-where">{html.escape(self.claim.where)}</span> {what}<br>{label}'
-                f'{html.escape(self.sentence)}{scope}</div>')
+                f'id="{verdict_anchor(self.claim.id)}"><div class="mmp-verdict-head"><span class="mmp-outcome">'
+                f'{self.outcome}</span> {name}<span class="mmp-where">{html.escape(self.claim.where)}</span></div>'
+                f'<div class="mmp-claim">{what}</div>'
+                f'<div class="mmp-decision">{html.escape(sentence)}</div>'
+                f'<div class="mmp-rule"><span class="mmp-rule-label">Rule:</span> {html.escape(self.claim.rule)}</div>'
+                f'{held}</div>')
+
+
+# The notes a rule appends to its sentence about the tasks it left out (rules._testable, rules._left_out):
+# identical on every verdict of a page, so the page's verdict strip says them once.
+_PAGE_NOTES = re.compile(r" Not testable on .*?\)\.(?=\s|$)| Left out, as they did not learn \(.*?\): .*?\.(?=\s|$)")
+
+
+def page_notes(sentence: str) -> list[str]:
+    """The notes on left-out tasks in a verdict sentence, each with its leading space, in order."""
+    return _PAGE_NOTES.findall(sentence)
+
+
+def without_notes(sentence: str, notes: Sequence[str]) -> str:
+    """The sentence with these notes (`page_notes`, said elsewhere once) taken out."""
+    for note in notes:
+        sentence = sentence.replace(note, "")
+    return sentence.strip()
 
 
 def verdict_anchor(claim_id: str) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from ..storage import atomic_write_text, project_root
-from .core import CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, Z, Verdict, verdict_anchor
+from .core import CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Verdict, page_notes, verdict_anchor, without_notes
 
 
 VERDICTS_ENV = "MMPROMPTS_VERDICTS"
@@ -38,48 +39,150 @@ def load_verdicts(folder: Path | None = None) -> list[Verdict]:
 
 @dataclass(frozen=True)
 class PageVerdicts:
-    """What a page concludes: its verdicts, one box each."""
+    """What a page concludes: per paper sentence with several operationalisations a combined box
+    (`sentence_outcome`), then one box per verdict; and the page's verdict strip (`strip_html`),
+    which the page header shows at the top and `report` fills in."""
 
     verdicts: tuple[Verdict, ...]
+    page: str = ""
 
     def _repr_html_(self) -> str:
-        return "".join(v._repr_html_() for v in self.verdicts)
+        notes = shared_notes(self.verdicts)
+        out = []
+        for row in sentence_rows(self.verdicts):
+            boxes = "".join(v.box_html(omit=notes, scope=False) for v in row.parts)
+            if len(row.parts) > 1:
+                out.append(_combined_box(row) + f'<div class="mmp-verdict-parts">{boxes}</div>')
+            else:
+                out.append(boxes)
+        return "".join(out)
 
     def _repr_markdown_(self) -> str:
         return "\n\n".join(v._repr_markdown_() for v in self.verdicts)
 
+    def strip_html(self) -> str:
+        """One line per paper sentence (and check): its verdict, its short name linking to its box below,
+        and the key result; then, once for the page, where the verdicts hold and the tasks left out."""
+        lines = []
+        for row in sentence_rows(self.verdicts):
+            lines.append(f'<li>{_badge(row.outcome)} <a class="mmp-strip-name" href="#{row.box_id}">'
+                         f'{html.escape(row.name)}</a> <span class="mmp-strip-key">{html.escape(_key_result(row))}'
+                         f"</span></li>")
+        scope = "; ".join(dict.fromkeys(v.scope for v in self.verdicts if v.scope))
+        held = f"Where these verdicts hold: {html.escape(scope)}." if scope else ""
+        notes = " ".join(html.escape(n.strip()) for n in shared_notes(self.verdicts))
+        return (f'<div class="mmp-strip" role="region" aria-label="The verdicts of this page">'
+                f'<div class="mmp-strip-title">What this page finds</div><ul>{"".join(lines)}</ul>'
+                + (f'<div class="mmp-strip-scope">{held} {notes}</div>' if held or notes else "") + "</div>")
+
+
+STRIP_PENDING = ('<div class="mmp-strip mmp-strip-pending" role="region" aria-label="The verdicts of this page">'
+                 '<div class="mmp-strip-title">What this page finds</div><p>The verdicts appear here when the page '
+                 "has run to its end (they are computed in its last section).</p></div>")
+
+
+def strip_display_id(page: str) -> str:
+    """The display id of a page's verdict strip: shown pending by the page header, filled in by `report`."""
+    return f"mmp-verdict-strip-{page}"
+
+
+def shared_notes(verdicts: Sequence[Verdict]) -> list[str]:
+    """The notes on left-out tasks (`core.page_notes`) that recur in several of these verdicts: said once."""
+    counts = Counter(note for v in verdicts for note in dict.fromkeys(page_notes(v.sentence)))
+    return [note for note, n in counts.items() if n > 1]
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    first = re.split(r"(?<=[.;])\s+(?=[A-Z(])", text.strip(), maxsplit=1)[0]
+    return first if len(first) <= limit else first[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def _key_result(row: "SentenceRow") -> str:
+    if len(row.parts) == 1:
+        return _first_sentence(row.parts[0].sentence)
+    counts = Counter(v.outcome for v in row.parts)
+    return (f"{len(row.parts)} operationalisations: "
+            + ", ".join(f"{n} {outcome}" for outcome, n in counts.most_common()))
+
+
+def _combined_box(row: "SentenceRow") -> str:
+    first = row.parts[0].claim
+    what = (f"<q>{html.escape(first.quote)}</q>" if row.kind == "claim"
+            else f"check of this implementation: {html.escape(first.quote)}")
+    listed = "; ".join(f"{_label(v)}: {v.outcome}" for v in row.parts)
+    decision = row.why or f"Its operationalisations agree ({listed})."
+    # mathjax_process: the page typesets the TeX of the paper's words (x_i, …)
+    return (f'<div class="mmp-verdict mmp-combined mmp-{row.outcome.replace(" ", "-")} mathjax_process" id="{row.box_id}">'
+            f'<div class="mmp-verdict-head"><span class="mmp-outcome">{row.outcome}</span> '
+            f'<span class="mmp-label">{html.escape(row.name)}</span> <span class="mmp-where">{html.escape(first.where)}'
+            f'</span></div><div class="mmp-claim">{what}</div><div class="mmp-decision">The sentence\'s verdict, '
+            f"combined from its {len(row.parts)} operationalisations below: {html.escape(decision)}</div></div>")
+
+
+# What a rule's recorded numbers (`Verdict.numbers`, named by the rules) are, in a reader's words;
+# a name not listed reads with its underscores as spaces.
+NUMBER_LABELS = {
+    "gap": "gap", "gain": "gain", "margin": "margin", "total": "total rise", "target": "target",
+    "shifted_mean": "mean, datasets far from web photos", "others_mean": "mean, the other datasets",
+    "slope_first": "rise per block, first half of the depths", "slope_second": "rise per block, second half",
+    "spread_ratio": "seed spread above / below the threshold", "saturation_many": "saturation, many classes",
+    "saturation_few": "saturation, few classes", "near_best": "near the best", "beaten_by": "beaten by",
+    "left_out": "left out (did not learn)", "max_error": "largest error", "per_block": "per block",
+    "versus_controls": "against the controls", "failed_above": "failed runs above", "failed_below": "failed runs at or below",
+}
+
+
+def _reader_label(path: Sequence[str]) -> str:
+    words = [NUMBER_LABELS.get(part, part.replace("_", " ")) for part in path]
+    return words[0] + (": " + " / ".join(words[1:]) if len(words) > 1 else "")
+
+
+def _shown(value: float, like: float | None = None) -> str:
+    """A value as the table shows it: 3 decimals when `like` (default: the value) is under 1 in size, else 2
+    (at least the verdict sentence's); a mean's ± takes the mean's decimals."""
+    return f"{value:.3f}" if abs(value if like is None else like) < 1 else f"{value:.2f}"
+
 
 def rule_numbers(verdicts: Iterable[Verdict], depth: int = 2) -> list[dict]:
     """Table rows of the numbers each verdict's rule read (`Verdict.numbers`): one row per measured value
-    (a number, or an estimate as mean ± 2 SE), named by its path (e.g. "slope_first", "gains / land"), with
-    more digits than the sentence prints, so a reader finds every number a verdict quotes on its page."""
+    (a number, or an estimate as mean ± 2 SE), named in a reader's words by its path (`NUMBER_LABELS`, e.g.
+    "left out (did not learn): land"), with at least as many digits as the sentence prints, so a reader
+    finds every number a verdict quotes on its page."""
     rows = []
     for v in verdicts:
+        name = v.claim.label or v.claim.sentence or v.claim.id
+
         def visit(value, path):
             if isinstance(value, Mapping) and {"mean", "se", "n"} <= set(value):
                 mean, se = value["mean"], value["se"]
-                shown = f"{mean:+.3f} ± {Z * se:.3f}" if se else f"{mean:+.3f}"
-                rows.append({"claim": v.claim.label or v.claim.sentence or v.claim.id, "value": " / ".join(path),
-                             "this build": shown.replace("-", "\u2212")})
+                shown = f"{_shown(mean)} ± {_shown(Z * se, like=mean)}" if se else _shown(mean)
+                rows.append({"claim": name, "value": _reader_label(path), "this build": shown.replace("-", "\u2212")})
             elif isinstance(value, Mapping) and len(path) < depth:
                 for key, inner in value.items():
                     visit(inner, [*path, str(key)])
             elif isinstance(value, float) and not isinstance(value, bool):
-                rows.append({"claim": v.claim.label or v.claim.sentence or v.claim.id, "value": " / ".join(path),
-                             "this build": f"{value:.4g}".replace("-", "\u2212")})
+                rows.append({"claim": name, "value": _reader_label(path), "this build": f"{value:.4g}".replace("-", "\u2212")})
         for key, value in v.numbers.items():
             visit(value, [key])
     return rows
 
 
 def report(page: str, verdicts: Sequence[Verdict], scope: str = "") -> PageVerdicts:
-    """A page's conclusion: shown under the cell, and recorded for the ledger when the book is
-    being built ($MMPROMPTS_VERDICTS set), so a page run on its own writes nothing. `scope` (the
+    """A page's conclusion: shown under the cell, summed up in the verdict strip at the top of the page
+    (the page header's pending strip, updated by its display id), and recorded for the ledger when the
+    book is being built ($MMPROMPTS_VERDICTS set), so a page run on its own writes nothing. `scope` (the
     page's `Settings.scope`) says where the verdicts hold; it is stamped on each."""
     verdicts = [replace(v, scope=scope) if scope else v for v in verdicts]
     if os.environ.get(VERDICTS_ENV):
         record_verdicts(page, verdicts)
-    return PageVerdicts(tuple(verdicts))
+    shown = PageVerdicts(tuple(verdicts), page)
+    from IPython import get_ipython
+
+    if get_ipython() is not None:  # in a kernel: nbclient writes the update into the header's output
+        from IPython.display import HTML, update_display
+
+        update_display(HTML(shown.strip_html()), display_id=strip_display_id(page))
+    return shown
 
 
 # The book's pages follow the paper's sections: the ledger groups its rows by them.
@@ -111,29 +214,15 @@ class SentenceRow:
         return "; ".join(dict.fromkeys(v.scope for v in self.parts if v.scope))
 
     @property
+    def box_id(self) -> str:
+        """The id of the box that shows this sentence's verdict on its page: the combined box when it has
+        several operationalisations, else its one verdict's box."""
+        anchor = verdict_anchor(self.parts[0].claim.id)
+        return anchor + "-combined" if len(self.parts) > 1 else anchor
+
+    @property
     def anchor(self) -> str:
-        """Where the ledger links: the sentence's combined box when it has several operationalisations, else
-        its one verdict box."""
-        target = sentence_anchor(self.name) if len(self.parts) > 1 else verdict_anchor(self.parts[0].claim.id)
-        return f"{self.page}.html#{target}"
-
-    def _repr_html_(self) -> str:
-        """The sentence's combined verdict box: its outcome, why, and each operationalisation's badge linking
-        to its own box."""
-        first = self.parts[0].claim
-        items = "".join(f'<li>{_badge(v.outcome)} <a href="#{verdict_anchor(v.claim.id)}">{html.escape(_label(v))}</a></li>'
-                        for v in self.parts)
-        why = f"<br>{html.escape(self.why)}" if self.why else ""
-        return (f'<div class="mmp-verdict mmp-{self.outcome.replace(" ", "-")} mathjax_process" '
-                f'id="{sentence_anchor(self.name)}"><span class="mmp-outcome">{self.outcome}</span> '
-                f'<span class="mmp-where">{html.escape(first.where)}</span> <q>{html.escape(first.quote)}</q>'
-                f'<br><span class="mmp-label">One verdict for the sentence, from its {len(self.parts)} readings or '
-                f'parts:</span>{why}<ul class="mmp-ledger-parts">{items}</ul></div>')
-
-
-def sentence_anchor(name: str) -> str:
-    """The HTML id of a sentence's combined verdict box on its page."""
-    return "sentence-" + "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+        return f"{self.page}.html#{self.box_id}"
 
 
 def sentence_outcome(parts: Sequence[Verdict]) -> tuple[str, str]:
@@ -193,14 +282,19 @@ def ledger_html(rows: Sequence[SentenceRow], paper: Mapping[str, Verdict] | None
     paper's words, each operationalisation's verdict and this build's numbers, and the same rule run
     on the paper's own numbers (`paper`, by claim id) where the paper published them."""
     paper = paper or {}
-    out = ['<div class="mmp-ledger">']
+    # one scope for every row: not repeated on each (the ledger page says it with its counts, per scope)
+    scopes = list(dict.fromkeys(r.scope for r in rows))
+    out = ['<div class="mmp-ledger mathjax_process">']
     for page, section in PAGE_SECTIONS.items():
         in_section = [r for r in rows if r.page == page]
         if not in_section:
             continue
         out.append(f'<p class="mmp-ledger-section">{html.escape(section)}</p>')
+        notes = shared_notes([v for r in in_section for v in r.parts])
+        if notes:
+            out.append(f'<p class="mmp-ledger-notes">On this page: {" ".join(html.escape(n.strip()) for n in notes)}</p>')
         for row in in_section:
-            out.append(_ledger_row(row, paper))
+            out.append(_ledger_row(row, paper, notes, each_scope=len(scopes) > 1))
     out.append("</div>")
     return "".join(out)
 
@@ -209,7 +303,7 @@ def _badge(outcome: str) -> str:
     return f'<span class="mmp-badge mmp-{outcome.replace(" ", "-")}">{html.escape(outcome)}</span>'
 
 
-def _ledger_row(row: SentenceRow, paper: Mapping[str, Verdict]) -> str:
+def _ledger_row(row: SentenceRow, paper: Mapping[str, Verdict], notes: Sequence[str] = (), each_scope: bool = True) -> str:
     first = row.parts[0].claim
     number = int(row.page[:2])
     words = (f"<q>{html.escape(first.quote)}</q>" if row.kind == "claim"
@@ -222,7 +316,7 @@ def _ledger_row(row: SentenceRow, paper: Mapping[str, Verdict]) -> str:
         on_paper = paper.get(v.claim.id)
         parts.append(f'<li>{_badge(v.outcome)} <b>{html.escape(_label(v))}</b>'
                      + (f" — <q>{html.escape(v.claim.quote)}</q>" if v.claim.quote != first.quote else "")
-                     + f'<br>{html.escape(v.sentence)}'
+                     + f'<br>{html.escape(without_notes(v.sentence, notes))}'
                      + (f'<br><span class="mmp-ledger-paper">On the paper\'s own numbers: {_badge(on_paper.outcome)} '
                         f'{html.escape(on_paper.sentence)}</span>' if on_paper is not None else "")
                      + (f'<br><span class="mmp-ledger-pre">Precondition: {html.escape(v.claim.precondition)}.</span>'
@@ -231,5 +325,43 @@ def _ledger_row(row: SentenceRow, paper: Mapping[str, Verdict]) -> str:
     body = (f'<div class="mmp-ledger-body"><p>{words}</p>'
             + (f'<p class="mmp-ledger-why">{html.escape(row.why)}</p>' if row.why else "")
             + f'<ul class="mmp-ledger-parts">{"".join(parts)}</ul>'
-            + f'<p class="mmp-ledger-scope">Where this holds: {html.escape(row.scope or "unstated")}.</p></div>')
+            + (f'<p class="mmp-ledger-scope">Where this holds: {html.escape(row.scope or "unstated")}.</p>'
+               if each_scope else "") + "</div>")
     return f'<details class="mmp-ledger-row">{summary}{body}</details>'
+
+
+CENTRAL_CLAIM = "mechanism.second-way"  # the paper's conclusion (Abstract), tested on page 2
+
+
+def book_summary_html(rows: Sequence[SentenceRow], pages: str = "executed/") -> str:
+    """The landing page's "what this book found", from the ledger's rows: the paper's conclusion and its
+    verdict in one sentence, the sentences of the paper counted by outcome, where the verdicts hold, and
+    the sentences themselves by outcome, each linking to its box (`pages`: the notebook pages' folder,
+    relative to the landing page)."""
+    claims = [r for r in rows if r.kind == "claim" and r.position == "asserts"]  # not the hypotheses it rejects
+    if not claims:
+        return '<div class="mmp-summary"><p>No verdicts were recorded in this build.</p></div>'
+    out = ['<div class="mmp-summary">']
+    central = next((r for r in claims if any(v.claim.id == CENTRAL_CLAIM for v in r.parts)), None)
+    if central is not None:
+        out.append(f'<p class="mmp-summary-central">{_badge(central.outcome)} The paper\'s conclusion, <q>the learned '
+                   f"prompts improve the performance mainly through the second way, which acts as the dataset bias</q> "
+                   f"(Abstract), tested by transplanting each of the two ways of its eq. 12 between zero-shot CLIP and "
+                   f"the prompted model: <b>{html.escape(central.outcome)}</b> in this build "
+                   f'(<a href="{pages}{html.escape(central.anchor)}">page {int(central.page[:2])}</a>). '
+                   f"{html.escape(central.why)}</p>")
+    counts = Counter(r.outcome for r in claims)
+    out.append(f"<p><b>{len(claims)} sentence{'s' if len(claims) != 1 else ''} the paper asserts</b> tested: "
+               + ", ".join(f"{counts[o]} {o}" for o in (SUPPORTS, CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE))
+               + f' (<a href="{pages}08_claims_ledger.html">the claims ledger</a> lists them all).</p>')
+    scopes = list(dict.fromkeys(r.scope for r in claims if r.scope))
+    if scopes:
+        out.append(f"<p>Where these verdicts hold: {html.escape('; '.join(scopes))}.</p>")
+    out.append('<ul class="mmp-summary-list">')
+    for outcome in (CONTRADICTS, SUPPORTS, INCONCLUSIVE, NOT_TESTABLE):
+        named = [r for r in claims if r.outcome == outcome]
+        if named:
+            links = "; ".join(f'<a href="{pages}{html.escape(r.anchor)}">{html.escape(r.name)}</a>' for r in named)
+            out.append(f"<li>{_badge(outcome)} {links}</li>")
+    out.append("</ul></div>")
+    return "".join(out)

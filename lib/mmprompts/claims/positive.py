@@ -21,7 +21,7 @@ import math
 import statistics
 from dataclasses import replace
 
-from ..paper import PAPER_CLASSES, PAPER_DATASETS, PAPER_LAYERS, PAPER_TEST_ITEMS, TABLE1, TABLE2, TABLE3
+from ..paper import PAPER_CLASSES, PAPER_DATASETS, PAPER_LAYERS, PAPER_TEST_ITEMS, TABLE1, TABLE2, TABLE3, dataset_name
 from .accuracy import TaskAccuracies, sensitivity_verdicts, table1_verdicts, zero_shot_verdict
 from .core import Estimate, Verdict
 
@@ -41,14 +41,15 @@ def nominal_se(dataset: str) -> float:
 
 
 def paper_accuracies() -> dict[str, TaskAccuracies]:
-    """The paper's Tables 1–3 per dataset, each cell an Estimate with the nominal SE. Table 3's dashes
-    (EuroSAT, 20 and 50 prompts per branch) are missing values, not failed runs: reading them as
-    failures would make the instability rule's positive control circular (the rule would find the
+    """The paper's Tables 1–3 per dataset (keyed by the paper's name for it, which the verdict sentences
+    print; the rules find a dataset's kind by its `analogue`), each cell an Estimate with the nominal SE.
+    Table 3's dashes (EuroSAT, 20 and 50 prompts per branch) are missing values, not failed runs: reading
+    them as failures would make the instability rule's positive control circular (the rule would find the
     failures this book put there), and the paper does not say what a dash means."""
     def cell(value: float, dataset: str) -> Estimate:
         return Estimate(value, nominal_se(dataset), _SEEDS)
 
-    return {d: TaskAccuracies(
+    return {dataset_name(d): TaskAccuracies(
         zero_shot=TABLE1[d]["zeroshot"], test_items=PAPER_TEST_ITEMS[d], classes=PAPER_CLASSES[d], analogue=d,
         table1={c: cell(TABLE1[d][c], d) for c in ("prompt", "bias", "optimal")},
         depths={k: cell(v, d) for k, v in TABLE2[d].items() if k},
