@@ -26,9 +26,10 @@
 # differ from prompts that learned nothing (null controls); *inconclusive* means this build's numbers
 # cannot tell; *not testable* means a precondition fails here (the task did not learn, the paper's
 # premise is absent, or the statistic rests on a convention the paper does not state). A sentence
-# tested in several parts (e.g. "SOS's and the prompts' contributions increase, especially SOS's") is
-# contradicted when a part is and supported only when every testable part is; a sentence tested under
-# several readings (e.g. the paper's conclusion: both towers, each tower, a fixed term) takes their
+# tested in several parts (e.g. "the prompts do not significantly impact the attention scope", by the
+# entropy of all queries and of the [cls] query) is contradicted when a part is and supported only when
+# every testable part is; a sentence tested under several readings (the paper's conclusion: its second
+# way read as the term the prompts add to each input, or as a term fixed across inputs) takes their
 # common verdict, and when they disagree it is inconclusive, "depends on the reading", with each
 # reading's verdict listed. Every verdict says where it holds: in the default `mini` profile that is
 # a small CLIP trained on a procedural world, which stands for CLIP and the paper's datasets but is
