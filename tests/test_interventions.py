@@ -394,3 +394,23 @@ def test_null_controls_keep_the_shape_and_learn_nothing(tiny_clip):
         assert not torch.allclose(random, learned[name])
     again = null_controls(tiny_clip, model, seed=7)["random"]
     assert all(torch.equal(a, b) for a, b in zip(again.parameters(), controls["random"].parameters()))
+
+
+@pytest.mark.parametrize("config", [mp.PromptConfig.bias(range(3)), mp.PromptConfig.attention_bias(range(3)),
+                                    mp.PromptConfig.text_only(2), mp.PromptConfig.vision_only(2, 3)],
+                         ids=["bias", "attention-bias", "text-only", "vision-only"])
+def test_arms_run_once_per_distinct_forward_and_equal_their_own_replay(tiny_clip, images, config):
+    """`arm_correct` runs arms whose forwards are equal by construction once (`_Recorded.sources`); each such arm's
+    own replay (its sources as ARMS names them) gives the same features."""
+    from mmprompts.analysis.interventions import _image_parts, _text_parts
+
+    model = prompted_model(tiny_clip, config)
+    constant = prompt_term_means(model, [images], CLASSES)
+    tokens = model.tokenize(model.prompt_texts(CLASSES))
+    reference = model.zero_shot()
+    towers = {"image": (_image_parts(model, reference, images, constant["image"]), lambda e: model.encode_image(images, intervention=e)),
+              "text": (_text_parts(model, reference, tokens, constant["text"]), lambda e: model.encode_tokens(tokens, intervention=e))}
+    for tower, (parts, encode) in towers.items():
+        for arm in ARMS:
+            own, shared = encode(parts.intervention(ARMS[arm])), encode(parts.intervention(parts.sources(arm)))
+            assert torch.allclose(own, shared, atol=1e-5), (tower, arm)

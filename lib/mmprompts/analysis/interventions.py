@@ -51,12 +51,26 @@ ARMS: dict[str, tuple[str, str]] = {
 class _Recorded:
     """One tower's parts of CLIP's and the model's forward on the same inputs, aligned to the model's layout."""
 
-    def __init__(self, clip: list[AttentionParts], model: list[AttentionParts], constant: PromptTerms | None):
+    def __init__(self, clip: list[AttentionParts], model: list[AttentionParts], constant: PromptTerms | None,
+                 extras: bool, biases: bool, learned: bool):
         self.clip, self.model, self.constant = clip, model, constant
+        self.extras, self.biases, self.learned = extras, biases, learned
 
-    def intervention(self, arm: str) -> Intervention | None:
-        """The edit that runs `arm` in this tower (None: the plain forward, which is the model itself)."""
+    def sources(self, arm: str) -> tuple[str, str]:
+        """`arm`'s (attention, term) sources, made canonical for this tower so that arms whose forwards are equal
+        by construction run once: without extra tokens s = t = 0 in both forwards (the fixed term is 0 too), so
+        the term's source is only whether the learned biases are added; a tower that learned nothing is CLIP's."""
         attention, term = ARMS[arm]
+        if not self.extras:
+            term = "model" if term == "mean" or not self.biases else term
+        if not self.learned:
+            attention, term = "model", "model"
+        return attention, term
+
+    def intervention(self, sources: tuple[str, str]) -> Intervention | None:
+        """The edit that runs these (attention, term) sources in this tower (None: the plain forward, the model
+        itself)."""
+        attention, term = sources
         if (attention, term) == ("model", "model"):
             return None
         source = self.clip if term == "clip" else self.model
@@ -93,14 +107,18 @@ def _image_parts(model: PromptedCLIP, reference: PromptedCLIP, images: torch.Ten
                  constant: PromptTerms | None) -> _Recorded:
     model_parts = _record(model, lambda m, t: m.encode_image(images, trace=t))
     clip_parts = _record(reference, lambda m, t: m.encode_image(images, trace=t))
-    return _Recorded(_pad_to(clip_parts, model_parts[0].share.shape[-1]), model_parts, constant)
+    c = model.config
+    return _Recorded(_pad_to(clip_parts, model_parts[0].share.shape[-1]), model_parts, constant, extras=bool(c.n_ctx_vision),
+                     biases=bool(c.bias_vision), learned=bool(c.n_ctx_vision or c.bias_vision or c.attention_bias_vision))
 
 
 def _text_parts(model: PromptedCLIP, reference: PromptedCLIP, tokens: torch.Tensor,
                 constant: PromptTerms | None) -> _Recorded:
     model_parts = _record(model, lambda m, t: m.encode_tokens(tokens, trace=t))
     clip_parts = _record(reference, lambda m, t: m.encode_tokens(tokens, trace=t), extra=_text_extra(model))
-    return _Recorded(clip_parts, model_parts, constant)
+    c = model.config
+    return _Recorded(clip_parts, model_parts, constant, extras=bool(c.n_ctx_text), biases=bool(c.bias_text),
+                     learned=bool(c.n_ctx_text or c.bias_text or c.attention_bias_text))
 
 
 def _check_images(model: PromptedCLIP, images: object, what: str = "images") -> torch.Tensor:
@@ -226,7 +244,10 @@ def _evaluate(model: PromptedCLIP, batches: Iterable[tuple[torch.Tensor, torch.T
     tokens = model.tokenize(texts).to(device)
     with autocast(device):
         text_parts = _text_parts(model, reference, tokens, (constant or {}).get("text"))
-        text = {arm: model.encode_tokens(tokens, intervention=text_parts.intervention(arm)) for arm in dict.fromkeys(["full", *arms])}
+        text_sources = {arm: text_parts.sources(arm) for arm in ["full", *arms]}
+        text_runs = {key: model.encode_tokens(tokens, intervention=text_parts.intervention(key))
+                     for key in dict.fromkeys(text_sources.values())}
+        text = {arm: text_runs[key] for arm, key in text_sources.items()}
     out: dict[tuple[str, str], list[torch.Tensor]] = {}
     seen = 0
     for index, batch in enumerate(batches):
@@ -238,8 +259,10 @@ def _evaluate(model: PromptedCLIP, batches: Iterable[tuple[torch.Tensor, torch.T
         seen += len(images)
         with autocast(device):
             image_parts = _image_parts(model, reference, images, (constant or {}).get("image"))
-            image = {arm: model.encode_image(images, intervention=image_parts.intervention(arm))
-                     for arm in dict.fromkeys(["full", *arms])}
+            image_sources = {arm: image_parts.sources(arm) for arm in ["full", *arms]}
+            image_runs = {key: model.encode_image(images, intervention=image_parts.intervention(key))
+                          for key in dict.fromkeys(image_sources.values())}
+            image = {arm: image_runs[key] for arm, key in image_sources.items()}
         for arm in arms:
             pairs = {"image": (image[arm], text["full"]), "text": (image["full"], text[arm]), "both": (image[arm], text[arm])}
             for branch in branches:
