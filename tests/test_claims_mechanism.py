@@ -121,7 +121,7 @@ def test_the_conclusion_is_written_from_the_verdicts():
     fixed = C.decide_mechanism("mechanism.second-way-constant", {"a": effects(**BOTH), "b": effects(**BOTH)}, "second")
     known = C.decide_mechanism("mechanism.known-first-way", {"a": effects(**FIRST)}, "first")
     text = C.mechanism_conclusion({"both towers": main, "fixed term": fixed}, [known])
-    assert "both towers: the second way (added term) on a and b — supports" in text
+    assert "both towers: the second way on a and b — supports" in text
     assert "fixed term: both indispensable on a and b — contradicts" in text
     assert "attention-bias tuning, which can act only through the relative attention: the first way (re-weighting) on a" \
         in text

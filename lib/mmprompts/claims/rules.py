@@ -283,7 +283,7 @@ def decide_relative_attention(shift: Sequence[Sequence[float]], controls: Mappin
 
 
 # ----------------------------------------------------------------------------- page 2: the two ways, by transplant
-WAYS = {"second": "the second way (added term)", "first": "the first way (re-weighting)", "both": "both indispensable",
+WAYS = {"second": "the second way", "first": "the first way (re-weighting)", "both": "both indispensable",
         "neither": "neither as read here (together they keep less than half)", "undecided": "undecided",
         NOT_TESTABLE: "not testable (no gain over CLIP beyond 2 SE)"}
 
