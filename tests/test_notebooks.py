@@ -111,7 +111,8 @@ def test_the_ledger_page_lists_every_recorded_verdict(tmp_path, monkeypatch):
     folder = tmp_path / "verdicts"
     claims.record_verdicts("02_prompts_in_attention", [claims.decide_identities(2e-7)], folder)
     curve = {1: claims.Estimate(70, 0.1), 4: claims.Estimate(75, 0.1)}
-    claims.record_verdicts("07_sensitivity", [claims.decide_more_prompts_help({"a": curve}, {"a": claims.Estimate(10, 1)})],
+    claims.record_verdicts("07_sensitivity", [claims.decide_more_prompts_help({"a": curve, "b": curve},
+                                                                                   {t: claims.Estimate(10, 1) for t in "ab"})],
                            folder)
     monkeypatch.setenv("MMPROMPTS_VERDICTS", str(folder))
     text = _outputs(execute_notebook(NOTEBOOKS / "08_claims_ledger.py", tmp_path / "ledger.ipynb", progress=False))
