@@ -71,7 +71,8 @@ def test_decide_mechanism_over_datasets(ways, hypothesis, outcome):
 @pytest.mark.parametrize("ways, outcome, finding", [
     ({"a": effects(), "b": effects()}, SUPPORTS, "fails here too, so this run agrees"),   # the second way: H1 fails
     ({"a": effects(**FIRST), "b": effects(**FIRST)}, CONTRADICTS, "holds here, against"),  # H1 holds: against the paper
-    ({"a": effects(), "b": effects(**FIRST), "c": effects(term_half=1)}, INCONCLUSIVE, "undecided"),
+    ({"a": effects(), "b": effects(**FIRST), "c": effects(term_half=1, reweighting_half=1, versus=0)}, INCONCLUSIVE,
+     "undecided"),
     ({"a": effects(gain=0)}, NOT_TESTABLE, ""),
     ({"a": effects(**FIRST), "b": effects(gain=0)}, NOT_TESTABLE, ""),  # one testable task: too few
 ])
@@ -125,3 +126,42 @@ def test_the_conclusion_is_written_from_the_verdicts():
     assert "fixed term: both indispensable on a and b — contradicts" in text
     assert "attention-bias tuning, which can act only through the relative attention: the first way (re-weighting) on a" \
         in text
+
+
+def test_a_dataset_whose_way_keeps_less_than_half_goes_against_the_hypothesis_even_when_undecided():
+    """The fixed term alone keeps significantly less than half of the gain, but the rule cannot say which other
+    hypothesis holds (re-weighting + fixed term within noise of half): still evidence against "mainly the
+    second way"."""
+    def fixed(term_half):
+        e = effects(**BOTH)
+        e["constant_term_half"], e["constant_term_vs_reweighting"] = E(term_half, 1), E(0, 1)
+        e["reweighting_constant_term_half"] = E(0.5, 1)
+        return e
+    assert C.mechanism_way(fixed(-5), "constant-term") == "undecided"
+    verdict = C.decide_mechanism("mechanism.second-way-constant", {"a": fixed(-5), "b": fixed(-5), "c": fixed(1)}, "second",
+                                 term_arm="constant-term")
+    assert verdict.outcome == CONTRADICTS and "though undecided between the others: a and b" in verdict.sentence
+    # only significantly below half counts against: within noise it stays undecided
+    verdict = C.decide_mechanism("mechanism.second-way-constant", {"a": fixed(-1), "b": fixed(-1)}, "second",
+                                 term_arm="constant-term")
+    assert verdict.outcome == INCONCLUSIVE
+
+
+@pytest.mark.parametrize("ways, outcome", [
+    ({"a": effects(), "b": effects()}, SUPPORTS),                                   # recovered on both
+    ({"a": effects(term_half=1, reweighting_half=1, versus=0), "b": effects(**FIRST)}, CONTRADICTS),  # on none
+    ({"a": effects(), "b": effects(term_half=1, reweighting_half=1, versus=0)}, INCONCLUSIVE),
+    ({"a": effects(gain=0)}, NOT_TESTABLE),
+])
+def test_a_known_answer_missed_on_every_dataset_fails_its_check(ways, outcome):
+    verdict = C.decide_mechanism("mechanism.known-second-way", ways, "second")
+    assert verdict.outcome == outcome
+    assert ("recovered on none" in verdict.sentence) == (outcome == CONTRADICTS)
+
+
+def test_the_conclusion_says_when_a_known_answer_was_missed():
+    main = C.decide_mechanism("mechanism.second-way", {"a": effects(), "b": effects()}, "second")
+    missed = C.decide_mechanism("mechanism.known-second-way", {"a": effects(**FIRST)}, "second")
+    assert missed.outcome == CONTRADICTS
+    text = C.mechanism_conclusion({"both towers": main}, [missed])
+    assert "rest on a rule that failed its check (bias tuning, whose learned vectors are an added term: contradicts)" in text

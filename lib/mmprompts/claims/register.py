@@ -30,8 +30,9 @@ _CLAIMS = [
     Claim("mechanism.second-way", "the learned prompts improve the performance mainly through the second way, which acts "
           "as the dataset bias to improve the recognition performance of the pre-trained model on the corresponding "
           "dataset", "Abstract; Sec. 1, 3.2.2, 4", "02_prompts_in_attention",
-          "the transplant factorial in every block of both towers, the second way read as eq. 12's second term: what "
-          "the prompts add to each input token (s and t as the prompted model computed them for that input), with "
+          "the transplant factorial in every block of both towers, the second way read as eq. 12's second underlined "
+          "term, the sum over the prompts of a'_ik p_k, whose weights depend on each input: what the prompts add to "
+          "each input token (s and t as the prompted model computed them for that input), with "
           "zero-shot CLIP's relative attention r; against re-weighting alone (the prompted model's r, nothing added) "
           "and the CLIP and prompted-model corners. Not tested: \"on the corresponding dataset\" (no term is moved "
           "between datasets)",
@@ -42,9 +43,10 @@ _CLAIMS = [
     Claim("mechanism.second-way-constant", "mainly through the second way, which acts as the dataset bias",
           "Abstract; Sec. 3.2.1 (hypothesis 2)", "02_prompts_in_attention",
           "as above, with each token's added term t replaced by its mean over the dataset's training images (per block "
-          "and position): a contribution fixed across inputs, as in hypothesis 2's \u201cfixed prompts may provide fixed "
-          "dataset bias information at each layer\u201d; Sec. 3.2.1 also notes that \u201cthe information obtained by "
-          "tokens from prompts in each layer differs\u201d, so the two readings are tested side by side",
+          "and position): a contribution fixed across inputs, as in Sec. 1's \u201cthe learned prompts serve as the "
+          "additional fixed tokens to provide fixed features\u201d and hypothesis 2's \u201cfixed prompts may provide "
+          "fixed dataset bias information at each layer\u201d; eq. 12 itself writes the second way with input-dependent "
+          "weights, so the two readings are tested side by side",
           "as above, with the fixed term in place of the added term; when each way alone keeps less than half, "
           "re-weighting + fixed term decides between both indispensable and neither",
           sentence="Prompts work mainly as a dataset bias", label="the second way as a term fixed across inputs",
@@ -53,15 +55,30 @@ _CLAIMS = [
           "relevant dataset by learning dataset biases", "Sec. 1; Sec. 3.3.1", "02_prompts_in_attention",
           "the factorial with only the text tower's blocks transplanted (the image tower as trained), the added term "
           "per input", "as for the conclusion, on the text tower's arms",
-          sentence="Text prompts work by learning dataset biases", label="text tower transplanted",
-          precondition="the prompted model with the text tower transplanted differs from the model with CLIP's text "
-                       "tower: the full model beats the CLIP corner beyond 2 SE on the dataset"),
+          sentence="Text prompts work by learning dataset biases", label="the second way as the added term, per input",
+          precondition="the full model beats the CLIP corner of the text tower beyond 2 SE on the dataset",
+          combine="readings"),
+    Claim("mechanism.second-way-text-constant", "The learned text prompts enhance the model’s recognition performance on "
+          "the relevant dataset by learning dataset biases", "Sec. 1; Sec. 3.3.1", "02_prompts_in_attention",
+          "as above, the added term fixed across inputs (its mean over the class prompts, per block and position)",
+          "as for the conclusion's fixed-term reading, on the text tower's arms",
+          sentence="Text prompts work by learning dataset biases", label="the second way as a term fixed across inputs",
+          precondition="the full model beats the CLIP corner of the text tower beyond 2 SE on the dataset",
+          combine="readings"),
     Claim("mechanism.second-way-image", "we believe that visual prompts, similar to text prompts, also act as dataset bias",
           "Sec. 1; Sec. 3.3.2", "02_prompts_in_attention",
           "the factorial with only the image tower's blocks transplanted (the text tower as trained), the added term "
           "per input", "as for the conclusion, on the image tower's arms",
-          sentence="Visual prompts also act as dataset bias", label="image tower transplanted",
-          precondition="the full model beats the CLIP corner of the image tower beyond 2 SE on the dataset"),
+          sentence="Visual prompts also act as dataset bias", label="the second way as the added term, per input",
+          precondition="the full model beats the CLIP corner of the image tower beyond 2 SE on the dataset",
+          combine="readings"),
+    Claim("mechanism.second-way-image-constant", "we believe that visual prompts, similar to text prompts, also act as "
+          "dataset bias", "Sec. 1; Sec. 3.3.2", "02_prompts_in_attention",
+          "as above, the added term fixed across inputs (its mean over the training images, per block and position)",
+          "as for the conclusion's fixed-term reading, on the image tower's arms",
+          sentence="Visual prompts also act as dataset bias", label="the second way as a term fixed across inputs",
+          precondition="the full model beats the CLIP corner of the image tower beyond 2 SE on the dataset",
+          combine="readings"),
     Claim("mechanism.first-way", "Prompts improve the recognition performance mainly by adapting the attention values "
           "between the [cls] token and the input tokens according to assigning different attention weights to input "
           "tokens", "Sec. 3.2.1 (hypothesis 1); the paper concludes for the second way (Abstract, Sec. 3.2.2)",
@@ -329,6 +346,7 @@ _MOST_DATASETS = ("relevancy.category-decreases", "relevancy.sos-increases", "re
                   "scope.cls-entropy", "scope.feature-extraction", "cls-attention.unchanged", "similarity.background",
                   "depth.different-optima", "bias.largest-gain-on-eurosat", "mechanism.second-way",
                   "mechanism.second-way-constant", "mechanism.second-way-text", "mechanism.second-way-image",
+                  "mechanism.second-way-text-constant", "mechanism.second-way-image-constant",
                   "mechanism.first-way", "mechanism.first-way-constant", "mechanism.both-ways", "mechanism.both-ways-constant")
 _AVERAGE = ("bias.beats-same-size-prompts", "bias.slight-gap-to-optimal", "depth.rises-and-slows",
             "depth.best-at-10-11-of-12", "depth.exceeds-clip-by-14", "count.more-prompts-help")

@@ -320,16 +320,30 @@ _REJECTION = ("The paper concludes against this hypothesis: prompts work \u201cm
               "(Abstract; Sec. 3.2.2: \u201cbetter aligns with the second way\u201d)")
 
 
+def _against(effects: Mapping[str, Estimate], hypothesis: str, term_arm: str) -> bool:
+    """Whether one dataset's effects go against `hypothesis` whatever else they decide: the way it names keeps
+    significantly less than half of the gain on its own ("second", "first"), or one way alone keeps
+    significantly more than half ("both")."""
+    key = term_arm.replace("-", "_")
+    term, reweighting = _sign(effects[f"{key}_half"]), _sign(effects["reweighting_half"])
+    return {"second": term < 0, "first": reweighting < 0, "both": term > 0 or reweighting > 0}[hypothesis]
+
+
 def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]], hypothesis: str,
                      term_arm: str = "prompt-term") -> Verdict:
-    """A hypothesis of Sec. 3.2.1 ("second", "first" or "both") over the datasets, from each dataset's
-    `mechanism_way`: it holds when it decides more than half of the testable datasets and no dataset is
-    decided for another hypothesis; it fails when other hypotheses decide more datasets than it and at
-    least half; not testable when no dataset is (no gain over CLIP anywhere); else inconclusive.
+    """A hypothesis of Sec. 3.2.1 ("second", "first" or "both") over the datasets, from each testable dataset's
+    `mechanism_way`: a dataset agrees when it is decided for the hypothesis, and goes against it when it is
+    decided for another one or its effects rule the hypothesis out on their own (`_against`: e.g. the
+    second way alone keeps significantly less than half of the gain). The hypothesis holds when it is
+    agreed on by more than half of the testable datasets and none goes against it; it fails when more go
+    against it than agree, and at least half; not testable when no dataset is (no gain over CLIP anywhere)
+    or fewer than the claim's minimum; else inconclusive.
 
     For a claim the paper asserts, holds = supports and fails = contradicts. For a hypothesis the paper
-    proposes and rejects (`Claim.position == "rejects"`) the verdict is on the paper's position: the
-    hypothesis failing here supports the paper, holding here contradicts it."""
+    proposes and concludes against (`Claim.position == "rejects"`) the verdict is on the paper's position:
+    the hypothesis failing here supports the paper, holding here contradicts it. For a known-answer check
+    (`Claim.kind == "check"`), the answer recovered on most testable datasets supports, recovered on none
+    contradicts (the rule missed a known answer), else inconclusive."""
     ways = {d: mechanism_way(e, term_arm) for d, e in effects.items()}
     testable = {d: w for d, w in ways.items() if w != NOT_TESTABLE}
     by_way = {w: [d for d, x in ways.items() if x == w] for w in WAYS}
@@ -342,12 +356,21 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
     if few is not None:
         return few
     agree = [d for d, w in testable.items() if w == hypothesis]
-    other = [d for d, w in testable.items() if w not in (hypothesis, "undecided")]
+    other = [d for d, w in testable.items()
+             if w not in (hypothesis, "undecided") or (w == "undecided" and _against(effects[d], hypothesis, term_arm))]
+    ruled_out = [d for d in other if testable[d] == "undecided"]
     n = len(testable)
     holds = len(agree) > n / 2 and not other
     fails = len(other) > len(agree) and len(other) >= n / 2
     sentence = f"Decided per dataset: {listing}."
-    if CLAIMS[claim_id].position == "rejects":
+    if ruled_out:
+        sentence += f" Against {WAYS[hypothesis]} though undecided between the others: {names(ruled_out)}."
+    claim = CLAIMS[claim_id]
+    if claim.kind == "check":
+        outcome = SUPPORTS if holds else CONTRADICTS if not agree else INCONCLUSIVE
+        if not agree:
+            sentence += f" The known answer is recovered on none of the {n} testable datasets."
+    elif claim.position == "rejects":
         outcome = SUPPORTS if fails else CONTRADICTS if holds else INCONCLUSIVE
         finding = ("the hypothesis fails here too, so this run agrees with the paper's position" if fails else
                    "the hypothesis holds here, against the paper's position" if holds else
@@ -374,6 +397,11 @@ def mechanism_conclusion(readings: Mapping[str, Verdict], known_answers: Sequenc
     if known_answers:
         text += " The same rule where the answer is known: " + "; ".join(
             f"{v.claim.label or v.claim.sentence}: {found(v)}" for v in known_answers) + "."
+        missed = [v for v in known_answers if v.outcome != SUPPORTS and v.outcome != NOT_TESTABLE]
+        if missed:
+            text += (" Where a known answer is missed, the rule is not shown able to find that way in this world: "
+                     "the verdicts above that need it rest on a rule that failed its check (" +
+                     "; ".join(f"{v.claim.label or v.claim.sentence}: {v.outcome}" for v in missed) + ").")
     return text
 
 
