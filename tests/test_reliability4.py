@@ -268,7 +268,7 @@ def test_log_every_below_one_is_refused_before_the_model_loads(value, world, tmp
 
 
 # ----------------------------------------------------------------------------- POOR: a full disk
-def test_a_mini_world_task_written_onto_a_full_disk_names_the_file_and_the_fix(tmp_path, monkeypatch):
+def test_a_mini_world_task_written_onto_a_full_disk_names_the_file_and_the_fix(tmp_path, monkeypatch, capsys):
     from PIL import Image
 
     def full(self, path, *args, **kwargs):
@@ -278,6 +278,11 @@ def test_a_mini_world_task_written_onto_a_full_disk_names_the_file_and_the_fix(t
     with pytest.raises(OSError, match=rf"cannot write '{tmp_path}/land/images/[^']+\.png': No space left on device; "
                                       r"free space there, or write elsewhere \(the run cache: --cache or \$MMPROMPTS_CACHE\)"):
         load_dataset("land", tmp_path)
+    # the fix it names works: --cache moves the mini world too (it was written under $MMPROMPTS_CACHE whatever --cache said)
+    monkeypatch.setenv("MMPROMPTS_CACHE", str(tmp_path / "elsewhere"))
+    assert main(["zeroshot", "--model", "mini-clip", "--dataset", "land", "--cache", str(tmp_path / "given")]) == 2
+    assert f"cannot write '{tmp_path / 'given' / 'mini-world' / 'land'}/images/" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere").exists()
 
 
 # ----------------------------------------------------------------------------- one reading of a run folder
