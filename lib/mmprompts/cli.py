@@ -360,7 +360,9 @@ def _main(argv: list[str] | None) -> int:
         if args.bias_layers is not None and args.method != "bias":
             raise ValueError(f"--bias-layers {' '.join(map(str, args.bias_layers))}: only --method bias uses it "
                              f"(this is --method {args.method}); drop it or add --method bias")
-    datasets = [load_dataset(name, args.data_root) for name in args.dataset]
+    # the mini world is generated into the run cache given (where `runs prune` looks for it), unless --data-root
+    datasets = [load_dataset(name, args.data_root or (cache_root(args.cache) / "mini-world" if name in MINI_TASKS else None))
+                for name in args.dataset]
     clip = load_clip(args.model, args.pretrained, checkpoint=args.checkpoint, device=args.device)
     rows, failed = [], []  # the runs of every dataset and seed train together; one that fails leaves the others to finish
     if args.command == "zeroshot":
