@@ -99,6 +99,12 @@ def test_html_table_of_records():
     # the verdict first (a phone shows a wide table's left part), the others in first-seen order
     assert [t for t, _, _ in rows[0]] == ["verdict", "claim", "runs", "gain", "page"]
     assert rows[1] == [("supports", "mmp-verdict mmp-pos", 1), ("a < b", "", 1), ("3", "mmp-num", 1), ("", "", 1), ("", "", 1)]
+    # a table of verdicts: each cell names its column (a phone shows each row as a card)
+    carded = ET.fromstring(html_table([{"claim": "a < b", "verdict": "supports"}]))
+    assert carded.find(".//table").get("class") == "mmp-table mmp-verdict-table"
+    assert [td.get("data-label") for td in carded.iter("td")] == ["verdict", "claim"]
+    plain = ET.fromstring(html_table([{"claim": "a"}]))
+    assert plain.find(".//table").get("class") == "mmp-table" and plain.find(".//td").get("data-label") is None
     assert rows[2] == [("contradicts", "mmp-verdict mmp-neg", 1), (sentence, "mmp-text", 1), ("", "", 1),
                        ("\u22121.23", "mmp-num", 1), ("p3", "", 1)]
     noted = ET.fromstring(html_table([{"a": 1}], "Caption", note="a: a count"))

@@ -1,6 +1,8 @@
 """A Sphinx extension for the book's HTML pages (`_config.yml` lists it): what Jupyter Book 1 puts
 into every page, made to run without errors in the browser.
 
+- MathJax on every page, not only those with equations in their Markdown: the ledger and the verdicts
+  quote the paper's words with their TeX (\\(x_i\\)), which would otherwise show as raw TeX.
 - sphinx-thebe and sphinx-togglebutton register their inline scripts twice under Jupyter Book 1;
   a second `const THEBE_JS_URL` is a SyntaxError on every page. Each script is kept once.
 - The ipywidgets controls typeset their labels with MathJax 2's `MathJax.Hub.Queue`; the book
@@ -48,4 +50,5 @@ def setup(app) -> dict:
     # before every other script: the shim must be in place when the MathJax configuration is assigned
     app.add_js_file(None, body=MATHJAX2_SHIM, priority=0)
     app.connect("html-page-context", _page_context, priority=900)  # after the handlers that add scripts
+    app.set_html_assets_policy("always")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -360,14 +360,15 @@ def html_table(rows: Sequence[dict], caption: str = "", note: str = "") -> HTMLT
     columns in first-seen key order, numbers right-aligned. A cell's last line displays it. `caption`:
     what the table is, in a line or two; `note`: its definitions, in small type under it.
 
-    A "verdict" column must hold one of VERDICTS, is coloured by it and comes first (so that a phone,
-    which shows the table's left part, shows the verdict). Values are escaped unless they declare
-    themselves HTML (`__html__`), e.g. a link to a page."""
+    A "verdict" column must hold one of VERDICTS, is coloured by it and comes first; on a phone such a
+    table shows each row as a card, each cell under its column's name (`data-label`; book/style).
+    Values are escaped unless they declare themselves HTML (`__html__`), e.g. a link to a page."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
     if "verdict" in columns:
         columns.remove("verdict")
         columns.insert(0, "verdict")
     head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in columns)
+    cards = "verdict" in columns
     body = []
     for row in rows:
         cells = []
@@ -386,9 +387,12 @@ def html_table(rows: Sequence[dict], caption: str = "", note: str = "") -> HTMLT
                 # a sentence keeps a readable width on a narrow screen (the table scrolls instead)
                 wide = ' class="mmp-text"' if len(str(value)) > _LONG_TEXT else ""
                 cells.append(f"<td{wide}>{_html(value)}</td>")
+        if cards:  # each cell names its column, for the phone's cards
+            cells = [cell.replace("<td", f'<td data-label="{html.escape(str(column))}"', 1) for cell, column in zip(cells, columns)]
         body.append("<tr>" + "".join(cells) + "</tr>")
     after = f'<p class="mmp-table-note">{html.escape(note)}</p>' if note else ""
-    return HTMLText(_block(caption, f'<table class="mmp-table"><thead><tr>{head}</tr></thead>'
+    kind = "mmp-table mmp-verdict-table" if cards else "mmp-table"
+    return HTMLText(_block(caption, f'<table class="{kind}"><thead><tr>{head}</tr></thead>'
                                     f'<tbody>{"".join(body)}</tbody></table>', after))
 
 
