@@ -221,13 +221,12 @@ known = {name: arm_accuracies(S, clip, data, m, progress=False) for name, m in k
     if S.learned is None else {}
 effects = {branch: {d: mechanism_effects(a.effects_input(branch)) for d, a in arms.items()} for branch in BRANCHES}
 first = next(iter(arms.values()))
-display(HTML(html_table(arm_rows(arms, "both"),
-                        f"Table 2.4 — Test accuracy (%) of each arm in both towers, {method_label(method)}, mean ± std "
-                        f"over {len(first.runs)} runs, on {len(first.zero_shot)} test images per dataset (CLIP: the "
-                        "same for every run)")))
-display(HTML(html_table(kept_rows(effects["both"]),
-                        "Table 2.5 — The gain over CLIP each arm keeps on its own, both towers: points ± 2 SE (images "
-                        "and runs), its share of the full gain where that gain is significant, and the interaction")))
+display(HTML(html_table(arm_rows(arms, "both"), "Table 2.4 — Test accuracy (%) of each arm, both towers transplanted",
+                        f"{method_label(method)}; mean ± std over {len(first.runs)} runs, on {len(first.zero_shot)} test "
+                        "images per dataset. CLIP is the same for every run (no spread).")))
+display(HTML(html_table(kept_rows(effects["both"]), "Table 2.5 — The gain over CLIP each arm keeps on its own, both towers",
+                        "Points ± 2 SE (over the images and the runs); in brackets its share of the full model's gain "
+                        "where that gain is significant. Interaction: full − re-weighting − prompt term + CLIP.")))
 
 # %%
 gain_recovered = {branch: recovered(arms, branch, excluded) for branch in BRANCHES}
@@ -243,16 +242,17 @@ else:
 
 # %%
 display(HTML(html_table([{"towers": branch, **row} for branch in BRANCHES for row in effect_rows(effects[branch])],
-                        "Table 2.6 — What the rule reads, the second way as the added term per input, per towers "
-                        "transplanted: points ± 2 SE (images and runs); half gain = (CLIP + full) / 2")))
+                        "Table 2.6 — What the rule reads: the second way as the added term per input",
+                        "Per towers transplanted; points ± 2 SE (over the images and the runs); half gain = (CLIP + "
+                        "full) / 2.")))
 display(HTML(html_table([{"towers": branch, **row} for branch in BRANCHES for row in effect_rows(effects[branch], "constant-term")],
-                        "Table 2.7 — What the rule reads, the second way as a term fixed across inputs, per towers "
-                        "transplanted")))
+                        "Table 2.7 — What the rule reads: the second way as a term fixed across inputs",
+                        "As Table 2.6, with the fixed term (the mean added term over the training images) in its place.")))
 known_effects = {name: {d: mechanism_effects(a.effects_input("both")) for d, a in by.items()} for name, by in known.items()}
 for number, (name, by) in zip(("2.8", "2.9"), known_effects.items()):
-    display(HTML(html_table(effect_rows(by), f"Table {number} — Known answer, {name} "
-                            f"({method_label(known_methods[name])}), the same rule on its own runs (its added term: "
-                            f"{'none' if name == 'attention-bias tuning' else 'the learned biases'})")))
+    display(HTML(html_table(effect_rows(by), f"Table {number} — Known answer: {name}, the same rule on its own runs",
+                            f"{method_label(known_methods[name])}; its added term: "
+                            f"{'none' if name == 'attention-bias tuning' else 'the learned biases'}.")))
 
 # %% [markdown]
 # ## What this run says
