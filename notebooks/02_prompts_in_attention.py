@@ -83,7 +83,7 @@ from mmprompts import PromptConfig, PromptedCLIP
 from mmprompts.analysis import BRANCHES, CONTROLS, attention_shift, decompose_attention, null_controls, similarity_attention
 from mmprompts.claims import (decide_direction, decide_identities, decide_mechanism, decide_relative_attention, estimate,
                               mechanism_conclusion, mechanism_effects, not_learned, paired, report)
-from mmprompts.claims.text import number, scientific
+from mmprompts.claims.text import number, plus_minus, scientific
 from mmprompts.analysis_inputs import analysis_models, balanced_test_images, in_batches
 from mmprompts.figures import block_lines, recovered_bars
 from mmprompts.mechanism import (ARM_NAMES, arm_accuracies, arm_rows, effect_rows, gain_rows, kept_rows, learned_gains,
@@ -152,11 +152,11 @@ HTML(html_table([{"dataset": n, "TV, block 1": scientific(r["shift"][:, 0].mean(
                   **{f"corr., {c}": v.mean().item() for c, v in r["similarity_controls"].items()}}
                  for n, r in records.items()]
                 + [{"dataset": "all datasets", "TV, block 1": scientific(pooled["learned"][:, 0].mean().item()),
-                    f"TV, block {block + 1}": number(pooled["learned"][:, block].mean().item(), 3),
+                    f"TV, block {block + 1}": plus_minus(estimate(pooled["learned"][:, block].tolist()), 3),
                     **{f"TV, {c}": number(pooled[c][:, block].mean().item(), 3) for c in CONTROLS}}],
                 "Table 2.2 — Null controls: the attention moved from CLIP's (TV), and how attention follows similarity (corr.)",
                 note=f"TV in block 1 and in block {block + 1}, where the learned prompts move it most over all datasets, for "
-                "the learned prompts and each control. Corr.: the correlation between a token's similarity to a prompt and "
+                "the learned prompts (over all datasets: mean ± 2 SE over the images) and each control. Corr.: the correlation between a token's similarity to a prompt and "
                 "its attention on it (mean over blocks and images). Controls: " + "; ".join(
                     f"{c}, {what}" for c, what in CONTROLS.items()) + "."))
 
