@@ -121,7 +121,7 @@ def kept_rows(effects: dict[str, dict[str, Estimate]]) -> list[dict]:
         for arm in ARMS:
             key = f"{arm.replace('-', '_')}_gain"
             if key in e:
-                share = f" ({100 * e[key].mean / gain:.0f}%)" if e["gain"].low > 0 else ""  # a share of noise is noise
+                share = f" ({100 * e[key].mean / gain:.0f}%)".replace("-", "\u2212") if e["gain"].low > 0 else ""  # noise / noise
                 row[ARM_NAMES[arm]] = plus_minus(e[key], 1) + share
         row["interaction"] = plus_minus(e["interaction"], 1)
         rows.append(row)
