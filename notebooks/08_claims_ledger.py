@@ -85,7 +85,8 @@ if rows:
 # %% [markdown]
 # ## Checks
 # Statements about this implementation and about the rules themselves, not about the paper: they
-# guard the code (an identity true by algebra) and the decision rules (a positive control).
+# guard the code (an identity true by algebra) and the decision rules (known answers: page 2's rule run
+# on tunings whose way is known).
 
 # %%
 if rows:
