@@ -82,7 +82,8 @@ from IPython.display import HTML, display
 from mmprompts import PromptConfig, PromptedCLIP
 from mmprompts.analysis import BRANCHES, CONTROLS, attention_shift, decompose_attention, null_controls, similarity_attention
 from mmprompts.claims import (decide_direction, decide_identities, decide_mechanism, decide_relative_attention, estimate,
-                              mechanism_conclusion, mechanism_effects, not_learned, paired, report)
+                              given_known_answer, mechanism_conclusion, mechanism_effects, not_learned, paired,
+                              report)
 from mmprompts.claims.text import number, plus_minus, scientific
 from mmprompts.analysis_inputs import analysis_models, balanced_test_images, in_batches
 from mmprompts.figures import block_lines, recovered_bars
@@ -261,23 +262,28 @@ for number, (name, by) in zip(("2.8", "2.9"), known_effects.items()):
 similarity = {d: estimate(r["similarity"].tolist()) for d, r in records.items()}
 similarity_versus = {c: {d: paired(r["similarity"].tolist(), r["similarity_controls"][c].tolist())
                          for d, r in records.items()} for c in CONTROLS}
-readings = {
+known_answers = []
+if known_effects:
+    known_answers = [decide_mechanism("mechanism.known-first-way", known_effects["attention-bias tuning"], "first"),
+                     decide_mechanism("mechanism.known-second-way", known_effects["bias tuning"], "second")]
+second_way_check = known_answers[1] if known_answers else None  # the rule's positive control gates its verdicts
+readings = {label: given_known_answer(verdict, second_way_check) for label, verdict in {
     "both towers, the added term per input": decide_mechanism("mechanism.second-way", effects["both"], "second"),
     "both towers, a fixed term": decide_mechanism("mechanism.second-way-constant", effects["both"], "second",
                                                   term_arm="constant-term"),
-}
-towers = {
     "text tower only, the added term per input": decide_mechanism("mechanism.second-way-text", effects["text"], "second"),
     "text tower only, a fixed term": decide_mechanism("mechanism.second-way-text-constant", effects["text"], "second",
                                                       term_arm="constant-term"),
     "image tower only, the added term per input": decide_mechanism("mechanism.second-way-image", effects["image"], "second"),
     "image tower only, a fixed term": decide_mechanism("mechanism.second-way-image-constant", effects["image"], "second",
                                                        term_arm="constant-term"),
-}
-known_answers = []
-if known_effects:
-    known_answers = [decide_mechanism("mechanism.known-first-way", known_effects["attention-bias tuning"], "first"),
-                     decide_mechanism("mechanism.known-second-way", known_effects["bias tuning"], "second")]
+    "hypothesis 1, added term": decide_mechanism("mechanism.first-way", effects["both"], "first"),
+    "hypothesis 1, fixed term": decide_mechanism("mechanism.first-way-constant", effects["both"], "first",
+                                                 term_arm="constant-term"),
+    "hypothesis 3, added term": decide_mechanism("mechanism.both-ways", effects["both"], "both"),
+    "hypothesis 3, fixed term": decide_mechanism("mechanism.both-ways-constant", effects["both"], "both",
+                                                 term_arm="constant-term"),
+}.items()}
 verdicts = [
     decide_identities(max(r["error"] for r in records.values())),
     relative,
@@ -285,13 +291,8 @@ verdicts = [
                      "the correlation between a token's similarity to a prompt and its attention on it",
                      controls=similarity_versus, excluded=excluded),
     *readings.values(),
-    *towers.values(),
-    decide_mechanism("mechanism.first-way", effects["both"], "first"),
-    decide_mechanism("mechanism.first-way-constant", effects["both"], "first", term_arm="constant-term"),
-    decide_mechanism("mechanism.both-ways", effects["both"], "both"),
-    decide_mechanism("mechanism.both-ways-constant", effects["both"], "both", term_arm="constant-term"),
     *known_answers,
 ]
 display(HTML(f"<p><b>The paper's conclusion, in this build ({S.scope}).</b> "
-             f"{mechanism_conclusion({**readings, **towers}, known_answers)}</p>"))
+             f"{mechanism_conclusion({k: v for k, v in readings.items() if not k.startswith('hypothesis')}, known_answers)}</p>"))
 report("02_prompts_in_attention", verdicts, scope=S.scope)

@@ -60,7 +60,7 @@ if rows:
                      f"between CLIP and the prompted model (<a href=\"{central[0].anchor}\">page 2</a>): "
                      f"<b>{central[0].outcome}</b> in this build ({central[0].scope}). {central[0].why}</p>"))
     for scope, counts in ledger_counts(rows).items():
-        display(HTML(f"<p><b>{sum(counts.values())} sentences the paper asserts</b>, tested in {scope}: "
+        display(HTML(f"<p><b>{sum(counts.values())} sentences the paper asserts</b>, in {scope}: "
                      f"{counts['supports']} supported, {counts['contradicts']} contradicted, "
                      f"{counts['inconclusive']} inconclusive, {counts['not testable']} not testable here.</p>"))
     untestable = [r.name for r in asserted if r.outcome == "not testable"]

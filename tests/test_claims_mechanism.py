@@ -124,8 +124,28 @@ def test_the_conclusion_is_written_from_the_verdicts():
     text = C.mechanism_conclusion({"both towers": main, "fixed term": fixed}, [known])
     assert "both towers: the second way on a and b — supports" in text
     assert "fixed term: both indispensable on a and b — contradicts" in text
+    assert text.index("Where the answer is known") < text.index("Per reading")  # the checks come first
     assert "attention-bias tuning, which can act only through the relative attention: the first way (re-weighting) on a" \
         in text
+
+
+def test_a_failed_known_answer_makes_the_rules_verdicts_inconclusive():
+    main = C.decide_mechanism("mechanism.second-way", {"a": effects(), "b": effects()}, "second")
+    rejected = C.decide_mechanism("mechanism.first-way", {"a": effects(), "b": effects()}, "first")
+    passed = C.decide_mechanism("mechanism.known-second-way", {"a": effects(), "b": effects()}, "second")
+    missed = C.decide_mechanism("mechanism.known-second-way", {"a": effects(**FIRST)}, "second")
+    assert (main.outcome, rejected.outcome, passed.outcome, missed.outcome) == (SUPPORTS, SUPPORTS, SUPPORTS, CONTRADICTS)
+    assert C.given_known_answer(main, passed) is main
+    for verdict in (main, rejected):
+        gated = C.given_known_answer(verdict, missed)
+        assert gated.outcome == INCONCLUSIVE and gated.numbers["rule_alone"] == SUPPORTS
+        assert "did not recover its known answer on bias tuning (contradicts)" in gated.sentence
+    assert C.given_known_answer(main, None).outcome == INCONCLUSIVE  # no check run: not shown able to decide
+    undecided = C.decide_mechanism("mechanism.second-way", {"a": effects(term_half=1, reweighting_half=1, versus=0),
+                                                            "b": effects()}, "second")
+    assert C.given_known_answer(undecided, missed) is undecided
+    text = C.mechanism_conclusion({"both towers": C.given_known_answer(main, missed)}, [missed])
+    assert "inconclusive whatever the rule alone says" in text and "— inconclusive (the rule alone: supports)" in text
 
 
 def test_a_dataset_whose_way_keeps_less_than_half_goes_against_the_hypothesis_even_when_undecided():
@@ -159,9 +179,3 @@ def test_a_known_answer_missed_on_every_dataset_fails_its_check(ways, outcome):
     assert ("recovered on none" in verdict.sentence) == (outcome == CONTRADICTS)
 
 
-def test_the_conclusion_says_when_a_known_answer_was_missed():
-    main = C.decide_mechanism("mechanism.second-way", {"a": effects(), "b": effects()}, "second")
-    missed = C.decide_mechanism("mechanism.known-second-way", {"a": effects(**FIRST)}, "second")
-    assert missed.outcome == CONTRADICTS
-    text = C.mechanism_conclusion({"both towers": main}, [missed])
-    assert "rest on a rule that failed its check (bias tuning, whose learned vectors are an added term: contradicts)" in text

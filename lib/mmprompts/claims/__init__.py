@@ -32,7 +32,7 @@ from .rules import (FAR_FROM_WEB_PHOTOS, SAME_SHARE, WAYS, combine, decide_bias_
                     decide_depth_exceeds_clip, decide_depth_rises, decide_depths_differ,
                     decide_direction, decide_equal, decide_identities, decide_many_classes_keep_gaining,
                     decide_map_kept, decide_mechanism, decide_more_prompts_help, decide_relative_attention, decide_scope_unchanged,
-                    decide_unstable_above, decide_zero_shot_weak, decide_eos_focus_on_sos, given_premise, given_premises,
+                    decide_unstable_above, decide_zero_shot_weak, decide_eos_focus_on_sos, given_known_answer, given_premise, given_premises,
                     mechanism_conclusion, mechanism_way, not_learned, not_measured, not_testable, sizes_decidable,
                     too_few_tasks)
 
@@ -45,7 +45,7 @@ __all__ = [
     "decide_eos_focus_on_sos", "decide_equal", "decide_identities", "decide_many_classes_keep_gaining",
     "decide_map_kept", "decide_mechanism", "decide_more_prompts_help", "decide_relative_attention",
     "decide_scope_unchanged", "SAME_SHARE", "decide_unstable_above", "decide_zero_shot_weak", "Estimate", "estimate",
-    "gain_over_zero_shot", "given_premise", "given_premises", "ledger_counts", "ledger_html", "load_verdicts",
+    "gain_over_zero_shot", "given_known_answer", "given_premise", "given_premises", "ledger_counts", "ledger_html", "load_verdicts",
     "mechanism_conclusion", "mechanism_effects", "mechanism_way", "nominal_se", "not_learned", "not_measured",
     "not_testable", "sizes_decidable", "too_few_tasks", "PageVerdicts", "paired", "paper_accuracies",
     "paper_rows", "paper_verdicts", "record_verdicts", "relevancy_effects", "report", "rule_numbers", "seed_estimate",

@@ -351,7 +351,7 @@ def book_summary_html(rows: Sequence[SentenceRow], pages: str = "executed/") -> 
                    f'(<a href="{pages}{html.escape(central.anchor)}">page {int(central.page[:2])}</a>). '
                    f"{html.escape(central.why)}</p>")
     counts = Counter(r.outcome for r in claims)
-    out.append(f"<p><b>{len(claims)} sentence{'s' if len(claims) != 1 else ''} the paper asserts</b> tested: "
+    out.append(f"<p><b>{len(claims)} sentence{'s' if len(claims) != 1 else ''} the paper asserts</b>: "
                + ", ".join(f"{counts[o]} {o}" for o in (SUPPORTS, CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE))
                + f' (<a href="{pages}08_claims_ledger.html">the claims ledger</a> lists them all).</p>')
     scopes = list(dict.fromkeys(r.scope for r in claims if r.scope))

@@ -381,28 +381,44 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
     return _verdict(claim_id, outcome, sentence, ways=ways, effects={d: dict(e) for d, e in effects.items()})
 
 
+def given_known_answer(verdict: Verdict, check: Verdict | None) -> Verdict:
+    """`verdict` when the rule that decided it recovered its known answer (`check`: the same rule on bias tuning,
+    whose learned vectors are a second-way term, supports); else a decisive verdict becomes inconclusive, with
+    both said: a rule that misses a known second way is not shown able to tell the two ways apart in this world
+    (its positive control failed), so neither its support nor its contradiction counts. A verdict already
+    inconclusive or not testable is returned as it is; with no check (imported prompts), the verdict says so."""
+    if verdict.outcome in (INCONCLUSIVE, NOT_TESTABLE) or (check is not None and check.outcome == SUPPORTS):
+        return verdict
+    why = ("the rule's known answer was not run (imported prompts: no bias-tuned runs)" if check is None else
+           f"the same rule did not recover its known answer on bias tuning ({check.outcome})")
+    return _verdict(verdict.claim.id, INCONCLUSIVE, f"Inconclusive: {why}, so it is not shown able to tell the two ways "
+                    f"apart here. The rule alone: {verdict.outcome}. {verdict.sentence}",
+                    **{**verdict.numbers, "rule_alone": verdict.outcome})
+
+
 def mechanism_conclusion(readings: Mapping[str, Verdict], known_answers: Sequence[Verdict] = ()) -> str:
-    """A page's prose conclusion on the paper's central sentence, written from its verdicts only: per reading, the
-    tasks each way decided and the outcome; then the known-answer cases, which show what the same rule finds
-    where the answer is known. (No number or outcome in it is typed by hand.)"""
+    """A page's prose conclusion on the paper's central sentence, written from its verdicts only: first what the
+    rule finds where the answer is known (its checks), then per reading the tasks each way decided and the
+    outcome (with the rule's own outcome where a failed check made it inconclusive). No number or outcome in
+    it is typed by hand."""
     def found(v: Verdict) -> str:
         if v.outcome == NOT_TESTABLE:
-            return "not testable: no task gained over CLIP beyond 2 SE"
+            return "not testable: too few tasks gained over CLIP beyond 2 SE"
         ways = v.numbers.get("ways", {})
         decided = {w: [d for d, x in ways.items() if x == w] for w in WAYS if w != NOT_TESTABLE}
         parts = [f"{WAYS[w]} on {names(ds)}" for w, ds in decided.items() if ds]
-        return f"{'; '.join(parts)} — {v.outcome}"
-    text = "Per reading of the sentence, the way each task that learned was decided as: " + "; ".join(
-        f"{label}: {found(v)}" for label, v in readings.items()) + "."
+        alone = v.numbers.get("rule_alone")
+        return f"{'; '.join(parts)} — {v.outcome}" + (f" (the rule alone: {alone})" if alone else "")
+    text = ""
     if known_answers:
-        text += " The same rule where the answer is known: " + "; ".join(
+        text += "Where the answer is known, the same rule finds: " + "; ".join(
             f"{v.claim.label or v.claim.sentence}: {found(v)}" for v in known_answers) + "."
-        missed = [v for v in known_answers if v.outcome != SUPPORTS and v.outcome != NOT_TESTABLE]
+        missed = [v for v in known_answers if v.outcome != SUPPORTS]
         if missed:
-            text += (" Where a known answer is missed, the rule is not shown able to find that way in this world: "
-                     "the verdicts above that need it rest on a rule that failed its check (" +
-                     "; ".join(f"{v.claim.label or v.claim.sentence}: {v.outcome}" for v in missed) + ").")
-    return text
+            text += (" A known answer missed means the rule is not shown able to tell the two ways apart in this world, "
+                     "so each reading below is inconclusive whatever the rule alone says.")
+    return (text + " Per reading of the sentence, the way each task that learned was decided as: " + "; ".join(
+        f"{label}: {found(v)}" for label, v in readings.items()) + ".").strip()
 
 
 # ----------------------------------------------------------------------------- preconditions
