@@ -244,11 +244,12 @@ else:
 # %%
 display(HTML(html_table([{"towers": branch, **row} for branch in BRANCHES for row in effect_rows(effects[branch])],
                         "Table 2.6 — What the rule reads: the second way as the added term per input",
-                        "Per towers transplanted; points ± 2 SE (over the images and the runs); half gain = (CLIP + "
-                        "full) / 2.")))
+                        "Per towers transplanted; points ± 2 SE (over the images and the runs); ½ gain = (CLIP + full) / 2; "
+                        "the added term alone is the prompt-term arm.")))
 display(HTML(html_table([{"towers": branch, **row} for branch in BRANCHES for row in effect_rows(effects[branch], "constant-term")],
                         "Table 2.7 — What the rule reads: the second way as a term fixed across inputs",
-                        "As Table 2.6, with the fixed term (the mean added term over the training images) in its place.")))
+                        "As Table 2.6, with the fixed term (the mean added term over the training images) in its place; "
+                        "both: re-weighting + fixed term.")))
 known_effects = {name: {d: mechanism_effects(a.effects_input("both")) for d, a in by.items()} for name, by in known.items()}
 for number, (name, by) in zip(("2.8", "2.9"), known_effects.items()):
     display(HTML(html_table(effect_rows(by), f"Table {number} — Known answer: {name}, the same rule on its own runs",

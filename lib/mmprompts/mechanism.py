@@ -136,12 +136,13 @@ def effect_rows(effects: dict[str, dict[str, Estimate]], term_arm: str = "prompt
     together = "full" if term_arm == "prompt-term" else "reweighting-constant-term"
     rows = []
     for name, e in effects.items():
+        term = "fixed term" if term_arm == "constant-term" else "added term"
         row = {"dataset": name, "decided": WAYS[mechanism_way(e, term_arm)], "full − CLIP": plus_minus(e["gain"], 1),
-               "re-weighting − half gain": plus_minus(e["reweighting_half"], 1),
-               f"{ARM_NAMES[term_arm]} − half gain": plus_minus(e[f"{key}_half"], 1),
-               f"{ARM_NAMES[term_arm]} − re-weighting": plus_minus(e[f"{key}_vs_reweighting"], 1)}
+               "re-weighting − ½ gain": plus_minus(e["reweighting_half"], 1),
+               f"{term} − ½ gain": plus_minus(e[f"{key}_half"], 1),
+               f"{term} − re-weighting": plus_minus(e[f"{key}_vs_reweighting"], 1)}
         if together != "full":
-            row[f"{ARM_NAMES[together]} − half gain"] = plus_minus(e[f"{together.replace('-', '_')}_half"], 1)
+            row["both − ½ gain"] = plus_minus(e[f"{together.replace('-', '_')}_half"], 1)
         rows.append(row)
     return rows
 
