@@ -188,7 +188,11 @@ HTML(html_table(gain_rows({"prompts": gains}), "Table 2.3 — Did the analysed p
 # CLIP's $r$). Two choices shape these cells and are stated here rather than hidden: the shrink $1 - s$
 # travels with the added term (it is the attention the prompts take), so re-weighting only runs undamped
 # where the prompted model was damped; and what a later block's $t$ carries was computed on the prompted
-# model's own states, so it includes what earlier blocks' re-weighting did.
+# model's own states, so it includes what earlier blocks' re-weighting did. In the text tower CLIP's
+# corner reads "a photo of a {class}." (the words the prompts replace), not the dataset's own template,
+# so replacing a weak template counts for the added term; Table 2.3 uses the dataset's template. Not run
+# here, and worth running: the added term taken from another image, and re-weighting with the prompted
+# shrink kept.
 #
 # The paper describes the second way in two ways, and both are tested as readings of each sentence that
 # names it: as eq. 12's second underlined term, $\sum_k a'_{ik} p_k$, whose weights depend on the input
