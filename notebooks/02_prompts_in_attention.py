@@ -82,13 +82,12 @@ from IPython.display import HTML, display
 from mmprompts import PromptConfig, PromptedCLIP
 from mmprompts.analysis import BRANCHES, CONTROLS, attention_shift, decompose_attention, null_controls, similarity_attention
 from mmprompts.claims import (decide_direction, decide_identities, decide_mechanism, decide_relative_attention, estimate,
-                              given_known_answer, mechanism_conclusion, mechanism_effects, not_learned, paired,
-                              report)
+                              mechanism_conclusion, mechanism_effects, not_learned, paired, report)
 from mmprompts.claims.text import number, plus_minus, scientific
 from mmprompts.analysis_inputs import analysis_models, balanced_test_images, in_batches
 from mmprompts.figures import block_lines, recovered_bars
 from mmprompts.mechanism import (ARM_NAMES, arm_accuracies, arm_rows, effect_rows, gain_rows, kept_rows, learned_gains,
-                                 recovered)
+                                 reading_verdicts, recovered)
 from mmprompts.methods import method_label
 from mmprompts.page import figure
 from mmprompts.tables import html_table
@@ -272,23 +271,7 @@ if known_effects:
     known_answers = [decide_mechanism("mechanism.known-first-way", known_effects["attention-bias tuning"], "first"),
                      decide_mechanism("mechanism.known-second-way", known_effects["bias tuning"], "second")]
 second_way_check = known_answers[1] if known_answers else None  # the rule's positive control gates its verdicts
-readings = {label: given_known_answer(verdict, second_way_check) for label, verdict in {
-    "both towers, the added term per input": decide_mechanism("mechanism.second-way", effects["both"], "second"),
-    "both towers, a fixed term": decide_mechanism("mechanism.second-way-constant", effects["both"], "second",
-                                                  term_arm="constant-term"),
-    "text tower only, the added term per input": decide_mechanism("mechanism.second-way-text", effects["text"], "second"),
-    "text tower only, a fixed term": decide_mechanism("mechanism.second-way-text-constant", effects["text"], "second",
-                                                      term_arm="constant-term"),
-    "image tower only, the added term per input": decide_mechanism("mechanism.second-way-image", effects["image"], "second"),
-    "image tower only, a fixed term": decide_mechanism("mechanism.second-way-image-constant", effects["image"], "second",
-                                                       term_arm="constant-term"),
-    "hypothesis 1, added term": decide_mechanism("mechanism.first-way", effects["both"], "first"),
-    "hypothesis 1, fixed term": decide_mechanism("mechanism.first-way-constant", effects["both"], "first",
-                                                 term_arm="constant-term"),
-    "hypothesis 3, added term": decide_mechanism("mechanism.both-ways", effects["both"], "both"),
-    "hypothesis 3, fixed term": decide_mechanism("mechanism.both-ways-constant", effects["both"], "both",
-                                                 term_arm="constant-term"),
-}.items()}
+readings = reading_verdicts(effects, second_way_check)
 verdicts = [
     decide_identities(max(r["error"] for r in records.values())),
     relative,

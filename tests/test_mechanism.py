@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from mmprompts.analysis import ARMS, BRANCHES
+from mmprompts.claims import Estimate
 from mmprompts.mechanism import ARM_NAMES, ArmAccuracies, arm_rows, recovered
 
 
@@ -60,3 +61,21 @@ def test_gain_rows_say_which_prompts_learned():
     rows = gain_rows({"deep": {"a": Estimate(1.1, 1.0), "b": Estimate(5.0, 1.0)}, "shallow": {"a": Estimate(-0.3, 3.0)}})
     assert rows == [{"dataset": "a", "deep − CLIP": "+1.1 ± 2.0 (not learned)", "shallow − CLIP": "−0.3 ± 6.0 (not learned)"},
                     {"dataset": "b", "deep − CLIP": "+5.0 ± 2.0"}]
+
+
+def test_every_reading_is_decided_and_gated_by_the_known_answer():
+    from mmprompts.claims import CLAIMS, CONTRADICTS, INCONCLUSIVE, SUPPORTS
+    from mmprompts.mechanism import READINGS, reading_verdicts
+    from mmprompts.claims import Verdict
+
+    e = {"gain": Estimate(20, 1, 100), "prompt_term_half": Estimate(5, 1, 100), "reweighting_half": Estimate(-5, 1, 100),
+         "prompt_term_vs_reweighting": Estimate(10, 1, 100), "constant_term_half": Estimate(5, 1, 100),
+         "constant_term_vs_reweighting": Estimate(10, 1, 100), "reweighting_constant_term_half": Estimate(5, 1, 100)}
+    effects = {branch: {"a": e, "b": e} for branch in BRANCHES}
+    passed = Verdict(CLAIMS["mechanism.known-second-way"], SUPPORTS, "recovered")
+    missed = Verdict(CLAIMS["mechanism.known-second-way"], CONTRADICTS, "missed")
+    decided = reading_verdicts(effects, passed)
+    assert set(decided) == set(READINGS) and {v.claim.id for v in decided.values()} == {c for c, *_ in READINGS.values()}
+    assert decided["both towers, the added term per input"].outcome == SUPPORTS
+    assert decided["hypothesis 1, added term"].outcome == SUPPORTS  # the paper's position: hypothesis 1 fails here
+    assert all(v.outcome == INCONCLUSIVE for v in reading_verdicts(effects, missed).values())

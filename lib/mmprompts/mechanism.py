@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from .analysis import ARMS, arm_correct, prompt_term_means
 from .analysis_inputs import analysis_model, analysis_spec, balanced_items
-from .claims import WAYS, Estimate, mechanism_way, paired
+from .claims import WAYS, Estimate, Verdict, decide_mechanism, given_known_answer, mechanism_way, paired
 from .claims.text import plus_minus
 from .data import ImageDataset, eval_transform, fewshot_splits
 from .data.coop import DatasetSplits, Datum
@@ -31,8 +31,8 @@ from .prompted import PromptConfig, PromptedCLIP
 from .storage import atomic_torch_save, cache_root
 from .train import autocast
 
-__all__ = ["ARM_NAMES", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "gain_rows", "kept_rows",
-           "learned_gains", "recovered"]
+__all__ = ["ARM_NAMES", "READINGS", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "gain_rows", "kept_rows",
+           "learned_gains", "reading_verdicts", "recovered"]
 
 # How the book names each arm (analysis.ARMS) in its tables and figures: by what it keeps.
 ARM_NAMES = {"clip": "CLIP", "reweighting": "re-weighting only", "prompt-term": "prompt term only", "full": "full model",
@@ -67,6 +67,29 @@ class ArmAccuracies:
         """{arm: [runs, N] which test images each run classifies correctly} for one branch: what
         `claims.mechanism_effects` pairs."""
         return {arm: torch.stack([correct[(branch, arm)] for correct in self.runs.values()]) for arm in ARMS}
+
+
+# Page 2's operationalisations of the paper's sentences on the two ways: label -> (claim, towers transplanted,
+# hypothesis, the arm read as the second way).
+READINGS: dict[str, tuple[str, str, str, str]] = {
+    "both towers, the added term per input": ("mechanism.second-way", "both", "second", "prompt-term"),
+    "both towers, a fixed term": ("mechanism.second-way-constant", "both", "second", "constant-term"),
+    "text tower only, the added term per input": ("mechanism.second-way-text", "text", "second", "prompt-term"),
+    "text tower only, a fixed term": ("mechanism.second-way-text-constant", "text", "second", "constant-term"),
+    "image tower only, the added term per input": ("mechanism.second-way-image", "image", "second", "prompt-term"),
+    "image tower only, a fixed term": ("mechanism.second-way-image-constant", "image", "second", "constant-term"),
+    "hypothesis 1, added term": ("mechanism.first-way", "both", "first", "prompt-term"),
+    "hypothesis 1, fixed term": ("mechanism.first-way-constant", "both", "first", "constant-term"),
+    "hypothesis 3, added term": ("mechanism.both-ways", "both", "both", "prompt-term"),
+    "hypothesis 3, fixed term": ("mechanism.both-ways-constant", "both", "both", "constant-term"),
+}
+
+
+def reading_verdicts(effects: dict[str, dict[str, dict[str, Estimate]]], check: Verdict | None) -> dict[str, Verdict]:
+    """Every reading of READINGS decided from the per-towers effects ({branch: {dataset: mechanism_effects}}), each
+    counted only if the rule recovered its known answer (`check`: `claims.given_known_answer`)."""
+    return {label: given_known_answer(decide_mechanism(claim, effects[branch], hypothesis, term_arm=arm), check)
+            for label, (claim, branch, hypothesis, arm) in READINGS.items()}
 
 
 def arm_rows(arms: dict[str, ArmAccuracies], branch: str) -> list[dict]:
