@@ -55,14 +55,6 @@ class ArmAccuracies:
         """Test accuracy (percent) of each run with `arm` in the towers of `branch`."""
         return [100 * correct[(branch, arm)].float().mean().item() for correct in self.runs.values()]
 
-    def per_image(self, branch: str, arm: str) -> torch.Tensor:
-        """Per test image, the fraction of runs that classify it correctly [N] (what the rules pair over)."""
-        return torch.stack([correct[(branch, arm)].float() for correct in self.runs.values()]).mean(0)
-
-    @property
-    def zero_shot_accuracy(self) -> float:
-        return 100 * self.zero_shot.float().mean().item()
-
     def effects_input(self, branch: str) -> dict[str, torch.Tensor]:
         """{arm: [runs, N] which test images each run classifies correctly} for one branch: what
         `claims.mechanism_effects` pairs."""
