@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from .analysis import ARMS, arm_correct, prompt_term_means
 from .analysis_inputs import analysis_model, analysis_spec, balanced_items
-from .claims import WAYS, Estimate, Verdict, decide_mechanism, given_known_answer, mechanism_way, paired
+from .claims import NOT_TESTABLE, WAYS, Estimate, Verdict, decide_mechanism, given_known_answer, mechanism_way, paired
 from .claims.text import plus_minus
 from .data import ImageDataset, eval_transform, fewshot_splits
 from .data.coop import DatasetSplits, Datum
@@ -152,7 +152,9 @@ def effect_rows(effects: dict[str, dict[str, Estimate]], term_arm: str = "prompt
     rows = []
     for name, e in effects.items():
         term = "fixed term" if term_arm == "constant-term" else "added term"
-        row = {"dataset": name, "decided": WAYS[mechanism_way(e, term_arm)], "full − CLIP": plus_minus(e["gain"], 1),
+        way = mechanism_way(e, term_arm)
+        decided = "not testable (no gain)" if way == NOT_TESTABLE else WAYS[way]  # the table's full − CLIP says why
+        row = {"dataset": name, "decided": decided, "full − CLIP": plus_minus(e["gain"], 1),
                "re-weighting − ½ gain": plus_minus(e["reweighting_half"], 1),
                f"{term} − ½ gain": plus_minus(e[f"{key}_half"], 1),
                f"{term} − re-weighting": plus_minus(e[f"{key}_vs_reweighting"], 1)}
