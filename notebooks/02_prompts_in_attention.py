@@ -226,7 +226,7 @@ known = {name: arm_accuracies(S, clip, data, m, progress=False) for name, m in k
 effects = {branch: {d: mechanism_effects(a.effects_input(branch)) for d, a in arms.items()} for branch in BRANCHES}
 first = next(iter(arms.values()))
 display(HTML(html_table(arm_rows(arms, "both"), "Table 2.4 — Test accuracy (%) of each arm, both towers transplanted",
-                        f"{method_label(method)}; mean ± std over {len(first.runs)} runs, on {len(first.zero_shot)} test "
+                        f"{method_label(method)}; mean ± std over {len(first.runs)} runs, on {first.images} test "
                         "images per dataset. CLIP is the same for every run (no spread).")))
 display(HTML(html_table(kept_rows(effects["both"]), "Table 2.5 — The gain over CLIP each arm keeps on its own, both towers",
                         "Points ± 2 SE (over the images and the runs); in brackets its share of the full model's gain "

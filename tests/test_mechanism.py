@@ -22,13 +22,14 @@ def result():
             correct[(b, "full")] = full
         correct[("both", "prompt-term")] = hits(1, 1, 1, 0)
         runs[seed] = correct
-    return ArmAccuracies("task", hits(1, 1, 0, 0), runs)
+    return ArmAccuracies("task", runs)
 
 
 def test_accuracies_per_run_and_per_image():
     r = result()
     assert r.accuracy("both", "full") == [100.0, 75.0]
     assert torch.equal(r.effects_input("both")["full"].float().mean(0), torch.tensor([1.0, 1.0, 1.0, 0.5]))
+    assert r.images == 4
     assert set(r.effects_input("both")) == set(ARMS)
 
 

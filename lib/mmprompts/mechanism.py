@@ -45,11 +45,16 @@ INTERVENTIONS_VERSION = "2"
 
 @dataclass
 class ArmAccuracies:
-    """One dataset's test images: which ones zero-shot CLIP and each (branch, arm) of each run classify correctly."""
+    """One dataset's test images: which ones each (branch, arm) of each run classifies correctly (the arm "clip" is
+    zero-shot CLIP on the model's token layout)."""
 
     dataset: str
-    zero_shot: torch.Tensor  # [N] bool
     runs: dict[str, dict[tuple[str, str], torch.Tensor]]  # run label ("seed 1", or the imported file) -> [N] bool
+
+    @property
+    def images(self) -> int:
+        """How many test images the arms were evaluated on."""
+        return len(next(iter(next(iter(self.runs.values())).values())))
 
     def accuracy(self, branch: str, arm: str) -> list[float]:
         """Test accuracy (percent) of each run with `arm` in the towers of `branch`."""
@@ -170,7 +175,7 @@ def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], m
     `settings.intervention_images` balanced test images of each dataset of `data` (0: all of them);
     with `settings.learned`, of the imported prompts instead."""
     specs = [RunSpec(name, method, seed) for name in data for seed in settings.seeds] if settings.learned is None else []
-    found = _finished(results(specs + [RunSpec(name) for name in data], clip, settings, datasets=data, progress=progress))
+    found = _finished(results(specs, clip, settings, datasets=data, progress=progress))
     out = {}
     for name, dataset in data.items():
         test = _batches(clip, balanced_items(dataset.test, settings.intervention_images or None), batch_size)
@@ -185,15 +190,8 @@ def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], m
             train = fewshot_splits(dataset, settings.shots, seed, fallback_dir=cache_root(settings.cache) / "fewshot").train
             runs[f"seed {seed}"] = _cached(settings, result.key, f"interventions-{settings.intervention_images or 'all'}",
                                            lambda: _arms(result.model, clip, dataset, train, test, batch_size))
-        clip_hits = _run_hits(settings, clip, found[RunSpec(name)], dataset, batch_size)
-        out[name] = ArmAccuracies(name, clip_hits[_positions(dataset, settings.intervention_images)], runs)
+        out[name] = ArmAccuracies(name, runs)
     return out
-
-
-def _positions(dataset: DatasetSplits, count: int) -> torch.Tensor:
-    """Where the balanced subset of `count` test images (0: all) sits in the test split."""
-    index = {id(item): i for i, item in enumerate(dataset.test)}
-    return torch.tensor([index[id(item)] for item in balanced_items(dataset.test, count or None)], dtype=torch.long)
 
 
 def _finished(found: dict) -> dict:
