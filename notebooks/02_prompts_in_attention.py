@@ -20,7 +20,9 @@
 # attention update of token $i$ splits into two parts (eq. 12; Appendix B, eqs. 17–32; the factor
 # $Z_{in}/(Z_{in}+Z_p)$ is this book's reading of eq. 32, which writes the two fractions):
 #
-# $$x_i^{\ell+1} = x_i^\ell + \underbrace{\sum_j a'_{ij} x_j}_{\text{input part}} + \underbrace{\sum_k a'_{ik} p_k}_{\text{prompt part}},\qquad a'_{ij} = a_{ij}\,\frac{Z_{in}}{Z_{in}+Z_p}.$$
+# $$x_i^{\ell+1} = x_i^\ell + \underbrace{\sum_j a'_{ij} x_j}_{\text{input part}} + \underbrace{\sum_k a'_{ik} p_k}_{\text{prompt part}},$$
+#
+# $$a'_{ij} = a_{ij}\,\frac{Z_{in}}{Z_{in}+Z_p}.$$
 #
 # Fig. 1's caption reads: *"In the first layer, the attention between tokens undergoes a
 # proportional transformation … However, the relative values of attention between tokens are
