@@ -78,26 +78,12 @@ page_header(S, "02_prompts_in_attention", "Sec. 3.2.1, Fig. 1, App. B")
 # combination keeps (this book's test of the paper's conclusion).
 
 # %%
-import torch
-from IPython.display import HTML, display
+from IPython.display import display
 
-from mmprompts import PromptConfig, PromptedCLIP
-from mmprompts.analysis import BRANCHES, CONTROLS, attention_shift, decompose_attention, null_controls, similarity_attention
-from mmprompts.claims import (decide_direction, decide_identities, decide_mechanism, decide_relative_attention, estimate,
-                              mechanism_conclusion, mechanism_effects, not_learned, paired, report)
-from mmprompts.claims.text import number, plus_minus, scientific
-from mmprompts.analysis_inputs import analysis_models, balanced_test_images, in_batches
-from mmprompts.figures import block_lines, recovered_bars
-from mmprompts.mechanism import (ARM_NAMES, arm_accuracies, arm_rows, effect_rows, gain_rows, kept_rows, learned_gains,
-                                 reading_verdicts, recovered)
-from mmprompts.methods import method_label
-from mmprompts.page import figure
-from mmprompts.tables import html_table
+from mmprompts.claims import report
+from mmprompts.pages import attention
 
-clip = S.load_model()
-data = S.load_datasets()
-zero_shot = PromptedCLIP(clip)
-models = analysis_models(S, clip, data, progress=False)
+page = attention.measure(S, S.load_model())
 
 # %% [markdown]
 # ## The decomposition, block by block
@@ -110,63 +96,16 @@ models = analysis_models(S, clip, data, progress=False)
 # prompts the run started from, zero prompts, and random prompts with the learned prompts' norm.
 
 # %%
-records = {}
-for name, model in models.items():
-    images, _ = balanced_test_images(clip, data[name], 16)
-    parts = [decompose_attention(model, images, layer) for layer in range(clip.depth)]
-    controls = null_controls(clip, model, S.seeds[0])
-    records[name] = {
-        "error": max(max(p.scaling_error, p.sum_error) for p in parts),
-        "cls_share": [100 * (1 - p.ratio[..., 0])[:, :, 0].mean().item() for p in parts],
-        "relative_size": [(p.prompt_part.norm(dim=-1) / p.input_part.norm(dim=-1)).mean().item() for p in parts],
-        "shift": attention_shift(model, zero_shot, in_batches(images), progress=False),
-        "shift_controls": {c: attention_shift(m, zero_shot, in_batches(images), progress=False) for c, m in controls.items()},
-        "similarity": similarity_attention(model, images),
-        "similarity_controls": {c: similarity_attention(m, images) for c, m in controls.items()},
-    }
-figure(block_lines({"[cls] attention on the prompts (%)": {n: r["cls_share"] for n, r in records.items()},
-                    "‖prompt part‖ / ‖input part‖": {n: r["relative_size"] for n, r in records.items()},
-                    "relative attention moved from CLIP's (TV)": {n: r["shift"].mean(0).tolist() for n, r in records.items()}},
-                   log=["‖prompt part‖ / ‖input part‖"]),
-       "Per block of the image tower: the [cls] query's attention on the vision prompts, the size of the prompt "
-       "part of the update against the input part, and how far the attention among input tokens moved from "
-       "zero-shot CLIP's (0 in block 1, where the prompts only rescale it)", "2.1", "Fig. 1")
+attention.block_figure(page)
 
 # %%
-HTML(html_table([{"dataset": n, "identity error": f"{r['error']:.1e}", "[cls]→P, block 1 (%)": r["cls_share"][0],
-                  "[cls]→P, last (%)": r["cls_share"][-1], "TV, largest": r["shift"].mean(0).max().item()}
-                 for n, r in records.items()],
-                "Table 2.1 — Per dataset: the identities' largest error, the [cls] query's attention on the prompts, "
-                "the attention moved from CLIP's",
-                note="P: the prompts, in the first and last block. TV: the attention moved from CLIP's (total variation), "
-                "the largest over the blocks (Table 2.2: in block 1 and where the rule reads it)."))
+attention.identity_table(page)
 
 # %%
-shift = [row for r in records.values() for row in r["shift"].tolist()]
-shift_controls = {c: [row for r in records.values() for row in r["shift_controls"][c].tolist()] for c in CONTROLS}
-relative = decide_relative_attention(shift, shift_controls)  # reported with the page's other verdicts
-block = relative.numbers["block"] - 1  # the block the rule reads: where the learned prompts move attention most
-pooled = {"learned": torch.tensor(shift), **{c: torch.tensor(v) for c, v in shift_controls.items()}}
-HTML(html_table([{"dataset": n, "TV, block 1": scientific(r["shift"][:, 0].mean().item()),
-                  f"TV, block {block + 1}": number(r["shift"][:, block].mean().item(), 3),
-                  **{f"TV, {c}": number(v[:, block].mean().item(), 3) for c, v in r["shift_controls"].items()},
-                  "corr.": r["similarity"].mean().item(),
-                  **{f"corr., {c}": v.mean().item() for c, v in r["similarity_controls"].items()}}
-                 for n, r in records.items()]
-                + [{"dataset": "all datasets", "TV, block 1": scientific(pooled["learned"][:, 0].mean().item()),
-                    f"TV, block {block + 1}": plus_minus(estimate(pooled["learned"][:, block].tolist()), 3),
-                    **{f"TV, {c}": number(pooled[c][:, block].mean().item(), 3) for c in CONTROLS}}],
-                "Table 2.2 — Null controls: the attention moved from CLIP's (TV), and how attention follows similarity (corr.)",
-                note=f"TV in block 1 and in block {block + 1}, where the learned prompts move it most over all datasets, for "
-                "the learned prompts (over all datasets: mean ± 2 SE over the images) and each control. Corr.: the correlation between a token's similarity to a prompt and "
-                "its attention on it (mean over blocks and images). Controls: " + "; ".join(
-                    f"{c}, {what}" for c, what in CONTROLS.items()) + "."))
+attention.controls_table(page)
 
 # %%
-gains = learned_gains(S, clip, data)
-excluded = not_learned(gains)  # the datasets whose prompts did not learn: no claim about learned prompts there
-HTML(html_table(gain_rows({"prompts": gains}), "Table 2.3 — Did the analysed prompts learn? Their test accuracy minus zero-shot "
-                "CLIP's on the whole test split, paired over the images, mean ± 2 SE"))
+attention.gains_table(page)
 
 # %% [markdown]
 # ## The two ways, separated by transplant (this book's own test)
@@ -219,70 +158,17 @@ HTML(html_table(gain_rows({"prompts": gains}), "Table 2.3 — Did the analysed p
 # credits to re-weighting). A known answer the rule misses on every task that learned fails its check.
 
 # %%
-method = S.analysis_method(clip.depth)
-arms = arm_accuracies(S, clip, data, method, progress=False)
-known_methods = {"attention-bias tuning": PromptConfig.attention_bias(range(clip.depth)),
-                 "bias tuning": PromptConfig.bias(range(clip.depth))}
-known = {name: arm_accuracies(S, clip, data, m, progress=False) for name, m in known_methods.items()} \
-    if S.learned is None else {}
-effects = {branch: {d: mechanism_effects(a.effects_input(branch)) for d, a in arms.items()} for branch in BRANCHES}
-first = next(iter(arms.values()))
-display(HTML(html_table(arm_rows(arms, "both"), "Table 2.4 — Test accuracy (%) of each arm, both towers transplanted",
-                        f"{method_label(method)}; mean ± std over {len(first.runs)} runs, on {first.images} test "
-                        "images per dataset. CLIP is the same for every run (no spread).")))
-display(HTML(html_table(kept_rows(effects["both"]), "Table 2.5 — The gain over CLIP each arm keeps on its own, both towers",
-                        "Points ± 2 SE (over the images and the runs); in brackets its share of the full model's gain "
-                        "where that gain is significant. Interaction: full − re-weighting − prompt term + CLIP.")))
+display(*attention.arm_tables(page))
 
 # %%
-gain_recovered = {branch: recovered(arms, branch, excluded) for branch in BRANCHES}
-if any(gain_recovered.values()):
-    display(figure(recovered_bars(gain_recovered, {a: n for a, n in ARM_NAMES.items() if a not in ("full", "clip")}),
-                   "The share of the full model's gain over CLIP that each arm keeps on its own, with the image "
-                   "tower, the text tower or both transplanted (means over the runs; 100% = the full model, 0% = "
-                   "CLIP), on the datasets where the prompts learned (Table 2.3); the spreads are in Tables 2.5–2.6",
-                   "2.2", "eq. 12, Sec. 3.2.1"))
-else:
-    display(HTML("<p>On no dataset did the prompts learn (Table 2.3): there is no gain to keep (Fig. 2.2 is left "
-                 "out).</p>"))
+attention.recovered_figure(page)
 
 # %%
-display(HTML(html_table([{"towers": branch, **row} for branch in BRANCHES for row in effect_rows(effects[branch])],
-                        "Table 2.6 — What the rule reads: the second way as the added term per input",
-                        "Per towers transplanted; points ± 2 SE (over the images and the runs); ½ gain = (CLIP + full) / 2; "
-                        "the added term alone is the prompt-term arm.")))
-display(HTML(html_table([{"towers": branch, **row} for branch in BRANCHES for row in effect_rows(effects[branch], "constant-term")],
-                        "Table 2.7 — What the rule reads: the second way as a term fixed across inputs",
-                        "As Table 2.6, with the fixed term (the mean added term over the training images) in its place; "
-                        "both: re-weighting + fixed term.")))
-known_effects = {name: {d: mechanism_effects(a.effects_input("both")) for d, a in by.items()} for name, by in known.items()}
-for number, (name, by) in zip(("2.8", "2.9"), known_effects.items()):
-    display(HTML(html_table(effect_rows(by), f"Table {number} — Known answer: {name}, the same rule on its own runs",
-                            f"{method_label(known_methods[name])}; its added term: "
-                            f"{'none' if name == 'attention-bias tuning' else 'the learned biases'}.")))
+display(*attention.rule_tables(page))
 
 # %% [markdown]
 # ## What this run says
 
 # %%
-similarity = {d: estimate(r["similarity"].tolist()) for d, r in records.items()}
-similarity_versus = {c: {d: paired(r["similarity"].tolist(), r["similarity_controls"][c].tolist())
-                         for d, r in records.items()} for c in CONTROLS}
-known_answers = []
-if known_effects:
-    known_answers = [decide_mechanism("mechanism.known-first-way", known_effects["attention-bias tuning"], "first"),
-                     decide_mechanism("mechanism.known-second-way", known_effects["bias tuning"], "second")]
-second_way_check = known_answers[1] if known_answers else None  # the rule's positive control gates its verdicts
-readings = reading_verdicts(effects, second_way_check)
-verdicts = [
-    decide_identities(max(r["error"] for r in records.values())),
-    relative,
-    decide_direction("formulation.similar-tokens-attend", similarity, +1,
-                     "the correlation between a token's similarity to a prompt and its attention on it",
-                     controls=similarity_versus, excluded=excluded),
-    *readings.values(),
-    *known_answers,
-]
-display(HTML(f"<p><b>The paper's conclusion, in this build ({S.scope}).</b> "
-             f"{mechanism_conclusion({k: v for k, v in readings.items() if not k.startswith('hypothesis')}, known_answers)}</p>"))
-report("02_prompts_in_attention", verdicts, scope=S.scope)
+display(attention.conclusion(page))
+report(attention.NOTEBOOK, attention.verdicts(page), scope=S.scope)

@@ -1,0 +1,19 @@
+"""One module per page of the book: the runs the page reads, what it measures, its verdicts and what it shows.
+
+Each module has
+- `NOTEBOOK`: the page's file stem in notebooks/;
+- `runs(settings, clip)`: every run the page reads (`book.book_runs` trains the union of the pages' lists
+  before any page runs, so a page only reads the cache);
+- `measure(settings, clip)`: what the page measures, as a small dataclass;
+- `verdicts(measured)`: the page's verdicts, from the claims package's rules;
+- the page's tables and figures, each with its caption, ready to display.
+
+The notebook keeps the narration, the parameters and the displays.
+"""
+from __future__ import annotations
+
+from . import alignment, attention, text_prompts, vision_prompts
+
+PAGES = (attention, alignment, text_prompts, vision_prompts)  # in the book's order
+
+__all__ = ["PAGES", "alignment", "attention", "text_prompts", "vision_prompts"]
