@@ -78,35 +78,13 @@ page_header(S, "03_alignment_contribution", "Sec. 3.2.2, Figs. 2–3, App. E")
 # still identity rows there (the library's relevancy code says why).
 
 # %%
-import torch.nn.functional as F
-from IPython.display import HTML, display
+from IPython.display import display
 
-from mmprompts import PromptedCLIP
-from mmprompts.analysis import (CONTROLS, TEXT_GROUPS, null_controls, patch_heatmaps, relevancy_maps, relevancy_statistics,
-                                text_tokens)
-from mmprompts.claims import combine, decide_direction, decide_map_kept, not_learned, relevancy_effects, report
-from mmprompts.tables import paper_dataset
-from mmprompts.variants import compare, variant_rows
-from mmprompts.analysis_inputs import analysis_models, balanced_test_images, in_batches
-from mmprompts.experiments import RunSpec, trained_models
-from mmprompts.presets import table2_methods
-from mmprompts.figures import (display_images, group_share_grid, overlay_maps, position_relevance, text_positions,
-                               token_relevance)
-from mmprompts.mechanism import gain_rows, learned_gains
-from mmprompts.page import caption, figure
-from mmprompts.paper import CLIP_TEMPLATE, appendix_e_datasets
-from mmprompts.tables import html_table
-from mmprompts.widgets import figure_png, view_selector
+from mmprompts.claims import report
+from mmprompts.pages import alignment
 
-clip = S.load_model()
-every = S.load_datasets()
-data = {name: every[name] for name in appendix_e_datasets({n: d.template for n, d in every.items()})}
-left_out = [name for name in S.datasets if name not in data]
-zero_shot = PromptedCLIP(clip)
-grid = clip.model.visual.grid_size
-n_patches = grid[0] * grid[1]
-HTML(f"<p>Datasets in the statistics: <b>{', '.join(data) or 'none'}</b>; left out (not read with an “a photo of …” "
-     f"template, App. E): {', '.join(left_out) or 'none'}.</p>")
+page = alignment.measure(S, S.load_model())
+alignment.datasets_line(page)
 
 # %% [markdown]
 # ## Relevance per token, dataset by dataset
@@ -116,43 +94,7 @@ HTML(f"<p>Datasets in the statistics: <b>{', '.join(data) or 'none'}</b>; left o
 # that learned nothing: the run's initial prompts, zero prompts, random prompts with the learned norm).
 
 # %%
-stats, models, control_stats = {}, {}, {}
-deep = analysis_models(S, clip, data, progress=False)
-shallow = {name: RunSpec(name, table2_methods([1])[1], S.seeds[0]) for name in data}
-shallow_models = trained_models(list(shallow.values()), clip, S, datasets=data, progress=False) if S.learned is None else {}
-for name, dataset in data.items():
-    images, labels = balanced_test_images(clip, dataset, S.analysis_images)
-    models[name] = {"CLIP": zero_shot, "deep": deep[name]}
-    if S.learned is None:
-        models[name]["shallow"] = shallow_models[shallow[name]]
-    stats[name] = {label: relevancy_statistics(model, in_batches(images, labels), dataset.classnames, CLIP_TEMPLATE,
-                                               progress=False)
-                   for label, model in models[name].items()}
-    control_stats[name] = {variant: {c: relevancy_statistics(model, in_batches(images, labels), dataset.classnames,
-                                                             CLIP_TEMPLATE, progress=False)
-                                     for c, model in null_controls(clip, models[name][variant], S.seeds[0]).items()}
-                           for variant in ("deep", "shallow") if variant in models[name]}
-if stats:
-    last = max(int((s["text"] > 0).nonzero().max()) for by in stats.values() for s in by.values()) + 1
-    display(figure(position_relevance({d: {m: s["text"][:last] for m, s in by.items()} for d, by in stats.items()},
-                                      "text position: SOS; CLIP's word / the prompt in its place; c1…: the class name, then '.'",
-                                      names=text_positions(CLIP_TEMPLATE, S.n_ctx, last)),
-                   "Mean relevance of each text position to EOS (each text's relevance normalised to sum 1; positions "
-                   "from EOS on are 0). CLIP reads “a photo of a {class}.”; the prompted models read their learned "
-                   "prompts in the same positions", "3.1", "Fig. 2, Figs. 8–22"))
-
-# %%
-if stats:
-    width = max(s["image"].numel() for by in stats.values() for s in by.values())
-    display(figure(position_relevance({d: {m: F.pad(s["image"], (0, width - s["image"].numel())) for m, s in by.items()}
-                                       for d, by in stats.items()},
-                                      "image token (patches row by row, then vision prompts)", n_patches, "vision prompts"),
-                   "Mean relevance of each patch and vision prompt to [cls] (normalised per image). CLIP has no "
-                   "prompt positions; they are shown empty, as in the paper", "3.2", "Fig. 3, Figs. 9–23"))
-    display(figure(group_share_grid({d: {m: s["text_groups"] for m, s in by.items()} for d, by in stats.items()},
-                                    TEXT_GROUPS, "share of EOS relevance"),
-                   "The same text relevance summed per token group: SOS, learned prompts, template words, the class "
-                   "name and the final period", "3.3", "Fig. 2"))
+display(*alignment.relevance_figures(page))
 
 # %% [markdown]
 # ## Relevancy maps of single images
@@ -160,79 +102,20 @@ if stats:
 # and for the deep prompts. Pick the dataset and the image.
 
 # %%
-if stats:
-    views = []
-    for name, dataset in data.items():
-        images, labels = balanced_test_images(clip, dataset, 6)
-        pictures = display_images(images, clip)
-        maps = {}
-        for label in ("CLIP", "deep"):
-            model = models[name][label]
-            texts = model.prompt_texts([dataset.classnames[k] for k in labels.tolist()], CLIP_TEMPLATE)
-            maps[label] = patch_heatmaps(model, relevancy_maps(model, images, texts).image, clip.image_size)
-        views.append([figure_png(overlay_maps(pictures[i:i + 1], [maps["CLIP"][i:i + 1], maps["deep"][i:i + 1]],
-                                              ["CLIP relevancy", "prompted relevancy"], [dataset.classnames[labels[i]]]))
-                      for i in range(len(images))])
-    display(view_selector(views, [("dataset", list(data)), ("test image", [str(i + 1) for i in range(6)])],
-                          slider=[False, True]))
-    display(caption("The relevance of each patch to [cls] for one test image, zero-shot CLIP and the deep prompts",
-                    "3.4", "Fig. 3"))
+display(*alignment.map_viewer(page))
 
 # %% [markdown]
 # The text side of the same pairs: the first test image of each dataset with the text of its
 # class, each token shaded by its relevance to EOS (darker: more relevant; shading per row).
 
 # %%
-if stats:
-    rows = {}
-    for name, dataset in data.items():
-        images, labels = balanced_test_images(clip, dataset, 1)
-        classname = dataset.classnames[labels[0]]
-        for label in ("CLIP", "deep"):
-            model = models[name][label]
-            tokens = text_tokens(model, classname, CLIP_TEMPLATE)[:-1]  # EOS reads, it has no relevance of its own
-            maps = relevancy_maps(model, images, model.prompt_texts([classname], CLIP_TEMPLATE))
-            rows[f"{name}, {label}"] = (tokens, maps.text[0, : len(tokens)].tolist())
-    display(figure(token_relevance(rows), "One text per dataset as each model reads it, every token shaded by its "
-                   "relevance to EOS; the learned prompts P1… sit where CLIP reads “a photo of a”", "3.5", "Fig. 2"))
+alignment.token_figure(page)
 
 # %% [markdown]
 # ## Per dataset, against CLIP and against prompts that learned nothing
 
 # %%
-effects = {variant: {d: relevancy_effects(by["CLIP"], by[variant], n_patches) for d, by in stats.items()}
-           for variant in ("deep", "shallow") if all(variant in by for by in stats.values()) and stats}
-deep = effects.get("deep", {})
-versus_of = {variant: {c: {d: relevancy_effects(control_stats[d][variant][c], by[variant], n_patches) for d, by in stats.items()}
-                        for c in CONTROLS} for variant in effects}
-versus = versus_of.get("deep", {})
-own = {c: {d: relevancy_effects(by["CLIP"], control_stats[d]["deep"][c], n_patches) for d, by in stats.items()} for c in CONTROLS}
-HTML(html_table([{"dataset": d, "Δ category": str(e["category"]), "Δ SOS": str(e["sos"]), "Δ prefix": str(e["prefix"]),
-                  "patch maps kept": str(e["patches"]), "prompts / uniform − 1": str(e.get("vision_prompts", "–"))}
-                 for d, e in deep.items()],
-                "Table 3.1 — Deep prompts against CLIP, per dataset (mean ± 2 SE over the test images)",
-                note="Δ: the change of the class name's, SOS's and the prefix's share of EOS relevance (prefix: the prompts, "
-                "or CLIP's 'a photo of a'). Patch maps kept: their similarity to CLIP's (1 = CLIP's, 0 = unrelated). "
-                "Prompts / uniform − 1: the vision prompts' relevance over their uniform share."))
-
-# %%
-HTML(html_table([{"dataset": d, "control": c, "Δ category": str(v[d]["category"]), "Δ SOS": str(v[d]["sos"]),
-                  "Δ prefix": str(v[d]["prefix"]), "Δ prompts / uniform": str(v[d].get("vision_prompts", "–")),
-                  "control's patch maps kept": str(own[c][d]["patches"])}
-                 for d in deep for c, v in versus.items()],
-                "Table 3.2 — Null controls: the deep prompts minus each control, paired over the same images (mean ± 2 SE)",
-                note="Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items()) + ". The last column: how "
-                "much each control's own patch maps stay CLIP's."))
-
-# %%
-if "shallow" in effects:
-    display(HTML(html_table(
-        [{"dataset": d, "Δ category": str(e["category"]), "Δ prefix": str(e["prefix"]),
-          **{f"Δ category − {c}": str(versus_of["shallow"][c][d]["category"]) for c in CONTROLS},
-          **{f"Δ prefix − {c}": str(versus_of["shallow"][c][d]["prefix"]) for c in CONTROLS}}
-         for d, e in effects["shallow"].items()],
-        "Table 3.5 — Shallow prompts (first block only) against CLIP and against their null controls, mean ± 2 SE over "
-        "the test images: the numbers App. E's “shallow and deep alike” is decided on")))
+display(*alignment.effect_tables(page))
 
 # %% [markdown]
 # ## What this run says
@@ -243,58 +126,15 @@ if "shallow" in effects:
 # two on which the prompts learned.
 
 # %%
-gains = {"deep": learned_gains(S, clip, data)}
-if "shallow" in effects:
-    gains["shallow"] = learned_gains(S, clip, data, shallow[next(iter(data))].method)
-excluded = not_learned(gains["deep"])
-HTML(html_table(gain_rows(gains), "Table 3.3 — Did the prompts learn? Test accuracy minus zero-shot CLIP's on the "
-                "whole test split, paired over the images, mean ± 2 SE (first seed)"))
+alignment.gains_table(page)
 
 # %%
-def direction(claim, key, sign, what, excluded, effects=deep, controls=versus):
-    return decide_direction(claim, {d: e[key] for d, e in effects.items() if key in e}, sign, what,
-                            controls={c: {d: e[key] for d, e in by.items() if key in e} for c, by in controls.items()},
-                            excluded=excluded)
-
-
-def page_verdicts(left_out):
-    """This page's verdicts with the datasets of `left_out` (name → why) set aside as well."""
-    deep_excluded = {**excluded, **left_out}
-    verdicts = [
-        direction("relevancy.category-decreases", "category", -1, "the class name's share of EOS relevance", deep_excluded),
-        direction("relevancy.sos-increases", "sos", +1, "SOS's share of EOS relevance", deep_excluded),
-        direction("relevancy.prompts-increase", "prefix", +1, "the learned prompts' share against the template words'",
-                  deep_excluded),
-        direction("relevancy.sos-most", "sos_most", +1, "SOS's gain minus the prompts' gain", deep_excluded),
-        decide_map_kept("relevancy.patches-unchanged", {d: e["patches"] for d, e in deep.items()}, "the patch relevance",
-                        controls={c: {d: e["patches"] for d, e in by.items()} for c, by in own.items()},
-                        excluded=deep_excluded),
-        direction("relevancy.vision-prompts-prominent", "vision_prompts", +1,
-                  "the vision prompts' relevance over their uniform share", deep_excluded),
-    ]
-    if "shallow" in effects:
-        by_variant = {"deep": deep_excluded, "shallow": {**not_learned(gains["shallow"]), **left_out}}
-        verdicts.append(combine("relevancy.shallow-and-deep", {
-            f"{variant}, {what}": direction("relevancy.shallow-and-deep", key, sign, what, by_variant[variant], by,
-                                            versus_of[variant])
-            for variant, by in effects.items()
-            for key, sign, what in (("category", -1, "the class name's share"),
-                                    ("prefix", +1, "the prompts' share against the template's"))}))
-    return verdicts
-
-
-verdicts = page_verdicts({})
-report("03_alignment_contribution", verdicts, scope=S.scope)
+verdicts = alignment.verdicts(page)
+report(alignment.NOTEBOOK, verdicts, scope=S.scope)
 
 # %% [markdown]
 # App. E leaves EuroSAT out (it is read with a satellite template); this book keeps its stand-in,
 # which the mini world reads with "a photo of …". What that choice does to each verdict:
 
 # %%
-eurosat = [d for d in data if paper_dataset(d) == "eurosat"]
-if eurosat:
-    without = page_verdicts({d: "left out, as App. E leaves EuroSAT out" for d in eurosat})
-    display(HTML(html_table(variant_rows(compare({f"{', '.join(eurosat)} kept": verdicts,
-                                                  f"{', '.join(eurosat)} left out": without}), "design"),
-                            "Table 3.4 — This page's verdicts with the EuroSAT stand-in kept (as recorded) and left out "
-                            "(as App. E)")))
+alignment.eurosat_table(page, verdicts)
