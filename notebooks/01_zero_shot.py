@@ -63,25 +63,13 @@ page_header(S, "01_zero_shot", "Sec. 2, eq. 9; Table 1, CLIP column")
 # is the book's reading) the weak ones here too?
 
 # %%
-import torch
-from IPython.display import HTML, display
+from IPython.display import display
 
-from mmprompts import PromptedCLIP
-from mmprompts.claims import decide_zero_shot_weak, report, rule_numbers
-from mmprompts.analysis_inputs import balanced_test_images
-from mmprompts.experiments import RunSpec, run_all
-from mmprompts.figures import class_probabilities, display_images
-from mmprompts.page import caption
-from mmprompts.paper import dataset_name
-from mmprompts.tables import html_table, paper_dataset, show, with_average, zero_shot_table
-from mmprompts.train import class_text_features
-from mmprompts.widgets import figure_png, view_selector
+from mmprompts.claims import report
+from mmprompts.pages import zero_shot
 
-clip = S.load_model()
-data = S.load_datasets()
-HTML(html_table([{"dataset": dataset_name(name), "stands for": dataset_name(paper_dataset(name)), "classes": len(d.classnames),
-                  "test images": len(d.test), "template": d.template} for name, d in data.items()],
-                "The datasets of this build"))
+page = zero_shot.measure(S, S.load_model())
+zero_shot.datasets_table(page)
 
 # %% [markdown]
 # ## Zero-shot accuracy
@@ -90,10 +78,7 @@ HTML(html_table([{"dataset": dataset_name(name), "stands for": dataset_name(pape
 # values included (its 65.3% is an average over its 11 datasets).
 
 # %%
-accuracies = run_all([RunSpec(d) for d in S.datasets], clip, S, progress=False)
-zero_shot = zero_shot_table(accuracies, S.datasets)
-show(with_average(zero_shot), {"zeroshot": "zero-shot accuracy (%)"},
-     "Table 1.1 — Zero-shot CLIP, this run against the paper's Table 1 CLIP column")
+zero_shot.accuracy_table(page)
 
 # %% [markdown]
 # ## Eq. 9 on a few test images
@@ -101,29 +86,12 @@ show(with_average(zero_shot), {"zeroshot": "zero-shot accuracy (%)"},
 # dataset and the image; the views were computed when the page was built).
 
 # %%
-zero_shot_model = PromptedCLIP(clip)
-views = []
-for name, dataset in data.items():
-    images, labels = balanced_test_images(clip, dataset, 6)
-    with torch.no_grad():
-        text = class_text_features(zero_shot_model, dataset.classnames, dataset.template)
-        probs = zero_shot_model.logits(zero_shot_model.encode_image(images), text).softmax(-1)
-    pictures = display_images(images, clip)
-    row = []
-    for i in range(len(images)):
-        top = probs[i].topk(min(5, len(dataset.classnames)))
-        names = [dataset.classnames[k] for k in top.indices.tolist()]
-        row.append(figure_png(class_probabilities(pictures[i], names, top.values.tolist(), dataset.classnames[labels[i]])))
-    views.append(row)
-display(view_selector(views, [("dataset", list(data)), ("test image", [str(i + 1) for i in range(6)])], slider=[False, True]))
-caption("The five most probable classes of a test image under eq. 9 (the true class in orange)", "1.1", "eq. 9")
+display(*zero_shot.probability_viewer(page))
 
 # %% [markdown]
 # ## What this run says
 
 # %%
-verdicts = [decide_zero_shot_weak({d: zero_shot[d]["zeroshot"].mean for d in S.datasets}, {d: len(data[d].test) for d in S.datasets},
-                                  {d: paper_dataset(d) for d in S.datasets})]
-display(HTML(html_table(rule_numbers(verdicts), "Table 1.2 — What the rule reads: the mean zero-shot accuracy of the "
-                        "datasets far from web photos (shifted) and of the others, and the gap, ± 2 binomial SE")))
-report("01_zero_shot", verdicts, scope=S.scope)
+verdicts = zero_shot.verdicts(page)
+display(zero_shot.rule_table(verdicts))
+report(zero_shot.NOTEBOOK, verdicts, scope=S.scope)

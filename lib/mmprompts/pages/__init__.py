@@ -12,8 +12,8 @@ The notebook keeps the narration, the parameters and the displays.
 """
 from __future__ import annotations
 
-from . import alignment, attention, text_prompts, vision_prompts
+from . import alignment, attention, text_prompts, vision_prompts, zero_shot
 
-PAGES = (attention, alignment, text_prompts, vision_prompts)  # in the book's order
+PAGES = (zero_shot, attention, alignment, text_prompts, vision_prompts)  # in the book's order
 
-__all__ = ["PAGES", "alignment", "attention", "text_prompts", "vision_prompts"]
+__all__ = ["PAGES", "alignment", "attention", "text_prompts", "vision_prompts", "zero_shot"]
