@@ -24,17 +24,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .analysis_inputs import analysis_spec
 from .claims import VERDICTS_ENV
 from .experiments import RunSpec, results
 from .models import LoadedCLIP
-from .paper import appendix_e_datasets
-from .presets import table1_specs, table2_methods, table2_specs, table3_specs
-from .prompted import PromptConfig
+from .pages import runs as page_runs
+from .presets import table1_specs
 from .profiles import Settings, from_parameters
 from .storage import cache_root, project_root
 from .variants import recipe_grid, recipe_tasks
-from .worlds import world_tasks
 
 __all__ = ["HTML_MANAGER", "SUMMARY", "book_runs", "build_book", "execute_notebook", "interrupt_only_running_cells",
            "notebook_sources", "tag_for_reader", "widget_script", "write_summary"]
@@ -150,25 +147,10 @@ def write_summary(executed: Path) -> Path:
 
 
 def book_runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
-    """Every run the book's pages train, listed once so that the build trains them together (one plan of
-    groups, both cores busy) before the pages read them; a run a page needs and this list lacks, the
-    page trains itself (`build_book` says how many)."""
-    layers = clip.depth
-    world = world_tasks(settings.datasets)
-    runs = [RunSpec(name) for name in world]  # zero-shot CLIP: pages 1, 6, 7
-    if settings.learned is None:  # the analysis pages' prompted models (pages 2-5) and page 3's shallow ones
-        templates = {name: data.template for name, data in settings.load_datasets().items()}
-        runs += [analysis_spec(settings, clip, name) for name in settings.datasets]
-        # page 2's transplant test: the analysis model's configuration on every seed, and its known-answer
-        # method that can act only through the first way (bias tuning, the other one, is page 6's Table 1)
-        runs += [RunSpec(name, method, seed) for method in (settings.analysis_method(layers),
-                                                            PromptConfig.attention_bias(range(layers)))
-                 for name in settings.datasets for seed in settings.seeds]
-        runs += [RunSpec(name, table2_methods([1])[1], settings.seeds[0]) for name in appendix_e_datasets(templates)]
-    runs += table1_specs(world, settings.seeds, layers)  # page 6
-    runs += (table2_specs(settings.grid, settings.seeds, settings.depths)  # page 7
-             + table3_specs(settings.grid, settings.seeds, layers, settings.prompt_counts))
-    return list(dict.fromkeys(runs))
+    """Every run the book's pages read (`pages.runs`: the union of each page module's declared runs), so that the
+    build trains them together (one plan of groups, both cores busy) before the pages read them; a run a page
+    reads and does not declare, the page trains itself (`build_book` says how many)."""
+    return page_runs(settings, clip)
 
 
 def build_book(parameters: dict | None = None, html: bool = True, progress: bool = True) -> Path:

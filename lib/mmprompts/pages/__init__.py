@@ -12,8 +12,16 @@ The notebook keeps the narration, the parameters and the displays.
 """
 from __future__ import annotations
 
-from . import alignment, attention, text_prompts, vision_prompts, zero_shot
+from ..experiments import RunSpec
+from ..models import LoadedCLIP
+from ..profiles import Settings
+from . import alignment, attention, bias, sensitivity, text_prompts, vision_prompts, zero_shot
 
-PAGES = (zero_shot, attention, alignment, text_prompts, vision_prompts)  # in the book's order
+PAGES = (zero_shot, attention, alignment, text_prompts, vision_prompts, bias, sensitivity)  # in the book's order
 
-__all__ = ["PAGES", "alignment", "attention", "text_prompts", "vision_prompts", "zero_shot"]
+__all__ = ["PAGES", "alignment", "attention", "bias", "runs", "sensitivity", "text_prompts", "vision_prompts", "zero_shot"]
+
+
+def runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
+    """Every run the book's pages read: the union of the pages' declared runs, in page order, each once."""
+    return list(dict.fromkeys(spec for page in PAGES for spec in page.runs(settings, clip)))
