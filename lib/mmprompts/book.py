@@ -27,7 +27,6 @@ from pathlib import Path
 from .claims import VERDICTS_ENV
 from .experiments import RunSpec, results
 from .models import LoadedCLIP
-from .pages import runs as page_runs
 from .presets import table1_specs
 from .profiles import Settings, from_parameters
 from .storage import cache_root, project_root
@@ -150,7 +149,11 @@ def book_runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
     """Every run the book's pages read (`pages.runs`: the union of each page module's declared runs), so that the
     build trains them together (one plan of groups, both cores busy) before the pages read them; a run a page
     reads and does not declare, the page trains itself (`build_book` says how many)."""
-    return page_runs(settings, clip)
+    # imported here: the page modules import the figures (and their matplotlib settings), which the build
+    # itself never needs
+    from .pages import runs
+
+    return runs(settings, clip)
 
 
 def build_book(parameters: dict | None = None, html: bool = True, progress: bool = True) -> Path:
