@@ -69,38 +69,22 @@ page_header(S, "06_bias_vs_prompts", "Sec. 3.4, Table 1")
 # different, labelled column on page 7.
 
 # %% tags=["full-width"]
-from IPython.display import HTML, display
+from IPython.display import display
 
-from mmprompts.claims import paper_rows, report, table1_verdicts
-from mmprompts.data import load_dataset
-from mmprompts.experiments import run_all
-from mmprompts.presets import table1_specs
-from mmprompts.tables import bias_wins, html_table, show, table1, task_accuracies, with_average
-from mmprompts.variants import flipped, recipe_dependence, recipe_rows, recipe_summary, variant_rows
-from mmprompts.worlds import ablation_pairs, world_dependence, world_tasks
+from mmprompts.claims import report
+from mmprompts.pages import bias
 
-clip = S.load_model()
-layers = clip.depth
-# the mini world's novel-vocabulary ablation too (its section below)
-data = {name: load_dataset(name, S.data_root) for name in world_tasks(S.datasets)}
-accuracies = run_all(table1_specs(list(data), S.seeds, layers), clip, S, progress=False)
-tasks = task_accuracies(accuracies, data, layers)
-rows = table1(accuracies, S.datasets, layers)
-show(with_average(rows), {"zeroshot": "CLIP (zero-shot)", "prompt": f"PROMPT (1+1 in {layers} blocks)",
-                          "bias": f"BIAS ({layers} blocks)", "optimal": f"OPTIMAL (10+10 in {layers} blocks)"},
-     f"Table 6.1 — Zero-shot CLIP, same-size prompts, bias tuning and 10+10 prompts, {S.shots} shots per class "
-     f"(cf. paper Table 1)")
+page = bias.measure(S, S.load_model())
+bias.table_1(page)
 
 # %%
-wins = bias_wins(rows)
-HTML(html_table(wins, f"Table 6.2 — The datasets where bias tuning beats same-size prompts ({len(wins)} of {len(S.datasets)})")
-     if wins else f"<p>Bias tuning beats same-size prompts on none of the {len(S.datasets)} datasets.</p>")
+bias.wins_table(page)
 
 # %% [markdown]
 # ## What this run says
 
 # %%
-report("06_bias_vs_prompts", table1_verdicts({d: tasks[d] for d in S.datasets}, S.sizes_comparable), scope=S.scope)
+report(bias.NOTEBOOK, bias.verdicts(page), scope=S.scope)
 
 # %% [markdown]
 # ## The same rules on the paper's own numbers (positive controls)
@@ -114,7 +98,7 @@ report("06_bias_vs_prompts", table1_verdicts({d: tasks[d] for d in S.datasets}, 
 # 2 SE (3.4) narrowly: with twice this SE the rule would call it inconclusive.
 
 # %%
-HTML(html_table(paper_rows("06_bias_vs_prompts"), "Table 6.3 — This page's rules on the paper's Table 1"))
+bias.paper_table()
 
 # %% [markdown]
 # ## How much do these verdicts depend on the mini world? (this book's own analysis)
@@ -129,16 +113,7 @@ HTML(html_table(paper_rows("06_bias_vs_prompts"), "Table 6.3 — This page's rul
 # `land-novel` in its place (novel vocabulary). The paper did not run this comparison.
 
 # %% tags=["full-width"]
-pairs = [task for pair in ablation_pairs(S.datasets) for task in pair]
-dependence = world_dependence(tasks, S.datasets)
-if pairs:
-    display(show(table1(accuracies, pairs, layers),
-                 {"zeroshot": "CLIP (zero-shot)", "prompt": "PROMPT (1+1)", "bias": "BIAS", "optimal": "OPTIMAL (10+10)"},
-                 "Table 6.4 — The EuroSAT stand-in with known class names and its novel-vocabulary ablation "
-                 "(same images)"))
-    display(HTML(html_table(variant_rows(dependence, "world"),
-                            "Table 6.5 — The statements of pages 1 and 6 decided in each world design")))
-HTML(f"<p><b>Which verdicts depend on the world design:</b> {flipped(dependence, 'world design')}</p>")
+display(*bias.world_tables(page))
 
 # %% [markdown]
 # ## How much do these verdicts depend on the training recipe? (this book's own analysis)
@@ -156,10 +131,4 @@ HTML(f"<p><b>Which verdicts depend on the world design:</b> {flipped(dependence,
 # twice the lr the prompts; the sentence under Table 6.6 gives this build's numbers.
 
 # %% tags=["full-width"]
-by_recipe, recipes = recipe_dependence(S, clip, {d: data[d] for d in S.datasets}, layers)
-if by_recipe:
-    display(HTML(html_table(recipe_rows(by_recipe), "Table 6.6 — Table 1's trained columns under each recipe "
-                            "(mean over seeds; average over the tasks that learned, and the EuroSAT stand-in)")))
-    display(HTML(f"<p>{recipe_summary(by_recipe)}</p>"))
-    display(HTML(html_table(variant_rows(recipes, "recipe"), "Table 6.7 — This page's statements decided under each recipe")))
-HTML(f"<p><b>Which verdicts depend on the recipe:</b> {flipped(recipes, 'recipe')}</p>")
+display(*bias.recipe_tables(page))

@@ -27,10 +27,8 @@ from pathlib import Path
 from .claims import VERDICTS_ENV
 from .experiments import RunSpec, results
 from .models import LoadedCLIP
-from .presets import table1_specs
 from .profiles import Settings, from_parameters
 from .storage import cache_root, project_root
-from .variants import recipe_grid, recipe_tasks
 
 __all__ = ["HTML_MANAGER", "SUMMARY", "book_runs", "build_book", "execute_notebook", "interrupt_only_running_cells",
            "notebook_sources", "tag_for_reader", "widget_script", "write_summary"]
@@ -180,11 +178,10 @@ def build_book(parameters: dict | None = None, html: bool = True, progress: bool
     started = time.perf_counter()
     print("training the book's runs ...", flush=True)
     results(book_runs(settings, clip), clip, settings, progress=progress)  # a failed run is its page's to show
-    grid = list(recipe_grid(settings).values())[1:]  # page 6's recipe sensitivity (the first is this build's)
-    if grid:
-        tasks = recipe_tasks(settings, clip, settings.load_datasets())
-        for variant in grid:
-            results(table1_specs(tasks, variant.seeds, clip.depth), clip, variant, progress=progress)
+    from .pages import bias  # as in book_runs
+
+    for variant, specs in bias.recipe_runs(settings, clip):  # page 6's recipe variants, after the runs they are chosen by
+        results(specs, clip, variant, progress=progress)
     print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
     runs_folder = cache_root(settings.cache) / "runs"
     listed = set(runs_folder.iterdir()) if runs_folder.is_dir() else set()
