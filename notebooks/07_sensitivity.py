@@ -73,45 +73,24 @@ page_header(S, "07_sensitivity", "Sec. 3.5, App. C, Tables 2–3")
 # the `paper` profile trains the paper's whole grid.
 
 # %%
-from IPython.display import HTML, display
+from IPython.display import display
 
-from mmprompts.claims import estimate, paper_rows, report, rule_numbers, sensitivity_verdicts
-from mmprompts.experiments import RunSpec, run_all, run_log, seed_accuracies
-from mmprompts.methods import method_label
-from mmprompts.presets import table1_methods, table1_specs, table2_methods, table2_specs, table3_methods, table3_specs
-from mmprompts.figures import accuracy_curves, training_curves
-from mmprompts.page import figure
-from mmprompts.tables import (PAPER_LAYERS, best_prompt_setting, html_table, paper_dataset, show, table2, table3, task_accuracies,
-                              with_average)
+from mmprompts.claims import report
+from mmprompts.pages import sensitivity
 
-clip = S.load_model()
-layers = clip.depth
-grid = {name: d for name, d in S.load_datasets().items() if name in S.grid}
-specs = list(dict.fromkeys(table2_specs(S.grid, S.seeds, S.depths) + table3_specs(S.grid, S.seeds, layers, S.prompt_counts)
-                           + table1_specs(S.datasets, S.seeds, layers)))
-accuracies = run_all(specs, clip, S, progress=False)
+page = sensitivity.measure(S, S.load_model())
 
 # %% [markdown]
 # ## Prompt depth
 
 # %% tags=["full-width"]
-depth_rows = table2(accuracies, S.grid, S.depths, layers)
-depth_columns = {0: "CLIP", **{d: f"d={d}" + (f" (paper d={round(PAPER_LAYERS * d / layers)})" if layers != PAPER_LAYERS else "")
-                               for d in S.depths}}
-display(show(with_average(depth_rows), depth_columns, f"Table 7.1 — 4+4 prompts in the first d of {layers} blocks (cf. paper Table 2)"))
-figure(accuracy_curves(depth_rows, [0, *S.depths], "prompted blocks (0 = zero-shot)"),
-       "Test accuracy against the number of prompted blocks, this run (mean ± std over seeds) and the paper's "
-       "dataset each task stands for", "7.1", "Table 2")
+display(sensitivity.depth_table(page), sensitivity.depth_figure(page))
 
 # %% [markdown]
 # ## Number of prompts
 
 # %% tags=["full-width"]
-count_rows = table3(accuracies, S.grid, layers, S.prompt_counts)
-display(show(with_average(count_rows), {0: "CLIP", **{n: f"{n}+{n}" for n in S.prompt_counts}},
-             f"Table 7.2 — n+n prompts in all {layers} blocks (cf. paper Table 3; '–' where it reports no value)"))
-figure(accuracy_curves(count_rows, [0, *S.prompt_counts], "prompts per branch (0 = zero-shot)"),
-       "Test accuracy against the number of prompts per branch in every block", "7.2", "Table 3")
+display(sensitivity.count_table(page), sensitivity.count_figure(page))
 
 # %% [markdown]
 # ## This book's own column: the best prompt setting of the grid against bias tuning
@@ -119,11 +98,7 @@ figure(accuracy_curves(count_rows, [0, *S.prompt_counts], "prompts per branch (0
 # this build trained (Tables 1–3), next to bias tuning.
 
 # %%
-bias = table1_methods(layers)["bias"]
-HTML(html_table([{"dataset": d, "best setting of the grid": method_label(best), "its accuracy": cell.mean,
-                  "bias tuning": estimate(seed_accuracies(accuracies, d, bias)).mean}
-                 for d in S.datasets for best, cell in [best_prompt_setting(accuracies, d)] if best is not None],
-                "Table 7.3 — Best prompt setting of this build's grid against bias tuning (this book's analysis)"))
+sensitivity.best_setting_table(page)
 
 # %% [markdown]
 # ## What this run says
@@ -133,24 +108,16 @@ HTML(html_table([{"dataset": d, "best setting of the grid": method_label(best), 
 # that task did not learn.
 
 # %%
-verdicts = sensitivity_verdicts(task_accuracies(accuracies, grid, layers, S.depths, S.prompt_counts), layers,
-                                S.sizes_comparable)
-display(HTML(html_table(rule_numbers(verdicts), "Table 7.4 — What the rules read (accuracy points; estimates as mean ± 2 SE "
-                        "over seeds)")))
-report("07_sensitivity", verdicts, scope=S.scope)
+verdicts = sensitivity.verdicts(page)
+display(sensitivity.rule_table(verdicts))
+report(sensitivity.NOTEBOOK, verdicts, scope=S.scope)
 
 # %% [markdown]
 # The runs above 10 prompts per branch, where the paper finds training *"highly unstable and prone to
 # failure"*: each run's training loss, step by step, from the log every run writes.
 
 # %%
-eurosat = next((d for d in S.grid if paper_dataset(d) == "eurosat"), None)
-if eurosat is not None:
-    many = [n for n in S.prompt_counts if n >= 10]  # the paper: unstable when more than 10 per branch
-    logs = {f"{n}+{n} prompts": {f"seed {seed}": run_log(RunSpec(eurosat, table3_methods(layers, [n])[n], seed), clip, S)
-                                 for seed in S.seeds} for n in many}
-    display(figure(training_curves(logs), f"Training loss per step of the {eurosat} runs with {' and '.join(logs)} in "
-                   "every block, one line per seed (a cross ends a run that diverged)", "7.3", "App. C.2"))
+sensitivity.training_figure(page)
 
 # %% [markdown]
 # ## The same rules on the paper's own numbers (positive controls)
@@ -169,4 +136,4 @@ if eurosat is not None:
 # 0.1 points, shows why that spread is too large for it.
 
 # %%
-HTML(html_table(paper_rows("07_sensitivity"), "Table 7.5 — This page's rules on the paper's Tables 2 and 3"))
+sensitivity.paper_table()

@@ -14,7 +14,7 @@ from mmprompts.profiles import from_parameters
 DATASETS = ["eurosat", "dtd", "caltech101"]  # own templates; App. E keeps only caltech101 (page 3's left-out path)
 # The page modules with a `measure`, by name: importing mmprompts.pages imports the figures, whose matplotlib
 # settings would change tests collected after this file (test_book's figure sizes).
-MEASURED = ["zero_shot", "attention", "alignment", "text_prompts", "vision_prompts", "bias"]
+MEASURED = ["zero_shot", "attention", "alignment", "text_prompts", "vision_prompts", "bias", "sensitivity"]
 
 
 @pytest.fixture(scope="module")
