@@ -36,41 +36,15 @@
 # not them (see the introduction).
 
 # %%
-from IPython.display import HTML, display
+from IPython.display import display
 
-from mmprompts.claims import (ledger_counts, ledger_html, load_verdicts, paper_verdicts, sentence_rows,
-                              verdicts_folder)
+from mmprompts.pages import ledger
 
-try:
-    verdicts = load_verdicts()
-except FileNotFoundError:
-    verdicts = []
-rows = sentence_rows(verdicts)
-if not rows:
-    display(HTML(f"<p>No verdicts recorded yet: build the book (<code>python -m mmprompts book</code>); "
-                 f"pages record them in {verdicts_folder()}.</p>"))
+page = ledger.measure()
+display(*ledger.headline(page))
 
 # %%
-if rows:
-    asserted = [r for r in rows if r.kind == "claim" and r.position == "asserts"]
-    central = [r for r in asserted if any(p.claim.id == "mechanism.second-way" for p in r.parts)]
-    if central:
-        display(HTML(f"<p><b>The paper's conclusion</b>, <q>the learned prompts improve the performance mainly through "
-                     f"the second way, which acts as the dataset bias</q> (Abstract), tested by transplanting each way "
-                     f"between CLIP and the prompted model (<a href=\"{central[0].anchor}\">page 2</a>): "
-                     f"<b>{central[0].outcome}</b> in this build ({central[0].scope}). {central[0].why}</p>"))
-    for scope, counts in ledger_counts(rows).items():
-        display(HTML(f"<p><b>{sum(counts.values())} sentences the paper asserts</b>, in {scope}: "
-                     f"{counts['supports']} supported, {counts['contradicts']} contradicted, "
-                     f"{counts['inconclusive']} inconclusive, {counts['not testable']} not testable here.</p>"))
-    untestable = [r.name for r in asserted if r.outcome == "not testable"]
-    if untestable:
-        display(HTML("<p>Not testable in this build (a precondition fails; open the line for which): "
-                     + "; ".join(untestable) + ".</p>"))
-
-# %%
-if rows:
-    display(HTML(ledger_html([r for r in rows if r.kind == "claim" and r.position == "asserts"], paper_verdicts())))
+ledger.asserted_table(page)
 
 # %% [markdown]
 # ## Hypotheses the paper proposed and rejected
@@ -79,8 +53,7 @@ if rows:
 # (*supports*: the hypothesis fails here too), and they are not counted above.
 
 # %%
-if rows:
-    display(HTML(ledger_html([r for r in rows if r.kind == "claim" and r.position == "rejects"])))
+ledger.rejected_table(page)
 
 # %% [markdown]
 # ## Checks
@@ -89,5 +62,4 @@ if rows:
 # on tunings whose way is known).
 
 # %%
-if rows:
-    display(HTML(ledger_html([r for r in rows if r.kind == "check"])))
+ledger.checks_table(page)

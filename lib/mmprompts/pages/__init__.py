@@ -15,11 +15,12 @@ from __future__ import annotations
 from ..experiments import RunSpec
 from ..models import LoadedCLIP
 from ..profiles import Settings
-from . import alignment, attention, bias, sensitivity, text_prompts, vision_prompts, zero_shot
+from . import alignment, attention, bias, ledger, sensitivity, text_prompts, vision_prompts, zero_shot
 
-PAGES = (zero_shot, attention, alignment, text_prompts, vision_prompts, bias, sensitivity)  # in the book's order
+# The pages that read runs, in the book's order (the ledger, page 8, reads the verdicts they record).
+PAGES = (zero_shot, attention, alignment, text_prompts, vision_prompts, bias, sensitivity)
 
-__all__ = ["PAGES", "alignment", "attention", "bias", "runs", "sensitivity", "text_prompts", "vision_prompts", "zero_shot"]
+__all__ = ["PAGES", "alignment", "attention", "bias", "ledger", "runs", "sensitivity", "text_prompts", "vision_prompts", "zero_shot"]
 
 
 def runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
