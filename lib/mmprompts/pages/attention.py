@@ -8,7 +8,7 @@ import torch
 from IPython.display import HTML
 
 from ..analysis import BRANCHES, CONTROLS, attention_shift, decompose_attention, null_controls, similarity_attention
-from ..analysis_inputs import analysis_models, analysis_spec, balanced_test_images, in_batches
+from ..analysis_inputs import analysis_models, balanced_test_images, in_batches
 from ..claims import (Estimate, Verdict, decide_direction, decide_identities, decide_mechanism, decide_relative_attention,
                       estimate, mechanism_conclusion, mechanism_effects, not_learned, paired)
 from ..claims.text import number, plus_minus, scientific
@@ -22,6 +22,7 @@ from ..page import Captioned, figure
 from ..profiles import Settings
 from ..prompted import PromptConfig, PromptedCLIP
 from ..tables import html_table
+from .common import analysis_runs
 
 __all__ = ["AttentionPage", "NOTEBOOK", "arm_tables", "block_figure", "conclusion", "controls_table", "gains_table",
            "identity_table", "known_methods", "measure", "recovered_figure", "rule_tables", "runs", "verdicts"]
@@ -40,9 +41,8 @@ def known_methods(layers: int) -> dict[str, PromptConfig]:
 def runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
     """The analysis model of every dataset, the zero-shot runs it is paired with, and the transplant's runs: the
     analysis configuration and both known answers on every seed (none with imported prompts but CLIP's)."""
-    specs = [RunSpec(name) for name in settings.datasets]
+    specs = analysis_runs(settings, clip)
     if settings.learned is None:
-        specs += [analysis_spec(settings, clip, name) for name in settings.datasets]
         specs += [RunSpec(name, method, seed)
                   for method in (settings.analysis_method(clip.depth), *known_methods(clip.depth).values())
                   for name in settings.datasets for seed in settings.seeds]

@@ -8,7 +8,7 @@ import torch
 from IPython.display import HTML
 
 from ..analysis import CONTROLS, TEXT_GROUPS, VISION_GROUPS, null_controls, text_group_attention, token_group_attention
-from ..analysis_inputs import analysis_model, analysis_spec, balanced_test_images, in_batches
+from ..analysis_inputs import analysis_model, balanced_test_images, in_batches
 from ..claims import (SAME_SHARE, Estimate, Verdict, decide_direction, decide_eos_focus_on_sos, decide_equal,
                       given_premises, not_learned, not_measured, text_attention_effects)
 from ..claims.text import number
@@ -22,6 +22,7 @@ from ..profiles import Settings
 from ..prompted import PromptedCLIP
 from ..tables import html_table
 from ..widgets import figure_png, view_selector
+from .common import analysis_runs
 
 __all__ = ["NOTEBOOK", "TextPromptsPage", "attention_viewer", "controls_table", "gains_table", "measure", "premise_table",
            "runs", "shares_table", "verdicts"]
@@ -31,8 +32,7 @@ NOTEBOOK = "04_text_prompts"
 
 def runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
     """The analysis model of every dataset and the zero-shot runs its gains are paired with."""
-    specs = [RunSpec(name) for name in settings.datasets]
-    return specs + ([analysis_spec(settings, clip, name) for name in settings.datasets] if settings.learned is None else [])
+    return analysis_runs(settings, clip)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from IPython.display import HTML
 
 from ..analysis import (CONTROLS, attention_scope, cls_attention_maps, null_controls, prompt_patch_similarity,
                         rotate_images, rotation_agreement, scope_change)
-from ..analysis_inputs import analysis_model, analysis_spec, balanced_test_images, in_batches
+from ..analysis_inputs import analysis_model, balanced_test_images, in_batches
 from ..claims import (Estimate, Verdict, cls_map_effects, combine, decide_direction, decide_map_kept,
                       decide_scope_unchanged, not_learned, not_measured)
 from ..claims.text import number
@@ -22,6 +22,7 @@ from ..profiles import Settings
 from ..prompted import PromptedCLIP
 from ..tables import html_table
 from ..widgets import figure_png, view_selector
+from .common import analysis_runs
 
 __all__ = ["NOTEBOOK", "SCOPE_STATISTICS", "VisionPromptsPage", "cls_map_viewer", "cls_entropy_viewer", "controls_table",
            "gains_table", "measure", "rotation_figure", "rotation_table", "runs", "scope_table", "scope_viewer", "verdicts"]
@@ -43,8 +44,7 @@ _VARIANTS = ("W/O prompt", "W prompt")
 
 def runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
     """The analysis model of every dataset and the zero-shot runs its gains are paired with."""
-    specs = [RunSpec(name) for name in settings.datasets]
-    return specs + ([analysis_spec(settings, clip, name) for name in settings.datasets] if settings.learned is None else [])
+    return analysis_runs(settings, clip)
 
 
 @dataclass
