@@ -178,20 +178,41 @@ def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], m
     found = _finished(results(specs, clip, settings, datasets=data, progress=progress))
     out = {}
     for name, dataset in data.items():
-        test = _batches(clip, balanced_items(dataset.test, settings.intervention_images or None), batch_size)
+        items = balanced_items(dataset.test, settings.intervention_images or None)
+        test = _batches(clip, items, batch_size)
+        # The runs of a dataset share its test images: when CLIP's image-tower parts of them fit in memory, they
+        # are recorded once (with the images' batches) instead of once per run.
+        clip_parts = [] if _clip_parts_bytes(clip, len(items)) <= CLIP_PARTS_MEMORY else None
+        if clip_parts is not None:
+            test = list(test)
         runs = {}
         if settings.learned is not None:
             model = analysis_model(settings, clip, dataset, progress=False)
             train = fewshot_splits(dataset, settings.shots, settings.seeds[0],
                                    fallback_dir=cache_root(settings.cache) / "fewshot").train
-            runs[Path(settings.learned).name] = _arms(model, clip, dataset, train, test, batch_size)
+            runs[Path(settings.learned).name] = _arms(model, clip, dataset, train, test, batch_size, clip_parts)
         for seed in settings.seeds if settings.learned is None else ():
             result = found[RunSpec(name, method, seed)]
             train = fewshot_splits(dataset, settings.shots, seed, fallback_dir=cache_root(settings.cache) / "fewshot").train
             runs[f"seed {seed}"] = _cached(settings, result.key, f"interventions-{settings.intervention_images or 'all'}",
-                                           lambda: _arms(result.model, clip, dataset, train, test, batch_size))
+                                           lambda: _arms(result.model, clip, dataset, train, test, batch_size, clip_parts))
         out[name] = ArmAccuracies(name, runs)
     return out
+
+
+# The most memory the zero-shot image-tower parts of one dataset's intervention images may take to be kept across
+# its runs (the mini model's 300 images: about 115 MB; the whole test split of ViT-B/16 would take far more).
+CLIP_PARTS_MEMORY = 1 << 30
+
+
+def _clip_parts_bytes(clip: LoadedCLIP, images: int) -> int:
+    """The bytes of CLIP's recorded image-tower parts (r, s, t of every block, float32) for `images` images."""
+    visual = clip.model.visual
+    blocks = visual.transformer.resblocks
+    tokens = visual.positional_embedding.shape[0]
+    width = visual.transformer.width  # heads × their width
+    heads = blocks[0].attn.num_heads
+    return 4 * images * len(blocks) * (heads * tokens * (tokens + 1) + tokens * width)
 
 
 def _finished(found: dict) -> dict:
@@ -248,12 +269,13 @@ def _hits(model: PromptedCLIP, dataset: DatasetSplits, test: DataLoader) -> torc
                           for images, labels in test])
 
 
-def _arms(model: PromptedCLIP, clip: LoadedCLIP, dataset: DatasetSplits, train: list[Datum], test: DataLoader,
-          batch_size: int) -> dict[tuple[str, str], torch.Tensor]:
+def _arms(model: PromptedCLIP, clip: LoadedCLIP, dataset: DatasetSplits, train: list[Datum],
+          test: DataLoader | list[tuple[torch.Tensor, torch.Tensor]], batch_size: int,
+          clip_parts: list | None = None) -> dict[tuple[str, str], torch.Tensor]:
     template = dataset.template
     constant = prompt_term_means(model, (images for images, _ in _batches(clip, train, batch_size)),
                                  dataset.classnames, template)
-    return arm_correct(model, test, dataset.classnames, constant, template, ARMS)
+    return arm_correct(model, test, dataset.classnames, constant, template, ARMS, clip_image_parts=clip_parts)
 
 
 def _batches(clip: LoadedCLIP, items: list[Datum], batch_size: int) -> DataLoader:
