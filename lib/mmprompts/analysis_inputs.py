@@ -5,12 +5,12 @@ from typing import Iterator, Sequence
 
 import torch
 
-from .data import ImageDataset, eval_transform
 from .data.coop import DatasetSplits, Datum
 from .experiments import RunSpec, trained_models
 from .interop import import_prompts
 from .models import LoadedCLIP
 from .prompted import PromptedCLIP
+from .train import eval_batches
 
 __all__ = ["analysis_model", "analysis_models", "analysis_spec", "balanced_items", "balanced_test_images", "in_batches"]
 
@@ -35,9 +35,8 @@ def balanced_items(items: Sequence[Datum], count: int | None) -> list[Datum]:
 
 def balanced_test_images(clip: LoadedCLIP, data: DatasetSplits, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """`count` test images (eval transform) taken round-robin over the classes (`balanced_items`), with their labels."""
-    dataset = ImageDataset(balanced_items(data.test, count), eval_transform(clip))
-    images, labels = zip(*(dataset[i] for i in range(len(dataset))))
-    return torch.stack(images).to(clip.model.logit_scale.device), torch.tensor(labels)
+    images, labels = zip(*eval_batches(balanced_items(data.test, count), clip))
+    return torch.cat(images).to(clip.model.logit_scale.device), torch.cat(labels)
 
 
 def in_batches(images: torch.Tensor, labels: torch.Tensor | None = None, size: int = 32) -> Iterator:

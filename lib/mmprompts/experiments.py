@@ -22,8 +22,8 @@ from .methods import method_label
 from .models import LoadedCLIP
 from .progress import progress_bar
 from .prompted import PromptConfig, PromptedCLIP
-from .runs import (OpenRun, RunBusy, RunFileCorrupt, RunResult, cache_root, open_runs, plan_groups, read_log,
-                   release_run_folder, run_config, run_key, train_group, train_runs, zero_shot_run)
+from .runs import (OpenRun, RunBusy, RunFileCorrupt, RunResult, open_runs, plan_groups, read_log,
+                   release_run_folder, run_config, run_folder, run_key, train_group, train_runs, zero_shot_run)
 from .train import RunDiverged
 
 __all__ = ["FailedRun", "RunSpec", "plan", "results", "run_all", "run_log", "seed_accuracies", "train_planned",
@@ -141,8 +141,8 @@ def trained_models(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, *,
 def run_log(spec: RunSpec, clip: LoadedCLIP, settings, data: DatasetSplits | None = None) -> list[dict]:
     """The training log of a spec's run (`runs.read_log`); empty when it never trained."""
     data = data or load_dataset(spec.dataset, settings.data_root)
-    folder = cache_root(settings.cache) / "runs" / run_key(run_config(clip, data, spec.method, settings.shots,
-                                                                      spec.seed, settings.recipe))
+    folder = run_folder(run_key(run_config(clip, data, spec.method, settings.shots, spec.seed, settings.recipe)),
+                        settings.cache)
     return read_log(folder) if (folder / "log.jsonl").exists() else []
 
 

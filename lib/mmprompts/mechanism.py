@@ -14,22 +14,22 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Collection
+from typing import Callable, Collection, Iterable, Iterator
 
 import torch
-from torch.utils.data import DataLoader
 
 from .analysis import ARMS, arm_correct, prompt_term_means
 from .analysis_inputs import analysis_model, analysis_spec, balanced_items
 from .claims import NOT_TESTABLE, WAYS, Estimate, Verdict, decide_mechanism, given_known_answer, mechanism_way, paired
 from .claims.text import plus_minus
-from .data import ImageDataset, eval_transform, fewshot_splits
+from .data import fewshot_splits
 from .data.coop import DatasetSplits, Datum
 from .experiments import FailedRun, RunSpec, results
 from .models import LoadedCLIP
 from .prompted import PromptConfig, PromptedCLIP
-from .storage import atomic_torch_save, cache_root
-from .train import autocast
+from .runs import cached_artefact
+from .storage import cache_root
+from .train import correct_per_image, eval_batches
 
 __all__ = ["ARM_NAMES", "READINGS", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "gain_rows", "kept_rows",
            "learned_gains", "reading_verdicts", "recovered"]
@@ -179,12 +179,10 @@ def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], m
     out = {}
     for name, dataset in data.items():
         items = balanced_items(dataset.test, settings.intervention_images or None)
-        test = _batches(clip, items, batch_size)
         # The runs of a dataset share its test images: when CLIP's image-tower parts of them fit in memory, they
         # are recorded once (with the images' batches) instead of once per run.
         clip_parts = [] if _clip_parts_bytes(clip, len(items)) <= CLIP_PARTS_MEMORY else None
-        if clip_parts is not None:
-            test = list(test)
+        test = _Batches(items, clip, batch_size, keep=clip_parts is not None)
         runs = {}
         if settings.learned is not None:
             model = analysis_model(settings, clip, dataset, progress=False)
@@ -238,7 +236,7 @@ def learned_gains(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
     for name, dataset in data.items():
         spec = specs[name]
         prompted = (_run_hits(settings, clip, found[spec], dataset) if spec is not None else
-                    _hits(analysis_model(settings, clip, dataset, progress=False), dataset, _batches(clip, dataset.test, 128)))
+                    _hits(analysis_model(settings, clip, dataset, progress=False), clip, dataset))
         clip_hits = _run_hits(settings, clip, found[RunSpec(name)], dataset)
         gains[name] = paired((100 * prompted.float()).tolist(), (100 * clip_hits.float()).tolist())
     return gains
@@ -246,38 +244,42 @@ def learned_gains(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
 
 def _run_hits(settings, clip: LoadedCLIP, result, dataset: DatasetSplits, batch_size: int = 128) -> torch.Tensor:
     """Which test images a finished run (zero-shot too) classifies correctly, [N] bool; cached in its folder."""
-    return _cached(settings, result.key, "hits",
-                   lambda: _hits(result.model, dataset, _batches(clip, dataset.test, batch_size)))
+    return _cached(settings, result.key, "hits", lambda: _hits(result.model, clip, dataset, batch_size))
 
 
 def _cached(settings, key: str, what: str, compute: Callable[[], object]):
     """Per-image results kept in the run's folder next to its metrics, computed on first use."""
-    path = cache_root(settings.cache) / "runs" / key / f"{what}-v{INTERVENTIONS_VERSION}.pt"
-    if path.is_file():
-        return torch.load(path, weights_only=True)
-    value = compute()
-    atomic_torch_save(path, value)
-    return value
+    return cached_artefact(key, f"{what}-v{INTERVENTIONS_VERSION}", compute, settings.cache)
 
 
-@torch.no_grad()
-def _hits(model: PromptedCLIP, dataset: DatasetSplits, test: DataLoader) -> torch.Tensor:
-    device = model.logit_scale.device
-    with autocast(device):
-        text = model.encode_text(model.prompt_texts(dataset.classnames, dataset.template))
-        return torch.cat([model.logits(model.encode_image(images.to(device)), text).float().argmax(-1).cpu() == labels
-                          for images, labels in test])
+def _hits(model: PromptedCLIP, clip: LoadedCLIP, dataset: DatasetSplits, batch_size: int = 128) -> torch.Tensor:
+    """Which test images `model` classifies correctly, [N] bool (`train.correct_per_image`)."""
+    hits = correct_per_image([model], clip, dataset, "test", batch_size, progress=False)[0]
+    if hits is None:
+        raise ValueError(f"{dataset.name}: the prompts' test logits are not finite (broken prompts); check the "
+                         "imported prompts, or retrain the run")
+    return hits
 
 
-def _arms(model: PromptedCLIP, clip: LoadedCLIP, dataset: DatasetSplits, train: list[Datum],
-          test: DataLoader | list[tuple[torch.Tensor, torch.Tensor]], batch_size: int,
-          clip_parts: list | None = None) -> dict[tuple[str, str], torch.Tensor]:
+def _arms(model: PromptedCLIP, clip: LoadedCLIP, dataset: DatasetSplits, train: list[Datum], test: Iterable,
+          batch_size: int, clip_parts: list | None = None) -> dict[tuple[str, str], torch.Tensor]:
     template = dataset.template
-    constant = prompt_term_means(model, (images for images, _ in _batches(clip, train, batch_size)),
+    constant = prompt_term_means(model, (images for images, _ in eval_batches(train, clip, batch_size)),
                                  dataset.classnames, template)
     return arm_correct(model, test, dataset.classnames, constant, template, ARMS, clip_image_parts=clip_parts)
 
 
-def _batches(clip: LoadedCLIP, items: list[Datum], batch_size: int) -> DataLoader:
-    """The items' images (eval transform) with their labels, in batches, in order (read anew on every pass)."""
-    return DataLoader(ImageDataset(items, eval_transform(clip)), batch_size=batch_size, shuffle=False)
+class _Batches:
+    """The items' images (eval transform) with their labels in batches (`train.eval_batches`), on every pass;
+    with `keep`, read once and kept."""
+
+    def __init__(self, items: list[Datum], clip: LoadedCLIP, batch_size: int, keep: bool):
+        self.items, self.clip, self.batch_size, self.keep = items, clip, batch_size, keep
+        self._kept: list | None = None
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if not self.keep:
+            return eval_batches(self.items, self.clip, self.batch_size)
+        if self._kept is None:
+            self._kept = list(eval_batches(self.items, self.clip, self.batch_size))
+        return iter(self._kept)

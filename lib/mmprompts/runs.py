@@ -8,11 +8,15 @@
                        diverged.json  instead, when the run diverged: epoch, step, lr, message
                        train.lock     the lock of the process training the run (gone once it is finished)
                        tensorboard/   the log as TensorBoard events, when `tensorboard` is installed
+                       <name>.pt      what analyses derive from the finished run, e.g. page 2's per-image
+                                      results (`cached_artefact`)
     <cache>/fewshot/   few-shot lists of datasets whose folder is read-only
 
 `read_run_state` is the one reading of a run folder: `open_run` (train, eval, the pages) and the
 inventory (`python -m mmprompts runs`) both go through it, so they always agree on whether a run is
 finished, diverged, interrupted, being trained by another process, or unreadable (and which file).
+Only this module knows the layout: other modules name a run's folder by `run_folder` and keep what they
+derive from a run through `cached_artefact`.
 
 A process trains a run only while it holds the run folder's lock (`train.lock`, an flock that
 the system drops when the process ends, however it ends): a second process that asks for the run
@@ -56,9 +60,9 @@ from .storage import atomic_torch_save, atomic_write_text, cache_root, named_os_
 from .train import Recipe, RunDiverged, batch_rows, evaluate, evaluate_models, train_epochs
 
 __all__ = ["CPU_GROUP_RUNS", "TRAINER_VERSION", "OpenRun", "RunBusy", "RunFileCorrupt", "RunResult",
-           "RunState", "cache_root", "check_log_every", "claim_run_folder", "group_limit", "method_from_key", "method_key",
+           "RunState", "cache_root", "cached_artefact", "check_log_every", "claim_run_folder", "group_limit", "method_from_key", "method_key",
            "open_run", "open_runs", "plan_groups", "read_log", "read_run_state", "release_run_folder", "run_config",
-           "run_key", "train_group", "train_run", "train_runs", "zero_shot_run"]
+           "run_folder", "run_key", "runs_root", "train_group", "train_run", "train_runs", "zero_shot_run"]
 
 # Bump when a change to training or evaluation changes results: old runs stop matching.
 # 2: one loop for one run or many (groups across datasets), shared text positions computed once,
@@ -147,6 +151,28 @@ def method_from_key(method: str | dict) -> PromptConfig | None:
 
 def run_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def runs_root(cache: str | os.PathLike | None = None) -> Path:
+    """The folder that holds every run folder of the cache `cache` (default: `cache_root`)."""
+    return cache_root(cache) / "runs"
+
+
+def run_folder(key: str, cache: str | os.PathLike | None = None) -> Path:
+    """The folder of the run whose key is `key` in the cache `cache`."""
+    return runs_root(cache) / key
+
+
+def cached_artefact(key: str, name: str, compute: Callable[[], object], cache: str | os.PathLike | None = None):
+    """What an analysis derives from a finished run (tensors, lists of them), kept in the run's folder as
+    `<name>.pt`: read when it is there, else computed by `compute()` and stored. `name` carries the version of
+    the computation, so that a changed one is computed anew."""
+    path = run_folder(key, cache) / f"{name}.pt"
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    value = compute()
+    atomic_torch_save(path, value)
+    return value
 
 
 @dataclass
@@ -258,7 +284,7 @@ def open_run(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig, *, sho
     fewshot = fewshot_splits(data, shots, seed, fallback_dir=cache_root(cache) / "fewshot")
     config = run_config(clip, data, method, shots, seed, recipe)
     key = run_key(config)
-    folder = cache_root(cache) / "runs" / key
+    folder = run_folder(key, cache)
     device = clip.model.logit_scale.device
 
     def fresh_model() -> PromptedCLIP:
@@ -561,7 +587,7 @@ def zero_shot_run(clip: LoadedCLIP, data: DatasetSplits, *, cache: str | os.Path
     """Zero-shot CLIP test accuracy with the dataset's template; cached like a run."""
     config = run_config(clip, data, None, 0, 0, None)
     key = run_key(config)
-    folder = cache_root(cache) / "runs" / key
+    folder = run_folder(key, cache)
     model = PromptedCLIP(clip, PromptConfig())
     state = read_run_state(folder)
     if only_cached or state.status == "finished":
