@@ -9,6 +9,7 @@ from .data.coop import DatasetSplits, Datum
 from .experiments import RunSpec, trained_models
 from .interop import import_prompts
 from .models import LoadedCLIP
+from .profiles import Settings
 from .prompted import PromptedCLIP
 from .train import eval_batches
 
@@ -48,13 +49,13 @@ def in_batches(images: torch.Tensor, labels: torch.Tensor | None = None, size: i
             yield images[start : start + size], labels[start : start + size]
 
 
-def analysis_spec(settings, clip: LoadedCLIP, dataset: str) -> RunSpec:
+def analysis_spec(settings: Settings, clip: LoadedCLIP, dataset: str) -> RunSpec:
     """The run of the prompted model the analysis pages inspect on `dataset`: n_ctx + n_ctx prompts in every block,
     first seed. It is also a run of Tables 2 and 3 (full depth), so it is trained once for all pages."""
     return RunSpec(dataset, settings.analysis_method(clip.depth), settings.seeds[0])
 
 
-def analysis_models(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
+def analysis_models(settings: Settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
                     progress: bool = True) -> dict[str, PromptedCLIP]:
     """The prompted model an analysis page inspects on each dataset of `data`: the prompts of the checkpoint
     `settings.learned` (IVLP/PromptSRC, VPT, MaPLe or CoOp, see `interop`), or else this book's analysis run.
@@ -68,6 +69,6 @@ def analysis_models(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
     return {name: models[specs[name]] for name in data}
 
 
-def analysis_model(settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool = True) -> PromptedCLIP:
+def analysis_model(settings: Settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool = True) -> PromptedCLIP:
     """`analysis_models` for one dataset."""
     return analysis_models(settings, clip, {data.name: data}, progress)[data.name]

@@ -20,6 +20,7 @@ from .data import load_dataset
 from .data.coop import DatasetSplits
 from .methods import method_label
 from .models import LoadedCLIP
+from .profiles import Settings
 from .progress import progress_bar
 from .prompted import PromptConfig, PromptedCLIP
 from .runs import (OpenRun, RunBusy, RunFileCorrupt, RunResult, open_runs, plan_groups, read_log,
@@ -65,8 +66,8 @@ def _as_result(outcome: RunResult | Exception) -> RunResult | FailedRun | Except
     return outcome
 
 
-def results(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, *, datasets: dict[str, DatasetSplits] | None = None,
-            only_cached: bool = False, progress: bool = True,
+def results(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, *,
+            datasets: dict[str, DatasetSplits] | None = None, only_cached: bool = False, progress: bool = True,
             processes: int | None = None) -> dict[RunSpec, RunResult | FailedRun | Exception]:
     """Every spec's run with the settings' shots, recipe and cache: its RunResult (accuracy, model), a FailedRun,
     or the error that stopped it (a bad configuration; with `only_cached=True`, which never trains, a
@@ -113,8 +114,8 @@ def _threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool = True, only_cached: bool = False,
-            processes: int | None = None) -> dict[RunSpec, float | FailedRun]:
+def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, progress: bool = True,
+            only_cached: bool = False, processes: int | None = None) -> dict[RunSpec, float | FailedRun]:
     """`results` as accuracy (or FailedRun) per spec; a program error (a bad configuration, a run missing with
     `only_cached`) stops the call with its error once the other runs are done."""
     found = results(specs, clip, settings, only_cached=only_cached, progress=progress, processes=processes)
@@ -124,7 +125,7 @@ def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool
     return {spec: outcome if isinstance(outcome, FailedRun) else outcome.accuracy for spec, outcome in found.items()}
 
 
-def trained_models(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, *,
+def trained_models(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, *,
                    datasets: dict[str, DatasetSplits] | None = None, progress: bool = True) -> dict[RunSpec, PromptedCLIP]:
     """The learned model of every spec (trained together when missing), for a page that inspects them;
     a run that failed stops the page with its reason."""
@@ -138,7 +139,7 @@ def trained_models(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, *,
     return models
 
 
-def run_log(spec: RunSpec, clip: LoadedCLIP, settings, data: DatasetSplits | None = None) -> list[dict]:
+def run_log(spec: RunSpec, clip: LoadedCLIP, settings: Settings, data: DatasetSplits | None = None) -> list[dict]:
     """The training log of a spec's run (`runs.read_log`); empty when it never trained."""
     data = data or load_dataset(spec.dataset, settings.data_root)
     folder = run_folder(run_key(run_config(clip, data, spec.method, settings.shots, spec.seed, settings.recipe)),
@@ -146,7 +147,7 @@ def run_log(spec: RunSpec, clip: LoadedCLIP, settings, data: DatasetSplits | Non
     return read_log(folder) if (folder / "log.jsonl").exists() else []
 
 
-def plan(specs: Sequence[RunSpec], clip: LoadedCLIP, settings,
+def plan(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings,
          datasets: dict[str, DatasetSplits]) -> list[list[RunSpec]]:
     """The runs of `specs` that need training, in the groups they train in (`runs.plan_groups`); for sharing the
     groups out to processes or machines (`train_planned`)."""
@@ -161,7 +162,7 @@ def plan(specs: Sequence[RunSpec], clip: LoadedCLIP, settings,
     return [[spec_of[run.key] for run in group] for group in groups]
 
 
-def train_planned(group: Sequence[RunSpec], clip: LoadedCLIP, settings, datasets: dict[str, DatasetSplits],
+def train_planned(group: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, datasets: dict[str, DatasetSplits],
                   progress: bool = False) -> dict[RunSpec, RunResult | FailedRun | Exception]:
     """Train one group of `plan` as it was planned (elsewhere): the result, failed run or error per spec."""
     opened = open_runs(clip, [(datasets[s.dataset], s.method, s.seed) for s in group], shots=settings.shots,
@@ -179,7 +180,7 @@ def train_planned(group: Sequence[RunSpec], clip: LoadedCLIP, settings, datasets
     return {spec: outcomes[spec] for spec in group}
 
 
-def _train_in_processes(specs: list[RunSpec], clip: LoadedCLIP, settings, datasets: dict[str, DatasetSplits],
+def _train_in_processes(specs: list[RunSpec], clip: LoadedCLIP, settings: Settings, datasets: dict[str, DatasetSplits],
                         processes: int, progress: bool) -> None:
     """Train the missing runs of `specs`, in the groups of `plan`, in `processes` one-thread processes, into the
     run cache (errors are left for the caller, which meets them again when it reads the runs)."""
@@ -200,7 +201,7 @@ def _train_in_processes(specs: list[RunSpec], clip: LoadedCLIP, settings, datase
 _WORKER: dict = {}
 
 
-def _worker_start(clip: LoadedCLIP, settings) -> None:
+def _worker_start(clip: LoadedCLIP, settings: Settings) -> None:
     torch.set_num_threads(1)
     _WORKER.update(clip=clip, settings=settings)
 

@@ -26,8 +26,9 @@ from .data import fewshot_splits
 from .data.coop import DatasetSplits, Datum
 from .experiments import FailedRun, RunSpec, results
 from .models import LoadedCLIP
+from .profiles import Settings
 from .prompted import PromptConfig, PromptedCLIP
-from .runs import cached_artefact
+from .runs import RunResult, cached_artefact
 from .storage import cache_root
 from .train import correct_per_image, eval_batches
 
@@ -169,7 +170,7 @@ def effect_rows(effects: dict[str, dict[str, Estimate]], term_arm: str = "prompt
     return rows
 
 
-def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], method: PromptConfig,
+def arm_accuracies(settings: Settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], method: PromptConfig,
                    batch_size: int = 128, progress: bool = True) -> dict[str, ArmAccuracies]:
     """`ArmAccuracies` of `method`'s runs (one per seed of `settings`, trained first when missing) on
     `settings.intervention_images` balanced test images of each dataset of `data` (0: all of them);
@@ -223,7 +224,7 @@ def _finished(found: dict) -> dict:
     return found
 
 
-def learned_gains(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
+def learned_gains(settings: Settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
                   method: PromptConfig | None = None) -> dict[str, Estimate]:
     """Per dataset, how much the prompts an analysis page inspects beat zero-shot CLIP: accuracy points,
     paired over the test images (the precondition of every claim about what learned prompts do).
@@ -242,12 +243,13 @@ def learned_gains(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
     return gains
 
 
-def _run_hits(settings, clip: LoadedCLIP, result, dataset: DatasetSplits, batch_size: int = 128) -> torch.Tensor:
+def _run_hits(settings: Settings, clip: LoadedCLIP, result: RunResult, dataset: DatasetSplits,
+              batch_size: int = 128) -> torch.Tensor:
     """Which test images a finished run (zero-shot too) classifies correctly, [N] bool; cached in its folder."""
     return _cached(settings, result.key, "hits", lambda: _hits(result.model, clip, dataset, batch_size))
 
 
-def _cached(settings, key: str, what: str, compute: Callable[[], object]):
+def _cached(settings: Settings, key: str, what: str, compute: Callable[[], object]):
     """Per-image results kept in the run's folder next to its metrics, computed on first use."""
     return cached_artefact(key, f"{what}-v{INTERVENTIONS_VERSION}", compute, settings.cache)
 
