@@ -126,4 +126,4 @@ verdicts = [decide_zero_shot_weak({d: zero_shot[d]["zeroshot"].mean for d in S.d
                                   {d: paper_dataset(d) for d in S.datasets})]
 display(HTML(html_table(rule_numbers(verdicts), "Table 1.2 — What the rule reads: the mean zero-shot accuracy of the "
                         "datasets far from web photos (shifted) and of the others, and the gap, ± 2 binomial SE")))
-report("01_zero_shot", verdicts, scope=S.scope)
+report("01_zero_shot", verdicts, scope=S.verdict_scope)

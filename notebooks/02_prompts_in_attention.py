@@ -283,6 +283,6 @@ verdicts = [
     *readings.values(),
     *known_answers,
 ]
-display(HTML(f"<p><b>The paper's conclusion, in this build ({S.scope}).</b> "
+display(HTML(f"<p><b>The paper's conclusion, in this build ({S.verdict_scope}).</b> "
              f"{mechanism_conclusion({k: v for k, v in readings.items() if not k.startswith('hypothesis')}, known_answers)}</p>"))
-report("02_prompts_in_attention", verdicts, scope=S.scope)
+report("02_prompts_in_attention", verdicts, scope=S.verdict_scope)

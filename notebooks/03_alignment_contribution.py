@@ -284,7 +284,7 @@ def page_verdicts(left_out):
 
 
 verdicts = page_verdicts({})
-report("03_alignment_contribution", verdicts, scope=S.scope)
+report("03_alignment_contribution", verdicts, scope=S.verdict_scope)
 
 # %% [markdown]
 # App. E leaves EuroSAT out (it is read with a satellite template); this book keeps its stand-in,

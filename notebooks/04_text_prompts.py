@@ -176,4 +176,4 @@ report("04_text_prompts", given_premises([
                  controls={c: {d: e["category"] for d, e in by.items()} for c, by in own.items()}, excluded=excluded),
     not_measured("text-attention.sos-merely-bias"),
     not_measured("text-attention.prompts-like-sos"),
-]), scope=S.scope)
+]), scope=S.verdict_scope)

@@ -238,4 +238,4 @@ by_id = {v.claim.id: v for v in verdicts}
 verdicts.append(combine("scope.feature-extraction", {by_id[c].claim.label: by_id[c] for c in (
     "scope.distance-renormalised", "scope.entropy", "scope.cls-entropy", "cls-attention.unchanged")}))
 verdicts.append(not_measured("similarity.bridge"))
-report("05_vision_prompts", verdicts, scope=S.scope)
+report("05_vision_prompts", verdicts, scope=S.verdict_scope)

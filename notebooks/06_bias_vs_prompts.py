@@ -100,7 +100,7 @@ HTML(html_table(wins, f"Table 6.2 — The datasets where bias tuning beats same-
 # ## What this run says
 
 # %%
-report("06_bias_vs_prompts", table1_verdicts({d: tasks[d] for d in S.datasets}, S.sizes_comparable), scope=S.scope)
+report("06_bias_vs_prompts", table1_verdicts({d: tasks[d] for d in S.datasets}, S.sizes_comparable), scope=S.verdict_scope)
 
 # %% [markdown]
 # ## The same rules on the paper's own numbers (positive controls)

@@ -137,7 +137,7 @@ verdicts = sensitivity_verdicts(task_accuracies(accuracies, grid, layers, S.dept
                                 S.sizes_comparable)
 display(HTML(html_table(rule_numbers(verdicts), "Table 7.4 — What the rules read (accuracy points; estimates as mean ± 2 SE "
                         "over seeds)")))
-report("07_sensitivity", verdicts, scope=S.scope)
+report("07_sensitivity", verdicts, scope=S.verdict_scope)
 
 # %% [markdown]
 # The runs above 10 prompts per branch, where the paper finds training *"highly unstable and prone to

@@ -28,6 +28,16 @@ def test_profiles_fill_every_value_and_accept_overrides():
     assert local.pretrained is None and local.checkpoint == "/weights/ViT-B-16.pt"
 
 
+def test_the_verdict_scope_names_the_model_the_data_and_an_own_recipe():
+    from mmprompts.data.miniworld import WORLD_VERSION
+
+    assert settings("mini", device="cpu").verdict_scope == \
+        f"the mini world (mini-clip on the procedural tasks, version {WORLD_VERSION}; the mini recipe)"
+    assert "this build’s own recipe" in settings("mini", lr=0.5, device="cpu").verdict_scope
+    assert settings("paper", data_root="/data", device="cpu").verdict_scope == "ViT-B/16, CoOp data"
+    assert settings("paper", data_root="/data", device="cpu", epochs=2).verdict_scope == "ViT-B/16, CoOp data, own recipe"
+
+
 def test_grid_datasets_are_some_of_the_datasets():
     assert settings("mini", datasets=["badges", "land"], grid_datasets=["land"], device="cpu").grid == ("land",)
     assert settings("paper", data_root="/data").grid == settings("paper", data_root="/data").datasets

@@ -71,7 +71,7 @@ class Settings:
         return self.paper_model and not all(d in MINI_TASKS for d in self.datasets)
 
     @property
-    def scope(self) -> str:
+    def verdict_scope(self) -> str:
         """Where this run's verdicts hold, in words: the model, the data and the recipe.
 
         The mini world stands in for CLIP and the paper's datasets; a verdict there is not one on
