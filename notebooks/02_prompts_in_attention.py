@@ -60,7 +60,7 @@ intervention_images = None
 device = None
 processes = None
 cache = None
-learned = None
+imported_prompts = None
 
 # %% tags=["remove-input"]
 from mmprompts.page import page_header
@@ -224,7 +224,7 @@ arms = arm_accuracies(S, clip, data, method, progress=False)
 known_methods = {"attention-bias tuning": PromptConfig.attention_bias(range(clip.depth)),
                  "bias tuning": PromptConfig.bias(range(clip.depth))}
 known = {name: arm_accuracies(S, clip, data, m, progress=False) for name, m in known_methods.items()} \
-    if S.learned is None else {}
+    if S.imported_prompts is None else {}
 effects = {branch: {d: mechanism_effects(a.effects_input(branch)) for d, a in arms.items()} for branch in BRANCHES}
 first = next(iter(arms.values()))
 display(HTML(html_table(arm_rows(arms, "both"), "Table 2.4 — Test accuracy (%) of each arm, both towers transplanted",

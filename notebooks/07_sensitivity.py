@@ -52,7 +52,7 @@ intervention_images = None
 device = None
 processes = None
 cache = None
-learned = None
+imported_prompts = None
 
 # %% tags=["remove-input"]
 from mmprompts.page import page_header

@@ -59,6 +59,16 @@ def test_an_unknown_notebook_parameter_is_named_with_the_known_ones():
         from_parameters(namespace)
 
 
+@pytest.mark.parametrize("old, new", [("learned", "imported_prompts"), ("workers", "processes")])
+def test_a_renamed_parameter_names_its_new_name(old, new):
+    message = f"^unknown parameter '{old}': it is called '{new}' now"
+    with pytest.raises(ValueError, match=message):
+        from_parameters({"profile": "mini", **{name: None for name in PARAMETERS}, old: "x"})
+    with pytest.raises(ValueError, match=message):
+        settings("mini", **{old: "x"})
+    assert new in PARAMETERS and old not in PARAMETERS
+
+
 def test_one_epoch_means_no_warm_up_unless_one_is_given():
     assert settings("mini", epochs=1).recipe.warmup_epochs == 0
     assert settings("paper", epochs=5).recipe.warmup_epochs == 1

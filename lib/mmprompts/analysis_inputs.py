@@ -58,12 +58,12 @@ def analysis_spec(settings: Settings, clip: LoadedCLIP, dataset: str) -> RunSpec
 def analysis_models(settings: Settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
                     progress: bool = True) -> dict[str, PromptedCLIP]:
     """The prompted model an analysis page inspects on each dataset of `data`: the prompts of the checkpoint
-    `settings.learned` (IVLP/PromptSRC, VPT, MaPLe or CoOp, see `interop`), or else this book's analysis run.
+    `settings.imported_prompts` (IVLP/PromptSRC, VPT, MaPLe or CoOp, see `interop`), or else this book's analysis run.
 
     The analysis runs of every dataset of the settings are asked for together, whichever a page
     inspects: they train as one group, so their results do not depend on which page ran first."""
-    if settings.learned is not None:
-        return {name: import_prompts(settings.learned, clip) for name in data}
+    if settings.imported_prompts is not None:
+        return {name: import_prompts(settings.imported_prompts, clip) for name in data}
     specs = {name: analysis_spec(settings, clip, name) for name in dict.fromkeys([*settings.datasets, *data])}
     models = trained_models(list(specs.values()), clip, settings, datasets=data, progress=progress)
     return {name: models[specs[name]] for name in data}

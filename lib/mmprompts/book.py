@@ -156,7 +156,7 @@ def book_runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
     layers = clip.depth
     world = world_tasks(settings.datasets)
     runs = [RunSpec(name) for name in world]  # zero-shot CLIP: pages 1, 6, 7
-    if settings.learned is None:  # the analysis pages' prompted models (pages 2-5) and page 3's shallow ones
+    if settings.imported_prompts is None:  # the analysis pages' prompted models (pages 2-5) and page 3's shallow ones
         templates = {name: data.template for name, data in settings.load_datasets().items()}
         runs += [analysis_spec(settings, clip, name) for name in settings.datasets]
         # page 2's transplant test: the analysis model's configuration on every seed, and its known-answer

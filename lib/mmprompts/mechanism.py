@@ -174,8 +174,8 @@ def arm_accuracies(settings: Settings, clip: LoadedCLIP, data: dict[str, Dataset
                    batch_size: int = 128, progress: bool = True) -> dict[str, ArmAccuracies]:
     """`ArmAccuracies` of `method`'s runs (one per seed of `settings`, trained first when missing) on
     `settings.intervention_images` balanced test images of each dataset of `data` (0: all of them);
-    with `settings.learned`, of the imported prompts instead."""
-    specs = [RunSpec(name, method, seed) for name in data for seed in settings.seeds] if settings.learned is None else []
+    with `settings.imported_prompts`, of the imported prompts instead."""
+    specs = [RunSpec(name, method, seed) for name in data for seed in settings.seeds] if settings.imported_prompts is None else []
     found = _finished(results(specs, clip, settings, datasets=data, progress=progress))
     out = {}
     for name, dataset in data.items():
@@ -185,12 +185,12 @@ def arm_accuracies(settings: Settings, clip: LoadedCLIP, data: dict[str, Dataset
         clip_parts = [] if _clip_parts_bytes(clip, len(items)) <= CLIP_PARTS_MEMORY else None
         test = _Batches(items, clip, batch_size, keep=clip_parts is not None)
         runs = {}
-        if settings.learned is not None:
+        if settings.imported_prompts is not None:
             model = analysis_model(settings, clip, dataset, progress=False)
             train = fewshot_splits(dataset, settings.shots, settings.seeds[0],
                                    fallback_dir=cache_root(settings.cache) / "fewshot").train
-            runs[Path(settings.learned).name] = _arms(model, clip, dataset, train, test, batch_size, clip_parts)
-        for seed in settings.seeds if settings.learned is None else ():
+            runs[Path(settings.imported_prompts).name] = _arms(model, clip, dataset, train, test, batch_size, clip_parts)
+        for seed in settings.seeds if settings.imported_prompts is None else ():
             result = found[RunSpec(name, method, seed)]
             train = fewshot_splits(dataset, settings.shots, seed, fallback_dir=cache_root(settings.cache) / "fewshot").train
             runs[f"seed {seed}"] = _cached(settings, result.key, f"interventions-{settings.intervention_images or 'all'}",
@@ -230,7 +230,7 @@ def learned_gains(settings: Settings, clip: LoadedCLIP, data: dict[str, DatasetS
     paired over the test images (the precondition of every claim about what learned prompts do).
     `method`: the first seed's run of it; None: the analysis model (or the imported prompts)."""
     specs = {name: (RunSpec(name, method, settings.seeds[0]) if method is not None else
-                    analysis_spec(settings, clip, name) if settings.learned is None else None) for name in data}
+                    analysis_spec(settings, clip, name) if settings.imported_prompts is None else None) for name in data}
     found = _finished(results([s for s in specs.values() if s is not None] + [RunSpec(name) for name in data], clip,
                               settings, datasets=data, progress=False))
     gains = {}
