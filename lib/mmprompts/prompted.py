@@ -203,7 +203,7 @@ class PromptedCLIP(nn.Module):
         # Recompute text blocks in the backward pass instead of storing their activations: with
         # learned text prompts every class prompt (1000 for ImageNet) runs through the text tower
         # at every step, and its activations dominate memory. Results are unchanged.
-        self.checkpoint_text = False
+        self.recompute_text = False
         self.vision_bias = nn.ParameterDict({str(i): nn.Parameter(torch.zeros(width_v)) for i in config.bias_vision})
         self.text_bias = nn.ParameterDict({str(i): nn.Parameter(torch.zeros(width_t)) for i in config.bias_text})
         heads_v, heads_t = visual.transformer.resblocks[0].attn.num_heads, self.clip.transformer.resblocks[0].attn.num_heads
@@ -342,7 +342,7 @@ class PromptedCLIP(nn.Module):
             if 0 < i < len(self.text_prompts):
                 head = _with_prompt(x[: layout.prefix_tokens].view(runs, shared, -1), self.text_prompts[i])
                 x = torch.cat([head.flatten(0, 1), x[layout.prefix_tokens :]])
-            if self.checkpoint_text and torch.is_grad_enabled():
+            if self.recompute_text and torch.is_grad_enabled():
                 x = checkpoint(_shared_prefix_block, block, x, layout, use_reentrant=False)
             else:
                 x = _shared_prefix_block(block, x, layout)
@@ -419,7 +419,7 @@ class PromptedCLIP(nn.Module):
             if trace is not None and trace.keep_hidden:
                 trace.hidden.append(x)
             score_bias = _score_bias(score_biases[str(i)], x, counts) if str(i) in score_biases else None
-            if causal and self.checkpoint_text and trace is None and split is None and torch.is_grad_enabled():
+            if causal and self.recompute_text and trace is None and split is None and torch.is_grad_enabled():
                 x = checkpoint(_block, block, x, causal, None, None, score_bias, use_reentrant=False)
             else:
                 x = _block(block, x, causal, trace, split and split.at(i), score_bias)
