@@ -88,8 +88,8 @@ from mmprompts.claims import (decide_direction, decide_identities, decide_mechan
 from mmprompts.claims.text import number, plus_minus, scientific
 from mmprompts.analysis_inputs import analysis_models, balanced_test_images, in_batches
 from mmprompts.figures import block_lines, recovered_bars
-from mmprompts.mechanism import (ARM_NAMES, arm_accuracies, arm_rows, effect_rows, gain_rows, kept_rows, learned_gains,
-                                 reading_verdicts, recovered)
+from mmprompts.gains import gain_rows, learned_gains
+from mmprompts.mechanism import ARM_NAMES, arm_accuracies, arm_rows, effect_rows, kept_rows, reading_verdicts, recovered
 from mmprompts.methods import method_label
 from mmprompts.page import figure
 from mmprompts.tables import html_table

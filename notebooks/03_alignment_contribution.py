@@ -92,7 +92,7 @@ from mmprompts.experiments import RunSpec, trained_models
 from mmprompts.presets import table2_methods
 from mmprompts.figures import (display_images, group_share_grid, overlay_maps, position_relevance, text_positions,
                                token_relevance)
-from mmprompts.mechanism import gain_rows, learned_gains
+from mmprompts.gains import gain_rows, learned_gains
 from mmprompts.page import caption, figure
 from mmprompts.paper import CLIP_TEMPLATE, appendix_e_datasets
 from mmprompts.tables import html_table

@@ -73,7 +73,7 @@ from mmprompts.claims import (SAME_SHARE, decide_direction, decide_eos_focus_on_
 from mmprompts.claims.text import number
 from mmprompts.analysis_inputs import analysis_model, balanced_test_images, in_batches
 from mmprompts.figures import group_attention_grid
-from mmprompts.mechanism import gain_rows, learned_gains
+from mmprompts.gains import gain_rows, learned_gains
 from mmprompts.page import caption
 from mmprompts.paper import CLIP_TEMPLATE
 from mmprompts.tables import html_table

@@ -79,7 +79,7 @@ from mmprompts.claims import (cls_map_effects, combine, decide_direction, decide
 from mmprompts.claims.text import number
 from mmprompts.analysis_inputs import analysis_model, balanced_test_images, in_batches
 from mmprompts.figures import cls_attention_grid, display_images, rotation_maps, scope_grid
-from mmprompts.mechanism import gain_rows, learned_gains
+from mmprompts.gains import gain_rows, learned_gains
 from mmprompts.page import caption, figure
 from mmprompts.tables import html_table
 from mmprompts.widgets import figure_png, view_selector

@@ -56,7 +56,7 @@ def test_a_task_whose_prompts_did_not_learn_is_left_out_of_the_gain_kept():
 
 def test_gain_rows_say_which_prompts_learned():
     from mmprompts.claims import Estimate
-    from mmprompts.mechanism import gain_rows
+    from mmprompts.gains import gain_rows
 
     rows = gain_rows({"deep": {"a": Estimate(1.1, 1.0), "b": Estimate(5.0, 1.0)}, "shallow": {"a": Estimate(-0.3, 3.0)}})
     assert rows == [{"dataset": "a", "deep − CLIP": "+1.1 ± 2.0 (not learned)", "shallow − CLIP": "−0.3 ± 6.0 (not learned)"},

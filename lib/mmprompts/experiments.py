@@ -27,8 +27,8 @@ from .runs import (OpenRun, RunBusy, RunFileCorrupt, RunResult, open_runs, plan_
                    release_run_folder, run_config, run_folder, run_key, train_group, train_runs, zero_shot_run)
 from .train import RunDiverged
 
-__all__ = ["FailedRun", "RunSpec", "plan", "results", "run_all", "run_log", "seed_accuracies", "train_planned",
-           "trained_models"]
+__all__ = ["FailedRun", "RunSpec", "finished_results", "plan", "results", "run_all", "run_log", "seed_accuracies",
+           "train_planned", "trained_models"]
 
 
 @dataclass(frozen=True)
@@ -125,18 +125,24 @@ def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, prog
     return {spec: outcome if isinstance(outcome, FailedRun) else outcome.accuracy for spec, outcome in found.items()}
 
 
-def trained_models(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, *,
-                   datasets: dict[str, DatasetSplits] | None = None, progress: bool = True) -> dict[RunSpec, PromptedCLIP]:
-    """The learned model of every spec (trained together when missing), for a page that inspects them;
-    a run that failed stops the page with its reason."""
-    models = {}
-    for spec, outcome in results(specs, clip, settings, datasets=datasets, progress=progress).items():
+def finished_results(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, *,
+                     datasets: dict[str, DatasetSplits] | None = None, progress: bool = True) -> dict[RunSpec, RunResult]:
+    """`results` for a page that reads what the runs learned: every spec's finished RunResult (trained together when
+    missing); a run that failed or could not run stops the page with its reason."""
+    found = results(specs, clip, settings, datasets=datasets, progress=progress)
+    for spec, outcome in found.items():
         if isinstance(outcome, Exception):
             raise outcome
         if isinstance(outcome, FailedRun):
             raise RuntimeError(f"{spec.dataset}, {spec.label}, seed {spec.seed}: {outcome.reason}: {outcome.detail}")
-        models[spec] = outcome.model
-    return models
+    return found
+
+
+def trained_models(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, *,
+                   datasets: dict[str, DatasetSplits] | None = None, progress: bool = True) -> dict[RunSpec, PromptedCLIP]:
+    """The learned model of every spec (`finished_results`), for a page that inspects them."""
+    return {spec: result.model for spec, result in finished_results(specs, clip, settings, datasets=datasets,
+                                                                     progress=progress).items()}
 
 
 def run_log(spec: RunSpec, clip: LoadedCLIP, settings: Settings, data: DatasetSplits | None = None) -> list[dict]:

@@ -5,9 +5,9 @@ method: attention-bias tuning, which can act only through the first way, and bia
 learned vectors are a second-way term) are evaluated on the test images with each arm of
 `analysis.ARMS` in the image tower, the text tower or both (`analysis.arm_correct`), next to zero-shot
 CLIP on the same images. The fixed terms of the constant-term arms are the mean prompt terms over the
-run's own few-shot training images. Each run's per-image results are cached in its run folder (`interventions-v<N>.pt`, and the
-plain forward's `hits-v<N>.pt`), so a rebuilt page only reads them. `learned_gains` pairs the analysed
-prompts' hits with CLIP's: the precondition of every claim about what learned prompts do.
+run's own few-shot training images. Each run's per-image results are cached in its run folder
+(`interventions-<images>-v<N>.pt`), so a rebuilt page only reads them; the readings of the paper's sentences
+(`READINGS`) and the tables' rows are here too. Whether the prompts learned at all is `gains.py`'s.
 """
 from __future__ import annotations
 
@@ -19,21 +19,21 @@ from typing import Callable, Collection, Iterable, Iterator
 import torch
 
 from .analysis import ARMS, arm_correct, prompt_term_means
-from .analysis_inputs import analysis_model, analysis_spec, balanced_items
-from .claims import NOT_TESTABLE, WAYS, Estimate, Verdict, decide_mechanism, given_known_answer, mechanism_way, paired
+from .analysis_inputs import analysis_model, balanced_items
+from .claims import NOT_TESTABLE, WAYS, Estimate, Verdict, decide_mechanism, given_known_answer, mechanism_way
 from .claims.text import plus_minus
 from .data import fewshot_splits
 from .data.coop import DatasetSplits, Datum
-from .experiments import FailedRun, RunSpec, results
+from .experiments import RunSpec, finished_results
 from .models import LoadedCLIP
 from .profiles import Settings
 from .prompted import PromptConfig, PromptedCLIP
-from .runs import RunResult, cached_artefact
+from .runs import cached_artefact
 from .storage import cache_root
-from .train import correct_per_image, eval_batches
+from .train import eval_batches
 
-__all__ = ["ARM_NAMES", "READINGS", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "gain_rows", "kept_rows",
-           "learned_gains", "reading_verdicts", "recovered"]
+__all__ = ["ARM_NAMES", "READINGS", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "kept_rows",
+           "reading_verdicts", "recovered"]
 
 # How the book names each arm (analysis.ARMS) in its tables and figures: by what it keeps.
 ARM_NAMES = {"clip": "CLIP", "reweighting": "re-weighting only", "prompt-term": "prompt term only", "full": "full model",
@@ -122,15 +122,6 @@ def recovered(arms: dict[str, ArmAccuracies], branch: str, excluded: Collection[
     return out
 
 
-def gain_rows(gains: dict[str, dict[str, Estimate]]) -> list[dict]:
-    """Table rows of the precondition of the claims about learned prompts (`learned_gains`): per dataset and
-    model (e.g. {"deep": ..., "shallow": ...}) the gain over zero-shot CLIP, points ± 2 SE over the test images,
-    and whether it is one ("learned")."""
-    datasets = dict.fromkeys(d for by in gains.values() for d in by)
-    return [{"dataset": d, **{f"{label} − CLIP": plus_minus(by[d], 1) + ("" if by[d].low > 0 else " (not learned)")
-                              for label, by in gains.items() if d in by}} for d in datasets]
-
-
 def kept_rows(effects: dict[str, dict[str, Estimate]]) -> list[dict]:
     """Table rows of the gain each arm keeps on its own per dataset (`claims.mechanism_effects`): arm − CLIP in
     points, ± 2 SE paired over the test images (each image's share of runs correct), and as a share of the
@@ -176,7 +167,7 @@ def arm_accuracies(settings: Settings, clip: LoadedCLIP, data: dict[str, Dataset
     `settings.intervention_images` balanced test images of each dataset of `data` (0: all of them);
     with `settings.imported_prompts`, of the imported prompts instead."""
     specs = [RunSpec(name, method, seed) for name in data for seed in settings.seeds] if settings.imported_prompts is None else []
-    found = _finished(results(specs, clip, settings, datasets=data, progress=progress))
+    found = finished_results(specs, clip, settings, datasets=data, progress=progress)
     out = {}
     for name, dataset in data.items():
         items = balanced_items(dataset.test, settings.intervention_images or None)
@@ -214,53 +205,9 @@ def _clip_parts_bytes(clip: LoadedCLIP, images: int) -> int:
     return 4 * images * len(blocks) * (heads * tokens * (tokens + 1) + tokens * width)
 
 
-def _finished(found: dict) -> dict:
-    """The RunResults of `experiments.results`; a run that failed or could not run stops the page with its reason."""
-    for spec, outcome in found.items():
-        if isinstance(outcome, Exception):
-            raise outcome
-        if isinstance(outcome, FailedRun):
-            raise RuntimeError(f"{spec.dataset}, {spec.label}, seed {spec.seed}: {outcome.reason}: {outcome.detail}")
-    return found
-
-
-def learned_gains(settings: Settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
-                  method: PromptConfig | None = None) -> dict[str, Estimate]:
-    """Per dataset, how much the prompts an analysis page inspects beat zero-shot CLIP: accuracy points,
-    paired over the test images (the precondition of every claim about what learned prompts do).
-    `method`: the first seed's run of it; None: the analysis model (or the imported prompts)."""
-    specs = {name: (RunSpec(name, method, settings.seeds[0]) if method is not None else
-                    analysis_spec(settings, clip, name) if settings.imported_prompts is None else None) for name in data}
-    found = _finished(results([s for s in specs.values() if s is not None] + [RunSpec(name) for name in data], clip,
-                              settings, datasets=data, progress=False))
-    gains = {}
-    for name, dataset in data.items():
-        spec = specs[name]
-        prompted = (_run_hits(settings, clip, found[spec], dataset) if spec is not None else
-                    _hits(analysis_model(settings, clip, dataset, progress=False), clip, dataset))
-        clip_hits = _run_hits(settings, clip, found[RunSpec(name)], dataset)
-        gains[name] = paired((100 * prompted.float()).tolist(), (100 * clip_hits.float()).tolist())
-    return gains
-
-
-def _run_hits(settings: Settings, clip: LoadedCLIP, result: RunResult, dataset: DatasetSplits,
-              batch_size: int = 128) -> torch.Tensor:
-    """Which test images a finished run (zero-shot too) classifies correctly, [N] bool; cached in its folder."""
-    return _cached(settings, result.key, "hits", lambda: _hits(result.model, clip, dataset, batch_size))
-
-
 def _cached(settings: Settings, key: str, what: str, compute: Callable[[], object]):
     """Per-image results kept in the run's folder next to its metrics, computed on first use."""
     return cached_artefact(key, f"{what}-v{INTERVENTIONS_VERSION}", compute, settings.cache)
-
-
-def _hits(model: PromptedCLIP, clip: LoadedCLIP, dataset: DatasetSplits, batch_size: int = 128) -> torch.Tensor:
-    """Which test images `model` classifies correctly, [N] bool (`train.correct_per_image`)."""
-    hits = correct_per_image([model], clip, dataset, "test", batch_size, progress=False)[0]
-    if hits is None:
-        raise ValueError(f"{dataset.name}: the prompts' test logits are not finite (broken prompts); check the "
-                         "imported prompts, or retrain the run")
-    return hits
 
 
 def _arms(model: PromptedCLIP, clip: LoadedCLIP, dataset: DatasetSplits, train: list[Datum], test: Iterable,
