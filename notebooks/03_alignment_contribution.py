@@ -119,7 +119,7 @@ HTML(f"<p>Datasets in the statistics: <b>{', '.join(data) or 'none'}</b>; left o
 stats, models, control_stats = {}, {}, {}
 deep = analysis_models(S, clip, data, progress=False)
 shallow = {name: RunSpec(name, table2_methods([1])[1], S.seeds[0]) for name in data}
-shallow_models = trained_models(list(shallow.values()), clip, S, datasets=data, progress=False) if S.imported_prompts is None else {}
+shallow_models = trained_models(list(shallow.values()), clip, S, splits=data, progress=False) if S.imported_prompts is None else {}
 for name, dataset in data.items():
     images, labels = balanced_test_images(clip, dataset, S.analysis_images)
     models[name] = {"CLIP": zero_shot, "deep": deep[name]}

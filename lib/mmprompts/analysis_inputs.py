@@ -65,7 +65,7 @@ def analysis_models(settings: Settings, clip: LoadedCLIP, data: dict[str, Datase
     if settings.imported_prompts is not None:
         return {name: import_prompts(settings.imported_prompts, clip) for name in data}
     specs = {name: analysis_spec(settings, clip, name) for name in dict.fromkeys([*settings.datasets, *data])}
-    models = trained_models(list(specs.values()), clip, settings, datasets=data, progress=progress)
+    models = trained_models(list(specs.values()), clip, settings, splits=data, progress=progress)
     return {name: models[specs[name]] for name in data}
 
 

@@ -33,7 +33,7 @@ def learned_gains(settings: Settings, clip: LoadedCLIP, data: dict[str, DatasetS
     specs = {name: (RunSpec(name, method, settings.seeds[0]) if method is not None else
                     analysis_spec(settings, clip, name) if settings.imported_prompts is None else None) for name in data}
     found = finished_results([s for s in specs.values() if s is not None] + [RunSpec(name) for name in data], clip,
-                             settings, datasets=data, progress=False)
+                             settings, splits=data, progress=False)
     gains = {}
     for name, dataset in data.items():
         spec = specs[name]

@@ -167,7 +167,7 @@ def arm_accuracies(settings: Settings, clip: LoadedCLIP, data: dict[str, Dataset
     `settings.intervention_images` balanced test images of each dataset of `data` (0: all of them);
     with `settings.imported_prompts`, of the imported prompts instead."""
     specs = [RunSpec(name, method, seed) for name in data for seed in settings.seeds] if settings.imported_prompts is None else []
-    found = finished_results(specs, clip, settings, datasets=data, progress=progress)
+    found = finished_results(specs, clip, settings, splits=data, progress=progress)
     out = {}
     for name, dataset in data.items():
         items = balanced_items(dataset.test, settings.intervention_images or None)
