@@ -86,8 +86,8 @@ from mmprompts.tables import (PAPER_LAYERS, best_prompt_setting, html_table, pap
 
 clip = S.load_model()
 layers = clip.depth
-grid = {name: d for name, d in S.load_datasets().items() if name in S.grid}
-specs = list(dict.fromkeys(table2_specs(S.grid, S.seeds, S.depths) + table3_specs(S.grid, S.seeds, layers, S.prompt_counts)
+grid = {name: d for name, d in S.load_datasets().items() if name in S.sensitivity_datasets}
+specs = list(dict.fromkeys(table2_specs(S.sensitivity_datasets, S.seeds, S.depths) + table3_specs(S.sensitivity_datasets, S.seeds, layers, S.prompt_counts)
                            + table1_specs(S.datasets, S.seeds, layers)))
 accuracies = run_all(specs, clip, S, progress=False)
 
@@ -95,7 +95,7 @@ accuracies = run_all(specs, clip, S, progress=False)
 # ## Prompt depth
 
 # %% tags=["full-width"]
-depth_rows = table2(accuracies, S.grid, S.depths, layers)
+depth_rows = table2(accuracies, S.sensitivity_datasets, S.depths, layers)
 depth_columns = {0: "CLIP", **{d: f"d={d}" + (f" (paper d={round(PAPER_LAYERS * d / layers)})" if layers != PAPER_LAYERS else "")
                                for d in S.depths}}
 display(show(with_average(depth_rows), depth_columns, f"Table 7.1 — 4+4 prompts in the first d of {layers} blocks (cf. paper Table 2)"))
@@ -107,7 +107,7 @@ figure(accuracy_curves(depth_rows, [0, *S.depths], "prompted blocks (0 = zero-sh
 # ## Number of prompts
 
 # %% tags=["full-width"]
-count_rows = table3(accuracies, S.grid, layers, S.prompt_counts)
+count_rows = table3(accuracies, S.sensitivity_datasets, layers, S.prompt_counts)
 display(show(with_average(count_rows), {0: "CLIP", **{n: f"{n}+{n}" for n in S.prompt_counts}},
              f"Table 7.2 — n+n prompts in all {layers} blocks (cf. paper Table 3; '–' where it reports no value)"))
 figure(accuracy_curves(count_rows, [0, *S.prompt_counts], "prompts per branch (0 = zero-shot)"),
@@ -144,7 +144,7 @@ report("07_sensitivity", verdicts, scope=S.verdict_scope)
 # failure"*: each run's training loss, step by step, from the log every run writes.
 
 # %%
-eurosat = next((d for d in S.grid if paper_dataset(d) == "eurosat"), None)
+eurosat = next((d for d in S.sensitivity_datasets if paper_dataset(d) == "eurosat"), None)
 if eurosat is not None:
     many = [n for n in S.prompt_counts if n >= 10]  # the paper: unstable when more than 10 per branch
     logs = {f"{n}+{n} prompts": {f"seed {seed}": run_log(RunSpec(eurosat, table3_methods(layers, [n])[n], seed), clip, S)

@@ -19,7 +19,7 @@ def test_profiles_fill_every_value_and_accept_overrides():
     assert (mini.model, mini.pretrained) == ("mini-clip", "mini-world")
     assert mini.datasets == ("objects", "badges", "textures", "places", "land", "relations")  # the ablation is not a default
     changed = settings("mini", seeds=[1], epochs=3, lr=0.5, datasets="objects", device="cpu")
-    assert changed.seeds == (1,) and changed.datasets == ("objects",) and set(changed.grid) <= {"objects"}
+    assert changed.seeds == (1,) and changed.datasets == ("objects",) and set(changed.sensitivity_datasets) <= {"objects"}
     assert (changed.recipe.epochs, changed.recipe.lr, changed.recipe.batch_size) == (3, 0.5, mini.recipe.batch_size)
     big = settings("paper", data_root="/data")
     assert big.model == "ViT-B-16-quickgelu" and big.pretrained == "openai" and big.recipe.lr == 0.0025
@@ -39,8 +39,8 @@ def test_the_verdict_scope_names_the_model_the_data_and_an_own_recipe():
 
 
 def test_grid_datasets_are_some_of_the_datasets():
-    assert settings("mini", datasets=["badges", "land"], grid_datasets=["land"], device="cpu").grid == ("land",)
-    assert settings("paper", data_root="/data").grid == settings("paper", data_root="/data").datasets
+    assert settings("mini", datasets=["badges", "land"], grid_datasets=["land"], device="cpu").sensitivity_datasets == ("land",)
+    assert settings("paper", data_root="/data").sensitivity_datasets == settings("paper", data_root="/data").datasets
     with pytest.raises(ValueError, match=r"grid_datasets=\['dtd'\]: give some of datasets"):
         settings("mini", datasets=["badges"], grid_datasets=["dtd"], device="cpu")
 

@@ -166,8 +166,8 @@ def book_runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
                  for name in settings.datasets for seed in settings.seeds]
         runs += [RunSpec(name, table2_methods([1])[1], settings.seeds[0]) for name in appendix_e_datasets(templates)]
     runs += table1_specs(world, settings.seeds, layers)  # page 6
-    runs += (table2_specs(settings.grid, settings.seeds, settings.depths)  # page 7
-             + table3_specs(settings.grid, settings.seeds, layers, settings.prompt_counts))
+    runs += (table2_specs(settings.sensitivity_datasets, settings.seeds, settings.depths)  # page 7
+             + table3_specs(settings.sensitivity_datasets, settings.seeds, layers, settings.prompt_counts))
     return list(dict.fromkeys(runs))
 
 

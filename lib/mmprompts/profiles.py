@@ -56,8 +56,8 @@ class Settings:
         return {name: load_dataset(name, self.data_root) for name in self.datasets}
 
     @property
-    def grid(self) -> tuple[str, ...]:
-        """The datasets Tables 2 and 3 train on."""
+    def sensitivity_datasets(self) -> tuple[str, ...]:
+        """The datasets Tables 2 and 3 train on (page 7's depth and prompt-count grid; `grid_datasets`, else all)."""
         return self.datasets if self.grid_datasets is None else self.grid_datasets
 
     @property
