@@ -2,7 +2,7 @@
 
 With learned text prompts every class prompt goes through the text tower at every step
 (ImageNet: 1000 of them). This measures one SGD step (image batch + all class prompts,
-forward and backward, bf16 autocast on CUDA) with `checkpoint_text` off and on: images/s and
+forward and backward, bf16 autocast on CUDA) with `recompute_text` off and on: images/s and
 the peak memory the step adds.
 
     python benchmarks/bench_text_checkpointing.py                     # mini-clip on the CPU
@@ -57,7 +57,7 @@ def main() -> None:
         loss.backward()
         optimizer.step()
 
-    model.checkpoint_text = args.checkpointing == "on"
+    model.recompute_text = args.checkpointing == "on"
     seconds, peak = timed(step, args.repeats, device)
     print(f"{name} on {device}: {args.classes} classes, batch {args.batch}, {args.n_ctx}+{args.n_ctx} prompts in "
           f"{clip.depth} blocks, text context {int(tokens.argmax(-1).max()) + 1} tokens; text checkpointing "

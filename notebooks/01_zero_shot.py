@@ -47,7 +47,7 @@ intervention_images = None
 device = None
 processes = None
 cache = None
-learned = None
+imported_prompts = None
 
 # %% tags=["remove-input"]
 from mmprompts.page import page_header
@@ -94,4 +94,4 @@ display(*zero_shot.probability_viewer(page))
 # %%
 verdicts = zero_shot.verdicts(page)
 display(zero_shot.rule_table(verdicts))
-report(zero_shot.NOTEBOOK, verdicts, scope=S.scope)
+report(zero_shot.NOTEBOOK, verdicts, scope=S.verdict_scope)

@@ -60,7 +60,7 @@ intervention_images = None
 device = None
 processes = None
 cache = None
-learned = None
+imported_prompts = None
 
 # %% tags=["remove-input"]
 from mmprompts.page import page_header
@@ -171,4 +171,4 @@ display(*attention.rule_tables(page))
 
 # %%
 display(attention.conclusion(page))
-report(attention.NOTEBOOK, attention.verdicts(page), scope=S.scope)
+report(attention.NOTEBOOK, attention.verdicts(page), scope=S.verdict_scope)

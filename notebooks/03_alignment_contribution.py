@@ -52,7 +52,7 @@ intervention_images = None
 device = None
 processes = None
 cache = None
-learned = None
+imported_prompts = None
 
 # %% tags=["remove-input"]
 from mmprompts.page import page_header
@@ -130,7 +130,7 @@ alignment.gains_table(page)
 
 # %%
 verdicts = alignment.verdicts(page)
-report(alignment.NOTEBOOK, verdicts, scope=S.scope)
+report(alignment.NOTEBOOK, verdicts, scope=S.verdict_scope)
 
 # %% [markdown]
 # App. E leaves EuroSAT out (it is read with a satellite template); this book keeps its stand-in,

@@ -45,7 +45,7 @@ intervention_images = None
 device = None
 processes = None
 cache = None
-learned = None
+imported_prompts = None
 
 # %% tags=["remove-input"]
 from mmprompts.page import page_header
@@ -95,4 +95,4 @@ display(text_prompts.shares_table(page), text_prompts.controls_table(page))
 
 # %%
 display(text_prompts.premise_table(page), text_prompts.gains_table(page))
-report(text_prompts.NOTEBOOK, text_prompts.verdicts(page), scope=S.scope)
+report(text_prompts.NOTEBOOK, text_prompts.verdicts(page), scope=S.verdict_scope)

@@ -52,7 +52,7 @@ intervention_images = None
 device = None
 processes = None
 cache = None
-learned = None
+imported_prompts = None
 
 # %% tags=["remove-input"]
 from mmprompts.page import page_header
@@ -127,4 +127,4 @@ display(vision_prompts.scope_table(page), vision_prompts.controls_table(page))
 vision_prompts.gains_table(page)
 
 # %%
-report(vision_prompts.NOTEBOOK, vision_prompts.verdicts(page), scope=S.scope)
+report(vision_prompts.NOTEBOOK, vision_prompts.verdicts(page), scope=S.verdict_scope)

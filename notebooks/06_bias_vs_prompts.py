@@ -51,7 +51,7 @@ intervention_images = None
 device = None
 processes = None
 cache = None
-learned = None
+imported_prompts = None
 
 # %% tags=["remove-input"]
 from mmprompts.page import page_header
@@ -84,7 +84,7 @@ bias.wins_table(page)
 # ## What this run says
 
 # %%
-report(bias.NOTEBOOK, bias.verdicts(page), scope=S.scope)
+report(bias.NOTEBOOK, bias.verdicts(page), scope=S.verdict_scope)
 
 # %% [markdown]
 # ## The same rules on the paper's own numbers (positive controls)

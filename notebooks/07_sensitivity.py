@@ -52,7 +52,7 @@ intervention_images = None
 device = None
 processes = None
 cache = None
-learned = None
+imported_prompts = None
 
 # %% tags=["remove-input"]
 from mmprompts.page import page_header
@@ -110,7 +110,7 @@ sensitivity.best_setting_table(page)
 # %%
 verdicts = sensitivity.verdicts(page)
 display(sensitivity.rule_table(verdicts))
-report(sensitivity.NOTEBOOK, verdicts, scope=S.scope)
+report(sensitivity.NOTEBOOK, verdicts, scope=S.verdict_scope)
 
 # %% [markdown]
 # The runs above 10 prompts per branch, where the paper finds training *"highly unstable and prone to

@@ -52,7 +52,7 @@ def test_train_batches_have_the_pil_pixels_and_draws(tiny_clip, squares):
 
 
 def test_test_batches_have_the_pil_pixels(tiny_clip, squares):
-    fast = list(train._test_images(squares.test, tiny_clip, 5, torch.device("cpu"), None))
+    fast = list(train.eval_batches(squares.test, tiny_clip, 5, torch.device("cpu"), None))
     pil = list(torch.utils.data.DataLoader(ImageDataset(squares.test, eval_transform(tiny_clip)), batch_size=5))
     assert len(fast) == len(pil) == 3
     for (images, labels), (expected, expected_labels) in zip(fast, pil):

@@ -298,7 +298,7 @@ def test_a_run_whose_test_logits_are_not_finite_is_diverged_not_finished(tiny_cl
     # never cached as an accuracy: the tables read it as diverged
     config = settings("paper", datasets=["eurosat"], shots=1, epochs=1, warmup_epochs=0, lr=1e30,
                                   batch_size=4, cache=str(tmp_path / "3"), processes=1)
-    found = results([RunSpec("eurosat", BOTH_TOWERS, 2)], tiny_clip, config, datasets={"eurosat": toy["eurosat"]},
+    found = results([RunSpec("eurosat", BOTH_TOWERS, 2)], tiny_clip, config, splits={"eurosat": toy["eurosat"]},
                     only_cached=True)
     assert found[RunSpec("eurosat", BOTH_TOWERS, 2)].reason == "diverged"
 

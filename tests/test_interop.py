@@ -470,11 +470,11 @@ def test_analysis_model_uses_the_learned_checkpoint(tiny_clip, images, tmp_path)
     mp.export_prompts(trained_elsewhere, tmp_path / "VLPromptLearner" / "model.pth.tar-5")
     make_toy_dataset(tmp_path / "data", "eurosat", per_class=(2, 1, 1), size=32)
     data = load_dataset("eurosat", str(tmp_path / "data"))
-    config = settings("paper", learned=str(tmp_path / "VLPromptLearner" / "model.pth.tar-5"), data_root=str(tmp_path / "data"),
+    config = settings("paper", imported_prompts=str(tmp_path / "VLPromptLearner" / "model.pth.tar-5"), data_root=str(tmp_path / "data"),
                       cache=str(tmp_path / "cache"), device="cpu")
     model = analysis_model(config, tiny_clip, data)
     with torch.no_grad():
         assert torch.equal(model.encode_image(images), trained_elsewhere.encode_image(images))
     assert not (tmp_path / "cache").exists()  # nothing trained
-    with pytest.raises(ValueError, match="learned=5: must be a string or None"):
-        settings("mini", learned=5)
+    with pytest.raises(ValueError, match="imported_prompts=5: must be a string or None"):
+        settings("mini", imported_prompts=5)

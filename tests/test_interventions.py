@@ -414,3 +414,29 @@ def test_arms_run_once_per_distinct_forward_and_equal_their_own_replay(tiny_clip
         for arm in ARMS:
             own, shared = encode(parts.intervention(ARMS[arm])), encode(parts.intervention(parts.sources(arm)))
             assert torch.allclose(own, shared, atol=1e-5), (tower, arm)
+
+
+def test_clip_image_parts_recorded_once_give_every_model_its_own_results(tiny_clip, images):
+    """Page 2 records zero-shot CLIP's image-tower parts once per dataset and replays them for each of its runs:
+    every model (other prompts, another token layout, no image prompts) gets exactly what it gets alone."""
+    from mmprompts.analysis.interventions import _evaluate
+
+    labels = torch.tensor([0, 1, 2])
+    batches = [(images[:2], labels[:2]), (images[2:], labels[2:])]
+    shared: list = []
+    for seed, config in enumerate([mp.PromptConfig.prompts(2, 3), mp.PromptConfig.prompts(1, 2),
+                                   mp.PromptConfig.bias(range(3)), mp.PromptConfig.attention_bias(range(3))]):
+        model = prompted_model(tiny_clip, config, scale=1.0, seed=seed)
+        constant = prompt_term_means(model, [images], CLASSES)
+        alone = arm_correct(model, batches, CLASSES, constant)
+        replayed = arm_correct(model, batches, CLASSES, constant, clip_image_parts=shared)
+        assert len(shared) == len(batches)  # filled by the first model, read by the others
+        assert alone.keys() == replayed.keys()
+        assert all(torch.equal(alone[key], replayed[key]) for key in alone), config
+        # and the logits behind them, bit for bit (3 images' hits alone could agree by chance)
+        logits = [_evaluate(model, batches, CLASSES, constant, "a photo of a {}.", list(ARMS), ["image", "both"],
+                            keep_logits=True, clip_image_parts=parts) for parts in (None, shared)]
+        assert all(torch.equal(logits[0][key], logits[1][key]) for key in logits[0]), config
+    # parts of other batches are refused, not misapplied
+    with pytest.raises(ValueError, match="clip_image_parts holds no parts of image batch 1"):
+        arm_correct(model, [(images, labels)], CLASSES, constant, clip_image_parts=shared)

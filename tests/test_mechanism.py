@@ -56,7 +56,7 @@ def test_a_task_whose_prompts_did_not_learn_is_left_out_of_the_gain_kept():
 
 def test_gain_rows_say_which_prompts_learned():
     from mmprompts.claims import Estimate
-    from mmprompts.mechanism import gain_rows
+    from mmprompts.gains import gain_rows
 
     rows = gain_rows({"deep": {"a": Estimate(1.1, 1.0), "b": Estimate(5.0, 1.0)}, "shallow": {"a": Estimate(-0.3, 3.0)}})
     assert rows == [{"dataset": "a", "deep − CLIP": "+1.1 ± 2.0 (not learned)", "shallow − CLIP": "−0.3 ± 6.0 (not learned)"},
@@ -79,3 +79,18 @@ def test_every_reading_is_decided_and_gated_by_the_known_answer():
     assert decided["both towers, the added term per input"].outcome == SUPPORTS
     assert decided["hypothesis 1, added term"].outcome == SUPPORTS  # the paper's position: hypothesis 1 fails here
     assert all(v.outcome == INCONCLUSIVE for v in reading_verdicts(effects, missed).values())
+
+
+def test_the_memory_of_clip_image_parts_is_what_they_take(tiny_clip, images):
+    """`_clip_parts_bytes` decides whether page 2 keeps CLIP's parts across a dataset's runs: it must count what a
+    recording of them holds (r, s, t per block)."""
+    import mmprompts as mp
+    from mmprompts.analysis import arm_correct, prompt_term_means
+    from mmprompts.mechanism import _clip_parts_bytes
+
+    model = mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 3)).eval()
+    shared: list = []
+    arm_correct(model, [(images, torch.tensor([0, 1, 2]))], ["a", "b", "c"],
+                prompt_term_means(model, [images], ["a", "b", "c"]), clip_image_parts=shared)
+    recorded = sum(t.numel() * 4 for parts in shared for p in parts for t in (p.relative, p.share, p.term))
+    assert _clip_parts_bytes(tiny_clip, len(images)) == recorded

@@ -43,7 +43,7 @@ def test_pages_4_and_2_in_either_order_leave_the_same_run_files(data_root, tmp_p
     for order in (("04_text_prompts", "02_prompts_in_attention"), ("02_prompts_in_attention", "04_text_prompts")):
         cache = tmp_path / "-".join(page[:2] for page in order)
         parameters = {"datasets": ["relations", "textures"], "data_root": data_root, "seeds": [1], "shots": 2,
-                      "epochs": 2, "analysis_images": 2, "cache": str(cache)}
+                      "epochs": 2, "analysis_images": 2, "intervention_images": 8, "cache": str(cache)}
         for page in order:
             execute_notebook(NOTEBOOKS / f"{page}.py", tmp_path / f"{page}.ipynb", parameters, progress=False)
         found[order[0]] = _run_files(cache)

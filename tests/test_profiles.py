@@ -19,7 +19,7 @@ def test_profiles_fill_every_value_and_accept_overrides():
     assert (mini.model, mini.pretrained) == ("mini-clip", "mini-world")
     assert mini.datasets == ("objects", "badges", "textures", "places", "land", "relations")  # the ablation is not a default
     changed = settings("mini", seeds=[1], epochs=3, lr=0.5, datasets="objects", device="cpu")
-    assert changed.seeds == (1,) and changed.datasets == ("objects",) and set(changed.grid) <= {"objects"}
+    assert changed.seeds == (1,) and changed.datasets == ("objects",) and set(changed.sensitivity_datasets) <= {"objects"}
     assert (changed.recipe.epochs, changed.recipe.lr, changed.recipe.batch_size) == (3, 0.5, mini.recipe.batch_size)
     big = settings("paper", data_root="/data")
     assert big.model == "ViT-B-16-quickgelu" and big.pretrained == "openai" and big.recipe.lr == 0.0025
@@ -28,9 +28,19 @@ def test_profiles_fill_every_value_and_accept_overrides():
     assert local.pretrained is None and local.checkpoint == "/weights/ViT-B-16.pt"
 
 
+def test_the_verdict_scope_names_the_model_the_data_and_an_own_recipe():
+    from mmprompts.data.miniworld import WORLD_VERSION
+
+    assert settings("mini", device="cpu").verdict_scope == \
+        f"the mini world (mini-clip on the procedural tasks, version {WORLD_VERSION}; the mini recipe)"
+    assert "this build’s own recipe" in settings("mini", lr=0.5, device="cpu").verdict_scope
+    assert settings("paper", data_root="/data", device="cpu").verdict_scope == "ViT-B/16, CoOp data"
+    assert settings("paper", data_root="/data", device="cpu", epochs=2).verdict_scope == "ViT-B/16, CoOp data, own recipe"
+
+
 def test_grid_datasets_are_some_of_the_datasets():
-    assert settings("mini", datasets=["badges", "land"], grid_datasets=["land"], device="cpu").grid == ("land",)
-    assert settings("paper", data_root="/data").grid == settings("paper", data_root="/data").datasets
+    assert settings("mini", datasets=["badges", "land"], grid_datasets=["land"], device="cpu").sensitivity_datasets == ("land",)
+    assert settings("paper", data_root="/data").sensitivity_datasets == settings("paper", data_root="/data").datasets
     with pytest.raises(ValueError, match=r"grid_datasets=\['dtd'\]: give some of datasets"):
         settings("mini", datasets=["badges"], grid_datasets=["dtd"], device="cpu")
 
@@ -47,6 +57,16 @@ def test_an_unknown_notebook_parameter_is_named_with_the_known_ones():
     namespace = {"profile": "mini", **{name: None for name in PARAMETERS}, "shotz": 4}
     with pytest.raises(ValueError, match=r"^unknown parameter 'shotz'; known: \['profile', 'model', 'pretrained'"):
         from_parameters(namespace)
+
+
+@pytest.mark.parametrize("old, new", [("learned", "imported_prompts"), ("workers", "processes")])
+def test_a_renamed_parameter_names_its_new_name(old, new):
+    message = f"^unknown parameter '{old}': it is called '{new}' now"
+    with pytest.raises(ValueError, match=message):
+        from_parameters({"profile": "mini", **{name: None for name in PARAMETERS}, old: "x"})
+    with pytest.raises(ValueError, match=message):
+        settings("mini", **{old: "x"})
+    assert new in PARAMETERS and old not in PARAMETERS
 
 
 def test_one_epoch_means_no_warm_up_unless_one_is_given():

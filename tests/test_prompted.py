@@ -237,7 +237,7 @@ def test_text_checkpointing_gives_the_same_features_and_gradients(tiny_clip, mon
     texts = model.prompt_texts(["dog", "red fire truck", "cat"])
 
     def run(checkpointing: bool):
-        model.checkpoint_text = checkpointing
+        model.recompute_text = checkpointing
         model.zero_grad()
         features = model.encode_text(texts)
         features.square().sum().backward()

@@ -55,7 +55,7 @@ def test_diverged_run_stops_is_recorded_and_shows_as_diverged(tiny_clip, eurosat
         train(tiny_clip, eurosat, tmp_path, recipe)
     config = settings("mini", cache=str(tmp_path), shots=2, epochs=2, batch_size=4, lr=1e38, min_crop_scale=0.08)
     spec = RunSpec("eurosat", mp.PromptConfig.prompts(1, 2), 1)
-    failed = results([spec], tiny_clip, config, datasets={"eurosat": eurosat}, only_cached=True)[spec]
+    failed = results([spec], tiny_clip, config, splits={"eurosat": eurosat}, only_cached=True)[spec]
     assert isinstance(failed, FailedRun) and failed.reason == "diverged"
 
     accuracies = {RunSpec("eurosat", mp.PromptConfig.prompts(1, 2), 1): failed, RunSpec("eurosat", mp.PromptConfig.prompts(1, 2), 2): 50.0}
@@ -156,7 +156,7 @@ def test_corrupt_finished_run_file_is_named_and_retrained(tiny_clip, eurosat, tm
         train(tiny_clip, eurosat, tmp_path, only_cached=True)  # eval/tables never train
     config = settings("mini", cache=str(tmp_path), shots=2, epochs=2, batch_size=4, lr=0.05, min_crop_scale=0.08)
     spec = RunSpec("eurosat", mp.PromptConfig.prompts(1, 2), 1)
-    found = results([spec], tiny_clip, config, datasets={"eurosat": eurosat}, only_cached=True)[spec]
+    found = results([spec], tiny_clip, config, splits={"eurosat": eurosat}, only_cached=True)[spec]
     assert isinstance(found, FailedRun) and found.reason == "unreadable" and f"'{path}'" in found.detail
     with pytest.warns(UserWarning, match=f"run file '{path}' is unreadable.*computing the run again"):
         healed = train(tiny_clip, eurosat, tmp_path)

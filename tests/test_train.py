@@ -146,6 +146,38 @@ def test_zero_shot_run_is_cached(tiny_clip, eurosat, tmp_path):
     assert mp.runs.zero_shot_run(tiny_clip, eurosat, cache=tmp_path, progress=False).cached
 
 
+def test_correct_per_image_is_each_images_top1_and_gives_the_accuracy(tiny_clip, eurosat):
+    from mmprompts.train import correct_per_image, evaluate_models
+
+    images, labels = zip(*ImageDataset(eurosat.test, eval_transform(tiny_clip)))
+    models = [mp.PromptedCLIP(tiny_clip), mp.PromptedCLIP(tiny_clip, mp.PromptConfig.prompts(2, 2))]
+    hits = correct_per_image(models, tiny_clip, eurosat, batch_size=3, progress=False)  # batches of 3: a partial last one
+    for model, got in zip(models, hits):
+        with torch.no_grad():  # all images at once, the PIL path, the texts tokenised here
+            text = model.encode_text([eurosat.template.format(c) for c in eurosat.classnames]) \
+                if not model.config.n_ctx_text else class_text_features(model, eurosat.classnames, eurosat.template)
+            want = model.logits(model.encode_image(torch.stack(images)), text).argmax(-1) == torch.tensor(labels)
+        assert got.dtype == torch.bool and torch.equal(got, want)
+    assert evaluate_models(models, tiny_clip, eurosat, progress=False) == [100 * h.sum().item() / len(h) for h in hits]
+
+
+def test_a_runs_derived_artefact_is_kept_in_its_folder_and_computed_once(tiny_clip, eurosat, tmp_path):
+    run = mp.runs.zero_shot_run(tiny_clip, eurosat, cache=tmp_path, progress=False)
+    folder = mp.runs.run_folder(run.key, tmp_path)
+    assert folder == tmp_path / "runs" / run.key and (folder / "metrics.json").is_file()  # the layout of runs.py
+    assert mp.runs.runs_root(tmp_path) == folder.parent
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return torch.arange(3)
+
+    first = mp.runs.cached_artefact(run.key, "hits-v9", compute, tmp_path)
+    again = mp.runs.cached_artefact(run.key, "hits-v9", compute, tmp_path)
+    assert torch.equal(first, torch.arange(3)) and torch.equal(again, first) and len(calls) == 1
+    assert torch.equal(torch.load(folder / "hits-v9.pt"), first)
+
+
 def test_nothing_to_learn_is_refused(tiny_clip, eurosat, tmp_path):
     with pytest.raises(ValueError, match="nothing to learn"):
         runs.train_run(tiny_clip, eurosat, mp.PromptConfig(), shots=2, seed=1, recipe=SHORT, cache=tmp_path, progress=False)

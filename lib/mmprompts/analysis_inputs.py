@@ -5,12 +5,13 @@ from typing import Iterator, Sequence
 
 import torch
 
-from .data import ImageDataset, eval_transform
 from .data.coop import DatasetSplits, Datum
 from .experiments import RunSpec, trained_models
 from .interop import import_prompts
 from .models import LoadedCLIP
+from .profiles import Settings
 from .prompted import PromptedCLIP
+from .train import eval_batches
 
 __all__ = ["analysis_model", "analysis_models", "analysis_spec", "balanced_items", "balanced_test_images", "in_batches"]
 
@@ -35,9 +36,8 @@ def balanced_items(items: Sequence[Datum], count: int | None) -> list[Datum]:
 
 def balanced_test_images(clip: LoadedCLIP, data: DatasetSplits, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """`count` test images (eval transform) taken round-robin over the classes (`balanced_items`), with their labels."""
-    dataset = ImageDataset(balanced_items(data.test, count), eval_transform(clip))
-    images, labels = zip(*(dataset[i] for i in range(len(dataset))))
-    return torch.stack(images).to(clip.model.logit_scale.device), torch.tensor(labels)
+    images, labels = zip(*eval_batches(balanced_items(data.test, count), clip))
+    return torch.cat(images).to(clip.model.logit_scale.device), torch.cat(labels)
 
 
 def in_batches(images: torch.Tensor, labels: torch.Tensor | None = None, size: int = 32) -> Iterator:
@@ -49,26 +49,26 @@ def in_batches(images: torch.Tensor, labels: torch.Tensor | None = None, size: i
             yield images[start : start + size], labels[start : start + size]
 
 
-def analysis_spec(settings, clip: LoadedCLIP, dataset: str) -> RunSpec:
+def analysis_spec(settings: Settings, clip: LoadedCLIP, dataset: str) -> RunSpec:
     """The run of the prompted model the analysis pages inspect on `dataset`: n_ctx + n_ctx prompts in every block,
     first seed. It is also a run of Tables 2 and 3 (full depth), so it is trained once for all pages."""
     return RunSpec(dataset, settings.analysis_method(clip.depth), settings.seeds[0])
 
 
-def analysis_models(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
+def analysis_models(settings: Settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
                     progress: bool = True) -> dict[str, PromptedCLIP]:
     """The prompted model an analysis page inspects on each dataset of `data`: the prompts of the checkpoint
-    `settings.learned` (IVLP/PromptSRC, VPT, MaPLe or CoOp, see `interop`), or else this book's analysis run.
+    `settings.imported_prompts` (IVLP/PromptSRC, VPT, MaPLe or CoOp, see `interop`), or else this book's analysis run.
 
     The analysis runs of every dataset of the settings are asked for together, whichever a page
     inspects: they train as one group, so their results do not depend on which page ran first."""
-    if settings.learned is not None:
-        return {name: import_prompts(settings.learned, clip) for name in data}
+    if settings.imported_prompts is not None:
+        return {name: import_prompts(settings.imported_prompts, clip) for name in data}
     specs = {name: analysis_spec(settings, clip, name) for name in dict.fromkeys([*settings.datasets, *data])}
-    models = trained_models(list(specs.values()), clip, settings, datasets=data, progress=progress)
+    models = trained_models(list(specs.values()), clip, settings, splits=data, progress=progress)
     return {name: models[specs[name]] for name in data}
 
 
-def analysis_model(settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool = True) -> PromptedCLIP:
+def analysis_model(settings: Settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool = True) -> PromptedCLIP:
     """`analysis_models` for one dataset."""
     return analysis_models(settings, clip, {data.name: data}, progress)[data.name]

@@ -63,7 +63,7 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--n-ctx", type=int, default=4, help="prompts per layer and branch")
     group.add_argument("--depth", type=int, default=12, help="blocks that receive prompts (1 = input only); "
                        "used by 'prompts' and 'vision'")
-    group.add_argument("--checkpoint-text", action="store_true",
+    group.add_argument("--recompute-text", action="store_true",
                        help="recompute text blocks in the backward pass: less memory with many classes (ImageNet), "
                             "same result")
     group.add_argument("--bias-layers", type=int, nargs="+", default=None,
@@ -376,7 +376,7 @@ def _main(argv: list[str] | None) -> int:
         requests = [(data, method, seed) for data in datasets for seed in args.seeds]
         outcomes = train_runs(clip, requests, shots=args.shots, recipe=recipe, cache=args.cache,
                               only_cached=args.command == "eval", workers=args.workers, progress=not args.quiet,
-                              checkpoint_text=args.checkpoint_text, log_every=args.log_every)
+                              recompute_text=args.recompute_text, log_every=args.log_every)
         for name in args.dataset:
             mine = [(seed, r) for (data, _, seed), r in zip(requests, outcomes) if data.name == name]
             done = [(seed, r) for seed, r in mine if not isinstance(r, Exception)]

@@ -20,14 +20,15 @@ from .data import load_dataset
 from .data.coop import DatasetSplits
 from .methods import method_label
 from .models import LoadedCLIP
+from .profiles import Settings
 from .progress import progress_bar
 from .prompted import PromptConfig, PromptedCLIP
-from .runs import (OpenRun, RunBusy, RunFileCorrupt, RunResult, cache_root, open_runs, plan_groups, read_log,
-                   release_run_folder, run_config, run_key, train_group, train_runs, zero_shot_run)
+from .runs import (OpenRun, RunBusy, RunFileCorrupt, RunResult, open_runs, plan_groups, read_log,
+                   release_run_folder, run_config, run_folder, run_key, train_group, train_runs, zero_shot_run)
 from .train import RunDiverged
 
-__all__ = ["FailedRun", "RunSpec", "plan", "results", "run_all", "run_log", "seed_accuracies", "train_planned",
-           "trained_models"]
+__all__ = ["FailedRun", "RunSpec", "finished_results", "plan", "results", "run_all", "run_log", "seed_accuracies",
+           "train_planned", "trained_models"]
 
 
 @dataclass(frozen=True)
@@ -65,34 +66,34 @@ def _as_result(outcome: RunResult | Exception) -> RunResult | FailedRun | Except
     return outcome
 
 
-def results(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, *, datasets: dict[str, DatasetSplits] | None = None,
-            only_cached: bool = False, progress: bool = True,
+def results(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, *,
+            splits: dict[str, DatasetSplits] | None = None, only_cached: bool = False, progress: bool = True,
             processes: int | None = None) -> dict[RunSpec, RunResult | FailedRun | Exception]:
     """Every spec's run with the settings' shots, recipe and cache: its RunResult (accuracy, model), a FailedRun,
     or the error that stopped it (a bad configuration; with `only_cached=True`, which never trains, a
     LookupError for a run not in the cache).
 
-    Datasets come from `datasets`, else from the settings' data root. With `processes` > 1 (default:
-    the settings'; CPU only), that many processes of one thread each first train the groups into
-    the run cache, then this process reads them: on 2 cores two one-thread processes train two groups
-    in about the time one two-thread process trains one and a quarter (the mini model's matrices are
-    too small to keep two threads busy). They train the same groups, so the results are the same. What
-    this process trains itself (a single group) it trains with one thread too: on a CPU shared with
-    other work, two threads of small operations wait on each other many times longer than they compute."""
+    The loaded datasets come from `splits` (DatasetSplits by name), the others from the settings' data root. With
+    `processes` > 1 (default: the settings'; CPU only), that many processes of one thread each first train the
+    groups into the run cache, then this process reads them: on 2 cores two one-thread processes train two groups
+    in about the time one two-thread process trains one and a quarter (the mini model's matrices are too small to
+    keep two threads busy). They train the same groups, so the results are the same. What this process trains
+    itself (a single group) it trains with one thread too: on a CPU shared with other work, two threads of small
+    operations wait on each other many times longer than they compute."""
     unique = list(dict.fromkeys(specs))
-    datasets = dict(datasets or {})
-    for name in sorted({spec.dataset for spec in unique} - set(datasets)):
-        datasets[name] = load_dataset(name, settings.data_root)
+    splits = dict(splits or {})
+    for name in sorted({spec.dataset for spec in unique} - set(splits)):
+        splits[name] = load_dataset(name, settings.data_root)
     processes = settings.processes if processes is None else processes
     trained = [spec for spec in unique if spec.method is not None]
-    requests = [(datasets[spec.dataset], spec.method, spec.seed) for spec in trained]
+    requests = [(splits[spec.dataset], spec.method, spec.seed) for spec in trained]
     if processes > 1 and not only_cached and settings.device == "cpu":
-        _train_in_processes(trained, clip, settings, datasets, processes, progress)
+        _train_in_processes(trained, clip, settings, splits, processes, progress)
     outcomes: dict[RunSpec, RunResult | FailedRun | Exception] = {}
     for spec in unique:
         if spec.method is None:
             try:
-                outcomes[spec] = zero_shot_run(clip, datasets[spec.dataset], cache=settings.cache,
+                outcomes[spec] = zero_shot_run(clip, splits[spec.dataset], cache=settings.cache,
                                                only_cached=only_cached, progress=progress)
             except Exception as err:  # this run only, as for trained runs
                 outcomes[spec] = _as_result(err)
@@ -113,8 +114,8 @@ def _threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool = True, only_cached: bool = False,
-            processes: int | None = None) -> dict[RunSpec, float | FailedRun]:
+def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, progress: bool = True,
+            only_cached: bool = False, processes: int | None = None) -> dict[RunSpec, float | FailedRun]:
     """`results` as accuracy (or FailedRun) per spec; a program error (a bad configuration, a run missing with
     `only_cached`) stops the call with its error once the other runs are done."""
     found = results(specs, clip, settings, only_cached=only_cached, progress=progress, processes=processes)
@@ -124,34 +125,40 @@ def run_all(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, progress: bool
     return {spec: outcome if isinstance(outcome, FailedRun) else outcome.accuracy for spec, outcome in found.items()}
 
 
-def trained_models(specs: Sequence[RunSpec], clip: LoadedCLIP, settings, *,
-                   datasets: dict[str, DatasetSplits] | None = None, progress: bool = True) -> dict[RunSpec, PromptedCLIP]:
-    """The learned model of every spec (trained together when missing), for a page that inspects them;
-    a run that failed stops the page with its reason."""
-    models = {}
-    for spec, outcome in results(specs, clip, settings, datasets=datasets, progress=progress).items():
+def finished_results(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, *,
+                     splits: dict[str, DatasetSplits] | None = None, progress: bool = True) -> dict[RunSpec, RunResult]:
+    """`results` for a page that reads what the runs learned: every spec's finished RunResult (trained together when
+    missing); a run that failed or could not run stops the page with its reason."""
+    found = results(specs, clip, settings, splits=splits, progress=progress)
+    for spec, outcome in found.items():
         if isinstance(outcome, Exception):
             raise outcome
         if isinstance(outcome, FailedRun):
             raise RuntimeError(f"{spec.dataset}, {spec.label}, seed {spec.seed}: {outcome.reason}: {outcome.detail}")
-        models[spec] = outcome.model
-    return models
+    return found
 
 
-def run_log(spec: RunSpec, clip: LoadedCLIP, settings, data: DatasetSplits | None = None) -> list[dict]:
+def trained_models(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, *,
+                   splits: dict[str, DatasetSplits] | None = None, progress: bool = True) -> dict[RunSpec, PromptedCLIP]:
+    """The learned model of every spec (`finished_results`), for a page that inspects them."""
+    return {spec: result.model for spec, result in finished_results(specs, clip, settings, splits=splits,
+                                                                     progress=progress).items()}
+
+
+def run_log(spec: RunSpec, clip: LoadedCLIP, settings: Settings, data: DatasetSplits | None = None) -> list[dict]:
     """The training log of a spec's run (`runs.read_log`); empty when it never trained."""
     data = data or load_dataset(spec.dataset, settings.data_root)
-    folder = cache_root(settings.cache) / "runs" / run_key(run_config(clip, data, spec.method, settings.shots,
-                                                                      spec.seed, settings.recipe))
+    folder = run_folder(run_key(run_config(clip, data, spec.method, settings.shots, spec.seed, settings.recipe)),
+                        settings.cache)
     return read_log(folder) if (folder / "log.jsonl").exists() else []
 
 
-def plan(specs: Sequence[RunSpec], clip: LoadedCLIP, settings,
-         datasets: dict[str, DatasetSplits]) -> list[list[RunSpec]]:
+def plan(specs: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings,
+         splits: dict[str, DatasetSplits]) -> list[list[RunSpec]]:
     """The runs of `specs` that need training, in the groups they train in (`runs.plan_groups`); for sharing the
     groups out to processes or machines (`train_planned`)."""
     trained = [spec for spec in dict.fromkeys(specs) if spec.method is not None]
-    opened = open_runs(clip, [(datasets[s.dataset], s.method, s.seed) for s in trained], shots=settings.shots,
+    opened = open_runs(clip, [(splits[s.dataset], s.method, s.seed) for s in trained], shots=settings.shots,
                        recipe=settings.recipe, cache=settings.cache)
     for run in opened:  # planning only: whoever trains a group takes its runs' folders again
         if isinstance(run, OpenRun):
@@ -161,10 +168,10 @@ def plan(specs: Sequence[RunSpec], clip: LoadedCLIP, settings,
     return [[spec_of[run.key] for run in group] for group in groups]
 
 
-def train_planned(group: Sequence[RunSpec], clip: LoadedCLIP, settings, datasets: dict[str, DatasetSplits],
+def train_planned(group: Sequence[RunSpec], clip: LoadedCLIP, settings: Settings, splits: dict[str, DatasetSplits],
                   progress: bool = False) -> dict[RunSpec, RunResult | FailedRun | Exception]:
     """Train one group of `plan` as it was planned (elsewhere): the result, failed run or error per spec."""
-    opened = open_runs(clip, [(datasets[s.dataset], s.method, s.seed) for s in group], shots=settings.shots,
+    opened = open_runs(clip, [(splits[s.dataset], s.method, s.seed) for s in group], shots=settings.shots,
                        recipe=settings.recipe, cache=settings.cache)
     outcomes = {spec: _as_result(run) for spec, run in zip(group, opened) if not isinstance(run, (OpenRun, RunBusy))}
     to_train = [(spec, run) for spec, run in zip(group, opened) if isinstance(run, OpenRun)]
@@ -173,24 +180,24 @@ def train_planned(group: Sequence[RunSpec], clip: LoadedCLIP, settings, datasets
         outcomes.update((spec, _as_result(result)) for (spec, _), result in zip(to_train, trained))
     busy = [spec for spec, run in zip(group, opened) if isinstance(run, RunBusy)]  # another process trains them:
     if busy:  # waited for (train_runs), then read, or trained when that process stopped first
-        found = train_runs(clip, [(datasets[s.dataset], s.method, s.seed) for s in busy], shots=settings.shots,
+        found = train_runs(clip, [(splits[s.dataset], s.method, s.seed) for s in busy], shots=settings.shots,
                            recipe=settings.recipe, cache=settings.cache, progress=progress)
         outcomes.update((spec, _as_result(result)) for spec, result in zip(busy, found))
     return {spec: outcomes[spec] for spec in group}
 
 
-def _train_in_processes(specs: list[RunSpec], clip: LoadedCLIP, settings, datasets: dict[str, DatasetSplits],
+def _train_in_processes(specs: list[RunSpec], clip: LoadedCLIP, settings: Settings, splits: dict[str, DatasetSplits],
                         processes: int, progress: bool) -> None:
     """Train the missing runs of `specs`, in the groups of `plan`, in `processes` one-thread processes, into the
     run cache (errors are left for the caller, which meets them again when it reads the runs)."""
-    groups = plan(specs, clip, settings, datasets)
+    groups = plan(specs, clip, settings, splits)
     if len(groups) < 2:
         return  # nothing to share out: the caller trains it
     context = torch.multiprocessing.get_context("spawn")  # forking a process with OpenMP threads can deadlock
     bar = progress_bar(None, progress, total=sum(len(g) for g in groups), desc=f"runs ({processes} processes)")
     with ProcessPoolExecutor(min(processes, len(groups)), mp_context=context, initializer=_worker_start,
                              initargs=(clip, settings)) as pool:
-        futures = [pool.submit(_worker_train, group, {s.dataset: datasets[s.dataset] for s in group})
+        futures = [pool.submit(_worker_train, group, {s.dataset: splits[s.dataset] for s in group})
                    for group in groups]
         for future in as_completed(futures):
             bar.update(future.result())
@@ -200,14 +207,14 @@ def _train_in_processes(specs: list[RunSpec], clip: LoadedCLIP, settings, datase
 _WORKER: dict = {}
 
 
-def _worker_start(clip: LoadedCLIP, settings) -> None:
+def _worker_start(clip: LoadedCLIP, settings: Settings) -> None:
     torch.set_num_threads(1)
     _WORKER.update(clip=clip, settings=settings)
 
 
-def _worker_train(group: list[RunSpec], datasets: dict[str, DatasetSplits]) -> int:
+def _worker_train(group: list[RunSpec], splits: dict[str, DatasetSplits]) -> int:
     try:
-        train_planned(group, _WORKER["clip"], _WORKER["settings"], datasets)
+        train_planned(group, _WORKER["clip"], _WORKER["settings"], splits)
     except Exception:  # noqa: BLE001 - the caller trains this group again and raises its error there
         pass
     return len(group)

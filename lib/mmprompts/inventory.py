@@ -17,7 +17,8 @@ from pathlib import Path
 from .data import DATASETS, load_dataset
 from .data.miniworld import MINI_TASKS
 from .methods import method_label
-from .runs import TRAINER_VERSION, claim_run_folder, method_from_key, read_run_state, release_run_folder
+from .runs import (TRAINER_VERSION, claim_run_folder, method_from_key, read_run_state, release_run_folder,
+                   runs_root)
 from .storage import cache_root
 
 __all__ = ["STATUSES", "CachedRun", "find_run", "list_runs", "prune_reasons", "remove_runs", "run_details",
@@ -75,7 +76,7 @@ class CachedRun:
 
 def list_runs(cache: str | os.PathLike | None = None) -> list[CachedRun]:
     """Every run folder of the cache, sorted by dataset, method and seed."""
-    root = cache_root(cache) / "runs"
+    root = runs_root(cache)
     found = [_read(folder) for folder in root.iterdir() if folder.is_dir()] if root.is_dir() else []
     return sorted(found, key=lambda r: (r.dataset, r.method, r.seed if isinstance(r.seed, int) else -1,
                                         *(value or 0 for value in r.batch_lr), r.key))

@@ -5,34 +5,35 @@ method: attention-bias tuning, which can act only through the first way, and bia
 learned vectors are a second-way term) are evaluated on the test images with each arm of
 `analysis.ARMS` in the image tower, the text tower or both (`analysis.arm_correct`), next to zero-shot
 CLIP on the same images. The fixed terms of the constant-term arms are the mean prompt terms over the
-run's own few-shot training images. Each run's per-image results are cached in its run folder (`interventions-v<N>.pt`, and the
-plain forward's `hits-v<N>.pt`), so a rebuilt page only reads them. `learned_gains` pairs the analysed
-prompts' hits with CLIP's: the precondition of every claim about what learned prompts do.
+run's own few-shot training images. Each run's per-image results are cached in its run folder
+(`interventions-<images>-v<N>.pt`), so a rebuilt page only reads them; the readings of the paper's sentences
+(`READINGS`) and the tables' rows are here too. Whether the prompts learned at all is `gains.py`'s.
 """
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Collection
+from typing import Callable, Collection, Iterable, Iterator
 
 import torch
-from torch.utils.data import DataLoader
 
 from .analysis import ARMS, arm_correct, prompt_term_means
-from .analysis_inputs import analysis_model, analysis_spec, balanced_items
-from .claims import NOT_TESTABLE, WAYS, Estimate, Verdict, decide_mechanism, given_known_answer, mechanism_way, paired
+from .analysis_inputs import analysis_model, balanced_items
+from .claims import NOT_TESTABLE, WAYS, Estimate, Verdict, decide_mechanism, given_known_answer, mechanism_way
 from .claims.text import plus_minus
-from .data import ImageDataset, eval_transform, fewshot_splits
+from .data import fewshot_splits
 from .data.coop import DatasetSplits, Datum
-from .experiments import FailedRun, RunSpec, results
+from .experiments import RunSpec, finished_results
 from .models import LoadedCLIP
+from .profiles import Settings
 from .prompted import PromptConfig, PromptedCLIP
-from .storage import atomic_torch_save, cache_root
-from .train import autocast
+from .runs import cached_artefact
+from .storage import cache_root
+from .train import eval_batches
 
-__all__ = ["ARM_NAMES", "READINGS", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "gain_rows", "kept_rows",
-           "learned_gains", "reading_verdicts", "recovered"]
+__all__ = ["ARM_NAMES", "READINGS", "ArmAccuracies", "arm_accuracies", "arm_rows", "effect_rows", "kept_rows",
+           "reading_verdicts", "recovered"]
 
 # How the book names each arm (analysis.ARMS) in its tables and figures: by what it keeps.
 ARM_NAMES = {"clip": "CLIP", "reweighting": "re-weighting only", "prompt-term": "prompt term only", "full": "full model",
@@ -121,15 +122,6 @@ def recovered(arms: dict[str, ArmAccuracies], branch: str, excluded: Collection[
     return out
 
 
-def gain_rows(gains: dict[str, dict[str, Estimate]]) -> list[dict]:
-    """Table rows of the precondition of the claims about learned prompts (`learned_gains`): per dataset and
-    model (e.g. {"deep": ..., "shallow": ...}) the gain over zero-shot CLIP, points ± 2 SE over the test images,
-    and whether it is one ("learned")."""
-    datasets = dict.fromkeys(d for by in gains.values() for d in by)
-    return [{"dataset": d, **{f"{label} − CLIP": plus_minus(by[d], 1) + ("" if by[d].low > 0 else " (not learned)")
-                              for label, by in gains.items() if d in by}} for d in datasets]
-
-
 def kept_rows(effects: dict[str, dict[str, Estimate]]) -> list[dict]:
     """Table rows of the gain each arm keeps on its own per dataset (`claims.mechanism_effects`): arm − CLIP in
     points, ± 2 SE paired over the test images (each image's share of runs correct), and as a share of the
@@ -169,93 +161,74 @@ def effect_rows(effects: dict[str, dict[str, Estimate]], term_arm: str = "prompt
     return rows
 
 
-def arm_accuracies(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], method: PromptConfig,
+def arm_accuracies(settings: Settings, clip: LoadedCLIP, data: dict[str, DatasetSplits], method: PromptConfig,
                    batch_size: int = 128, progress: bool = True) -> dict[str, ArmAccuracies]:
     """`ArmAccuracies` of `method`'s runs (one per seed of `settings`, trained first when missing) on
     `settings.intervention_images` balanced test images of each dataset of `data` (0: all of them);
-    with `settings.learned`, of the imported prompts instead."""
-    specs = [RunSpec(name, method, seed) for name in data for seed in settings.seeds] if settings.learned is None else []
-    found = _finished(results(specs, clip, settings, datasets=data, progress=progress))
+    with `settings.imported_prompts`, of the imported prompts instead."""
+    specs = [RunSpec(name, method, seed) for name in data for seed in settings.seeds] if settings.imported_prompts is None else []
+    found = finished_results(specs, clip, settings, splits=data, progress=progress)
     out = {}
     for name, dataset in data.items():
-        test = _batches(clip, balanced_items(dataset.test, settings.intervention_images or None), batch_size)
+        items = balanced_items(dataset.test, settings.intervention_images or None)
+        # The runs of a dataset share its test images: when CLIP's image-tower parts of them fit in memory, they
+        # are recorded once (with the images' batches) instead of once per run.
+        clip_parts = [] if _clip_parts_bytes(clip, len(items)) <= CLIP_PARTS_MEMORY else None
+        test = _Batches(items, clip, batch_size, keep=clip_parts is not None)
         runs = {}
-        if settings.learned is not None:
+        if settings.imported_prompts is not None:
             model = analysis_model(settings, clip, dataset, progress=False)
             train = fewshot_splits(dataset, settings.shots, settings.seeds[0],
                                    fallback_dir=cache_root(settings.cache) / "fewshot").train
-            runs[Path(settings.learned).name] = _arms(model, clip, dataset, train, test, batch_size)
-        for seed in settings.seeds if settings.learned is None else ():
+            runs[Path(settings.imported_prompts).name] = _arms(model, clip, dataset, train, test, batch_size, clip_parts)
+        for seed in settings.seeds if settings.imported_prompts is None else ():
             result = found[RunSpec(name, method, seed)]
             train = fewshot_splits(dataset, settings.shots, seed, fallback_dir=cache_root(settings.cache) / "fewshot").train
             runs[f"seed {seed}"] = _cached(settings, result.key, f"interventions-{settings.intervention_images or 'all'}",
-                                           lambda: _arms(result.model, clip, dataset, train, test, batch_size))
+                                           lambda: _arms(result.model, clip, dataset, train, test, batch_size, clip_parts))
         out[name] = ArmAccuracies(name, runs)
     return out
 
 
-def _finished(found: dict) -> dict:
-    """The RunResults of `experiments.results`; a run that failed or could not run stops the page with its reason."""
-    for spec, outcome in found.items():
-        if isinstance(outcome, Exception):
-            raise outcome
-        if isinstance(outcome, FailedRun):
-            raise RuntimeError(f"{spec.dataset}, {spec.label}, seed {spec.seed}: {outcome.reason}: {outcome.detail}")
-    return found
+# The most memory the zero-shot image-tower parts of one dataset's intervention images may take to be kept across
+# its runs (the mini model's 300 images: about 115 MB; the whole test split of ViT-B/16 would take far more).
+CLIP_PARTS_MEMORY = 1 << 30
 
 
-def learned_gains(settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
-                  method: PromptConfig | None = None) -> dict[str, Estimate]:
-    """Per dataset, how much the prompts an analysis page inspects beat zero-shot CLIP: accuracy points,
-    paired over the test images (the precondition of every claim about what learned prompts do).
-    `method`: the first seed's run of it; None: the analysis model (or the imported prompts)."""
-    specs = {name: (RunSpec(name, method, settings.seeds[0]) if method is not None else
-                    analysis_spec(settings, clip, name) if settings.learned is None else None) for name in data}
-    found = _finished(results([s for s in specs.values() if s is not None] + [RunSpec(name) for name in data], clip,
-                              settings, datasets=data, progress=False))
-    gains = {}
-    for name, dataset in data.items():
-        spec = specs[name]
-        prompted = (_run_hits(settings, clip, found[spec], dataset) if spec is not None else
-                    _hits(analysis_model(settings, clip, dataset, progress=False), dataset, _batches(clip, dataset.test, 128)))
-        clip_hits = _run_hits(settings, clip, found[RunSpec(name)], dataset)
-        gains[name] = paired((100 * prompted.float()).tolist(), (100 * clip_hits.float()).tolist())
-    return gains
+def _clip_parts_bytes(clip: LoadedCLIP, images: int) -> int:
+    """The bytes of CLIP's recorded image-tower parts (r, s, t of every block, float32) for `images` images."""
+    visual = clip.model.visual
+    blocks = visual.transformer.resblocks
+    tokens = visual.positional_embedding.shape[0]
+    width = visual.transformer.width  # heads × their width
+    heads = blocks[0].attn.num_heads
+    return 4 * images * len(blocks) * (heads * tokens * (tokens + 1) + tokens * width)
 
 
-def _run_hits(settings, clip: LoadedCLIP, result, dataset: DatasetSplits, batch_size: int = 128) -> torch.Tensor:
-    """Which test images a finished run (zero-shot too) classifies correctly, [N] bool; cached in its folder."""
-    return _cached(settings, result.key, "hits",
-                   lambda: _hits(result.model, dataset, _batches(clip, dataset.test, batch_size)))
-
-
-def _cached(settings, key: str, what: str, compute: Callable[[], object]):
+def _cached(settings: Settings, key: str, what: str, compute: Callable[[], object]):
     """Per-image results kept in the run's folder next to its metrics, computed on first use."""
-    path = cache_root(settings.cache) / "runs" / key / f"{what}-v{INTERVENTIONS_VERSION}.pt"
-    if path.is_file():
-        return torch.load(path, weights_only=True)
-    value = compute()
-    atomic_torch_save(path, value)
-    return value
+    return cached_artefact(key, f"{what}-v{INTERVENTIONS_VERSION}", compute, settings.cache)
 
 
-@torch.no_grad()
-def _hits(model: PromptedCLIP, dataset: DatasetSplits, test: DataLoader) -> torch.Tensor:
-    device = model.logit_scale.device
-    with autocast(device):
-        text = model.encode_text(model.prompt_texts(dataset.classnames, dataset.template))
-        return torch.cat([model.logits(model.encode_image(images.to(device)), text).float().argmax(-1).cpu() == labels
-                          for images, labels in test])
-
-
-def _arms(model: PromptedCLIP, clip: LoadedCLIP, dataset: DatasetSplits, train: list[Datum], test: DataLoader,
-          batch_size: int) -> dict[tuple[str, str], torch.Tensor]:
+def _arms(model: PromptedCLIP, clip: LoadedCLIP, dataset: DatasetSplits, train: list[Datum], test: Iterable,
+          batch_size: int, clip_parts: list | None = None) -> dict[tuple[str, str], torch.Tensor]:
     template = dataset.template
-    constant = prompt_term_means(model, (images for images, _ in _batches(clip, train, batch_size)),
+    constant = prompt_term_means(model, (images for images, _ in eval_batches(train, clip, batch_size)),
                                  dataset.classnames, template)
-    return arm_correct(model, test, dataset.classnames, constant, template, ARMS)
+    return arm_correct(model, test, dataset.classnames, constant, template, ARMS, clip_image_parts=clip_parts)
 
 
-def _batches(clip: LoadedCLIP, items: list[Datum], batch_size: int) -> DataLoader:
-    """The items' images (eval transform) with their labels, in batches, in order (read anew on every pass)."""
-    return DataLoader(ImageDataset(items, eval_transform(clip)), batch_size=batch_size, shuffle=False)
+class _Batches:
+    """The items' images (eval transform) with their labels in batches (`train.eval_batches`), on every pass;
+    with `keep`, read once and kept."""
+
+    def __init__(self, items: list[Datum], clip: LoadedCLIP, batch_size: int, keep: bool):
+        self.items, self.clip, self.batch_size, self.keep = items, clip, batch_size, keep
+        self._kept: list | None = None
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if not self.keep:
+            return eval_batches(self.items, self.clip, self.batch_size)
+        if self._kept is None:
+            self._kept = list(eval_batches(self.items, self.clip, self.batch_size))
+        return iter(self._kept)

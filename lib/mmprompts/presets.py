@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from .experiments import RunSpec
+from .profiles import Settings
 from .prompted import PromptConfig
 
 __all__ = ["PRESETS", "TABLE1_OPTIMAL_N_CTX", "TABLE2_N_CTX", "preset_specs", "table1_methods", "table1_specs",
@@ -60,7 +61,7 @@ def table3_specs(datasets: Sequence[str], seeds: Sequence[int], layers: int, pro
     return _specs(datasets, seeds, table3_methods(layers, prompt_counts).values()) if prompt_counts else []
 
 
-def preset_specs(preset: str, settings, layers: int) -> list[RunSpec]:
+def preset_specs(preset: str, settings: Settings, layers: int) -> list[RunSpec]:
     """The runs of one of the paper's tables, or of all three ('all', each run once)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")

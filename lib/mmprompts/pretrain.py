@@ -29,9 +29,9 @@ Two stages, each with AdamW (lr 1e-3, linear warm-up, weight decay 0.1 on matric
 2. **Contrastive** (`steps` steps, cosine decay): the usual CLIP recipe shrunk to a 2-core CPU
    budget, batch 128 in groups of 4 hard negatives.
 
-The 12-block, 64-wide model of world v8 (the shipped one) takes about 0.6 s a step on 2 cores,
-about 23 min for the default 600 + 1600 steps; the same recipe on a GPU (`--device cuda --workers
-14`) gave zero-shot accuracies within a few points of the CPU run's (see the manifest).
+The 12-block, 64-wide model of world v8 (the shipped one) took 1492 s on 2 cores for the default
+600 + 1600 steps, about 25 min (`pretraining_seconds` in its manifest); the same recipe on a GPU
+(`--device cuda --workers 14`) gave zero-shot accuracies within a few points of the CPU run's (see the manifest).
 
 The manifest records the measured time of both. The run is checkpointed every
 `CHECKPOINT_EVERY` steps and resumes where it stopped.

@@ -45,7 +45,9 @@ class Settings:
     device: str = "cpu"
     processes: int = 1  # processes that train runs at once (CPU): `experiments.results`' default
     cache: str | None = None
-    learned: str | None = None  # prompts the analysis pages inspect: a MaPLe/PromptSRC or CoOp checkpoint, or a learned.pt of the run cache
+    # prompts the analysis pages inspect instead of this book's runs: a MaPLe/PromptSRC or CoOp checkpoint, or a
+    # learned.pt of the run cache
+    imported_prompts: str | None = None
 
     def load_model(self) -> LoadedCLIP:
         return load_clip(self.model, self.pretrained, checkpoint=self.checkpoint, device=self.device)
@@ -54,8 +56,8 @@ class Settings:
         return {name: load_dataset(name, self.data_root) for name in self.datasets}
 
     @property
-    def grid(self) -> tuple[str, ...]:
-        """The datasets Tables 2 and 3 train on."""
+    def sensitivity_datasets(self) -> tuple[str, ...]:
+        """The datasets Tables 2 and 3 train on (page 7's depth and prompt-count grid; `grid_datasets`, else all)."""
         return self.datasets if self.grid_datasets is None else self.grid_datasets
 
     @property
@@ -71,7 +73,7 @@ class Settings:
         return self.paper_model and not all(d in MINI_TASKS for d in self.datasets)
 
     @property
-    def scope(self) -> str:
+    def verdict_scope(self) -> str:
         """Where this run's verdicts hold, in words: the model, the data and the recipe.
 
         The mini world stands in for CLIP and the paper's datasets; a verdict there is not one on
@@ -163,7 +165,7 @@ def settings(profile: str = "mini", **overrides) -> Settings:
         elif name in {f.name for f in dataclasses.fields(Settings)} - {"profile", "recipe"}:
             values[name] = value
         else:
-            raise ValueError(f"unknown parameter {name!r}; known: {sorted(_known_names())}")
+            raise ValueError(_unknown(name, sorted(_known_names())))
     if overrides.get("checkpoint") is not None and overrides.get("pretrained") is None:
         values["pretrained"] = None
     if values.get("device") is None:
@@ -191,7 +193,9 @@ def settings(profile: str = "mini", **overrides) -> Settings:
 # The variables of every notebook's `parameters` cell besides `profile` (None = the profile's value).
 PARAMETERS = ("model", "pretrained", "checkpoint", "data_root", "datasets", "shots", "seeds", "n_ctx", "depths",
               "prompt_counts", "grid_datasets", "epochs", "lr", "batch_size", "analysis_images", "intervention_images", "device",
-              "processes", "cache", "learned")
+              "processes", "cache", "imported_prompts")
+# Parameters of earlier versions, by their names now: a page given an old name says which one to use.
+RENAMED = {"workers": "processes", "learned": "imported_prompts"}
 
 
 def from_parameters(namespace: dict) -> Settings:
@@ -206,8 +210,14 @@ def from_parameters(namespace: dict) -> Settings:
                      if name not in PARAMETERS and name != "profile" and not name.startswith("_") and name not in hidden
                      and isinstance(value, (str, int, float, bool, list, dict, type(None))))
     if unknown:
-        raise ValueError(f"unknown parameter {unknown[0]!r}; known: {['profile', *PARAMETERS]}")
+        raise ValueError(_unknown(unknown[0], ['profile', *PARAMETERS]))
     return settings(namespace.get("profile", "mini"), **{name: namespace.get(name) for name in PARAMETERS})
+
+
+def _unknown(name: str, known: list[str]) -> str:
+    if name in RENAMED:
+        return f"unknown parameter {name!r}: it is called {RENAMED[name]!r} now (the same setting)"
+    return f"unknown parameter {name!r}; known: {known}"
 
 
 def _ipython_names() -> set[str]:
@@ -239,7 +249,7 @@ def _check_types(values: dict) -> None:
     for name, (kind, what) in expected.items():
         if not isinstance(values[name], kind) or isinstance(values[name], bool):
             raise ValueError(f"{name}={values[name]!r}: must be {what}")
-    for name in ("pretrained", "checkpoint", "data_root", "cache", "learned"):
+    for name in ("pretrained", "checkpoint", "data_root", "cache", "imported_prompts"):
         if values.get(name) is not None and not isinstance(values[name], str):
             raise ValueError(f"{name}={values[name]!r}: must be a string or None")
     for name in ("seeds", "depths", "prompt_counts"):

@@ -203,7 +203,7 @@ class PromptedCLIP(nn.Module):
         # Recompute text blocks in the backward pass instead of storing their activations: with
         # learned text prompts every class prompt (1000 for ImageNet) runs through the text tower
         # at every step, and its activations dominate memory. Results are unchanged.
-        self.checkpoint_text = False
+        self.recompute_text = False
         self.vision_bias = nn.ParameterDict({str(i): nn.Parameter(torch.zeros(width_v)) for i in config.bias_vision})
         self.text_bias = nn.ParameterDict({str(i): nn.Parameter(torch.zeros(width_t)) for i in config.bias_text})
         heads_v, heads_t = visual.transformer.resblocks[0].attn.num_heads, self.clip.transformer.resblocks[0].attn.num_heads
@@ -342,7 +342,7 @@ class PromptedCLIP(nn.Module):
             if 0 < i < len(self.text_prompts):
                 head = _with_prompt(x[: layout.prefix_tokens].view(runs, shared, -1), self.text_prompts[i])
                 x = torch.cat([head.flatten(0, 1), x[layout.prefix_tokens :]])
-            if self.checkpoint_text and torch.is_grad_enabled():
+            if self.recompute_text and torch.is_grad_enabled():
                 x = checkpoint(_shared_prefix_block, block, x, layout, use_reentrant=False)
             else:
                 x = _shared_prefix_block(block, x, layout)
@@ -419,7 +419,7 @@ class PromptedCLIP(nn.Module):
             if trace is not None and trace.keep_hidden:
                 trace.hidden.append(x)
             score_bias = _score_bias(score_biases[str(i)], x, counts) if str(i) in score_biases else None
-            if causal and self.checkpoint_text and trace is None and split is None and torch.is_grad_enabled():
+            if causal and self.recompute_text and trace is None and split is None and torch.is_grad_enabled():
                 x = checkpoint(_block, block, x, causal, None, None, score_bias, use_reentrant=False)
             else:
                 x = _block(block, x, causal, trace, split and split.at(i), score_bias)
@@ -445,38 +445,57 @@ class _Split:
 
     def update(self, scores: torch.Tensor, probs: torch.Tensor, v: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """The attention output [B, H, L, d]: recorded as parts, and with every input query's replaced when
-        an intervention replays parts (extra queries keep theirs)."""
+        an intervention replays parts (extra queries keep theirs). A part the intervention replays is not
+        computed from this forward unless it is recorded (the transplant replays all three in most arms)."""
         extra = self.extra
-        on_extra = probs.masked_fill(~extra, 0.0)
-        share, term = on_extra.sum(-1), on_extra @ v
-        relative = scores.masked_fill(extra, float("-inf")).softmax(dim=-1)  # every query sees an input key
-        if self.trace is not None:
-            self.trace.parts.append(AttentionParts(relative, share, term))
+
+        def own_relative() -> torch.Tensor:
+            return scores.masked_fill(extra, float("-inf")).softmax(dim=-1)  # every query sees an input key
+
+        def own_share_term() -> tuple[torch.Tensor, torch.Tensor]:
+            on_extra = probs.masked_fill(~extra, 0.0)
+            return on_extra.sum(-1), on_extra @ v
+
         replay = self.intervention
-        if replay is None:
+        if self.trace is not None:
+            relative, (share, term) = own_relative(), own_share_term()
+            self.trace.parts.append(AttentionParts(relative, share, term))
+            if replay is None:
+                return out
+            own = {"relative": relative, "share": share, "term": term}
+        elif replay is None:
             return out
+        else:
+            own = {}
+            if replay.relative is None:
+                own["relative"] = own_relative()
+            if replay.share is None or (replay.term is None):
+                own["share"], own["term"] = own_share_term()
         b = self.block
-        relative = _recorded(replay.relative, b, relative, "relative")
-        share = _recorded(replay.share, b, share, "share")
+        # shapes and dtypes of the forward's own parts (under autocast: the softmax's for r and s, the product's for t)
+        relative = _recorded(replay.relative, b, own.get("relative"), scores.shape, probs.dtype, "relative")
+        share = _recorded(replay.share, b, own.get("share"), probs.shape[:-1], probs.dtype, "share")
         if isinstance(replay.term, PromptTerms):
             batch, heads, length, width = out.shape
             fixed = replay.term.at(b, length, self.eos).to(out.dtype)
             term = fixed.view(fixed.shape[0], length, heads, width).transpose(1, 2)
         else:
-            term = _recorded(replay.term, b, term, "term")
+            term = _recorded(replay.term, b, own.get("term"), out.shape, out.dtype, "term")
         update = (1 - share)[..., None] * (relative @ v) + term
         return torch.where(extra[:, None], out, update)
 
 
-def _recorded(given: Sequence[torch.Tensor] | None, block: int, own: torch.Tensor, what: str) -> torch.Tensor:
-    """Block `block`'s replayed tensor, checked against the shape of the forward's own."""
+def _recorded(given: Sequence[torch.Tensor] | None, block: int, own: torch.Tensor | None, shape: torch.Size,
+              dtype: torch.dtype, what: str) -> torch.Tensor:
+    """Block `block`'s replayed tensor, checked against the shape of the forward's own (`own`: used when nothing
+    is replayed)."""
     if given is None:
         return own
-    if block >= len(given) or given[block].shape != own.shape:
-        shape = tuple(given[block].shape) if block < len(given) else f"no block {block + 1}"
-        raise ValueError(f"intervention {what} of block {block + 1}: got {shape}, this forward needs {tuple(own.shape)}; "
+    if block >= len(given) or given[block].shape != shape:
+        got = tuple(given[block].shape) if block < len(given) else f"no block {block + 1}"
+        raise ValueError(f"intervention {what} of block {block + 1}: got {got}, this forward needs {tuple(shape)}; "
                          "record the parts on the same inputs (images, class names) with a model of the same shape")
-    return given[block].to(own.dtype)
+    return given[block].to(dtype)
 
 
 def _score_bias(bias: torch.Tensor, x: torch.Tensor, counts: torch.Tensor | None) -> torch.Tensor:

@@ -8,11 +8,15 @@
                        diverged.json  instead, when the run diverged: epoch, step, lr, message
                        train.lock     the lock of the process training the run (gone once it is finished)
                        tensorboard/   the log as TensorBoard events, when `tensorboard` is installed
+                       <name>.pt      what analyses derive from the finished run, e.g. page 2's per-image
+                                      results (`cached_artefact`)
     <cache>/fewshot/   few-shot lists of datasets whose folder is read-only
 
 `read_run_state` is the one reading of a run folder: `open_run` (train, eval, the pages) and the
 inventory (`python -m mmprompts runs`) both go through it, so they always agree on whether a run is
 finished, diverged, interrupted, being trained by another process, or unreadable (and which file).
+Only this module knows the layout: other modules name a run's folder by `run_folder` and keep what they
+derive from a run through `cached_artefact`.
 
 A process trains a run only while it holds the run folder's lock (`train.lock`, an flock that
 the system drops when the process ends, however it ends): a second process that asks for the run
@@ -56,9 +60,9 @@ from .storage import atomic_torch_save, atomic_write_text, cache_root, named_os_
 from .train import Recipe, RunDiverged, batch_rows, evaluate, evaluate_models, train_epochs
 
 __all__ = ["CPU_GROUP_RUNS", "TRAINER_VERSION", "OpenRun", "RunBusy", "RunFileCorrupt", "RunResult",
-           "RunState", "cache_root", "check_log_every", "claim_run_folder", "group_limit", "method_from_key", "method_key",
+           "RunState", "cache_root", "cached_artefact", "check_log_every", "claim_run_folder", "group_limit", "method_from_key", "method_key",
            "open_run", "open_runs", "plan_groups", "read_log", "read_run_state", "release_run_folder", "run_config",
-           "run_key", "train_group", "train_run", "train_runs", "zero_shot_run"]
+           "run_folder", "run_key", "runs_root", "train_group", "train_run", "train_runs", "zero_shot_run"]
 
 # Bump when a change to training or evaluation changes results: old runs stop matching.
 # 2: one loop for one run or many (groups across datasets), shared text positions computed once,
@@ -147,6 +151,28 @@ def method_from_key(method: str | dict) -> PromptConfig | None:
 
 def run_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def runs_root(cache: str | os.PathLike | None = None) -> Path:
+    """The folder that holds every run folder of the cache `cache` (default: `cache_root`)."""
+    return cache_root(cache) / "runs"
+
+
+def run_folder(key: str, cache: str | os.PathLike | None = None) -> Path:
+    """The folder of the run whose key is `key` in the cache `cache`."""
+    return runs_root(cache) / key
+
+
+def cached_artefact(key: str, name: str, compute: Callable[[], object], cache: str | os.PathLike | None = None):
+    """What an analysis derives from a finished run (tensors, lists of them), kept in the run's folder as
+    `<name>.pt`: read when it is there, else computed by `compute()` and stored. `name` carries the version of
+    the computation, so that a changed one is computed anew."""
+    path = run_folder(key, cache) / f"{name}.pt"
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    value = compute()
+    atomic_torch_save(path, value)
+    return value
 
 
 @dataclass
@@ -245,7 +271,7 @@ def read_log(folder: str | os.PathLike) -> list[dict]:
 
 def open_run(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig, *, shots: int, seed: int, recipe: Recipe,
              cache: str | os.PathLike | None = None, only_cached: bool = False,
-             checkpoint_text: bool = False) -> RunResult | OpenRun:
+             recompute_text: bool = False) -> RunResult | OpenRun:
     """The finished run from the cache, or the run to train (resumed from its checkpoint when there is one).
 
     The folder is read by `read_run_state`. A run file that cannot be read is named in a warning and
@@ -258,14 +284,14 @@ def open_run(clip: LoadedCLIP, data: DatasetSplits, method: PromptConfig, *, sho
     fewshot = fewshot_splits(data, shots, seed, fallback_dir=cache_root(cache) / "fewshot")
     config = run_config(clip, data, method, shots, seed, recipe)
     key = run_key(config)
-    folder = cache_root(cache) / "runs" / key
+    folder = run_folder(key, cache)
     device = clip.model.logit_scale.device
 
     def fresh_model() -> PromptedCLIP:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)  # prompt initialisation depends on the seed, as in CoOp
             model = PromptedCLIP(clip, method)
-        model.checkpoint_text = checkpoint_text
+        model.recompute_text = recompute_text
         return model
 
     state = read_run_state(folder, device)
@@ -383,7 +409,7 @@ def _step_bytes(model: PromptedCLIP, data: DatasetSplits, recipe: Recipe) -> int
     image_tokens = batch_rows(data, recipe) * (visual.positional_embedding.shape[0] + config.n_ctx_vision)
     names = [name.replace("_", " ") for name in data.classnames]
     text_tokens = len(names) * (config.n_ctx_text + 2 + max(len(name.split()) for name in names) + 4)
-    text_blocks = 1 if model.checkpoint_text else len(clip.transformer.resblocks)
+    text_blocks = 1 if model.recompute_text else len(clip.transformer.resblocks)
     return 16 * 4 * (image_tokens * visual.transformer.width * len(visual.transformer.resblocks)
                      + text_tokens * clip.transformer.width * text_blocks)
 
@@ -476,7 +502,7 @@ def _train_group(group: Sequence[OpenRun], clip: LoadedCLIP, recipe: Recipe, *, 
 
 def open_runs(clip: LoadedCLIP, requests: Sequence[tuple[DatasetSplits, PromptConfig, int]], *, shots: int,
               recipe: Recipe, cache: str | os.PathLike | None = None, only_cached: bool = False,
-              checkpoint_text: bool = False) -> list[RunResult | OpenRun | Exception]:
+              recompute_text: bool = False) -> list[RunResult | OpenRun | Exception]:
     """`open_run` for every request (dataset, method, seed): the finished run, the run to train (its folder locked
     by this process), or the error that stops this run only (a bad seed, with `only_cached` a run not in the
     cache, a recorded divergence, RunBusy for a run another process is training)."""
@@ -484,7 +510,7 @@ def open_runs(clip: LoadedCLIP, requests: Sequence[tuple[DatasetSplits, PromptCo
     for data, method, seed in requests:
         try:
             opened.append(open_run(clip, data, method, shots=shots, seed=seed, recipe=recipe, cache=cache,
-                                   only_cached=only_cached, checkpoint_text=checkpoint_text))
+                                   only_cached=only_cached, recompute_text=recompute_text))
         except Exception as err:  # this run only: the others go on
             opened.append(err)
     return opened
@@ -492,19 +518,19 @@ def open_runs(clip: LoadedCLIP, requests: Sequence[tuple[DatasetSplits, PromptCo
 
 def train_runs(clip: LoadedCLIP, requests: Sequence[tuple[DatasetSplits, PromptConfig, int]], *, shots: int = 16,
                recipe: Recipe = Recipe(), cache: str | os.PathLike | None = None, only_cached: bool = False,
-               workers: int | None = None, progress: bool = True, checkpoint_text: bool = False,
+               workers: int | None = None, progress: bool = True, recompute_text: bool = False,
                log_every: int | None = None,
                on_epoch_end: Callable[[OpenRun, int, dict], None] | None = None) -> list[RunResult | Exception]:
     """Every run of `requests` (dataset, method, seed) with `shots` and `recipe`: finished ones from the cache,
     the others trained in the groups of `plan_groups`; the result or the error per request, in order.
 
     A run that cannot start (see `open_runs`) or that diverges (`RunDiverged`) is returned as its
-    exception while the others finish. `only_cached=True` never trains. `checkpoint_text=True`
+    exception while the others finish. `only_cached=True` never trains. `recompute_text=True`
     recomputes the text blocks in the backward pass (less memory with many classes, same result;
     not part of the cache key)."""
     check_log_every(log_every)
     outcomes = open_runs(clip, requests, shots=shots, recipe=recipe, cache=cache, only_cached=only_cached,
-                         checkpoint_text=checkpoint_text)
+                         recompute_text=recompute_text)
     while True:
         to_train = {run.key: run for run in outcomes if isinstance(run, OpenRun)}  # a run asked for twice trains once
         trained: dict[str, RunResult | RunDiverged] = {}
@@ -525,7 +551,7 @@ def train_runs(clip: LoadedCLIP, requests: Sequence[tuple[DatasetSplits, PromptC
         for index in busy:
             _wait_for(outcomes[index])
         reopened = open_runs(clip, [requests[index] for index in busy], shots=shots, recipe=recipe, cache=cache,
-                             checkpoint_text=checkpoint_text)
+                             recompute_text=recompute_text)
         for index, outcome in zip(busy, reopened):
             outcomes[index] = outcome
 
@@ -543,13 +569,13 @@ def train_run(
     on_epoch_end: Callable[[int, dict], None] | None = None,
     workers: int | None = None,
     progress: bool = True,
-    checkpoint_text: bool = False,
+    recompute_text: bool = False,
     log_every: int | None = None,
 ) -> RunResult:
     """Train `method` on `shots` per class of `data` with `seed`, evaluate on test; cached. The one-run case
     of `train_runs` (its error is raised); `on_epoch_end(epoch, stats)` after each epoch's checkpoint."""
     result = train_runs(clip, [(data, method, seed)], shots=shots, recipe=recipe, cache=cache, only_cached=only_cached,
-                        workers=workers, progress=progress, checkpoint_text=checkpoint_text, log_every=log_every,
+                        workers=workers, progress=progress, recompute_text=recompute_text, log_every=log_every,
                         on_epoch_end=None if on_epoch_end is None else lambda run, epoch, stats: on_epoch_end(epoch, stats))[0]
     if isinstance(result, Exception):
         raise result
@@ -561,7 +587,7 @@ def zero_shot_run(clip: LoadedCLIP, data: DatasetSplits, *, cache: str | os.Path
     """Zero-shot CLIP test accuracy with the dataset's template; cached like a run."""
     config = run_config(clip, data, None, 0, 0, None)
     key = run_key(config)
-    folder = cache_root(cache) / "runs" / key
+    folder = run_folder(key, cache)
     model = PromptedCLIP(clip, PromptConfig())
     state = read_run_state(folder)
     if only_cached or state.status == "finished":

@@ -46,11 +46,11 @@ def _run_group(specs: list[RunSpec], settings: Settings) -> list[float | FailedR
     """One Ray task: a group of `experiments.plan` trained together; the accuracy or the error per spec."""
     if "clip" not in _WORKER_STATE:
         _WORKER_STATE["clip"] = settings.load_model()
-    datasets = _WORKER_STATE.setdefault("datasets", {})
+    splits = _WORKER_STATE.setdefault("splits", {})
     for spec in specs:
-        if spec.dataset not in datasets:
-            datasets[spec.dataset] = load_dataset(spec.dataset, settings.data_root)
-    outcomes = train_planned(specs, _WORKER_STATE["clip"], settings, datasets)
+        if spec.dataset not in splits:
+            splits[spec.dataset] = load_dataset(spec.dataset, settings.data_root)
+    outcomes = train_planned(specs, _WORKER_STATE["clip"], settings, splits)
     return [_error_text(r) if isinstance(r, Exception) else r if isinstance(r, FailedRun) else r.accuracy
             for r in outcomes.values()]
 
@@ -97,9 +97,9 @@ def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None 
     check_sweep_options(address, cpus_per_run)
     result = SweepResult()
     clip = settings.load_model()
-    datasets = {name: load_dataset(name, settings.data_root) for name in sorted({s.dataset for s in specs})}
+    splits = {name: load_dataset(name, settings.data_root) for name in sorted({s.dataset for s in specs})}
     missing = []
-    for spec, found in results(specs, clip, settings, datasets=datasets, only_cached=True, progress=False).items():
+    for spec, found in results(specs, clip, settings, splits=splits, only_cached=True, progress=False).items():
         if isinstance(found, LookupError) or isinstance(found, FailedRun) and found.reason == "unreadable":
             missing.append(spec)  # not in the cache, or a run file that cannot be read: its task trains it again
         elif isinstance(found, Exception):
@@ -108,15 +108,15 @@ def run_sweep(specs: Sequence[RunSpec], settings: Settings, address: str | None 
             result.accuracies[spec] = found if isinstance(found, FailedRun) else found.accuracy
             result.from_cache += 1
     zero_shot = [spec for spec in missing if spec.method is None]  # an evaluation: no task needed
-    for spec, found in results(zero_shot, clip, settings, datasets=datasets, progress=False).items():
+    for spec, found in results(zero_shot, clip, settings, splits=splits, progress=False).items():
         result.accuracies[spec] = found if isinstance(found, FailedRun) else found.accuracy
-    groups = plan([spec for spec in missing if spec.method is not None], clip, settings, datasets)
+    groups = plan([spec for spec in missing if spec.method is not None], clip, settings, splits)
     planned = {spec for group in groups for spec in group}
     # Runs another process trains now (or finished meanwhile): read here once ready, after the tasks
     elsewhere = [spec for spec in missing if spec.method is not None and spec not in planned]
     if groups:
         _run_tasks(groups, specs, settings, address, cpus_per_run, progress, ray_init, result)
-    for spec, found in results(elsewhere, clip, settings, datasets=datasets, progress=False).items():
+    for spec, found in results(elsewhere, clip, settings, splits=splits, progress=False).items():
         if isinstance(found, Exception):
             result.errors[spec] = _error_text(found)
         else:

@@ -3,7 +3,8 @@
 Mini-world tasks are compared with the paper's dataset of the same kind (their `analogue`),
 and a prompt depth of an L-block model with the paper's column at the same fraction of
 ViT-B/16's 12 blocks. Tables are plain dicts {dataset: {column: Cell | FailedCell | None}},
-rendered as Markdown or CSV here, as figures by `figures.py`. A run that diverged (or whose run
+rendered here as Markdown, CSV or HTML (`to_html`, and `html_table` for any list of rows), as figures
+by `figures.py`. A run that diverged (or whose run
 file is unreadable) is a `FailedRun` in place of its accuracy; its cell is a `FailedCell` and shows
 "diverged", as the paper's Table 3 shows a dash, never a mean of the runs that did finish.
 """

@@ -51,8 +51,8 @@ from .progress import progress_bar
 from .prompted import PromptedCLIP
 
 __all__ = [
-    "Recipe", "RunDiverged", "autocast", "batch_rows", "class_text_features", "epoch_batches", "evaluate",
-    "evaluate_models", "lr_at_epoch", "train_epochs",
+    "Recipe", "RunDiverged", "autocast", "batch_rows", "class_text_features", "correct_per_image", "epoch_batches",
+    "eval_batches", "evaluate", "evaluate_models", "lr_at_epoch", "train_epochs",
 ]
 
 
@@ -448,9 +448,11 @@ class _Streams:
         self._state = (torch.get_rng_state(), random.getstate(), np.random.get_state())
 
 
-def _test_images(items: Sequence[Datum], clip: LoadedCLIP, batch_size: int, device: torch.device,
-                 workers: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """The eval-transformed images of `items` in batches, with their labels (decoded ones when they can be)."""
+def eval_batches(items: Sequence[Datum], clip: LoadedCLIP, batch_size: int = 128, device: torch.device | None = None,
+                 workers: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The eval-transformed images of `items` in batches, in order, with their labels: the one way evaluation and
+    the analyses read images (decoded once per process when they can be, `data.memory`; the same pixels)."""
+    device = torch.device("cpu") if device is None else device
     decoded = decoded_images(items, clip.image_size)
     if decoded is None:
         yield from _loader(ImageDataset(items, eval_transform(clip)), batch_size, device, shuffle=False, workers=workers)
@@ -473,9 +475,20 @@ def evaluate(model: PromptedCLIP, clip: LoadedCLIP, data: DatasetSplits, split: 
 @torch.no_grad()
 def evaluate_models(models: Sequence[PromptedCLIP], clip: LoadedCLIP, data: DatasetSplits, split: str = "test",
                     batch_size: int = 128, workers: int | None = None, progress: bool = True) -> list[float | None]:
-    """`evaluate` for several models of one frozen CLIP, reading the split's images once.
+    """`evaluate` for several models of one frozen CLIP, reading the split's images once: the top-1 accuracy
+    (percent) of each model's `correct_per_image`, None for a model with a non-finite logit."""
+    return [None if hits is None else 100.0 * int(hits.sum()) / len(hits)
+            for hits in correct_per_image(models, clip, data, split, batch_size, workers, progress)]
 
-    A model with a non-finite logit gets None, not an accuracy: its prompts have blown up (finite
+
+@torch.no_grad()
+def correct_per_image(models: Sequence[PromptedCLIP], clip: LoadedCLIP, data: DatasetSplits, split: str = "test",
+                      batch_size: int = 128, workers: int | None = None,
+                      progress: bool = True) -> list[torch.Tensor | None]:
+    """Which images of a split each model classifies correctly (top-1), [N] bool in the split's order: the one
+    per-image correctness of the library (accuracies, and the paired comparisons over test images).
+
+    A model with a non-finite logit gets None, not hits: its prompts have blown up (finite
     but huge prompts give NaN logits), and the argmax of NaNs is a chance-level number that looks
     like a result."""
     device = models[0].logit_scale.device
@@ -484,9 +497,12 @@ def evaluate_models(models: Sequence[PromptedCLIP], clip: LoadedCLIP, data: Data
         model.eval()
         with autocast(device):
             texts.append(class_text_features(model, data.classnames, data.template))
-    correct, finite, seen = [0] * len(models), [True] * len(models), 0
+    correct: list[list[torch.Tensor]] = [[] for _ in models]
+    finite = [True] * len(models)
     items = getattr(data, split)
-    batches = _test_images(items, clip, batch_size, device, workers)
+    if not items:
+        raise ValueError(f"{data.name}: the {split} split is empty")
+    batches = eval_batches(items, clip, batch_size, device, workers)
     for images, labels in progress_bar(batches, progress, total=math.ceil(len(items) / batch_size),
                                        desc=f"eval {data.name}/{split}", leave=False):
         images = images.to(device, non_blocking=True)
@@ -494,8 +510,5 @@ def evaluate_models(models: Sequence[PromptedCLIP], clip: LoadedCLIP, data: Data
             with autocast(device):
                 logits = model.logits(model.encode_image(images), text)
             finite[i] = finite[i] and bool(logits.isfinite().all())
-            correct[i] += int((logits.argmax(-1).cpu() == labels).sum())
-        seen += len(labels)
-    if seen == 0:
-        raise ValueError(f"{data.name}: the {split} split is empty")
-    return [100.0 * c / seen if ok else None for c, ok in zip(correct, finite)]
+            correct[i].append(logits.argmax(-1).cpu() == labels)
+    return [torch.cat(hits) if ok else None for hits, ok in zip(correct, finite)]

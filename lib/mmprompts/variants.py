@@ -15,7 +15,9 @@ from typing import Mapping, Sequence
 from .claims import TaskAccuracies, Verdict, table1_verdicts
 from .claims.text import names, signed
 from .experiments import run_all
+from .models import LoadedCLIP
 from .presets import table1_specs
+from .profiles import Settings
 from .tables import task_accuracies
 
 __all__ = ["VariantVerdicts", "compare", "flipped", "recipe_dependence", "recipe_grid", "recipe_rows", "recipe_summary",
@@ -71,7 +73,7 @@ def flipped(results: Sequence[VariantVerdicts], variant: str) -> str:
     return f"{len(changed)} of {len(results)} statements {verb} verdict ({variants}): " + "; ".join(parts) + "."
 
 
-def recipe_grid(settings) -> dict[str, object]:
+def recipe_grid(settings: Settings) -> dict[str, object]:
     """The settings under which page 6 decides Table 1 again: the profile's recipe, batch 16 (or 4 when
     it already is 16), and half and twice the learning rate — one change at a time.
 
@@ -89,7 +91,7 @@ def recipe_grid(settings) -> dict[str, object]:
     return {name: dataclasses.replace(settings, recipe=r) for name, r in variants.items()}
 
 
-def recipe_tasks(settings, clip, data: Mapping[str, object]) -> list[str]:
+def recipe_tasks(settings: Settings, clip: LoadedCLIP, data: Mapping[str, object]) -> list[str]:
     """The tasks of `data` that the recipe grid trains: those on which this build's recipe learned
     Table 1 (its best trained column above zero-shot beyond 2 SE), i.e. the tasks Table 1's statements
     are decided on (the others are left out by every rule's precondition).
@@ -108,7 +110,7 @@ def table1_learned(tasks: Mapping[str, TaskAccuracies]) -> list[str]:
     return [d for d, t in tasks.items() if t.table1 and t.gain(t.table1.values()).low > 0]
 
 
-def recipe_dependence(settings, clip, data: Mapping[str, object], layers: int
+def recipe_dependence(settings: Settings, clip: LoadedCLIP, data: Mapping[str, object], layers: int
                       ) -> tuple[dict[str, dict[str, TaskAccuracies]], list[VariantVerdicts]]:
     """Table 1's runs on `recipe_tasks` of `data` under each recipe of `recipe_grid(settings)` (cached
     runs reused), and Table 1's statements decided under each (empty for a profile without a grid)."""

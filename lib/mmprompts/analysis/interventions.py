@@ -104,9 +104,10 @@ def _text_extra(model: PromptedCLIP) -> slice | None:
 
 
 def _image_parts(model: PromptedCLIP, reference: PromptedCLIP, images: torch.Tensor,
-                 constant: PromptTerms | None) -> _Recorded:
+                 constant: PromptTerms | None, clip_parts: list[AttentionParts] | None = None) -> _Recorded:
     model_parts = _record(model, lambda m, t: m.encode_image(images, trace=t))
-    clip_parts = _record(reference, lambda m, t: m.encode_image(images, trace=t))
+    if clip_parts is None:
+        clip_parts = _record(reference, lambda m, t: m.encode_image(images, trace=t))
     c = model.config
     return _Recorded(_pad_to(clip_parts, model_parts[0].share.shape[-1]), model_parts, constant, extras=bool(c.n_ctx_vision),
                      biases=bool(c.bias_vision), learned=bool(c.n_ctx_vision or c.bias_vision or c.attention_bias_vision))
@@ -222,19 +223,26 @@ def intervened_logits(model: PromptedCLIP, images: torch.Tensor, class_names: Se
 @torch.no_grad()
 def arm_correct(model: PromptedCLIP, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], class_names: Sequence[str],
                 constant: dict[str, PromptTerms] | None, template: str = "a photo of a {}.",
-                arms: Sequence[str] = tuple(ARMS)) -> dict[tuple[str, str], torch.Tensor]:
+                arms: Sequence[str] = tuple(ARMS),
+                clip_image_parts: list[list[AttentionParts]] | None = None) -> dict[tuple[str, str], torch.Tensor]:
     """Which test images each (branch, arm) classifies correctly: {(branch, arm): [N] bool}, the same numbers as
-    `intervened_logits(...).argmax(-1) == labels`, with both forwards recorded once per batch."""
+    `intervened_logits(...).argmax(-1) == labels`, with both forwards recorded once per batch.
+
+    `clip_image_parts`: zero-shot CLIP's image-tower parts of each batch, kept across calls on the same batches
+    by models of one CLIP (the runs of one dataset): an empty list is filled on the first call and read by the
+    next ones, which then skip CLIP's image forward (its parts do not depend on the prompted model)."""
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
         raise ValueError(f"arms={unknown}: choose from {tuple(ARMS)}")
-    return _evaluate(model, batches, class_names, constant, template, list(arms), list(BRANCHES))
+    return _evaluate(model, batches, class_names, constant, template, list(arms), list(BRANCHES),
+                     clip_image_parts=clip_image_parts)
 
 
 @torch.no_grad()
 def _evaluate(model: PromptedCLIP, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], class_names: Sequence[str],
               constant: dict[str, PromptTerms] | None, template: str, arms: list[str], branches: list[str],
-              keep_logits: bool = False) -> dict[tuple[str, str], torch.Tensor]:
+              keep_logits: bool = False, clip_image_parts: list[list[AttentionParts]] | None = None
+              ) -> dict[tuple[str, str], torch.Tensor]:
     device = model.logit_scale.device
     names = _check_classes(class_names)
     texts = model.prompt_texts(names, template)
@@ -250,6 +258,7 @@ def _evaluate(model: PromptedCLIP, batches: Iterable[tuple[torch.Tensor, torch.T
         text = {arm: text_runs[key] for arm, key in text_sources.items()}
     out: dict[tuple[str, str], list[torch.Tensor]] = {}
     seen = 0
+    replay = bool(clip_image_parts)  # recorded by an earlier call on the same batches
     for index, batch in enumerate(batches):
         if isinstance(batch, torch.Tensor) or len(batch) != 2:
             raise ValueError(f"image batch {index + 1}: got {type(batch).__name__}; give (images, labels) pairs, e.g. "
@@ -257,8 +266,18 @@ def _evaluate(model: PromptedCLIP, batches: Iterable[tuple[torch.Tensor, torch.T
         images, labels = batch
         images = _check_images(model, images, f"image batch {index + 1}").to(device)
         seen += len(images)
+        clip_parts = None
+        if replay:
+            if index >= len(clip_image_parts) or clip_image_parts[index][0].share.shape[0] != len(images):
+                raise ValueError(f"clip_image_parts holds no parts of image batch {index + 1} ({len(images)} images): "
+                                 "share it only across calls on the same batches (or pass a new empty list)")
+            clip_parts = clip_image_parts[index]
         with autocast(device):
-            image_parts = _image_parts(model, reference, images, (constant or {}).get("image"))
+            if clip_parts is None:
+                clip_parts = _record(reference, lambda m, t: m.encode_image(images, trace=t))
+                if clip_image_parts is not None:
+                    clip_image_parts.append(clip_parts)
+            image_parts = _image_parts(model, reference, images, (constant or {}).get("image"), clip_parts)
             image_sources = {arm: image_parts.sources(arm) for arm in ["full", *arms]}
             image_runs = {key: model.encode_image(images, intervention=image_parts.intervention(key))
                           for key in dict.fromkeys(image_sources.values())}

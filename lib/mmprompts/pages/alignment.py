@@ -14,7 +14,7 @@ from ..claims import Estimate, Verdict, combine, decide_direction, decide_map_ke
 from ..data.coop import DatasetSplits
 from ..experiments import RunSpec, trained_models
 from ..figures import display_images, group_share_grid, overlay_maps, position_relevance, text_positions, token_relevance
-from ..mechanism import gain_rows, learned_gains
+from ..gains import gain_rows, learned_gains
 from ..models import LoadedCLIP
 from ..page import Captioned, caption, figure
 from ..paper import CLIP_TEMPLATE, appendix_e_datasets
@@ -49,7 +49,7 @@ def runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
     the analysis models of every dataset are asked for together (`analysis_models`)."""
     names = list(_datasets(settings))
     specs = [RunSpec(name) for name in names]
-    if settings.learned is None:
+    if settings.imported_prompts is None:
         specs += [analysis_spec(settings, clip, name) for name in settings.datasets]
         specs += list(_shallow_specs(settings, names).values())
     return specs
@@ -91,12 +91,12 @@ def measure(settings: Settings, clip: LoadedCLIP) -> AlignmentPage:
     stats, models, control_stats = {}, {}, {}
     deep = analysis_models(settings, clip, data, progress=False)
     shallow = _shallow_specs(settings, data)
-    shallow_models = (trained_models(list(shallow.values()), clip, settings, datasets=data, progress=False)
-                      if settings.learned is None else {})
+    shallow_models = (trained_models(list(shallow.values()), clip, settings, splits=data, progress=False)
+                      if settings.imported_prompts is None else {})
     for name, dataset in data.items():
         images, labels = balanced_test_images(clip, dataset, settings.analysis_images)
         models[name] = {"CLIP": zero_shot, "deep": deep[name]}
-        if settings.learned is None:
+        if settings.imported_prompts is None:
             models[name]["shallow"] = shallow_models[shallow[name]]
         stats[name] = {label: relevancy_statistics(model, in_batches(images, labels), dataset.classnames, CLIP_TEMPLATE,
                                                    progress=False)

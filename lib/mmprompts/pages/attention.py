@@ -14,8 +14,9 @@ from ..claims import (Estimate, Verdict, decide_direction, decide_identities, de
 from ..claims.text import number, plus_minus, scientific
 from ..experiments import RunSpec
 from ..figures import block_lines, recovered_bars
-from ..mechanism import (ARM_NAMES, ArmAccuracies, arm_accuracies, arm_rows, effect_rows, gain_rows, kept_rows,
-                         learned_gains, reading_verdicts, recovered)
+from ..gains import gain_rows, learned_gains
+from ..mechanism import (ARM_NAMES, ArmAccuracies, arm_accuracies, arm_rows, effect_rows, kept_rows, reading_verdicts,
+                         recovered)
 from ..methods import method_label
 from ..models import LoadedCLIP
 from ..page import Captioned, figure
@@ -42,7 +43,7 @@ def runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
     """The analysis model of every dataset, the zero-shot runs it is paired with, and the transplant's runs: the
     analysis configuration and both known answers on every seed (none with imported prompts but CLIP's)."""
     specs = analysis_runs(settings, clip)
-    if settings.learned is None:
+    if settings.imported_prompts is None:
         specs += [RunSpec(name, method, seed)
                   for method in (settings.analysis_method(clip.depth), *known_methods(clip.depth).values())
                   for name in settings.datasets for seed in settings.seeds]
@@ -100,7 +101,7 @@ def measure(settings: Settings, clip: LoadedCLIP) -> AttentionPage:
     arms = arm_accuracies(settings, clip, data, method, progress=False)
     known = known_methods(clip.depth)
     known_arms = ({name: arm_accuracies(settings, clip, data, m, progress=False) for name, m in known.items()}
-                  if settings.learned is None else {})
+                  if settings.imported_prompts is None else {})
     effects = {branch: {d: mechanism_effects(a.effects_input(branch)) for d, a in arms.items()} for branch in BRANCHES}
     known_effects = {name: {d: mechanism_effects(a.effects_input("both")) for d, a in by.items()}
                      for name, by in known_arms.items()}
@@ -142,7 +143,7 @@ def verdicts(page: AttentionPage) -> list[Verdict]:
 def conclusion(page: AttentionPage) -> HTML:
     """The paper's conclusion in this build, in prose written from the verdicts."""
     readings = {k: v for k, v in _readings(page).items() if not k.startswith("hypothesis")}
-    return HTML(f"<p><b>The paper's conclusion, in this build ({page.settings.scope}).</b> "
+    return HTML(f"<p><b>The paper's conclusion, in this build ({page.settings.verdict_scope}).</b> "
                 f"{mechanism_conclusion(readings, _known_answers(page))}</p>")
 
 

@@ -13,4 +13,4 @@ def analysis_runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
     """The runs an analysis page (2, 4, 5) reads on every dataset: zero-shot CLIP, whose test hits its prompts'
     gains are paired with (`mechanism.learned_gains`), and the analysis model (none with imported prompts)."""
     specs = [RunSpec(name) for name in settings.datasets]
-    return specs + ([analysis_spec(settings, clip, name) for name in settings.datasets] if settings.learned is None else [])
+    return specs + ([analysis_spec(settings, clip, name) for name in settings.datasets] if settings.imported_prompts is None else [])

@@ -26,8 +26,8 @@ NOTEBOOK = "07_sensitivity"
 
 def runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
     """Tables 2 and 3 on the grid's datasets, and Table 1's runs (the best prompt setting against bias tuning)."""
-    return list(dict.fromkeys(table2_specs(settings.grid, settings.seeds, settings.depths)
-                              + table3_specs(settings.grid, settings.seeds, clip.depth, settings.prompt_counts)
+    return list(dict.fromkeys(table2_specs(settings.sensitivity_datasets, settings.seeds, settings.depths)
+                              + table3_specs(settings.sensitivity_datasets, settings.seeds, clip.depth, settings.prompt_counts)
                               + table1_specs(settings.datasets, settings.seeds, clip.depth)))
 
 
@@ -50,14 +50,14 @@ def measure(settings: Settings, clip: LoadedCLIP) -> SensitivityPage:
     """Every run of the grid (and of Table 1), as Tables 2 and 3."""
     accuracies = run_all(runs(settings, clip), clip, settings, progress=False)
     layers = clip.depth
-    return SensitivityPage(settings, clip, accuracies, table2(accuracies, settings.grid, settings.depths, layers),
-                           table3(accuracies, settings.grid, layers, settings.prompt_counts))
+    return SensitivityPage(settings, clip, accuracies, table2(accuracies, settings.sensitivity_datasets, settings.depths, layers),
+                           table3(accuracies, settings.sensitivity_datasets, layers, settings.prompt_counts))
 
 
 def verdicts(page: SensitivityPage) -> list[Verdict]:
     """The sensitivity statements, from the seed spread of the grid's tasks."""
     s = page.settings
-    grid = {name: d for name, d in s.load_datasets().items() if name in s.grid}
+    grid = {name: d for name, d in s.load_datasets().items() if name in s.sensitivity_datasets}
     return sensitivity_verdicts(task_accuracies(page.accuracies, grid, page.layers, s.depths, s.prompt_counts), page.layers,
                                 s.sizes_comparable)
 
@@ -109,7 +109,7 @@ def rule_table(found: list[Verdict]) -> HTML:
 def training_figure(page: SensitivityPage) -> Captioned | None:
     """Fig. 7.3: the training loss of the EuroSAT stand-in's runs with the most prompts (none without that task)."""
     s = page.settings
-    eurosat = next((d for d in s.grid if paper_dataset(d) == "eurosat"), None)
+    eurosat = next((d for d in s.sensitivity_datasets if paper_dataset(d) == "eurosat"), None)
     if eurosat is None:
         return None
     many = [n for n in s.prompt_counts if n >= UNSTABLE_ABOVE]  # the boundary count too, beside those the rule calls unstable

@@ -14,7 +14,7 @@ from ..claims import (SAME_SHARE, Estimate, Verdict, decide_direction, decide_eo
 from ..claims.text import number
 from ..experiments import RunSpec
 from ..figures import group_attention_grid
-from ..mechanism import gain_rows, learned_gains
+from ..gains import gain_rows, learned_gains
 from ..models import LoadedCLIP
 from ..page import caption
 from ..paper import CLIP_TEMPLATE

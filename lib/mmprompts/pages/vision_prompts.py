@@ -15,7 +15,7 @@ from ..claims import (Estimate, Verdict, cls_map_effects, combine, decide_direct
 from ..claims.text import number
 from ..experiments import RunSpec
 from ..figures import cls_attention_grid, display_images, rotation_maps, scope_grid
-from ..mechanism import gain_rows, learned_gains
+from ..gains import gain_rows, learned_gains
 from ..models import LoadedCLIP
 from ..page import Captioned, caption, figure
 from ..profiles import Settings
