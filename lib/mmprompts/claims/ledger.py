@@ -93,8 +93,16 @@ def shared_notes(verdicts: Sequence[Verdict]) -> list[str]:
 
 
 def _first_sentence(text: str, limit: int = 160) -> str:
+    """The sentence's first sentence; one longer than `limit` loses whole clauses (after "; ") from its end,
+    never part of one, so that every number the strip shows is shown whole."""
     first = re.split(r"(?<=[.;])\s+(?=[A-Z(])", text.strip(), maxsplit=1)[0]
-    return first if len(first) <= limit else first[:limit].rsplit(" ", 1)[0] + " …"
+    clauses = first.split("; ")
+    kept = clauses[0]
+    for clause in clauses[1:]:
+        if len(kept) + 2 + len(clause) > limit:
+            return kept + "; …"
+        kept += "; " + clause
+    return kept
 
 
 def _key_result(row: "SentenceRow") -> str:
