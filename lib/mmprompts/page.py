@@ -76,8 +76,9 @@ class PageHeader:
         items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in rows.items())
         where = f", {html.escape(self.section)}" if self.section else ""
         return (f'<div class="mmp-settings"><div class="mmp-title">Settings of this build</div><dl>{items}</dl>'
-                f"<div>Re-run this page with other parameters:</div>"
-                f"<pre><code>{html.escape(rerun_command(s, self.notebook))}</code></pre>"
+                # the command is for the few who re-run the page: closed, one line for the others
+                f'<details class="mmp-rerun"><summary>Re-run this page with other parameters</summary>'
+                f"<pre><code>{html.escape(rerun_command(s, self.notebook))}</code></pre></details>"
                 f"<div>Paper: {PAPER}{where}.</div></div>")
 
     def _ipython_display_(self) -> None:
