@@ -231,7 +231,7 @@ if "shallow" in effects:
           **{f"Δ category − {c}": str(versus_of["shallow"][c][d]["category"]) for c in CONTROLS},
           **{f"Δ prefix − {c}": str(versus_of["shallow"][c][d]["prefix"]) for c in CONTROLS}}
          for d, e in effects["shallow"].items()],
-        "Table 3.5 — Shallow prompts (first block only) against CLIP and against their null controls, mean ± 2 SE over "
+        "Table 3.3 — Shallow prompts (first block only) against CLIP and against their null controls, mean ± 2 SE over "
         "the test images: the numbers App. E's “shallow and deep alike” is decided on")))
 
 # %% [markdown]
@@ -247,7 +247,7 @@ gains = {"deep": learned_gains(S, clip, data)}
 if "shallow" in effects:
     gains["shallow"] = learned_gains(S, clip, data, shallow[next(iter(data))].method)
 excluded = not_learned(gains["deep"])
-HTML(html_table(gain_rows(gains), "Table 3.3 — Did the prompts learn? Test accuracy minus zero-shot CLIP's on the "
+HTML(html_table(gain_rows(gains), "Table 3.4 — Did the prompts learn? Test accuracy minus zero-shot CLIP's on the "
                 "whole test split, paired over the images, mean ± 2 SE (first seed)"))
 
 # %%
@@ -296,5 +296,5 @@ if eurosat:
     without = page_verdicts({d: "left out, as App. E leaves EuroSAT out" for d in eurosat})
     display(HTML(html_table(variant_rows(compare({f"{', '.join(eurosat)} kept": verdicts,
                                                   f"{', '.join(eurosat)} left out": without}), "design"),
-                            "Table 3.4 — This page's verdicts with the EuroSAT stand-in kept (as recorded) and left out "
+                            "Table 3.5 — This page's verdicts with the EuroSAT stand-in kept (as recorded) and left out "
                             "(as App. E)")))

@@ -201,13 +201,15 @@ def test_tag_for_reader(tmp_path):
         nbformat.v4.new_code_cell("S = 1"),
         nbformat.v4.new_code_cell("x = 2", metadata={"tags": ["remove-input"]}),
         nbformat.v4.new_code_cell("y = 3", metadata={"tags": ["show-input"]}),
+        nbformat.v4.new_code_cell("S", outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "1"}, execution_count=1)]),
     ])
     path = tmp_path / "page.ipynb"
     nbformat.write(nb, path)
     tag_for_reader(path)
     tags = [cell.metadata.get("tags") for cell in nbformat.read(path, as_version=4).cells]
-    assert tags == [None, ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], ["hide-input"],
-                    ["remove-input"], ["show-input"]]
+    # a cell that shows nothing loses its input too (no bar over nothing); one with an output keeps it, collapsed
+    assert tags == [None, ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], ["remove-input"],
+                    ["remove-input"], ["show-input"], ["hide-input"]]
 
 
 def test_progress_bar_switches(monkeypatch):
