@@ -283,6 +283,13 @@ def test_phone_drawing_stacks_the_panels_and_keeps_the_text_size():
         ax.imshow(np.zeros((4, 4)))
     turned = figure_png(pictures)
     assert css_width(turned.phone) <= PHONE_COLUMN and png_info(turned.phone)["height"] > png_info(turned.phone)["width"]
+    # a picture beside a chart with long labels (the book's figure of page 1): stacked, and the drawing fits
+    from mmprompts.figures import class_probabilities
+
+    names = ["a very long class name here", "tabby cat", "golden retriever dog", "checkered pattern", "x"]
+    mixed = figure_png(class_probabilities(np.zeros((8, 8, 3)), names, [0.1, 0.2, 0.3, 0.2, 0.2], "tabby cat"))
+    assert css_width(mixed) > PHONE_COLUMN >= css_width(mixed.phone)
+    assert png_info(mixed.phone)["height"] > png_info(mixed)["height"]  # the two panels one above the other
     # a figure that fits a phone's column already has no second drawing
     small, ax = plt.subplots(figsize=(3, 1))
     assert figure_png(small).phone is None

@@ -66,6 +66,10 @@ def figure_png(fig, density: int = DENSITY) -> FigurePNG:
     png = FigurePNG(_png(fig, dpi))
     if css_width(png) > PHONE_COLUMN and phone_layout(fig):
         png.phone = _png(fig, dpi)
+        if css_width(png.phone) > PHONE_COLUMN:  # labels ran past its width: narrower panels, drawn once more
+            width, height = fig.get_size_inches()
+            fig.set_size_inches(width - (css_width(png.phone) - PHONE_COLUMN + 10) / CSS_PX_PER_INCH, height)
+            png.phone = _png(fig, dpi)
     plt.close(fig)
     return png
 
@@ -83,7 +87,7 @@ def _wrapped(text: str, inches: float, size: float) -> str:
 def phone_layout(fig) -> bool:
     """Re-lay `fig` out for a phone's column, in place: `PHONE_WIDTH` wide, its panels stacked in one column
     (each as tall as its row was), tick labels on every panel, the figure's legends in at most two columns
-    and long labels and titles wrapped, so its text keeps its size in points. Grids of pictures keep their
+    and long labels and titles wrapped, so its text keeps its size in points. Grids of pictures only keep their
     rows and columns and shrink instead (a picture panel has no text to lose), or, more than four columns wide,
 turn them into rows. False when there is nothing
     to re-lay (no panel of a grid); the figure is then left as it was."""
@@ -93,7 +97,7 @@ turn them into rows. False when there is nothing
     width, height = fig.get_size_inches()
     grid = panels[0].get_subplotspec().get_gridspec()
     rows, cols = grid.get_geometry()
-    pictures = any(isinstance(artist, AxesImage) for ax in panels for artist in ax.get_children())
+    pictures = all(any(isinstance(artist, AxesImage) for artist in ax.get_children()) for ax in panels)
     if pictures and cols > 4:  # a wide grid of pictures: its columns become rows (and titles row labels)
         turned = GridSpec(cols, rows, figure=fig)
         for ax in panels:
@@ -179,7 +183,7 @@ def css_width(png: bytes) -> int:
     return int(info["width"] * CSS_PX_PER_INCH / dpi)  # rounded down: never below `DENSITY` pixels per CSS pixel
 
 
-PHONE_COLUMN = 360  # CSS px: the text column of a 390-px phone; a view wider than this scrolls sideways there
+PHONE_COLUMN = 355  # CSS px: the text column of a 390-px phone (less a scroll bar); a view wider than this scrolls sideways there
 
 
 def _view(png: bytes, alt: str) -> widgets.HTML:
