@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from .claims import TaskAccuracies, Verdict, table1_verdicts
-from .claims.ledger import key_sentence
 from .claims.text import names, signed
 from .experiments import run_all
 from .presets import table1_specs
@@ -53,9 +52,8 @@ def _label(result: VariantVerdicts) -> str:
 
 
 def variant_rows(results: Sequence[VariantVerdicts], variant: str) -> list[dict]:
-    """Records for `tables.html_table`: a row per statement and variant (`variant` names the column), the
-    verdict's sentence cut to its key result (`claims.ledger.key_sentence`; the whole one is in its box)."""
-    return [{"statement": _label(r), variant: name, "verdict": v.outcome, "this run": key_sentence(v.sentence),
+    """Records for `tables.html_table`: a row per statement and variant (`variant` names the column)."""
+    return [{"statement": _label(r), variant: name, "verdict": v.outcome, "this run": v.sentence,
              f"differs between {variant}s": "yes" if r.flips else "no"}
             for r in results for name, v in r.verdicts.items()]
 
