@@ -80,7 +80,7 @@ PHONE_MEDIA = "(max-width: 600px)"  # the screens that get the phone drawing (bo
 
 def _wrapped(text: str, inches: float, size: float) -> str:
     """`text` broken into lines of at most `inches` at `size` points (a character is about 0.55 em wide)."""
-    return "\n".join(textwrap.fill(line, max(8, int(inches * 72 / (0.55 * size))), break_long_words=False)
+    return "\n".join(textwrap.fill(line, max(8, int(inches * 72 / (0.55 * size))), break_long_words=False, break_on_hyphens=False)
                      for line in text.split("\n"))
 
 
@@ -127,11 +127,14 @@ turn them into rows. False when there is nothing
         handles = legend.legend_handles
         legend.remove()
         fig.legend(handles, labels, loc="outside upper center", ncols=max(1, min(len(labels), fits)), title=title or None)
-    texts = [fig._supxlabel, fig._suptitle] + [part for ax in panels for part in
-                                              (ax.xaxis.label, ax.title, ax._left_title, ax._right_title)]
-    for text in texts:
+    for text in (fig._supxlabel, fig._suptitle):
         if text is not None and text.get_text():
             text.set_text(_wrapped(text.get_text(), PHONE_WIDTH - 0.3, text.get_fontsize()))
+    for ax in panels:  # a panel's labels and titles within its own width
+        inches = 0.75 * ax.get_subplotspec().get_position(fig).width * fig.get_size_inches()[0]  # less its share of the margins
+        for text in (ax.xaxis.label, ax.title, ax._left_title, ax._right_title):
+            if text.get_text():
+                text.set_text(_wrapped(text.get_text(), inches, text.get_fontsize()))
     for ax in panels:  # a y label runs along the panel's height
         label = ax.yaxis.label
         if label.get_text():
