@@ -80,8 +80,8 @@ PHONE_MEDIA = "(max-width: 600px)"  # the screens that get the phone drawing (bo
 
 def _wrapped(text: str, inches: float, size: float) -> str:
     """`text` broken into lines of at most `inches` at `size` points (a character is about 0.55 em wide)."""
-    return "\n".join(textwrap.fill(line, max(8, int(inches * 72 / (0.55 * size))), break_long_words=False, break_on_hyphens=False)
-                     for line in text.split("\n"))
+    return "\n".join(textwrap.fill(line, max(8, int(inches * 72 / (0.55 * size))), break_long_words=False,
+                                   break_on_hyphens=False) for line in text.split("\n"))
 
 
 def phone_layout(fig) -> bool:
