@@ -20,7 +20,10 @@ from mmprompts.storage import project_root
 from mmprompts.profiles import settings
 from mmprompts.progress import progress_bar
 from mmprompts.tables import Cell, html_table, show, to_html
-from mmprompts.widgets import CSS_PX_PER_INCH, DENSITY, DPI_KEY, SMALLEST_TEXT_KEY, figure_png, png_info, view_selector
+import numpy as np
+
+from mmprompts.widgets import (CSS_PX_PER_INCH, DENSITY, DPI_KEY, PHONE_COLUMN, PHONE_MEDIA, SMALLEST_TEXT_KEY, css_width,
+                              figure_png, png_info, view_selector)
 
 LIB = project_root() / "lib" / "mmprompts"
 
@@ -176,9 +179,16 @@ def test_figure_and_caption():
     assert 2.5 * CSS_PX_PER_INCH < int(image.get("width")) <= 3 * CSS_PX_PER_INCH  # 3 in, cropped tight
     assert info["text"][SMALLEST_TEXT_KEY] == "6.5"  # the title; blank and hidden text draw nothing
     assert "".join(root.find("figcaption").itertext()) == "Figure 3.1 — share per group (cf. paper Fig. 2)"
-    wide, _ = plt.subplots(figsize=(6, 1))
-    hinted = ET.fromstring(figure(wide, "wide")._repr_html_())  # wider than a phone's column: says it scrolls
-    assert hinted[0].get("class") == "mmp-figure-hint" and "scroll" in hinted[0].text
+    wide, _ = plt.subplots(figsize=(6, 1))  # wider than a phone's column: a phone drawing, picked by the screen's width
+    pictured = ET.fromstring(figure(wide, "wide")._repr_html_())
+    source, fallback = pictured.find("div/picture/source"), pictured.find("div/picture/img")
+    assert len(pictured) == 2 and source.get("media") == PHONE_MEDIA and fallback.get("alt") == "wide"
+    phone = base64.b64decode(source.get("srcset").split(",", 1)[1])
+    assert int(source.get("width")) == css_width(phone) <= PHONE_COLUMN < int(fallback.get("width"))
+    free = plt.figure(figsize=(6, 1))  # axes placed by hand: nothing to re-lay, so it says that it scrolls
+    free.add_axes((0.1, 0.1, 0.8, 0.8))
+    hinted = ET.fromstring(figure(free, "placed")._repr_html_())
+    assert hinted[0].get("class") == "mmp-figure-hint" and "scroll" in hinted[0].text and hinted.find("div/picture") is None
     only = ET.fromstring(caption("maps < 1")._repr_html_())
     assert only.find("img") is None and "".join(only.find("figcaption").itertext()) == "maps < 1"
 
@@ -191,13 +201,15 @@ def test_tag_for_reader(tmp_path):
         nbformat.v4.new_code_cell("S = 1"),
         nbformat.v4.new_code_cell("x = 2", metadata={"tags": ["remove-input"]}),
         nbformat.v4.new_code_cell("y = 3", metadata={"tags": ["show-input"]}),
+        nbformat.v4.new_code_cell("S", outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "1"}, execution_count=1)]),
     ])
     path = tmp_path / "page.ipynb"
     nbformat.write(nb, path)
     tag_for_reader(path)
     tags = [cell.metadata.get("tags") for cell in nbformat.read(path, as_version=4).cells]
-    assert tags == [None, ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], ["hide-input"],
-                    ["remove-input"], ["show-input"]]
+    # a cell that shows nothing loses its input too (no bar over nothing); one with an output keeps it, collapsed
+    assert tags == [None, ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], ["remove-input"],
+                    ["remove-input"], ["show-input"], ["hide-input"]]
 
 
 def test_progress_bar_switches(monkeypatch):
@@ -235,7 +247,10 @@ def test_view_selector_views_have_alt_text_and_scroll_on_a_phone():
         ax.plot([0, 1])
         return figure_png(fig)
 
-    narrow, wide = drawn(3), drawn(6)
+    narrow = drawn(3)
+    wide = plt.figure(figsize=(6, 1))  # axes placed by hand: no phone drawing
+    wide.add_axes((0.1, 0.1, 0.8, 0.8))
+    wide = figure_png(wide)
     box = view_selector([[narrow, narrow], [narrow, narrow]], [("dataset", ["objects", "land"]), ("image", ["1", "2"])])
     controls, views = box.children
     assert "mmp-views" in views._dom_classes  # book/style: kept at its drawn size, scrolled sideways on a phone
@@ -247,3 +262,34 @@ def test_view_selector_views_have_alt_text_and_scroll_on_a_phone():
     # a view wider than a phone's column says that it scrolls, above the views
     hinted = view_selector([wide, wide], [("dataset", ["objects", "land"])]).children
     assert len(hinted) == 3 and "scroll the figure sideways" in hinted[1].value
+
+
+def test_phone_drawing_stacks_the_panels_and_keeps_the_text_size():
+    fig, axes = plt.subplots(2, 3, figsize=(6.8, 3.8), sharey=True)
+    for ax, name in zip(axes.flat, "abcdef"):
+        ax.bar(range(3), [1, 2, 3], label="bars")
+        ax.set_title(name)
+    axes[0, 0].set_ylabel("a long label of the left column")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncols=6)
+    png = figure_png(fig)
+    desktop, phone = png_info(png), png_info(png.phone)
+    assert css_width(png) > PHONE_COLUMN >= css_width(png.phone)
+    assert phone["text"][SMALLEST_TEXT_KEY] == desktop["text"][SMALLEST_TEXT_KEY]  # same points: larger on a phone
+    # six panels in one column: about three times as tall as the 2-row grid, at half its width
+    assert phone["height"] > 2.5 * desktop["height"]
+    # a grid of pictures more than four wide turns its columns into rows
+    pictures, grid = plt.subplots(2, 7, figsize=(6.8, 2.2))
+    for ax in grid.flat:
+        ax.imshow(np.zeros((4, 4)))
+    turned = figure_png(pictures)
+    assert css_width(turned.phone) <= PHONE_COLUMN and png_info(turned.phone)["height"] > png_info(turned.phone)["width"]
+    # a picture beside a chart with long labels (the book's figure of page 1): stacked, and the drawing fits
+    from mmprompts.figures import class_probabilities
+
+    names = ["a very long class name here", "tabby cat", "golden retriever dog", "checkered pattern", "x"]
+    mixed = figure_png(class_probabilities(np.zeros((8, 8, 3)), names, [0.1, 0.2, 0.3, 0.2, 0.2], "tabby cat"))
+    assert css_width(mixed) > PHONE_COLUMN >= css_width(mixed.phone)
+    assert png_info(mixed.phone)["height"] > png_info(mixed)["height"]  # the two panels one above the other
+    # a figure that fits a phone's column already has no second drawing
+    small, ax = plt.subplots(figsize=(3, 1))
+    assert figure_png(small).phone is None

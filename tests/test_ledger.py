@@ -177,3 +177,26 @@ def test_rule_numbers_list_every_number_a_verdict_quotes():
     assert C.ledger._reader_label(["left_out", "land"]) == "left out (did not learn): land"
     assert C.ledger._reader_label(["some_new_key"]) == "some new key"
     assert "\u221219.0" in verdict.sentence and "59.0%" in verdict.sentence  # the sentence quotes what the table shows
+
+
+def test_strip_key_result_keeps_every_number_whole():
+    from mmprompts.claims.ledger import key_sentence as _first_sentence
+
+    numbers = ("Normalised similarity to CLIP's (1 identical, 0 unrelated): badges 0.90, textures 0.83, places 0.88, "
+               "land 0.30; kept (≥ 0.5 beyond 2 SE) on 3 of 4 datasets; and much more said after it. A second sentence.")
+    shown = _first_sentence(numbers, limit=120)
+    # whole clauses only: the first clause (with land's 0.30) even beyond the limit, the rest cut at a "; "
+    assert shown.startswith(numbers.split(";")[0] + ";") and shown.endswith("; …") and "0.30" in shown
+    assert _first_sentence(numbers, limit=60) == numbers.split(";")[0] + "; …"
+    long_clause = "Rises beyond 2 SE on 4 (badges, textures, places and land) of 4 datasets and the other way on none."
+    assert _first_sentence(long_clause, limit=40) == long_clause  # one clause: never cut
+    assert _first_sentence("Short. Then more.") == "Short."
+
+
+def test_notes_that_open_alike_are_said_once():
+    from mmprompts.claims.ledger import said_once
+
+    lead = "Left out, as they did not learn (gain over zero-shot, needs > 0 beyond 2 SE): "
+    notes = [" " + lead + "objects +1.0 ± 3.2.", " " + lead + "objects +1.0 ± 3.1, land +0.2 ± 1.0.",
+             " Not testable on b (did not learn)."]
+    assert said_once(notes) == [lead + "objects +1.0 ± 3.2, land +0.2 ± 1.0.", "Not testable on b (did not learn)."]

@@ -89,7 +89,9 @@ _SHOWN_AS = {"remove-cell", "remove-input", "hide-cell", "hide-input", "show-inp
 def tag_for_reader(notebook: Path) -> None:
     """Tag an executed notebook's code cells for the book, in place: the `parameters` cell and
     Papermill's `injected-parameters` cell are removed from the page, every other code cell's
-    input is collapsed (one click opens it); markdown and outputs stay. The .ipynb keeps every cell."""
+    input is collapsed (one click opens it), or removed when the cell shows nothing (a bar that opens onto
+    code with nothing under it, e.g. the imports, is in a reader's way); markdown and outputs stay. The
+    .ipynb keeps every cell."""
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
@@ -100,7 +102,7 @@ def tag_for_reader(notebook: Path) -> None:
         if {"parameters", "injected-parameters"} & set(tags):
             tags.append("remove-cell")
         elif not _SHOWN_AS & set(tags):
-            tags.append("hide-input")
+            tags.append("hide-input" if cell.get("outputs") else "remove-input")
     nbformat.write(nb, notebook)
 
 

@@ -12,7 +12,6 @@ Every cell that shows an image or a widget must show its caption from the same c
 """
 from __future__ import annotations
 
-import base64
 import html
 import shlex
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from .claims.ledger import STRIP_PENDING, strip_display_id
 from .paper import DATASET_CITATIONS, dataset_name
 from .profiles import PARAMETERS, Settings, settings
 from .tables import paper_dataset
-from .widgets import PHONE_COLUMN, css_width, figure_png
+from .widgets import PHONE_COLUMN, figure_png, picture_html, shown_width
 
 __all__ = ["Captioned", "PAPER", "PageHeader", "caption", "dataset_sources", "figure", "page_header", "rerun_command"]
 
@@ -77,8 +76,9 @@ class PageHeader:
         items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in rows.items())
         where = f", {html.escape(self.section)}" if self.section else ""
         return (f'<div class="mmp-settings"><div class="mmp-title">Settings of this build</div><dl>{items}</dl>'
-                f"<div>Re-run this page with other parameters:</div>"
-                f"<pre><code>{html.escape(rerun_command(s, self.notebook))}</code></pre>"
+                # the command is for the few who re-run the page: closed, one line for the others
+                f'<details class="mmp-rerun"><summary>Re-run this page with other parameters</summary>'
+                f"<pre><code>{html.escape(rerun_command(s, self.notebook))}</code></pre></details>"
                 f"<div>Paper: {PAPER}{where}.</div></div>")
 
     def _ipython_display_(self) -> None:
@@ -132,13 +132,12 @@ class Captioned:
 
     def _repr_html_(self) -> str:
         image = ""
-        if self.png is not None:  # shown at its drawn size (figure inches), never wider than the page (a phone scrolls it)
-            width = css_width(self.png)
+        if self.png is not None:  # shown at its drawn size (figure inches), never wider than the page; a phone
+            # gets the phone drawing (`widgets.phone_layout`), and scrolls one that is still wider than its column
             hint = ('<div class="mmp-figure-hint">Wider than a phone screen: scroll the figure sideways.</div>'
-                    if width > PHONE_COLUMN else "")
+                    if shown_width(self.png) > PHONE_COLUMN else "")
             image = (f'{hint}<div class="mmp-figure-scroll" role="region" tabindex="0" aria-label="{html.escape(self.caption)}">'
-                     f'<img src="data:image/png;base64,{base64.b64encode(self.png).decode()}" '
-                     f'width="{width}" alt="{html.escape(self.caption)}"/></div>')
+                     f'{picture_html(self.png, self.caption)}</div>')
         return f'<figure class="mmp-figure">{image}{_figcaption(self.caption, self.number, self.paper)}</figure>'
 
 

@@ -8,7 +8,9 @@ moving it switches views with no Python and no network.
 Every figure image of the book (a view here, or `page.figure`) is drawn by `figure_png`: one figure
 inch is `CSS_PX_PER_INCH` CSS pixels on the page, drawn at `DENSITY` image pixels per CSS pixel
 (sharp on HiDPI screens). The PNG records the size of its smallest text, so the book's browser
-test can check how large that text is where the page shows it.
+test can check how large that text is where the page shows it. A figure wider than a phone's column
+is drawn a second time for it (`phone_layout`: panels stacked in one column, `PHONE_WIDTH` wide); the
+page picks the drawing by the screen's width (`picture_html`).
 """
 from __future__ import annotations
 
@@ -16,14 +18,17 @@ import base64
 import html
 import io
 import struct
+import textwrap
 from typing import Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+from matplotlib.gridspec import GridSpec
+from matplotlib.image import AxesImage
 from matplotlib.text import Text
 
-__all__ = ["CSS_PX_PER_INCH", "DENSITY", "DPI_KEY", "PHONE_COLUMN", "SMALLEST_TEXT_KEY", "css_width", "figure_png", "png_info", "smallest_text",
-           "view_selector"]
+__all__ = ["CSS_PX_PER_INCH", "DENSITY", "DPI_KEY", "FigurePNG", "PHONE_COLUMN", "PHONE_MEDIA", "PHONE_WIDTH", "SMALLEST_TEXT_KEY",
+           "css_width", "figure_png", "phone_layout", "picture_html", "png_info", "shown_width", "smallest_text", "view_selector"]
 
 CSS_PX_PER_INCH = 100  # a figure drawn 6.8 in wide fills the book's text column (about 690 CSS px at 1280 px)
 DENSITY = 2  # image pixels per CSS pixel
@@ -39,15 +44,124 @@ def smallest_text(fig) -> float:
     return min(sizes, default=float("inf"))
 
 
-def figure_png(fig, density: int = DENSITY) -> bytes:
-    """The figure as PNG bytes at `density` × `CSS_PX_PER_INCH` dpi, its smallest text size recorded
-    in the PNG (closed afterwards: it lives on only in the page)."""
-    dpi = CSS_PX_PER_INCH * density
+class FigurePNG(bytes):
+    """A figure's PNG bytes as drawn for the page's column, and `phone`: the same figure drawn for a phone's
+    column (`phone_layout`), or None when the column's drawing fits a phone already."""
+
+    phone: bytes | None = None
+
+
+def _png(fig, dpi: int) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
                 metadata={SMALLEST_TEXT_KEY: f"{smallest_text(fig):g}", DPI_KEY: str(dpi)})
-    plt.close(fig)
     return buffer.getvalue()
+
+
+def figure_png(fig, density: int = DENSITY) -> FigurePNG:
+    """The figure as PNG bytes at `density` × `CSS_PX_PER_INCH` dpi, its smallest text size recorded
+    in the PNG, and, when it is wider than a phone's column, its phone drawing as `.phone` (closed
+    afterwards: it lives on only in the page)."""
+    dpi = CSS_PX_PER_INCH * density
+    png = FigurePNG(_png(fig, dpi))
+    if css_width(png) > PHONE_COLUMN and phone_layout(fig):
+        png.phone = _png(fig, dpi)
+        if css_width(png.phone) > PHONE_COLUMN:  # labels ran past its width: narrower panels, drawn once more
+            width, height = fig.get_size_inches()
+            fig.set_size_inches(width - (css_width(png.phone) - PHONE_COLUMN + 10) / CSS_PX_PER_INCH, height)
+            png.phone = _png(fig, dpi)
+    plt.close(fig)
+    return png
+
+
+PHONE_WIDTH = 3.4  # inches: a figure's phone drawing, 340 CSS px (the text column of a 390-px screen is about 358)
+PHONE_MEDIA = "(max-width: 600px)"  # the screens that get the phone drawing (book/style/mmprompts.css: the same width)
+
+
+def _wrapped(text: str, inches: float, size: float) -> str:
+    """`text` broken into lines of at most `inches` at `size` points (a character is about 0.55 em wide)."""
+    return "\n".join(textwrap.fill(line, max(8, int(inches * 72 / (0.55 * size))), break_long_words=False,
+                                   break_on_hyphens=False) for line in text.split("\n"))
+
+
+def phone_layout(fig) -> bool:
+    """Re-lay `fig` out for a phone's column, in place: `PHONE_WIDTH` wide, its panels stacked in one column
+    (each as tall as its row was), tick labels on every panel, the figure's legends in at most two columns
+    and long labels and titles wrapped, so its text keeps its size in points. Grids of pictures only keep their
+    rows and columns and shrink instead (a picture panel has no text to lose), or, more than four columns wide,
+turn them into rows. False when there is nothing
+    to re-lay (no panel of a grid); the figure is then left as it was."""
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_subplotspec() is not None]
+    if not panels:
+        return False
+    width, height = fig.get_size_inches()
+    grid = panels[0].get_subplotspec().get_gridspec()
+    rows, cols = grid.get_geometry()
+    pictures = all(any(isinstance(artist, AxesImage) for artist in ax.get_children()) for ax in panels)
+    if pictures and cols > 4:  # a wide grid of pictures: its columns become rows (and titles row labels)
+        turned = GridSpec(cols, rows, figure=fig)
+        for ax in panels:
+            spec = ax.get_subplotspec()
+            ax.set_subplotspec(turned[spec.colspan.start, spec.rowspan.start])
+            title, ylabel = ax.get_title(), ax.get_ylabel()
+            ax.set_title(ylabel)
+            ax.set_ylabel(title)
+        fig.set_size_inches(PHONE_WIDTH, (PHONE_WIDTH - 0.9) / rows * cols + 0.4)
+    elif pictures or cols == 1:
+        fig.set_size_inches(PHONE_WIDTH, height * min(1.0, PHONE_WIDTH / width) if pictures else height)
+    else:
+        order = sorted(panels, key=lambda ax: (ax.get_subplotspec().rowspan.start, ax.get_subplotspec().colspan.start))
+        stacked = GridSpec(len(order), 1, figure=fig)
+        ylabel = next((ax.get_ylabel() for ax in order if ax.get_ylabel()), "")
+        for index, ax in enumerate(order):
+            ax.set_subplotspec(stacked[index, 0])
+            ax.tick_params(labelleft=True, labelbottom=True)  # a shared axis hid them on inner panels
+            if ylabel and not ax.get_ylabel():
+                ax.set_ylabel(ylabel)
+        fig.set_size_inches(PHONE_WIDTH, height / rows * len(order) + 0.4)
+    for legend in list(fig.legends):  # the book's figure legends sit above the panels (`figures._legend_above`)
+        labels = [t.get_text() for t in legend.texts]
+        size = legend.texts[0].get_fontsize() if labels else 8
+        fits = int((PHONE_WIDTH - 0.2) * 72 // (max(map(len, labels), default=1) * 0.55 * size + 30))
+        title = legend.get_title().get_text()
+        handles = legend.legend_handles
+        legend.remove()
+        fig.legend(handles, labels, loc="outside upper center", ncols=max(1, min(len(labels), fits)), title=title or None)
+    for text in (fig._supxlabel, fig._suptitle):
+        if text is not None and text.get_text():
+            text.set_text(_wrapped(text.get_text(), PHONE_WIDTH - 0.3, text.get_fontsize()))
+    for ax in panels:  # a panel's labels and titles within its own width
+        inches = 0.75 * ax.get_subplotspec().get_position(fig).width * fig.get_size_inches()[0]  # less its share of the margins
+        for text in (ax.xaxis.label, ax.title, ax._left_title, ax._right_title):
+            if text.get_text():
+                text.set_text(_wrapped(text.get_text(), inches, text.get_fontsize()))
+    for ax in panels:  # a y label runs along the panel's height
+        label = ax.yaxis.label
+        if label.get_text():
+            label.set_text(_wrapped(label.get_text(), ax.get_subplotspec().get_position(fig).height * fig.get_size_inches()[1],
+                                    label.get_fontsize()))
+    return True
+
+
+def picture_html(png: bytes, alt: str, style: str = "") -> str:
+    """An <img> of a figure PNG at its drawn size, with its alt text; a `FigurePNG` with a phone drawing
+    becomes a <picture> whose source a screen of at most `PHONE_MEDIA` picks."""
+    def data(b: bytes) -> str:
+        return f"data:image/png;base64,{base64.b64encode(b).decode()}"
+
+    image = (f'<img src="{data(png)}" width="{css_width(png)}" alt="{html.escape(alt)}"'
+             + (f' style="{style}"' if style else "") + "/>")
+    phone = getattr(png, "phone", None)
+    if phone is None:
+        return image
+    return (f'<picture><source media="{PHONE_MEDIA}" srcset="{data(phone)}" width="{css_width(phone)}"/>'
+            f"{image}</picture>")
+
+
+def shown_width(png: bytes) -> int:
+    """The width (CSS px) a figure takes on a phone: its phone drawing's, else its own."""
+    phone = getattr(png, "phone", None)
+    return css_width(phone if phone is not None else png)
 
 
 def png_info(png: bytes) -> dict:
@@ -72,13 +186,12 @@ def css_width(png: bytes) -> int:
     return int(info["width"] * CSS_PX_PER_INCH / dpi)  # rounded down: never below `DENSITY` pixels per CSS pixel
 
 
-PHONE_COLUMN = 360  # CSS px: the text column of a 390-px phone; a view wider than this scrolls sideways there
+PHONE_COLUMN = 355  # CSS px: the text column of a 390-px phone (less a scroll bar); a view wider than this scrolls sideways there
 
 
 def _view(png: bytes, alt: str) -> widgets.HTML:
     """One precomputed view: the PNG as an <img> at its drawn size, with its alt text (an ipywidgets Image has none)."""
-    return widgets.HTML(f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" width="{css_width(png)}" '
-                        f'style="max-width: 100%; height: auto" alt="{html.escape(alt)}"/>')
+    return widgets.HTML(picture_html(png, alt, style="max-width: 100%; height: auto"))
 
 
 def view_selector(views: Sequence, axes: Sequence[tuple[str, Sequence[str]]], slider: Sequence[bool] | None = None) -> widgets.VBox:
@@ -98,7 +211,7 @@ def view_selector(views: Sequence, axes: Sequence[tuple[str, Sequence[str]]], sl
     def build(node, depth: int, path: tuple[str, ...] = ()):
         nonlocal widest
         if depth == len(axes):
-            widest = max(widest, css_width(node))
+            widest = max(widest, shown_width(node))
             return _view(node, "The view for " + ", ".join(f"{name} {label}" for (name, _), label in zip(axes, path)))
         name, labels = axes[depth]
         if len(node) != len(labels):

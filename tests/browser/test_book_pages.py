@@ -57,8 +57,10 @@ _FACTS = """() => {
             scrolls: !!box, scrollbar: box ? box.offsetHeight - box.clientHeight : 0,
             scroller_fits: box ? box.getBoundingClientRect().right <= column.right + 1 : false};
   });
-  const images = Array.from(main.querySelectorAll('img')).filter(i => i.getBoundingClientRect().width > 0 && i.src.startsWith('data:image/png'))
-    .map(i => ({src: i.src, natural: i.naturalWidth, shown: i.getBoundingClientRect().width,
+  // the drawing the screen picked (a <picture>'s phone source on a phone), as shown
+  const images = Array.from(main.querySelectorAll('img')).filter(i => i.getBoundingClientRect().width > 0 && (i.currentSrc || i.src).startsWith('data:image/png'))
+    .map(i => ({src: i.currentSrc || i.src, natural: i.naturalWidth, shown: i.getBoundingClientRect().width,
+                phone_source: i.closest('picture') ? i.closest('picture').querySelector('source').srcset : null,
                 name: (i.closest('.cell_output') || i).innerText.slice(0, 80) || i.alt}));
   const controls = Array.from(main.querySelectorAll('.widget-dropdown, .widget-hslider'))
     .filter(c => c.getClientRects().length).map(c => {
@@ -142,7 +144,13 @@ _READER = r"""() => {
             scrollbar: box ? box.offsetHeight - box.clientHeight : 0,
             scroller_fits: box ? box.getBoundingClientRect().right <= column.right + 1 : false};
   });
-  return {strips, words: words.join(' '), low_contrast: low, figures};
+  // text cut by a box that hides what overflows, or that scrolls without showing a scroll bar (code
+  // blocks, the previous / next links): a reader cannot tell that more is there
+  const cut = Array.from(main.parentElement.querySelectorAll('pre, .prev-next-area a, .pst-scrollable-table-container'))
+    .filter(el => el.getClientRects().length && el.innerText.trim() && el.scrollWidth > el.clientWidth + 1)
+    .filter(el => !(/(auto|scroll)/.test(getComputedStyle(el).overflowX) && el.offsetHeight - el.clientHeight > 0))
+    .map(el => ({tag: el.tagName, text: el.innerText.slice(0, 60), overflow: getComputedStyle(el).overflowX}));
+  return {strips, words: words.join(' '), low_contrast: low, figures, cut};
 }"""
 DARK = """() => { document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark'; }"""
 
@@ -360,3 +368,19 @@ def test_figures_are_readable_and_never_cut_without_a_cue(visit, path, viewport)
         assert figure["alt"].strip(), f"{figure['name']}: no alt text"
         if not figure["fits"]:
             assert figure["scrollbar"] > 0 and figure["scroller_fits"], figure
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+@pytest.mark.parametrize("path", PAGES)
+def test_no_text_cut_without_a_scroll_bar(visit, path, viewport):
+    cut = visit(path, viewport)["reader"]["cut"]
+    assert not cut, f"cut with no scroll bar to show it: {cut[:3]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PAGES)
+def test_a_phone_shows_the_phone_drawing_whole(visit, path):
+    # a figure drawn a second time for a phone (mmprompts.widgets.phone_layout) is the one a phone shows, whole
+    for image in visit(path, PHONE)["images"]:
+        if image["phone_source"]:
+            assert image["src"] == image["phone_source"], f"{image['name']}: the page's drawing on a phone"
+            assert image["shown"] <= PHONE["width"] - 20, image["name"]

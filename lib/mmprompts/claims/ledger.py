@@ -70,7 +70,7 @@ class PageVerdicts:
                          f"</span></li>")
         scope = "; ".join(dict.fromkeys(v.scope for v in self.verdicts if v.scope))
         held = f"Where these verdicts hold: {html.escape(scope)}." if scope else ""
-        notes = " ".join(html.escape(n.strip()) for n in shared_notes(self.verdicts))
+        notes = " ".join(html.escape(n) for n in said_once(shared_notes(self.verdicts)))
         return (f'<div class="mmp-strip" role="region" aria-label="The verdicts of this page">'
                 f'<div class="mmp-strip-title">What this page finds</div><ul>{"".join(lines)}</ul>'
                 + (f'<div class="mmp-strip-scope">{held} {notes}</div>' if held or notes else "") + "</div>")
@@ -86,20 +86,42 @@ def strip_display_id(page: str) -> str:
     return f"mmp-verdict-strip-{page}"
 
 
+def said_once(notes: Sequence[str]) -> list[str]:
+    """`notes` as a reader reads them: notes that open alike ("Left out, as they did not learn (…): ", from two
+    experiments of one page) merged into one, each task named once (its first note's numbers)."""
+    merged: dict[str, dict[str, str]] = {}
+    for note in notes:
+        lead, colon, tail = note.strip().partition(": ")
+        if not colon:
+            lead, tail = note.strip(), ""
+        items = merged.setdefault(lead + colon, {})
+        for item in filter(None, tail.rstrip(".").split(", ")):
+            items.setdefault(item.split(" ", 1)[0], item)
+    return [lead + ", ".join(items.values()) + ("." if items else "") for lead, items in merged.items()]
+
+
 def shared_notes(verdicts: Sequence[Verdict]) -> list[str]:
     """The notes on left-out tasks (`core.page_notes`) that recur in several of these verdicts: said once."""
     counts = Counter(note for v in verdicts for note in dict.fromkeys(page_notes(v.sentence)))
     return [note for note, n in counts.items() if n > 1]
 
 
-def _first_sentence(text: str, limit: int = 160) -> str:
+def key_sentence(text: str, limit: int = 160) -> str:
+    """The sentence's first sentence; one longer than `limit` loses whole clauses (after "; ") from its end,
+    never part of one, so that every number the strip shows is shown whole."""
     first = re.split(r"(?<=[.;])\s+(?=[A-Z(])", text.strip(), maxsplit=1)[0]
-    return first if len(first) <= limit else first[:limit].rsplit(" ", 1)[0] + " …"
+    clauses = first.split("; ")
+    kept = clauses[0]
+    for clause in clauses[1:]:
+        if len(kept) + 2 + len(clause) > limit:
+            return kept + "; …"
+        kept += "; " + clause
+    return kept
 
 
 def _key_result(row: "SentenceRow") -> str:
     if len(row.parts) == 1:
-        return _first_sentence(row.parts[0].sentence)
+        return key_sentence(row.parts[0].sentence)
     counts = Counter(v.outcome for v in row.parts)
     return (f"{len(row.parts)} operationalisations: "
             + ", ".join(f"{n} {outcome}" for outcome, n in counts.most_common()))
@@ -292,7 +314,7 @@ def ledger_html(rows: Sequence[SentenceRow], paper: Mapping[str, Verdict] | None
         out.append(f'<p class="mmp-ledger-section">{html.escape(section)}</p>')
         notes = shared_notes([v for r in in_section for v in r.parts])
         if notes:
-            out.append(f'<p class="mmp-ledger-notes">On this page: {" ".join(html.escape(n.strip()) for n in notes)}</p>')
+            out.append(f'<p class="mmp-ledger-notes">On this page: {" ".join(html.escape(n) for n in said_once(notes))}</p>')
         for row in in_section:
             out.append(_ledger_row(row, paper, notes, each_scope=len(scopes) > 1))
     out.append("</div>")

@@ -358,7 +358,7 @@ _DATASETS = ("zeroshot.weak-where-images-differ", "formulation.similar-tokens-at
 _PREMISES = {c: "text-attention.eos-focus-on-sos" for c in ("text-attention.sos-decreases", "text-attention.sos-merely-bias",
                                                             "text-attention.prompts-like-sos")}
 # Design choices that move verdicts, each shown decided both ways on its page.
-_EUROSAT_KEPT = ("this book keeps the EuroSAT stand-in, which App. E leaves out; page 3's Table 3.4 decides every "
+_EUROSAT_KEPT = ("this book keeps the EuroSAT stand-in, which App. E leaves out; page 3's Table 3.5 decides every "
                  "statement with it kept and left out")
 _TABLE1_DESIGNS = ("the world design (EuroSAT's class words known or novel) and the training recipe: page 6 decides "
                    "Table 1's statements in each")

@@ -198,7 +198,8 @@ def controls_table(page: VisionPromptsPage) -> HTML:
     effects, own, versus = page.effects, page.own, page.versus
     return HTML(html_table(
         [{"dataset": d, "prompts": "learned", "[cls] maps kept": number(effects[d]["kept"].mean, 2),
-          "similarity ↔ CLIP [cls]": str(effects[d]["background"])}
+          "similarity ↔ CLIP [cls]": str(effects[d]["background"]), "learned − this": "–",
+          **{_COLUMN[key]: number(page.ratios[claim]["W prompt"][d], 2) for claim, (key, _) in SCOPE_STATISTICS.items()}}
          for d in page.maps]
         + [{"dataset": d, "prompts": c, "[cls] maps kept": number(own[c][d]["kept"].mean, 2),
             "similarity ↔ CLIP [cls]": str(own[c][d]["background"]), "learned − this": str(versus[c][d]["background"]),
@@ -208,7 +209,8 @@ def controls_table(page: VisionPromptsPage) -> HTML:
         note="Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items()) + ". [cls] maps kept: their "
         "normalised similarity to CLIP's. Similarity ↔ CLIP [cls]: the correlation of the prompts' similarity map "
         "with CLIP's [cls] attention (mean ± 2 SE); learned − this: the learned prompts' correlation minus the "
-        "control's. Distance to [cls] entropy: each control's ratios as in Table 5.2, with the prompts' attention (W prompt)."))
+        "control's (– on the learned prompts' own rows). Distance to [cls] entropy: the ratios of Table 5.2 with the "
+        "prompts' attention (W prompt), the learned prompts' repeated from it."))
 
 
 def gains_table(page: VisionPromptsPage) -> HTML:
