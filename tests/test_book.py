@@ -159,7 +159,9 @@ def test_dataset_sources_cite_every_paper_dataset_once():
 
 
 def test_figure_and_caption():
-    fig, ax = plt.subplots(figsize=(3, 1))
+    # the layout engine fixed, whatever an earlier test imported (mmprompts.figures turns constrained layout on)
+    with plt.rc_context({"figure.constrained_layout.use": False}):
+        fig, ax = plt.subplots(figsize=(3, 1))
     ax.plot([0, 1])
     ax.set_title("small", fontsize=6.5)
     fig.text(0.5, 0.5, " ")  # blank: draws nothing
