@@ -38,7 +38,8 @@ def test_seed_estimate_pools_the_seed_variance_of_each_dataset():
     ({"a": E(-1, 0.1), "b": E(-2, 0.5), "c": E(0.1, 0.2)}, SUPPORTS),      # 2 of 3 significant, none against
     ({"a": E(-1, 0.1), "b": E(0.1, 0.2), "c": E(0.1, 0.2)}, INCONCLUSIVE),  # only 1 of 3
     ({"a": E(-1, 0.1), "b": E(-1, 0.1), "c": E(1, 0.1)}, INCONCLUSIVE),     # majority but one against
-    ({"a": E(1, 0.1), "b": E(1, 0.1), "c": E(-1, 0.1)}, CONTRADICTS),
+    ({"a": E(1, 0.1), "b": E(1, 0.1), "c": E(-1, 0.1)}, INCONCLUSIVE),      # its mirror: the same rule both ways
+    ({"a": E(1, 0.1), "b": E(1, 0.1), "c": E(0.1, 0.2)}, CONTRADICTS),      # 2 of 3 against, none agreeing
     ({"a": E(-0.2, 0.1), "b": E(-0.2, 0.1)}, INCONCLUSIVE),                  # boundary: exactly 2 SE is not beyond
     ({"a": E(-0.21, 0.1), "b": E(-0.21, 0.1)}, SUPPORTS),
 ])
@@ -102,7 +103,8 @@ def test_identities_are_an_exact_check(error, outcome):
 
 @pytest.mark.parametrize("ratios, outcome", [
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 0.2, "b": 0.5}}, SUPPORTS),
-    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.6}}, CONTRADICTS),  # boundary: 1.0 is changed
+    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 1.2}}, CONTRADICTS),  # boundary: 1.0 is changed
+    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.6}}, INCONCLUSIVE),  # 1 of 2 changed: no majority
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.2}}, INCONCLUSIVE),  # one of each
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 0.7, "b": 0.2}}, INCONCLUSIVE),
 ])

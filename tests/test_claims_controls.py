@@ -110,12 +110,12 @@ def test_a_change_contradicts_only_beyond_the_controls():
 
 
 def test_a_direction_contradicts_only_beyond_the_controls():
-    effects = {"a": E(1, 0.1), "b": E(1, 0.1), "c": E(-1, 0.1)}
+    effects = {"a": E(1, 0.1), "b": E(1, 0.1), "c": E(0.1, 0.2)}
     assert C.decide_direction("relevancy.category-decreases", effects, -1, "x").outcome == CONTRADICTS
-    same = {"zero": {"a": E(0.0, 0.1), "b": E(0.0, 0.1), "c": E(-1, 0.1)}}  # learned − control: untrained rise as much
+    same = {"zero": {"a": E(0.0, 0.1), "b": E(0.0, 0.1), "c": E(0.1, 0.2)}}  # learned − control: untrained rise as much
     verdict = C.decide_direction("relevancy.category-decreases", effects, -1, "x", controls=same)
     assert verdict.outcome == INCONCLUSIVE and "untrained prompts do as much on a (zero) and b (zero)" in verdict.sentence
-    beyond = {"zero": {"a": E(1, 0.1), "b": E(1, 0.1), "c": E(-1, 0.1)}}
+    beyond = {"zero": {"a": E(1, 0.1), "b": E(1, 0.1), "c": E(0.1, 0.2)}}
     assert C.decide_direction("relevancy.category-decreases", effects, -1, "x", controls=beyond).outcome == CONTRADICTS
 
 
@@ -139,7 +139,8 @@ def test_an_effect_size_is_not_testable_on_a_stand_in():
 
 @pytest.mark.parametrize("ratios, outcome", [
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 0.2, "b": 0.5}}, SUPPORTS),
-    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.6}}, CONTRADICTS),  # boundary: 1.0 is changed
+    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 1.2}}, CONTRADICTS),  # boundary: 1.0 is changed
+    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.6}}, INCONCLUSIVE),  # 1 of 2 changed: no majority
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 0.7, "b": 0.2}}, INCONCLUSIVE),
 ])
 def test_scope_rule(ratios, outcome):
@@ -173,7 +174,9 @@ def heads(*block_means, spread=0.01, n=4):
 @pytest.mark.parametrize("shares, outcome", [
     ({"a": heads(0.8, 0.7, 0.9), "b": heads(0.6, 0.7, 0.6)}, SUPPORTS),
     ({"a": heads(0.8, 0.7, 0.9), "b": heads(0.6, 0.7, 0.45)}, INCONCLUSIVE),  # one block of b surely below half
-    ({"a": heads(0.05, 0.1, 0.12), "b": heads(0.02, 0.1, 0.6)}, CONTRADICTS),  # the mini CLIP's pattern, on CLIP
+    ({"a": heads(0.05, 0.1, 0.12), "b": heads(0.02, 0.1, 0.19)}, CONTRADICTS),  # the mini CLIP's pattern, on CLIP
+    ({"a": heads(0.05, 0.1, 0.12), "b": heads(0.02, 0.1, 0.6)}, INCONCLUSIVE),  # b: one block above, so b is undecided
+    ({"a": heads(0.05, 0.1, 0.12), "b": heads(0.8, 0.7, 0.9)}, INCONCLUSIVE),  # one dataset each way
     ({"a": heads(0.5, 0.7, 0.9)}, SUPPORTS),   # a block at exactly 0.5 is neither above nor below
     ({"a": heads(0.5, 0.5, 0.9)}, INCONCLUSIVE),  # only 1 of 3 blocks surely above
 ])
@@ -182,7 +185,7 @@ def test_the_premise_that_eos_attends_mostly_to_sos(shares, outcome):
 
 
 def test_a_property_the_stand_in_lacks_is_a_failed_premise_not_a_contradiction():
-    lacks = C.decide_eos_focus_on_sos({"a": heads(0.05, 0.1, 0.12), "b": heads(0.02, 0.1, 0.6)}, stand_in=True)
+    lacks = C.decide_eos_focus_on_sos({"a": heads(0.05, 0.1, 0.12), "b": heads(0.02, 0.1, 0.19)}, stand_in=True)
     assert lacks.outcome == NOT_TESTABLE and "the stand-in lacks it" in lacks.sentence and "contradicts" in lacks.sentence
     assert C.decide_eos_focus_on_sos({"a": heads(0.8, 0.7, 0.9)}, stand_in=True).outcome == SUPPORTS
 

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from .analysis import ARMS, arm_correct, prompt_term_means
 from .analysis_inputs import analysis_model, analysis_spec, balanced_items
-from .claims import NOT_TESTABLE, WAYS, Estimate, Verdict, decide_mechanism, given_known_answer, mechanism_way, paired
+from .claims import NOT_TESTABLE, WAYS, Estimate, Verdict, decide_mechanism, did_learn, given_known_answer, mechanism_way, paired
 from .claims.text import plus_minus
 from .data import ImageDataset, eval_transform, fewshot_splits
 from .data.coop import DatasetSplits, Datum
@@ -126,7 +126,7 @@ def gain_rows(gains: dict[str, dict[str, Estimate]]) -> list[dict]:
     model (e.g. {"deep": ..., "shallow": ...}) the gain over zero-shot CLIP, points ± 2 SE over the test images,
     and whether it is one ("learned")."""
     datasets = dict.fromkeys(d for by in gains.values() for d in by)
-    return [{"dataset": d, **{f"{label} − CLIP": plus_minus(by[d], 1) + ("" if by[d].low > 0 else " (not learned)")
+    return [{"dataset": d, **{f"{label} − CLIP": plus_minus(by[d], 1) + ("" if did_learn(by[d]) else " (not learned)")
                               for label, by in gains.items() if d in by}} for d in datasets]
 
 
@@ -141,7 +141,7 @@ def kept_rows(effects: dict[str, dict[str, Estimate]]) -> list[dict]:
         for arm in ARMS:
             key = f"{arm.replace('-', '_')}_gain"
             if key in e:
-                share = f" ({100 * e[key].mean / gain:.0f}%)".replace("-", "\u2212") if e["gain"].low > 0 else ""  # noise / noise
+                share = f" ({100 * e[key].mean / gain:.0f}%)".replace("-", "\u2212") if did_learn(e["gain"]) else ""  # noise / noise
                 row[ARM_NAMES[arm]] = plus_minus(e[key], 1) + share
         row["interaction"] = plus_minus(e["interaction"], 1)
         rows.append(row)

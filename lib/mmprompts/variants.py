@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .claims import TaskAccuracies, Verdict, table1_verdicts
+from .claims import TaskAccuracies, Verdict, did_learn, table1_verdicts
 from .claims.text import names, signed
 from .experiments import run_all
 from .presets import table1_specs
@@ -104,8 +104,8 @@ def recipe_tasks(settings, clip, data: Mapping[str, object]) -> list[str]:
 
 
 def table1_learned(tasks: Mapping[str, TaskAccuracies]) -> list[str]:
-    """The tasks whose best trained Table 1 column is above zero-shot beyond 2 SE (`TaskAccuracies.gain`)."""
-    return [d for d, t in tasks.items() if t.table1 and t.gain(t.table1.values()).low > 0]
+    """The tasks whose best trained Table 1 column is above zero-shot beyond 2 SE (`TaskAccuracies.gain`, `claims.did_learn`)."""
+    return [d for d, t in tasks.items() if t.table1 and did_learn(t.gain(t.table1.values()))]
 
 
 def recipe_dependence(settings, clip, data: Mapping[str, object], layers: int

@@ -21,7 +21,7 @@ ledger page's rows).
 """
 from .accuracy import TaskAccuracies, sensitivity_verdicts, table1_verdicts, zero_shot_verdict
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, OUTCOMES, SUPPORTS, Z, Claim, Estimate, Verdict,
-                   binomial_se, dataset_average, estimate, gain_over_zero_shot, paired, seed_estimate, task_learned)
+                   binomial_se, dataset_average, estimate, gain_over_zero_shot, paired, seed_estimate, did_learn)
 from .effects import cls_map_effects, mechanism_effects, relevancy_effects, text_attention_effects
 from .ledger import (PAGE_SECTIONS, VERDICTS_ENV, PageVerdicts, SentenceRow, book_summary_html, ledger_counts, ledger_html,
                      load_verdicts, record_verdicts, report, rule_numbers, sentence_outcome, sentence_rows, verdicts_folder)
@@ -49,6 +49,6 @@ __all__ = [
     "mechanism_conclusion", "mechanism_effects", "mechanism_way", "nominal_se", "not_learned", "not_measured",
     "not_testable", "sizes_decidable", "too_few_tasks", "PageVerdicts", "paired", "paper_accuracies",
     "paper_rows", "paper_verdicts", "record_verdicts", "relevancy_effects", "report", "rule_numbers", "seed_estimate",
-    "sensitivity_verdicts", "sentence_outcome", "sentence_rows", "SentenceRow", "table1_verdicts", "task_learned",
+    "sensitivity_verdicts", "sentence_outcome", "sentence_rows", "SentenceRow", "table1_verdicts", "did_learn",
     "TaskAccuracies", "text_attention_effects", "Verdict", "verdicts_folder", "zero_shot_verdict",
 ]

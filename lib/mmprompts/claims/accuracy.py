@@ -37,7 +37,7 @@ class TaskAccuracies:
     count_runs: Mapping[int, Sequence[float | None]] = field(default_factory=dict)  # Table 3 per run, None = failed
 
     def gain(self, settings: Iterable[Estimate]) -> Estimate:
-        """The gain over zero-shot of the best of `settings` (by mean): `task_learned`'s statistic."""
+        """The gain over zero-shot of the best of `settings` (by mean): the statistic `did_learn` judges."""
         return gain_over_zero_shot(max(settings, key=lambda e: e.mean), self.zero_shot, self.test_items)
 
 

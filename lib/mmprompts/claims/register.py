@@ -85,7 +85,8 @@ _CLAIMS = [
           "02_prompts_in_attention",
           "the same factorial in both towers, the second way read as the added term per input",
           "per dataset: re-weighting alone keeps more than half of the gain and more than the added term alone, each "
-          "beyond 2 SE; the hypothesis fails when other hypotheses decide more datasets than it and at least half. "
+          "beyond 2 SE; the hypothesis fails when more than half of the testable datasets are decided against it and "
+          "none for it. "
           "Scored on the paper's position (it concludes for the second way): the hypothesis failing here supports "
           "the paper, holding here contradicts it",
           sentence="Hypothesis 1, which the paper concludes against: prompts work mainly by re-weighting attention", label="the second way as the added term, per input",

@@ -6,7 +6,7 @@ import statistics
 from typing import Mapping, Sequence
 
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _plain,
-                   _sign, dataset_average, estimate, paired)
+                   _sign, dataset_average, did_learn, estimate, majority, paired)
 from .register import CLAIMS
 from .text import among, names, number, plus_minus, scientific, signed
 
@@ -76,9 +76,8 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
     dataset where a control does as much agrees only with the untrained prompts. Likewise a dataset
     opposes only when its effect is significantly the other way and the learned prompts are also
     beyond every control that other way (else untrained prompts move it as much: learning is not
-    shown to reverse it). supports: agrees on more than half of the testable datasets and opposes
-    on none; contradicts: opposes on more datasets than agree, and on at least half; else
-    inconclusive."""
+    shown to reverse it). The outcome over the datasets: `core.majority` (supports: agrees on more
+    than half of the testable datasets and opposes on none; contradicts: the mirror case)."""
     effects, note, early = _testable(claim_id, effects, excluded, what)
     if early is not None:
         return early
@@ -90,12 +89,7 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
     agree = [d for d in raw if not matched[d]]
     oppose = [d for d in raw_oppose if not matched[d]]
     n = len(effects)
-    if len(agree) > n / 2 and not oppose:
-        outcome = SUPPORTS
-    elif len(oppose) > len(agree) and len(oppose) >= n / 2:
-        outcome = CONTRADICTS
-    else:
-        outcome = INCONCLUSIVE
+    outcome = majority(len(agree), len(oppose), n)
     word = "rises" if expected > 0 else "falls"
     sentence = (f"{_first_upper(what)} {word} beyond {Z:g} SE on {among(raw)} of {n} datasets and the other way on "
                 f"{among(raw_oppose)}.")
@@ -117,16 +111,14 @@ def _no_change(effects: Mapping[str, object], kept: Sequence[str], changed: Sequ
     the control leaves it alone). A change counts against the claim only where the learned prompts
     change it more than every control (`beyond(d, learned_value, control_value)`): a change that
     prompts which learned nothing make as well is not one learning made. Without controls every
-    kept / changed dataset counts. supports: counted as kept on more than half of the datasets and
-    counted as changed on none; contradicts: counted as changed on more datasets than kept, and on
-    at least half; else inconclusive."""
+    kept / changed dataset counts. The outcome: `core.majority` of the datasets counted as kept
+    (agree) and counted as changed (against)."""
     n = len(effects)
     as_untrained = [d for d in kept if controls and all(holds(d, by[d]) for by in controls.values())]
     agree = [d for d in kept if d not in as_untrained]
     equalled = [d for d in changed if controls and not all(beyond(d, effects[d], by[d]) for by in controls.values())]
     oppose = [d for d in changed if d not in equalled]
-    outcome = (SUPPORTS if len(agree) > n / 2 and not oppose else
-               CONTRADICTS if len(oppose) > len(agree) and len(oppose) >= n / 2 else INCONCLUSIVE)
+    outcome = majority(len(agree), len(oppose), n)
     if not controls:
         return outcome, ""
     counts = ", ".join(f"{c} on {sum(bool(holds(d, by[d])) for d in effects)}" for c, by in controls.items())
@@ -300,7 +292,7 @@ def mechanism_way(effects: Mapping[str, Estimate], term_arm: str = "prompt-term"
     "neither" if together they keep less (the gain needs what this reading of the ways leaves out);
     else "undecided". Half the gain is the boundary because "mainly" means most of it."""
     key = term_arm.replace("-", "_")
-    if _sign(effects["gain"]) <= 0:
+    if not did_learn(effects["gain"]):
         return NOT_TESTABLE
     term_half, reweighting_half, versus = effects[f"{key}_half"], effects["reweighting_half"], effects[f"{key}_vs_reweighting"]
     together = effects.get(f"reweighting_{key}_half")  # None for the prompt term: together they are the full model
@@ -335,15 +327,15 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
     `mechanism_way`: a dataset agrees when it is decided for the hypothesis, and goes against it when it is
     decided for another one or its effects rule the hypothesis out on their own (`_against`: e.g. the
     second way alone keeps significantly less than half of the gain). The hypothesis holds when it is
-    agreed on by more than half of the testable datasets and none goes against it; it fails when more go
-    against it than agree, and at least half; not testable when no dataset is (no gain over CLIP anywhere)
+    agreed on by more than half of the testable datasets and none goes against it, and fails in the mirror
+    case (`core.majority`); not testable when no dataset is (no gain over CLIP anywhere)
     or fewer than the claim's minimum; else inconclusive.
 
     For a claim the paper asserts, holds = supports and fails = contradicts. For a hypothesis the paper
     proposes and concludes against (`Claim.position == "rejects"`) the verdict is on the paper's position:
     the hypothesis failing here supports the paper, holding here contradicts it. For a known-answer check
-    (`Claim.kind == "check"`), the answer recovered on most testable datasets supports, recovered on none
-    contradicts (the rule missed a known answer), else inconclusive."""
+    (`Claim.kind == "check"`), the answer recovered (holds) supports and missed (fails) contradicts, by the
+    same majority as every claim, else inconclusive."""
     ways = {d: mechanism_way(e, term_arm) for d, e in effects.items()}
     testable = {d: w for d, w in ways.items() if w != NOT_TESTABLE}
     by_way = {w: [d for d, x in ways.items() if x == w] for w in WAYS}
@@ -360,14 +352,14 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
              if w not in (hypothesis, "undecided") or (w == "undecided" and _against(effects[d], hypothesis, term_arm))]
     ruled_out = [d for d in other if testable[d] == "undecided"]
     n = len(testable)
-    holds = len(agree) > n / 2 and not other
-    fails = len(other) > len(agree) and len(other) >= n / 2
+    holds = majority(len(agree), len(other), n) == SUPPORTS
+    fails = majority(len(agree), len(other), n) == CONTRADICTS
     sentence = f"Decided per dataset: {listing}."
     if ruled_out:
         sentence += f" Against {WAYS[hypothesis]} though undecided between the others: {names(ruled_out)}."
     claim = CLAIMS[claim_id]
     if claim.kind == "check":
-        outcome = SUPPORTS if holds else CONTRADICTS if not agree else INCONCLUSIVE
+        outcome = SUPPORTS if holds else CONTRADICTS if fails else INCONCLUSIVE
         if not agree:
             sentence += f" The known answer is recovered on none of the {n} testable datasets."
     elif claim.position == "rejects":
@@ -427,7 +419,7 @@ def not_learned(gains: Mapping[str, Estimate]) -> dict[str, str]:
     the test images, not beyond 2 SE), with the reason: a claim about what learned prompts do cannot be
     tested on prompts that learned nothing."""
     return {d: f"the prompts did not learn: {plus_minus(g, 1)} points over CLIP"
-            for d, g in gains.items() if _sign(g) <= 0}
+            for d, g in gains.items() if not did_learn(g)}
 
 
 def not_measured(claim_id: str) -> Verdict:
@@ -443,9 +435,8 @@ def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], mos
     shares: per dataset, per block, per head, CLIP's EOS attention on SOS (mean over the class
     prompts). Per block, the mean over heads with its SE: above `most` (half: "most of its
     attention") beyond 2 SE, or below. A dataset holds the premise when more than half of the blocks
-    are above and none below ("in each layer"); it fails it when more than half are below.
-    supports: holds on most datasets and fails on none; contradicts: fails on at least half and on
-    more than hold it; else inconclusive. On a `stand_in` model (not the paper's CLIP) a sentence about
+    are above and none below ("in each layer"), and fails it in the mirror case; over the datasets
+    the same rule (`core.majority`). On a `stand_in` model (not the paper's CLIP) a sentence about
     CLIP's own attention is a property the stand-in has or lacks: where it does not hold, the verdict
     is not testable ("the stand-in lacks it"), never a contradiction of the paper."""
     holds, fails, low, high = [], [], 1.0, 0.0
@@ -454,13 +445,13 @@ def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], mos
         above = sum(_sign(b, most) > 0 for b in blocks)
         below = sum(_sign(b, most) < 0 for b in blocks)
         low, high = min(low, *(b.mean for b in blocks)), max(high, *(b.mean for b in blocks))
-        if above > len(blocks) / 2 and not below:
+        per_dataset = majority(above, below, len(blocks))
+        if per_dataset == SUPPORTS:
             holds.append(dataset)
-        elif below > len(blocks) / 2:
+        elif per_dataset == CONTRADICTS:
             fails.append(dataset)
     n = len(shares)
-    outcome = (SUPPORTS if n and len(holds) > n / 2 and not fails else
-               CONTRADICTS if n and len(fails) >= n / 2 and len(fails) > len(holds) else INCONCLUSIVE)
+    outcome = majority(len(holds), len(fails), n) if n else INCONCLUSIVE
     sentence = (f"Zero-shot CLIP's EOS gives SOS {number(low, 2)}–{number(high, 2)} of its attention (per block, mean over heads); "
                 f"above {most:g} in most blocks on {among(holds)} of {n} datasets, below in most blocks on "
                 f"{among(fails)}.")
@@ -545,11 +536,11 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
 
 # ----------------------------------------------------------------------------- pages 6 and 7: which tasks learned
 # The precondition of every claim of Tables 1–3: a task whose training did not learn (its best
-# trained accuracy is not above zero-shot beyond 2 SE, `core.task_learned`) cannot say which
+# trained accuracy is not above zero-shot beyond 2 SE, `core.did_learn`) cannot say which
 # method or setting learns better. Such tasks are left out, and named; a claim with none left is
 # not testable. `learned` maps each task to that gain over zero-shot (`core.gain_over_zero_shot`).
 def _learned_tasks(learned: Mapping[str, Estimate]) -> tuple[list[str], list[str]]:
-    kept = [d for d, gain in learned.items() if gain.low > 0]
+    kept = [d for d, gain in learned.items() if did_learn(gain)]
     return kept, [d for d in learned if d not in kept]
 
 
@@ -618,7 +609,7 @@ def decide_bias_gain_largest(target: str | None, bias: Mapping[str, Estimate], p
     claim = "bias.largest-gain-on-eurosat"
     if target is None or target not in bias:
         return _verdict(claim, INCONCLUSIVE, "No dataset standing for EuroSAT is among those shown.")
-    if learned[target].low <= 0:
+    if not did_learn(learned[target]):
         return _task_not_learned(claim, learned, target, "the EuroSAT stand-in")
     kept, left = _learned_tasks(learned)
     if (few := too_few_tasks(claim, kept, _left_out(learned, left), learned=dict(learned))) is not None:
@@ -678,7 +669,7 @@ def decide_bias_beats_optimal_on_eurosat(target: str | None, bias: Mapping[str, 
     claim = "bias.beats-optimal-on-eurosat"
     if target is None or target not in bias:
         return _verdict(claim, INCONCLUSIVE, "No dataset standing for EuroSAT is among those shown.")
-    if learned[target].low <= 0:
+    if not did_learn(learned[target]):
         return _task_not_learned(claim, learned, target, "the EuroSAT stand-in")
     gap = _difference(bias[target], optimal[target])
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
@@ -751,7 +742,7 @@ def decide_many_classes_keep_gaining(curves: Mapping[str, Mapping[int, Estimate]
     if few is None or few not in curves or few == many:
         return _verdict(claim, INCONCLUSIVE, "Needs a EuroSAT stand-in and a dataset with more classes.")
     for task, role in ((many, f"the task with the most classes ({classes[many]})"), (few, "the EuroSAT stand-in")):
-        if learned[task].low <= 0:
+        if not did_learn(learned[task]):
             return _task_not_learned(claim, learned, task, role)
     s_many, s_few = _near_best(curves[many])[0], _near_best(curves[few])[0]
     outcome = SUPPORTS if s_many > s_few else CONTRADICTS if s_many < s_few else INCONCLUSIVE
