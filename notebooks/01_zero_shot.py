@@ -122,8 +122,7 @@ caption("The five most probable classes of a test image under eq. 9 (the true cl
 # ## What this run says
 
 # %%
-verdicts = [decide_zero_shot_weak({d: zero_shot[d]["zeroshot"].mean for d in S.datasets}, {d: len(data[d].test) for d in S.datasets},
-                                  {d: paper_dataset(d) for d in S.datasets})]
+verdicts = [decide_zero_shot_weak({d: zero_shot[d]["zeroshot"].mean for d in S.datasets}, {d: paper_dataset(d) for d in S.datasets})]
 display(HTML(html_table(rule_numbers(verdicts), "Table 1.2 — What the rule reads: the mean zero-shot accuracy of the "
-                        "datasets far from web photos (shifted) and of the others, and the gap, ± 2 binomial SE")))
+                        "datasets far from web photos (shifted) and of the others, and the gap, ± 2 SE from the spread between the datasets")))
 report("01_zero_shot", verdicts, scope=S.scope)

@@ -168,12 +168,12 @@ def test_report_stamps_the_scope(monkeypatch, tmp_path):
 
 
 def test_rule_numbers_list_every_number_a_verdict_quotes():
-    verdict = C.decide_zero_shot_weak({"a": 40.0, "b": 60.0, "c": 58.0}, {"a": 500, "b": 500, "c": 500},
-                                      {"a": "eurosat", "b": "imagenet", "c": "caltech101"})
+    verdict = C.decide_zero_shot_weak({"a": 40.0, "e": 40.2, "b": 60.0, "c": 58.0},
+                                      {"a": "eurosat", "e": "dtd", "b": "imagenet", "c": "caltech101"})
     rows = {r["value"]: r["this build"] for r in C.rule_numbers([verdict])}
     # in a reader's words: no library names, no "+" on a plain mean, 2 decimals at 10 and above
-    assert rows["gap"].startswith("\u221219.00 ± ") and rows["mean, datasets far from web photos"].startswith("40.00 ± ")
+    assert rows["gap"].startswith("\u221218.90 ± ") and rows["mean, datasets far from web photos"].startswith("40.10 ± ")
     assert rows["mean, the other datasets"].startswith("59.00")
     assert C.ledger._reader_label(["left_out", "land"]) == "left out (did not learn): land"
     assert C.ledger._reader_label(["some_new_key"]) == "some new key"
-    assert "\u221219.0" in verdict.sentence and "59.0%" in verdict.sentence  # the sentence quotes what the table shows
+    assert "\u221218.9" in verdict.sentence and "59.0%" in verdict.sentence  # the sentence quotes what the table shows

@@ -47,8 +47,7 @@ def _eurosat(tasks: Mapping[str, TaskAccuracies]) -> str | None:
 
 def zero_shot_verdict(tasks: Mapping[str, TaskAccuracies]) -> Verdict:
     """Page 1's statement on the tasks' zero-shot accuracies."""
-    return decide_zero_shot_weak({d: t.zero_shot for d, t in tasks.items()}, {d: t.test_items for d, t in tasks.items()},
-                                 {d: t.analogue for d, t in tasks.items()})
+    return decide_zero_shot_weak({d: t.zero_shot for d, t in tasks.items()}, {d: t.analogue for d, t in tasks.items()})
 
 
 def table1_verdicts(tasks: Mapping[str, TaskAccuracies], sizes_comparable: bool = True) -> list[Verdict]:

@@ -14,7 +14,9 @@ _CLAIMS = [
           "especially those with significant differences from natural language and images", "Sec. 1", "01_zero_shot",
           "zero-shot top-1 accuracy per dataset (the dataset's own template)",
           "datasets whose images are furthest from web photos (satellite tiles, textures: EuroSAT and DTD or their "
-          "stand-ins) against the others; significant when the gap exceeds 2 binomial SE of the test accuracies", sentence='Zero-shot CLIP is weak where images differ from web photos', label='zero-shot accuracy'),
+          "stand-ins) against the others, each group's mean over its datasets; significant when the gap exceeds 2 SE "
+          "from the spread between the datasets of each kind (the sentence is about datasets, so a dataset is the "
+          "unit); not testable with fewer than two datasets of a kind", sentence='Zero-shot CLIP is weak where images differ from web photos', label='zero-shot accuracy'),
     Claim("formulation.identities", "the input part of a prompted update equals the prompt-free update times "
           f"{INPUT_SCALE}, and input part + prompt part equal the update (eq. 32)",
           "App. B, eqs. 17–32", "02_prompts_in_attention", "largest deviation from both identities, every block, float64",
