@@ -198,7 +198,7 @@ def test_claims_resting_on_the_premise_are_not_testable_without_it():
     assert C.given_premise(holds, decided) is decided
     verdict = C.given_premise(fails, decided)
     assert verdict.outcome == NOT_TESTABLE and verdict.claim.id == "text-attention.sos-decreases"
-    assert "contradicts, decided on page 4" in verdict.sentence and "Decided without it: supports" in verdict.sentence
+    assert "contradicts, decided as on page 4" in verdict.sentence and "Decided without it: supports" in verdict.sentence
     lacks = C.given_premise(C.decide_eos_focus_on_sos({"a": heads(0.05, 0.1, 0.12)}, stand_in=True), decided)
     assert lacks.outcome == NOT_TESTABLE and "(the stand-in lacks it)" in lacks.sentence
     # the sentences this book cannot measure say why
@@ -227,7 +227,8 @@ def test_one_premise_rule_for_every_sentence_that_needs_it_and_only_those():
     assert C.given_premises([holds, falls])[1] is falls
     with pytest.raises(ValueError, match="text-attention.eos-focus-on-sos"):
         C.given_premises([falls])
-    # Sec. 3.2.2's relevance claims do not rest on Sec. 3.3.1's premise
+    # of Sec. 3.2.2's relevance claims only "especially SOS" (a ranking of SOS's role) rests on Sec. 3.3.1's premise
     assert {c.id for c in C.CLAIMS.values() if c.premise} == {
-        "text-attention.sos-decreases", "text-attention.sos-merely-bias", "text-attention.prompts-like-sos"}
+        "text-attention.sos-decreases", "text-attention.sos-merely-bias", "text-attention.prompts-like-sos",
+        "relevancy.sos-most"}
     assert "Table 3.4" in C.CLAIMS["relevancy.sos-most"].design

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 from mmprompts import claims as C
-from mmprompts.claims import CONTRADICTS, INCONCLUSIVE, SUPPORTS, Estimate
+from mmprompts.claims import CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Estimate
 from mmprompts.claims.core import majority
 
+E = Estimate
 MIRROR = {SUPPORTS: CONTRADICTS, CONTRADICTS: SUPPORTS, INCONCLUSIVE: INCONCLUSIVE}
 
 
@@ -46,3 +47,60 @@ def test_did_learn_decides_the_tables_precondition_too():
     # 100 images has SE hypot(5, 5) = 7.07 points, so +10 is not beyond 2 SE and +15 is
     task = C.TaskAccuracies(zero_shot=50.0, test_items=100, classes=4, analogue="x")
     assert not C.did_learn(task.gain([Estimate(60.0)])) and C.did_learn(task.gain([Estimate(65.0)]))
+
+
+def _direction(effects):
+    return C.decide_direction("relevancy.category-decreases", effects, -1, "the class name's share")
+
+
+def test_a_verdict_that_a_design_choice_moves_is_recorded_inconclusive():
+    # page 3's pattern: with land kept 2 of 3 datasets agree (supports); with it left out 1 of 2 (inconclusive)
+    kept = [_direction({"badges": E(-1, 0.1), "places": E(0.0, 0.1), "land": E(-1, 0.1)})]
+    left_out = [_direction({"badges": E(-1, 0.1), "places": E(0.0, 0.1)})]
+    assert (kept[0].outcome, left_out[0].outcome) == (SUPPORTS, INCONCLUSIVE)
+    [verdict] = C.decided_in_every_design(kept, {"land left out": left_out}, "keeping land", "land kept")
+    assert verdict.outcome == INCONCLUSIVE and verdict.numbers["by_design"] == {"land kept": SUPPORTS, "land left out": INCONCLUSIVE}
+    assert "depends on keeping land (land kept: supports, land left out: inconclusive)" in verdict.sentence
+    assert kept[0].sentence in verdict.sentence
+    # the same outcome in every design: the recorded verdict stands as it is
+    assert C.decided_in_every_design(kept, {"other": kept}, "x") == kept
+    assert C.decided_in_every_design(kept, {}, "x") == kept
+
+
+def test_a_failed_precondition_is_not_made_testable_by_another_design():
+    few = [_direction({"badges": E(-1, 0.1)})]  # one task: not testable for a sentence about most datasets
+    more = [_direction({"badges": E(-1, 0.1), "land": E(-1, 0.1)})]
+    assert C.decided_in_every_design(few, {"more": more}, "x")[0].outcome == NOT_TESTABLE
+
+
+def test_designs_must_decide_the_same_claims():
+    other = [C.decide_direction("relevancy.sos-increases", {"a": E(1, 0.1), "b": E(1, 0.1)}, +1, "x")]
+    with pytest.raises(ValueError, match="decide the same claims in the same order"):
+        C.decided_in_every_design([_direction({"a": E(-1, 0.1), "b": E(-1, 0.1)})], {"other": other}, "x")
+
+
+def test_by_variant_inverts_compare():
+    from mmprompts.variants import by_variant, compare
+    a = [_direction({"a": E(-1, 0.1), "b": E(-1, 0.1)})]
+    b = [_direction({"a": E(1, 0.1), "b": E(1, 0.1)})]
+    assert by_variant(compare({"one": a, "two": b})) == {"one": a, "two": b} and by_variant([]) == {}
+
+
+def _heads(*block_means):
+    return [[m + 0.02 * (h - 1.5) for h in range(4)] for m in block_means]
+
+
+def test_especially_sos_rests_on_the_premise_that_eos_attends_mostly_to_sos():
+    # "especially SOS" ranks SOS's gain of EOS relevance above the prompts'; where EOS barely attends to SOS
+    # (the mini CLIP: 0.00-0.19), a reversed ranking describes the stand-in: not testable, never contradicts
+    assert C.CLAIMS["relevancy.sos-most"].premise == "text-attention.eos-focus-on-sos"
+    assert C.CLAIMS["relevancy.sos-increases"].premise == ""  # a direction, before against after: not gated
+    reversed_ranking = C.decide_direction("relevancy.sos-most", {"a": E(-0.1, 0.01), "b": E(-0.1, 0.01)}, +1, "x")
+    assert reversed_ranking.outcome == CONTRADICTS
+    lacks = C.decide_eos_focus_on_sos({"a": _heads(0.05, 0.1, 0.12), "b": _heads(0.02, 0.1, 0.19)}, stand_in=True)
+    holds = C.decide_eos_focus_on_sos({"a": _heads(0.8, 0.7, 0.9), "b": _heads(0.6, 0.7, 0.6)}, stand_in=True)
+    [gated] = C.given_premises([reversed_ranking], [lacks])
+    assert gated.outcome == NOT_TESTABLE and "the stand-in lacks it" in gated.sentence and "Decided without it: contradicts" in gated.sentence
+    assert C.given_premises([reversed_ranking], [holds]) == [reversed_ranking]
+    with pytest.raises(ValueError, match="is not among the verdicts"):
+        C.given_premises([reversed_ranking])

@@ -18,7 +18,7 @@ from .experiments import run_all
 from .presets import table1_specs
 from .tables import task_accuracies
 
-__all__ = ["VariantVerdicts", "compare", "flipped", "recipe_dependence", "recipe_grid", "recipe_rows", "recipe_summary",
+__all__ = ["VariantVerdicts", "by_variant", "compare", "flipped", "recipe_dependence", "recipe_grid", "recipe_rows", "recipe_summary",
            "recipe_tasks", "table1_learned", "variant_rows"]
 
 
@@ -44,6 +44,12 @@ def compare(by_variant: Mapping[str, Sequence[Verdict]]) -> list[VariantVerdicts
         raise ValueError(f"variants {list(by_variant)} decide different claims; each must decide {claims}")
     return [VariantVerdicts(claim, {name: verdicts[i] for name, verdicts in by_variant.items()})
             for i, claim in enumerate(claims)]
+
+
+def by_variant(results: Sequence[VariantVerdicts]) -> dict[str, list[Verdict]]:
+    """Per variant, its verdicts in the claims' order: the inverse of `compare`."""
+    names = list(results[0].verdicts) if results else []
+    return {name: [r.verdicts[name] for r in results] for name in names}
 
 
 def _label(result: VariantVerdicts) -> str:

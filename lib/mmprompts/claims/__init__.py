@@ -27,7 +27,7 @@ from .ledger import (PAGE_SECTIONS, VERDICTS_ENV, PageVerdicts, SentenceRow, boo
                      load_verdicts, record_verdicts, report, rule_numbers, sentence_outcome, sentence_rows, verdicts_folder)
 from .positive import PAPER_SCOPE, nominal_se, paper_accuracies, paper_rows, paper_verdicts
 from .register import CLAIMS
-from .rules import (FAR_FROM_WEB_PHOTOS, SAME_SHARE, WAYS, combine, decide_bias_beats_optimal_on_eurosat, decide_bias_beats_prompts,
+from .rules import (FAR_FROM_WEB_PHOTOS, SAME_SHARE, WAYS, combine, decide_bias_beats_optimal_on_eurosat, decide_bias_beats_prompts, decided_in_every_design,
                     decide_bias_gain_largest, decide_bias_near_optimal, decide_depth_best_near_top,
                     decide_depth_exceeds_clip, decide_depth_rises, decide_depths_differ,
                     decide_direction, decide_equal, decide_identities, decide_many_classes_keep_gaining,
@@ -40,7 +40,7 @@ __all__ = [
     "CLAIMS", "CONTRADICTS", "FAR_FROM_WEB_PHOTOS", "WAYS", "INCONCLUSIVE", "NOT_TESTABLE", "OUTCOMES", "PAGE_SECTIONS",
     "PAPER_SCOPE", "SUPPORTS", "VERDICTS_ENV", "Z", "binomial_se", "book_summary_html", "Claim", "cls_map_effects",
     "combine", "dataset_average", "decide_bias_beats_optimal_on_eurosat", "decide_bias_beats_prompts",
-    "decide_bias_gain_largest", "decide_bias_near_optimal", "decide_depth_best_near_top",
+    "decide_bias_gain_largest", "decide_bias_near_optimal", "decided_in_every_design", "decide_depth_best_near_top",
     "decide_depth_exceeds_clip", "decide_depth_rises", "decide_depths_differ", "decide_direction",
     "decide_eos_focus_on_sos", "decide_equal", "decide_identities", "decide_many_classes_keep_gaining",
     "decide_map_kept", "decide_mechanism", "decide_more_prompts_help", "decide_relative_attention",

@@ -199,6 +199,33 @@ def combine(claim_id: str, parts: Mapping[str, Verdict]) -> Verdict:
     return _verdict(claim_id, outcome, sentence, parts={name: v.numbers for name, v in parts.items()})
 
 
+def decided_in_every_design(recorded: Sequence[Verdict], others: Mapping[str, Sequence[Verdict]], design: str,
+                            recorded_name: str = "as recorded") -> list[Verdict]:
+    """The verdicts a page records when a choice of this book that the paper did not make (`design`: keeping
+    the EuroSAT stand-in, the training recipe) could move them: `recorded` decided in this book's design,
+    `others` the same claims, in the same order, decided in each alternative (name → verdicts).
+
+    A verdict stands when every design gives its outcome. Where they differ it becomes inconclusive, each
+    design's outcome said: a finding that one defensible design makes and another undoes is the design's, not
+    the paper's, and choosing the design that decides would be choosing the answer. A recorded verdict that
+    is not testable stays so (another design cannot make a failed precondition hold)."""
+    out = []
+    for i, verdict in enumerate(recorded):
+        alternatives = {name: verdicts[i] for name, verdicts in others.items()}
+        if any(v.claim.id != verdict.claim.id for v in alternatives.values()):
+            raise ValueError(f"decided_in_every_design: the designs {list(others)} decide other claims than "
+                             f"{verdict.claim.id!r} at position {i}; decide the same claims in the same order")
+        outcomes = {recorded_name: verdict.outcome, **{name: v.outcome for name, v in alternatives.items()}}
+        if len(set(outcomes.values())) == 1 or verdict.outcome == NOT_TESTABLE:
+            out.append(verdict)
+            continue
+        listed = ", ".join(f"{name}: {outcome}" for name, outcome in outcomes.items())
+        out.append(_verdict(verdict.claim.id, INCONCLUSIVE, f"Inconclusive: the outcome depends on {design} ({listed}), "
+                            f"a choice of this book, so neither outcome is this run's finding. {_first_upper(recorded_name)}: "
+                            f"{verdict.sentence}", **{**verdict.numbers, "by_design": outcomes}))
+    return out
+
+
 # ----------------------------------------------------------------------------- page 1: zero-shot
 # The paper's datasets whose images are furthest from the web photos CLIP learned from: satellite
 # tiles and texture close-ups (this book's reading of "significant differences from natural
@@ -464,10 +491,11 @@ def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], mos
     return _verdict("text-attention.eos-focus-on-sos", outcome, sentence, holds=holds, fails=fails, range=[low, high])
 
 
-def given_premises(verdicts: Sequence[Verdict]) -> list[Verdict]:
-    """`verdicts` with each one whose claim rests on a premise (`Claim.premise`, decided among `verdicts`)
+def given_premises(verdicts: Sequence[Verdict], premises: Sequence[Verdict] = ()) -> list[Verdict]:
+    """`verdicts` with each one whose claim rests on a premise (`Claim.premise`, decided among `verdicts`, or
+    among `premises`: decided by the same rule on the same statistic for a page that records it elsewhere)
     passed through `given_premise`: one rule for every sentence that needs a premise, and only those."""
-    decided = {v.claim.id: v for v in verdicts}
+    decided = {v.claim.id: v for v in (*premises, *verdicts)}
     missing = {v.claim.premise for v in verdicts if v.claim.premise and v.claim.premise not in decided}
     if missing:
         raise ValueError(f"the premise {sorted(missing)} is not among the verdicts; decide it on the same page")
@@ -480,7 +508,7 @@ def given_premise(premise: Verdict, verdict: Verdict) -> Verdict:
     if premise.outcome == SUPPORTS or verdict.outcome == NOT_TESTABLE:
         return verdict
     why = ("the stand-in lacks it" if premise.sentence.startswith("Not testable here: the stand-in lacks it")
-           else f"{premise.outcome}, decided on page 4")
+           else f"{premise.outcome}, decided as on page 4")
     return not_testable(verdict.claim.id, "its premise (Sec. 3.3.1) does not hold here: zero-shot CLIP's EOS does not "
                         f"attend mostly to SOS ({why}). Decided without it: "
                         f"{verdict.outcome}.", premise=premise.numbers, without=verdict.numbers)
