@@ -223,8 +223,11 @@ CONVENTIONS = {"prompt keys at distance 0": {"W prompt": ratios["scope.distance"
 scope_inputs = {"scope.distance": ({"W prompt": ratios["scope.distance"]["W prompt"]}, CONVENTIONS),
                 "scope.distance-renormalised": ({"W/O prompt": ratios["scope.distance-renormalised"]["W/O prompt"]}, None),
                 "scope.entropy": (ratios["scope.entropy"], None), "scope.cls-entropy": (ratios["scope.cls-entropy"], None)}
+CONVENTION_CONTROLS = {"prompt keys at distance 0": control_ratios["scope.distance"],
+                       "prompt keys spread like the patches": control_ratios["scope.distance-renormalised"]}
 verdicts = [decide_scope_unchanged(claim, scope_inputs[claim][0], what, controls=control_ratios[claim], excluded=excluded,
-                                   conventions=scope_inputs[claim][1])
+                                   conventions=scope_inputs[claim][1],
+                                   convention_controls=CONVENTION_CONTROLS if scope_inputs[claim][1] else None)
             for claim, (_, what) in statistics.items()]
 verdicts.append(decide_map_kept("cls-attention.unchanged", {d: e["kept"] for d, e in effects.items()},
                                 "the prompted model's [cls] attention",

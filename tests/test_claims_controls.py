@@ -232,3 +232,20 @@ def test_one_premise_rule_for_every_sentence_that_needs_it_and_only_those():
         "text-attention.sos-decreases", "text-attention.sos-merely-bias", "text-attention.prompts-like-sos",
         "relevancy.sos-most"}
     assert "Table 3.4" in C.CLAIMS["relevancy.sos-most"].design
+
+
+def test_each_convention_judges_the_controls_under_that_convention():
+    # this build's pattern (V6): at distance 0 the learned prompts and the controls move the distance far (3.5, 1.3);
+    # spread like the patches neither moves it (0.1-0.3). Controls judged under the other convention would say
+    # "the controls leave it alone on 0 of 4" beside a learned ratio of 0.2: the wrong comparison.
+    learned = {"at 0": {"W prompt": {"a": 3.5, "b": 1.3}}, "spread": {"W prompt": {"a": 0.24, "b": 0.34}}}
+    controls = {"at 0": {"zero": {"a": 3.0, "b": 1.2}}, "spread": {"zero": {"a": 0.04, "b": 0.06}}}
+    verdict = C.decide_scope_unchanged("scope.distance", learned["at 0"], "the distance", controls=controls["at 0"],
+                                       conventions=learned, convention_controls=controls)
+    spread = verdict.numbers["conventions"]["spread"]["controls"]
+    assert spread == {"zero": {"a": 0.04, "b": 0.06}}
+    # under both conventions the untrained prompts do what the learned ones do: inconclusive both ways, so decided
+    assert verdict.outcome == INCONCLUSIVE and "The same under every convention" in verdict.sentence
+    assert "leave it alone too: zero on 2 of 2" in verdict.sentence and "zero on 0 of 2" in verdict.sentence
+    with pytest.raises(ValueError, match="convention_controls"):
+        C.decide_scope_unchanged("scope.distance", learned["at 0"], "x", controls=controls["at 0"], conventions=learned)

@@ -519,7 +519,8 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
                            unchanged: float = 0.5, changed: float = 1.0,
                            controls: Mapping[str, Mapping[str, float]] | None = None,
                            excluded: Mapping[str, str] | None = None,
-                           conventions: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None) -> Verdict:
+                           conventions: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+                           convention_controls: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None) -> Verdict:
     """Figs. 5 / 7: CLIP, "W/O prompt" and "W prompt" show no significant difference.
 
     Input: per variant and dataset, the mean |variant − CLIP| over (block, head) divided by
@@ -533,9 +534,16 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
     `conventions`: when the statistic rests on a convention the paper does not state (where the
     prompt keys sit on the patch grid), the same ratios under each convention (name → ratios,
     `ratios` the first): the claim is decided only when every convention gives the same outcome,
-    and is not testable where they disagree (the verdict would be the convention's, not the paper's)."""
+    and is not testable where they disagree (the verdict would be the convention's, not the paper's).
+    `convention_controls`: per convention, the controls' ratios under that same convention (a control
+    judged under another convention than the learned prompts says nothing about them); every
+    convention needs its own when `controls` are given."""
     if conventions:
-        decided = {name: decide_scope_unchanged(claim_id, by, what, unchanged, changed, controls, excluded)
+        if controls and set(convention_controls or {}) != set(conventions):
+            raise ValueError(f"decide_scope_unchanged: convention_controls={sorted(convention_controls or {})} must give "
+                             f"the controls under each convention {sorted(conventions)}")
+        decided = {name: decide_scope_unchanged(claim_id, by, what, unchanged, changed,
+                                                (convention_controls or {}).get(name), excluded)
                    for name, by in conventions.items()}
         outcomes = {v.outcome for v in decided.values()}
         listed = " ".join(f"With {name}: {v.outcome}. {v.sentence}" for name, v in decided.items())
