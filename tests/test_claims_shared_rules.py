@@ -104,3 +104,31 @@ def test_especially_sos_rests_on_the_premise_that_eos_attends_mostly_to_sos():
     assert C.given_premises([reversed_ranking], [holds]) == [reversed_ranking]
     with pytest.raises(ValueError, match="is not among the verdicts"):
         C.given_premises([reversed_ranking])
+
+
+def test_every_limit_is_stated_by_its_claims_rule_prose():
+    # the register's prose reads the field, so the number a reader sees is the number the rule uses
+    from mmprompts.claims.register import _g
+    limited = {c.id: c for c in C.CLAIMS.values() if c.limits}
+    assert {"bias.slight-gap-to-optimal", "depth.exceeds-clip-by-14", "text-attention.category-same",
+            "count.unstable-above-10-per-branch", "scope.distance"} <= set(limited)
+    for claim in limited.values():
+        prose = claim.rule + claim.measured
+        for name, value in claim.limits.items():
+            assert _g(value) in prose or f"{value:.0%}" in prose, (claim.id, name, value)
+
+
+def test_the_rules_read_their_limits_from_the_register(monkeypatch):
+    from dataclasses import replace
+    from mmprompts.claims import register
+    gap = {"a": E(80.0, 0.2), "b": E(80.0, 0.2)}
+    optimal = {"a": E(81.5, 0.2), "b": E(81.5, 0.2)}  # gap 1.5 ± 0.4: slight under 2 points
+    learned = {"a": E(10, 1), "b": E(10, 1)}
+    assert C.decide_bias_near_optimal(gap, optimal, learned).outcome == SUPPORTS
+    claim = register.CLAIMS["bias.slight-gap-to-optimal"]
+    monkeypatch.setitem(register.CLAIMS, claim.id, replace(claim, limits={"slight": 1.0}))
+    assert C.decide_bias_near_optimal(gap, optimal, learned).outcome == CONTRADICTS
+    exceeds = register.CLAIMS["depth.exceeds-clip-by-14"]
+    assert C.decide_depth_exceeds_clip(E(70.0, 0.1), 55.0).outcome == SUPPORTS  # +15 > 14
+    monkeypatch.setitem(register.CLAIMS, exceeds.id, replace(exceeds, limits={"margin": 16.0}))
+    assert C.decide_depth_exceeds_clip(E(70.0, 0.1), 55.0).outcome == CONTRADICTS

@@ -55,6 +55,9 @@ class Claim:
     premise: str = ""
     # Design choices of this book that move the verdict, and where the page shows it decided both ways.
     design: str = ""
+    # The rule's margins, counts and conventions, by name (e.g. {"slight": 2.0}): written once, in the register,
+    # read by the rule (`rules`) and by the register's own prose, so the two cannot say different numbers.
+    limits: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.position not in ("asserts", "rejects") or self.combine not in ("parts", "readings"):

@@ -130,9 +130,9 @@ def _no_change(effects: Mapping[str, object], kept: Sequence[str], changed: Sequ
     return outcome, sentence
 
 
-# "stays the same" for an attention share: within a quarter of CLIP's own share (a change of a quarter of
-# the bar is one a reader would see in Fig. 4); the margin of `decide_equal` for such a share.
-SAME_SHARE = 0.25
+# "stays the same" for an attention share: within this fraction of CLIP's own share (the register's limit,
+# with why); the margin of `decide_equal` for such a share.
+SAME_SHARE = CLAIMS["text-attention.category-same"].limits["share"]
 
 
 def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mapping[str, float], what: str,
@@ -158,20 +158,21 @@ def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mappin
                     controls=controls, excluded=dict(excluded or {}))
 
 
-def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str, threshold: float = 0.5,
+def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str,
                     controls: Mapping[str, Mapping[str, Estimate]] | None = None,
                     excluded: Mapping[str, str] | None = None) -> Verdict:
     """Maps the paper says prompts leave unchanged, per dataset a normalised similarity
     s = (r − r_unrelated) / (1 − r_unrelated) of the prompted model's map to CLIP's map of the
     same image (1: identical; 0: no more alike than CLIP's maps of two different images).
 
-    kept: s − 2 SE ≥ threshold (closer to identical than to an unrelated image's map, with
-    the default 0.5); changed: s + 2 SE < threshold. `controls`: each null control's own
+    kept: s − 2 SE ≥ threshold (the claim's limit "kept": 0.5, closer to identical than to an
+    unrelated image's map); changed: s + 2 SE < threshold. `controls`: each null control's own
     similarity; a dataset counts as in `_no_change` (kept: some control's maps are not surely
     kept; changed: below every control's similarity beyond 2 SE)."""
     similarity, note, early = _testable(claim_id, similarity, excluded, what)
     if early is not None:
         return early
+    threshold = CLAIMS[claim_id].limits["kept"]
     controls = {c: {d: e for d, e in by.items() if d in similarity} for c, by in (controls or {}).items()}
     kept = [d for d, s in similarity.items() if s.low >= threshold]
     changed = [d for d, s in similarity.items() if s.high < threshold]
@@ -259,16 +260,18 @@ def decide_zero_shot_weak(accuracy: Mapping[str, float], analogue: Mapping[str, 
 
 
 # ----------------------------------------------------------------------------- page 2: attention formulation
-def decide_identities(max_error: float, tolerance: float = 1e-5) -> Verdict:
-    """Appendix B's algebra on this implementation: both parts of eq. 32 hold to float32 rounding."""
+def decide_identities(max_error: float) -> Verdict:
+    """Appendix B's algebra on this implementation: both parts of eq. 32 hold to float32 rounding (the claim's
+    limit "tolerance")."""
+    tolerance = CLAIMS["formulation.identities"].limits["tolerance"]
     outcome = SUPPORTS if max_error <= tolerance else CONTRADICTS
     sentence = (f"The largest deviation from the two identities over every block is {scientific(max_error)} "
                 f"(tolerance {scientific(tolerance, 0)}, float32 attention against a float64 recomputation).")
     return _verdict("formulation.identities", outcome, sentence, max_error=max_error, tolerance=tolerance)
 
 
-def decide_relative_attention(shift: Sequence[Sequence[float]], controls: Mapping[str, Sequence[Sequence[float]]] | None = None,
-                              float_tolerance: float = 1e-4, changed: float = 0.02) -> Verdict:
+def decide_relative_attention(shift: Sequence[Sequence[float]], controls: Mapping[str, Sequence[Sequence[float]]] | None = None
+                              ) -> Verdict:
     """Fig. 1: in the first block the input tokens' attention is CLIP's scaled by one factor per
     query; in later blocks the relative attention among input tokens differs from CLIP's.
 
@@ -282,6 +285,7 @@ def decide_relative_attention(shift: Sequence[Sequence[float]], controls: Mappin
     attention stays CLIP's within 2% of the mass); else inconclusive (also when untrained prompts
     move it as much: the statistic then says nothing about learning)."""
     claim = "formulation.relative-attention"
+    float_tolerance, changed = (CLAIMS[claim].limits[k] for k in ("float_tolerance", "changed"))
     per_block = [estimate(column) for column in zip(*shift)]
     if len(per_block) < 2:
         return _verdict(claim, INCONCLUSIVE, "Needs a model with at least two blocks.")
@@ -456,8 +460,7 @@ def not_measured(claim_id: str) -> Verdict:
     return not_testable(claim_id, _first_upper(CLAIMS[claim_id].rule.removeprefix("not testable here: ")) + ".")
 
 
-def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], most: float = 0.5,
-                            stand_in: bool = False) -> Verdict:
+def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], stand_in: bool = False) -> Verdict:
     """Sec. 3.3.1, Fig. 4 (row 1): zero-shot CLIP's EOS "predominantly focuses most of its attention on
     the t_SOS token in each layer" — the premise of the claims about SOS.
 
@@ -468,6 +471,7 @@ def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], mos
     the same rule (`core.majority`). On a `stand_in` model (not the paper's CLIP) a sentence about
     CLIP's own attention is a property the stand-in has or lacks: where it does not hold, the verdict
     is not testable ("the stand-in lacks it"), never a contradiction of the paper."""
+    most = CLAIMS["text-attention.eos-focus-on-sos"].limits["most"]
     holds, fails, low, high = [], [], 1.0, 0.0
     for dataset, per_block in shares.items():
         blocks = [estimate(heads) for heads in per_block]
@@ -516,7 +520,6 @@ def given_premise(premise: Verdict, verdict: Verdict) -> Verdict:
 
 # ----------------------------------------------------------------------------- page 5: attention scope
 def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, float]], what: str,
-                           unchanged: float = 0.5, changed: float = 1.0,
                            controls: Mapping[str, Mapping[str, float]] | None = None,
                            excluded: Mapping[str, str] | None = None,
                            conventions: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
@@ -542,8 +545,7 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
         if controls and set(convention_controls or {}) != set(conventions):
             raise ValueError(f"decide_scope_unchanged: convention_controls={sorted(convention_controls or {})} must give "
                              f"the controls under each convention {sorted(conventions)}")
-        decided = {name: decide_scope_unchanged(claim_id, by, what, unchanged, changed,
-                                                (convention_controls or {}).get(name), excluded)
+        decided = {name: decide_scope_unchanged(claim_id, by, what, (convention_controls or {}).get(name), excluded)
                    for name, by in conventions.items()}
         outcomes = {v.outcome for v in decided.values()}
         listed = " ".join(f"With {name}: {v.outcome}. {v.sentence}" for name, v in decided.items())
@@ -553,6 +555,7 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
                             f"{listed}", conventions=numbers)
         return not_testable(claim_id, f"the verdict depends on where the prompt keys sit, which the paper does not "
                             f"state. {listed}", conventions=numbers)
+    unchanged, changed = CLAIMS[claim_id].limits["unchanged"], CLAIMS[claim_id].limits["changed"]
     parts = []
     for variant, by_dataset in ratios.items():
         by_dataset = {d: r for d, r in by_dataset.items() if d not in (excluded or {})}
@@ -668,7 +671,7 @@ def decide_bias_gain_largest(target: str | None, bias: Mapping[str, Estimate], p
 
 
 def decide_bias_near_optimal(bias: Mapping[str, Estimate], optimal: Mapping[str, Estimate],
-                             learned: Mapping[str, Estimate], slight: float = 2.0) -> Verdict:
+                             learned: Mapping[str, Estimate]) -> Verdict:
     """Sec. 3.4: "the slight performance gap (0.5) between bias tuning and the optimal prompt
     tuning settings … still exists" (OPTIMAL = 10 + 10 prompts at full depth, Table 3's "20 prompts").
 
@@ -678,6 +681,7 @@ def decide_bias_near_optimal(bias: Mapping[str, Estimate], optimal: Mapping[str,
     `slight` = 2 points: the paper calls 0.5 slight, and seed spreads of a few-shot run are about
     1 point (several on DTD and EuroSAT), so a gap under 2 points is one a reader would call slight."""
     claim = "bias.slight-gap-to-optimal"
+    slight = CLAIMS[claim].limits["slight"]
     kept, left = _learned_tasks(learned)
     if not kept:
         return _none_learned(claim, learned, "bias tuning or OPTIMAL")
@@ -848,8 +852,9 @@ def decide_depth_best_near_top(curves: Mapping[str, Mapping[int, Estimate]], lea
     return _verdict(claim, outcome, sentence, near=near, beaten_by=beaten_by, rose=rose, left_out=_gains_of(learned, left))
 
 
-def decide_depth_exceeds_clip(best: Estimate, clip: float, margin: float = 14.0) -> Verdict:
-    """App. C.1: the best average "exceeding CLIP by more than 14 points"."""
+def decide_depth_exceeds_clip(best: Estimate, clip: float) -> Verdict:
+    """App. C.1: the best average "exceeding CLIP by more than 14 points" (the claim's limit "margin")."""
+    margin = CLAIMS["depth.exceeds-clip-by-14"].limits["margin"]
     gain = Estimate(best.mean - clip, best.se, best.n)
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gain, margin)]
     sentence = f"The best prompt depth's average is {plus_minus(gain, 1)} points over zero-shot (paper: > +14)."
@@ -897,7 +902,7 @@ def _bonferroni_z(comparisons: int) -> float:
 
 
 def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]]], chance: Mapping[str, float],
-                          learned: Mapping[str, Estimate], threshold: int = 10) -> Verdict:
+                          learned: Mapping[str, Estimate]) -> Verdict:
     """Sec. 3.5 / App. C.2: "when the number of multi-modal prompts exceeds 20 [> 10 per branch],
     the learning process … becomes highly unstable and prone to failure, especially for
     datasets with limited category information such as EuroSAT."
@@ -911,12 +916,13 @@ def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]
     ≤ 1.5, a std below 0.1 counted as 0.1); else inconclusive (including grids without counts
     above, and settings of one run each, which have no spread)."""
     claim = "count.unstable-above-10-per-branch"
+    threshold, failed_within, spread_ratio = (CLAIMS[claim].limits[k] for k in ("above", "failed_within", "spread_ratio"))
     kept, left = _learned_tasks(learned)
     if not kept:
         return _none_learned(claim, learned, f"at most {threshold} prompts per branch")
 
     def failed(d, acc):
-        return acc is None or acc <= chance[d] + 5.0
+        return acc is None or acc <= chance[d] + failed_within
     above = {(d, c): v for d in kept for c, v in runs[d].items() if c > threshold}
     below = {(d, c): v for d in kept for c, v in runs[d].items() if c <= threshold}
     if not above or not below:
@@ -933,12 +939,12 @@ def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]
     ratio = None if spread_above is None or spread_below is None else spread_above / max(spread_below, 0.1)
     if fail_above and not fail_below:
         outcome = SUPPORTS
-    elif not fail_above and ratio is not None and ratio <= 1.5:
+    elif not fail_above and ratio is not None and ratio <= spread_ratio:
         outcome = CONTRADICTS
     else:
         outcome = INCONCLUSIVE
     spread = "not measured (one run per setting)" if ratio is None else f"{number(ratio, 2)}×"
-    sentence = (f"Failed runs (diverged, or at most chance + 5 points) above {threshold} per branch: {names(fail_above)}; "
+    sentence = (f"Failed runs (diverged, or at most chance + {failed_within:g} points) above {threshold} per branch: {names(fail_above)}; "
                 f"at or below: {names(fail_below)}. Seed spread above / below: {spread}." + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, failed_above=fail_above, failed_below=fail_below, spread_ratio=ratio,
                     left_out=_gains_of(learned, left))
