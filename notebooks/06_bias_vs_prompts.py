@@ -76,7 +76,7 @@ from mmprompts.data import load_dataset
 from mmprompts.experiments import run_all
 from mmprompts.presets import table1_specs
 from mmprompts.tables import bias_wins, html_table, show, table1, task_accuracies, with_average
-from mmprompts.variants import by_variant, flipped, recipe_dependence, recipe_rows, recipe_summary, variant_rows
+from mmprompts.variants import flipped, other_variants, recipe_dependence, recipe_rows, recipe_summary, variant_rows
 from mmprompts.worlds import ablation_pairs, world_dependence, world_tasks
 
 clip = S.load_model()
@@ -103,7 +103,7 @@ HTML(html_table(wins, f"Table 6.2 — The datasets where bias tuning beats same-
 # A verdict that the training recipe moves is recorded as inconclusive (Table 6.7 below shows each recipe's)
 by_recipe, recipes = recipe_dependence(S, clip, {d: data[d] for d in S.datasets}, layers)
 report("06_bias_vs_prompts", decided_in_every_design(table1_verdicts({d: tasks[d] for d in S.datasets}, S.sizes_comparable),
-                                                     by_variant(recipes), "the training recipe", "this build's recipe"),
+                                                     other_variants(recipes), "the training recipe", "this build's recipe"),
        scope=S.scope)
 
 # %% [markdown]

@@ -38,7 +38,7 @@
 # %%
 from IPython.display import HTML, display
 
-from mmprompts.claims import (ledger_counts, ledger_html, load_verdicts, paper_verdicts, sentence_rows,
+from mmprompts.claims import (counts_sentence, ledger_counts, ledger_html, load_verdicts, paper_verdicts, sentence_rows,
                               verdicts_folder)
 
 try:
@@ -56,13 +56,11 @@ if rows:
     central = [r for r in asserted if any(p.claim.id == "mechanism.second-way" for p in r.parts)]
     if central:
         display(HTML(f"<p><b>The paper's conclusion</b>, <q>the learned prompts improve the performance mainly through "
-                     f"the second way, which acts as the dataset bias</q> (Abstract), tested by transplanting each way "
+                     f"the second way, which acts as the dataset bias</q> (Abstract), put to the test by transplanting each way "
                      f"between CLIP and the prompted model (<a href=\"{central[0].anchor}\">page 2</a>): "
                      f"<b>{central[0].outcome}</b> in this build ({central[0].scope}). {central[0].why}</p>"))
     for scope, counts in ledger_counts(rows).items():
-        display(HTML(f"<p><b>{sum(counts.values())} sentences the paper asserts</b>, in {scope}: "
-                     f"{counts['supports']} supported, {counts['contradicts']} contradicted, "
-                     f"{counts['inconclusive']} inconclusive, {counts['not testable']} not testable here.</p>"))
+        display(HTML(f"<p>In {scope}: {counts_sentence(counts)}.</p>"))
     untestable = [r.name for r in asserted if r.outcome == "not testable"]
     if untestable:
         display(HTML("<p>Not testable in this build (a precondition fails; open the line for which): "

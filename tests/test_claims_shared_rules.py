@@ -80,10 +80,11 @@ def test_designs_must_decide_the_same_claims():
 
 
 def test_by_variant_inverts_compare():
-    from mmprompts.variants import by_variant, compare
+    from mmprompts.variants import by_variant, compare, other_variants
     a = [_direction({"a": E(-1, 0.1), "b": E(-1, 0.1)})]
     b = [_direction({"a": E(1, 0.1), "b": E(1, 0.1)})]
     assert by_variant(compare({"one": a, "two": b})) == {"one": a, "two": b} and by_variant([]) == {}
+    assert other_variants(compare({"this build's": a, "two": b})) == {"two": b} and other_variants([]) == {}
 
 
 def _heads(*block_means):

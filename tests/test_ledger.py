@@ -152,7 +152,11 @@ def test_the_book_summary_counts_the_sentences_and_links_them():
                             verdict("mechanism.second-way-text", SUPPORTS), verdict("mechanism.first-way", SUPPORTS),
                             verdict("bias.beats-same-size-prompts", SUPPORTS), verdict("formulation.identities", SUPPORTS)])
     summary = C.book_summary_html(rows)
-    assert "3 sentences the paper asserts</b>: 2 supports, 1 contradicts, 0 inconclusive, 0 not testable" in summary
+    assert ("3 sentences the paper asserts: 3 decided here (2 supported, 1 contradicted), 0 tested without a decision "
+            "(inconclusive), 0 not testable here" in summary)
+    # only supports and contradicts count as decided
+    assert C.counts_sentence({SUPPORTS: 1, INCONCLUSIVE: 4, "not testable": 2}).startswith(
+        "7 sentences the paper asserts: 1 decided here (1 supported, 0 contradicted), 4 tested without a decision")
     assert ('<span class="mmp-badge mmp-contradicts">contradicts</span> The paper\'s conclusion' in summary
             and 'href="executed/02_prompts_in_attention.html#verdict-mechanism-second-way-combined"' in summary)
     assert 'href="executed/06_bias_vs_prompts.html#verdict-bias-beats-same-size-prompts"' in summary

@@ -18,7 +18,7 @@ from .experiments import run_all
 from .presets import table1_specs
 from .tables import task_accuracies
 
-__all__ = ["VariantVerdicts", "by_variant", "compare", "flipped", "recipe_dependence", "recipe_grid", "recipe_rows", "recipe_summary",
+__all__ = ["VariantVerdicts", "by_variant", "compare", "other_variants", "flipped", "recipe_dependence", "recipe_grid", "recipe_rows", "recipe_summary",
            "recipe_tasks", "table1_learned", "variant_rows"]
 
 
@@ -50,6 +50,12 @@ def by_variant(results: Sequence[VariantVerdicts]) -> dict[str, list[Verdict]]:
     """Per variant, its verdicts in the claims' order: the inverse of `compare`."""
     names = list(results[0].verdicts) if results else []
     return {name: [r.verdicts[name] for r in results] for name in names}
+
+
+def other_variants(results: Sequence[VariantVerdicts]) -> dict[str, list[Verdict]]:
+    """`by_variant` without the first variant: the alternatives to this build's own (`recipe_grid` lists this
+    build's recipe first), for `claims.decided_in_every_design`."""
+    return dict(list(by_variant(results).items())[1:])
 
 
 def _label(result: VariantVerdicts) -> str:
@@ -88,7 +94,7 @@ def recipe_grid(settings) -> dict[str, object]:
         return {}
     recipe = settings.recipe
     batch = 4 if recipe.batch_size == 16 else 16
-    variants = {f"batch {recipe.batch_size}, lr {recipe.lr:g} (this build's)": recipe,
+    variants = {f"batch {recipe.batch_size}, lr {recipe.lr:g} (this build's)": recipe,  # first: `other_variants`
                 f"batch {batch}": dataclasses.replace(recipe, batch_size=batch),
                 f"lr × ½ ({recipe.lr / 2:g})": dataclasses.replace(recipe, lr=recipe.lr / 2),
                 f"lr × 2 ({recipe.lr * 2:g})": dataclasses.replace(recipe, lr=recipe.lr * 2)}
