@@ -133,3 +133,14 @@ def test_the_rules_read_their_limits_from_the_register(monkeypatch):
     assert C.decide_depth_exceeds_clip(E(70.0, 0.1), 55.0).outcome == SUPPORTS  # +15 > 14
     monkeypatch.setitem(register.CLAIMS, exceeds.id, replace(exceeds, limits={"margin": 16.0}))
     assert C.decide_depth_exceeds_clip(E(70.0, 0.1), 55.0).outcome == CONTRADICTS
+
+
+def test_a_direction_sentence_says_which_way_each_dataset_beat_the_controls():
+    # this build's SOS share (V5): up on places (untrained prompts as much), down on badges beyond every control;
+    # the sentence must not read as SOS rising beyond the controls on badges
+    effects = {"badges": E(-0.05, 0.01), "places": E(0.04, 0.01), "land": E(0.0, 0.01)}
+    controls = {"zero": {"badges": E(-0.05, 0.01), "places": E(0.0, 0.01), "land": E(0.0, 0.01)}}
+    verdict = C.decide_direction("relevancy.sos-increases", effects, +1, "SOS's share", controls)
+    assert verdict.outcome == INCONCLUSIVE
+    assert "Beyond every untrained control (zero): rises on none, the other way on 1 (badges)" in verdict.sentence
+    assert "untrained prompts do as much on places (zero)" in verdict.sentence

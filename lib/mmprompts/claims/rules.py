@@ -95,7 +95,10 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
                 f"{among(raw_oppose)}.")
     if controls:
         equalled = [f"{d} ({names(matched[d])})" for d in raw + raw_oppose if matched[d]]
-        sentence += (f" Beyond every untrained control ({names(controls)}) on {among(agree + oppose)}"
+        # the controls judged in the direction each dataset went: a dataset that went the other way is never
+        # counted as beating the controls in the claimed direction
+        sentence += (f" Beyond every untrained control ({names(controls)}): {word} on {among(agree)}"
+                     + (f", the other way on {among(oppose)}" if oppose else "")
                      + (f"; untrained prompts do as much on {names(equalled)}." if equalled else "."))
     return _verdict(claim_id, outcome, sentence + note, effects=dict(effects), controls=controls,
                     excluded=dict(excluded or {}))
