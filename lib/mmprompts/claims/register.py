@@ -25,7 +25,8 @@ _LIMITS = {
     "bias.slight-gap-to-optimal": {"slight": 2.0},
     "depth.exceeds-clip-by-14": {"margin": 14.0},
     # "exceeds 20" multi-modal prompts = more than 10 per branch; a run failed when it ends within 5 points of chance
-    # (learned nothing, like the paper's dashes); a spread above at most 1.5 x the spread below is no instability
+    # (learned nothing; the paper's Table 3 dashes are values it does not give, not failed runs); a spread above at
+    # most 1.5 x the spread below is no instability
     "count.unstable-above-10-per-branch": {"above": 10, "failed_within": 5.0, "spread_ratio": 1.5},
 }
 _L = _LIMITS

@@ -913,8 +913,9 @@ def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]
     runs: per task and prompts per branch, the accuracy of each seed (None = diverged), of the
     tasks that learned at or below the threshold (`learned`: the gain of the best count there; a
     task that learns nowhere says nothing about where learning fails). A run failed when it
-    diverged or ended at or below chance + 5 points (it learned nothing, like the paper's
-    dashes). supports: failures above the threshold and none at or below it; contradicts: no
+    diverged or ended at or below chance + the claim's limit "failed_within" (5 points: it learned
+    nothing); the paper's Table 3 dashes are values it does not give, not failed runs (`positive`).
+    supports: failures above the threshold and none at or below it; contradicts: no
     failure above the threshold while its seed spread is no larger than below (pooled std ratio
     ≤ 1.5, a std below 0.1 counted as 0.1); else inconclusive (including grids without counts
     above, and settings of one run each, which have no spread)."""
