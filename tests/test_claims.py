@@ -81,6 +81,13 @@ def test_combine_needs_every_part_and_any_contradiction_wins():
     assert C.combine("relevancy.shallow-and-deep", {"a": s, "b": s}).outcome == SUPPORTS
     assert C.combine("relevancy.shallow-and-deep", {"a": s, "b": i}).outcome == INCONCLUSIVE
     assert C.combine("relevancy.shallow-and-deep", {"a": i, "b": c}).outcome == CONTRADICTS
+    # a part whose precondition fails (shallow prompts that did not learn): the whole is not testable (V4) ...
+    n = C.decide_direction("relevancy.sos-increases", {"a": E(1, 0.1)}, 1, "x", excluded={"a": "did not learn"})
+    both = C.combine("relevancy.shallow-and-deep", {"deep": s, "shallow": n})
+    assert both.outcome == NOT_TESTABLE and "a part of the sentence is not testable" in both.sentence
+    assert "deep: supports" in both.sentence
+    # ... unless another part already contradicts it
+    assert C.combine("relevancy.shallow-and-deep", {"deep": c, "shallow": n}).outcome == CONTRADICTS
 
 
 # ----------------------------------------------------------------------------- page rules

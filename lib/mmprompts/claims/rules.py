@@ -191,11 +191,17 @@ def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str
 
 
 def combine(claim_id: str, parts: Mapping[str, Verdict]) -> Verdict:
-    """A claim made of several parts: supports when every part does, contradicts when any part does,
-    not testable when no part is."""
+    """A claim made of several parts that must all hold ("shallow and deep alike"): contradicts when any
+    part does; else not testable when some part is (its precondition fails, so the whole cannot be
+    borne out: e.g. shallow prompts that did not learn say nothing of "alike"); supports when every
+    part does; else inconclusive."""
     outcomes = [v.outcome for v in parts.values()]
-    if all(o == NOT_TESTABLE for o in outcomes):
-        return not_testable(claim_id, "no part is testable: " + "; ".join(f"{name}: {v.sentence}" for name, v in parts.items()),
+    if CONTRADICTS not in outcomes and NOT_TESTABLE in outcomes:
+        failed = {name: v for name, v in parts.items() if v.outcome == NOT_TESTABLE}
+        return not_testable(claim_id, f"{'no part is' if len(failed) == len(parts) else 'a part of the sentence is not'} "
+                            "testable, so the whole cannot be decided: "
+                            + "; ".join(f"{name}: {v.outcome}" + (f" ({v.sentence})" if name in failed else "")
+                                        for name, v in parts.items()),
                             parts={name: v.numbers for name, v in parts.items()})
     outcome = (CONTRADICTS if CONTRADICTS in outcomes else SUPPORTS if all(o == SUPPORTS for o in outcomes)
                else INCONCLUSIVE)
