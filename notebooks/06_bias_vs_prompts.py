@@ -65,8 +65,9 @@ page_header(S, "06_bias_vs_prompts", "Sec. 3.4, Table 1")
 # four statements from the seed spread. Averages are over the datasets shown, the paper's too.
 # A statement about which method learns better needs tasks that learned: a task whose better
 # method is not above zero-shot beyond 2 SE is left out of the statement and named in its verdict
-# (*not testable* when none is left). The best prompt setting of this book's whole grid is a
-# different, labelled column on page 7.
+# (*not testable* when none is left). A statement that another recipe of this page's recipe grid
+# decides otherwise is recorded as inconclusive, each recipe's outcome said (Table 6.7 below).
+# The best prompt setting of this book's whole grid is a different, labelled column on page 7.
 
 # %% tags=["full-width"]
 from IPython.display import display

@@ -206,3 +206,15 @@ def test_similarity_attention_is_the_correlation_of_distance_and_attention(tiny_
                      for i in range(hidden.shape[1] - 2) for c in range(2)]
             per_block.append(np.corrcoef(np.array(pairs).T)[0, 1])
         assert got[b].item() == pytest.approx(float(np.mean(per_block)), abs=1e-5)
+
+
+def test_eos_attention_on_sos_reads_the_attention_to_position_0(tiny_clip):
+    # the premise statistic of Sec. 3.3.1, checked against the raw attention: EOS's row, SOS's column (position 0)
+    from mmprompts.analysis import eos_attention_on_sos
+
+    model = mp.PromptedCLIP(tiny_clip)
+    shares = eos_attention_on_sos(model, ["cat", "sea lion"])
+    trace = mp.Trace()
+    model.encode_text(model.prompt_texts(["cat", "sea lion"]), trace=trace)
+    expected = torch.stack([a[torch.arange(2), :, trace.eos, 0].mean(0) for a in trace.attentions])
+    assert torch.allclose(torch.tensor(shares), expected, atol=1e-6)

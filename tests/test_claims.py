@@ -7,7 +7,7 @@ import math
 import pytest
 
 from mmprompts import claims as C
-from mmprompts.claims import CONTRADICTS, INCONCLUSIVE, SUPPORTS, Estimate
+from mmprompts.claims import CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Estimate
 
 
 def E(mean, se=0.0):
@@ -38,7 +38,8 @@ def test_seed_estimate_pools_the_seed_variance_of_each_dataset():
     ({"a": E(-1, 0.1), "b": E(-2, 0.5), "c": E(0.1, 0.2)}, SUPPORTS),      # 2 of 3 significant, none against
     ({"a": E(-1, 0.1), "b": E(0.1, 0.2), "c": E(0.1, 0.2)}, INCONCLUSIVE),  # only 1 of 3
     ({"a": E(-1, 0.1), "b": E(-1, 0.1), "c": E(1, 0.1)}, INCONCLUSIVE),     # majority but one against
-    ({"a": E(1, 0.1), "b": E(1, 0.1), "c": E(-1, 0.1)}, CONTRADICTS),
+    ({"a": E(1, 0.1), "b": E(1, 0.1), "c": E(-1, 0.1)}, INCONCLUSIVE),      # its mirror: the same rule both ways
+    ({"a": E(1, 0.1), "b": E(1, 0.1), "c": E(0.1, 0.2)}, CONTRADICTS),      # 2 of 3 against, none agreeing
     ({"a": E(-0.2, 0.1), "b": E(-0.2, 0.1)}, INCONCLUSIVE),                  # boundary: exactly 2 SE is not beyond
     ({"a": E(-0.21, 0.1), "b": E(-0.21, 0.1)}, SUPPORTS),
 ])
@@ -80,18 +81,27 @@ def test_combine_needs_every_part_and_any_contradiction_wins():
     assert C.combine("relevancy.shallow-and-deep", {"a": s, "b": s}).outcome == SUPPORTS
     assert C.combine("relevancy.shallow-and-deep", {"a": s, "b": i}).outcome == INCONCLUSIVE
     assert C.combine("relevancy.shallow-and-deep", {"a": i, "b": c}).outcome == CONTRADICTS
+    # a part whose precondition fails (shallow prompts that did not learn): the whole is not testable (V4) ...
+    n = C.decide_direction("relevancy.sos-increases", {"a": E(1, 0.1)}, 1, "x", excluded={"a": "did not learn"})
+    both = C.combine("relevancy.shallow-and-deep", {"deep": s, "shallow": n})
+    assert both.outcome == NOT_TESTABLE and "a part of the sentence is not testable" in both.sentence
+    assert "deep: supports" in both.sentence
+    # ... unless another part already contradicts it
+    assert C.combine("relevancy.shallow-and-deep", {"deep": c, "shallow": n}).outcome == CONTRADICTS
 
 
 # ----------------------------------------------------------------------------- page rules
-def test_zero_shot_weak_uses_the_binomial_error_of_each_test_set():
-    acc = {"shapes": 90.0, "aerial": 40.0}
-    big = {"shapes": 1000, "aerial": 1000}
-    analogue = {"shapes": "caltech101", "aerial": "eurosat"}
-    assert C.decide_zero_shot_weak(acc, big, analogue).outcome == SUPPORTS
-    assert C.decide_zero_shot_weak({"shapes": 40.0, "aerial": 90.0}, big, analogue).outcome == CONTRADICTS
-    # 2 images each: the binomial SE (~35 points) swamps a 5-point gap
-    assert C.decide_zero_shot_weak({"shapes": 50.0, "aerial": 45.0}, {"shapes": 2, "aerial": 2}, analogue).outcome == INCONCLUSIVE
-    assert C.decide_zero_shot_weak(acc, big, {"shapes": "caltech101", "aerial": "imagenet"}).outcome == INCONCLUSIVE
+def test_zero_shot_weak_judges_the_gap_by_the_spread_between_datasets():
+    analogue = {"a": "eurosat", "b": "dtd", "c": "caltech101", "d": "imagenet"}
+    # far 40, 42 (mean 41, SE 1); others 90, 70 (mean 80, SE 10): gap −39 ± 2·hypot(1, 10) = ±20.1
+    verdict = C.decide_zero_shot_weak({"a": 40.0, "b": 42.0, "c": 90.0, "d": 70.0}, analogue)
+    assert verdict.outcome == SUPPORTS
+    assert verdict.numbers["gap"]["mean"] == pytest.approx(-39.0) and verdict.numbers["gap"]["se"] == pytest.approx(math.hypot(1, 10))
+    # others 90, 10: the spread between datasets (SE 40) swamps the same gap, however many test images
+    assert C.decide_zero_shot_weak({"a": 40.0, "b": 42.0, "c": 90.0, "d": 10.0}, analogue).outcome == INCONCLUSIVE
+    assert C.decide_zero_shot_weak({"a": 90.0, "b": 88.0, "c": 40.0, "d": 42.0}, analogue).outcome == CONTRADICTS
+    # one dataset of a kind has no spread: not testable, never decided on a binomial SE
+    assert C.decide_zero_shot_weak({"a": 40.0, "c": 90.0, "d": 70.0}, analogue).outcome == NOT_TESTABLE
 
 
 @pytest.mark.parametrize("error, outcome", [(3e-7, SUPPORTS), (1e-5, SUPPORTS), (1.1e-5, CONTRADICTS)])
@@ -102,7 +112,8 @@ def test_identities_are_an_exact_check(error, outcome):
 
 @pytest.mark.parametrize("ratios, outcome", [
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 0.2, "b": 0.5}}, SUPPORTS),
-    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.6}}, CONTRADICTS),  # boundary: 1.0 is changed
+    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 1.2}}, CONTRADICTS),  # boundary: 1.0 is changed
+    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.6}}, INCONCLUSIVE),  # 1 of 2 changed: no majority
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.2}}, INCONCLUSIVE),  # one of each
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 0.7, "b": 0.2}}, INCONCLUSIVE),
 ])

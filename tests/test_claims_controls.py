@@ -110,12 +110,12 @@ def test_a_change_contradicts_only_beyond_the_controls():
 
 
 def test_a_direction_contradicts_only_beyond_the_controls():
-    effects = {"a": E(1, 0.1), "b": E(1, 0.1), "c": E(-1, 0.1)}
+    effects = {"a": E(1, 0.1), "b": E(1, 0.1), "c": E(0.1, 0.2)}
     assert C.decide_direction("relevancy.category-decreases", effects, -1, "x").outcome == CONTRADICTS
-    same = {"zero": {"a": E(0.0, 0.1), "b": E(0.0, 0.1), "c": E(-1, 0.1)}}  # learned − control: untrained rise as much
+    same = {"zero": {"a": E(0.0, 0.1), "b": E(0.0, 0.1), "c": E(0.1, 0.2)}}  # learned − control: untrained rise as much
     verdict = C.decide_direction("relevancy.category-decreases", effects, -1, "x", controls=same)
     assert verdict.outcome == INCONCLUSIVE and "untrained prompts do as much on a (zero) and b (zero)" in verdict.sentence
-    beyond = {"zero": {"a": E(1, 0.1), "b": E(1, 0.1), "c": E(-1, 0.1)}}
+    beyond = {"zero": {"a": E(1, 0.1), "b": E(1, 0.1), "c": E(0.1, 0.2)}}
     assert C.decide_direction("relevancy.category-decreases", effects, -1, "x", controls=beyond).outcome == CONTRADICTS
 
 
@@ -139,7 +139,8 @@ def test_an_effect_size_is_not_testable_on_a_stand_in():
 
 @pytest.mark.parametrize("ratios, outcome", [
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 0.2, "b": 0.5}}, SUPPORTS),
-    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.6}}, CONTRADICTS),  # boundary: 1.0 is changed
+    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 1.2}}, CONTRADICTS),  # boundary: 1.0 is changed
+    ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 1.0, "b": 0.6}}, INCONCLUSIVE),  # 1 of 2 changed: no majority
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 0.7, "b": 0.2}}, INCONCLUSIVE),
 ])
 def test_scope_rule(ratios, outcome):
@@ -173,7 +174,9 @@ def heads(*block_means, spread=0.01, n=4):
 @pytest.mark.parametrize("shares, outcome", [
     ({"a": heads(0.8, 0.7, 0.9), "b": heads(0.6, 0.7, 0.6)}, SUPPORTS),
     ({"a": heads(0.8, 0.7, 0.9), "b": heads(0.6, 0.7, 0.45)}, INCONCLUSIVE),  # one block of b surely below half
-    ({"a": heads(0.05, 0.1, 0.12), "b": heads(0.02, 0.1, 0.6)}, CONTRADICTS),  # the mini CLIP's pattern, on CLIP
+    ({"a": heads(0.05, 0.1, 0.12), "b": heads(0.02, 0.1, 0.19)}, CONTRADICTS),  # the mini CLIP's pattern, on CLIP
+    ({"a": heads(0.05, 0.1, 0.12), "b": heads(0.02, 0.1, 0.6)}, INCONCLUSIVE),  # b: one block above, so b is undecided
+    ({"a": heads(0.05, 0.1, 0.12), "b": heads(0.8, 0.7, 0.9)}, INCONCLUSIVE),  # one dataset each way
     ({"a": heads(0.5, 0.7, 0.9)}, SUPPORTS),   # a block at exactly 0.5 is neither above nor below
     ({"a": heads(0.5, 0.5, 0.9)}, INCONCLUSIVE),  # only 1 of 3 blocks surely above
 ])
@@ -182,7 +185,7 @@ def test_the_premise_that_eos_attends_mostly_to_sos(shares, outcome):
 
 
 def test_a_property_the_stand_in_lacks_is_a_failed_premise_not_a_contradiction():
-    lacks = C.decide_eos_focus_on_sos({"a": heads(0.05, 0.1, 0.12), "b": heads(0.02, 0.1, 0.6)}, stand_in=True)
+    lacks = C.decide_eos_focus_on_sos({"a": heads(0.05, 0.1, 0.12), "b": heads(0.02, 0.1, 0.19)}, stand_in=True)
     assert lacks.outcome == NOT_TESTABLE and "the stand-in lacks it" in lacks.sentence and "contradicts" in lacks.sentence
     assert C.decide_eos_focus_on_sos({"a": heads(0.8, 0.7, 0.9)}, stand_in=True).outcome == SUPPORTS
 
@@ -195,7 +198,7 @@ def test_claims_resting_on_the_premise_are_not_testable_without_it():
     assert C.given_premise(holds, decided) is decided
     verdict = C.given_premise(fails, decided)
     assert verdict.outcome == NOT_TESTABLE and verdict.claim.id == "text-attention.sos-decreases"
-    assert "contradicts, decided on page 4" in verdict.sentence and "Decided without it: supports" in verdict.sentence
+    assert "contradicts, decided as on page 4" in verdict.sentence and "Decided without it: supports" in verdict.sentence
     lacks = C.given_premise(C.decide_eos_focus_on_sos({"a": heads(0.05, 0.1, 0.12)}, stand_in=True), decided)
     assert lacks.outcome == NOT_TESTABLE and "(the stand-in lacks it)" in lacks.sentence
     # the sentences this book cannot measure say why
@@ -224,7 +227,25 @@ def test_one_premise_rule_for_every_sentence_that_needs_it_and_only_those():
     assert C.given_premises([holds, falls])[1] is falls
     with pytest.raises(ValueError, match="text-attention.eos-focus-on-sos"):
         C.given_premises([falls])
-    # Sec. 3.2.2's relevance claims do not rest on Sec. 3.3.1's premise
+    # of Sec. 3.2.2's relevance claims only "especially SOS" (a ranking of SOS's role) rests on Sec. 3.3.1's premise
     assert {c.id for c in C.CLAIMS.values() if c.premise} == {
-        "text-attention.sos-decreases", "text-attention.sos-merely-bias", "text-attention.prompts-like-sos"}
-    assert "Table 3.5" in C.CLAIMS["relevancy.sos-most"].design  # the table of page 3 deciding with and without EuroSAT
+        "text-attention.sos-decreases", "text-attention.sos-merely-bias", "text-attention.prompts-like-sos",
+        "relevancy.sos-most"}
+    assert "Table 3.5" in C.CLAIMS["relevancy.sos-most"].design
+
+
+def test_each_convention_judges_the_controls_under_that_convention():
+    # this build's pattern (V6): at distance 0 the learned prompts and the controls move the distance far (3.5, 1.3);
+    # spread like the patches neither moves it (0.1-0.3). Controls judged under the other convention would say
+    # "the controls leave it alone on 0 of 4" beside a learned ratio of 0.2: the wrong comparison.
+    learned = {"at 0": {"W prompt": {"a": 3.5, "b": 1.3}}, "spread": {"W prompt": {"a": 0.24, "b": 0.34}}}
+    controls = {"at 0": {"zero": {"a": 3.0, "b": 1.2}}, "spread": {"zero": {"a": 0.04, "b": 0.06}}}
+    verdict = C.decide_scope_unchanged("scope.distance", learned["at 0"], "the distance", controls=controls["at 0"],
+                                       conventions=learned, convention_controls=controls)
+    spread = verdict.numbers["conventions"]["spread"]["controls"]
+    assert spread == {"zero": {"a": 0.04, "b": 0.06}}
+    # under both conventions the untrained prompts do what the learned ones do: inconclusive both ways, so decided
+    assert verdict.outcome == INCONCLUSIVE and "The same under every convention" in verdict.sentence
+    assert "leave it alone too: zero on 2 of 2" in verdict.sentence and "zero on 0 of 2" in verdict.sentence
+    with pytest.raises(ValueError, match="convention_controls"):
+        C.decide_scope_unchanged("scope.distance", learned["at 0"], "x", controls=controls["at 0"], conventions=learned)

@@ -152,7 +152,11 @@ def test_the_book_summary_counts_the_sentences_and_links_them():
                             verdict("mechanism.second-way-text", SUPPORTS), verdict("mechanism.first-way", SUPPORTS),
                             verdict("bias.beats-same-size-prompts", SUPPORTS), verdict("formulation.identities", SUPPORTS)])
     summary = C.book_summary_html(rows)
-    assert "3 sentences the paper asserts</b>: 2 supports, 1 contradicts, 0 inconclusive, 0 not testable" in summary
+    assert ("3 sentences the paper asserts: 3 decided here (2 supported, 1 contradicted), 0 tested without a decision "
+            "(inconclusive), 0 not testable here" in summary)
+    # only supports and contradicts count as decided
+    assert C.counts_sentence({SUPPORTS: 1, INCONCLUSIVE: 4, "not testable": 2}).startswith(
+        "7 sentences the paper asserts: 1 decided here (1 supported, 0 contradicted), 4 tested without a decision")
     assert ('<span class="mmp-badge mmp-contradicts">contradicts</span> The paper\'s conclusion' in summary
             and 'href="executed/02_prompts_in_attention.html#verdict-mechanism-second-way-combined"' in summary)
     assert 'href="executed/06_bias_vs_prompts.html#verdict-bias-beats-same-size-prompts"' in summary
@@ -168,15 +172,15 @@ def test_report_stamps_the_scope(monkeypatch, tmp_path):
 
 
 def test_rule_numbers_list_every_number_a_verdict_quotes():
-    verdict = C.decide_zero_shot_weak({"a": 40.0, "b": 60.0, "c": 58.0}, {"a": 500, "b": 500, "c": 500},
-                                      {"a": "eurosat", "b": "imagenet", "c": "caltech101"})
+    verdict = C.decide_zero_shot_weak({"a": 40.0, "e": 40.2, "b": 60.0, "c": 58.0},
+                                      {"a": "eurosat", "e": "dtd", "b": "imagenet", "c": "caltech101"})
     rows = {r["value"]: r["this build"] for r in C.rule_numbers([verdict])}
     # in a reader's words: no library names, no "+" on a plain mean, 2 decimals at 10 and above
-    assert rows["gap"].startswith("\u221219.00 ± ") and rows["mean, datasets far from web photos"].startswith("40.00 ± ")
+    assert rows["gap"].startswith("\u221218.90 ± ") and rows["mean, datasets far from web photos"].startswith("40.10 ± ")
     assert rows["mean, the other datasets"].startswith("59.00")
     assert C.ledger._reader_label(["left_out", "land"]) == "left out (did not learn): land"
     assert C.ledger._reader_label(["some_new_key"]) == "some new key"
-    assert "\u221219.0" in verdict.sentence and "59.0%" in verdict.sentence  # the sentence quotes what the table shows
+    assert "\u221218.9" in verdict.sentence and "59.0%" in verdict.sentence  # the sentence quotes what the table shows
 
 
 def test_strip_key_result_keeps_every_number_whole():

@@ -116,7 +116,7 @@ def test_the_ledger_page_lists_every_recorded_verdict(tmp_path, monkeypatch):
                            folder)
     monkeypatch.setenv("MMPROMPTS_VERDICTS", str(folder))
     text = _outputs(execute_notebook(NOTEBOOKS / "08_claims_ledger.py", tmp_path / "ledger.ipynb", progress=False))
-    assert "1 sentences the paper asserts" in text and "1 supported, 0 contradicted, 0 inconclusive, 0 not testable" in text
+    assert "1 sentence the paper asserts: 1 decided here (1 supported, 0 contradicted)" in text
     name = claims.CLAIMS["count.more-prompts-help"].sentence
     assert name in text and "07_sensitivity.html#verdict-count-more-prompts-help" in text
     assert html.escape(claims.CLAIMS["formulation.identities"].sentence) in text  # the check, in its own list

@@ -76,9 +76,8 @@ def test_world_dependence_decides_both_designs_and_names_what_flips():
 
     zero = results["zeroshot.weak-where-images-differ"]
     known_zero = {d: per_task[d][0] for d in PAPER_ANALOGUES}
-    items = {d: len(MINI_TASKS[d].classnames) * SPLIT_SIZES["test"] for d in PAPER_ANALOGUES}
     assert zero.verdicts["known names"].outcome == decide_zero_shot_weak(
-        known_zero, items, {d: MINI_TASKS[d].analogue for d in PAPER_ANALOGUES}).outcome
+        known_zero, {d: MINI_TASKS[d].analogue for d in PAPER_ANALOGUES}).outcome
 
     rows = variant_rows(list(results.values()), "world")
     assert len(rows) == 2 * len(results) and {r["world"] for r in rows} == {"known names", "novel vocabulary"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from .analysis_inputs import analysis_model, analysis_spec
-from .claims import Estimate, paired
+from .claims import Estimate, did_learn, paired
 from .claims.text import plus_minus
 from .data.coop import DatasetSplits
 from .experiments import RunSpec, finished_results
@@ -64,5 +64,5 @@ def gain_rows(gains: dict[str, dict[str, Estimate]]) -> list[dict]:
     model (e.g. {"deep": ..., "shallow": ...}) the gain over zero-shot CLIP, points ± 2 SE over the test images,
     and whether it is one ("learned")."""
     datasets = dict.fromkeys(d for by in gains.values() for d in by)
-    return [{"dataset": d, **{f"{label} − CLIP": plus_minus(by[d], 1) + ("" if by[d].low > 0 else " (not learned)")
+    return [{"dataset": d, **{f"{label} − CLIP": plus_minus(by[d], 1) + ("" if did_learn(by[d]) else " (not learned)")
                               for label, by in gains.items() if d in by}} for d in datasets]

@@ -20,7 +20,7 @@ import torch
 
 from .analysis import ARMS, arm_correct, prompt_term_means
 from .analysis_inputs import analysis_model, balanced_items
-from .claims import NOT_TESTABLE, WAYS, Estimate, Verdict, decide_mechanism, given_known_answer, mechanism_way
+from .claims import NOT_TESTABLE, WAYS, Estimate, Verdict, decide_mechanism, did_learn, given_known_answer, mechanism_way
 from .claims.text import plus_minus
 from .data import fewshot_splits
 from .data.coop import DatasetSplits, Datum
@@ -133,7 +133,7 @@ def kept_rows(effects: dict[str, dict[str, Estimate]]) -> list[dict]:
         for arm in ARMS:
             key = f"{arm.replace('-', '_')}_gain"
             if key in e:
-                share = f" ({100 * e[key].mean / gain:.0f}%)".replace("-", "\u2212") if e["gain"].low > 0 else ""  # noise / noise
+                share = f" ({100 * e[key].mean / gain:.0f}%)".replace("-", "\u2212") if did_learn(e["gain"]) else ""  # noise / noise
                 row[ARM_NAMES[arm]] = plus_minus(e[key], 1) + share
         row["interaction"] = plus_minus(e["interaction"], 1)
         rows.append(row)

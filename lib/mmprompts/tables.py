@@ -6,7 +6,8 @@ ViT-B/16's 12 blocks. Tables are plain dicts {dataset: {column: Cell | FailedCel
 rendered here as Markdown, CSV or HTML (`to_html`, and `html_table` for any list of rows), as figures
 by `figures.py`. A run that diverged (or whose run
 file is unreadable) is a `FailedRun` in place of its accuracy; its cell is a `FailedCell` and shows
-"diverged", as the paper's Table 3 shows a dash, never a mean of the runs that did finish.
+"diverged", never a mean of the runs that did finish. (The paper's Table 3 dashes are cells it gives no value
+for; it does not say why, so they are not read as failed runs anywhere in this book.)
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .claims import TaskAccuracies, Verdict, table1_verdicts
+from .claims import TaskAccuracies, Verdict, did_learn, table1_verdicts
 from .claims.text import names, signed
 from .experiments import run_all
 from .models import LoadedCLIP
@@ -20,7 +20,7 @@ from .presets import table1_specs
 from .profiles import Settings
 from .tables import task_accuracies
 
-__all__ = ["VariantVerdicts", "compare", "flipped", "recipe_dependence", "recipe_grid", "recipe_rows", "recipe_summary",
+__all__ = ["VariantVerdicts", "by_variant", "compare", "other_variants", "flipped", "recipe_dependence", "recipe_grid", "recipe_rows", "recipe_summary",
            "recipe_tasks", "table1_learned", "variant_rows"]
 
 
@@ -46,6 +46,18 @@ def compare(by_variant: Mapping[str, Sequence[Verdict]]) -> list[VariantVerdicts
         raise ValueError(f"variants {list(by_variant)} decide different claims; each must decide {claims}")
     return [VariantVerdicts(claim, {name: verdicts[i] for name, verdicts in by_variant.items()})
             for i, claim in enumerate(claims)]
+
+
+def by_variant(results: Sequence[VariantVerdicts]) -> dict[str, list[Verdict]]:
+    """Per variant, its verdicts in the claims' order: the inverse of `compare`."""
+    names = list(results[0].verdicts) if results else []
+    return {name: [r.verdicts[name] for r in results] for name in names}
+
+
+def other_variants(results: Sequence[VariantVerdicts]) -> dict[str, list[Verdict]]:
+    """`by_variant` without the first variant: the alternatives to this build's own (`recipe_grid` lists this
+    build's recipe first), for `claims.decided_in_every_design`."""
+    return dict(list(by_variant(results).items())[1:])
 
 
 def _label(result: VariantVerdicts) -> str:
@@ -84,7 +96,7 @@ def recipe_grid(settings: Settings) -> dict[str, object]:
         return {}
     recipe = settings.recipe
     batch = 4 if recipe.batch_size == 16 else 16
-    variants = {f"batch {recipe.batch_size}, lr {recipe.lr:g} (this build's)": recipe,
+    variants = {f"batch {recipe.batch_size}, lr {recipe.lr:g} (this build's)": recipe,  # first: `other_variants`
                 f"batch {batch}": dataclasses.replace(recipe, batch_size=batch),
                 f"lr × ½ ({recipe.lr / 2:g})": dataclasses.replace(recipe, lr=recipe.lr / 2),
                 f"lr × 2 ({recipe.lr * 2:g})": dataclasses.replace(recipe, lr=recipe.lr * 2)}
@@ -106,8 +118,8 @@ def recipe_tasks(settings: Settings, clip: LoadedCLIP, data: Mapping[str, object
 
 
 def table1_learned(tasks: Mapping[str, TaskAccuracies]) -> list[str]:
-    """The tasks whose best trained Table 1 column is above zero-shot beyond 2 SE (`TaskAccuracies.gain`)."""
-    return [d for d, t in tasks.items() if t.table1 and t.gain(t.table1.values()).low > 0]
+    """The tasks whose best trained Table 1 column is above zero-shot beyond 2 SE (`TaskAccuracies.gain`, `claims.did_learn`)."""
+    return [d for d, t in tasks.items() if t.table1 and did_learn(t.gain(t.table1.values()))]
 
 
 def recipe_dependence(settings: Settings, clip: LoadedCLIP, data: Mapping[str, object], layers: int

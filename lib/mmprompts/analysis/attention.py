@@ -23,7 +23,7 @@ from .tokens import text_token_groups, vision_token_groups
 
 __all__ = [
     "TEXT_GROUPS", "VISION_GROUPS", "attention_distance", "attention_entropy", "attention_scope", "attention_shift",
-    "group_attention", "scope_change", "text_group_attention", "token_group_attention", "without_prompts",
+    "eos_attention_on_sos", "group_attention", "scope_change", "text_group_attention", "token_group_attention", "without_prompts",
 ]
 
 
@@ -122,6 +122,12 @@ def text_group_attention(model: PromptedCLIP, classnames: Sequence[str], templat
     model.encode_text(model.prompt_texts(classnames, template), trace=trace)
     return group_attention(trace.attentions, trace.eos, [text_token_groups(model, name, template) for name in classnames],
                            TEXT_GROUPS)
+
+
+def eos_attention_on_sos(model: PromptedCLIP, classnames: Sequence[str], template: str = "a photo of a {}.") -> list[list[float]]:
+    """The statistic of the paper's premise in Sec. 3.3.1 (`claims.decide_eos_focus_on_sos`): per block and
+    head, how much EOS attends to SOS (`text_group_attention`, mean over the class prompts)."""
+    return text_group_attention(model, classnames, template)[..., TEXT_GROUPS.index("sos")].tolist()
 
 
 @torch.no_grad()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from .core import Estimate, Verdict, dataset_average, gain_over_zero_shot
+from .register import CLAIMS
 from .rules import (decide_bias_beats_optimal_on_eurosat, decide_bias_beats_prompts, decide_bias_gain_largest,
                     decide_bias_near_optimal, decide_depth_best_near_top, decide_depth_exceeds_clip, decide_depth_rises,
                     decide_depths_differ, decide_many_classes_keep_gaining, decide_more_prompts_help,
@@ -20,7 +21,7 @@ from .rules import (decide_bias_beats_optimal_on_eurosat, decide_bias_beats_prom
 
 __all__ = ["UNSTABLE_ABOVE", "TaskAccuracies", "sensitivity_verdicts", "table1_verdicts", "zero_shot_verdict"]
 
-UNSTABLE_ABOVE = 10  # prompts per branch: the paper's "exceeds 20" multi-modal prompts
+UNSTABLE_ABOVE = CLAIMS["count.unstable-above-10-per-branch"].limits["above"]  # per branch: the paper's "exceeds 20"
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class TaskAccuracies:
     count_runs: Mapping[int, Sequence[float | None]] = field(default_factory=dict)  # Table 3 per run, None = failed
 
     def gain(self, settings: Iterable[Estimate]) -> Estimate:
-        """The gain over zero-shot of the best of `settings` (by mean): `task_learned`'s statistic."""
+        """The gain over zero-shot of the best of `settings` (by mean): the statistic `did_learn` judges."""
         return gain_over_zero_shot(max(settings, key=lambda e: e.mean), self.zero_shot, self.test_items)
 
 
@@ -47,8 +48,7 @@ def _eurosat(tasks: Mapping[str, TaskAccuracies]) -> str | None:
 
 def zero_shot_verdict(tasks: Mapping[str, TaskAccuracies]) -> Verdict:
     """Page 1's statement on the tasks' zero-shot accuracies."""
-    return decide_zero_shot_weak({d: t.zero_shot for d, t in tasks.items()}, {d: t.test_items for d, t in tasks.items()},
-                                 {d: t.analogue for d, t in tasks.items()})
+    return decide_zero_shot_weak({d: t.zero_shot for d, t in tasks.items()}, {d: t.analogue for d, t in tasks.items()})
 
 
 def table1_verdicts(tasks: Mapping[str, TaskAccuracies], sizes_comparable: bool = True) -> list[Verdict]:
@@ -86,5 +86,5 @@ def sensitivity_verdicts(tasks: Mapping[str, TaskAccuracies], layers: int, sizes
                                   statistics.fmean(t.zero_shot for t in tasks.values())),
         decide_more_prompts_help(counts, learned_count),
         decide_unstable_above({d: dict(tasks[d].count_runs) for d in learned_below},
-                              {d: 100 / t.classes for d, t in tasks.items()}, learned_below, UNSTABLE_ABOVE),
+                              {d: 100 / t.classes for d, t in tasks.items()}, learned_below),
     )]

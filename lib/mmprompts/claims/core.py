@@ -55,6 +55,9 @@ class Claim:
     premise: str = ""
     # Design choices of this book that move the verdict, and where the page shows it decided both ways.
     design: str = ""
+    # The rule's margins, counts and conventions, by name (e.g. {"slight": 2.0}): written once, in the register,
+    # read by the rule (`rules`) and by the register's own prose, so the two cannot say different numbers.
+    limits: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.position not in ("asserts", "rejects") or self.combine not in ("parts", "readings"):
@@ -211,10 +214,31 @@ def gain_over_zero_shot(trained: Sequence[float] | Estimate, zero_shot: float, t
     return Estimate(runs.mean - zero_shot, math.hypot(run_se, binomial_se(zero_shot, test_items)), runs.n)
 
 
-def task_learned(trained: Sequence[float], zero_shot: float, test_items: int) -> bool:
-    """The precondition of every claim about what training does: the trained accuracy is above
-    zero-shot beyond 2 SE (`gain_over_zero_shot`). A task that did not learn cannot test it."""
-    return gain_over_zero_shot(trained, zero_shot, test_items).low > 0
+def did_learn(gain: Estimate) -> bool:
+    """The one precondition of every claim about what training does, on every page: the gain over
+    zero-shot CLIP (`gain_over_zero_shot`, or paired over the test images) is above 0 beyond 2 SE.
+    A task, model or tuning that did not learn cannot say what learning does."""
+    return gain.low > 0
+
+
+# The rule of "in most datasets", the same both ways: a statement holds when more than half of the testable
+# datasets agree with it and none goes against it, and fails in the mirror case (more than half against, none
+# agreeing); anything between is inconclusive. (A contradiction that needed less than a support would let the
+# rule fail on evidence it would not accept for the claim.)
+MOST = ("more than half of the testable datasets and none the other way; contradicted in the mirror case (more "
+        "than half the other way and none agreeing)")
+
+
+def majority(agree: int, against: int, n: int) -> str:
+    """The outcome of a statement about most of `n` testable datasets, `agree` of which are decided for it
+    and `against` against it (`MOST`): supports, contradicts or inconclusive."""
+    if agree + against > n or min(agree, against, n) < 0:
+        raise ValueError(f"majority: agree={agree} + against={against} exceeds the n={n} testable datasets")
+    if agree > n / 2 and not against:
+        return SUPPORTS
+    if against > n / 2 and not agree:
+        return CONTRADICTS
+    return INCONCLUSIVE
 
 
 def _difference(a: Estimate, b: Estimate) -> Estimate:

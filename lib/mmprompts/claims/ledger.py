@@ -288,6 +288,18 @@ def sentence_rows(verdicts: Iterable[Verdict]) -> list[SentenceRow]:
     return rows
 
 
+def counts_sentence(counts: Mapping[str, int]) -> str:
+    """The ledger's and the landing page's headline for the sentences the paper asserts, by outcome, saying
+    how many were decided here and how many were only put to a test (inconclusive) or could not be
+    (not testable): a count of sentences is not a count of findings."""
+    total = sum(counts.values())
+    decided = counts.get(SUPPORTS, 0) + counts.get(CONTRADICTS, 0)
+    return (f"{total} sentence{'s' if total != 1 else ''} the paper asserts: {decided} decided here "
+            f"({counts.get(SUPPORTS, 0)} supported, {counts.get(CONTRADICTS, 0)} contradicted), "
+            f"{counts.get(INCONCLUSIVE, 0)} tested without a decision (inconclusive), "
+            f"{counts.get(NOT_TESTABLE, 0)} not testable here")
+
+
 def ledger_counts(rows: Sequence[SentenceRow]) -> dict[str, Counter]:
     """Per scope, how many sentences the paper asserts (checks and the hypotheses it rejects left out) ended in
     each outcome."""
@@ -368,14 +380,12 @@ def book_summary_html(rows: Sequence[SentenceRow], pages: str = "executed/") -> 
     if central is not None:
         out.append(f'<p class="mmp-summary-central">{_badge(central.outcome)} The paper\'s conclusion, <q>the learned '
                    f"prompts improve the performance mainly through the second way, which acts as the dataset bias</q> "
-                   f"(Abstract), tested by transplanting each of the two ways of its eq. 12 between zero-shot CLIP and "
-                   f"the prompted model: <b>{html.escape(central.outcome)}</b> in this build "
+                   f"(Abstract), put to the test by transplanting each of the two ways of its eq. 12 between zero-shot "
+                   f"CLIP and the prompted model: <b>{html.escape(central.outcome)}</b> in this build "
                    f'(<a href="{pages}{html.escape(central.anchor)}">page {int(central.page[:2])}</a>). '
                    f"{html.escape(central.why)}</p>")
-    counts = Counter(r.outcome for r in claims)
-    out.append(f"<p><b>{len(claims)} sentence{'s' if len(claims) != 1 else ''} the paper asserts</b>: "
-               + ", ".join(f"{counts[o]} {o}" for o in (SUPPORTS, CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE))
-               + f' (<a href="{pages}08_claims_ledger.html">the claims ledger</a> lists them all).</p>')
+    out.append(f"<p>{html.escape(counts_sentence(Counter(r.outcome for r in claims)))} "
+               f'(<a href="{pages}08_claims_ledger.html">the claims ledger</a> lists them all).</p>')
     scopes = list(dict.fromkeys(r.scope for r in claims if r.scope))
     if scopes:
         out.append(f"<p>Where these verdicts hold: {html.escape('; '.join(scopes))}.</p>")

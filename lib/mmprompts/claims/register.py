@@ -6,6 +6,38 @@ from dataclasses import replace
 from .core import Claim
 from .text import INPUT_SCALE, T_EOS, T_SOS, math
 
+# Each rule's margins, counts and conventions (`Claim.limits`), with why; the rules and the prose below read them.
+_LIMITS = {
+    # float32 attention against a float64 recomputation: rounding of order 1e-6 per block
+    "formulation.identities": {"tolerance": 1e-5},
+    # block 1 a pure rescaling within float rounding; "changed": 2% of each query's attention mass moved
+    "formulation.relative-attention": {"float_tolerance": 1e-4, "changed": 0.02},
+    # "most of its attention": more than half
+    "text-attention.eos-focus-on-sos": {"most": 0.5},
+    # "stays the same": within a quarter of CLIP's own share (a quarter of a bar of Fig. 4 is a change a reader sees)
+    "text-attention.category-same": {"share": 0.25},
+    # a map is kept when closer to CLIP's own map (1) than to an unrelated image's (0)
+    "relevancy.patches-unchanged": {"kept": 0.5}, "cls-attention.unchanged": {"kept": 0.5},
+    # in units of CLIP's head-to-head spread (the scale of Fig. 5's dots): unchanged within half of it, changed at a whole
+    **{c: {"unchanged": 0.5, "changed": 1.0}
+       for c in ("scope.distance", "scope.distance-renormalised", "scope.entropy", "scope.cls-entropy")},
+    # the paper calls 0.5 slight; seed spreads of a few-shot run are about 1 point, so under 2 is what a reader calls slight
+    "bias.slight-gap-to-optimal": {"slight": 2.0},
+    "depth.exceeds-clip-by-14": {"margin": 14.0},
+    # "exceeds 20" multi-modal prompts = more than 10 per branch; a run failed when it ends within 5 points of chance
+    # (learned nothing; the paper's Table 3 dashes are values it does not give, not failed runs); a spread above at
+    # most 1.5 x the spread below is no instability
+    "count.unstable-above-10-per-branch": {"above": 10, "failed_within": 5.0, "spread_ratio": 1.5},
+}
+_L = _LIMITS
+
+
+def _g(value: float) -> str:
+    """A limit as the prose prints it (1e-5, 0.02, 14)."""
+    return f"{value:g}".replace("e-0", "e-")
+
+
+
 # The precondition of the averaged claims of Tables 1-3 (rules.py, "which tasks learned").
 _LEARNED_AVERAGE = ("each task learned ({} above zero-shot beyond 2 SE); tasks that did not are left out of the "
                     "average and named, and the claim is not testable when none learned")
@@ -14,19 +46,23 @@ _CLAIMS = [
           "especially those with significant differences from natural language and images", "Sec. 1", "01_zero_shot",
           "zero-shot top-1 accuracy per dataset (the dataset's own template)",
           "datasets whose images are furthest from web photos (satellite tiles, textures: EuroSAT and DTD or their "
-          "stand-ins) against the others; significant when the gap exceeds 2 binomial SE of the test accuracies", sentence='Zero-shot CLIP is weak where images differ from web photos', label='zero-shot accuracy'),
+          "stand-ins) against the others, each group's mean over its datasets; significant when the gap exceeds 2 SE "
+          "from the spread between the datasets of each kind (the sentence is about datasets, so a dataset is the "
+          "unit); not testable with fewer than two datasets of a kind", sentence='Zero-shot CLIP is weak where images differ from web photos', label='zero-shot accuracy'),
     Claim("formulation.identities", "the input part of a prompted update equals the prompt-free update times "
           f"{INPUT_SCALE}, and input part + prompt part equal the update (eq. 32)",
           "App. B, eqs. 17–32", "02_prompts_in_attention", "largest deviation from both identities, every block, float64",
-          "an exact identity: holds within float32 rounding (1e-5); a check of this implementation, true by algebra",
+          f"an exact identity: holds within float32 rounding ({_g(_L['formulation.identities']['tolerance'])}); a check of this implementation, true by algebra",
           kind="check", sentence="Check: eq. 32's two identities hold in this implementation"),
     Claim("formulation.relative-attention", "In the first layer, the attention between tokens undergoes a proportional "
           "transformation … However, the relative values of attention between tokens are changed in the subsequent layers",
           "Fig. 1, Sec. 3.2.1", "02_prompts_in_attention",
           "per block, total variation between the prompted model's attention renormalised over input tokens and CLIP's",
-          "block 1 within float tolerance (1e-4), some later block ≥ 0.02 (2% of the attention mass moved) beyond 2 SE "
+          f"block 1 within float tolerance ({_g(_L['formulation.relative-attention']['float_tolerance'])}), some later block ≥ "
+          f"{_g(_L['formulation.relative-attention']['changed'])} "
+          f"({_L['formulation.relative-attention']['changed']:.0%} of the attention mass moved) beyond 2 SE "
           "over images and, there, more than every null control beyond 2 SE; contradicted when block 1 differs or "
-          "every later block is below 0.02 beyond 2 SE", sentence='Prompts rescale attention in block 1 and change it later', precondition='the learned prompts move it more than prompts that learned nothing (null controls)'),
+          f"every later block is below {_g(_L['formulation.relative-attention']['changed'])} beyond 2 SE", sentence='Prompts rescale attention in block 1 and change it later', precondition='the learned prompts move it more than prompts that learned nothing (null controls)'),
     Claim("mechanism.second-way", "the learned prompts improve the performance mainly through the second way, which acts "
           "as the dataset bias to improve the recognition performance of the pre-trained model on the corresponding "
           "dataset", "Abstract; Sec. 1, 3.2.2, 4", "02_prompts_in_attention",
@@ -85,7 +121,8 @@ _CLAIMS = [
           "02_prompts_in_attention",
           "the same factorial in both towers, the second way read as the added term per input",
           "per dataset: re-weighting alone keeps more than half of the gain and more than the added term alone, each "
-          "beyond 2 SE; the hypothesis fails when other hypotheses decide more datasets than it and at least half. "
+          "beyond 2 SE; the hypothesis fails when more than half of the testable datasets are decided against it and "
+          "none for it. "
           "Scored on the paper's position (it concludes for the second way): the hypothesis failing here supports "
           "the paper, holding here contradicts it",
           sentence="Hypothesis 1, which the paper concludes against: prompts work mainly by re-weighting attention", label="the second way as the added term, per input",
@@ -155,12 +192,12 @@ _CLAIMS = [
           "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="The prompts' contribution increases", label="the prompts' share against the template words'", precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("relevancy.sos-most", f"especially the {T_SOS} token", "Sec. 3.2.2, Fig. 2", "03_alignment_contribution",
           "gain of SOS's share minus gain of the prompts' share, paired over test images",
-          "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="Especially SOS's contribution", label='SOS gains more than the prompts', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
+          "per dataset significant beyond 2 SE over images; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="Especially SOS's contribution", label='SOS gains more than the prompts', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images); the paper's premise (Sec. 3.3.1, decided as on page 4): zero-shot CLIP's EOS attends mostly to SOS, without which SOS has no role to be especially prominent in"),
     Claim("relevancy.patches-unchanged", "the learned multi-modal prompts do not significantly adjust the relative "
           "relevance to [cls] between inputs", "Sec. 3.2.2, Fig. 3", "03_alignment_contribution",
           "per image, correlation of the prompted model's patch relevance with CLIP's, normalised by the correlation "
           "of CLIP's maps of two different images",
-          "kept when the normalised similarity is ≥ 0.5 beyond 2 SE (closer to CLIP's own map than to an unrelated "
+          f"kept when the normalised similarity is ≥ {_g(_L['relevancy.patches-unchanged']['kept'])} beyond 2 SE (closer to CLIP's own map than to an unrelated "
           "image's); most datasets, none changed; a dataset counts as kept only where some null control does not keep it (else the learned prompts are not distinguishable from untrained ones), as changed only where the learned prompts change it more than every control", sentence="Prompts do not change the patches' relative relevance", label='patch relevance maps', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("relevancy.vision-prompts-prominent", "the contribution of multi-modal prompts to the alignment process is "
           "unusually prominent", "Sec. 3.2.2, Fig. 3", "03_alignment_contribution",
@@ -176,7 +213,7 @@ _CLAIMS = [
     Claim("text-attention.eos-focus-on-sos", f"the {T_EOS} predominantly focuses most of its attention on the {T_SOS} token in "
           "each layer", "Sec. 3.3.1, Fig. 4 (row 1)", "04_text_prompts",
           "zero-shot CLIP's EOS attention share on SOS per block and head (mean over the class prompts)",
-          "per dataset: the share (mean over heads) above 0.5 beyond 2 SE in most blocks and below in none; most "
+          f"per dataset: the share (mean over heads) above {_g(_L['text-attention.eos-focus-on-sos']['most'])} beyond 2 SE in most blocks and below in none; most "
           "datasets, none failing. The premise of Sec. 3.3.1's reading of SOS and the text prompts; on a stand-in "
           "model a property it lacks is not testable (the stand-in lacks it), never a contradiction",
           sentence="Zero-shot CLIP's EOS attends mostly to SOS", label="EOS attention on SOS, per block"),
@@ -189,15 +226,15 @@ _CLAIMS = [
           "significant beyond 2 SE over the block × head cells; most datasets, none the other way; and beyond every null control (initial, zero, random prompts) beyond 2 SE", sentence="EOS's attention on the prompts rises", label='EOS attention on the prompts rises', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("text-attention.category-same", "the attention toward category tokens stays the same", "Sec. 3.3.1, Fig. 4",
           "04_text_prompts", "EOS attention share on the class-name tokens, prompted − CLIP, per block and head",
-          "equivalence: |change| + 2 SE within 25% of CLIP's own share (a quarter of the bar is a change a reader "
+          f"equivalence: |change| + 2 SE within {_L['text-attention.category-same']['share']:.0%} of CLIP's own share (a quarter of the bar is a change a reader "
           "would see in Fig. 4); most datasets, none surely outside; a dataset counts as kept only where some null control does not keep it (else the learned prompts are not distinguishable from untrained ones), as changed only where the learned prompts change it more than every control", sentence="EOS's attention on the class name stays", label='EOS attention on the class name stays', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("scope.distance", "there is no significant impact on the model’s attention distance before and after "
           "incorporating prompts for the input patches", "Sec. 3.3.2, Fig. 5", "05_vision_prompts",
           "mean attention distance per block and head of the prompted model with its prompts (W prompt), under two "
           "conventions for the prompt keys' distance the paper does not state: at distance 0, and spread like the "
           "query's patch attention (the renormalised distance)",
-          "|difference from CLIP| ≤ 0.5 × CLIP's head-to-head spread on most datasets, and beyond the controls (some "
-          "null control reaches 0.5 ×); contradicted at ≥ 1 × on half of them where no control does; decided only "
+          f"|difference from CLIP| ≤ {_g(_L['scope.distance']['unchanged'])} × CLIP's head-to-head spread on most datasets, and beyond the controls (some "
+          f"null control reaches {_g(_L['scope.distance']['unchanged'])} ×); contradicted at ≥ {_g(_L['scope.distance']['changed'])} × on most of them where no control does; decided only "
           "when both conventions give the same outcome", sentence='Prompts do not change the attention distance',
           label='W prompt, under both conventions for the prompt keys',
           precondition="the prompts learned on the dataset (test accuracy above zero-shot CLIP's beyond 2 SE); the same "
@@ -206,18 +243,18 @@ _CLAIMS = [
           "Sec. 3.3.2, Fig. 5", "05_vision_prompts",
           "the mean attention distance among the patches alone (W/O prompt: each patch query's attention renormalised "
           "over patch keys; with the prompts' mass removed it is the same number as W prompt renormalised)",
-          "as for W prompt", sentence='Prompts do not change the attention distance', label='W/O prompt, among the patches', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
+          f"as for W prompt (unchanged ≤ {_g(_L['scope.distance-renormalised']['unchanged'])} ×, changed ≥ {_g(_L['scope.distance-renormalised']['changed'])} × CLIP's head-to-head spread)", sentence='Prompts do not change the attention distance', label='W/O prompt, among the patches', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("scope.entropy", "the prompts do not significantly impact the attention scope", "Sec. 3.3.2, Fig. 5",
           "05_vision_prompts", "attention entropy per block and head ([cls] and patch queries)",
-          "as for the distance", sentence='Prompts do not change the attention scope', label='attention entropy', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
+          f"as for the distance (unchanged ≤ {_g(_L['scope.entropy']['unchanged'])} ×, changed ≥ {_g(_L['scope.entropy']['changed'])} × CLIP's head-to-head spread)", sentence='Prompts do not change the attention scope', label='attention entropy', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("scope.cls-entropy", "we also computed the attention entropy of the [cls] token … the prompts do not "
           "significantly impact the attention scope", "App. D, Fig. 7", "05_vision_prompts",
-          "entropy of the [cls] query's attention per block and head", "as for the distance", sentence='Prompts do not change the attention scope', label='[cls] attention entropy', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
+          "entropy of the [cls] query's attention per block and head", f"as for the distance (unchanged ≤ {_g(_L['scope.cls-entropy']['unchanged'])} ×, changed ≥ {_g(_L['scope.cls-entropy']['changed'])} × CLIP's head-to-head spread)", sentence='Prompts do not change the attention scope', label='[cls] attention entropy', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("cls-attention.unchanged", "the vision prompts do not influence [cls] token’s attention on the input patches",
           "Sec. 3.3.2, Fig. 6 rows 1–2", "05_vision_prompts",
           "per block and image, correlation of the prompted model's [cls] attention over patches with CLIP's, "
           "normalised by the correlation of CLIP's maps of two different images",
-          "kept when the normalised similarity is ≥ 0.5 beyond 2 SE over images; most datasets, none changed; a dataset counts as kept only where some null control does not keep it (else the learned prompts are not distinguishable from untrained ones), as changed only where the learned prompts change it more than every control", sentence='Vision prompts do not change where [cls] looks', label='[cls] attention maps', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
+          f"kept when the normalised similarity is ≥ {_g(_L['cls-attention.unchanged']['kept'])} beyond 2 SE over images; most datasets, none changed; a dataset counts as kept only where some null control does not keep it (else the learned prompts are not distinguishable from untrained ones), as changed only where the learned prompts change it more than every control", sentence='Vision prompts do not change where [cls] looks', label='[cls] attention maps', precondition="the prompts learned on the dataset: their test accuracy above zero-shot CLIP's beyond 2 SE (paired over test images)"),
     Claim("similarity.background", "the learned vision prompts resemble background features in relation to the "
           "attention of the [cls] token, i.e., the features that the [cls] token did not pay attention to",
           "Sec. 3.3.2, Fig. 6 row 3", "05_vision_prompts",
@@ -241,7 +278,8 @@ _CLAIMS = [
     Claim("bias.slight-gap-to-optimal", "the slight performance gap (0.5) between bias tuning and the optimal prompt "
           "tuning settings … still exists", "Sec. 3.4, Table 1", "06_bias_vs_prompts",
           "average OPTIMAL − BIAS, OPTIMAL = 10 + 10 prompts in every block (Table 3's '20 prompts', as in the paper)",
-          "gap ≥ 0 and below 2 points beyond 2 SE; contradicted above 2 or below 0 beyond 2 SE",
+          f"gap ≥ 0 and below {_g(_L['bias.slight-gap-to-optimal']['slight'])} points beyond 2 SE; contradicted above "
+          f"{_g(_L['bias.slight-gap-to-optimal']['slight'])} or below 0 beyond 2 SE",
           sentence="A slight gap between bias tuning and the optimal prompts remains", label="OPTIMAL − BIAS, 0 to 2 points",
           precondition=_LEARNED_AVERAGE.format("bias tuning or OPTIMAL")),
     Claim("bias.beats-optimal-on-eurosat", "for datasets with limited category information, the advantages of bias "
@@ -281,7 +319,8 @@ _CLAIMS = [
           sentence="The average peaks with 10–11 prompted layers", label="peak at 10–11 of 12 blocks",
           precondition=_LEARNED_AVERAGE.format("prompts at some depth")),
     Claim("depth.exceeds-clip-by-14", "exceeding CLIP by more than 14 points", "App. C.1, Table 2", "07_sensitivity",
-          "best average accuracy over depths minus zero-shot CLIP's average", "above 14 points beyond 2 SE",
+          "best average accuracy over depths minus zero-shot CLIP's average",
+          f"above {_g(_L['depth.exceeds-clip-by-14']['margin'])} points beyond 2 SE",
           sentence="The best average exceeds CLIP by more than 14 points", label="more than 14 points above CLIP",
           precondition="none beyond the runs: the claim is itself about how much the prompts learn, so every task of the "
                        "grid counts, one that did not learn included"),
@@ -294,10 +333,11 @@ _CLAIMS = [
     Claim("count.unstable-above-10-per-branch", "when the number of multi-modal prompts exceeds 20, the learning process "
           "of the prompts becomes highly unstable and prone to failure, especially for datasets with limited category "
           "information such as EuroSAT [14]", "Sec. 3.5, App. C.2, Table 3", "07_sensitivity",
-          "failed runs (diverged, or ending at most 5 points above chance) and seed spread above and at or below "
-          "10 prompts per branch (20 multi-modal prompts)",
+          f"failed runs (diverged, or ending at most {_g(_L['count.unstable-above-10-per-branch']['failed_within'])} points "
+          f"above chance) and seed spread above and at or below {_L['count.unstable-above-10-per-branch']['above']} prompts "
+          f"per branch ({2 * _L['count.unstable-above-10-per-branch']['above']} multi-modal prompts)",
           "failures only above the threshold; contradicted by no failure above it and a seed spread there at most "
-          "1.5 × the spread below",
+          f"{_g(_L['count.unstable-above-10-per-branch']['spread_ratio'])} × the spread below",
           sentence="Learning becomes unstable above 20 prompts", label="failed runs above 10 per branch",
           precondition="the tasks that learned with at most 10 prompts per branch (above zero-shot beyond 2 SE): a task "
                        "that learns nowhere cannot show where learning fails"),
@@ -354,14 +394,23 @@ _ONE_DATASET = ("bias.beats-optimal-on-eurosat", "depth.many-classes-keep-gainin
 _DATASETS = ("zeroshot.weak-where-images-differ", "formulation.similar-tokens-attend",
              "count.unstable-above-10-per-branch")
 # The premise of Sec. 3.3.1's argument (EOS attends mostly to SOS, so SOS acts as a bias and the prompts take
-# over its role): the sentences of that argument, and only those (Sec. 3.2.2's relevance claims do not rest on it).
+# over its role): the sentences of that argument, and the one of Sec. 3.2.2 that ranks SOS's role among EOS's
+# inputs, and only those. "Especially the SOS
+# token" (Sec. 3.2.2) ranks SOS's gain of EOS relevance above the prompts'; EOS's relevance flows along its
+# attention, so that ranking describes a model whose EOS attends mostly to SOS — in a stand-in whose EOS gives
+# SOS a fifth of its attention or less, a reversed ranking describes the stand-in, not the paper's CLIP. The
+# other sentences of Sec. 3.2.2 (SOS's, the prompts' and the class name's shares rise or fall) compare a model
+# with itself before and after prompting, are not part of that argument, and are not gated.
 _PREMISES = {c: "text-attention.eos-focus-on-sos" for c in ("text-attention.sos-decreases", "text-attention.sos-merely-bias",
-                                                            "text-attention.prompts-like-sos")}
+                                                            "text-attention.prompts-like-sos", "relevancy.sos-most")}
 # Design choices that move verdicts, each shown decided both ways on its page.
+# The recorded verdict is the one every design gives, inconclusive where they differ (`rules.decided_in_every_design`).
 _EUROSAT_KEPT = ("this book keeps the EuroSAT stand-in, which App. E leaves out; page 3's Table 3.5 decides every "
-                 "statement with it kept and left out")
-_TABLE1_DESIGNS = ("the world design (EuroSAT's class words known or novel) and the training recipe: page 6 decides "
-                   "Table 1's statements in each")
+                 "statement with it kept and left out, and the verdict recorded is the one both give (inconclusive "
+                 "where they differ)")
+_TABLE1_DESIGNS = ("the training recipe: page 6 decides Table 1's statements under each recipe of its grid and records "
+                   "the verdict every recipe gives (inconclusive where they differ); the world design (EuroSAT's class "
+                   "words known or novel) is an ablation shown beside them")
 _DESIGNS = {**{c: _EUROSAT_KEPT for c in ("relevancy.category-decreases", "relevancy.sos-increases",
                                           "relevancy.prompts-increase", "relevancy.sos-most", "relevancy.patches-unchanged",
                                           "relevancy.vision-prompts-prominent", "relevancy.shallow-and-deep")},
@@ -381,7 +430,7 @@ def _scoped(claim: Claim) -> Claim:
     elif claim.id in _DATASETS:
         claim = replace(claim, over="datasets")
     return replace(claim, effect_size=claim.id in _EFFECT_SIZES, premise=_PREMISES.get(claim.id, ""),
-                   design=_DESIGNS.get(claim.id, ""))
+                   design=_DESIGNS.get(claim.id, ""), limits=dict(_LIMITS.get(claim.id, {})))
 
 
 CLAIMS: dict[str, Claim] = {c.id: _scoped(c) for c in _CLAIMS}

@@ -6,7 +6,7 @@ import statistics
 from typing import Mapping, Sequence
 
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _plain,
-                   _sign, dataset_average, estimate, paired)
+                   _sign, dataset_average, did_learn, estimate, majority, paired)
 from .register import CLAIMS
 from .text import among, names, number, plus_minus, scientific, signed
 
@@ -76,9 +76,8 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
     dataset where a control does as much agrees only with the untrained prompts. Likewise a dataset
     opposes only when its effect is significantly the other way and the learned prompts are also
     beyond every control that other way (else untrained prompts move it as much: learning is not
-    shown to reverse it). supports: agrees on more than half of the testable datasets and opposes
-    on none; contradicts: opposes on more datasets than agree, and on at least half; else
-    inconclusive."""
+    shown to reverse it). The outcome over the datasets: `core.majority` (supports: agrees on more
+    than half of the testable datasets and opposes on none; contradicts: the mirror case)."""
     effects, note, early = _testable(claim_id, effects, excluded, what)
     if early is not None:
         return early
@@ -90,18 +89,16 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
     agree = [d for d in raw if not matched[d]]
     oppose = [d for d in raw_oppose if not matched[d]]
     n = len(effects)
-    if len(agree) > n / 2 and not oppose:
-        outcome = SUPPORTS
-    elif len(oppose) > len(agree) and len(oppose) >= n / 2:
-        outcome = CONTRADICTS
-    else:
-        outcome = INCONCLUSIVE
+    outcome = majority(len(agree), len(oppose), n)
     word = "rises" if expected > 0 else "falls"
     sentence = (f"{_first_upper(what)} {word} beyond {Z:g} SE on {among(raw)} of {n} datasets and the other way on "
                 f"{among(raw_oppose)}.")
     if controls:
         equalled = [f"{d} ({names(matched[d])})" for d in raw + raw_oppose if matched[d]]
-        sentence += (f" Beyond every untrained control ({names(controls)}) on {among(agree + oppose)}"
+        # the controls judged in the direction each dataset went: a dataset that went the other way is never
+        # counted as beating the controls in the claimed direction
+        sentence += (f" Beyond every untrained control ({names(controls)}): {word} on {among(agree)}"
+                     + (f", the other way on {among(oppose)}" if oppose else "")
                      + (f"; untrained prompts do as much on {names(equalled)}." if equalled else "."))
     return _verdict(claim_id, outcome, sentence + note, effects=dict(effects), controls=controls,
                     excluded=dict(excluded or {}))
@@ -117,16 +114,14 @@ def _no_change(effects: Mapping[str, object], kept: Sequence[str], changed: Sequ
     the control leaves it alone). A change counts against the claim only where the learned prompts
     change it more than every control (`beyond(d, learned_value, control_value)`): a change that
     prompts which learned nothing make as well is not one learning made. Without controls every
-    kept / changed dataset counts. supports: counted as kept on more than half of the datasets and
-    counted as changed on none; contradicts: counted as changed on more datasets than kept, and on
-    at least half; else inconclusive."""
+    kept / changed dataset counts. The outcome: `core.majority` of the datasets counted as kept
+    (agree) and counted as changed (against)."""
     n = len(effects)
     as_untrained = [d for d in kept if controls and all(holds(d, by[d]) for by in controls.values())]
     agree = [d for d in kept if d not in as_untrained]
     equalled = [d for d in changed if controls and not all(beyond(d, effects[d], by[d]) for by in controls.values())]
     oppose = [d for d in changed if d not in equalled]
-    outcome = (SUPPORTS if len(agree) > n / 2 and not oppose else
-               CONTRADICTS if len(oppose) > len(agree) and len(oppose) >= n / 2 else INCONCLUSIVE)
+    outcome = majority(len(agree), len(oppose), n)
     if not controls:
         return outcome, ""
     counts = ", ".join(f"{c} on {sum(bool(holds(d, by[d])) for d in effects)}" for c, by in controls.items())
@@ -138,9 +133,9 @@ def _no_change(effects: Mapping[str, object], kept: Sequence[str], changed: Sequ
     return outcome, sentence
 
 
-# "stays the same" for an attention share: within a quarter of CLIP's own share (a change of a quarter of
-# the bar is one a reader would see in Fig. 4); the margin of `decide_equal` for such a share.
-SAME_SHARE = 0.25
+# "stays the same" for an attention share: within this fraction of CLIP's own share (the register's limit,
+# with why); the margin of `decide_equal` for such a share.
+SAME_SHARE = CLAIMS["text-attention.category-same"].limits["share"]
 
 
 def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mapping[str, float], what: str,
@@ -166,20 +161,21 @@ def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mappin
                     controls=controls, excluded=dict(excluded or {}))
 
 
-def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str, threshold: float = 0.5,
+def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str,
                     controls: Mapping[str, Mapping[str, Estimate]] | None = None,
                     excluded: Mapping[str, str] | None = None) -> Verdict:
     """Maps the paper says prompts leave unchanged, per dataset a normalised similarity
     s = (r − r_unrelated) / (1 − r_unrelated) of the prompted model's map to CLIP's map of the
     same image (1: identical; 0: no more alike than CLIP's maps of two different images).
 
-    kept: s − 2 SE ≥ threshold (closer to identical than to an unrelated image's map, with
-    the default 0.5); changed: s + 2 SE < threshold. `controls`: each null control's own
+    kept: s − 2 SE ≥ threshold (the claim's limit "kept": 0.5, closer to identical than to an
+    unrelated image's map); changed: s + 2 SE < threshold. `controls`: each null control's own
     similarity; a dataset counts as in `_no_change` (kept: some control's maps are not surely
     kept; changed: below every control's similarity beyond 2 SE)."""
     similarity, note, early = _testable(claim_id, similarity, excluded, what)
     if early is not None:
         return early
+    threshold = CLAIMS[claim_id].limits["kept"]
     controls = {c: {d: e for d, e in by.items() if d in similarity} for c, by in (controls or {}).items()}
     kept = [d for d, s in similarity.items() if s.low >= threshold]
     changed = [d for d, s in similarity.items() if s.high < threshold]
@@ -195,16 +191,49 @@ def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str
 
 
 def combine(claim_id: str, parts: Mapping[str, Verdict]) -> Verdict:
-    """A claim made of several parts: supports when every part does, contradicts when any part does,
-    not testable when no part is."""
+    """A claim made of several parts that must all hold ("shallow and deep alike"): contradicts when any
+    part does; else not testable when some part is (its precondition fails, so the whole cannot be
+    borne out: e.g. shallow prompts that did not learn say nothing of "alike"); supports when every
+    part does; else inconclusive."""
     outcomes = [v.outcome for v in parts.values()]
-    if all(o == NOT_TESTABLE for o in outcomes):
-        return not_testable(claim_id, "no part is testable: " + "; ".join(f"{name}: {v.sentence}" for name, v in parts.items()),
+    if CONTRADICTS not in outcomes and NOT_TESTABLE in outcomes:
+        failed = {name: v for name, v in parts.items() if v.outcome == NOT_TESTABLE}
+        return not_testable(claim_id, f"{'no part is' if len(failed) == len(parts) else 'a part of the sentence is not'} "
+                            "testable, so the whole cannot be decided: "
+                            + "; ".join(f"{name}: {v.outcome}" + (f" ({v.sentence})" if name in failed else "")
+                                        for name, v in parts.items()),
                             parts={name: v.numbers for name, v in parts.items()})
     outcome = (CONTRADICTS if CONTRADICTS in outcomes else SUPPORTS if all(o == SUPPORTS for o in outcomes)
                else INCONCLUSIVE)
     sentence = "; ".join(f"{name}: {v.outcome}" for name, v in parts.items()) + "."
     return _verdict(claim_id, outcome, sentence, parts={name: v.numbers for name, v in parts.items()})
+
+
+def decided_in_every_design(recorded: Sequence[Verdict], others: Mapping[str, Sequence[Verdict]], design: str,
+                            recorded_name: str = "as recorded") -> list[Verdict]:
+    """The verdicts a page records when a choice of this book that the paper did not make (`design`: keeping
+    the EuroSAT stand-in, the training recipe) could move them: `recorded` decided in this book's design,
+    `others` the same claims, in the same order, decided in each alternative (name → verdicts).
+
+    A verdict stands when every design gives its outcome. Where they differ it becomes inconclusive, each
+    design's outcome said: a finding that one defensible design makes and another undoes is the design's, not
+    the paper's, and choosing the design that decides would be choosing the answer. A recorded verdict that
+    is not testable stays so (another design cannot make a failed precondition hold)."""
+    out = []
+    for i, verdict in enumerate(recorded):
+        alternatives = {name: verdicts[i] for name, verdicts in others.items()}
+        if any(v.claim.id != verdict.claim.id for v in alternatives.values()):
+            raise ValueError(f"decided_in_every_design: the designs {list(others)} decide other claims than "
+                             f"{verdict.claim.id!r} at position {i}; decide the same claims in the same order")
+        outcomes = {recorded_name: verdict.outcome, **{name: v.outcome for name, v in alternatives.items()}}
+        if len(set(outcomes.values())) == 1 or verdict.outcome == NOT_TESTABLE:
+            out.append(verdict)
+            continue
+        listed = ", ".join(f"{name}: {outcome}" for name, outcome in outcomes.items())
+        out.append(_verdict(verdict.claim.id, INCONCLUSIVE, f"Inconclusive: the outcome depends on {design} ({listed}), "
+                            f"a choice of this book, so neither outcome is this run's finding. {_first_upper(recorded_name)}: "
+                            f"{verdict.sentence}", **{**verdict.numbers, "by_design": outcomes}))
+    return out
 
 
 # ----------------------------------------------------------------------------- page 1: zero-shot
@@ -214,40 +243,44 @@ def combine(claim_id: str, parts: Mapping[str, Verdict]) -> Verdict:
 FAR_FROM_WEB_PHOTOS = ("eurosat", "dtd")
 
 
-def decide_zero_shot_weak(accuracy: Mapping[str, float], test_items: Mapping[str, int],
-                          analogue: Mapping[str, str]) -> Verdict:
+def decide_zero_shot_weak(accuracy: Mapping[str, float], analogue: Mapping[str, str]) -> Verdict:
     """Zero-shot accuracy on the datasets far from web photos (`FAR_FROM_WEB_PHOTOS`, through
     each dataset's `analogue`) against the others.
 
-    SE of a test accuracy p on n images: 100 · sqrt(p (1 − p) / n) (binomial)."""
-    def group(names):
-        ses = [100 * math.sqrt(accuracy[d] / 100 * (1 - accuracy[d] / 100) / test_items[d]) for d in names]
-        return Estimate(statistics.fmean(accuracy[d] for d in names), math.sqrt(sum(s * s for s in ses)) / len(names),
-                        len(names))
+    The sentence is about datasets, so a dataset is the unit: each group's mean accuracy over its
+    datasets, with the SE from the spread between them (std / sqrt(datasets); it contains each test
+    set's sampling noise too), and the gap with the two SEs combined (Welch). supports: the shifted
+    group below the others beyond 2 SE; contradicts: above beyond 2 SE; else inconclusive. Not
+    testable with fewer than two datasets of a kind: one dataset has no spread to judge a gap by."""
+    claim = "zeroshot.weak-where-images-differ"
     shifted = [d for d in accuracy if analogue[d] in FAR_FROM_WEB_PHOTOS]
     others = [d for d in accuracy if d not in shifted]
-    if not shifted or not others:
-        return _verdict("zeroshot.weak-where-images-differ", INCONCLUSIVE,
-                        f"Needs datasets of both kinds; shown: shifted {names(shifted)}, others {names(others)}.")
-    gap = _difference(group(shifted), group(others))
+    if len(shifted) < 2 or len(others) < 2:
+        return not_testable(claim, f"the gap between kinds of datasets needs at least two of each to measure the spread "
+                            f"between datasets; shown: far from web photos {among(shifted)}, others {among(others)}.",
+                            shifted=shifted, others=others)
+    far, rest = estimate([accuracy[d] for d in shifted]), estimate([accuracy[d] for d in others])
+    gap = _difference(far, rest)
     outcome = {-1: SUPPORTS, 1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
-    sentence = (f"Zero-shot accuracy on {names(shifted)} is {number(group(shifted).mean, 1)}% against {number(group(others).mean, 1)}% "
-                f"on {names(others)}: a gap of {plus_minus(gap, 1)} points.")
-    return _verdict("zeroshot.weak-where-images-differ", outcome, sentence, gap=gap, shifted=shifted, others=others,
-                    shifted_mean=group(shifted), others_mean=group(others))
+    sentence = (f"Zero-shot accuracy on {names(shifted)} is {number(far.mean, 1)}% against {number(rest.mean, 1)}% "
+                f"on {names(others)}: a gap of {plus_minus(gap, 1)} points (± 2 SE from the spread between the datasets "
+                f"of each kind).")
+    return _verdict(claim, outcome, sentence, gap=gap, shifted=shifted, others=others, shifted_mean=far, others_mean=rest)
 
 
 # ----------------------------------------------------------------------------- page 2: attention formulation
-def decide_identities(max_error: float, tolerance: float = 1e-5) -> Verdict:
-    """Appendix B's algebra on this implementation: both parts of eq. 32 hold to float32 rounding."""
+def decide_identities(max_error: float) -> Verdict:
+    """Appendix B's algebra on this implementation: both parts of eq. 32 hold to float32 rounding (the claim's
+    limit "tolerance")."""
+    tolerance = CLAIMS["formulation.identities"].limits["tolerance"]
     outcome = SUPPORTS if max_error <= tolerance else CONTRADICTS
     sentence = (f"The largest deviation from the two identities over every block is {scientific(max_error)} "
                 f"(tolerance {scientific(tolerance, 0)}, float32 attention against a float64 recomputation).")
     return _verdict("formulation.identities", outcome, sentence, max_error=max_error, tolerance=tolerance)
 
 
-def decide_relative_attention(shift: Sequence[Sequence[float]], controls: Mapping[str, Sequence[Sequence[float]]] | None = None,
-                              float_tolerance: float = 1e-4, changed: float = 0.02) -> Verdict:
+def decide_relative_attention(shift: Sequence[Sequence[float]], controls: Mapping[str, Sequence[Sequence[float]]] | None = None
+                              ) -> Verdict:
     """Fig. 1: in the first block the input tokens' attention is CLIP's scaled by one factor per
     query; in later blocks the relative attention among input tokens differs from CLIP's.
 
@@ -261,6 +294,7 @@ def decide_relative_attention(shift: Sequence[Sequence[float]], controls: Mappin
     attention stays CLIP's within 2% of the mass); else inconclusive (also when untrained prompts
     move it as much: the statistic then says nothing about learning)."""
     claim = "formulation.relative-attention"
+    float_tolerance, changed = (CLAIMS[claim].limits[k] for k in ("float_tolerance", "changed"))
     per_block = [estimate(column) for column in zip(*shift)]
     if len(per_block) < 2:
         return _verdict(claim, INCONCLUSIVE, "Needs a model with at least two blocks.")
@@ -300,7 +334,7 @@ def mechanism_way(effects: Mapping[str, Estimate], term_arm: str = "prompt-term"
     "neither" if together they keep less (the gain needs what this reading of the ways leaves out);
     else "undecided". Half the gain is the boundary because "mainly" means most of it."""
     key = term_arm.replace("-", "_")
-    if _sign(effects["gain"]) <= 0:
+    if not did_learn(effects["gain"]):
         return NOT_TESTABLE
     term_half, reweighting_half, versus = effects[f"{key}_half"], effects["reweighting_half"], effects[f"{key}_vs_reweighting"]
     together = effects.get(f"reweighting_{key}_half")  # None for the prompt term: together they are the full model
@@ -335,15 +369,15 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
     `mechanism_way`: a dataset agrees when it is decided for the hypothesis, and goes against it when it is
     decided for another one or its effects rule the hypothesis out on their own (`_against`: e.g. the
     second way alone keeps significantly less than half of the gain). The hypothesis holds when it is
-    agreed on by more than half of the testable datasets and none goes against it; it fails when more go
-    against it than agree, and at least half; not testable when no dataset is (no gain over CLIP anywhere)
+    agreed on by more than half of the testable datasets and none goes against it, and fails in the mirror
+    case (`core.majority`); not testable when no dataset is (no gain over CLIP anywhere)
     or fewer than the claim's minimum; else inconclusive.
 
     For a claim the paper asserts, holds = supports and fails = contradicts. For a hypothesis the paper
     proposes and concludes against (`Claim.position == "rejects"`) the verdict is on the paper's position:
     the hypothesis failing here supports the paper, holding here contradicts it. For a known-answer check
-    (`Claim.kind == "check"`), the answer recovered on most testable datasets supports, recovered on none
-    contradicts (the rule missed a known answer), else inconclusive."""
+    (`Claim.kind == "check"`), the answer recovered (holds) supports and missed (fails) contradicts, by the
+    same majority as every claim, else inconclusive."""
     ways = {d: mechanism_way(e, term_arm) for d, e in effects.items()}
     testable = {d: w for d, w in ways.items() if w != NOT_TESTABLE}
     by_way = {w: [d for d, x in ways.items() if x == w] for w in WAYS}
@@ -360,14 +394,14 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
              if w not in (hypothesis, "undecided") or (w == "undecided" and _against(effects[d], hypothesis, term_arm))]
     ruled_out = [d for d in other if testable[d] == "undecided"]
     n = len(testable)
-    holds = len(agree) > n / 2 and not other
-    fails = len(other) > len(agree) and len(other) >= n / 2
+    holds = majority(len(agree), len(other), n) == SUPPORTS
+    fails = majority(len(agree), len(other), n) == CONTRADICTS
     sentence = f"Decided per dataset: {listing}."
     if ruled_out:
         sentence += f" Against {WAYS[hypothesis]} though undecided between the others: {names(ruled_out)}."
     claim = CLAIMS[claim_id]
     if claim.kind == "check":
-        outcome = SUPPORTS if holds else CONTRADICTS if not agree else INCONCLUSIVE
+        outcome = SUPPORTS if holds else CONTRADICTS if fails else INCONCLUSIVE
         if not agree:
             sentence += f" The known answer is recovered on none of the {n} testable datasets."
     elif claim.position == "rejects":
@@ -427,7 +461,7 @@ def not_learned(gains: Mapping[str, Estimate]) -> dict[str, str]:
     the test images, not beyond 2 SE), with the reason: a claim about what learned prompts do cannot be
     tested on prompts that learned nothing."""
     return {d: f"the prompts did not learn: {plus_minus(g, 1)} points over CLIP"
-            for d, g in gains.items() if _sign(g) <= 0}
+            for d, g in gains.items() if not did_learn(g)}
 
 
 def not_measured(claim_id: str) -> Verdict:
@@ -435,32 +469,31 @@ def not_measured(claim_id: str) -> Verdict:
     return not_testable(claim_id, _first_upper(CLAIMS[claim_id].rule.removeprefix("not testable here: ")) + ".")
 
 
-def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], most: float = 0.5,
-                            stand_in: bool = False) -> Verdict:
+def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], stand_in: bool = False) -> Verdict:
     """Sec. 3.3.1, Fig. 4 (row 1): zero-shot CLIP's EOS "predominantly focuses most of its attention on
     the t_SOS token in each layer" — the premise of the claims about SOS.
 
     shares: per dataset, per block, per head, CLIP's EOS attention on SOS (mean over the class
     prompts). Per block, the mean over heads with its SE: above `most` (half: "most of its
     attention") beyond 2 SE, or below. A dataset holds the premise when more than half of the blocks
-    are above and none below ("in each layer"); it fails it when more than half are below.
-    supports: holds on most datasets and fails on none; contradicts: fails on at least half and on
-    more than hold it; else inconclusive. On a `stand_in` model (not the paper's CLIP) a sentence about
+    are above and none below ("in each layer"), and fails it in the mirror case; over the datasets
+    the same rule (`core.majority`). On a `stand_in` model (not the paper's CLIP) a sentence about
     CLIP's own attention is a property the stand-in has or lacks: where it does not hold, the verdict
     is not testable ("the stand-in lacks it"), never a contradiction of the paper."""
+    most = CLAIMS["text-attention.eos-focus-on-sos"].limits["most"]
     holds, fails, low, high = [], [], 1.0, 0.0
     for dataset, per_block in shares.items():
         blocks = [estimate(heads) for heads in per_block]
         above = sum(_sign(b, most) > 0 for b in blocks)
         below = sum(_sign(b, most) < 0 for b in blocks)
         low, high = min(low, *(b.mean for b in blocks)), max(high, *(b.mean for b in blocks))
-        if above > len(blocks) / 2 and not below:
+        per_dataset = majority(above, below, len(blocks))
+        if per_dataset == SUPPORTS:
             holds.append(dataset)
-        elif below > len(blocks) / 2:
+        elif per_dataset == CONTRADICTS:
             fails.append(dataset)
     n = len(shares)
-    outcome = (SUPPORTS if n and len(holds) > n / 2 and not fails else
-               CONTRADICTS if n and len(fails) >= n / 2 and len(fails) > len(holds) else INCONCLUSIVE)
+    outcome = majority(len(holds), len(fails), n) if n else INCONCLUSIVE
     sentence = (f"Zero-shot CLIP's EOS gives SOS {number(low, 2)}–{number(high, 2)} of its attention (per block, mean over heads); "
                 f"above {most:g} in most blocks on {among(holds)} of {n} datasets, below in most blocks on "
                 f"{among(fails)}.")
@@ -471,10 +504,11 @@ def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], mos
     return _verdict("text-attention.eos-focus-on-sos", outcome, sentence, holds=holds, fails=fails, range=[low, high])
 
 
-def given_premises(verdicts: Sequence[Verdict]) -> list[Verdict]:
-    """`verdicts` with each one whose claim rests on a premise (`Claim.premise`, decided among `verdicts`)
+def given_premises(verdicts: Sequence[Verdict], premises: Sequence[Verdict] = ()) -> list[Verdict]:
+    """`verdicts` with each one whose claim rests on a premise (`Claim.premise`, decided among `verdicts`, or
+    among `premises`: decided by the same rule on the same statistic for a page that records it elsewhere)
     passed through `given_premise`: one rule for every sentence that needs a premise, and only those."""
-    decided = {v.claim.id: v for v in verdicts}
+    decided = {v.claim.id: v for v in (*premises, *verdicts)}
     missing = {v.claim.premise for v in verdicts if v.claim.premise and v.claim.premise not in decided}
     if missing:
         raise ValueError(f"the premise {sorted(missing)} is not among the verdicts; decide it on the same page")
@@ -487,7 +521,7 @@ def given_premise(premise: Verdict, verdict: Verdict) -> Verdict:
     if premise.outcome == SUPPORTS or verdict.outcome == NOT_TESTABLE:
         return verdict
     why = ("the stand-in lacks it" if premise.sentence.startswith("Not testable here: the stand-in lacks it")
-           else f"{premise.outcome}, decided on page 4")
+           else f"{premise.outcome}, decided as on page 4")
     return not_testable(verdict.claim.id, "its premise (Sec. 3.3.1) does not hold here: zero-shot CLIP's EOS does not "
                         f"attend mostly to SOS ({why}). Decided without it: "
                         f"{verdict.outcome}.", premise=premise.numbers, without=verdict.numbers)
@@ -495,10 +529,10 @@ def given_premise(premise: Verdict, verdict: Verdict) -> Verdict:
 
 # ----------------------------------------------------------------------------- page 5: attention scope
 def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, float]], what: str,
-                           unchanged: float = 0.5, changed: float = 1.0,
                            controls: Mapping[str, Mapping[str, float]] | None = None,
                            excluded: Mapping[str, str] | None = None,
-                           conventions: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None) -> Verdict:
+                           conventions: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+                           convention_controls: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None) -> Verdict:
     """Figs. 5 / 7: CLIP, "W/O prompt" and "W prompt" show no significant difference.
 
     Input: per variant and dataset, the mean |variant − CLIP| over (block, head) divided by
@@ -512,9 +546,15 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
     `conventions`: when the statistic rests on a convention the paper does not state (where the
     prompt keys sit on the patch grid), the same ratios under each convention (name → ratios,
     `ratios` the first): the claim is decided only when every convention gives the same outcome,
-    and is not testable where they disagree (the verdict would be the convention's, not the paper's)."""
+    and is not testable where they disagree (the verdict would be the convention's, not the paper's).
+    `convention_controls`: per convention, the controls' ratios under that same convention (a control
+    judged under another convention than the learned prompts says nothing about them); every
+    convention needs its own when `controls` are given."""
     if conventions:
-        decided = {name: decide_scope_unchanged(claim_id, by, what, unchanged, changed, controls, excluded)
+        if controls and set(convention_controls or {}) != set(conventions):
+            raise ValueError(f"decide_scope_unchanged: convention_controls={sorted(convention_controls or {})} must give "
+                             f"the controls under each convention {sorted(conventions)}")
+        decided = {name: decide_scope_unchanged(claim_id, by, what, (convention_controls or {}).get(name), excluded)
                    for name, by in conventions.items()}
         outcomes = {v.outcome for v in decided.values()}
         listed = " ".join(f"With {name}: {v.outcome}. {v.sentence}" for name, v in decided.items())
@@ -524,6 +564,7 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
                             f"{listed}", conventions=numbers)
         return not_testable(claim_id, f"the verdict depends on where the prompt keys sit, which the paper does not "
                             f"state. {listed}", conventions=numbers)
+    unchanged, changed = CLAIMS[claim_id].limits["unchanged"], CLAIMS[claim_id].limits["changed"]
     parts = []
     for variant, by_dataset in ratios.items():
         by_dataset = {d: r for d, r in by_dataset.items() if d not in (excluded or {})}
@@ -545,11 +586,11 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
 
 # ----------------------------------------------------------------------------- pages 6 and 7: which tasks learned
 # The precondition of every claim of Tables 1–3: a task whose training did not learn (its best
-# trained accuracy is not above zero-shot beyond 2 SE, `core.task_learned`) cannot say which
+# trained accuracy is not above zero-shot beyond 2 SE, `core.did_learn`) cannot say which
 # method or setting learns better. Such tasks are left out, and named; a claim with none left is
 # not testable. `learned` maps each task to that gain over zero-shot (`core.gain_over_zero_shot`).
 def _learned_tasks(learned: Mapping[str, Estimate]) -> tuple[list[str], list[str]]:
-    kept = [d for d, gain in learned.items() if gain.low > 0]
+    kept = [d for d, gain in learned.items() if did_learn(gain)]
     return kept, [d for d in learned if d not in kept]
 
 
@@ -618,7 +659,7 @@ def decide_bias_gain_largest(target: str | None, bias: Mapping[str, Estimate], p
     claim = "bias.largest-gain-on-eurosat"
     if target is None or target not in bias:
         return _verdict(claim, INCONCLUSIVE, "No dataset standing for EuroSAT is among those shown.")
-    if learned[target].low <= 0:
+    if not did_learn(learned[target]):
         return _task_not_learned(claim, learned, target, "the EuroSAT stand-in")
     kept, left = _learned_tasks(learned)
     if (few := too_few_tasks(claim, kept, _left_out(learned, left), learned=dict(learned))) is not None:
@@ -639,7 +680,7 @@ def decide_bias_gain_largest(target: str | None, bias: Mapping[str, Estimate], p
 
 
 def decide_bias_near_optimal(bias: Mapping[str, Estimate], optimal: Mapping[str, Estimate],
-                             learned: Mapping[str, Estimate], slight: float = 2.0) -> Verdict:
+                             learned: Mapping[str, Estimate]) -> Verdict:
     """Sec. 3.4: "the slight performance gap (0.5) between bias tuning and the optimal prompt
     tuning settings … still exists" (OPTIMAL = 10 + 10 prompts at full depth, Table 3's "20 prompts").
 
@@ -649,6 +690,7 @@ def decide_bias_near_optimal(bias: Mapping[str, Estimate], optimal: Mapping[str,
     `slight` = 2 points: the paper calls 0.5 slight, and seed spreads of a few-shot run are about
     1 point (several on DTD and EuroSAT), so a gap under 2 points is one a reader would call slight."""
     claim = "bias.slight-gap-to-optimal"
+    slight = CLAIMS[claim].limits["slight"]
     kept, left = _learned_tasks(learned)
     if not kept:
         return _none_learned(claim, learned, "bias tuning or OPTIMAL")
@@ -678,7 +720,7 @@ def decide_bias_beats_optimal_on_eurosat(target: str | None, bias: Mapping[str, 
     claim = "bias.beats-optimal-on-eurosat"
     if target is None or target not in bias:
         return _verdict(claim, INCONCLUSIVE, "No dataset standing for EuroSAT is among those shown.")
-    if learned[target].low <= 0:
+    if not did_learn(learned[target]):
         return _task_not_learned(claim, learned, target, "the EuroSAT stand-in")
     gap = _difference(bias[target], optimal[target])
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gap)]
@@ -751,7 +793,7 @@ def decide_many_classes_keep_gaining(curves: Mapping[str, Mapping[int, Estimate]
     if few is None or few not in curves or few == many:
         return _verdict(claim, INCONCLUSIVE, "Needs a EuroSAT stand-in and a dataset with more classes.")
     for task, role in ((many, f"the task with the most classes ({classes[many]})"), (few, "the EuroSAT stand-in")):
-        if learned[task].low <= 0:
+        if not did_learn(learned[task]):
             return _task_not_learned(claim, learned, task, role)
     s_many, s_few = _near_best(curves[many])[0], _near_best(curves[few])[0]
     outcome = SUPPORTS if s_many > s_few else CONTRADICTS if s_many < s_few else INCONCLUSIVE
@@ -819,8 +861,9 @@ def decide_depth_best_near_top(curves: Mapping[str, Mapping[int, Estimate]], lea
     return _verdict(claim, outcome, sentence, near=near, beaten_by=beaten_by, rose=rose, left_out=_gains_of(learned, left))
 
 
-def decide_depth_exceeds_clip(best: Estimate, clip: float, margin: float = 14.0) -> Verdict:
-    """App. C.1: the best average "exceeding CLIP by more than 14 points"."""
+def decide_depth_exceeds_clip(best: Estimate, clip: float) -> Verdict:
+    """App. C.1: the best average "exceeding CLIP by more than 14 points" (the claim's limit "margin")."""
+    margin = CLAIMS["depth.exceeds-clip-by-14"].limits["margin"]
     gain = Estimate(best.mean - clip, best.se, best.n)
     outcome = {1: SUPPORTS, -1: CONTRADICTS, 0: INCONCLUSIVE}[_sign(gain, margin)]
     sentence = f"The best prompt depth's average is {plus_minus(gain, 1)} points over zero-shot (paper: > +14)."
@@ -868,7 +911,7 @@ def _bonferroni_z(comparisons: int) -> float:
 
 
 def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]]], chance: Mapping[str, float],
-                          learned: Mapping[str, Estimate], threshold: int = 10) -> Verdict:
+                          learned: Mapping[str, Estimate]) -> Verdict:
     """Sec. 3.5 / App. C.2: "when the number of multi-modal prompts exceeds 20 [> 10 per branch],
     the learning process … becomes highly unstable and prone to failure, especially for
     datasets with limited category information such as EuroSAT."
@@ -876,18 +919,20 @@ def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]
     runs: per task and prompts per branch, the accuracy of each seed (None = diverged), of the
     tasks that learned at or below the threshold (`learned`: the gain of the best count there; a
     task that learns nowhere says nothing about where learning fails). A run failed when it
-    diverged or ended at or below chance + 5 points (it learned nothing, like the paper's
-    dashes). supports: failures above the threshold and none at or below it; contradicts: no
+    diverged or ended at or below chance + the claim's limit "failed_within" (5 points: it learned
+    nothing); the paper's Table 3 dashes are values it does not give, not failed runs (`positive`).
+    supports: failures above the threshold and none at or below it; contradicts: no
     failure above the threshold while its seed spread is no larger than below (pooled std ratio
     ≤ 1.5, a std below 0.1 counted as 0.1); else inconclusive (including grids without counts
     above, and settings of one run each, which have no spread)."""
     claim = "count.unstable-above-10-per-branch"
+    threshold, failed_within, spread_ratio = (CLAIMS[claim].limits[k] for k in ("above", "failed_within", "spread_ratio"))
     kept, left = _learned_tasks(learned)
     if not kept:
         return _none_learned(claim, learned, f"at most {threshold} prompts per branch")
 
     def failed(d, acc):
-        return acc is None or acc <= chance[d] + 5.0
+        return acc is None or acc <= chance[d] + failed_within
     above = {(d, c): v for d in kept for c, v in runs[d].items() if c > threshold}
     below = {(d, c): v for d in kept for c, v in runs[d].items() if c <= threshold}
     if not above or not below:
@@ -904,12 +949,12 @@ def decide_unstable_above(runs: Mapping[str, Mapping[int, Sequence[float | None]
     ratio = None if spread_above is None or spread_below is None else spread_above / max(spread_below, 0.1)
     if fail_above and not fail_below:
         outcome = SUPPORTS
-    elif not fail_above and ratio is not None and ratio <= 1.5:
+    elif not fail_above and ratio is not None and ratio <= spread_ratio:
         outcome = CONTRADICTS
     else:
         outcome = INCONCLUSIVE
     spread = "not measured (one run per setting)" if ratio is None else f"{number(ratio, 2)}×"
-    sentence = (f"Failed runs (diverged, or at most chance + 5 points) above {threshold} per branch: {names(fail_above)}; "
+    sentence = (f"Failed runs (diverged, or at most chance + {failed_within:g} points) above {threshold} per branch: {names(fail_above)}; "
                 f"at or below: {names(fail_below)}. Seed spread above / below: {spread}." + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, failed_above=fail_above, failed_below=fail_below, spread_ratio=ratio,
                     left_out=_gains_of(learned, left))

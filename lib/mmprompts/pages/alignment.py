@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from IPython.display import HTML
 
-from ..analysis import (CONTROLS, TEXT_GROUPS, null_controls, patch_heatmaps, relevancy_maps, relevancy_statistics,
-                        text_tokens)
+from ..analysis import (CONTROLS, TEXT_GROUPS, eos_attention_on_sos, null_controls, patch_heatmaps, relevancy_maps,
+                        relevancy_statistics, text_tokens)
 from ..analysis_inputs import analysis_models, analysis_spec, balanced_test_images, in_batches
-from ..claims import Estimate, Verdict, combine, decide_direction, decide_map_kept, not_learned, relevancy_effects
+from ..claims import (Estimate, Verdict, combine, decide_direction, decide_eos_focus_on_sos, decide_map_kept,
+                      decided_in_every_design, given_premises, not_learned, relevancy_effects)
 from ..data.coop import DatasetSplits
 from ..experiments import RunSpec, trained_models
 from ..figures import display_images, group_share_grid, overlay_maps, position_relevance, text_positions, token_relevance
@@ -27,7 +28,7 @@ from ..variants import compare, variant_rows
 from ..widgets import figure_png, view_selector
 
 __all__ = ["AlignmentPage", "NOTEBOOK", "controls_table", "datasets_line", "deep_table", "effect_tables", "eurosat_table", "gains_table",
-           "group_figure", "map_viewer", "measure", "patch_figure", "relevance_figures", "runs", "shallow_table", "text_figure",
+           "group_figure", "map_viewer", "measure", "patch_figure", "recorded", "relevance_figures", "runs", "shallow_table", "text_figure",
            "token_figure", "verdicts"]
 
 NOTEBOOK = "03_alignment_contribution"
@@ -71,6 +72,8 @@ class AlignmentPage:
     own: dict[str, dict[str, dict[str, Estimate]]]  # {control: {dataset: the deep control against CLIP}}
     gains: dict[str, dict[str, Estimate]]  # {variant: {dataset: test accuracy minus CLIP's}}
     n_patches: int
+    # the premise of "especially SOS" (EOS attends mostly to SOS), decided by page 4's rule on zero-shot CLIP
+    eos_on_sos: Verdict
 
     @property
     def deep(self) -> dict[str, dict[str, Estimate]]:
@@ -115,7 +118,9 @@ def measure(settings: Settings, clip: LoadedCLIP) -> AlignmentPage:
     gains = {"deep": learned_gains(settings, clip, data)}
     if "shallow" in effects:
         gains["shallow"] = learned_gains(settings, clip, data, shallow[next(iter(data))].method)
-    return AlignmentPage(settings, clip, data, left_out, models, stats, effects, versus_of, own, gains, n_patches)
+    premise = decide_eos_focus_on_sos({d: eos_attention_on_sos(zero_shot, dataset.classnames, CLIP_TEMPLATE)
+                                       for d, dataset in data.items()}, stand_in=not settings.paper_model)
+    return AlignmentPage(settings, clip, data, left_out, models, stats, effects, versus_of, own, gains, n_patches, premise)
 
 
 def _direction(claim: str, key: str, sign: int, what: str, excluded: dict[str, str], effects, controls) -> Verdict:
@@ -126,7 +131,7 @@ def _direction(claim: str, key: str, sign: int, what: str, excluded: dict[str, s
 
 def verdicts(page: AlignmentPage, left_out: dict[str, str] | None = None) -> list[Verdict]:
     """The page's verdicts, with the datasets of `left_out` (name → why) set aside as well as those whose prompts
-    did not learn."""
+    did not learn; "especially SOS" given its premise (`AlignmentPage.eos_on_sos`)."""
     left_out = left_out or {}
     deep, versus = page.deep, page.versus
     deep_excluded = {**not_learned(page.gains["deep"]), **left_out}
@@ -151,7 +156,25 @@ def verdicts(page: AlignmentPage, left_out: dict[str, str] | None = None) -> lis
             for variant, by in page.effects.items()
             for key, sign, what in (("category", -1, "the class name's share"),
                                     ("prefix", +1, "the prompts' share against the template's"))}))
-    return found
+    return given_premises(found, [page.eos_on_sos])
+
+
+def _eurosat(page: AlignmentPage) -> list[str]:
+    return [d for d in page.data if paper_dataset(d) == "eurosat"]
+
+
+def _eurosat_left_out(page: AlignmentPage) -> dict[str, list[Verdict]]:
+    """The verdicts with the EuroSAT stand-in left out, as App. E leaves EuroSAT out (none without a stand-in)."""
+    eurosat = _eurosat(page)
+    return {f"{', '.join(eurosat)} left out": verdicts(page, {d: "left out, as App. E leaves EuroSAT out" for d in eurosat})
+            } if eurosat else {}
+
+
+def recorded(page: AlignmentPage) -> list[Verdict]:
+    """The verdicts the page records: each the one both designs give, with the EuroSAT stand-in kept (this book's
+    choice) and left out (App. E's), inconclusive where they differ (`claims.decided_in_every_design`)."""
+    return decided_in_every_design(verdicts(page), _eurosat_left_out(page),
+                                   "keeping the EuroSAT stand-in, which App. E leaves out", f"{', '.join(_eurosat(page))} kept")
 
 
 def relevance_figures(page: AlignmentPage) -> list[Captioned]:
@@ -291,17 +314,14 @@ def gains_table(page: AlignmentPage) -> HTML:
                            "on the whole test split, paired over the images, mean ± 2 SE (first seed)"))
 
 
-def eurosat_table(page: AlignmentPage, recorded: list[Verdict]) -> HTML | None:
-    """Table 3.5: the page's verdicts (`recorded`) beside those with the EuroSAT stand-in left out, as App. E leaves
-    EuroSAT out (nothing when no dataset stands for EuroSAT)."""
-    eurosat = [d for d in page.data if paper_dataset(d) == "eurosat"]
-    if not eurosat:
+def eurosat_table(page: AlignmentPage) -> HTML | None:
+    """Table 3.5: the page's verdicts with the EuroSAT stand-in kept and left out, as App. E leaves EuroSAT out, before
+    the two are combined (nothing when no dataset stands for EuroSAT)."""
+    without = _eurosat_left_out(page)
+    if not without:
         return None
-    without = verdicts(page, {d: "left out, as App. E leaves EuroSAT out" for d in eurosat})
     # each verdict's key result only (the whole sentence is in its box above): twelve rows of prose would bury the verdicts
     rows = [{**row, "this run": key_sentence(row["this run"])}
-            for row in variant_rows(compare({f"{', '.join(eurosat)} kept": recorded,
-                                             f"{', '.join(eurosat)} left out": without}), "design")]
-    return HTML(html_table(rows,
-                           "Table 3.5 — This page's verdicts with the EuroSAT stand-in kept (as recorded) and left out "
-                           "(as App. E)"))
+            for row in variant_rows(compare({f"{', '.join(_eurosat(page))} kept": verdicts(page), **without}), "design")]
+    return HTML(html_table(rows, "Table 3.5 — This page's verdicts with the EuroSAT stand-in kept and left out (as App. E), "
+                           "before the two are combined"))

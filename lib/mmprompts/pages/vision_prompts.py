@@ -113,8 +113,12 @@ def verdicts(page: VisionPromptsPage) -> list[Verdict]:
     scope_inputs = {"scope.distance": ({"W prompt": ratios["scope.distance"]["W prompt"]}, conventions),
                     "scope.distance-renormalised": ({"W/O prompt": ratios["scope.distance-renormalised"]["W/O prompt"]}, None),
                     "scope.entropy": (ratios["scope.entropy"], None), "scope.cls-entropy": (ratios["scope.cls-entropy"], None)}
+    # each convention judges the controls under that convention
+    convention_controls = {"prompt keys at distance 0": page.control_ratios["scope.distance"],
+                           "prompt keys spread like the patches": page.control_ratios["scope.distance-renormalised"]}
     found = [decide_scope_unchanged(claim, scope_inputs[claim][0], what, controls=page.control_ratios[claim],
-                                    excluded=excluded, conventions=scope_inputs[claim][1])
+                                    excluded=excluded, conventions=scope_inputs[claim][1],
+                                    convention_controls=convention_controls if scope_inputs[claim][1] else None)
              for claim, (_, what) in SCOPE_STATISTICS.items()]
     found.append(decide_map_kept("cls-attention.unchanged", {d: e["kept"] for d, e in page.effects.items()},
                                  "the prompted model's [cls] attention",
