@@ -70,8 +70,8 @@ def test_decide_mechanism_over_datasets(ways, hypothesis, outcome):
 
 
 @pytest.mark.parametrize("ways, outcome, finding", [
-    ({"a": effects(), "b": effects()}, SUPPORTS, "fails here too, so this run agrees"),   # the second way: H1 fails
-    ({"a": effects(**FIRST), "b": effects(**FIRST)}, CONTRADICTS, "holds here, against"),  # H1 holds: against the paper
+    ({"a": effects(), "b": effects()}, SUPPORTS, "finds the hypothesis failing, as the paper holds"),   # the second way: H1 fails
+    ({"a": effects(**FIRST), "b": effects(**FIRST)}, CONTRADICTS, "finds the hypothesis holding, against"),  # H1 holds: against the paper
     ({"a": effects(), "b": effects(**FIRST), "c": effects(term_half=1, reweighting_half=1, versus=0)}, INCONCLUSIVE,
      "undecided"),
     ({"a": effects(gain=0)}, NOT_TESTABLE, ""),

@@ -408,9 +408,9 @@ _PREMISES = {c: "text-attention.eos-focus-on-sos" for c in ("text-attention.sos-
 _EUROSAT_KEPT = ("this book keeps the EuroSAT stand-in, which App. E leaves out; page 3's Table 3.5 decides every "
                  "statement with it kept and left out, and the verdict recorded is the one both give (inconclusive "
                  "where they differ)")
-_TABLE1_DESIGNS = ("the training recipe: page 6 decides Table 1's statements under each recipe of its grid and records "
-                   "the verdict every recipe gives (inconclusive where they differ); the world design (EuroSAT's class "
-                   "words known or novel) is an ablation shown beside them")
+_TABLE1_DESIGNS = ("the training recipe and the world design: page 6 decides Table 1's statements under each recipe of "
+                   "its grid and in each design of the EuroSAT stand-in (class words known or novel), and records the "
+                   "verdict every one gives (inconclusive where they differ)")
 _DESIGNS = {**{c: _EUROSAT_KEPT for c in ("relevancy.category-decreases", "relevancy.sos-increases",
                                           "relevancy.prompts-increase", "relevancy.sos-most", "relevancy.patches-unchanged",
                                           "relevancy.vision-prompts-prominent", "relevancy.shallow-and-deep")},

@@ -406,9 +406,9 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
             sentence += f" The known answer is recovered on none of the {n} testable datasets."
     elif claim.position == "rejects":
         outcome = SUPPORTS if fails else CONTRADICTS if holds else INCONCLUSIVE
-        finding = ("the hypothesis fails here too, so this run agrees with the paper's position" if fails else
-                   "the hypothesis holds here, against the paper's position" if holds else
-                   "the hypothesis is undecided here")
+        finding = ("the rule finds the hypothesis failing, as the paper holds" if fails else
+                   "the rule finds the hypothesis holding, against the paper's position" if holds else
+                   "the rule leaves the hypothesis undecided")
         sentence = f"{_REJECTION}; {finding}. " + sentence
     else:
         outcome = SUPPORTS if holds else CONTRADICTS if fails else INCONCLUSIVE
@@ -426,7 +426,8 @@ def given_known_answer(verdict: Verdict, check: Verdict | None) -> Verdict:
     why = ("the rule's known answer was not run (imported prompts: no bias-tuned runs)" if check is None else
            f"the same rule did not recover its known answer on bias tuning ({check.outcome})")
     return _verdict(verdict.claim.id, INCONCLUSIVE, f"Inconclusive: {why}, so it is not shown able to tell the two ways "
-                    f"apart here. The rule alone: {verdict.outcome}. {verdict.sentence}",
+                    f"apart here, and what it reads counts for nothing. Read without that check (not a finding of this "
+                    f"run): {verdict.outcome}; {verdict.sentence}",
                     **{**verdict.numbers, "rule_alone": verdict.outcome})
 
 

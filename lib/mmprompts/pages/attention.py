@@ -10,7 +10,7 @@ from IPython.display import HTML
 from ..analysis import BRANCHES, CONTROLS, attention_shift, decompose_attention, null_controls, similarity_attention
 from ..analysis_inputs import analysis_models, balanced_test_images, in_batches
 from ..claims import (Estimate, Verdict, decide_direction, decide_identities, decide_mechanism, decide_relative_attention,
-                      estimate, mechanism_conclusion, mechanism_effects, not_learned, paired)
+                      estimate, mechanism_conclusion, mechanism_effects, not_learned, not_testable, paired)
 from ..claims.text import number, plus_minus, scientific
 from ..experiments import RunSpec
 from ..figures import block_lines, recovered_bars
@@ -68,7 +68,10 @@ class AttentionPage:
     @property
     def block(self) -> int:
         """The block (0-based) the relative-attention rule reads: where the learned prompts move attention most."""
-        return self.relative.numbers["block"] - 1
+        if "block" in self.relative.numbers:
+            return self.relative.numbers["block"] - 1
+        # not decided (no dataset learned): the block where the prompts move attention most over every dataset
+        return int(torch.cat([r["shift"] for r in self.records.values()]).mean(0)[1:].argmax()) + 1
 
 
 def _decomposition(settings: Settings, clip: LoadedCLIP, model: PromptedCLIP, zero_shot: PromptedCLIP, data) -> dict:
@@ -93,10 +96,13 @@ def measure(settings: Settings, clip: LoadedCLIP) -> AttentionPage:
     zero_shot = PromptedCLIP(clip)
     models = analysis_models(settings, clip, data, progress=False)
     records = {name: _decomposition(settings, clip, model, zero_shot, data[name]) for name, model in models.items()}
-    shift = [row for r in records.values() for row in r["shift"].tolist()]
-    shift_controls = {c: [row for r in records.values() for row in r["shift_controls"][c].tolist()] for c in CONTROLS}
-    relative = decide_relative_attention(shift, shift_controls)
     gains = learned_gains(settings, clip, data)
+    # pooled over the datasets whose prompts learned: the rule asks the learned prompts to move it more than the controls
+    learned = [name for name in records if name not in not_learned(gains)]
+    shift = [row for name in learned for row in records[name]["shift"].tolist()]
+    shift_controls = {c: [row for name in learned for row in records[name]["shift_controls"][c].tolist()] for c in CONTROLS}
+    relative = (decide_relative_attention(shift, shift_controls) if learned else
+                not_testable("formulation.relative-attention", "the prompts learned on no dataset."))
     method = settings.analysis_method(clip.depth)
     arms = arm_accuracies(settings, clip, data, method, progress=False)
     known = known_methods(clip.depth)
@@ -174,9 +180,9 @@ def identity_table(page: AttentionPage) -> HTML:
 def controls_table(page: AttentionPage) -> HTML:
     """Table 2.2: the attention moved (TV) and the similarity correlation, learned prompts against the null controls."""
     records, block = page.records, page.block
-    pooled = {"learned": torch.tensor([row for r in records.values() for row in r["shift"].tolist()]),
-              **{c: torch.tensor([row for r in records.values() for row in r["shift_controls"][c].tolist()])
-                 for c in CONTROLS}}
+    learned = [r for n, r in records.items() if n not in page.excluded]  # what the rule pools
+    pooled = {"learned": torch.tensor([row for r in learned for row in r["shift"].tolist()]),
+              **{c: torch.tensor([row for r in learned for row in r["shift_controls"][c].tolist()]) for c in CONTROLS}}
     return HTML(html_table(
         [{"dataset": n, "TV, block 1": scientific(r["shift"][:, 0].mean().item()),
           f"TV, block {block + 1}": number(r["shift"][:, block].mean().item(), 3),
@@ -184,12 +190,13 @@ def controls_table(page: AttentionPage) -> HTML:
           "corr.": r["similarity"].mean().item(),
           **{f"corr., {c}": v.mean().item() for c, v in r["similarity_controls"].items()}}
          for n, r in records.items()]
-        + [{"dataset": "all datasets", "TV, block 1": scientific(pooled["learned"][:, 0].mean().item()),
-            f"TV, block {block + 1}": plus_minus(estimate(pooled["learned"][:, block].tolist()), 3),
-            **{f"TV, {c}": number(pooled[c][:, block].mean().item(), 3) for c in CONTROLS}}],
+        + ([{"dataset": "datasets that learned", "TV, block 1": scientific(pooled["learned"][:, 0].mean().item()),
+             f"TV, block {block + 1}": plus_minus(estimate(pooled["learned"][:, block].tolist()), 3),
+             **{f"TV, {c}": number(pooled[c][:, block].mean().item(), 3) for c in CONTROLS}}] if learned else []),
         "Table 2.2 — Null controls: the attention moved from CLIP's (TV), and how attention follows similarity (corr.)",
-        note=f"TV in block 1 and in block {block + 1}, where the learned prompts move it most over all datasets, for "
-        "the learned prompts (over all datasets: mean ± 2 SE over the images) and each control. Corr.: the correlation "
+        note=f"TV in block 1 and in block {block + 1}, where the learned prompts move it most over the datasets that "
+        "learned (Table 2.3; the rule pools those), for the learned prompts (pooled: mean ± 2 SE over the images) and "
+        "each control. Corr.: the correlation "
         "between a token's similarity to a prompt and its attention on it (mean over blocks and images). Controls: "
         + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items()) + "."))
 
