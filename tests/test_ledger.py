@@ -195,6 +195,9 @@ def test_strip_key_result_keeps_every_number_whole():
     long_clause = "Rises beyond 2 SE on 4 (badges, textures, places and land) of 4 datasets and the other way on none."
     assert _first_sentence(long_clause, limit=40) == long_clause  # one clause: never cut
     assert _first_sentence("Short. Then more.") == "Short."
+    # the paper's abbreviations end no sentence: the strip said "…, which App." and stopped
+    abbreviated = "Inconclusive: it depends on keeping the stand-in, which App. E leaves out (Sec. 3.2 too). Then more."
+    assert _first_sentence(abbreviated) == abbreviated.removesuffix(" Then more.")
 
 
 def test_notes_that_open_alike_are_said_once():

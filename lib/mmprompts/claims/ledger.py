@@ -106,10 +106,15 @@ def shared_notes(verdicts: Sequence[Verdict]) -> list[str]:
     return [note for note, n in counts.items() if n > 1]
 
 
+# The end of a sentence: "." or ";" before a capital or "(", but not the paper's abbreviations ("App. E", "Sec. 3").
+_SENTENCE_END = re.compile(r"(?<=[.;])(?<!App\.)(?<!Sec\.)(?<!Fig\.)(?<!Figs\.)(?<!Tab\.)(?<!eq\.)(?<!cf\.)(?<!e\.g\.)"
+                           r"(?<!i\.e\.)(?<!vs\.)\s+(?=[A-Z(])")
+
+
 def key_sentence(text: str, limit: int = 160) -> str:
     """The sentence's first sentence; one longer than `limit` loses whole clauses (after "; ") from its end,
     never part of one, so that every number the strip shows is shown whole."""
-    first = re.split(r"(?<=[.;])\s+(?=[A-Z(])", text.strip(), maxsplit=1)[0]
+    first = re.split(_SENTENCE_END, text.strip(), maxsplit=1)[0]
     clauses = first.split("; ")
     kept = clauses[0]
     for clause in clauses[1:]:
