@@ -101,7 +101,7 @@ attention.block_figure(page)
 # %%
 attention.identity_table(page)
 
-# %%
+# %% tags=["full-width"]
 attention.controls_table(page)
 
 # %%
@@ -157,13 +157,13 @@ attention.gains_table(page)
 # learned vectors are an added term (not forced: they also change later blocks' $r$, which the transplant
 # credits to re-weighting). A known answer the rule misses on every task that learned fails its check.
 
-# %%
+# %% tags=["full-width"]
 display(*attention.arm_tables(page))
 
 # %%
 attention.recovered_figure(page)
 
-# %%
+# %% tags=["full-width"]
 display(*attention.rule_tables(page))
 
 # %% [markdown]

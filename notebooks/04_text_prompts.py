@@ -81,7 +81,7 @@ display(*text_prompts.attention_viewer(page))
 # %% [markdown]
 # ## Per dataset, against CLIP and against prompts that learned nothing
 
-# %%
+# %% tags=["full-width"]
 display(text_prompts.shares_table(page), text_prompts.controls_table(page))
 
 # %% [markdown]

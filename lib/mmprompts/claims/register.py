@@ -371,8 +371,9 @@ _CLAIMS += [
     Claim("similarity.bridge", "the prompt can act as a bridge to enable the [cls] token to focus on background "
           "features that it previously overlooked", "Sec. 3.3.2", "05_vision_prompts",
           "nothing beyond its two premises (the prompts resemble the background, page 5; [cls] attends to the "
-          "prompts, page 3)", "not testable here: a reading of two findings, not a measured statement; the book "
-          "decides both findings and the sentence stands or falls with them",
+          "prompts, page 3)", "not testable here: a causal reading (the prompts let [cls] reach background features it "
+          "overlooked) that no measurement of this book isolates; the book decides its two premises, which the "
+          "sentence needs but which do not establish it",
           sentence="Vision prompts bridge [cls] to the background", label="an inference from Figs. 3 and 6"),
 ]
 
