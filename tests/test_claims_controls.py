@@ -246,6 +246,6 @@ def test_each_convention_judges_the_controls_under_that_convention():
     assert spread == {"zero": {"a": 0.04, "b": 0.06}}
     # under both conventions the untrained prompts do what the learned ones do: inconclusive both ways, so decided
     assert verdict.outcome == INCONCLUSIVE and "The same under every convention" in verdict.sentence
-    assert "leave it alone too: zero on 2 of 2" in verdict.sentence and "zero on 0 of 2" in verdict.sentence
+    assert "leave it alone: zero on 2 of 2" in verdict.sentence and "zero on 0 of 2" in verdict.sentence
     with pytest.raises(ValueError, match="convention_controls"):
         C.decide_scope_unchanged("scope.distance", learned["at 0"], "x", controls=controls["at 0"], conventions=learned)

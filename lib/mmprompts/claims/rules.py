@@ -125,7 +125,7 @@ def _no_change(effects: Mapping[str, object], kept: Sequence[str], changed: Sequ
     if not controls:
         return outcome, ""
     counts = ", ".join(f"{c} on {sum(bool(holds(d, by[d])) for d in effects)}" for c, by in controls.items())
-    sentence = f" Untrained prompts ({names(controls)}) leave it alone too: {counts} of {n}."
+    sentence = f" Datasets on which untrained prompts ({names(controls)}) leave it alone: {counts} of {n}."
     if as_untrained:
         sentence += f" Not distinguishable from untrained prompts on {names(as_untrained)} (every control leaves it alone)."
     if equalled:
