@@ -425,9 +425,10 @@ def given_known_answer(verdict: Verdict, check: Verdict | None) -> Verdict:
         return verdict
     why = ("the rule's known answer was not run (imported prompts: no bias-tuned runs)" if check is None else
            f"the same rule did not recover its known answer on bias tuning ({check.outcome})")
+    # what the rule reads stays in the numbers (and the page's tables), not in the sentence: a reading the
+    # verdict voids is no finding to state
     return _verdict(verdict.claim.id, INCONCLUSIVE, f"Inconclusive: {why}, so it is not shown able to tell the two ways "
-                    f"apart here, and what it reads counts for nothing. Read without that check (not a finding of this "
-                    f"run): {verdict.outcome}; {verdict.sentence}",
+                    f"apart here, and what it reads on these runs is no finding (its numbers are in page 2's Tables 2.6–2.7).",
                     **{**verdict.numbers, "rule_alone": verdict.outcome})
 
 
