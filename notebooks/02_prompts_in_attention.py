@@ -35,7 +35,7 @@
 #    embeddings, allowing the model to adapt to the target domain"* (the second way: the prompt part);
 # 3. *"Both of the above are indispensable."*
 #
-# Its conclusion (Abstract; Sec. 1, 3.2.2, 4): *"the learned prompts improve the performance mainly
+# Its conclusion (Abstract; in other words in Sec. 1, 3.2.2 and 4): *"the learned prompts improve the performance mainly
 # through the second way, which acts as the dataset bias"*. The paper argues for it from relevancy and
 # attention statistics (pages 3–5) and from bias tuning (page 6).
 

@@ -65,7 +65,7 @@ _CLAIMS = [
           f"every later block is below {_g(_L['formulation.relative-attention']['changed'])} beyond 2 SE", sentence='Prompts rescale attention in block 1 and change it later', precondition='the learned prompts move it more than prompts that learned nothing (null controls)'),
     Claim("mechanism.second-way", "the learned prompts improve the performance mainly through the second way, which acts "
           "as the dataset bias to improve the recognition performance of the pre-trained model on the corresponding "
-          "dataset", "Abstract; Sec. 1, 3.2.2, 4", "02_prompts_in_attention",
+          "dataset", "Abstract (in other words: Sec. 1, 3.2.2, 4)", "02_prompts_in_attention",
           "the transplant factorial in every block of both towers, the second way read as eq. 12's second underlined "
           "term, the sum over the prompts of a'_ik p_k, whose weights depend on each input: what the prompts add to "
           "each input token (s and t as the prompted model computed them for that input), with "
