@@ -73,7 +73,7 @@ page_header(S, "07_sensitivity", "Sec. 3.5, App. C, Tables 2–3")
 # the `paper` profile trains the paper's whole grid. A statement about the grid's average or most of
 # its datasets needs two tasks that learned: where one of the two grid tasks does not learn, such a
 # verdict reads *not testable*, and then it is this choice of grid tasks, not the world, that leaves
-# it undecided (`-y "grid_datasets: [badges, land]"`, say, decides it on others).
+# it undecided (a re-run on, say, badges and land decides it on others).
 
 # %%
 from IPython.display import display
