@@ -97,8 +97,9 @@ def measure(settings: Settings, clip: LoadedCLIP) -> AttentionPage:
     models = analysis_models(settings, clip, data, progress=False)
     records = {name: _decomposition(settings, clip, model, zero_shot, data[name]) for name, model in models.items()}
     gains = learned_gains(settings, clip, data)
+    excluded = not_learned(gains)
     # pooled over the datasets whose prompts learned: the rule asks the learned prompts to move it more than the controls
-    learned = [name for name in records if name not in not_learned(gains)]
+    learned = [name for name in records if name not in excluded]
     shift = [row for name in learned for row in records[name]["shift"].tolist()]
     shift_controls = {c: [row for name in learned for row in records[name]["shift_controls"][c].tolist()] for c in CONTROLS}
     relative = (decide_relative_attention(shift, shift_controls) if learned else
@@ -111,7 +112,7 @@ def measure(settings: Settings, clip: LoadedCLIP) -> AttentionPage:
     effects = {branch: {d: mechanism_effects(a.effects_input(branch)) for d, a in arms.items()} for branch in BRANCHES}
     known_effects = {name: {d: mechanism_effects(a.effects_input("both")) for d, a in by.items()}
                      for name, by in known_arms.items()}
-    return AttentionPage(settings, records, relative, gains, not_learned(gains), method, arms, effects, known,
+    return AttentionPage(settings, records, relative, gains, excluded, method, arms, effects, known,
                          known_effects)
 
 
