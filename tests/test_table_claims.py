@@ -163,6 +163,20 @@ def test_many_classes_keep_gaining_compares_saturation_depths():
     assert flat_few.outcome == NOT_TESTABLE and "the EuroSAT stand-in" in flat_few.sentence
 
 
+def test_many_classes_needs_a_task_with_many_more_classes_than_the_eurosat_stand_in():
+    """The claim's limit `more_classes` (2 ×): at it the claim is decided, just under it it is not testable,
+    whatever the curves say; a grid without the stand-in is not testable either."""
+    late, early = {1: E(60), 2: E(65), 4: E(70)}, {1: E(60), 2: E(70), 4: E(70)}
+    both = learned("big", "euro")
+    ratio = C.CLAIMS["depth.many-classes-keep-gaining"].limits["more_classes"]
+    at = C.decide_many_classes_keep_gaining({"big": late, "euro": early}, {"big": 10 * ratio, "euro": 10}, "euro", both)
+    assert at.outcome == SUPPORTS
+    under = C.decide_many_classes_keep_gaining({"big": late, "euro": early}, {"big": 10 * ratio - 1, "euro": 10}, "euro", both)
+    assert under.outcome == NOT_TESTABLE and "many more classes" in under.sentence
+    missing = C.decide_many_classes_keep_gaining({"big": late}, {"big": 100}, None, learned("big"))
+    assert missing.outcome == NOT_TESTABLE and "no EuroSAT stand-in" in missing.sentence
+
+
 def test_depths_differ():
     early, late = {1: E(80, 0.5), 4: E(70, 0.5), 8: E(65, 0.5)}, {1: E(60, 0.5), 4: E(70, 0.5), 8: E(80, 0.5)}
     assert C.decide_depths_differ({"a": early, "b": late}, learned("a", "b")).outcome == SUPPORTS

@@ -789,11 +789,18 @@ def decide_many_classes_keep_gaining(curves: Mapping[str, Mapping[int, Estimate]
 
     The task with the most classes against the EuroSAT stand-in (`few`), both of which must have
     learned: each one's saturation depth, the smallest depth within 2 SE of its best. supports:
-    the many-class one saturates later; contradicts: earlier; inconclusive: at the same depth."""
+    the many-class one saturates later; contradicts: earlier; inconclusive: at the same depth. Not
+    testable without both tasks in the grid: a "many-class" task needs the claim's limit `more_classes`
+    times the stand-in's classes (ImageNet has 100 × EuroSAT's)."""
     claim = "depth.many-classes-keep-gaining"
     many = max(classes, key=classes.get)
-    if few is None or few not in curves or few == many:
-        return _verdict(claim, INCONCLUSIVE, "Needs a EuroSAT stand-in and a dataset with more classes.")
+    ratio = CLAIMS[claim].limits["more_classes"]
+    if few is None or few not in curves:
+        return not_testable(claim, "the grid has no EuroSAT stand-in", classes=dict(classes))
+    if classes[many] < ratio * classes[few]:
+        return not_testable(claim, f"the grid has no task with many more classes than the EuroSAT stand-in: its most is "
+                            f"{many} with {classes[many]} against {few}'s {classes[few]} (needs {ratio:g} ×)",
+                            classes=dict(classes))
     for task, role in ((many, f"the task with the most classes ({classes[many]})"), (few, "the EuroSAT stand-in")):
         if not did_learn(learned[task]):
             return _task_not_learned(claim, learned, task, role)
