@@ -70,9 +70,9 @@ S = from_parameters(globals())  # checks every parameter: a wrong one stops the 
 page_header(S, "02_prompts_in_attention", "Sec. 3.2.1, Fig. 1, App. B")
 
 # %% [markdown]
-# **What this page does.** It checks the two identities of the decomposition (algebra: a check of the
-# implementation), tests Fig. 1's point and the similarity sentence against prompts that learned
-# nothing (null controls), and then does what the paper did not: it **transplants** each part of eq. 12
+# **What this page does.** It checks the two identities of the decomposition and Fig. 1's point
+# (both follow from the algebra for any prompts, learned or not: checks of the implementation, not
+# findings), tests the similarity sentence against prompts that learned nothing (null controls), and then does what the paper did not: it **transplants** each part of eq. 12
 # between zero-shot CLIP and the prompted model in every block — the relative attention (the first way)
 # from one, what the prompts add (the second way) from the other — and measures the test accuracy each
 # combination keeps (this book's test of the paper's conclusion).

@@ -99,8 +99,10 @@ CASES = {
     },
     "decide_relative_attention": {
         SUPPORTS: lambda: C.decide_relative_attention(images([1e-7, 0.08, 0.12], 0.005), CONTROLS_TV),
-        CONTRADICTS: lambda: C.decide_relative_attention(images([1e-7, 0.008, 0.012], 0.001), CONTROLS_TV),
-        INCONCLUSIVE: lambda: C.decide_relative_attention(images([1e-7, 0.03, 0.035], 0.002), CONTROLS_TV),
+        # a check: it fails when block 1 is not a rescaling, or when no later block moves (prompts never attended to)
+        CONTRADICTS: lambda: C.decide_relative_attention(images([3e-3, 0.08, 0.12], 0.001), CONTROLS_TV),
+        INCONCLUSIVE: lambda: C.decide_relative_attention(images([1e-7, 2e-4, 1e-4], 2e-4), CONTROLS_TV),
+        NOT_TESTABLE: lambda: C.decide_relative_attention(images([1e-7], 0.0), {}),
     },
     "decide_eos_focus_on_sos": {
         SUPPORTS: lambda: C.decide_eos_focus_on_sos({"a": heads(0.8, 0.7, 0.9), "b": heads(0.6, 0.7, 0.8)}),
@@ -224,7 +226,6 @@ CASES = {
 IMPOSSIBLE = {
     ("decide_identities", INCONCLUSIVE): "an exact identity of this implementation: it holds to float rounding or not",
     ("decide_identities", NOT_TESTABLE): "a check of the code, with no precondition",
-    ("decide_relative_attention", NOT_TESTABLE): "zero-shot and prompted attention exist on any model with two blocks",
     ("decide_depth_exceeds_clip", NOT_TESTABLE): "on its own it decides the size; `sizes_decidable` sets it aside on a stand-in",
     ("sizes_decidable", SUPPORTS): "passes the rule's verdict on, whatever it is",
     ("sizes_decidable", CONTRADICTS): "passes the rule's verdict on, whatever it is",

@@ -10,8 +10,8 @@ from .text import INPUT_SCALE, T_EOS, T_SOS, math
 _LIMITS = {
     # float32 attention against a float64 recomputation: rounding of order 1e-6 per block
     "formulation.identities": {"tolerance": 1e-5},
-    # block 1 a pure rescaling within float rounding; "changed": 2% of each query's attention mass moved
-    "formulation.relative-attention": {"float_tolerance": 1e-4, "changed": 0.02},
+    # block 1 a pure rescaling within float rounding (float32 attention, 12 blocks)
+    "formulation.relative-attention": {"float_tolerance": 1e-4},
     # "most of its attention": more than half
     "text-attention.eos-focus-on-sos": {"most": 0.5},
     # "stays the same": within a quarter of CLIP's own share (a quarter of a bar of Fig. 4 is a change a reader sees)
@@ -61,11 +61,10 @@ _CLAIMS = [
           "transformation … However, the relative values of attention between tokens are changed in the subsequent layers",
           "Fig. 1, Sec. 3.2.1", "02_prompts_in_attention",
           "per block, total variation between the prompted model's attention renormalised over input tokens and CLIP's",
-          f"block 1 within float tolerance ({_g(_L['formulation.relative-attention']['float_tolerance'])}), some later block ≥ "
-          f"{_g(_L['formulation.relative-attention']['changed'])} "
-          f"({_L['formulation.relative-attention']['changed']:.0%} of the attention mass moved) beyond 2 SE "
-          "over images and, there, more than every null control beyond 2 SE; contradicted when block 1 differs or "
-          f"every later block is below {_g(_L['formulation.relative-attention']['changed'])} beyond 2 SE", sentence='Prompts rescale attention in block 1 and change it later', precondition='the learned prompts move it more than prompts that learned nothing (null controls)'),
+          f"block 1 within float tolerance ({_g(_L['formulation.relative-attention']['float_tolerance'])}) and some later "
+          "block above it beyond 2 SE over images; fails when block 1 differs or no later block moves. A check, true by "
+          "algebra for any prompts (untrained ones move later blocks too), so not counted as a finding",
+          kind="check", sentence="Check: prompts rescale attention in block 1 and change it later"),
     Claim("mechanism.second-way", "the learned prompts improve the performance mainly through the second way, which acts "
           "as the dataset bias to improve the recognition performance of the pre-trained model on the corresponding "
           "dataset", "Abstract (in other words: Sec. 1, 3.2.2, 4)", "02_prompts_in_attention",
