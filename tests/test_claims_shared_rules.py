@@ -73,6 +73,18 @@ def test_a_failed_precondition_is_not_made_testable_by_another_design():
     assert C.decided_in_every_design(few, {"more": more}, "x")[0].outcome == NOT_TESTABLE
 
 
+def test_a_design_in_which_the_claim_is_not_testable_is_set_aside_not_counted_against():
+    kept = [_direction({"badges": E(-1, 0.1), "land": E(-1, 0.1)})]
+    few = [_direction({"badges": E(-1, 0.1)})]  # not testable in that design (one task)
+    [verdict] = C.decided_in_every_design(kept, {"one task": few}, "x", "two tasks")
+    assert verdict.outcome == SUPPORTS and verdict.numbers["by_design"] == {"two tasks": SUPPORTS, "one task": NOT_TESTABLE}
+    assert "Not testable in one task, which so decides nothing" in verdict.sentence
+    # with a third design that decides otherwise, it is inconclusive and names the set-aside one
+    against = [_direction({"badges": E(1, 0.1), "land": E(1, 0.1)})]
+    [mixed] = C.decided_in_every_design(kept, {"one task": few, "reversed": against}, "x", "two tasks")
+    assert mixed.outcome == INCONCLUSIVE and "one task: not testable, set aside" in mixed.sentence
+
+
 def test_designs_must_decide_the_same_claims():
     other = [C.decide_direction("relevancy.sos-increases", {"a": E(1, 0.1), "b": E(1, 0.1)}, +1, "x")]
     with pytest.raises(ValueError, match="decide the same claims in the same order"):

@@ -218,18 +218,28 @@ def decided_in_every_design(recorded: Sequence[Verdict], others: Mapping[str, Se
     A verdict stands when every design gives its outcome. Where they differ it becomes inconclusive, each
     design's outcome said: a finding that one defensible design makes and another undoes is the design's, not
     the paper's, and choosing the design that decides would be choosing the answer. A recorded verdict that
-    is not testable stays so (another design cannot make a failed precondition hold)."""
+    is not testable stays so (another design cannot make a failed precondition hold). An alternative in which
+    the claim is not testable decides nothing either way: it is named and set aside, and the verdict rests on
+    the designs that could test it."""
     out = []
     for i, verdict in enumerate(recorded):
         alternatives = {name: verdicts[i] for name, verdicts in others.items()}
         if any(v.claim.id != verdict.claim.id for v in alternatives.values()):
             raise ValueError(f"decided_in_every_design: the designs {list(others)} decide other claims than "
                              f"{verdict.claim.id!r} at position {i}; decide the same claims in the same order")
-        outcomes = {recorded_name: verdict.outcome, **{name: v.outcome for name, v in alternatives.items()}}
+        untestable = [name for name, v in alternatives.items() if v.outcome == NOT_TESTABLE]
+        outcomes = {recorded_name: verdict.outcome,
+                    **{name: v.outcome for name, v in alternatives.items() if name not in untestable}}
         if len(set(outcomes.values())) == 1 or verdict.outcome == NOT_TESTABLE:
+            if untestable and verdict.outcome != NOT_TESTABLE:
+                verdict = _verdict(verdict.claim.id, verdict.outcome, f"{verdict.sentence} Not testable in "
+                                   f"{names(untestable)}, which so decides nothing; every design that could test it "
+                                   f"gives {verdict.outcome}.", **{**verdict.numbers, "by_design": {
+                                       **outcomes, **{name: NOT_TESTABLE for name in untestable}}})
             out.append(verdict)
             continue
-        listed = ", ".join(f"{name}: {outcome}" for name, outcome in outcomes.items())
+        listed = ", ".join([f"{name}: {outcome}" for name, outcome in outcomes.items()]
+                           + [f"{name}: not testable, set aside" for name in untestable])
         out.append(_verdict(verdict.claim.id, INCONCLUSIVE, f"Inconclusive: the outcome depends on {design} ({listed}), "
                             f"a choice of this book, so neither outcome is this run's finding. {_first_upper(recorded_name)}: "
                             f"{verdict.sentence}", **{**verdict.numbers, "by_design": outcomes}))
