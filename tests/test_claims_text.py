@@ -25,6 +25,14 @@ def test_plus_minus_is_two_standard_errors():
     assert plus_minus(Estimate(7.0)) == "+7.00"  # one value: no spread to show
 
 
+def test_plus_minus_shows_enough_digits_for_the_decision_it_reports():
+    # 0.0134 beyond 2 SE = 0.0126: at 3 decimals both read 0.013; two significant figures of the half-width tell them apart
+    e = Estimate(0.0134, 0.0063, 10)
+    assert e.low > 0 and plus_minus(e, 3) == "+0.0134 ± 0.0126"
+    assert plus_minus(Estimate(1.5, 0.26, 3), 1) == "+1.50 ± 0.52"  # one decimal asked, the half-width needs two
+    assert plus_minus(Estimate(12.0, 5.0, 3), 2) == "+12.00 ± 10.00"  # never fewer decimals than asked
+
+
 @pytest.mark.parametrize("values, text", [
     ([11], "11"), ([1, 2, 3], "1–3"), ([3, 1, 2, 8], "1–3 and 8"), ([1, 4, 8, 11, 12], "1, 4, 8, 11 and 12"),
     ([1, 2], "1 and 2"), ([1, 2, 3, 5, 6, 7, 9], "1–3, 5–7 and 9"), ([], "none"), ([2, 2, 3, 4], "2–4")])

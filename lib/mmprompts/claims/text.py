@@ -16,6 +16,7 @@ has the class `mathjax_process` (the book's MathJax configuration ignores the re
 """
 from __future__ import annotations
 
+from math import floor, isfinite, log10
 from typing import Iterable, Sequence
 
 from .core import Z, Estimate
@@ -50,9 +51,15 @@ def scientific(value: float, digits: int = 1) -> str:
 
 
 def plus_minus(estimate: Estimate, digits: int = 2, sign: bool = True) -> str:
-    """An estimate as the rules judge it, mean ± 2 SE: "−4.98 ± 1.04" (the mean alone when it rests on one value)."""
+    """An estimate as the rules judge it, mean ± 2 SE: "−4.98 ± 1.04" (the mean alone when it rests on one value).
+
+    At least `digits` decimals, more where the half-width would show fewer than two significant
+    figures: rounded alike, "+0.013 ± 0.013" could not show a mean the rule found beyond 2 SE."""
+    half = Z * estimate.se
+    if half and isfinite(half):
+        digits = max(digits, min(6, 1 - floor(log10(half))))
     mean = signed(estimate.mean, digits) if sign else number(estimate.mean, digits)
-    return f"{mean} ± {number(Z * estimate.se, digits)}" if estimate.se else mean
+    return f"{mean} ± {number(half, digits)}" if estimate.se else mean
 
 
 def ranges(values: Iterable[int]) -> str:
