@@ -29,7 +29,9 @@ def test_plus_minus_shows_enough_digits_for_the_decision_it_reports():
     # 0.0134 beyond 2 SE = 0.0126: at 3 decimals both read 0.013; two significant figures of the half-width tell them apart
     e = Estimate(0.0134, 0.0063, 10)
     assert e.low > 0 and plus_minus(e, 3) == "+0.0134 ± 0.0126"
-    assert plus_minus(Estimate(1.5, 0.26, 3), 1) == "+1.50 ± 0.52"  # one decimal asked, the half-width needs two
+    within = Estimate(0.0126, 0.0067, 10)  # 0.0126 within 2 SE = 0.0134: the display says so too
+    assert within.low < 0 and plus_minus(within, 3) == "+0.0126 ± 0.0134"
+    assert plus_minus(Estimate(1.5, 0.26, 3), 1) == "+1.5 ± 0.5"  # a clear decision needs no more digits
     assert plus_minus(Estimate(12.0, 5.0, 3), 2) == "+12.00 ± 10.00"  # never fewer decimals than asked
 
 

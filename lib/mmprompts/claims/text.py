@@ -16,7 +16,6 @@ has the class `mathjax_process` (the book's MathJax configuration ignores the re
 """
 from __future__ import annotations
 
-from math import floor, isfinite, log10
 from typing import Iterable, Sequence
 
 from .core import Z, Estimate
@@ -53,11 +52,15 @@ def scientific(value: float, digits: int = 1) -> str:
 def plus_minus(estimate: Estimate, digits: int = 2, sign: bool = True) -> str:
     """An estimate as the rules judge it, mean ± 2 SE: "−4.98 ± 1.04" (the mean alone when it rests on one value).
 
-    At least `digits` decimals, more where the half-width would show fewer than two significant
-    figures: rounded alike, "+0.013 ± 0.013" could not show a mean the rule found beyond 2 SE."""
+    At least `digits` decimals, more (up to 6) where fewer would not show the decision: "+0.013 ±
+    0.013" cannot tell a mean beyond its 2 SE (0.0134 ± 0.0126) from one within them."""
     half = Z * estimate.se
-    if half and isfinite(half):
-        digits = max(digits, min(6, 1 - floor(log10(half))))
+    beyond = abs(estimate.mean) > half
+    while digits < 6 and half and abs(estimate.mean) != half:
+        shown_mean, shown_half = round(abs(estimate.mean), digits), round(half, digits)
+        if shown_mean != shown_half and (shown_mean > shown_half) == beyond:
+            break
+        digits += 1
     mean = signed(estimate.mean, digits) if sign else number(estimate.mean, digits)
     return f"{mean} ± {number(half, digits)}" if estimate.se else mean
 
