@@ -50,6 +50,18 @@ def test_bias_beats_prompts(bias, prompt, outcome):
     assert C.decide_bias_beats_prompts(bias, prompt, learned("a", "b")).outcome == outcome
 
 
+def test_bias_beats_prompts_reports_the_gap_with_the_task_as_the_unit_beside_the_seed_verdict():
+    # seeds decide it (every task's gap is certain), the spread between tasks does not: -16 and +2 points
+    bias, prompt = {"a": E(60, 0.2), "b": E(80, 0.2), "c": E(62, 0.2)}, {"a": E(76, 0.2), "b": E(78, 0.2), "c": E(66, 0.2)}
+    verdict = C.decide_bias_beats_prompts(bias, prompt, learned("a", "b", "c"))
+    gaps = [-16.0, 2.0, -4.0]
+    naive_se = statistics.stdev(gaps) / math.sqrt(3)
+    assert verdict.outcome == CONTRADICTS
+    assert verdict.numbers["gap_between_tasks"]["mean"] == pytest.approx(statistics.fmean(gaps))
+    assert verdict.numbers["gap_between_tasks"]["se"] == pytest.approx(naive_se)
+    assert f"{-6.0:+.1f}".replace("-", "\u2212") + f" ± {2 * naive_se:.1f}, within 2 SE" in verdict.sentence
+
+
 def test_bias_beats_prompts_leaves_out_the_tasks_that_did_not_learn():
     bias, prompt = {"a": E(80, 0.1), "b": E(10, 0.1), "c": E(80, 0.1)}, {"a": E(78, 0.1), "b": E(50, 0.1), "c": E(78, 0.1)}
     assert C.decide_bias_beats_prompts(bias, prompt, learned("a", "b", "c")).outcome == CONTRADICTS
