@@ -64,7 +64,10 @@ page_header(S, "03_alignment_contribution", "Sec. 3.2.2, Figs. 2–3, App. E")
 # %% [markdown]
 # **What this page does.** The same statistics, per image (each row normalised to sum 1), for
 # zero-shot CLIP, the deep prompts this book analyses, and shallow prompts (the first block only:
-# Table 2's depth-1 run); every claim is decided from paired per-image differences. The
+# Table 2's depth-1 run); every claim is decided from paired per-image differences. Each dataset
+# has one trained run here (the first seed), so a ± says how surely this run's prompts move a
+# statistic over images, not how much another seed's would differ; a claim about most datasets
+# takes its replication from the datasets. The
 # datasets follow App. E's rule in both profiles: in the `mini` world it keeps the five tasks read
 # with "a photo of a {}." (`objects`, `badges`, `places`, `land`, `relations`) and leaves out
 # `textures` ("{} texture.", like DTD) — for the paper's first reason. Unlike EuroSAT, whose CoOp

@@ -59,7 +59,9 @@ page_header(S, "04_text_prompts", "Sec. 3.3.1, Fig. 4")
 # the words before the class name ("a photo of a" for CLIP, the learned prompts for the prompted
 # model), the class name and the period, averaged over the class prompts of each dataset; CLIP
 # reads every class as "a photo of a {class}." (the paper's Fig. 4). Each statement is tested
-# with paired block × head differences, the bars of Fig. 4.
+# with paired block × head differences, the bars of Fig. 4, of one trained run per dataset (the
+# first seed): a ± says how surely this run's prompts move a share, not how another seed's would;
+# a claim about most datasets takes its replication from the datasets.
 
 # %%
 from IPython.display import display

@@ -65,7 +65,9 @@ page_header(S, "05_vision_prompts", "Sec. 3.3.2, Figs. 5–7, App. D")
 # **What this page does.** The statistics per block and head for zero-shot CLIP and the prompted
 # model on the same test images, under both distance conventions (the prompts' attention counted
 # at distance 0, and renormalised away); the [cls] attention maps of both models and the prompts'
-# similarity maps; each claim decided against CLIP's own spread between heads or images.
+# similarity maps; each claim decided against CLIP's own spread between heads or images, on one
+# trained run per dataset (the first seed): a claim about most datasets takes its replication from
+# the datasets, not from seeds.
 
 # %%
 from IPython.display import display
