@@ -61,7 +61,10 @@ page_header(S, "04_text_prompts", "Sec. 3.3.1, Fig. 4")
 # reads every class as "a photo of a {class}." (the paper's Fig. 4). Each statement is tested
 # with paired block × head differences, the bars of Fig. 4, of one trained run per dataset (the
 # first seed): a ± says how surely this run's prompts move a share, not how another seed's would;
-# a claim about most datasets takes its replication from the datasets.
+# a claim about most datasets takes its replication from the datasets. `places` and `land` share
+# their ten class words (the same lands, seen from the ground and from above), so CLIP's shares are
+# the same for both; their learned prompts differ (each learned on its own images), and they count
+# as two datasets only through what the prompts learned.
 
 # %%
 from IPython.display import display
