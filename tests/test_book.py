@@ -123,12 +123,12 @@ def test_html_table_of_records():
 
 
 def test_rerun_command_reproduces_the_settings(tmp_path):
-    s = settings("mini", datasets=["objects", "land"], seeds=[1], epochs=2, lr=0.5, analysis_images=8, device="cpu")
+    s = settings("mini", datasets=["badges", "land"], seeds=[1], epochs=2, lr=0.5, analysis_images=8, device="cpu")
     command = rerun_command(s, "01_zero_shot")
     words = shlex.split(command)
     assert words[:6] == ["jupytext", "--to", "ipynb", "-o", "-", "notebooks/01_zero_shot.py"]
     given = yaml.safe_load(words[words.index("-y") + 1])
-    assert given == {"datasets": ["objects", "land"], "seeds": [1], "epochs": 2, "lr": 0.5, "analysis_images": 8}
+    assert given == {"datasets": ["badges", "land"], "seeds": [1], "epochs": 2, "lr": 0.5, "analysis_images": 8}
     assert settings(words[words.index("profile") + 1], device="cpu", **given) == s
     assert "-y" not in rerun_command(settings("mini", device="cpu"), "01_zero_shot")  # the profile as it is
     # the pipeline runs: jupytext converts, papermill injects the parameters (without executing the page)
@@ -137,7 +137,7 @@ def test_rerun_command_reproduces_the_settings(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     injected = [c for c in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells
                 if "injected-parameters" in c.metadata.get("tags", [])]
-    assert 'datasets = ["objects", "land"]' in injected[0].source and "epochs = 2" in injected[0].source
+    assert 'datasets = ["badges", "land"]' in injected[0].source and "epochs = 2" in injected[0].source
 
 
 def test_page_header_lists_the_settings():
