@@ -182,7 +182,7 @@ CASES = {
         NOT_TESTABLE: lambda: C.decide_depths_differ({d: {1: E(60, 0.5), 12: E(80, 0.5)} for d in TWO}, {"objects": F, "places": L}),
     },
     "decide_depth_best_near_top": {
-        SUPPORTS: lambda: C.decide_depth_best_near_top({d: {1: E(70, 0.3), 6: E(76, 0.3), 11: E(79, 0.3), 12: E(78.8, 0.3)}
+        SUPPORTS: lambda: C.decide_depth_best_near_top({d: {1: E(70, 0.3), 6: E(76, 0.3), 11: E(79, 0.3), 12: E(77.8, 0.3)}
                                                         for d in TWO}, dict.fromkeys(TWO, L), 12),
         CONTRADICTS: lambda: C.decide_depth_best_near_top({d: {1: E(70, 0.3), 6: E(82, 0.3), 11: E(76, 0.3), 12: E(75, 0.3)}
                                                            for d in TWO}, dict.fromkeys(TWO, L), 12),

@@ -318,8 +318,8 @@ _CLAIMS = [
     Claim("depth.best-at-10-11-of-12", "With the addition of the 10 and 11-layer multi-modal prompts, the average "
           "performance reached its highest", "App. C.1, Table 2", "07_sensitivity",
           "average accuracy at depths 10–11 of 12 (the same fractions of this model's depth) against the other depths",
-          "the highest mean there (a tie counts) and above the shallowest depth beyond 2 SE; contradicted when another "
-          "depth is better beyond 2 SE",
+          "the better of them above every other depth beyond 2 SE (the peak located beyond noise); contradicted when "
+          "another depth is better beyond 2 SE",
           sentence="The average peaks with 10–11 prompted layers", label="peak at 10–11 of 12 blocks",
           precondition=_LEARNED_AVERAGE.format("prompts at some depth")),
     Claim("depth.exceeds-clip-by-14", "exceeding CLIP by more than 14 points", "App. C.1, Table 2", "07_sensitivity",
