@@ -33,6 +33,8 @@ def test_plus_minus_shows_enough_digits_for_the_decision_it_reports():
     assert within.low < 0 and plus_minus(within, 3) == "+0.0126 ± 0.0134"
     assert plus_minus(Estimate(1.5, 0.26, 3), 1) == "+1.5 ± 0.5"  # a clear decision needs no more digits
     assert plus_minus(Estimate(12.0, 5.0, 3), 2) == "+12.00 ± 10.00"  # never fewer decimals than asked
+    # a table cell (Estimate's own text, 3 decimals) follows the same rule
+    assert str(e) == "+0.0134 ± 0.0126" and str(Estimate(-0.5, 0.1, 4)) == "\u22120.500 ± 0.200"
 
 
 @pytest.mark.parametrize("values, text", [

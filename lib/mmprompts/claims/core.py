@@ -90,8 +90,21 @@ class Estimate:
         return self.mean + Z * self.se
 
     def __str__(self) -> str:
-        text = f"{self.mean:+.3f} ± {Z * self.se:.3f}" if self.se else f"{self.mean:+.3f}"
+        digits = shown_digits(self.mean, Z * self.se, 3)
+        text = f"{self.mean:+.{digits}f} ± {Z * self.se:.{digits}f}" if self.se else f"{self.mean:+.3f}"
         return text.replace("-", "\u2212")  # the minus sign a reader expects (claims.text.MINUS)
+
+
+def shown_digits(mean: float, half: float, digits: int) -> int:
+    """Decimals to print `mean ± half` with (`digits` at least, at most 6) so that the two read as the rules
+    decide: "+0.013 ± 0.013" cannot tell a mean beyond its 2 SE (0.0134 ± 0.0126) from one within them."""
+    beyond = abs(mean) > half
+    while digits < 6 and half and abs(mean) != half:
+        shown_mean, shown_half = round(abs(mean), digits), round(half, digits)
+        if shown_mean != shown_half and (shown_mean > shown_half) == beyond:
+            break
+        digits += 1
+    return digits
 
 
 @dataclass(frozen=True)

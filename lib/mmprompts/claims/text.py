@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from .core import Z, Estimate
+from .core import Z, Estimate, shown_digits
 
 __all__ = ["INPUT_SCALE", "MINUS", "PROMPT_SHARE", "T_EOS", "T_SOS", "among", "counted", "math", "names", "number",
            "plus_minus", "ranges", "scientific", "signed"]
@@ -52,15 +52,9 @@ def scientific(value: float, digits: int = 1) -> str:
 def plus_minus(estimate: Estimate, digits: int = 2, sign: bool = True) -> str:
     """An estimate as the rules judge it, mean ± 2 SE: "−4.98 ± 1.04" (the mean alone when it rests on one value).
 
-    At least `digits` decimals, more (up to 6) where fewer would not show the decision: "+0.013 ±
-    0.013" cannot tell a mean beyond its 2 SE (0.0134 ± 0.0126) from one within them."""
+    At least `digits` decimals, more where fewer would not show the decision (`core.shown_digits`)."""
     half = Z * estimate.se
-    beyond = abs(estimate.mean) > half
-    while digits < 6 and half and abs(estimate.mean) != half:
-        shown_mean, shown_half = round(abs(estimate.mean), digits), round(half, digits)
-        if shown_mean != shown_half and (shown_mean > shown_half) == beyond:
-            break
-        digits += 1
+    digits = shown_digits(estimate.mean, half, digits)
     mean = signed(estimate.mean, digits) if sign else number(estimate.mean, digits)
     return f"{mean} ± {number(half, digits)}" if estimate.se else mean
 
