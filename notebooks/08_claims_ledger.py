@@ -47,10 +47,12 @@ display(*ledger.headline(page))
 ledger.asserted_table(page)
 
 # %% [markdown]
-# ## Hypotheses the paper proposed and rejected
-# Sec. 3.2.1 proposes three hypotheses and the paper concludes for the second; the other two are not
-# sentences it asserts. Their verdicts say whether this run agrees with the paper's rejection
-# (*supports*: the hypothesis fails here too), and they are not counted above.
+# ## Hypotheses the paper proposed and concluded against
+# Sec. 3.2.1 proposes three hypotheses and the paper concludes for the second ("mainly through the
+# second way"); the other two are not sentences it asserts. The first says the opposite; the third
+# ("both indispensable") the paper does not reject in words, and this book reads "mainly" as
+# against it. Their verdicts say whether this run agrees with that position (*supports*: the
+# hypothesis fails here too), and they are not counted above.
 
 # %%
 ledger.rejected_table(page)

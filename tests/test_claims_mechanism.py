@@ -87,7 +87,10 @@ def test_a_hypothesis_the_paper_rejects_is_scored_against_the_rejection(ways, ou
 
 def test_hypothesis_3_rejected_by_the_paper_reaches_each_outcome():
     both = {"a": effects(**BOTH), "b": effects(**BOTH)}
-    assert C.decide_mechanism("mechanism.both-ways", both, "both").outcome == CONTRADICTS
+    verdict = C.decide_mechanism("mechanism.both-ways", both, "both")
+    assert verdict.outcome == CONTRADICTS
+    # the paper does not reject hypothesis 3 in words: the sentence says it is this book's reading of "mainly"
+    assert verdict.sentence.startswith("The paper does not reject this hypothesis in words")
     assert C.decide_mechanism("mechanism.both-ways", {"a": effects(), "b": effects()}, "both").outcome == SUPPORTS
 
 

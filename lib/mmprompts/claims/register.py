@@ -143,13 +143,13 @@ _CLAIMS = [
           "per dataset: each way alone keeps less than half of the gain, beyond 2 SE, and the two together more; "
           "scored as hypothesis 1, on the paper's position (this book reads \"mainly through the second way\" as "
           "against \"both indispensable\")",
-          sentence="Hypothesis 3, which the paper concludes against: both ways are indispensable", label="the second way as the added term, per input",
+          sentence="Hypothesis 3, which this book reads the paper's conclusion as against: both ways are indispensable", label="the second way as the added term, per input",
           precondition="the prompted model beats zero-shot CLIP beyond 2 SE on the dataset", position="rejects",
           combine="readings"),
     Claim("mechanism.both-ways-constant", "Both of the above are indispensable", "Sec. 3.2.1 (hypothesis 3); the paper "
           "concludes for the second way (Abstract, Sec. 3.2.2)", "02_prompts_in_attention",
           "as above, the second way read as a term fixed across inputs (together: re-weighting + fixed term)",
-          "as above, with the fixed term", sentence="Hypothesis 3, which the paper concludes against: both ways are indispensable",
+          "as above, with the fixed term", sentence="Hypothesis 3, which this book reads the paper's conclusion as against: both ways are indispensable",
           label="the second way as a fixed term",
           precondition="the prompted model beats zero-shot CLIP beyond 2 SE on the dataset", position="rejects",
           combine="readings"),

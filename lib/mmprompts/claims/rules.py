@@ -362,8 +362,12 @@ def mechanism_way(effects: Mapping[str, Estimate], term_arm: str = "prompt-term"
 
 # Why the book scores hypotheses 1 and 3 against the paper: it concludes for the second way (the verdict of a claim
 # with position "rejects" cites this).
-_REJECTION = ("The paper concludes against this hypothesis: prompts work \u201cmainly through the second way\u201d "
-              "(Abstract; Sec. 3.2.2: \u201cbetter aligns with the second way\u201d)")
+_REJECTION = {  # the paper's position on each hypothesis it proposes, in its words and this book's reading of them
+    "first": ("The paper concludes against this hypothesis: prompts work \u201cmainly through the second way\u201d "
+              "(Abstract; Sec. 3.2.2: \u201cbetter aligns with the second way\u201d)"),
+    "both": ("The paper does not reject this hypothesis in words; it concludes that prompts work \u201cmainly through "
+             "the second way\u201d (Abstract), which this book reads as against both ways being indispensable"),
+}
 
 
 def _against(effects: Mapping[str, Estimate], hypothesis: str, term_arm: str) -> bool:
@@ -421,7 +425,7 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
         finding = ("the rule finds the hypothesis failing, as the paper holds" if fails else
                    "the rule finds the hypothesis holding, against the paper's position" if holds else
                    "the rule leaves the hypothesis undecided")
-        sentence = f"{_REJECTION}; {finding}. " + sentence
+        sentence = f"{_REJECTION[hypothesis]}; {finding}. " + sentence
     else:
         outcome = SUPPORTS if holds else CONTRADICTS if fails else INCONCLUSIVE
     return _verdict(claim_id, outcome, sentence, ways=ways, effects={d: dict(e) for d, e in effects.items()})

@@ -64,7 +64,7 @@ def asserted_table(page: LedgerPage) -> HTML | None:
 
 
 def rejected_table(page: LedgerPage) -> HTML | None:
-    """The hypotheses the paper proposed and rejected."""
+    """The hypotheses the paper proposed and concluded against."""
     return HTML(ledger_html(page.of("claim", "rejects"))) if page.rows else None
 
 
