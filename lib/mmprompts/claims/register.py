@@ -412,7 +412,7 @@ _PREMISES = {c: "text-attention.eos-focus-on-sos" for c in ("text-attention.sos-
 # The recorded verdict is the one every design gives, inconclusive where they differ (`rules.decided_in_every_design`).
 _EUROSAT_KEPT = ("this book keeps the EuroSAT stand-in, which App. E leaves out; page 3's Table 3.5 decides every "
                  "statement with it kept and left out, and the verdict recorded is the one both give (inconclusive "
-                 "where they differ)")
+                 "where they differ; a design in which a statement is not testable is set aside)")
 _TABLE1_DESIGNS = ("the training recipe and the world design: page 6 decides Table 1's statements under each recipe of "
                    "its grid and in each design of the EuroSAT stand-in (class words known or novel), and records the "
                    "verdict every one gives (inconclusive where they differ; a recipe in which a statement is not "
