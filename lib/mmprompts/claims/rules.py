@@ -453,16 +453,15 @@ def given_known_answer(verdict: Verdict, check: Verdict | None) -> Verdict:
 def mechanism_conclusion(readings: Mapping[str, Verdict], known_answers: Sequence[Verdict] = ()) -> str:
     """A page's prose conclusion on the paper's central sentence, written from its verdicts only: first what the
     rule finds where the answer is known (its checks), then per reading the tasks each way decided and the
-    outcome (with the rule's own outcome where a failed check made it inconclusive). No number or outcome in
-    it is typed by hand."""
+    outcome. Where a missed check made a reading inconclusive, the rule's own outcome is left out: it is no
+    finding (the page's tables keep the numbers). No number or outcome in it is typed by hand."""
     def found(v: Verdict) -> str:
         if v.outcome == NOT_TESTABLE:
             return "not testable: too few tasks gained over CLIP beyond 2 SE"
         ways = v.numbers.get("ways", {})
         decided = {w: [d for d, x in ways.items() if x == w] for w in WAYS if w != NOT_TESTABLE}
         parts = [f"{WAYS[w]} on {names(ds)}" for w, ds in decided.items() if ds]
-        alone = v.numbers.get("rule_alone")
-        return f"{'; '.join(parts)} — {v.outcome}" + (f" (the rule alone: {alone})" if alone else "")
+        return f"{'; '.join(parts)} — {v.outcome}"
     text = ""
     if known_answers:
         text += "Where the answer is known, the same rule finds: " + "; ".join(
@@ -470,7 +469,7 @@ def mechanism_conclusion(readings: Mapping[str, Verdict], known_answers: Sequenc
         missed = [v for v in known_answers if v.outcome != SUPPORTS]
         if missed:
             text += (" A known answer missed means the rule is not shown able to tell the two ways apart in this world, "
-                     "so each reading below is inconclusive whatever the rule alone says.")
+                     "so each reading below is inconclusive, whatever the tasks were decided as.")
     return (text + " Per reading of the sentence, the way each task that learned was decided as: " + "; ".join(
         f"{label}: {found(v)}" for label, v in readings.items()) + ".").strip()
 
