@@ -119,11 +119,42 @@ def test_the_positive_control_is_an_independent_count_of_the_datasets_that_show_
                    and d in positive and positive[d].mean + 2 * 0.03 < 0.5)
         against = sum(1 for d in names_ if similarity[d].mean + 2 * 0.05 < 0.5
                       and nulls["zero"][d].mean - similarity[d].mean > 2 * (0.05 ** 2 + 0.02 ** 2) ** 0.5)
-        expected = (SUPPORTS if kept > len(names_) / 2 and not against else
-                    CONTRADICTS if against > len(names_) / 2 and not kept else INCONCLUSIVE)
+        expected = _naive_majority(kept, against, len(names_))
         verdict = C.decide_map_kept("cls-attention.unchanged", similarity, "maps", controls=nulls, positive=positive)
         assert verdict.outcome == expected, (similarity, positive, nulls)
         seen.add(expected)
+    assert seen == {SUPPORTS, CONTRADICTS, INCONCLUSIVE}
+
+
+def _naive_majority(agree: int, against: int, n: int) -> str:
+    return SUPPORTS if agree > n / 2 and not against else CONTRADICTS if against > n / 2 and not agree else INCONCLUSIVE
+
+
+def test_equivalence_and_scope_rules_against_a_naive_recount():
+    rng = random.Random(11)
+    seen = set()
+    for _ in range(300):
+        names_ = [f"d{i}" for i in range(rng.randint(2, 5))]
+        margin = 0.05
+        effects = {d: E(rng.choice([0.0, 0.03, 0.06, 0.2, -0.2]), 0.01) for d in names_}
+        positive = {d: E(rng.choice([0.0, 0.06, 0.08, -0.3]), 0.01) for d in names_}
+        nulls = {"random": {d: E(rng.choice([0.0, 0.2]), 0.01) for d in names_}}
+        kept = sum(1 for d in names_ if abs(effects[d].mean) + 0.02 <= margin and abs(positive[d].mean) - 0.02 > margin)
+        against = sum(1 for d in names_ if abs(effects[d].mean) - 0.02 > margin
+                      and abs(effects[d].mean) - abs(nulls["random"][d].mean) > 2 * (2 * 0.01 ** 2) ** 0.5)
+        verdict = C.decide_equal("text-attention.category-same", effects, {d: margin for d in names_}, "x", controls=nulls,
+                                 positive=positive)
+        assert verdict.outcome == _naive_majority(kept, against, len(names_)), (effects, positive, nulls)
+        seen.add(verdict.outcome)
+        ratios = {d: rng.choice([0.2, 0.5, 0.7, 1.0, 1.4]) for d in names_}
+        moved = {d: rng.choice([0.3, 0.99, 1.0, 1.5]) for d in names_}
+        null_ratios = {d: rng.choice([0.2, 1.2]) for d in names_}
+        kept = sum(1 for d in names_ if ratios[d] <= 0.5 and moved[d] >= 1.0)
+        against = sum(1 for d in names_ if ratios[d] >= 1.0 and null_ratios[d] < 1.0)
+        verdict = C.decide_scope_unchanged("scope.entropy", {"W prompt": ratios}, "x", controls={"zero": null_ratios},
+                                           positive=moved)
+        assert verdict.outcome == _naive_majority(kept, against, len(names_)), (ratios, moved, null_ratios)
+        seen.add(verdict.outcome)
     assert seen == {SUPPORTS, CONTRADICTS, INCONCLUSIVE}
 
 
