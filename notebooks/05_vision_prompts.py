@@ -109,10 +109,10 @@ display(*vision_prompts.cls_map_viewer(page))
 display(vision_prompts.rotation_figure(page), vision_prompts.rotation_table(page))
 
 # %% [markdown]
-# ## Per dataset, against CLIP and against prompts that learned nothing
+# ## Per dataset, against CLIP, against prompts that learned nothing, and the positive control
 # How far each variant's attention statistics are from CLIP's, in units of CLIP's own spread between
 # heads (the scale of Fig. 5's dots), and how much the prompted model's [cls] maps stay CLIP's; the
-# same for the three null controls.
+# same for the three null controls and for the positive control (bias tuning of the same task).
 
 # %%
 display(vision_prompts.scope_table(page), vision_prompts.controls_table(page))
@@ -124,6 +124,14 @@ display(vision_prompts.scope_table(page), vision_prompts.controls_table(page))
 # spread like the query's attention over the patches (the renormalised distance) — and only where
 # both give the same outcome. The distance among the patches alone (W/O prompt) needs no convention.
 # Claims about learned prompts are not testable where they did not learn.
+#
+# Every claim of this page but the background one says the prompts leave something unchanged (*"the
+# prompts do not significantly alter the feature extraction process"*). Untrained prompts leaving it
+# alone too says nothing; what says something is a model whose feature extraction learning did alter,
+# of the same task, that the statistic registers: the positive control, bias tuning (Table 1's BIAS
+# run, first seed), a learned vector added after every block of the image tower (Table 5.3's last
+# rows). A dataset counts as unchanged only where bias tuning does change the statistic beyond the
+# rule's margin; where it does not, the statistic is not shown able to see a change there.
 
 # %%
 vision_prompts.gains_table(page)

@@ -61,7 +61,8 @@ def test_direction_rule_without_datasets_cannot_support():
 ])
 def test_equivalence_rule(effects, outcome):
     margins = {"a": 0.05, "b": 0.05}
-    assert C.decide_equal("text-attention.category-same", effects, margins, "x").outcome == outcome
+    moves = {"a": E(0.3, 0.01), "b": E(-0.3, 0.01)}  # the positive control leaves the margin on both
+    assert C.decide_equal("text-attention.category-same", effects, margins, "x", positive=moves).outcome == outcome
 
 
 @pytest.mark.parametrize("similarity, outcome", [
@@ -71,7 +72,8 @@ def test_equivalence_rule(effects, outcome):
     ({"a": E(0.6, 0.05), "b": E(0.6, 0.05)}, SUPPORTS),      # boundary: low = 0.5 exactly is kept
 ])
 def test_map_kept_rule(similarity, outcome):
-    assert C.decide_map_kept("relevancy.patches-unchanged", similarity, "maps").outcome == outcome
+    moves = {"a": E(0.1, 0.05), "b": E(0.2, 0.1)}  # the positive control changes the maps on both
+    assert C.decide_map_kept("relevancy.patches-unchanged", similarity, "maps", positive=moves).outcome == outcome
 
 
 def test_combine_needs_every_part_and_any_contradiction_wins():
@@ -118,7 +120,7 @@ def test_identities_are_an_exact_check(error, outcome):
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 0.7, "b": 0.2}}, INCONCLUSIVE),
 ])
 def test_scope_rule(ratios, outcome):
-    assert C.decide_scope_unchanged("scope.entropy", ratios, "the entropy").outcome == outcome
+    assert C.decide_scope_unchanged("scope.entropy", ratios, "the entropy", positive={"a": 1.5, "b": 2.0}).outcome == outcome
 
 
 # ----------------------------------------------------------------------------- register and ledger

@@ -1,6 +1,8 @@
 """Null controls, preconditions and conventions in the analysis rules (pages 2-5), on hand-made numbers."""
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from mmprompts import claims as C
@@ -69,42 +71,115 @@ def test_excluded_datasets_leave_the_majority_and_all_excluded_is_not_testable()
     assert none_left.outcome == NOT_TESTABLE and "did not learn" in none_left.sentence
 
 
-def test_rules_of_no_change_count_a_dataset_only_where_untrained_prompts_move_the_statistic():
+def test_rules_of_no_change_count_a_kept_dataset_only_where_the_positive_control_moves_the_statistic():
     similarity = {"a": E(0.9, 0.05), "b": E(0.8, 0.05)}
-    moved = {"zero": {"a": E(0.95, 0.01), "b": E(0.2, 0.05)}, "random": {"a": E(0.1, 0.05), "b": E(0.9, 0.01)}}
-    verdict = C.decide_map_kept("cls-attention.unchanged", similarity, "maps", controls=moved)
-    assert verdict.outcome == SUPPORTS and "zero on 1, random on 1 of 2" in verdict.sentence
-    # every control keeps the maps too: the learned prompts are not distinguishable from untrained ones
-    kept = {"zero": {"a": E(0.95, 0.01), "b": E(0.9, 0.01)}}
-    verdict = C.decide_map_kept("cls-attention.unchanged", similarity, "maps", controls=kept)
-    assert verdict.outcome == INCONCLUSIVE and "Not distinguishable from untrained prompts on a and b" in verdict.sentence
+    kept_by_controls = {"zero": {"a": E(0.95, 0.01), "b": E(0.9, 0.01)}}  # untrained prompts keep them: says nothing
+    moved = {"a": E(0.2, 0.05), "b": E(0.3, 0.05)}
+    verdict = C.decide_map_kept("cls-attention.unchanged", similarity, "maps", controls=kept_by_controls, positive=moved)
+    assert verdict.outcome == SUPPORTS and "zero on 2 of 2" in verdict.sentence
+    assert "beyond the margin on 2 (a and b) of 2" in verdict.sentence and verdict.numbers["positive"]["a"]["mean"] == 0.2
+    # the positive control keeps b's maps too: b shows no power and does not count; 1 of 2 is no majority
+    half = {"a": E(0.2, 0.05), "b": E(0.6, 0.05)}
+    verdict = C.decide_map_kept("cls-attention.unchanged", similarity, "maps", controls=kept_by_controls, positive=half)
+    assert verdict.outcome == INCONCLUSIVE and "Not shown able to see a change on b" in verdict.sentence
+    # no positive control at all: nothing kept counts
+    assert C.decide_map_kept("cls-attention.unchanged", similarity, "maps", positive={}).outcome == INCONCLUSIVE
+    assert C.decide_map_kept("cls-attention.unchanged", similarity, "maps", positive={"a": moved["a"]}).outcome == INCONCLUSIVE
     effects = {"a": E(0.01, 0.01), "b": E(0.02, 0.01)}
-    verdict = C.decide_equal("text-attention.category-same", effects, {"a": 0.1, "b": 0.1}, "x",
-                             controls={"random": {"a": E(0.5, 0.01), "b": E(0.3, 0.01)}})
-    assert verdict.outcome == SUPPORTS and "random on 0 of 2" in verdict.sentence
-    verdict = C.decide_equal("text-attention.category-same", effects, {"a": 0.1, "b": 0.1}, "x",
-                             controls={"random": {"a": E(0.5, 0.01), "b": E(0.0, 0.01)}})
-    assert verdict.outcome == INCONCLUSIVE  # b kept as untrained prompts keep it: 1 of 2 is no majority
+    margins = {"a": 0.1, "b": 0.1}
+    verdict = C.decide_equal("text-attention.category-same", effects, margins, "x",
+                             controls={"random": {"a": E(0.0, 0.01), "b": E(0.01, 0.01)}},
+                             positive={"a": E(0.5, 0.01), "b": E(-0.3, 0.01)})
+    assert verdict.outcome == SUPPORTS and "random on 2 of 2" in verdict.sentence
+    # boundary of the positive control: |0.12| − 2 × 0.01 = 0.1 is not beyond the margin 0.1, so b shows no power
+    verdict = C.decide_equal("text-attention.category-same", effects, margins, "x",
+                             positive={"a": E(0.5, 0.01), "b": E(0.12, 0.01)})
+    assert verdict.outcome == INCONCLUSIVE and "Not shown able to see a change on b" in verdict.sentence
+    assert C.decide_equal("text-attention.category-same", effects, margins, "x",
+                          positive={"a": E(0.5, 0.01), "b": E(0.1201, 0.01)}).outcome == SUPPORTS
+    ratios = {"W prompt": {"a": 0.2, "b": 0.3}}
+    assert C.decide_scope_unchanged("scope.entropy", ratios, "x", positive={"a": 1.0, "b": 1.3}).outcome == SUPPORTS
+    verdict = C.decide_scope_unchanged("scope.entropy", ratios, "x", positive={"a": 0.99, "b": 1.3})  # boundary: 1.0
+    assert verdict.outcome == INCONCLUSIVE and "Not shown able to see a change on a" in verdict.sentence
+
+
+def test_the_positive_control_is_an_independent_count_of_the_datasets_that_show_power():
+    # a naive recount over many random cases: supports exactly when more than half of the datasets are kept with a
+    # moving positive control and no dataset is changed beyond every null control
+    rng = random.Random(7)
+    seen = set()
+    for _ in range(300):
+        names_ = [f"d{i}" for i in range(rng.randint(2, 5))]
+        similarity = {d: E(rng.choice([0.2, 0.45, 0.6, 0.9]), 0.05) for d in names_}
+        positive = {d: E(rng.choice([0.1, 0.44, 0.6, 0.9]), 0.03) for d in names_ if rng.random() < 0.9}
+        nulls = {"zero": {d: E(rng.choice([0.1, 0.9]), 0.02) for d in names_}}
+        kept = sum(1 for d in names_ if similarity[d].mean - 2 * 0.05 >= 0.5
+                   and d in positive and positive[d].mean + 2 * 0.03 < 0.5)
+        against = sum(1 for d in names_ if similarity[d].mean + 2 * 0.05 < 0.5
+                      and nulls["zero"][d].mean - similarity[d].mean > 2 * (0.05 ** 2 + 0.02 ** 2) ** 0.5)
+        expected = _naive_majority(kept, against, len(names_))
+        verdict = C.decide_map_kept("cls-attention.unchanged", similarity, "maps", controls=nulls, positive=positive)
+        assert verdict.outcome == expected, (similarity, positive, nulls)
+        seen.add(expected)
+    assert seen == {SUPPORTS, CONTRADICTS, INCONCLUSIVE}
+
+
+def _naive_majority(agree: int, against: int, n: int) -> str:
+    return SUPPORTS if agree > n / 2 and not against else CONTRADICTS if against > n / 2 and not agree else INCONCLUSIVE
+
+
+def test_equivalence_and_scope_rules_against_a_naive_recount():
+    rng = random.Random(11)
+    seen = set()
+    for _ in range(300):
+        names_ = [f"d{i}" for i in range(rng.randint(2, 5))]
+        margin = 0.05
+        effects = {d: E(rng.choice([0.0, 0.03, 0.06, 0.2, -0.2]), 0.01) for d in names_}
+        positive = {d: E(rng.choice([0.0, 0.06, 0.08, -0.3]), 0.01) for d in names_}
+        nulls = {"random": {d: E(rng.choice([0.0, 0.2]), 0.01) for d in names_}}
+        kept = sum(1 for d in names_ if abs(effects[d].mean) + 0.02 <= margin and abs(positive[d].mean) - 0.02 > margin)
+        against = sum(1 for d in names_ if abs(effects[d].mean) - 0.02 > margin
+                      and abs(effects[d].mean) - abs(nulls["random"][d].mean) > 2 * (2 * 0.01 ** 2) ** 0.5)
+        verdict = C.decide_equal("text-attention.category-same", effects, {d: margin for d in names_}, "x", controls=nulls,
+                                 positive=positive)
+        assert verdict.outcome == _naive_majority(kept, against, len(names_)), (effects, positive, nulls)
+        seen.add(verdict.outcome)
+        ratios = {d: rng.choice([0.2, 0.5, 0.7, 1.0, 1.4]) for d in names_}
+        moved = {d: rng.choice([0.3, 0.99, 1.0, 1.5]) for d in names_}
+        null_ratios = {d: rng.choice([0.2, 1.2]) for d in names_}
+        kept = sum(1 for d in names_ if ratios[d] <= 0.5 and moved[d] >= 1.0)
+        against = sum(1 for d in names_ if ratios[d] >= 1.0 and null_ratios[d] < 1.0)
+        verdict = C.decide_scope_unchanged("scope.entropy", {"W prompt": ratios}, "x", controls={"zero": null_ratios},
+                                           positive=moved)
+        assert verdict.outcome == _naive_majority(kept, against, len(names_)), (ratios, moved, null_ratios)
+        seen.add(verdict.outcome)
+    assert seen == {SUPPORTS, CONTRADICTS, INCONCLUSIVE}
 
 
 def test_a_change_contradicts_only_beyond_the_controls():
     similarity = {"a": E(0.2, 0.05), "b": E(0.1, 0.05)}
-    assert C.decide_map_kept("cls-attention.unchanged", similarity, "maps").outcome == CONTRADICTS
+    # a change needs no positive control: the statistic plainly saw it
+    assert C.decide_map_kept("cls-attention.unchanged", similarity, "maps", positive={}).outcome == CONTRADICTS
     kept_by_controls = {"zero": {"a": E(0.9, 0.01), "b": E(0.9, 0.01)}}
-    assert C.decide_map_kept("cls-attention.unchanged", similarity, "maps", controls=kept_by_controls).outcome == CONTRADICTS
+    assert C.decide_map_kept("cls-attention.unchanged", similarity, "maps", controls=kept_by_controls,
+                             positive={}).outcome == CONTRADICTS
     as_much = {"zero": {"a": E(0.9, 0.01), "b": E(0.15, 0.05)}, "random": {"a": E(0.2, 0.05), "b": E(0.9, 0.01)}}
-    verdict = C.decide_map_kept("cls-attention.unchanged", similarity, "maps", controls=as_much)
+    verdict = C.decide_map_kept("cls-attention.unchanged", similarity, "maps", controls=as_much, positive={})
     assert verdict.outcome == INCONCLUSIVE and "Untrained prompts change it as much on a and b" in verdict.sentence
     effects = {"a": E(0.5, 0.01), "b": E(0.4, 0.01)}
     margins = {"a": 0.1, "b": 0.1}
-    assert C.decide_equal("text-attention.category-same", effects, margins, "x").outcome == CONTRADICTS
+    assert C.decide_equal("text-attention.category-same", effects, margins, "x", positive={}).outcome == CONTRADICTS
     big = {"random": {"a": E(-0.6, 0.01), "b": E(0.45, 0.01)}}  # |control| as large: not a change learning made
-    assert C.decide_equal("text-attention.category-same", effects, margins, "x", controls=big).outcome == INCONCLUSIVE
+    assert C.decide_equal("text-attention.category-same", effects, margins, "x", controls=big,
+                          positive={}).outcome == INCONCLUSIVE
     small = {"random": {"a": E(0.05, 0.01), "b": E(0.3, 0.01)}}
-    assert C.decide_equal("text-attention.category-same", effects, margins, "x", controls=small).outcome == CONTRADICTS
+    assert C.decide_equal("text-attention.category-same", effects, margins, "x", controls=small,
+                          positive={}).outcome == CONTRADICTS
     ratios = {"W/O prompt": {"a": 1.5, "b": 1.2}}
-    assert C.decide_scope_unchanged("scope.entropy", ratios, "x", controls={"zero": {"a": 0.1, "b": 0.2}}).outcome == CONTRADICTS
-    assert C.decide_scope_unchanged("scope.entropy", ratios, "x", controls={"zero": {"a": 1.1, "b": 1.3}}).outcome == INCONCLUSIVE
+    assert C.decide_scope_unchanged("scope.entropy", ratios, "x", controls={"zero": {"a": 0.1, "b": 0.2}},
+                                    positive={}).outcome == CONTRADICTS
+    assert C.decide_scope_unchanged("scope.entropy", ratios, "x", controls={"zero": {"a": 1.1, "b": 1.3}},
+                                    positive={}).outcome == INCONCLUSIVE
 
 
 def test_a_direction_contradicts_only_beyond_the_controls():
@@ -142,25 +217,41 @@ def test_an_effect_size_is_not_testable_on_a_stand_in():
     ({"W/O prompt": {"a": 0.1, "b": 0.3}, "W prompt": {"a": 0.7, "b": 0.2}}, INCONCLUSIVE),
 ])
 def test_scope_rule(ratios, outcome):
-    assert C.decide_scope_unchanged("scope.distance-renormalised", ratios, "the distance").outcome == outcome
+    assert C.decide_scope_unchanged("scope.distance-renormalised", ratios, "the distance",
+                                    positive={"a": 1.2, "b": 1.1}).outcome == outcome
 
 
 def test_scope_rule_on_a_convention_the_paper_does_not_state_decides_only_where_the_conventions_agree():
     at_zero = {"W prompt": {"a": 3.0, "b": 1.5}}
     spread = {"W prompt": {"a": 0.1, "b": 0.2}}
+    moves = {"a": 1.5, "b": 1.2}  # the positive control under each convention
+    both_moves = {"prompts at distance 0": moves, "prompts spread like the patches": moves}
     verdict = C.decide_scope_unchanged("scope.distance", at_zero, "the distance",
-                                       conventions={"prompts at distance 0": at_zero, "prompts spread like the patches": spread})
+                                       conventions={"prompts at distance 0": at_zero, "prompts spread like the patches": spread},
+                                       positive=moves, convention_positive=both_moves)
     assert verdict.outcome == NOT_TESTABLE and "prompts at distance 0: contradicts" in verdict.sentence
     assert "a 3.00" in verdict.sentence
     both = C.decide_scope_unchanged("scope.distance", spread, "the distance",
                                     conventions={"prompts at distance 0": {"W prompt": {"a": 0.3, "b": 0.4}},
-                                                 "prompts spread like the patches": spread})
+                                                 "prompts spread like the patches": spread},
+                                    positive=moves, convention_positive=both_moves)
     assert both.outcome == SUPPORTS
+    # the positive control moves the distance under one convention only: the other cannot support, so they disagree
+    one = C.decide_scope_unchanged("scope.distance", spread, "the distance",
+                                   conventions={"prompts at distance 0": {"W prompt": {"a": 0.3, "b": 0.4}},
+                                                "prompts spread like the patches": spread},
+                                   positive=moves, convention_positive={"prompts at distance 0": moves,
+                                                                        "prompts spread like the patches": {"a": 0.2, "b": 0.3}})
+    assert one.outcome == NOT_TESTABLE and "Not shown able to see a change on a and b" in one.sentence
     moved = C.decide_scope_unchanged("scope.distance", at_zero, "the distance",
-                                     conventions={"prompts at distance 0": at_zero, "spread": {"W prompt": {"a": 1.2, "b": 1.1}}})
+                                     conventions={"prompts at distance 0": at_zero, "spread": {"W prompt": {"a": 1.2, "b": 1.1}}},
+                                     positive={}, convention_positive={"prompts at distance 0": {}, "spread": {}})
     assert moved.outcome == CONTRADICTS
+    with pytest.raises(ValueError, match="convention_positive"):
+        C.decide_scope_unchanged("scope.distance", spread, "x", conventions={"at 0": spread, "spread": spread}, positive=moves,
+                                 convention_positive={"at 0": moves})
     excluded = C.decide_scope_unchanged("scope.entropy", {"W prompt": {"a": 3.0, "b": 0.1, "c": 0.2}}, "x",
-                                        excluded={"a": "no"})
+                                        excluded={"a": "no"}, positive={"a": 0.1, "b": 1.0, "c": 2.0})
     assert excluded.outcome == SUPPORTS
 
 
@@ -238,12 +329,16 @@ def test_each_convention_judges_the_controls_under_that_convention():
     # "the controls leave it alone on 0 of 4" beside a learned ratio of 0.2: the wrong comparison.
     learned = {"at 0": {"W prompt": {"a": 3.5, "b": 1.3}}, "spread": {"W prompt": {"a": 0.24, "b": 0.34}}}
     controls = {"at 0": {"zero": {"a": 3.0, "b": 1.2}}, "spread": {"zero": {"a": 0.04, "b": 0.06}}}
+    # a positive control that moves neither: the point here is which controls each convention reads
+    still = {"at 0": {"a": 0.3, "b": 0.2}, "spread": {"a": 0.3, "b": 0.2}}
     verdict = C.decide_scope_unchanged("scope.distance", learned["at 0"], "the distance", controls=controls["at 0"],
-                                       conventions=learned, convention_controls=controls)
+                                       conventions=learned, convention_controls=controls, positive=still["at 0"],
+                                       convention_positive=still)
     spread = verdict.numbers["conventions"]["spread"]["controls"]
     assert spread == {"zero": {"a": 0.04, "b": 0.06}}
     # under both conventions the untrained prompts do what the learned ones do: inconclusive both ways, so decided
     assert verdict.outcome == INCONCLUSIVE and "The same under every convention" in verdict.sentence
     assert "leave it alone: zero on 2 of 2" in verdict.sentence and "zero on 0 of 2" in verdict.sentence
     with pytest.raises(ValueError, match="convention_controls"):
-        C.decide_scope_unchanged("scope.distance", learned["at 0"], "x", controls=controls["at 0"], conventions=learned)
+        C.decide_scope_unchanged("scope.distance", learned["at 0"], "x", controls=controls["at 0"], conventions=learned,
+                                 positive=still["at 0"], convention_positive=still)

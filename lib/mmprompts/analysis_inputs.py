@@ -10,10 +10,12 @@ from .experiments import RunSpec, trained_models
 from .interop import import_prompts
 from .models import LoadedCLIP
 from .profiles import Settings
+from .presets import table1_methods
 from .prompted import PromptedCLIP
 from .train import eval_batches
 
-__all__ = ["analysis_model", "analysis_models", "analysis_spec", "balanced_items", "balanced_test_images", "in_batches"]
+__all__ = ["analysis_model", "analysis_models", "analysis_spec", "balanced_items", "balanced_test_images", "in_batches",
+           "positive_control_models", "positive_control_spec"]
 
 
 def balanced_items(items: Sequence[Datum], count: int | None) -> list[Datum]:
@@ -72,3 +74,19 @@ def analysis_models(settings: Settings, clip: LoadedCLIP, data: dict[str, Datase
 def analysis_model(settings: Settings, clip: LoadedCLIP, data: DatasetSplits, progress: bool = True) -> PromptedCLIP:
     """`analysis_models` for one dataset."""
     return analysis_models(settings, clip, {data.name: data}, progress)[data.name]
+
+
+def positive_control_spec(settings: Settings, clip: LoadedCLIP, dataset: str) -> RunSpec:
+    """The positive control of the claims of no change on `dataset` (`analysis.POSITIVE_CONTROL`): bias tuning after
+    every block, first seed, with this build's recipe: Table 1's BIAS run (`presets.table1_specs`), so nothing new
+    is trained."""
+    return RunSpec(dataset, table1_methods(clip.depth)["bias"], settings.seeds[0])
+
+
+def positive_control_models(settings: Settings, clip: LoadedCLIP, data: dict[str, DatasetSplits],
+                            progress: bool = False) -> dict[str, PromptedCLIP]:
+    """The positive control's model (`positive_control_spec`) on each dataset of `data`, whatever prompts the page
+    inspects (imported ones included): it is a run of this build, of the same task."""
+    specs = {name: positive_control_spec(settings, clip, name) for name in data}
+    models = trained_models(list(specs.values()), clip, settings, splits=data, progress=progress)
+    return {name: models[specs[name]] for name in data}

@@ -3,7 +3,7 @@ and returns tensors; plotting lives elsewhere."""
 from .attention import (TEXT_GROUPS, VISION_GROUPS, attention_distance, attention_entropy, attention_scope,
                         attention_shift, eos_attention_on_sos, group_attention, scope_change, text_group_attention, token_group_attention,
                         without_prompts)
-from .controls import CONTROLS, initial_model, null_controls
+from .controls import CONTROLS, POSITIVE_CONTROL, initial_model, null_controls
 from .decomposition import AttentionDecomposition, decompose_attention
 from .interventions import ARMS, BRANCHES, arm_correct, intervened_logits, prompt_term_means
 from .relevancy import Relevancy, accumulate_relevancy, relevancy_maps, relevancy_statistics
@@ -12,7 +12,7 @@ from .similarity import (cls_attention_maps, map_correlation, normalised_similar
 from .tokens import text_token_groups, text_tokens, vision_token_groups
 
 __all__ = [
-    "CONTROLS", "initial_model", "null_controls", "ARMS", "BRANCHES", "arm_correct", "intervened_logits", "prompt_term_means",
+    "CONTROLS", "POSITIVE_CONTROL", "initial_model", "null_controls", "ARMS", "BRANCHES", "arm_correct", "intervened_logits", "prompt_term_means",
     "TEXT_GROUPS", "VISION_GROUPS", "eos_attention_on_sos", "token_group_attention",
     "AttentionDecomposition", "Relevancy", "accumulate_relevancy", "attention_distance", "attention_entropy",
     "attention_scope", "attention_shift", "cls_attention_maps", "decompose_attention", "group_attention",

@@ -11,13 +11,23 @@ import torch
 from ..models import LoadedCLIP
 from ..prompted import PromptedCLIP
 
-__all__ = ["CONTROLS", "initial_model", "null_controls"]
+__all__ = ["CONTROLS", "POSITIVE_CONTROL", "initial_model", "null_controls"]
 
 CONTROLS = {
     "initial": "the prompts the run started from (its seed's initialisation)",
     "zero": "every learned vector set to 0",
     "random": "random directions with the learned prompts' norm, block by block",
 }
+
+# The positive control of the claims of no change (`claims.rules._no_change`): a model of the same task whose
+# feature extraction learning did change. Bias tuning (`PromptConfig.bias`, Table 1's BIAS column) adds a learned
+# vector to every token's hidden state after every block of both towers, so every later block's attention in the
+# image tower ([cls] maps, attention distance and entropy, patch relevance) and in the text tower (EOS attention on
+# the class name) reads changed inputs: it alters the feature extraction by construction, as prompts are said not
+# to, with as many parameters as 1 + 1 prompts. A statistic that it moves can see a learned alteration at this
+# sample size; one it leaves alone cannot show that prompts kept anything. The run itself is
+# `analysis_inputs.positive_control_spec`.
+POSITIVE_CONTROL = "bias tuning of the same task: Table 1's BIAS run, first seed"
 
 
 def initial_model(clip: LoadedCLIP, model: PromptedCLIP, seed: int) -> PromptedCLIP:

@@ -22,7 +22,7 @@ ledger page's rows).
 from .accuracy import TaskAccuracies, sensitivity_verdicts, table1_verdicts, zero_shot_verdict
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, OUTCOMES, SUPPORTS, Z, Claim, Estimate, Verdict,
                    binomial_se, dataset_average, estimate, gain_over_zero_shot, paired, seed_estimate, did_learn)
-from .effects import cls_map_effects, mechanism_effects, relevancy_effects, text_attention_effects
+from .effects import cls_map_effects, maps_kept, mechanism_effects, relevancy_effects, text_attention_effects
 from .ledger import (PAGE_SECTIONS, VERDICTS_ENV, PageVerdicts, SentenceRow, book_summary_html, counts_sentence, ledger_counts, ledger_html,
                      load_verdicts, record_verdicts, report, rule_numbers, sentence_outcome, sentence_rows, verdicts_folder)
 from .positive import PAPER_SCOPE, nominal_se, paper_accuracies, paper_rows, paper_verdicts
@@ -38,7 +38,7 @@ from .rules import (FAR_FROM_WEB_PHOTOS, SAME_SHARE, WAYS, combine, decide_bias_
 
 __all__ = [
     "CLAIMS", "CONTRADICTS", "FAR_FROM_WEB_PHOTOS", "WAYS", "INCONCLUSIVE", "NOT_TESTABLE", "OUTCOMES", "PAGE_SECTIONS",
-    "PAPER_SCOPE", "SUPPORTS", "VERDICTS_ENV", "Z", "binomial_se", "book_summary_html", "Claim", "cls_map_effects",
+    "PAPER_SCOPE", "SUPPORTS", "VERDICTS_ENV", "Z", "binomial_se", "book_summary_html", "Claim", "cls_map_effects", "maps_kept",
     "combine", "counts_sentence", "dataset_average", "decide_bias_beats_optimal_on_eurosat", "decide_bias_beats_prompts",
     "decide_bias_gain_largest", "decide_bias_near_optimal", "decided_in_every_design", "decide_depth_best_near_top",
     "decide_depth_exceeds_clip", "decide_depth_rises", "decide_depths_differ", "decide_direction",

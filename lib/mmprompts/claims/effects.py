@@ -66,11 +66,17 @@ def cls_map_effects(clip_attention: torch.Tensor, prompted_attention: torch.Tens
     `background`, the correlation of the prompts' similarity map with CLIP's [cls] attention (mean
     over blocks per image; negative = the prompts resemble what [cls] does not look at), paired
     against the same correlation for `baseline_similarity` (a null control's prompts; none: 0)."""
-    kept = torch.stack([normalised_similarity(p, c) for p, c in zip(prompted_attention, clip_attention)]).mean(0)
     background = map_correlation(similarity, clip_attention).mean(0)
     baseline = (torch.zeros_like(background) if baseline_similarity is None
                 else map_correlation(baseline_similarity, clip_attention).mean(0))
-    return {"kept": estimate(kept.tolist()), "background": paired(background.tolist(), baseline.tolist())}
+    return {"kept": maps_kept(clip_attention, prompted_attention), "background": paired(background.tolist(), baseline.tolist())}
+
+
+def maps_kept(clip_attention: torch.Tensor, other_attention: torch.Tensor) -> Estimate:
+    """How much another model's [cls] attention maps [layers, B, S, S] keep CLIP's of the same images: the
+    normalised similarity per block, mean over blocks per image, as an estimate over the images (`cls_map_effects`'s
+    `kept`; alone for a model without vision prompts, e.g. the positive control)."""
+    return estimate(torch.stack([normalised_similarity(o, c) for o, c in zip(other_attention, clip_attention)]).mean(0).tolist())
 
 
 def mechanism_effects(per_image: Mapping[str, torch.Tensor]) -> dict[str, Estimate]:

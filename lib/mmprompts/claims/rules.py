@@ -5,6 +5,7 @@ import math
 import statistics
 from typing import Mapping, Sequence
 
+from ..analysis.controls import POSITIVE_CONTROL
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _plain,
                    _sign, dataset_average, did_learn, estimate, majority, paired)
 from .register import CLAIMS
@@ -47,7 +48,11 @@ def sizes_decidable(verdict: Verdict, comparable: bool) -> Verdict:
 #   controls  per null control ("initial", "zero", "random": `analysis.null_controls`), per dataset: for a
 #             direction rule the paired difference learned − control (the learned prompts must beat each
 #             control in the claimed direction); for a rule of no change the control's own statistic,
-#             reported so the reader sees what prompts that learned nothing do.
+#             reported so the reader sees what prompts that learned nothing do, and a change counts only
+#             beyond every control.
+#   positive  (rules of no change only) per dataset, the same statistic of the positive control
+#             (`analysis.POSITIVE_CONTROL`, bias tuning of the same task): a dataset kept by the learned
+#             prompts counts only where the positive control changes the statistic (`_no_change`).
 #   excluded  per dataset whose precondition fails, the reason (e.g. the prompts did not learn there): it
 #             is left out of the majority and named; with every dataset left out the claim is not testable.
 def _testable(claim_id: str, values: Mapping[str, object], excluded: Mapping[str, str] | None,
@@ -105,29 +110,37 @@ def decide_direction(claim_id: str, effects: Mapping[str, Estimate], expected: i
 
 
 def _no_change(effects: Mapping[str, object], kept: Sequence[str], changed: Sequence[str],
-               controls: Mapping[str, Mapping[str, object]], holds, beyond) -> tuple[str, str]:
-    """The outcome of a claim of no change, and the sentence on the null controls.
+               controls: Mapping[str, Mapping[str, object]], positive: Mapping[str, object], holds, moves, beyond,
+               shown) -> tuple[str, str]:
+    """The outcome of a claim of no change, and the sentence on the positive and null controls.
 
-    That prompts leave a statistic alone counts for the learned prompts only where the statistic can
-    move: on a dataset where every null control leaves it alone too, the learned prompts are not
-    distinguishable from untrained ones and the dataset does not count (`holds(d, control_value)`:
-    the control leaves it alone). A change counts against the claim only where the learned prompts
-    change it more than every control (`beyond(d, learned_value, control_value)`): a change that
-    prompts which learned nothing make as well is not one learning made. Without controls every
-    kept / changed dataset counts. The outcome: `core.majority` of the datasets counted as kept
-    (agree) and counted as changed (against)."""
+    That prompts leave a statistic alone says something only where the measurement could have seen a
+    change: a dataset kept by the learned prompts counts for the claim only where the positive control
+    (`positive`, per dataset: the statistic of `POSITIVE_CONTROL`, a learned change of the same task's
+    feature extraction) changes it beyond the rule's own margin and 2 SE (`moves(d, positive_value)`);
+    elsewhere the dataset is not shown able to see a change and does not count (a dataset missing from
+    `positive` has no positive control and does not count either). Null controls leaving the statistic
+    alone prove nothing (prompts that learned nothing are expected to), so they only decide the other
+    side: a change counts against the claim only where the learned prompts change it more than every
+    null control (`beyond(d, learned_value, control_value)`); `holds(d, control_value)` (the control
+    leaves it alone) is reported. `shown(value)`: a value as the sentence prints it. The outcome:
+    `core.majority` of the datasets counted as kept (agree) and counted as changed (against)."""
     n = len(effects)
-    as_untrained = [d for d in kept if controls and all(holds(d, by[d]) for by in controls.values())]
-    agree = [d for d in kept if d not in as_untrained]
+    powered = [d for d in effects if d in positive and moves(d, positive[d])]
+    agree = [d for d in kept if d in powered]
+    blind = [d for d in kept if d not in powered]
     equalled = [d for d in changed if controls and not all(beyond(d, effects[d], by[d]) for by in controls.values())]
     oppose = [d for d in changed if d not in equalled]
     outcome = majority(len(agree), len(oppose), n)
-    if not controls:
-        return outcome, ""
-    counts = ", ".join(f"{c} on {sum(bool(holds(d, by[d])) for d in effects)}" for c, by in controls.items())
-    sentence = f" Datasets on which untrained prompts ({names(controls)}) leave it alone: {counts} of {n}."
-    if as_untrained:
-        sentence += f" Not distinguishable from untrained prompts on {names(as_untrained)} (every control leaves it alone)."
+    values = ", ".join(f"{d} {shown(positive[d])}" for d in effects if d in positive) or "none measured"
+    sentence = (f" Positive control ({POSITIVE_CONTROL}): {values}; it changes the statistic beyond the margin on "
+                f"{among(powered)} of {n}.")
+    if blind:
+        sentence += (f" Not shown able to see a change on {names(blind)} (the positive control does not change it "
+                     "there), so the prompts keeping it there do not count.")
+    if controls:
+        counts = ", ".join(f"{c} on {sum(bool(holds(d, by[d])) for d in effects)}" for c, by in controls.items())
+        sentence += f" Datasets on which untrained prompts ({names(controls)}) leave it alone: {counts} of {n}."
     if equalled:
         sentence += f" Untrained prompts change it as much on {names(equalled)}."
     return outcome, sentence
@@ -140,54 +153,62 @@ SAME_SHARE = CLAIMS["text-attention.category-same"].limits["share"]
 
 def decide_equal(claim_id: str, effects: Mapping[str, Estimate], margins: Mapping[str, float], what: str,
                  controls: Mapping[str, Mapping[str, Estimate]] | None = None,
-                 excluded: Mapping[str, str] | None = None) -> Verdict:
+                 excluded: Mapping[str, str] | None = None, *, positive: Mapping[str, Estimate]) -> Verdict:
     """An effect the paper says is absent ("stays the same"): an equivalence test per dataset.
 
-    The same: |effect| + 2 SE ≤ margin; different: |effect| − 2 SE > margin. `controls`: each null
-    control's own effect; a dataset counts as in `_no_change` (the same: some control leaves the
-    margin; different: |learned| above every control's |effect| beyond 2 SE)."""
+    The same: |effect| + 2 SE ≤ margin; different: |effect| − 2 SE > margin. `positive`: the positive
+    control's own effect per dataset; a dataset the same counts only where the positive control is
+    different by this very test (|effect| − 2 SE > margin), `_no_change`. `controls`: each null
+    control's own effect; a difference counts only where |learned| is above every control's |effect|
+    beyond 2 SE."""
     effects, note, early = _testable(claim_id, effects, excluded, what)
     if early is not None:
         return early
     controls = {c: {d: e for d, e in by.items() if d in effects} for c, by in (controls or {}).items()}
+    positive = {d: e for d, e in positive.items() if d in effects}
     same = [d for d, e in effects.items() if abs(e.mean) + Z * e.se <= margins[d]]
     different = [d for d, e in effects.items() if abs(e.mean) - Z * e.se > margins[d]]
     outcome, on_controls = _no_change(
-        effects, same, different, controls, lambda d, e: abs(e.mean) + Z * e.se <= margins[d],
-        lambda d, learned, control: abs(learned.mean) - abs(control.mean) > Z * math.hypot(learned.se, control.se))
+        effects, same, different, controls, positive, lambda d, e: abs(e.mean) + Z * e.se <= margins[d],
+        lambda d, e: abs(e.mean) - Z * e.se > margins[d],
+        lambda d, learned, control: abs(learned.mean) - abs(control.mean) > Z * math.hypot(learned.se, control.se),
+        lambda e: plus_minus(e, 3))
     sentence = (f"{_first_upper(what)} stays within its margin on {among(same)} of {len(effects)} datasets and leaves "
                 f"it beyond {Z:g} SE on {among(different)}.")
     return _verdict(claim_id, outcome, sentence + on_controls + note, effects=dict(effects), margins=dict(margins),
-                    controls=controls, excluded=dict(excluded or {}))
+                    controls=controls, positive=positive, excluded=dict(excluded or {}))
 
 
 def decide_map_kept(claim_id: str, similarity: Mapping[str, Estimate], what: str,
                     controls: Mapping[str, Mapping[str, Estimate]] | None = None,
-                    excluded: Mapping[str, str] | None = None) -> Verdict:
+                    excluded: Mapping[str, str] | None = None, *, positive: Mapping[str, Estimate]) -> Verdict:
     """Maps the paper says prompts leave unchanged, per dataset a normalised similarity
     s = (r − r_unrelated) / (1 − r_unrelated) of the prompted model's map to CLIP's map of the
     same image (1: identical; 0: no more alike than CLIP's maps of two different images).
 
     kept: s − 2 SE ≥ threshold (the claim's limit "kept": 0.5, closer to identical than to an
-    unrelated image's map); changed: s + 2 SE < threshold. `controls`: each null control's own
-    similarity; a dataset counts as in `_no_change` (kept: some control's maps are not surely
-    kept; changed: below every control's similarity beyond 2 SE)."""
+    unrelated image's map); changed: s + 2 SE < threshold. `positive`: the positive control's own
+    similarity per dataset; a dataset kept counts only where the positive control's maps are changed
+    by this very test (`_no_change`). `controls`: each null control's own similarity; a change counts
+    only where the learned prompts are below every control's similarity beyond 2 SE."""
     similarity, note, early = _testable(claim_id, similarity, excluded, what)
     if early is not None:
         return early
     threshold = CLAIMS[claim_id].limits["kept"]
     controls = {c: {d: e for d, e in by.items() if d in similarity} for c, by in (controls or {}).items()}
+    positive = {d: e for d, e in positive.items() if d in similarity}
     kept = [d for d, s in similarity.items() if s.low >= threshold]
     changed = [d for d, s in similarity.items() if s.high < threshold]
     outcome, on_controls = _no_change(
-        similarity, kept, changed, controls, lambda d, s: s.low >= threshold,
-        lambda d, learned, control: control.mean - learned.mean > Z * math.hypot(learned.se, control.se))
+        similarity, kept, changed, controls, positive, lambda d, s: s.low >= threshold, lambda d, s: s.high < threshold,
+        lambda d, learned, control: control.mean - learned.mean > Z * math.hypot(learned.se, control.se),
+        lambda s: plus_minus(s, 2, sign=False))
     n = len(similarity)
     values = ", ".join(f"{d} {number(s.mean, 2)}" for d, s in similarity.items())
     sentence = (f"Normalised similarity of {what} to zero-shot CLIP's (1 identical, 0 unrelated): {values}; "
                 f"kept (≥ {threshold} beyond {Z:g} SE) on {len(kept)} of {n}, changed on {len(changed)}.")
     return _verdict(claim_id, outcome, sentence + on_controls + note, similarity=dict(similarity), threshold=threshold,
-                    controls=controls, excluded=dict(excluded or {}))
+                    controls=controls, positive=positive, excluded=dict(excluded or {}))
 
 
 def combine(claim_id: str, parts: Mapping[str, Verdict]) -> Verdict:
@@ -551,29 +572,37 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
                            controls: Mapping[str, Mapping[str, float]] | None = None,
                            excluded: Mapping[str, str] | None = None,
                            conventions: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
-                           convention_controls: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None) -> Verdict:
+                           convention_controls: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None, *,
+                           positive: Mapping[str, float],
+                           convention_positive: Mapping[str, Mapping[str, float]] | None = None) -> Verdict:
     """Figs. 5 / 7: CLIP, "W/O prompt" and "W prompt" show no significant difference.
 
     Input: per variant and dataset, the mean |variant − CLIP| over (block, head) divided by
     CLIP's own head-to-head spread (std over the heads of a block, mean over blocks) — the
     scale of the dots in Fig. 5. A dataset is unchanged when every variant's ratio is ≤
     `unchanged` (half the spread between heads), changed when some variant's is ≥ `changed`.
-    `controls`: per null control and dataset, the control's ratio (with its prompts); a dataset
-    counts as in `_no_change` (unchanged: some control reaches `unchanged`; changed: every control
-    stays below `changed`). supports / contradicts / inconclusive as in `_no_change`.
+    `positive`: per dataset, the positive control's ratio; an unchanged dataset counts only where
+    the positive control's ratio reaches `changed` (`_no_change`; the ratio is one number per
+    dataset, a mean over every block and head, so the margin itself is the tolerance: no SE).
+    `controls`: per null control and dataset, the control's ratio (with its prompts); a changed
+    dataset counts only where every control stays below `changed`.
 
     `conventions`: when the statistic rests on a convention the paper does not state (where the
     prompt keys sit on the patch grid), the same ratios under each convention (name → ratios,
     `ratios` the first): the claim is decided only when every convention gives the same outcome,
     and is not testable where they disagree (the verdict would be the convention's, not the paper's).
-    `convention_controls`: per convention, the controls' ratios under that same convention (a control
-    judged under another convention than the learned prompts says nothing about them); every
-    convention needs its own when `controls` are given."""
+    `convention_controls` and `convention_positive`: per convention, the null controls' and the
+    positive control's ratios under that same convention (a control judged under another convention
+    than the learned prompts says nothing about them); every convention needs its own."""
     if conventions:
         if controls and set(convention_controls or {}) != set(conventions):
             raise ValueError(f"decide_scope_unchanged: convention_controls={sorted(convention_controls or {})} must give "
                              f"the controls under each convention {sorted(conventions)}")
-        decided = {name: decide_scope_unchanged(claim_id, by, what, (convention_controls or {}).get(name), excluded)
+        if set(convention_positive or {}) != set(conventions):
+            raise ValueError(f"decide_scope_unchanged: convention_positive={sorted(convention_positive or {})} must give "
+                             f"the positive control under each convention {sorted(conventions)}")
+        decided = {name: decide_scope_unchanged(claim_id, by, what, (convention_controls or {}).get(name), excluded,
+                                                positive=convention_positive[name])
                    for name, by in conventions.items()}
         outcomes = {v.outcome for v in decided.values()}
         listed = " ".join(f"With {name}: {v.outcome}. {v.sentence}" for name, v in decided.items())
@@ -596,11 +625,13 @@ def decide_scope_unchanged(claim_id: str, ratios: Mapping[str, Mapping[str, floa
         return early
     worst = {d: max(by[d] for by in ratios.values()) for d in datasets}
     controls = {c: {d: r for d, r in by.items() if d in datasets} for c, by in (controls or {}).items()}
+    positive = {d: r for d, r in positive.items() if d in datasets}
     outcome, on_controls = _no_change(
         worst, [d for d, r in worst.items() if r <= unchanged], [d for d, r in worst.items() if r >= changed], controls,
-        lambda d, r: r <= unchanged, lambda d, learned, control: control < changed)
+        positive, lambda d, r: r <= unchanged, lambda d, r: r >= changed, lambda d, learned, control: control < changed,
+        lambda r: number(r, 2))
     return _verdict(claim_id, outcome, sentence + on_controls + note, ratios=dict(ratios), controls=controls,
-                    excluded=dict(excluded or {}))
+                    positive=positive, excluded=dict(excluded or {}))
 
 
 # ----------------------------------------------------------------------------- pages 6 and 7: which tasks learned

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from IPython.display import HTML
 
-from ..analysis import (CONTROLS, TEXT_GROUPS, eos_attention_on_sos, null_controls, patch_heatmaps, relevancy_maps,
+from ..analysis import (CONTROLS, POSITIVE_CONTROL, TEXT_GROUPS, eos_attention_on_sos, null_controls, patch_heatmaps, relevancy_maps,
                         relevancy_statistics, text_tokens)
-from ..analysis_inputs import analysis_models, analysis_spec, balanced_test_images, in_batches
+from ..analysis_inputs import (analysis_models, analysis_spec, balanced_test_images, in_batches, positive_control_models,
+                               positive_control_spec)
 from ..claims import (Estimate, Verdict, combine, decide_direction, decide_eos_focus_on_sos, decide_map_kept,
                       decided_in_every_design, given_premises, not_learned, relevancy_effects)
 from ..data.coop import DatasetSplits
@@ -50,7 +51,7 @@ def runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
     """The zero-shot runs and (trained prompts only) the analysis models and the shallow prompts of App. E's datasets;
     the analysis models of every dataset are asked for together (`analysis_models`)."""
     names = list(_datasets(settings))
-    specs = [RunSpec(name) for name in names]
+    specs = [RunSpec(name) for name in names] + [positive_control_spec(settings, clip, name) for name in names]
     if settings.imported_prompts is None:
         specs += [analysis_spec(settings, clip, name) for name in settings.datasets]
         specs += list(_shallow_specs(settings, names).values())
@@ -70,6 +71,7 @@ class AlignmentPage:
     effects: dict[str, dict[str, dict[str, Estimate]]]  # {variant: {dataset: relevancy_effects against CLIP}}
     versus_of: dict[str, dict[str, dict[str, dict[str, Estimate]]]]  # {variant: {control: {dataset: variant − control}}}
     own: dict[str, dict[str, dict[str, Estimate]]]  # {control: {dataset: the deep control against CLIP}}
+    positive: dict[str, dict[str, Estimate]]  # per dataset: the positive control (bias tuning) against CLIP
     gains: dict[str, dict[str, Estimate]]  # {variant: {dataset: test accuracy minus CLIP's}}
     n_patches: int
     # the premise of "especially SOS" (EOS attends mostly to SOS), decided by page 4's rule on zero-shot CLIP
@@ -97,6 +99,8 @@ def measure(settings: Settings, clip: LoadedCLIP) -> AlignmentPage:
     shallow = _shallow_specs(settings, data)
     shallow_models = (trained_models(list(shallow.values()), clip, settings, splits=data, progress=False)
                       if settings.imported_prompts is None else {})
+    positive_models = positive_control_models(settings, clip, data)
+    positive_stats = {}
     for name, dataset in data.items():
         images, labels = balanced_test_images(clip, dataset, settings.analysis_images)
         models[name] = {"CLIP": zero_shot, "deep": deep[name]}
@@ -109,18 +113,22 @@ def measure(settings: Settings, clip: LoadedCLIP) -> AlignmentPage:
                                                                  CLIP_TEMPLATE, progress=False)
                                          for c, model in null_controls(clip, models[name][variant], settings.seeds[0]).items()}
                                for variant in ("deep", "shallow") if variant in models[name]}
+        positive_stats[name] = relevancy_statistics(positive_models[name], in_batches(images, labels), dataset.classnames,
+                                                    CLIP_TEMPLATE, progress=False)
     effects = {variant: {d: relevancy_effects(by["CLIP"], by[variant], n_patches) for d, by in stats.items()}
                for variant in ("deep", "shallow") if all(variant in by for by in stats.values()) and stats}
     versus_of = {variant: {c: {d: relevancy_effects(control_stats[d][variant][c], by[variant], n_patches)
                                for d, by in stats.items()} for c in CONTROLS} for variant in effects}
     own = {c: {d: relevancy_effects(by["CLIP"], control_stats[d]["deep"][c], n_patches) for d, by in stats.items()}
            for c in CONTROLS}
+    positive = {d: relevancy_effects(by["CLIP"], positive_stats[d], n_patches) for d, by in stats.items()}
     gains = {"deep": learned_gains(settings, clip, data)}
     if "shallow" in effects:
         gains["shallow"] = learned_gains(settings, clip, data, shallow[next(iter(data))].method)
     premise = decide_eos_focus_on_sos({d: eos_attention_on_sos(zero_shot, dataset.classnames, CLIP_TEMPLATE)
                                        for d, dataset in data.items()}, stand_in=not settings.paper_model)
-    return AlignmentPage(settings, clip, data, left_out, models, stats, effects, versus_of, own, gains, n_patches, premise)
+    return AlignmentPage(settings, clip, data, left_out, models, stats, effects, versus_of, own, positive, gains, n_patches,
+                         premise)
 
 
 def _direction(claim: str, key: str, sign: int, what: str, excluded: dict[str, str], effects, controls) -> Verdict:
@@ -144,7 +152,7 @@ def verdicts(page: AlignmentPage, left_out: dict[str, str] | None = None) -> lis
         _direction("relevancy.sos-most", "sos_most", +1, "SOS's gain minus the prompts' gain", deep_excluded, deep, versus),
         decide_map_kept("relevancy.patches-unchanged", {d: e["patches"] for d, e in deep.items()}, "the patch relevance",
                         controls={c: {d: e["patches"] for d, e in by.items()} for c, by in page.own.items()},
-                        excluded=deep_excluded),
+                        excluded=deep_excluded, positive={d: e["patches"] for d, e in page.positive.items()}),
         _direction("relevancy.vision-prompts-prominent", "vision_prompts", +1,
                    "the vision prompts' relevance over their uniform share", deep_excluded, deep, versus),
     ]
@@ -283,15 +291,19 @@ def deep_table(page: AlignmentPage) -> HTML:
 
 
 def controls_table(page: AlignmentPage) -> HTML:
-    """Table 3.2: the deep prompts minus each null control."""
+    """Table 3.2: the deep prompts minus each null control, and the positive control's own patch maps."""
     return HTML(html_table([{"dataset": d, "control": c, "Δ category": str(v[d]["category"]), "Δ SOS": str(v[d]["sos"]),
                              "Δ prefix": str(v[d]["prefix"]), "Δ prompts / uniform": str(v[d].get("vision_prompts", "–")),
                              "control's patch maps kept": str(page.own[c][d]["patches"])}
-                            for d in page.deep for c, v in page.versus.items()],
+                            for d in page.deep for c, v in page.versus.items()]
+                           + [{"dataset": d, "control": "bias tuning (positive control)", "Δ category": "–", "Δ SOS": "–",
+                               "Δ prefix": "–", "Δ prompts / uniform": "–", "control's patch maps kept": str(e["patches"])}
+                              for d, e in page.positive.items()],
                            "Table 3.2 — Null controls: the deep prompts minus each control, paired over the same images "
-                           "(mean ± 2 SE)",
-                           note="Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items()) + ". The last "
-                           "column: how much each control's own patch maps stay CLIP's."))
+                           "(mean ± 2 SE); the positive control's own patch maps",
+                           note="Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items())
+                           + f"; positive control, {POSITIVE_CONTROL} (no prompts, so only its patch maps are "
+                           "compared). The last column: how much each control's own patch maps stay CLIP's."))
 
 
 def shallow_table(page: AlignmentPage) -> HTML | None:

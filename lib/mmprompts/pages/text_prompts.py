@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import torch
 from IPython.display import HTML
 
-from ..analysis import CONTROLS, TEXT_GROUPS, VISION_GROUPS, null_controls, text_group_attention, token_group_attention
-from ..analysis_inputs import analysis_model, balanced_test_images, in_batches
+from ..analysis import CONTROLS, POSITIVE_CONTROL, TEXT_GROUPS, VISION_GROUPS, null_controls, text_group_attention, token_group_attention
+from ..analysis_inputs import analysis_model, balanced_test_images, in_batches, positive_control_models, positive_control_spec
 from ..claims import (SAME_SHARE, Estimate, Verdict, decide_direction, decide_eos_focus_on_sos, decide_equal,
                       given_premises, not_learned, not_measured, text_attention_effects)
 from ..claims.text import number
@@ -31,8 +31,9 @@ NOTEBOOK = "04_text_prompts"
 
 
 def runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
-    """The analysis model of every dataset and the zero-shot runs its gains are paired with."""
-    return analysis_runs(settings, clip)
+    """The analysis model of every dataset, the zero-shot runs its gains are paired with, and the positive control
+    of the claim of no change (bias tuning: Table 1's runs, so already trained for page 6)."""
+    return analysis_runs(settings, clip) + [positive_control_spec(settings, clip, name) for name in settings.datasets]
 
 
 @dataclass
@@ -44,6 +45,7 @@ class TextPromptsPage:
     effects: dict[str, dict[str, Estimate]]  # per dataset: the prompted model's EOS shares against CLIP's
     versus: dict[str, dict[str, dict[str, Estimate]]]  # {control: {dataset: prompted against the control}}
     own: dict[str, dict[str, dict[str, Estimate]]]  # {control: {dataset: the control against CLIP}}
+    positive: dict[str, dict[str, Estimate]]  # per dataset: the positive control's EOS shares against CLIP's
     gains: dict[str, Estimate]
     excluded: dict[str, str]
 
@@ -58,7 +60,8 @@ def measure(settings: Settings, clip: LoadedCLIP) -> TextPromptsPage:
     dataset, the null controls' text shares, the paired effects and the prompts' gains."""
     data = settings.load_datasets()
     zero_shot = PromptedCLIP(clip)
-    shares, control_text = {}, {}
+    shares, control_text, positive_text = {}, {}, {}
+    positive_models = positive_control_models(settings, clip, data)
     for name, dataset in data.items():
         prompted = analysis_model(settings, clip, dataset)
         images, _ = balanced_test_images(clip, dataset, settings.analysis_images)
@@ -67,13 +70,16 @@ def measure(settings: Settings, clip: LoadedCLIP) -> TextPromptsPage:
                         for label, model in (("CLIP", zero_shot), ("prompted", prompted))}
         control_text[name] = {c: text_group_attention(model, dataset.classnames, CLIP_TEMPLATE)
                               for c, model in null_controls(clip, prompted, settings.seeds[0]).items()}
+        # the positive control has no text prompts: it reads CLIP's template, as CLIP does
+        positive_text[name] = text_group_attention(positive_models[name], dataset.classnames, CLIP_TEMPLATE)
     effects = {d: text_attention_effects(by["CLIP"]["text"], by["prompted"]["text"], TEXT_GROUPS) for d, by in shares.items()}
     versus = {c: {d: text_attention_effects(control_text[d][c], by["prompted"]["text"], TEXT_GROUPS)
                   for d, by in shares.items()} for c in CONTROLS}
     own = {c: {d: text_attention_effects(by["CLIP"]["text"], control_text[d][c], TEXT_GROUPS) for d, by in shares.items()}
            for c in CONTROLS}
+    positive = {d: text_attention_effects(by["CLIP"]["text"], positive_text[d], TEXT_GROUPS) for d, by in shares.items()}
     gains = learned_gains(settings, clip, data)
-    return TextPromptsPage(settings, shares, effects, versus, own, gains, not_learned(gains))
+    return TextPromptsPage(settings, shares, effects, versus, own, positive, gains, not_learned(gains))
 
 
 def verdicts(page: TextPromptsPage) -> list[Verdict]:
@@ -96,7 +102,7 @@ def verdicts(page: TextPromptsPage) -> list[Verdict]:
                      {d: SAME_SHARE * e["category_level"].mean for d, e in effects.items()},
                      "EOS attention on the class name",
                      controls={c: {d: e["category"] for d, e in by.items()} for c, by in page.own.items()},
-                     excluded=excluded),
+                     excluded=excluded, positive={d: e["category"] for d, e in page.positive.items()}),
         not_measured("text-attention.sos-merely-bias"),
         not_measured("text-attention.prompts-like-sos"),
     ])
@@ -133,16 +139,21 @@ def shares_table(page: TextPromptsPage) -> HTML:
 
 
 def controls_table(page: TextPromptsPage) -> HTML:
-    """Table 4.2: the prompted model's EOS shares minus each null control's."""
+    """Table 4.2: the prompted model's EOS shares minus each null control's, and the positive control's own change."""
     return HTML(html_table([{"dataset": d, "control": c, "Δ SOS": str(v[d]["sos"]), "Δ prefix": str(v[d]["prefix"]),
                              "Δ class name": str(v[d]["category"]),
                              "control's Δ class name from CLIP": str(page.own[c][d]["category"])}
-                            for d in page.shares for c, v in page.versus.items()],
+                            for d in page.shares for c, v in page.versus.items()]
+                           + [{"dataset": d, "control": "bias tuning (positive control)", "Δ SOS": "–", "Δ prefix": "–",
+                               "Δ class name": "–", "control's Δ class name from CLIP": str(e["category"])}
+                              for d, e in page.positive.items()],
                            "Table 4.2 — Null controls: the prompted model's EOS attention shares minus each control's "
-                           "(mean ± 2 SE)",
+                           "(mean ± 2 SE); the positive control's own change",
                            note="Paired over the block × head cells. Controls: "
                            + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items())
-                           + ". The last column: each control's own change of the class name's share from CLIP's."))
+                           + f"; positive control, {POSITIVE_CONTROL} (it reads CLIP's template, so only its class-name "
+                           "share is comparable). The last column: each control's own change of the class name's share "
+                           "from CLIP's."))
 
 
 def premise_table(page: TextPromptsPage) -> HTML:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import torch
 from IPython.display import HTML
 
-from ..analysis import (CONTROLS, attention_scope, cls_attention_maps, null_controls, prompt_patch_similarity,
+from ..analysis import (CONTROLS, POSITIVE_CONTROL, attention_scope, cls_attention_maps, null_controls, prompt_patch_similarity,
                         rotate_images, rotation_agreement, scope_change)
-from ..analysis_inputs import analysis_model, balanced_test_images, in_batches
+from ..analysis_inputs import analysis_model, balanced_test_images, in_batches, positive_control_models, positive_control_spec
 from ..claims import (Estimate, Verdict, cls_map_effects, combine, decide_direction, decide_map_kept,
-                      decide_scope_unchanged, not_learned, not_measured)
+                      decide_scope_unchanged, maps_kept, not_learned, not_measured)
 from ..claims.text import number
 from ..experiments import RunSpec
 from ..figures import cls_attention_grid, display_images, rotation_maps, scope_grid
@@ -43,8 +43,9 @@ _VARIANTS = ("W/O prompt", "W prompt")
 
 
 def runs(settings: Settings, clip: LoadedCLIP) -> list[RunSpec]:
-    """The analysis model of every dataset and the zero-shot runs its gains are paired with."""
-    return analysis_runs(settings, clip)
+    """The analysis model of every dataset, the zero-shot runs its gains are paired with, and the positive control
+    of the claims of no change (bias tuning: Table 1's runs, so already trained for page 6)."""
+    return analysis_runs(settings, clip) + [positive_control_spec(settings, clip, name) for name in settings.datasets]
 
 
 @dataclass
@@ -62,6 +63,8 @@ class VisionPromptsPage:
     effects: dict[str, dict[str, Estimate]]  # per dataset: cls_map_effects of the learned prompts
     versus: dict[str, dict[str, dict[str, Estimate]]]  # {control: {dataset: learned against the control}}
     own: dict[str, dict[str, dict[str, Estimate]]]  # {control: {dataset: the control's own effects}}
+    positive_ratios: dict[str, dict[str, float]]  # {claim: {dataset: the positive control's scope_change from CLIP}}
+    positive_kept: dict[str, Estimate]  # per dataset: how much the positive control's [cls] maps keep CLIP's
     agreement: dict[str, float]  # per dataset: the similarity maps' agreement under rotation
     gains: dict[str, Estimate]
     excluded: dict[str, str]
@@ -72,7 +75,8 @@ def measure(settings: Settings, clip: LoadedCLIP) -> VisionPromptsPage:
     prompts' similarity maps on the first `MAP_IMAGES`, the same for the null controls; their ratios and effects."""
     data = settings.load_datasets()
     zero_shot = PromptedCLIP(clip)
-    scope, maps, models, controls = {}, {}, {}, {}
+    scope, maps, models, controls, positive = {}, {}, {}, {}, {}
+    positive_models = positive_control_models(settings, clip, data)
     for name, dataset in data.items():
         models[name] = analysis_model(settings, clip, dataset)
         images, _ = balanced_test_images(clip, dataset, settings.analysis_images)
@@ -86,6 +90,9 @@ def measure(settings: Settings, clip: LoadedCLIP) -> VisionPromptsPage:
                               "attention": cls_attention_maps(model, shown),
                               "similarity": prompt_patch_similarity(model, shown).mean(2)}
                           for c, model in null_controls(clip, models[name], settings.seeds[0]).items()}
+        # the same analyses on the positive control (no prompts: its "W prompt" is its only attention)
+        positive[name] = {"scope": attention_scope(positive_models[name], in_batches(images), progress=False)["W prompt"],
+                          "attention": cls_attention_maps(positive_models[name], shown)}
     agreement = {name: rotation_agreement(models[name], m["images"][:ROTATION_IMAGES]).mean().item()
                  for name, m in maps.items()}
     ratios = {claim: {v: {d: scope_change(s[v][key], s["CLIP"][key]) for d, s in scope.items()} for v in _VARIANTS}
@@ -97,9 +104,12 @@ def measure(settings: Settings, clip: LoadedCLIP) -> VisionPromptsPage:
                   for d, m in maps.items()} for c in CONTROLS}
     own = {c: {d: cls_map_effects(m["CLIP"], controls[d][c]["attention"], controls[d][c]["similarity"])
                for d, m in maps.items()} for c in CONTROLS}
+    positive_ratios = {claim: {d: scope_change(positive[d]["scope"][key], s["CLIP"][key]) for d, s in scope.items()}
+                       for claim, (key, _) in SCOPE_STATISTICS.items()}
+    positive_kept = {d: maps_kept(m["CLIP"], positive[d]["attention"]) for d, m in maps.items()}
     gains = learned_gains(settings, clip, data)
     return VisionPromptsPage(settings, clip, models, scope, maps, controls, ratios, control_ratios, effects, versus, own,
-                             agreement, gains, not_learned(gains))
+                             positive_ratios, positive_kept, agreement, gains, not_learned(gains))
 
 
 def verdicts(page: VisionPromptsPage) -> list[Verdict]:
@@ -116,14 +126,19 @@ def verdicts(page: VisionPromptsPage) -> list[Verdict]:
     # each convention judges the controls under that convention
     convention_controls = {"prompt keys at distance 0": page.control_ratios["scope.distance"],
                            "prompt keys spread like the patches": page.control_ratios["scope.distance-renormalised"]}
+    # the positive control has no prompt keys, so its two distances differ only in how the [cls] key is counted
+    convention_positive = {"prompt keys at distance 0": page.positive_ratios["scope.distance"],
+                           "prompt keys spread like the patches": page.positive_ratios["scope.distance-renormalised"]}
     found = [decide_scope_unchanged(claim, scope_inputs[claim][0], what, controls=page.control_ratios[claim],
                                     excluded=excluded, conventions=scope_inputs[claim][1],
-                                    convention_controls=convention_controls if scope_inputs[claim][1] else None)
+                                    convention_controls=convention_controls if scope_inputs[claim][1] else None,
+                                    positive=page.positive_ratios[claim],
+                                    convention_positive=convention_positive if scope_inputs[claim][1] else None)
              for claim, (_, what) in SCOPE_STATISTICS.items()]
     found.append(decide_map_kept("cls-attention.unchanged", {d: e["kept"] for d, e in page.effects.items()},
                                  "the prompted model's [cls] attention",
                                  controls={c: {d: e["kept"] for d, e in by.items()} for c, by in page.own.items()},
-                                 excluded=excluded))
+                                 excluded=excluded, positive=page.positive_kept))
     found.append(decide_direction("similarity.background", {d: e["background"] for d, e in page.effects.items()}, -1,
                                   "the correlation of the prompts' similarity with CLIP's [cls] attention",
                                   controls={c: {d: e["background"] for d, e in by.items()} for c, by in page.versus.items()},
@@ -198,7 +213,8 @@ def scope_table(page: VisionPromptsPage) -> HTML:
 
 
 def controls_table(page: VisionPromptsPage) -> HTML:
-    """Table 5.3: the learned prompts and the null controls, their [cls] maps and their similarity to CLIP's [cls]."""
+    """Table 5.3: the learned prompts, the null controls and the positive control, their [cls] maps and their similarity
+    to CLIP's [cls]."""
     effects, own, versus = page.effects, page.own, page.versus
     return HTML(html_table(
         [{"dataset": d, "prompts": "learned", "[cls] maps kept": number(effects[d]["kept"].mean, 2),
@@ -208,9 +224,15 @@ def controls_table(page: VisionPromptsPage) -> HTML:
         + [{"dataset": d, "prompts": c, "[cls] maps kept": number(own[c][d]["kept"].mean, 2),
             "similarity ↔ CLIP [cls]": str(own[c][d]["background"]), "learned − this": str(versus[c][d]["background"]),
             **{_COLUMN[key]: number(page.control_ratios[claim][c][d], 2) for claim, (key, _) in SCOPE_STATISTICS.items()}}
-           for d in page.maps for c in CONTROLS],
-        "Table 5.3 — The learned prompts and the null controls: the [cls] maps, and the prompts against CLIP's [cls] attention",
-        note="Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items()) + ". [cls] maps kept: their "
+           for d in page.maps for c in CONTROLS]
+        + [{"dataset": d, "prompts": "bias tuning (positive control)", "[cls] maps kept": number(page.positive_kept[d].mean, 2),
+            "similarity ↔ CLIP [cls]": "–", "learned − this": "–",
+            **{_COLUMN[key]: number(page.positive_ratios[claim][d], 2) for claim, (key, _) in SCOPE_STATISTICS.items()}}
+           for d in page.maps],
+        "Table 5.3 — The learned prompts, the null controls and the positive control: the [cls] maps, and the prompts "
+        "against CLIP's [cls] attention",
+        note="Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items()) + f"; positive control, "
+        f"{POSITIVE_CONTROL} (no prompts, so no similarity map). [cls] maps kept: their "
         "normalised similarity to CLIP's. Similarity ↔ CLIP [cls]: the correlation of the prompts' similarity map "
         "with CLIP's [cls] attention (mean ± 2 SE); learned − this: the learned prompts' correlation minus the "
         "control's (– on the learned prompts' own rows). Distance to [cls] entropy: the ratios of Table 5.2 with the "
