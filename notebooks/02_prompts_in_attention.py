@@ -150,12 +150,13 @@ attention.gains_table(page)
 # is read as "more than half of the gain over CLIP": an arm that keeps more than half of it on its own,
 # and more than the other way does, beyond 2 SE (over the images and over the runs), carries the
 # improvement. A dataset where a way alone keeps significantly less than half counts against "mainly"
-# that way, even when the rule cannot say which other hypothesis holds. The same rule runs on two **known
-# answers** trained with the same recipe: attention-bias tuning, which learns a bias on every block's
+# that way, even when the rule cannot say which other hypothesis holds. The same rule runs on two **checks**
+# trained with the same recipe: attention-bias tuning, which learns a bias on every block's
 # attention scores and so can act only through $r$ (the rule must find the first way: exact by
 # construction, a check of the machinery, not of the rule's power), and the paper's bias tuning, whose
-# learned vectors are an added term (not forced: they also change later blocks' $r$, which the transplant
-# credits to re-weighting). A known answer the rule misses on every task that learned fails its check.
+# learned vectors are an added term: the answer the paper's argument expects (Sec. 4 proposes bias tuning as
+# the dataset bias made explicit), not a known one (they also change later blocks' $r$, which the transplant
+# credits to re-weighting). A check the rule misses on every task that learned fails.
 
 # %% tags=["full-width"]
 display(*attention.arm_tables(page))

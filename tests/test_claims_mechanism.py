@@ -143,7 +143,7 @@ def test_a_failed_known_answer_makes_the_rules_verdicts_inconclusive():
     for verdict in (main, rejected):
         gated = C.given_known_answer(verdict, missed)
         assert gated.outcome == INCONCLUSIVE and gated.numbers["rule_alone"] == SUPPORTS
-        assert "did not recover its known answer on bias tuning (contradicts)" in gated.sentence
+        assert "did not decide bias tuning as the second way, the answer the paper's argument expects (contradicts)" in gated.sentence
     assert C.given_known_answer(main, None).outcome == INCONCLUSIVE  # no check run: not shown able to decide
     undecided = C.decide_mechanism("mechanism.second-way", {"a": effects(term_half=1, reweighting_half=1, versus=0),
                                                             "b": effects()}, "second")

@@ -174,11 +174,12 @@ _CLAIMS = [
           label="attention-bias tuning, which can act only through the relative attention",
           precondition="attention-bias tuning beats zero-shot CLIP beyond 2 SE on the dataset"),
     Claim("mechanism.known-second-way", "bias tuning, whose learned vectors are added to every token, is decided as "
-          "the second way", "known answer of the rule (this book's)", "02_prompts_in_attention",
+          "the second way", "the answer the paper's argument expects (Sec. 4 proposes bias tuning as the dataset bias made "
+          "explicit); a check of the rule (this book's), not forced", "02_prompts_in_attention",
           "the same factorial on Table 1's bias-tuned runs, factor B being its learned biases (on or off)",
           "as for the prompts; not forced: the biases change the states and so the relative attention of later "
           "blocks, which the re-weighting arm keeps without the biases",
-          kind="check", sentence="Known answer: bias tuning is decided as the second way",
+          kind="check", sentence="Expected answer: bias tuning is decided as the second way",
           label="bias tuning, whose learned vectors are an added term",
           precondition="bias tuning beats zero-shot CLIP beyond 2 SE on the dataset"),
     Claim("formulation.similar-tokens-attend",

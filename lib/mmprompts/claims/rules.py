@@ -463,7 +463,8 @@ def given_known_answer(verdict: Verdict, check: Verdict | None) -> Verdict:
     if verdict.outcome in (INCONCLUSIVE, NOT_TESTABLE) or (check is not None and check.outcome == SUPPORTS):
         return verdict
     why = ("the rule's known answer was not run (imported prompts: no bias-tuned runs)" if check is None else
-           f"the same rule did not recover its known answer on bias tuning ({check.outcome})")
+           f"the same rule did not decide bias tuning as the second way, the answer the paper's argument expects "
+           f"({check.outcome})")
     # what the rule reads stays in the numbers (and the page's tables), not in the sentence: a reading the
     # verdict voids is no finding to state
     return _verdict(verdict.claim.id, INCONCLUSIVE, f"Inconclusive: {why}, so it is not shown able to tell the two ways "
@@ -485,11 +486,11 @@ def mechanism_conclusion(readings: Mapping[str, Verdict], known_answers: Sequenc
         return f"{'; '.join(parts)} — {v.outcome}"
     text = ""
     if known_answers:
-        text += "Where the answer is known, the same rule finds: " + "; ".join(
+        text += "Where the answer is known or expected, the same rule finds: " + "; ".join(
             f"{v.claim.label or v.claim.sentence}: {found(v)}" for v in known_answers) + "."
         missed = [v for v in known_answers if v.outcome != SUPPORTS]
         if missed:
-            text += (" A known answer missed means the rule is not shown able to tell the two ways apart in this world, "
+            text += (" A check missed means the rule is not shown able to tell the two ways apart in this world, "
                      "so each reading below is inconclusive, whatever the tasks were decided as.")
     return (text + " Per reading of the sentence, the way each task that learned was decided as: " + "; ".join(
         f"{label}: {found(v)}" for label, v in readings.items()) + ".").strip()
