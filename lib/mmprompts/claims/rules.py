@@ -689,9 +689,10 @@ def _across_tasks(per_task: Mapping[str, float]) -> Estimate:
 
 
 def _units(seeds: Estimate, tasks: Estimate, digits: int = 2, z: float = Z) -> str:
-    """Both readings of an average effect, as the sentences print them: the decided one first."""
+    """Both readings of an average effect, as the sentences print them: the decided one first (± z SE), then
+    the task as the unit (± 2 SE, reported, not deciding)."""
     return (f"{signed(seeds.mean, digits)} ± {number(z * seeds.se, digits)} over the seeds "
-            f"(± {number(z * tasks.se, digits)} with the task as the unit)")
+            f"(± {number(Z * tasks.se, digits)} with the task as the unit)")
 
 
 # ----------------------------------------------------------------------------- page 6: Table 1
@@ -941,6 +942,7 @@ def decide_depth_best_near_top(curves: Mapping[str, Mapping[int, Estimate]], lea
                 + (f"; significantly better: depth {names(map(str, beaten_by))}" if beaten_by else "") + "."
                 + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, near=near, beaten_by=beaten_by, above_all=above_all,
+                    **({"over_best_elsewhere": _difference(best_near, others[best_other])} if others else {}),
                     left_out=_gains_of(learned, left))
 
 
