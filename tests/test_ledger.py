@@ -134,6 +134,27 @@ def test_page_verdicts_strip_combined_box_and_notes_said_once():
     assert SCOPE not in boxes
 
 
+def test_a_sentence_many_boxes_share_is_said_once_above_them():
+    gate = ("Inconclusive: the same rule did not recover its known answer on bias tuning (inconclusive), so it is "
+            "not shown able to tell the two ways apart here (Sec. 3.2.1).")
+    pair = "Decided per dataset: undecided: badges."
+    parts = [verdict("mechanism.second-way", INCONCLUSIVE, gate + NOTE),
+             verdict("mechanism.second-way-constant", INCONCLUSIVE, pair + " Gap 1.5 ± 0.2."),
+             verdict("mechanism.second-way-text", INCONCLUSIVE, gate),
+             verdict("mechanism.first-way", INCONCLUSIVE, pair + " " + gate + " Own 2.25."),
+             verdict("scope.entropy", SUPPORTS, "Within the margin." + NOTE)]
+    boxes = C.PageVerdicts(tuple(parts), "02_prompts_in_attention")._repr_html_()
+    # said by three boxes: once, above every box, as note A; each of the three points to it and keeps its own words
+    assert boxes.count(html.escape(gate)) == 1 and boxes.index(html.escape(gate)) < boxes.index('class="mmp-verdict ')
+    assert boxes.count("See note A above the boxes.") == 3
+    assert "Decided per dataset: undecided: badges. See note A above the boxes. Own 2.25." in boxes
+    # said by two boxes only: each says it (a reading's own result); the page's notes on left-out tasks are not lettered
+    assert boxes.count(pair) == 2 and "Note B" not in boxes and NOTE.strip() not in boxes
+    assert C.ledger.decision_sentences("A (Sec. 3.2.1). B; e.g. C. D") == ["A (Sec. 3.2.1).", "B; e.g. C.", "D"]
+    # nothing repeated: no notes block
+    assert "mmp-verdict-notes" not in C.PageVerdicts(tuple(parts[:2]), "02_prompts_in_attention")._repr_html_()
+
+
 def test_report_fills_in_the_strip_of_the_page_header(monkeypatch):
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.core import display_functions

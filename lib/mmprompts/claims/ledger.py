@@ -48,9 +48,17 @@ class PageVerdicts:
 
     def _repr_html_(self) -> str:
         notes = shared_notes(self.verdicts)
+        # a sentence that several boxes would say word for word (a reading's verdict gated by a check that
+        # failed, a stand-in model's limit) is said once, as a lettered note above the boxes that point to it
+        lettered = {sentence: f"{chr(ord('A') + i)}" for i, sentence in enumerate(repeated_sentences(self.verdicts, notes))}
         out = []
+        if lettered:
+            said = "".join(f'<li><span class="mmp-label">Note {letter}.</span> {html.escape(sentence)}</li>'
+                           for sentence, letter in lettered.items())
+            out.append(f'<div class="mmp-verdict-notes mathjax_process"><p>Said once for several boxes below, '
+                       f"which point to it:</p><ul>{said}</ul></div>")
         for row in sentence_rows(self.verdicts):
-            boxes = "".join(v.box_html(omit=notes, scope=False) for v in row.parts)
+            boxes = "".join(_pointing(v, notes, lettered).box_html(omit=notes, scope=False) for v in row.parts)
             if len(row.parts) > 1:
                 out.append(_combined_box(row) + f'<div class="mmp-verdict-parts">{boxes}</div>')
             else:
@@ -98,6 +106,31 @@ def said_once(notes: Sequence[str]) -> list[str]:
         for item in filter(None, tail.rstrip(".").split(", ")):
             items.setdefault(item.split(" ", 1)[0], item)
     return [lead + ", ".join(items.values()) + ("." if items else "") for lead, items in merged.items()]
+
+
+REPEATED = 3  # a sentence said by this many boxes of a page or more is said once, above them
+
+
+def decision_sentences(text: str) -> list[str]:
+    """A verdict's decision split into its sentences (the paper's abbreviations kept whole)."""
+    return [part.strip() for part in re.split(_SENTENCE_END, text.strip()) if part.strip()]
+
+
+def repeated_sentences(verdicts: Sequence[Verdict], notes: Sequence[str] = (), least: int = REPEATED) -> list[str]:
+    """The sentences that `least` or more of these verdicts' decisions say word for word (the page's notes on
+    left-out tasks, said in the strip, taken out first), in the order they first appear."""
+    counts = Counter(part for v in verdicts for part in dict.fromkeys(decision_sentences(without_notes(v.sentence, notes))))
+    return [part for part, n in counts.items() if n >= least]
+
+
+def _pointing(verdict: Verdict, notes: Sequence[str], lettered: Mapping[str, str]) -> Verdict:
+    """The verdict with each sentence said once above the boxes (`lettered`: sentence → its note's letter)
+    replaced, where it stood, by a pointer to its note; its own sentences stay."""
+    parts = decision_sentences(without_notes(verdict.sentence, notes))
+    if not any(part in lettered for part in parts):
+        return verdict
+    return replace(verdict, sentence=" ".join(f"See note {lettered[part]} above the boxes." if part in lettered else part
+                                              for part in parts))
 
 
 def shared_notes(verdicts: Sequence[Verdict]) -> list[str]:
