@@ -126,6 +126,9 @@ def test_page_verdicts_strip_combined_box_and_notes_said_once():
     assert boxes.index(f'id="{combined.box_id}"') < boxes.index('id="verdict-scope-entropy"')
     assert f'mmp-combined mmp-{C.sentence_outcome(combined.parts)[0]} mathjax_process"' in boxes
     assert boxes.count('class="mmp-verdict ') == 4  # the combined box and the three verdicts
+    # the sentence's words once, in the combined box; a part with words of its own quotes them
+    quote = html.escape(parts[0].claim.quote)
+    assert boxes.count(f"<q>{quote}</q>") == 1 and f"<q>{html.escape(parts[1].claim.quote)}</q>" in boxes
     # the strip: one line per sentence, its badge, a link to its box, the key result; the notes and scope once
     assert strip.count("<li>") == 2
     assert f'<span class="mmp-badge mmp-contradicts">contradicts</span> <a class="mmp-strip-name" href="#{combined.box_id}">' in strip

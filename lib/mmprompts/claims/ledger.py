@@ -58,7 +58,10 @@ class PageVerdicts:
             out.append(f'<div class="mmp-verdict-notes mathjax_process"><p>Said once for several boxes below, '
                        f"which point to it:</p><ul>{said}</ul></div>")
         for row in sentence_rows(self.verdicts):
-            boxes = "".join(_pointing(v, notes, lettered).box_html(omit=notes, scope=False) for v in row.parts)
+            # under a combined box, which quotes the sentence, a reading quotes only words of its own
+            quoted = row.parts[0].claim.quote if len(row.parts) > 1 else None
+            boxes = "".join(_pointing(v, notes, lettered).box_html(omit=notes, scope=False, words=v.claim.quote != quoted)
+                            for v in row.parts)
             if len(row.parts) > 1:
                 out.append(_combined_box(row) + f'<div class="mmp-verdict-parts">{boxes}</div>')
             else:
