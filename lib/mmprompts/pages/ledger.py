@@ -56,8 +56,10 @@ def headline(page: LedgerPage) -> list[HTML]:
         shown.append(HTML(f"<p class=\"mmp-ledger-headline\">In {scope}: {counts_sentence(counts)}.</p>"))
     untestable = [r.name for r in asserted if r.outcome == "not testable"]
     if untestable:
-        shown.append(HTML("<p class=\"mmp-ledger-headline\">Not testable in this build (a precondition fails; open the line for which): "
-                          + "; ".join(untestable) + ".</p>"))
+        # closed, so that the ledger's first lines stay on the first screen
+        shown.append(HTML(f"<details class=\"mmp-ledger-headline\"><summary>The {len(untestable)} sentences not testable in this "
+                          "build</summary><p>A precondition fails (open the sentence's line below for which): "
+                          + "; ".join(untestable) + ".</p></details>"))
     return shown
 
 
