@@ -154,6 +154,14 @@ def test_a_sentence_many_boxes_share_is_said_once_above_them():
     # said by two boxes only: each says it (a reading's own result); the page's notes on left-out tasks are not lettered
     assert boxes.count(pair) == 2 and "Note B" not in boxes and NOTE.strip() not in boxes
     assert C.ledger.decision_sentences("A (Sec. 3.2.1). B; e.g. C. D") == ["A (Sec. 3.2.1).", "B; e.g. C.", "D"]
+    # the strip: a key result two lines share, once under the lines as a note they point to
+    choice = "Inconclusive: the outcome depends on keeping the EuroSAT stand-in, a choice of this book."
+    lines = [verdict("relevancy.category-decreases", INCONCLUSIVE, choice), verdict("relevancy.prompts-increase", INCONCLUSIVE, choice),
+             verdict("relevancy.sos-increases", INCONCLUSIVE, "Rises on 1 of 3 datasets.")]
+    strip = C.PageVerdicts(tuple(lines), "03_alignment_contribution").strip_html()
+    assert strip.count(html.escape(choice)) == 1 and strip.count("See note A below.") == 2
+    assert strip.index("See note A below.") < strip.index('<span class="mmp-label">Note A.</span>')
+    assert "Rises on 1 of 3 datasets." in strip  # a key result of its own stays on its line
     # nothing repeated: no notes block
     assert "mmp-verdict-notes" not in C.PageVerdicts(tuple(parts[:2]), "02_prompts_in_attention")._repr_html_()
 

@@ -73,17 +73,26 @@ class PageVerdicts:
 
     def strip_html(self) -> str:
         """One line per paper sentence (and check): its verdict, its short name linking to its box below,
-        and the key result; then, once for the page, where the verdicts hold and the tasks left out."""
+        and the key result; a key result that two or more lines share (a choice of this book that decides
+        several sentences) is said once under the lines, as a lettered note they point to; then, once for the
+        page, where the verdicts hold and the tasks left out."""
+        rows = sentence_rows(self.verdicts)
+        keys = [_key_result(row) for row in rows]
+        shared = Counter(key for row, key in zip(rows, keys) if len(row.parts) == 1)
+        lettered = {key: chr(ord("A") + i) for i, key in enumerate(key for key, n in shared.items() if n > 1)}
         lines = []
-        for row in sentence_rows(self.verdicts):
+        for row, key in zip(rows, keys):
+            shown = f"See note {lettered[key]} below." if key in lettered else key
             lines.append(f'<li>{_badge(row.outcome)} <a class="mmp-strip-name" href="#{row.box_id}">'
-                         f'{html.escape(row.name)}</a> <span class="mmp-strip-key">{html.escape(_key_result(row))}'
+                         f'{html.escape(row.name)}</a> <span class="mmp-strip-key">{html.escape(shown)}'
                          f"</span></li>")
+        said = "".join(f'<div class="mmp-strip-note"><span class="mmp-label">Note {letter}.</span> {html.escape(key)}</div>'
+                       for key, letter in lettered.items())
         scope = "; ".join(dict.fromkeys(v.scope for v in self.verdicts if v.scope))
         held = f"Where these verdicts hold: {html.escape(scope)}." if scope else ""
         notes = " ".join(html.escape(n) for n in said_once(shared_notes(self.verdicts)))
         return (f'<div class="mmp-strip" role="region" aria-label="The verdicts of this page">'
-                f'<div class="mmp-strip-title">What this page finds</div><ul>{"".join(lines)}</ul>'
+                f'<div class="mmp-strip-title">What this page finds</div><ul>{"".join(lines)}</ul>{said}'
                 + (f'<div class="mmp-strip-scope">{held} {notes}</div>' if held or notes else "") + "</div>")
 
 
