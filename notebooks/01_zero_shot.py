@@ -15,16 +15,9 @@
 #
 # *The paper's Sec. 2 (eq. 9) and the CLIP column of its Table 1*
 #
-# **What the paper says.** CLIP {cite:p}`radford2021clip` classifies an image by comparing its [cls] feature $f$ with the
-# EOS features $g_k$ of one sentence per class (Sec. 2.1, eq. 9):
-#
-# $$p(y=k \mid x) = \frac{\exp(\mathrm{sim}(f, g_k)\,\tau)}{\sum_i \exp(\mathrm{sim}(f, g_i)\,\tau)}.$$
-#
-# Its premise for tuning (Sec. 1):
-# *"their zero-shot performance is unsatisfactory in many specific datasets, especially those with
-# significant differences from natural language and images."* Table 1's CLIP column gives the
-# numbers: 93.3% on Caltech101 {cite:p}`feifei2004caltech`, 48.4% on EuroSAT {cite:p}`helber2019eurosat`,
-# 44.1% on DTD {cite:p}`cimpoi2014dtd`, 24.9% on FGVCAircraft {cite:p}`maji2013aircraft`.
+# **What the paper says, in short.** CLIP classifies an image by comparing it with one sentence per class, and its
+# *"zero-shot performance is unsatisfactory in many specific datasets, especially those with significant differences
+# from natural language and images"* (Sec. 1).
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -55,6 +48,18 @@ from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "01_zero_shot", "Sec. 2, eq. 9; Table 1, CLIP column")
+
+# %% [markdown]
+# **What the paper says, in detail.** CLIP {cite:p}`radford2021clip` classifies an image by comparing its [cls] feature $f$ with the
+# EOS features $g_k$ of one sentence per class (Sec. 2.1, eq. 9):
+#
+# $$p(y=k \mid x) = \frac{\exp(\mathrm{sim}(f, g_k)\,\tau)}{\sum_i \exp(\mathrm{sim}(f, g_i)\,\tau)}.$$
+#
+# Its premise for tuning (Sec. 1):
+# *"their zero-shot performance is unsatisfactory in many specific datasets, especially those with
+# significant differences from natural language and images."* Table 1's CLIP column gives the
+# numbers: 93.3% on Caltech101 {cite:p}`feifei2004caltech`, 48.4% on EuroSAT {cite:p}`helber2019eurosat`,
+# 44.1% on DTD {cite:p}`cimpoi2014dtd`, 24.9% on FGVCAircraft {cite:p}`maji2013aircraft`.
 
 # %% [markdown]
 # **What this page does.** It computes eq. 9 on every dataset of the chosen profile, sets the

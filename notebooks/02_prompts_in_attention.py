@@ -15,29 +15,9 @@
 #
 # *The paper's Sec. 3.2.1 and Appendix B*
 #
-# **What the paper says.** The MLP acts on each token alone, so a prompt changes an input token's
-# update only through self-attention. With prompt keys $p_k$ beside the input keys $x_j$, the
-# attention update of token $i$ splits into two parts (eq. 12; Appendix B, eqs. 17–32; the factor
-# $Z_{in}/(Z_{in}+Z_p)$ is this book's reading of eq. 32, which writes the two fractions):
-#
-# $$x_i^{\ell+1} = x_i^\ell + \underbrace{\sum_j a'_{ij} x_j}_{\text{input part}} + \underbrace{\sum_k a'_{ik} p_k}_{\text{prompt part}},$$
-#
-# $$a'_{ij} = a_{ij}\,\frac{Z_{in}}{Z_{in}+Z_p}.$$
-#
-# Fig. 1's caption reads: *"In the first layer, the attention between tokens undergoes a
-# proportional transformation … However, the relative values of attention between tokens are
-# changed in the subsequent layers"*, and Sec. 3.2.1: *"the more similar $x_i$ is to $p_c$, the larger
-# the attention value obtained"*. From this the paper states three hypotheses (Sec. 3.2.1):
-# 1. *"Prompts improve the recognition performance mainly by adapting the attention values between the
-#    [cls] token and the input tokens according to assigning different attention weights to input
-#    tokens"* (the first way: re-weighting);
-# 2. *"Prompts mainly improve recognition performance by learning a bias term during the update of token
-#    embeddings, allowing the model to adapt to the target domain"* (the second way: the prompt part);
-# 3. *"Both of the above are indispensable."*
-#
-# Its conclusion (Abstract; in other words in Sec. 1, 3.2.2 and 4): *"the learned prompts improve the performance mainly
-# through the second way, which acts as the dataset bias"*. The paper argues for it from relevancy and
-# attention statistics (pages 3–5) and from bias tuning (page 6).
+# **What the paper says, in short.** A prompt changes an input token's update in two ways, re-weighting the attention
+# among the input tokens and adding a term of its own, and the paper concludes that *"the learned prompts improve the
+# performance mainly through the second way, which acts as the dataset bias"* (Abstract).
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -68,6 +48,31 @@ from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "02_prompts_in_attention", "Sec. 3.2.1, Fig. 1, App. B")
+
+# %% [markdown]
+# **What the paper says, in detail.** The MLP acts on each token alone, so a prompt changes an input token's
+# update only through self-attention. With prompt keys $p_k$ beside the input keys $x_j$, the
+# attention update of token $i$ splits into two parts (eq. 12; Appendix B, eqs. 17–32; the factor
+# $Z_{in}/(Z_{in}+Z_p)$ is this book's reading of eq. 32, which writes the two fractions):
+#
+# $$x_i^{\ell+1} = x_i^\ell + \underbrace{\sum_j a'_{ij} x_j}_{\text{input part}} + \underbrace{\sum_k a'_{ik} p_k}_{\text{prompt part}},$$
+#
+# $$a'_{ij} = a_{ij}\,\frac{Z_{in}}{Z_{in}+Z_p}.$$
+#
+# Fig. 1's caption reads: *"In the first layer, the attention between tokens undergoes a
+# proportional transformation … However, the relative values of attention between tokens are
+# changed in the subsequent layers"*, and Sec. 3.2.1: *"the more similar $x_i$ is to $p_c$, the larger
+# the attention value obtained"*. From this the paper states three hypotheses (Sec. 3.2.1):
+# 1. *"Prompts improve the recognition performance mainly by adapting the attention values between the
+#    [cls] token and the input tokens according to assigning different attention weights to input
+#    tokens"* (the first way: re-weighting);
+# 2. *"Prompts mainly improve recognition performance by learning a bias term during the update of token
+#    embeddings, allowing the model to adapt to the target domain"* (the second way: the prompt part);
+# 3. *"Both of the above are indispensable."*
+#
+# Its conclusion (Abstract; in other words in Sec. 1, 3.2.2 and 4): *"the learned prompts improve the performance mainly
+# through the second way, which acts as the dataset bias"*. The paper argues for it from relevancy and
+# attention statistics (pages 3–5) and from bias tuning (page 6).
 
 # %% [markdown]
 # **What this page does.** It checks the two identities of the decomposition and Fig. 1's point

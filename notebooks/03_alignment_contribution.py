@@ -15,21 +15,10 @@
 #
 # *The paper's Sec. 3.2.2, Figs. 2–3 and 8–23, Appendix E*
 #
-# **What the paper says.** With Chefer et al.'s relevancy {cite:p}`chefer2021transformer,chefer2021generic` (eqs. 13–16: per block
-# $\bar A = \mathbb{E}_h[(\nabla A \odot A)^+]$, $R \leftarrow R + \bar A R$; the row of [cls] in the
-# image tower, the row of EOS in the text tower), the paper compares zero-shot CLIP, read with
-# "a photo of [Category]." (Fig. 2's caption; "a photo of a" in Fig. 4 and App. E), with the
-# prompted model (Sec. 3.2.2):
-# - text: *"the contribution of category tokens does not increase but decreases. On the contrary,
-#   the contribution of $t_{SOS}$ and prompt tokens significantly increased, especially the $t_{SOS}$
-#   token"*;
-# - image: *"the learned multi-modal prompts do not significantly adjust the relative relevance to
-#   [cls] between inputs … On the contrary, the contribution of multi-modal prompts to the
-#   alignment process is unusually prominent"*;
-# - App. E: *"in most datasets"* the category and prompt findings hold, *"in both shallow and deep
-#   prompts"*, on the datasets CLIP reads with "a photo of …" templates — DTD and EuroSAT are left
-#   out because their templates differ and CLIP's zero-shot accuracy on them with "a photo of a" is
-#   *"very bad"*.
+# **What the paper says, in short.** With learned prompts, in the text tower *"the contribution of category tokens
+# does not increase but decreases"* while *"the contribution of $t_{SOS}$ and prompt tokens significantly increased"*,
+# and in the image tower *"the contribution of multi-modal prompts to the alignment process is unusually prominent"*
+# (Sec. 3.2.2).
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -60,6 +49,23 @@ from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "03_alignment_contribution", "Sec. 3.2.2, Figs. 2–3, App. E")
+
+# %% [markdown]
+# **What the paper says, in detail.** With Chefer et al.'s relevancy {cite:p}`chefer2021transformer,chefer2021generic` (eqs. 13–16: per block
+# $\bar A = \mathbb{E}_h[(\nabla A \odot A)^+]$, $R \leftarrow R + \bar A R$; the row of [cls] in the
+# image tower, the row of EOS in the text tower), the paper compares zero-shot CLIP, read with
+# "a photo of [Category]." (Fig. 2's caption; "a photo of a" in Fig. 4 and App. E), with the
+# prompted model (Sec. 3.2.2):
+# - text: *"the contribution of category tokens does not increase but decreases. On the contrary,
+#   the contribution of $t_{SOS}$ and prompt tokens significantly increased, especially the $t_{SOS}$
+#   token"*;
+# - image: *"the learned multi-modal prompts do not significantly adjust the relative relevance to
+#   [cls] between inputs … On the contrary, the contribution of multi-modal prompts to the
+#   alignment process is unusually prominent"*;
+# - App. E: *"in most datasets"* the category and prompt findings hold, *"in both shallow and deep
+#   prompts"*, on the datasets CLIP reads with "a photo of …" templates — DTD and EuroSAT are left
+#   out because their templates differ and CLIP's zero-shot accuracy on them with "a photo of a" is
+#   *"very bad"*.
 
 # %% [markdown]
 # **What this page does.** The same statistics, per image (each row normalised to sum 1), for

@@ -15,14 +15,9 @@
 #
 # *The paper's Sec. 3.3.1 and Fig. 4*
 #
-# **What the paper says.** In CLIP's text tower EOS, whose output is the class feature,
-# *"predominantly focuses most of its attention on the $t_{SOS}$ token in each layer"*, and SOS,
-# which cannot see the class name under the causal mask, acts as a bias. With learned text
-# prompts (Sec. 3.3.1): *"the attention of $t_{EOS}$ towards $t_{SOS}$ significantly decreases,
-# while its attention towards the prompts noticeably increases. Meanwhile, the attention toward
-# category tokens stays the same."* The paper concludes that the prompts take over part of SOS's
-# role and carry dataset-specific bias. Fig. 4 shows CLIP reading "a photo of a" where the
-# prompted model reads its learned tokens.
+# **What the paper says, in short.** With learned text prompts *"the attention of $t_{EOS}$ towards $t_{SOS}$
+# significantly decreases, while its attention towards the prompts noticeably increases"* (Sec. 3.3.1). The paper
+# concludes that the prompts take over part of SOS's role and carry dataset-specific bias.
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -53,6 +48,16 @@ from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "04_text_prompts", "Sec. 3.3.1, Fig. 4")
+
+# %% [markdown]
+# **What the paper says, in detail.** In CLIP's text tower EOS, whose output is the class feature,
+# *"predominantly focuses most of its attention on the $t_{SOS}$ token in each layer"*, and SOS,
+# which cannot see the class name under the causal mask, acts as a bias. With learned text
+# prompts (Sec. 3.3.1): *"the attention of $t_{EOS}$ towards $t_{SOS}$ significantly decreases,
+# while its attention towards the prompts noticeably increases. Meanwhile, the attention toward
+# category tokens stays the same."* The paper concludes that the prompts take over part of SOS's
+# role and carry dataset-specific bias. Fig. 4 shows CLIP reading "a photo of a" where the
+# prompted model reads its learned tokens.
 
 # %% [markdown]
 # **What this page does.** Per block and head, how the EOS query splits its attention over SOS,

@@ -15,21 +15,9 @@
 #
 # *The paper's Sec. 3.3.2, Figs. 5–7 and Appendix D*
 #
-# **What the paper says.**
-# - *Attention distance (Fig. 5, top):* *"there is no significant impact on the model’s attention
-#   distance before and after incorporating prompts for the input patches"* — comparing CLIP,
-#   "W/O prompt" (the prompted model with the prompts' attention removed) and "W prompt".
-# - *Attention entropy (Fig. 5, bottom; Fig. 7 and App. D for the [cls] token):* *"the prompts do
-#   not significantly impact the attention scope"*.
-# - *[cls] attention (Fig. 6, rows 1–2):* *"the vision prompts do not influence [cls] token’s
-#   attention on the input patches"*.
-# - *Prompt similarity (Fig. 6, row 3):* *"the learned vision prompts resemble background features
-#   in relation to the attention of the [cls] token, i.e., the features that the [cls] token did
-#   not pay attention to"*, so that the prompts *"act as a bridge"* to them.
-#
-# The paper also rotates the input images — *"to increase input diversity and showcase more
-# detailed visual comparisons"* — and draws no conclusion from it; the rotation section below is
-# this book's own analysis, not a claim of the paper.
+# **What the paper says, in short.** In the image tower *"the prompts do not significantly impact the attention
+# scope"*, *"the vision prompts do not influence [cls] token’s attention on the input patches"*, and the learned
+# vision prompts *"resemble background features"* (Sec. 3.3.2, Figs. 5–7).
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -60,6 +48,23 @@ from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "05_vision_prompts", "Sec. 3.3.2, Figs. 5–7, App. D")
+
+# %% [markdown]
+# **What the paper says, in detail.**
+# - *Attention distance (Fig. 5, top):* *"there is no significant impact on the model’s attention
+#   distance before and after incorporating prompts for the input patches"* — comparing CLIP,
+#   "W/O prompt" (the prompted model with the prompts' attention removed) and "W prompt".
+# - *Attention entropy (Fig. 5, bottom; Fig. 7 and App. D for the [cls] token):* *"the prompts do
+#   not significantly impact the attention scope"*.
+# - *[cls] attention (Fig. 6, rows 1–2):* *"the vision prompts do not influence [cls] token’s
+#   attention on the input patches"*.
+# - *Prompt similarity (Fig. 6, row 3):* *"the learned vision prompts resemble background features
+#   in relation to the attention of the [cls] token, i.e., the features that the [cls] token did
+#   not pay attention to"*, so that the prompts *"act as a bridge"* to them.
+#
+# The paper also rotates the input images — *"to increase input diversity and showcase more
+# detailed visual comparisons"* — and draws no conclusion from it; the rotation section below is
+# this book's own analysis, not a claim of the paper.
 
 # %% [markdown]
 # **What this page does.** The statistics per block and head for zero-shot CLIP and the prompted

@@ -15,21 +15,10 @@
 #
 # *The paper's Sec. 3.5, Appendix C and Tables 2–3*
 #
-# **What the paper says.**
-# - *Depth (Table 2: 4 + 4 prompts in d blocks — this book prompts the first d; Sec. 3.5, App. C.1):* *"the performance of
-#   the multi-modal prompts increases as the number of layers increases, but the upward trend also
-#   gradually slows down"*; *"for datasets with a large number of categories, such as ImageNet, the
-#   performance continues to increase with the addition of more layers. However, for datasets with
-#   fewer categories and high similarity between categories, such as EuroSAT, the performance
-#   saturates after adding a smaller number of multi-modal prompt layers"*; and *"with the addition
-#   of the 10 and 11-layer multi-modal prompts, the average performance reached its highest,
-#   exceeding CLIP by more than 14 points"* (of ViT-B/16's 12 blocks).
-# - *Number (Table 3: n + n prompts in every block; App. C.2):* *"increasing the number of prompts
-#   can lead to improved performance"*, but *"when the number of multi-modal prompts exceeds 20
-#   [10 per branch], the learning process of the prompts becomes highly unstable and prone to
-#   failure, especially for datasets with limited category information such as EuroSAT"* — Table 3
-#   has no EuroSAT value for 20 and 50 prompts per branch and does not say why; this book reads the
-#   empty cells as those failures (shown as "–" below).
+# **What the paper says, in short.** *"the performance of the multi-modal prompts increases as the number of layers
+# increases, but the upward trend also gradually slows down"*, and *"increasing the number of prompts can lead to
+# improved performance"* until *"the learning process of the prompts becomes highly unstable and prone to failure"*
+# (Sec. 3.5, App. C).
 
 # %% tags=["parameters"]
 profile = "mini"  # or "paper"; every other parameter: None means the profile's value (mmprompts.profiles)
@@ -60,6 +49,23 @@ from mmprompts.profiles import from_parameters
 
 S = from_parameters(globals())  # checks every parameter: a wrong one stops the page here
 page_header(S, "07_sensitivity", "Sec. 3.5, App. C, Tables 2–3")
+
+# %% [markdown]
+# **What the paper says, in detail.**
+# - *Depth (Table 2: 4 + 4 prompts in d blocks — this book prompts the first d; Sec. 3.5, App. C.1):* *"the performance of
+#   the multi-modal prompts increases as the number of layers increases, but the upward trend also
+#   gradually slows down"*; *"for datasets with a large number of categories, such as ImageNet, the
+#   performance continues to increase with the addition of more layers. However, for datasets with
+#   fewer categories and high similarity between categories, such as EuroSAT, the performance
+#   saturates after adding a smaller number of multi-modal prompt layers"*; and *"with the addition
+#   of the 10 and 11-layer multi-modal prompts, the average performance reached its highest,
+#   exceeding CLIP by more than 14 points"* (of ViT-B/16's 12 blocks).
+# - *Number (Table 3: n + n prompts in every block; App. C.2):* *"increasing the number of prompts
+#   can lead to improved performance"*, but *"when the number of multi-modal prompts exceeds 20
+#   [10 per branch], the learning process of the prompts becomes highly unstable and prone to
+#   failure, especially for datasets with limited category information such as EuroSAT"* — Table 3
+#   has no EuroSAT value for 20 and 50 prompts per branch and does not say why; this book reads the
+#   empty cells as those failures (shown as "–" below).
 
 # %% [markdown]
 # **What this page does.** It trains the grid of the profile (finished runs come from the cache),

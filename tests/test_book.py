@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
 import shlex
 import subprocess
@@ -9,6 +10,7 @@ import xml.etree.ElementTree as ET
 
 import matplotlib.pyplot as plt
 import nbformat
+import PIL.Image
 import papermill
 import pytest
 import yaml
@@ -22,8 +24,7 @@ from mmprompts.progress import progress_bar
 from mmprompts.tables import Cell, html_table, show, to_html
 import numpy as np
 
-from mmprompts.widgets import (CSS_PX_PER_INCH, DENSITY, DPI_KEY, PHONE_COLUMN, PHONE_MEDIA, SMALLEST_TEXT_KEY, css_width,
-                              figure_png, png_info, view_selector)
+from mmprompts.widgets import CSS_PX_PER_INCH, DENSITY, PHONE_COLUMN, PHONE_MEDIA, figure_image, view_selector
 
 LIB = project_root() / "lib" / "mmprompts"
 
@@ -147,6 +148,10 @@ def test_page_header_lists_the_settings():
                  f"SGD lr {s.recipe.lr:g}, batch {s.recipe.batch_size}, {s.recipe.epochs} epochs",
                  "notebooks/06_bias_vs_prompts.py", ">arXiv:2312.11570</a>, 2023, Sec. 5."):
         assert text in box, text
+    # closed: one line that names the profile, the model and how many datasets and seeds
+    root = ET.fromstring(box)
+    assert root.tag == "details" and "open" not in root.attrib
+    assert "".join(root.find("summary").itertext()) == "Settings of this build mini profile · mini-clip · 1 dataset · 2 seeds"
 
 
 def test_dataset_sources_cite_every_paper_dataset_once():
@@ -172,21 +177,24 @@ def test_figure_and_caption():
     # the image inside a region that scrolls it sideways on a phone (300 px wide: no hint needed)
     assert root.tag == "figure" and root.find("div").get("class") == "mmp-figure-scroll" and len(root) == 2
     image = root.find("div/img")
-    assert image.get("src").startswith("data:image/png;base64,") and image.get("alt") == "share per group"
-    assert base64.b64decode(image.get("src").split(",", 1)[1]) == shown.png
-    info = png_info(shown.png)
+    assert image.get("src").startswith("data:image/webp;base64,") and image.get("alt") == "share per group"
+    embedded = base64.b64decode(image.get("src").split(",", 1)[1])
+    assert embedded == shown.image.drawing.webp
+    decoded = PIL.Image.open(io.BytesIO(embedded))  # the page's bytes, read independently of the library
+    assert decoded.format == "WEBP" and decoded.size == (shown.image.drawing.width, shown.image.drawing.height)
     # drawn at DENSITY image pixels per CSS pixel and shown at its size in figure inches (100 CSS px each)
-    assert info["text"][DPI_KEY] == str(CSS_PX_PER_INCH * DENSITY)
-    assert int(image.get("width")) == info["width"] // DENSITY
+    assert image.get("data-dpi") == str(CSS_PX_PER_INCH * DENSITY)
+    assert int(image.get("width")) == decoded.width // DENSITY
     assert 2.5 * CSS_PX_PER_INCH < int(image.get("width")) <= 3 * CSS_PX_PER_INCH  # 3 in, cropped tight
-    assert info["text"][SMALLEST_TEXT_KEY] == "6.5"  # the title; blank and hidden text draw nothing
+    assert image.get("data-smallest-text-pt") == "6.5"  # the title; blank and hidden text draw nothing
     assert "".join(root.find("figcaption").itertext()) == "Figure 3.1 — share per group (cf. paper Fig. 2)"
     wide, _ = plt.subplots(figsize=(6, 1))  # wider than a phone's column: a phone drawing, picked by the screen's width
     pictured = ET.fromstring(figure(wide, "wide")._repr_html_())
     source, fallback = pictured.find("div/picture/source"), pictured.find("div/picture/img")
     assert len(pictured) == 2 and source.get("media") == PHONE_MEDIA and fallback.get("alt") == "wide"
-    phone = base64.b64decode(source.get("srcset").split(",", 1)[1])
-    assert int(source.get("width")) == css_width(phone) <= PHONE_COLUMN < int(fallback.get("width"))
+    phone = PIL.Image.open(io.BytesIO(base64.b64decode(source.get("srcset").split(",", 1)[1])))
+    assert int(source.get("width")) == phone.width // DENSITY <= PHONE_COLUMN < int(fallback.get("width"))
+    assert source.get("data-smallest-text-pt") == fallback.get("data-smallest-text-pt")  # the same points, larger on a phone
     free = plt.figure(figsize=(6, 1))  # axes placed by hand: nothing to re-lay, so it says that it scrolls
     free.add_axes((0.1, 0.1, 0.8, 0.8))
     hinted = ET.fromstring(figure(free, "placed")._repr_html_())
@@ -244,23 +252,23 @@ def test_every_bar_is_the_one_progress_bar():
 
 
 def test_view_selector_views_have_alt_text_and_scroll_on_a_phone():
-    def drawn(width: float) -> bytes:
+    def drawn(width: float):
         fig, ax = plt.subplots(figsize=(width, 1))
         ax.plot([0, 1])
-        return figure_png(fig)
+        return figure_image(fig)
 
     narrow = drawn(3)
     wide = plt.figure(figsize=(6, 1))  # axes placed by hand: no phone drawing
     wide.add_axes((0.1, 0.1, 0.8, 0.8))
-    wide = figure_png(wide)
+    wide = figure_image(wide)
     box = view_selector([[narrow, narrow], [narrow, narrow]], [("dataset", ["objects", "land"]), ("image", ["1", "2"])])
     controls, views = box.children
     assert "mmp-views" in views._dom_classes  # book/style: kept at its drawn size, scrolled sideways on a phone
     images = [leaf.value for stack in views.children for leaf in stack.children]
     assert [re.search(r'alt="([^"]*)"', i).group(1) for i in images] == [
         f"The view for dataset {d}, image {n}" for d in ("objects", "land") for n in ("1", "2")]
-    assert all(base64.b64decode(re.search(r"base64,([^\"]*)", i).group(1)) == narrow for i in images)
-    assert f'width="{png_info(narrow)["width"] // DENSITY}"' in images[0]  # its drawn width in CSS px
+    assert all(base64.b64decode(re.search(r"base64,([^\"]*)", i).group(1)) == narrow.drawing.webp for i in images)
+    assert f'width="{narrow.drawing.width // DENSITY}"' in images[0]  # its drawn width in CSS px
     # a view wider than a phone's column says that it scrolls, above the views
     hinted = view_selector([wide, wide], [("dataset", ["objects", "land"])]).children
     assert len(hinted) == 3 and "scroll the figure sideways" in hinted[1].value
@@ -273,25 +281,25 @@ def test_phone_drawing_stacks_the_panels_and_keeps_the_text_size():
         ax.set_title(name)
     axes[0, 0].set_ylabel("a long label of the left column")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncols=6)
-    png = figure_png(fig)
-    desktop, phone = png_info(png), png_info(png.phone)
-    assert css_width(png) > PHONE_COLUMN >= css_width(png.phone)
-    assert phone["text"][SMALLEST_TEXT_KEY] == desktop["text"][SMALLEST_TEXT_KEY]  # same points: larger on a phone
+    drawn = figure_image(fig)
+    desktop, phone = drawn.drawing, drawn.phone
+    assert desktop.css_width > PHONE_COLUMN >= phone.css_width
+    assert phone.smallest_text_pt == desktop.smallest_text_pt  # same points: larger on a phone
     # six panels in one column: about three times as tall as the 2-row grid, at half its width
-    assert phone["height"] > 2.5 * desktop["height"]
+    assert phone.height > 2.5 * desktop.height
     # a grid of pictures more than four wide turns its columns into rows
     pictures, grid = plt.subplots(2, 7, figsize=(6.8, 2.2))
     for ax in grid.flat:
         ax.imshow(np.zeros((4, 4)))
-    turned = figure_png(pictures)
-    assert css_width(turned.phone) <= PHONE_COLUMN and png_info(turned.phone)["height"] > png_info(turned.phone)["width"]
+    turned = figure_image(pictures).phone
+    assert turned.css_width <= PHONE_COLUMN and turned.height > turned.width
     # a picture beside a chart with long labels (the book's figure of page 1): stacked, and the drawing fits
     from mmprompts.figures import class_probabilities
 
     names = ["a very long class name here", "tabby cat", "golden retriever dog", "checkered pattern", "x"]
-    mixed = figure_png(class_probabilities(np.zeros((8, 8, 3)), names, [0.1, 0.2, 0.3, 0.2, 0.2], "tabby cat"))
-    assert css_width(mixed) > PHONE_COLUMN >= css_width(mixed.phone)
-    assert png_info(mixed.phone)["height"] > png_info(mixed)["height"]  # the two panels one above the other
+    mixed = figure_image(class_probabilities(np.zeros((8, 8, 3)), names, [0.1, 0.2, 0.3, 0.2, 0.2], "tabby cat"))
+    assert mixed.drawing.css_width > PHONE_COLUMN >= mixed.phone.css_width
+    assert mixed.phone.height > mixed.drawing.height  # the two panels one above the other
     # a figure that fits a phone's column already has no second drawing
     small, ax = plt.subplots(figsize=(3, 1))
-    assert figure_png(small).phone is None
+    assert figure_image(small).phone is None

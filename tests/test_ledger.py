@@ -126,12 +126,44 @@ def test_page_verdicts_strip_combined_box_and_notes_said_once():
     assert boxes.index(f'id="{combined.box_id}"') < boxes.index('id="verdict-scope-entropy"')
     assert f'mmp-combined mmp-{C.sentence_outcome(combined.parts)[0]} mathjax_process"' in boxes
     assert boxes.count('class="mmp-verdict ') == 4  # the combined box and the three verdicts
+    # the sentence's words once, in the combined box; a part with words of its own quotes them
+    quote = html.escape(parts[0].claim.quote)
+    assert boxes.count(f"<q>{quote}</q>") == 1 and f"<q>{html.escape(parts[1].claim.quote)}</q>" in boxes
     # the strip: one line per sentence, its badge, a link to its box, the key result; the notes and scope once
     assert strip.count("<li>") == 2
     assert f'<span class="mmp-badge mmp-contradicts">contradicts</span> <a class="mmp-strip-name" href="#{combined.box_id}">' in strip
     assert "2 operationalisations: 1 supports, 1 contradicts" in strip and "Falls: −2.5 ± 0.4.</span>" in strip
     assert NOTE.strip() not in boxes and strip.count(NOTE.strip()) == 1 and strip.count(SCOPE) == 1
     assert SCOPE not in boxes
+
+
+def test_a_sentence_many_boxes_share_is_said_once_above_them():
+    gate = ("Inconclusive: the same rule did not recover its known answer on bias tuning (inconclusive), so it is "
+            "not shown able to tell the two ways apart here (Sec. 3.2.1).")
+    pair = "Decided per dataset: undecided: badges."
+    parts = [verdict("mechanism.second-way", INCONCLUSIVE, gate + NOTE),
+             verdict("mechanism.second-way-constant", INCONCLUSIVE, pair + " Gap 1.5 ± 0.2."),
+             verdict("mechanism.second-way-text", INCONCLUSIVE, gate),
+             verdict("mechanism.first-way", INCONCLUSIVE, pair + " " + gate + " Own 2.25."),
+             verdict("scope.entropy", SUPPORTS, "Within the margin." + NOTE)]
+    boxes = C.PageVerdicts(tuple(parts), "02_prompts_in_attention")._repr_html_()
+    # said by three boxes: once, above every box, as note A; each of the three points to it and keeps its own words
+    assert boxes.count(html.escape(gate)) == 1 and boxes.index(html.escape(gate)) < boxes.index('class="mmp-verdict ')
+    assert boxes.count("See note A above the boxes.") == 3
+    assert "Decided per dataset: undecided: badges. See note A above the boxes. Own 2.25." in boxes
+    # said by two boxes only: each says it (a reading's own result); the page's notes on left-out tasks are not lettered
+    assert boxes.count(pair) == 2 and "Note B" not in boxes and NOTE.strip() not in boxes
+    assert C.ledger.decision_sentences("A (Sec. 3.2.1). B; e.g. C. D") == ["A (Sec. 3.2.1).", "B; e.g. C.", "D"]
+    # the strip: a key result two lines share, once under the lines as a note they point to
+    choice = "Inconclusive: the outcome depends on keeping the EuroSAT stand-in, a choice of this book."
+    lines = [verdict("relevancy.category-decreases", INCONCLUSIVE, choice), verdict("relevancy.prompts-increase", INCONCLUSIVE, choice),
+             verdict("relevancy.sos-increases", INCONCLUSIVE, "Rises on 1 of 3 datasets.")]
+    strip = C.PageVerdicts(tuple(lines), "03_alignment_contribution").strip_html()
+    assert strip.count(html.escape(choice)) == 1 and strip.count("See note A below.") == 2
+    assert strip.index("See note A below.") < strip.index('<span class="mmp-label">Note A.</span>')
+    assert "Rises on 1 of 3 datasets." in strip  # a key result of its own stays on its line
+    # nothing repeated: no notes block
+    assert "mmp-verdict-notes" not in C.PageVerdicts(tuple(parts[:2]), "02_prompts_in_attention")._repr_html_()
 
 
 def test_report_fills_in_the_strip_of_the_page_header(monkeypatch):

@@ -3,7 +3,7 @@
 One style for every figure (set when this module is imported): the Okabe–Ito palette, which
 stays distinguishable with the common colour-vision deficiencies, constrained layout, and fonts
 of at least 8 pt. Figures are drawn at most `WIDTH` inches wide: the book shows one inch as 100 CSS
-pixels (`widgets.figure_png`), so that width fills the text column and 8 pt text is 11 CSS px on
+pixels (`widgets.figure_image`), so that width fills the text column and 8 pt text is 11 CSS px on
 the page. Each paper figure is one composed figure (a grid over datasets or blocks, at most about
 eight panels; more are split into views of a widget); `page.figure` shows it with its number,
 caption and paper counterpart.
@@ -19,7 +19,7 @@ import torch
 
 from .models import LoadedCLIP
 
-__all__ = ["GROUP_NAMES", "PALETTE", "WIDTH", "accuracy_curves", "block_lines", "class_probabilities", "cls_attention_grid",
+__all__ = ["GROUP_NAMES", "MODEL_NAMES", "PALETTE", "WIDTH", "accuracy_curves", "block_lines", "class_probabilities", "cls_attention_grid",
            "display_images", "group_attention_grid", "token_relevance", "group_share_grid", "overlay_maps", "position_relevance",
            "recovered_bars", "rotation_maps", "scope_grid", "text_positions", "training_curves"]
 
@@ -46,6 +46,8 @@ WIDTH = 6.8  # inches: the book's text column
 MODEL_COLOURS = {"CLIP": PALETTE[0], "prompted": PALETTE[1], "deep": PALETTE[1], "shallow": PALETTE[2],
                  "W/O prompt": PALETTE[3], "W prompt": PALETTE[1]}
 MODEL_MARKERS = {"CLIP": "o", "W/O prompt": "^", "W prompt": "x"}
+# The models as a reader names them in a figure's legend (the pages key their results by the short names).
+MODEL_NAMES = {"CLIP": "zero-shot CLIP", "prompted": "prompted model", "deep": "deep prompts", "shallow": "shallow prompts"}
 # The token groups of `analysis.TEXT_GROUPS` / `VISION_GROUPS` as a reader reads them.
 GROUP_NAMES = {"sos": "SOS", "prompt": "prompts", "template": "template words", "category": "class name",
                ".": "period", "cls": "[cls]", "patch": "patches", "vision_prompt": "vision prompts"}
@@ -116,7 +118,7 @@ def group_share_grid(shares: Mapping[str, Mapping[str, Mapping[str, float]]], gr
         width = 0.8 / len(by_model)
         for i, (model, values) in enumerate(by_model.items()):
             ax.bar(np.arange(len(groups)) + (i - (len(by_model) - 1) / 2) * width,
-                   [values.get(g, np.nan) for g in groups], width, label=model, color=_colour(model, i))
+                   [values.get(g, np.nan) for g in groups], width, label=MODEL_NAMES.get(model, model), color=_colour(model, i))
         ax.set_xticks(range(len(groups)), [GROUP_NAMES.get(g, g) for g in groups], rotation=35, ha="right",
                       rotation_mode="anchor")
         ax.set_title(dataset)
@@ -153,8 +155,8 @@ def position_relevance(rows: Mapping[str, Mapping[str, np.ndarray | torch.Tensor
         width = 0.85 / len(by_model)
         for i, (model, values) in enumerate(by_model.items()):
             values = np.asarray(values, dtype=float)
-            ax.bar(np.arange(len(values)) + (i - (len(by_model) - 1) / 2) * width, values, width, label=model,
-                   color=_colour(model, i))
+            ax.bar(np.arange(len(values)) + (i - (len(by_model) - 1) / 2) * width, values, width,
+                   label=MODEL_NAMES.get(model, model), color=_colour(model, i))
             if names is not None:
                 ax.set_xticks(range(len(values)), list(names)[:len(values)], rotation=90)
         if boundary is not None:

@@ -23,7 +23,7 @@ from .claims.ledger import STRIP_PENDING, strip_display_id
 from .paper import DATASET_CITATIONS, dataset_name
 from .profiles import PARAMETERS, Settings, settings
 from .tables import paper_dataset
-from .widgets import PHONE_COLUMN, figure_png, picture_html, shown_width
+from .widgets import PHONE_COLUMN, FigureImage, figure_image, picture_html
 
 __all__ = ["Captioned", "PAPER", "PageHeader", "caption", "dataset_sources", "figure", "page_header", "rerun_command"]
 
@@ -55,7 +55,7 @@ def rerun_command(s: Settings, notebook: str) -> str:
 
 @dataclass(frozen=True)
 class PageHeader:
-    """The "settings of this build" box."""
+    """The "settings of this build" box: one line, opening onto the settings, the re-run command and the paper."""
 
     settings: Settings
     notebook: str
@@ -75,11 +75,15 @@ class PageHeader:
         }
         items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in rows.items())
         where = f", {html.escape(self.section)}" if self.section else ""
-        return (f'<div class="mmp-settings"><div class="mmp-title">Settings of this build</div><dl>{items}</dl>'
+        # one line, closed, under the page's verdict strip: the settings are for the reader who checks them
+        line = (f"{s.profile} profile · {s.model} · {len(s.datasets)} dataset{'s' * (len(s.datasets) != 1)} · "
+                f"{len(s.seeds)} seed{'s' * (len(s.seeds) != 1)}")
+        return (f'<details class="mmp-settings"><summary><span class="mmp-title">Settings of this build</span> '
+                f'<span class="mmp-settings-line">{html.escape(line)}</span></summary><dl>{items}</dl>'
                 # the command is for the few who re-run the page: closed, one line for the others
                 f'<details class="mmp-rerun"><summary>Re-run this page with other parameters</summary>'
                 f"<pre><code>{html.escape(rerun_command(s, self.notebook))}</code></pre></details>"
-                f"<div>Paper: {PAPER}{where}.</div></div>")
+                f"<div>Paper: {PAPER}{where}.</div></details>")
 
     def _ipython_display_(self) -> None:
         # three outputs: the page's verdict strip (pending until `claims.report`, at the page's end, updates
@@ -123,28 +127,28 @@ def _figcaption(text: str, number: str | None, paper: str | None) -> str:
 
 @dataclass(frozen=True)
 class Captioned:
-    """A figure element: an image (PNG bytes, or none when the figure is a widget shown just before) and its caption."""
+    """A figure element: an image (or none when the figure is a widget shown just before) and its caption."""
 
     caption: str
     number: str | None = None
     paper: str | None = None
-    png: bytes | None = None
+    image: FigureImage | None = None
 
     def _repr_html_(self) -> str:
         image = ""
-        if self.png is not None:  # shown at its drawn size (figure inches), never wider than the page; a phone
+        if self.image is not None:  # shown at its drawn size (figure inches), never wider than the page; a phone
             # gets the phone drawing (`widgets.phone_layout`), and scrolls one that is still wider than its column
             hint = ('<div class="mmp-figure-hint">Wider than a phone screen: scroll the figure sideways.</div>'
-                    if shown_width(self.png) > PHONE_COLUMN else "")
+                    if self.image.shown_width > PHONE_COLUMN else "")
             image = (f'{hint}<div class="mmp-figure-scroll" role="region" tabindex="0" aria-label="{html.escape(self.caption)}">'
-                     f'{picture_html(self.png, self.caption)}</div>')
+                     f'{picture_html(self.image, self.caption)}</div>')
         return f'<figure class="mmp-figure">{image}{_figcaption(self.caption, self.number, self.paper)}</figure>'
 
 
 def figure(fig, caption: str, number: str | None = None, paper: str | None = None) -> Captioned:
     """A matplotlib figure with its caption, e.g. figure(fig, "relevance share per token group", "3.1", "Fig. 2")
     → "Figure 3.1 — relevance share per token group (cf. paper Fig. 2)". The figure is closed (shown once)."""
-    return Captioned(caption, number, paper, figure_png(fig))
+    return Captioned(caption, number, paper, figure_image(fig))
 
 
 def caption(text: str, number: str | None = None, paper: str | None = None) -> Captioned:

@@ -1,24 +1,24 @@
 """Widgets that keep working in the static book: precomputed views switched by `jslink`ed controls.
 
-A kernel-free page cannot recompute anything, so every view is rendered beforehand (a PNG
+A kernel-free page cannot recompute anything, so every view is rendered beforehand (an image
 per combination of control values) and stored in the widget state. Each control is
 linked in the browser (`jslink`) to the `selected_index` of the `Stack`s of its axis, so
 moving it switches views with no Python and no network.
 
-Every figure image of the book (a view here, or `page.figure`) is drawn by `figure_png`: one figure
+Every figure image of the book (a view here, or `page.figure`) is drawn by `figure_image`: one figure
 inch is `CSS_PX_PER_INCH` CSS pixels on the page, drawn at `DENSITY` image pixels per CSS pixel
-(sharp on HiDPI screens). The PNG records the size of its smallest text, so the book's browser
-test can check how large that text is where the page shows it. A figure wider than a phone's column
-is drawn a second time for it (`phone_layout`: panels stacked in one column, `PHONE_WIDTH` wide); the
-page picks the drawing by the screen's width (`picture_html`).
+(sharp on HiDPI screens) and embedded as WebP. Its <img> carries the size of its smallest text and its
+dpi (data- attributes), so the book's browser test can check how large that text is where the page
+shows it. A figure wider than a phone's column is drawn a second time for it (`phone_layout`: panels
+stacked in one column, `PHONE_WIDTH` wide); the page picks the drawing by the screen's width (`picture_html`).
 """
 from __future__ import annotations
 
 import base64
 import html
 import io
-import struct
 import textwrap
+from dataclasses import dataclass
 from typing import Sequence
 
 import ipywidgets as widgets
@@ -26,14 +26,16 @@ import matplotlib.pyplot as plt
 from matplotlib.gridspec import GridSpec
 from matplotlib.image import AxesImage
 from matplotlib.text import Text
+from PIL import Image
 
-__all__ = ["CSS_PX_PER_INCH", "DENSITY", "DPI_KEY", "FigurePNG", "PHONE_COLUMN", "PHONE_MEDIA", "PHONE_WIDTH", "SMALLEST_TEXT_KEY",
-           "css_width", "figure_png", "phone_layout", "picture_html", "png_info", "shown_width", "smallest_text", "view_selector"]
+__all__ = ["CSS_PX_PER_INCH", "DENSITY", "Drawing", "FigureImage", "PHONE_COLUMN", "PHONE_MEDIA", "PHONE_WIDTH", "WEBP_QUALITY",
+           "figure_image", "phone_layout", "picture_html", "smallest_text", "view_selector"]
 
 CSS_PX_PER_INCH = 100  # a figure drawn 6.8 in wide fills the book's text column (about 690 CSS px at 1280 px)
 DENSITY = 2  # image pixels per CSS pixel
-SMALLEST_TEXT_KEY = "mmprompts:smallest-text-pt"  # PNG text chunk: the smallest font size drawn, in points
-DPI_KEY = "mmprompts:dpi"
+# WebP at this quality keeps 8-pt text sharp at `DENSITY` and takes, of the PNG's bytes, 24% (page 5's charts),
+# 35% (page 3's) and 63% (page 1's pictures), measured on this book's figures: every page stays under 8 MB
+WEBP_QUALITY = 90
 
 
 def smallest_text(fig) -> float:
@@ -44,34 +46,70 @@ def smallest_text(fig) -> float:
     return min(sizes, default=float("inf"))
 
 
-class FigurePNG(bytes):
-    """A figure's PNG bytes as drawn for the page's column, and `phone`: the same figure drawn for a phone's
-    column (`phone_layout`), or None when the column's drawing fits a phone already."""
+@dataclass(frozen=True)
+class Drawing:
+    """One drawing of a figure as the page embeds it: WebP bytes, their size in image pixels, the dpi they
+    were drawn at and the smallest text drawn (points), which the page carries as data- attributes of its
+    <img> so that the book's browser test can check how large that text is where the page shows it."""
 
-    phone: bytes | None = None
+    webp: bytes
+    width: int
+    height: int
+    dpi: int
+    smallest_text_pt: float
+
+    @property
+    def css_width(self) -> int:
+        """The width (CSS px) it is shown at: its drawn size, `DENSITY` image pixels per CSS pixel (rounded
+        down: never below `DENSITY`)."""
+        return int(self.width * CSS_PX_PER_INCH / self.dpi)
+
+    def data_uri(self) -> str:
+        return f"data:image/webp;base64,{base64.b64encode(self.webp).decode()}"
+
+    def attributes(self) -> str:
+        """The <img> / <source> attributes a page shows it with: its CSS width and what it draws."""
+        return (f'width="{self.css_width}" data-dpi="{self.dpi}" '
+                f'data-smallest-text-pt="{self.smallest_text_pt:g}"')
 
 
-def _png(fig, dpi: int) -> bytes:
+@dataclass(frozen=True)
+class FigureImage:
+    """A figure as drawn for the page's column, and `phone`: the same figure drawn for a phone's column
+    (`phone_layout`), or None when the column's drawing fits a phone already."""
+
+    drawing: Drawing
+    phone: Drawing | None = None
+
+    @property
+    def shown_width(self) -> int:
+        """The width (CSS px) the figure takes on a phone: its phone drawing's, else its own."""
+        return (self.phone or self.drawing).css_width
+
+
+def _drawing(fig, dpi: int) -> Drawing:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
-                metadata={SMALLEST_TEXT_KEY: f"{smallest_text(fig):g}", DPI_KEY: str(dpi)})
-    return buffer.getvalue()
+    smallest = smallest_text(fig)
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    image = Image.open(buffer).convert("RGB")  # drawn on white: no transparency to keep
+    webp = io.BytesIO()
+    image.save(webp, format="WEBP", quality=WEBP_QUALITY)
+    return Drawing(webp.getvalue(), image.width, image.height, dpi, smallest)
 
 
-def figure_png(fig, density: int = DENSITY) -> FigurePNG:
-    """The figure as PNG bytes at `density` × `CSS_PX_PER_INCH` dpi, its smallest text size recorded
-    in the PNG, and, when it is wider than a phone's column, its phone drawing as `.phone` (closed
-    afterwards: it lives on only in the page)."""
+def figure_image(fig, density: int = DENSITY) -> FigureImage:
+    """The figure drawn at `density` × `CSS_PX_PER_INCH` dpi, and, when it is wider than a phone's column,
+    its phone drawing (closed afterwards: it lives on only in the page)."""
     dpi = CSS_PX_PER_INCH * density
-    png = FigurePNG(_png(fig, dpi))
-    if css_width(png) > PHONE_COLUMN and phone_layout(fig):
-        png.phone = _png(fig, dpi)
-        if css_width(png.phone) > PHONE_COLUMN:  # labels ran past its width: narrower panels, drawn once more
+    drawing, phone = _drawing(fig, dpi), None
+    if drawing.css_width > PHONE_COLUMN and phone_layout(fig):
+        phone = _drawing(fig, dpi)
+        if phone.css_width > PHONE_COLUMN:  # labels ran past its width: narrower panels, drawn once more
             width, height = fig.get_size_inches()
-            fig.set_size_inches(width - (css_width(png.phone) - PHONE_COLUMN + 10) / CSS_PX_PER_INCH, height)
-            png.phone = _png(fig, dpi)
+            fig.set_size_inches(width - (phone.css_width - PHONE_COLUMN + 10) / CSS_PX_PER_INCH, height)
+            phone = _drawing(fig, dpi)
     plt.close(fig)
-    return png
+    return FigureImage(drawing, phone)
 
 
 PHONE_WIDTH = 3.4  # inches: a figure's phone drawing, 340 CSS px (the text column of a 390-px screen is about 358)
@@ -143,59 +181,27 @@ turn them into rows. False when there is nothing
     return True
 
 
-def picture_html(png: bytes, alt: str, style: str = "") -> str:
-    """An <img> of a figure PNG at its drawn size, with its alt text; a `FigurePNG` with a phone drawing
-    becomes a <picture> whose source a screen of at most `PHONE_MEDIA` picks."""
-    def data(b: bytes) -> str:
-        return f"data:image/png;base64,{base64.b64encode(b).decode()}"
-
-    image = (f'<img src="{data(png)}" width="{css_width(png)}" alt="{html.escape(alt)}"'
-             + (f' style="{style}"' if style else "") + "/>")
-    phone = getattr(png, "phone", None)
-    if phone is None:
-        return image
-    return (f'<picture><source media="{PHONE_MEDIA}" srcset="{data(phone)}" width="{css_width(phone)}"/>'
-            f"{image}</picture>")
-
-
-def shown_width(png: bytes) -> int:
-    """The width (CSS px) a figure takes on a phone: its phone drawing's, else its own."""
-    phone = getattr(png, "phone", None)
-    return css_width(phone if phone is not None else png)
-
-
-def png_info(png: bytes) -> dict:
-    """Width and height in pixels, and the text chunks, of PNG bytes."""
-    if png[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not PNG data (the signature is missing)")
-    width, height = struct.unpack(">II", png[16:24])
-    texts, offset = {}, 8
-    while offset < len(png):
-        length, kind = struct.unpack(">I4s", png[offset:offset + 8])
-        if kind == b"tEXt":
-            key, _, value = png[offset + 8:offset + 8 + length].partition(b"\0")
-            texts[key.decode("latin-1")] = value.decode("latin-1")
-        offset += 12 + length
-    return {"width": width, "height": height, "text": texts}
-
-
-def css_width(png: bytes) -> int:
-    """The width (CSS px) a figure PNG is shown at: its drawn size, `DENSITY` image pixels per CSS pixel."""
-    info = png_info(png)
-    dpi = float(info["text"].get(DPI_KEY, CSS_PX_PER_INCH * DENSITY))
-    return int(info["width"] * CSS_PX_PER_INCH / dpi)  # rounded down: never below `DENSITY` pixels per CSS pixel
+def picture_html(image: FigureImage, alt: str, style: str = "") -> str:
+    """An <img> of a figure at its drawn size, with its alt text; a figure with a phone drawing becomes a
+    <picture> whose source a screen of at most `PHONE_MEDIA` picks."""
+    img = (f'<img src="{image.drawing.data_uri()}" {image.drawing.attributes()} alt="{html.escape(alt)}"'
+           + (f' style="{style}"' if style else "") + "/>")
+    if image.phone is None:
+        return img
+    return (f'<picture><source media="{PHONE_MEDIA}" srcset="{image.phone.data_uri()}" {image.phone.attributes()}/>'
+            f"{img}</picture>")
 
 
 PHONE_COLUMN = 355  # CSS px: the text column of a 390-px phone (less a scroll bar); a view wider than this scrolls sideways there
 
 
-def _view(png: bytes, alt: str) -> widgets.HTML:
-    """One precomputed view: the PNG as an <img> at its drawn size, with its alt text (an ipywidgets Image has none)."""
-    return widgets.HTML(picture_html(png, alt, style="max-width: 100%; height: auto"))
+def _view(image: FigureImage, alt: str) -> widgets.HTML:
+    """One precomputed view: the figure as an <img> at its drawn size, with its alt text (an ipywidgets Image has none)."""
+    return widgets.HTML(picture_html(image, alt, style="max-width: 100%; height: auto"))
 
 
 def view_selector(views: Sequence, axes: Sequence[tuple[str, Sequence[str]]], slider: Sequence[bool] | None = None) -> widgets.VBox:
-    """Controls over nested lists of PNG bytes (from `figure_png`): views[i][j]... is shown for axis values (i, j, ...).
+    """Controls over nested lists of figures (from `figure_image`): views[i][j]... is shown for axis values (i, j, ...).
 
     axes: (name, labels) per nesting level. `slider[k]` picks a slider (ordered values, e.g.
     layers) or a dropdown (categories) for axis k; default: slider when an axis has > 2 values.
@@ -211,7 +217,7 @@ def view_selector(views: Sequence, axes: Sequence[tuple[str, Sequence[str]]], sl
     def build(node, depth: int, path: tuple[str, ...] = ()):
         nonlocal widest
         if depth == len(axes):
-            widest = max(widest, shown_width(node))
+            widest = max(widest, node.shown_width)
             return _view(node, "The view for " + ", ".join(f"{name} {label}" for (name, _), label in zip(axes, path)))
         name, labels = axes[depth]
         if len(node) != len(labels):

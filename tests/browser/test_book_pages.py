@@ -7,7 +7,6 @@ committed) before anything is asserted, so a failure can be looked at.
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -16,8 +15,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from mmprompts.widgets import DPI_KEY, SMALLEST_TEXT_KEY, png_info
 
 BOOK = os.environ.get("MMPROMPTS_BOOK_HTML")
 pytestmark = pytest.mark.skipif(not BOOK, reason="set MMPROMPTS_BOOK_HTML to a built book (python -m mmprompts book)")
@@ -57,11 +54,15 @@ _FACTS = """() => {
             scrolls: !!box, scrollbar: box ? box.offsetHeight - box.clientHeight : 0,
             scroller_fits: box ? box.getBoundingClientRect().right <= column.right + 1 : false};
   });
-  // the drawing the screen picked (a <picture>'s phone source on a phone), as shown
-  const images = Array.from(main.querySelectorAll('img')).filter(i => i.getBoundingClientRect().width > 0 && (i.currentSrc || i.src).startsWith('data:image/png'))
-    .map(i => ({src: i.currentSrc || i.src, natural: i.naturalWidth, shown: i.getBoundingClientRect().width,
-                phone_source: i.closest('picture') ? i.closest('picture').querySelector('source').srcset : null,
-                name: (i.closest('.cell_output') || i).innerText.slice(0, 80) || i.alt}));
+  // the drawing the screen picked (a <picture>'s phone source on a phone), as shown, with what the element
+  // that drew it says of it (mmprompts.widgets.Drawing: its dpi, its smallest text in points)
+  const images = Array.from(main.querySelectorAll('img')).filter(i => i.getBoundingClientRect().width > 0 && (i.currentSrc || i.src).startsWith('data:image/'))
+    .map(i => {
+      const src = i.currentSrc || i.src, source = i.closest('picture') ? i.closest('picture').querySelector('source') : null;
+      const drawn = source && source.srcset === src ? source : i;
+      return {src, natural: i.naturalWidth, shown: i.getBoundingClientRect().width, phone_source: source ? source.srcset : null,
+              dpi: drawn.dataset.dpi || null, smallest_pt: drawn.dataset.smallestTextPt || null, name: (i.closest('.cell_output') || i).innerText.slice(0, 80) || i.alt};
+    });
   const controls = Array.from(main.querySelectorAll('.widget-dropdown, .widget-hslider'))
     .filter(c => c.getClientRects().length).map(c => {
       const track = c.querySelector('.slider-container, select');
@@ -139,7 +140,10 @@ _READER = r"""() => {
   };
   const figures = Array.from(main.querySelectorAll('img')).filter(i => i.getBoundingClientRect().width > 0).map(i => {
     const rect = i.getBoundingClientRect(), box = scroller(i);
+    // the line that says the figure scrolls (mmprompts.page.Captioned, mmprompts.widgets.view_selector), shown
+    const around = i.closest('figure, .widget-vbox'), hint = around ? around.querySelector('.mmp-figure-hint') : null;
     return {name: (i.closest('.cell_output') || i).innerText.slice(0, 60) || i.alt, alt: i.alt || '',
+            hint: !!hint && hint.getClientRects().length > 0 && hint.innerText.trim().length > 0,
             fits: rect.left >= column.left - 1 && rect.right <= column.right + 1,
             scrollbar: box ? box.offsetHeight - box.clientHeight : 0,
             scroller_fits: box ? box.getBoundingClientRect().right <= column.right + 1 : false};
@@ -150,7 +154,17 @@ _READER = r"""() => {
     .filter(el => el.getClientRects().length && el.innerText.trim() && el.scrollWidth > el.clientWidth + 1)
     .filter(el => !(/(auto|scroll)/.test(getComputedStyle(el).overflowX) && el.offsetHeight - el.clientHeight > 0))
     .map(el => ({tag: el.tagName, text: el.innerText.slice(0, 60), overflow: getComputedStyle(el).overflowX}));
-  return {strips, words: words.join(' '), low_contrast: low, figures, cut};
+  // where the page's first verdict ends, from the top of the page: the strip's first line, the ledger's or the
+  // landing summary's first badge
+  const first = main.querySelector(".mmp-strip li, .mmp-badge");
+  const first_verdict_bottom = first ? first.getBoundingClientRect().bottom + window.scrollY : null;
+  // the regions that scroll sideways, each with whether a visible hint says so (set by the book's script)
+  const scrolling = Array.from(main.querySelectorAll('.mmp-scroll, .pst-scrollable-table-container'))
+    .filter(el => el.getClientRects().length && el.scrollWidth > el.clientWidth + 1).map(el => {
+      const hint = el.nextElementSibling && el.nextElementSibling.classList.contains('mmp-scroll-hint') ? el.nextElementSibling : null;
+      return {name: el.innerText.slice(0, 60), hint: !!hint && hint.getClientRects().length > 0 && hint.innerText.trim().length > 0};
+    });
+  return {strips, words: words.join(' '), low_contrast: low, figures, cut, first_verdict_bottom, scrolling};
 }"""
 DARK = """() => { document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark'; }"""
 
@@ -296,10 +310,9 @@ def test_table_1_fits_one_desktop_screen(visit):
 @pytest.mark.parametrize("path", NOTEBOOK_PAGES)
 def test_figures_are_readable_on_a_desktop(visit, path):
     for image in visit(path)["images"]:
-        text = png_info(base64.b64decode(image["src"].split(",", 1)[1]))["text"]
-        assert SMALLEST_TEXT_KEY in text, f"{image['name']}: not drawn by mmprompts.widgets.figure_png"
-        inches = image["natural"] / float(text[DPI_KEY])  # the figure's size
-        smallest = float(text[SMALLEST_TEXT_KEY]) / 72 * image["shown"] / inches  # points at the shown size
+        assert image["dpi"] and image["smallest_pt"], f"{image['name']}: not drawn by mmprompts.widgets.figure_image"
+        inches = image["natural"] / float(image["dpi"])  # the figure's size: the decoded image's pixels at its dpi
+        smallest = float(image["smallest_pt"]) / 72 * image["shown"] / inches  # points at the shown size
         assert smallest >= SMALLEST_TEXT_PX, f"{image['name']}: smallest text {smallest:.1f} CSS px"
         assert image["natural"] / image["shown"] >= MIN_DENSITY, f"{image['name']}: {image['natural']} px shown at {image['shown']:.0f}"
 
@@ -347,6 +360,34 @@ def test_verdict_strip_links_land_on_boxes_whose_badge_matches(visit, path, view
         assert line["badge"] == line["target_outcome"], line
 
 
+VERDICT_FIRST = [p for p in PAGES if re.search(r"/0[1-8]_|/intro\.", p)]
+
+
+@pytest.mark.parametrize("path", VERDICT_FIRST)
+def test_the_first_verdict_is_on_the_first_screen(visit, path):
+    # a reader in a hurry sees a verdict without scrolling: title, one paragraph of what the paper says, then the strip
+    bottom = visit(path, DESKTOP)["reader"]["first_verdict_bottom"]
+    assert bottom is not None, "no verdict strip, summary or ledger line on the page"
+    assert bottom <= DESKTOP["height"], f"the first verdict ends {bottom:.0f} px down, below the first {DESKTOP['height']} px"
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+@pytest.mark.parametrize("path", PAGES)
+def test_a_table_that_scrolls_says_so(visit, path, viewport):
+    # a scroll bar alone is thin, and a phone overlays it: a line under the table says that it scrolls
+    missing = [box["name"] for box in visit(path, viewport)["reader"]["scrolling"] if not box["hint"]]
+    assert not missing, f"tables that scroll sideways with no visible hint: {missing[:3]}"
+
+
+PAGE_BYTES = 8 * 2 ** 20  # a page a phone downloads in one go
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_page_over_8_mb(book, path):
+    size = (book / path).stat().st_size
+    assert size <= PAGE_BYTES, f"{path} is {size / 2 ** 20:.1f} MB"
+
+
 @pytest.mark.parametrize("mode", ["light", "dark"])
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
 @pytest.mark.parametrize("path", PAGES)
@@ -361,13 +402,13 @@ def test_verdicts_and_tables_have_contrast(visit, path, viewport, mode):
 def test_figures_are_readable_and_never_cut_without_a_cue(visit, path, viewport):
     facts = visit(path, viewport)
     for image in facts["images"]:  # the smallest text as shown: its points, at the figure's inches as shown
-        text = png_info(base64.b64decode(image["src"].split(",", 1)[1]))["text"]
-        smallest = float(text[SMALLEST_TEXT_KEY]) / 72 * image["shown"] / (image["natural"] / float(text[DPI_KEY]))
+        assert image["dpi"] and image["smallest_pt"], f"{image['name']}: not drawn by mmprompts.widgets.figure_image"
+        smallest = float(image["smallest_pt"]) / 72 * image["shown"] / (image["natural"] / float(image["dpi"]))
         assert smallest >= SMALLEST_TEXT_PX, f"{image['name']}: smallest text {smallest:.1f} CSS px at {viewport['width']} px"
     for figure in facts["reader"]["figures"]:
         assert figure["alt"].strip(), f"{figure['name']}: no alt text"
-        if not figure["fits"]:
-            assert figure["scrollbar"] > 0 and figure["scroller_fits"], figure
+        if not figure["fits"]:  # scrolls inside the column, with its scroll bar and a line saying so
+            assert figure["scrollbar"] > 0 and figure["scroller_fits"] and figure["hint"], figure
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])

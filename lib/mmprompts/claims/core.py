@@ -134,11 +134,12 @@ class Verdict:
     def _repr_html_(self) -> str:
         return self.box_html()
 
-    def box_html(self, omit: Sequence[str] = (), scope: bool = True) -> str:
+    def box_html(self, omit: Sequence[str] = (), scope: bool = True, words: bool = True) -> str:
         """The verdict box: the outcome, the claim (its name, where the paper says it, its words), the
         decision with this run's numbers, and the rule with its threshold. `omit`: notes of the decision
         sentence that the page says once for all its verdicts (`page_notes`); `scope`: whether the box
-        says where it holds (a page's verdict strip says it once)."""
+        says where it holds (a page's verdict strip says it once); `words`: whether it quotes the claim's
+        words (a reading under its sentence's combined box, which quotes them, does not)."""
         what = (f"<q>{html.escape(self.claim.quote)}</q>" if self.claim.kind == "claim"
                 else f"check of this implementation: {html.escape(self.claim.quote)}")
         sentence = without_notes(self.sentence, omit)
@@ -149,8 +150,8 @@ class Verdict:
         return (f'<div class="mmp-verdict mmp-{self.outcome.replace(" ", "-")} mathjax_process" '
                 f'id="{verdict_anchor(self.claim.id)}"><div class="mmp-verdict-head"><span class="mmp-outcome">'
                 f'{self.outcome}</span> {name}<span class="mmp-where">{html.escape(self.claim.where)}</span></div>'
-                f'<div class="mmp-claim">{what}</div>'
-                f'<div class="mmp-decision">{html.escape(sentence)}</div>'
+                + (f'<div class="mmp-claim">{what}</div>' if words else "")
+                + f'<div class="mmp-decision">{html.escape(sentence)}</div>'
                 f'<div class="mmp-rule"><span class="mmp-rule-label">Rule:</span> {html.escape(self.claim.rule)}</div>'
                 f'{held}</div>')
 

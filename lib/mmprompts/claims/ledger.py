@@ -48,9 +48,20 @@ class PageVerdicts:
 
     def _repr_html_(self) -> str:
         notes = shared_notes(self.verdicts)
+        # a sentence that several boxes would say word for word (a reading's verdict gated by a check that
+        # failed, a stand-in model's limit) is said once, as a lettered note above the boxes that point to it
+        lettered = {sentence: f"{chr(ord('A') + i)}" for i, sentence in enumerate(repeated_sentences(self.verdicts, notes))}
         out = []
+        if lettered:
+            said = "".join(f'<li><span class="mmp-label">Note {letter}.</span> {html.escape(sentence)}</li>'
+                           for sentence, letter in lettered.items())
+            out.append(f'<div class="mmp-verdict-notes mathjax_process"><p>Said once for several boxes below, '
+                       f"which point to it:</p><ul>{said}</ul></div>")
         for row in sentence_rows(self.verdicts):
-            boxes = "".join(v.box_html(omit=notes, scope=False) for v in row.parts)
+            # under a combined box, which quotes the sentence, a reading quotes only words of its own
+            quoted = row.parts[0].claim.quote if len(row.parts) > 1 else None
+            boxes = "".join(_pointing(v, notes, lettered).box_html(omit=notes, scope=False, words=v.claim.quote != quoted)
+                            for v in row.parts)
             if len(row.parts) > 1:
                 out.append(_combined_box(row) + f'<div class="mmp-verdict-parts">{boxes}</div>')
             else:
@@ -62,17 +73,26 @@ class PageVerdicts:
 
     def strip_html(self) -> str:
         """One line per paper sentence (and check): its verdict, its short name linking to its box below,
-        and the key result; then, once for the page, where the verdicts hold and the tasks left out."""
+        and the key result; a key result that two or more lines share (a choice of this book that decides
+        several sentences) is said once under the lines, as a lettered note they point to; then, once for the
+        page, where the verdicts hold and the tasks left out."""
+        rows = sentence_rows(self.verdicts)
+        keys = [_key_result(row) for row in rows]
+        shared = Counter(key for row, key in zip(rows, keys) if len(row.parts) == 1)
+        lettered = {key: chr(ord("A") + i) for i, key in enumerate(key for key, n in shared.items() if n > 1)}
         lines = []
-        for row in sentence_rows(self.verdicts):
+        for row, key in zip(rows, keys):
+            shown = f"See note {lettered[key]} below." if key in lettered else key
             lines.append(f'<li>{_badge(row.outcome)} <a class="mmp-strip-name" href="#{row.box_id}">'
-                         f'{html.escape(row.name)}</a> <span class="mmp-strip-key">{html.escape(_key_result(row))}'
+                         f'{html.escape(row.name)}</a> <span class="mmp-strip-key">{html.escape(shown)}'
                          f"</span></li>")
+        said = "".join(f'<div class="mmp-strip-note"><span class="mmp-label">Note {letter}.</span> {html.escape(key)}</div>'
+                       for key, letter in lettered.items())
         scope = "; ".join(dict.fromkeys(v.scope for v in self.verdicts if v.scope))
         held = f"Where these verdicts hold: {html.escape(scope)}." if scope else ""
         notes = " ".join(html.escape(n) for n in said_once(shared_notes(self.verdicts)))
         return (f'<div class="mmp-strip" role="region" aria-label="The verdicts of this page">'
-                f'<div class="mmp-strip-title">What this page finds</div><ul>{"".join(lines)}</ul>'
+                f'<div class="mmp-strip-title">What this page finds</div><ul>{"".join(lines)}</ul>{said}'
                 + (f'<div class="mmp-strip-scope">{held} {notes}</div>' if held or notes else "") + "</div>")
 
 
@@ -98,6 +118,31 @@ def said_once(notes: Sequence[str]) -> list[str]:
         for item in filter(None, tail.rstrip(".").split(", ")):
             items.setdefault(item.split(" ", 1)[0], item)
     return [lead + ", ".join(items.values()) + ("." if items else "") for lead, items in merged.items()]
+
+
+REPEATED = 3  # a sentence said by this many boxes of a page or more is said once, above them
+
+
+def decision_sentences(text: str) -> list[str]:
+    """A verdict's decision split into its sentences (the paper's abbreviations kept whole)."""
+    return [part.strip() for part in re.split(_SENTENCE_END, text.strip()) if part.strip()]
+
+
+def repeated_sentences(verdicts: Sequence[Verdict], notes: Sequence[str] = (), least: int = REPEATED) -> list[str]:
+    """The sentences that `least` or more of these verdicts' decisions say word for word (the page's notes on
+    left-out tasks, said in the strip, taken out first), in the order they first appear."""
+    counts = Counter(part for v in verdicts for part in dict.fromkeys(decision_sentences(without_notes(v.sentence, notes))))
+    return [part for part, n in counts.items() if n >= least]
+
+
+def _pointing(verdict: Verdict, notes: Sequence[str], lettered: Mapping[str, str]) -> Verdict:
+    """The verdict with each sentence said once above the boxes (`lettered`: sentence → its note's letter)
+    replaced, where it stood, by a pointer to its note; its own sentences stay."""
+    parts = decision_sentences(without_notes(verdict.sentence, notes))
+    if not any(part in lettered for part in parts):
+        return verdict
+    return replace(verdict, sentence=" ".join(f"See note {lettered[part]} above the boxes." if part in lettered else part
+                                              for part in parts))
 
 
 def shared_notes(verdicts: Sequence[Verdict]) -> list[str]:

@@ -26,7 +26,7 @@ from ..presets import table2_methods
 from ..tables import html_table, paper_dataset
 from ..claims.ledger import key_sentence
 from ..variants import compare, variant_rows
-from ..widgets import figure_png, view_selector
+from ..widgets import figure_image, view_selector
 
 __all__ = ["AlignmentPage", "NOTEBOOK", "controls_table", "datasets_line", "deep_table", "effect_tables", "eurosat_table", "gains_table",
            "group_figure", "map_viewer", "measure", "patch_figure", "recorded", "relevance_figures", "runs", "shallow_table", "text_figure",
@@ -252,7 +252,7 @@ def map_viewer(page: AlignmentPage) -> tuple:
             model = page.models[name][label]
             texts = model.prompt_texts([dataset.classnames[k] for k in labels.tolist()], CLIP_TEMPLATE)
             maps[label] = patch_heatmaps(model, relevancy_maps(model, images, texts).image, clip.image_size)
-        views.append([figure_png(overlay_maps(pictures[i:i + 1], [maps["CLIP"][i:i + 1], maps["deep"][i:i + 1]],
+        views.append([figure_image(overlay_maps(pictures[i:i + 1], [maps["CLIP"][i:i + 1], maps["deep"][i:i + 1]],
                                               ["CLIP relevancy", "prompted relevancy"], [dataset.classnames[labels[i]]]))
                       for i in range(len(images))])
     return (view_selector(views, [("dataset", list(page.data)), ("test image", [str(i + 1) for i in range(MAP_IMAGES)])],

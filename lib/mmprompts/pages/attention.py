@@ -148,7 +148,7 @@ def verdicts(page: AttentionPage) -> list[Verdict]:
 def conclusion(page: AttentionPage) -> HTML:
     """The paper's conclusion in this build, in prose written from the verdicts."""
     readings = {k: v for k, v in _readings(page).items() if not k.startswith("hypothesis")}
-    return HTML(f"<p><b>The paper's conclusion, in this build ({page.settings.verdict_scope}).</b> "
+    return HTML(f"<p><b>The paper's conclusion, in this build.</b> "  # where it holds: said once, in the strip
                 f"{mechanism_conclusion(readings, _known_answers(page))}</p>")
 
 

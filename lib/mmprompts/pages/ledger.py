@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from IPython.display import HTML
 
 from ..claims import counts_sentence, ledger_counts, ledger_html, load_verdicts, paper_verdicts, sentence_rows, verdicts_folder
+from ..claims.ledger import _badge  # the ledger's badge, on the headline too
 
 __all__ = ["CENTRAL_CLAIM", "LedgerPage", "NOTEBOOK", "asserted_table", "checks_table", "headline", "measure",
            "rejected_table"]
@@ -45,16 +46,20 @@ def headline(page: LedgerPage) -> list[HTML]:
     asserted = page.of("claim", "asserts")
     central = [r for r in asserted if any(p.claim.id == CENTRAL_CLAIM for p in r.parts)]
     if central:
-        shown.append(HTML(f"<p><b>The paper's conclusion</b>, <q>the learned prompts improve the performance mainly "
-                          f"through the second way, which acts as the dataset bias</q> (Abstract), put to the test by transplanting "
-                          f"each way between CLIP and the prompted model (<a href=\"{central[0].anchor}\">page 2</a>): "
-                          f"<b>{central[0].outcome}</b> in this build ({central[0].scope}). {central[0].why}</p>"))
+        # its badge first, as on every line of the ledger; where it holds is said once, in the counts below
+        shown.append(HTML(f"<p class=\"mmp-ledger-headline\">{_badge(central[0].outcome)} <b>The paper's conclusion</b>, <q>the learned prompts improve "
+                          f"the performance mainly through the second way, which acts as the dataset bias</q> (Abstract), put "
+                          f"to the test by transplanting each way between CLIP and the prompted model "
+                          f"(<a class=\"mmp-ledger-link\" href=\"{central[0].anchor}\">page 2</a>): "
+                          f"<b>{central[0].outcome}</b> in this build. {central[0].why}</p>"))
     for scope, counts in ledger_counts(page.rows).items():
-        shown.append(HTML(f"<p>In {scope}: {counts_sentence(counts)}.</p>"))
+        shown.append(HTML(f"<p class=\"mmp-ledger-headline\">In {scope}: {counts_sentence(counts)}.</p>"))
     untestable = [r.name for r in asserted if r.outcome == "not testable"]
     if untestable:
-        shown.append(HTML("<p>Not testable in this build (a precondition fails; open the line for which): "
-                          + "; ".join(untestable) + ".</p>"))
+        # closed, so that the ledger's first lines stay on the first screen
+        shown.append(HTML(f"<details class=\"mmp-ledger-headline\"><summary>The {len(untestable)} sentences not testable in this "
+                          "build</summary><p>A precondition fails (open the sentence's line below for which): "
+                          + "; ".join(untestable) + ".</p></details>"))
     return shown
 
 

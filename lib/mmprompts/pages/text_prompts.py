@@ -21,7 +21,7 @@ from ..paper import CLIP_TEMPLATE
 from ..profiles import Settings
 from ..prompted import PromptedCLIP
 from ..tables import html_table
-from ..widgets import figure_png, view_selector
+from ..widgets import figure_image, view_selector
 from .common import analysis_runs
 
 __all__ = ["NOTEBOOK", "TextPromptsPage", "attention_viewer", "controls_table", "gains_table", "measure", "premise_table",
@@ -110,7 +110,7 @@ def verdicts(page: TextPromptsPage) -> list[Verdict]:
 
 def attention_viewer(page: TextPromptsPage) -> tuple:
     """Fig. 4.1: a viewer of EOS's attention per block and head on the token groups, CLIP and prompted, with its caption."""
-    views = [figure_png(group_attention_grid({m: by[m]["text"] for m in ("CLIP", "prompted")}, TEXT_GROUPS, "EOS"))
+    views = [figure_image(group_attention_grid({m: by[m]["text"] for m in ("CLIP", "prompted")}, TEXT_GROUPS, "EOS"))
              for by in page.shares.values()]
     return (view_selector(views, [("dataset", list(page.shares))], slider=[False]),
             caption("EOS attention per block and head (one bar each) on SOS, the learned prompts (prompted) or “a photo of "

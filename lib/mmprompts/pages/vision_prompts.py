@@ -21,7 +21,7 @@ from ..page import Captioned, caption, figure
 from ..profiles import Settings
 from ..prompted import PromptedCLIP
 from ..tables import html_table
-from ..widgets import figure_png, view_selector
+from ..widgets import figure_image, view_selector
 from .common import analysis_runs
 
 __all__ = ["NOTEBOOK", "SCOPE_STATISTICS", "VisionPromptsPage", "cls_map_viewer", "cls_entropy_viewer", "controls_table",
@@ -152,7 +152,7 @@ def verdicts(page: VisionPromptsPage) -> list[Verdict]:
 
 def scope_viewer(page: VisionPromptsPage) -> tuple:
     """Fig. 5.1: a viewer of the attention distance (both conventions) and entropy per head, with its caption."""
-    views = [figure_png(scope_grid(by_variant, [("distance", "distance, px\n(mass at 0)"),
+    views = [figure_image(scope_grid(by_variant, [("distance", "distance, px\n(mass at 0)"),
                                                   ("distance_renormalized", "distance, px\n(renormalised)"),
                                                   ("entropy", "entropy, nats")]))
              for by_variant in page.scope.values()]
@@ -164,7 +164,7 @@ def scope_viewer(page: VisionPromptsPage) -> tuple:
 
 def cls_entropy_viewer(page: VisionPromptsPage) -> tuple:
     """Fig. 5.2: a viewer of the [cls] token's attention entropy per head, with its caption."""
-    views = [figure_png(scope_grid(by_variant, [("cls_entropy", "[cls] entropy, nats")]))
+    views = [figure_image(scope_grid(by_variant, [("cls_entropy", "[cls] entropy, nats")]))
              for by_variant in page.scope.values()]
     return (view_selector(views, [("dataset", list(page.scope))], slider=[False]),
             caption("Entropy of the [cls] token's attention per head, CLIP, W/O prompt and W prompt", "5.2", "Fig. 7, App. D"))
@@ -173,7 +173,7 @@ def cls_entropy_viewer(page: VisionPromptsPage) -> tuple:
 def cls_map_viewer(page: VisionPromptsPage) -> tuple:
     """Fig. 5.3: a viewer of the [cls] attention maps of CLIP and the prompted model and the prompts' similarity
     maps, block by block, with its caption."""
-    views = [[figure_png(cls_attention_grid(display_images(m["images"][i:i + 1], page.clip)[0],
+    views = [[figure_image(cls_attention_grid(display_images(m["images"][i:i + 1], page.clip)[0],
                                             {"CLIP [cls]": m["CLIP"][:, i], "prompted [cls]": m["prompted"][:, i],
                                              "prompt similarity": m["similarity"][:, i]}))
               for i in range(SHOWN_IMAGES)] for m in page.maps.values()]

@@ -19,7 +19,7 @@ from ..profiles import Settings
 from ..prompted import PromptedCLIP
 from ..tables import html_table, paper_dataset, show, with_average, zero_shot_table
 from ..train import class_text_features
-from ..widgets import figure_png, view_selector
+from ..widgets import figure_image, view_selector
 
 __all__ = ["NOTEBOOK", "ZeroShotPage", "accuracy_table", "datasets_table", "measure", "probability_viewer", "rule_table",
            "runs", "verdicts"]
@@ -86,7 +86,7 @@ def probability_viewer(page: ZeroShotPage) -> tuple:
         for i in range(len(images)):
             top = probs[i].topk(min(TOP_CLASSES, len(dataset.classnames)))
             names = [dataset.classnames[k] for k in top.indices.tolist()]
-            row.append(figure_png(class_probabilities(pictures[i], names, top.values.tolist(),
+            row.append(figure_image(class_probabilities(pictures[i], names, top.values.tolist(),
                                                       dataset.classnames[labels[i]])))
         views.append(row)
     return (view_selector(views, [("dataset", list(page.data)), ("test image", [str(i + 1) for i in range(SHOWN_IMAGES)])],
