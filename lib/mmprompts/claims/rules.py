@@ -688,10 +688,10 @@ def _across_tasks(per_task: Mapping[str, float]) -> Estimate:
     return estimate(list(per_task.values()))
 
 
-def _units(seeds: Estimate, tasks: Estimate, digits: int = 2, z: float = Z) -> str:
-    """Both readings of an average effect, as the sentences print them: the decided one first (± z SE), then
-    the task as the unit (± 2 SE, reported, not deciding)."""
-    return (f"{signed(seeds.mean, digits)} ± {number(z * seeds.se, digits)} over the seeds "
+def _units(seeds: Estimate, tasks: Estimate, digits: int = 2) -> str:
+    """Both readings of an average effect, as the sentences print them: the decided one first, then the task
+    as the unit (reported, not deciding); each ± 2 SE."""
+    return (f"{signed(seeds.mean, digits)} ± {number(Z * seeds.se, digits)} over the seeds "
             f"(± {number(Z * tasks.se, digits)} with the task as the unit)")
 
 
@@ -983,10 +983,11 @@ def decide_more_prompts_help(curves: Mapping[str, Mapping[int, Estimate]], learn
     else:
         outcome = INCONCLUSIVE
     sentence = (f"Average of {_the_learned(kept)}, the best of {len(counts) - 1} larger counts ({best}+{best}) against "
-                f"{counts[0]}+{counts[0]}: {_units(gain, gain_tasks, z=z)} (± {number(z, 2)} SE: "
-                f"the best of {len(counts) - 1} comparisons)." + _left_out(learned, left))
+                f"{counts[0]}+{counts[0]}: {signed(gain.mean, 2)} ± {number(z * gain.se, 2)} over the seeds ({number(z, 2)} "
+                f"SE: the best of {len(counts) - 1} comparisons; ± {number(Z * gain_tasks.se, 2)} with the task as the "
+                "unit)." + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, gain=gain, gain_between_tasks=gain_tasks, best=best, z=z,
-                    left_out=_gains_of(learned, left))
+                    bonferroni_half_width=z * gain.se, left_out=_gains_of(learned, left))
 
 
 def _bonferroni_z(comparisons: int) -> float:
