@@ -128,19 +128,19 @@ def _readings(page: AttentionPage) -> dict[str, Verdict]:
 
 
 def verdicts(page: AttentionPage) -> list[Verdict]:
-    """The page's verdicts: the identities and Fig. 1's relative attention (checks), the similarity
-    sentence, every reading of the paper's conclusion, and the rule's two known answers."""
+    """The page's verdicts: the similarity sentence and every reading of the paper's conclusion, then the
+    checks: the identities, Fig. 1's relative attention and the rule's two known or expected answers."""
     records = page.records
     similarity = {d: estimate(r["similarity"].tolist()) for d, r in records.items()}
     similarity_versus = {c: {d: paired(r["similarity"].tolist(), r["similarity_controls"][c].tolist())
                              for d, r in records.items()} for c in CONTROLS}
-    return [
-        decide_identities(max(r["error"] for r in records.values())),
-        page.relative,
+    return [  # the paper's sentences first, the checks of the implementation and of the rule after them
         decide_direction("formulation.similar-tokens-attend", similarity, +1,
                          "the correlation between a token's similarity to a prompt and its attention on it",
                          controls=similarity_versus, excluded=page.excluded),
         *_readings(page).values(),
+        decide_identities(max(r["error"] for r in records.values())),
+        page.relative,
         *_known_answers(page),
     ]
 
