@@ -85,14 +85,6 @@ def test_a_design_in_which_the_claim_is_not_testable_is_set_aside_not_counted_ag
     assert mixed.outcome == INCONCLUSIVE and "one task: not testable, set aside" in mixed.sentence
 
 
-def test_a_design_that_models_the_paper_s_premise_must_test_the_claim():
-    kept = [_direction({"badges": E(-1, 0.1), "land": E(-1, 0.1)})]
-    few = [_direction({"badges": E(-1, 0.1)})]  # not testable in that design
-    [verdict] = C.decided_in_every_design(kept, {"premise": few}, "x", "book", must_test=["premise"])
-    assert verdict.outcome == INCONCLUSIVE and verdict.numbers["by_design"] == {"book": SUPPORTS, "premise": NOT_TESTABLE}
-    assert "premise: not testable" in verdict.sentence
-
-
 def test_designs_must_decide_the_same_claims():
     other = [C.decide_direction("relevancy.sos-increases", {"a": E(1, 0.1), "b": E(1, 0.1)}, +1, "x")]
     with pytest.raises(ValueError, match="decide the same claims in the same order"):

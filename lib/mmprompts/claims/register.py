@@ -428,8 +428,8 @@ _EUROSAT_KEPT = ("this book keeps the EuroSAT stand-in, which App. E leaves out;
                  "where they differ; a design in which a statement is not testable is set aside)")
 _TABLE1_DESIGNS = ("the training recipe and the world design: page 6 decides Table 1's statements under each recipe of "
                    "its grid and in each design of the EuroSAT stand-in (class words known or novel), and records the "
-                   "verdict every one gives (inconclusive where they differ; a recipe in which a statement is not "
-                   "testable is set aside, but the novel class words, the paper's own premise for EuroSAT, must test it)")
+                   "verdict every one gives (inconclusive where they differ; a design in which a statement is not "
+                   "testable is set aside and named: the known class words are this book's reading of EuroSAT)")
 _DESIGNS = {**{c: _EUROSAT_KEPT for c in ("relevancy.category-decreases", "relevancy.sos-increases",
                                           "relevancy.prompts-increase", "relevancy.sos-most", "relevancy.patches-unchanged",
                                           "relevancy.vision-prompts-prominent", "relevancy.shallow-and-deep")},

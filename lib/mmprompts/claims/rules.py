@@ -231,7 +231,7 @@ def combine(claim_id: str, parts: Mapping[str, Verdict]) -> Verdict:
 
 
 def decided_in_every_design(recorded: Sequence[Verdict], others: Mapping[str, Sequence[Verdict]], design: str,
-                            recorded_name: str = "as recorded", must_test: Sequence[str] = ()) -> list[Verdict]:
+                            recorded_name: str = "as recorded") -> list[Verdict]:
     """The verdicts a page records when a choice of this book that the paper did not make (`design`: keeping
     the EuroSAT stand-in, the training recipe) could move them: `recorded` decided in this book's design,
     `others` the same claims, in the same order, decided in each alternative (name → verdicts).
@@ -241,16 +241,14 @@ def decided_in_every_design(recorded: Sequence[Verdict], others: Mapping[str, Se
     the paper's, and choosing the design that decides would be choosing the answer. A recorded verdict that
     is not testable stays so (another design cannot make a failed precondition hold). An alternative in which
     the claim is not testable decides nothing either way: it is named and set aside, and the verdict rests on
-    the designs that could test it — unless it is one of `must_test`, a design that models the premise the
-    paper itself gives (EuroSAT's "limited category information" read as novel class words): a verdict that
-    cannot be tested under the paper's own premise rests on this book's reading alone and is inconclusive."""
+    the designs that could test it (its sentence names the design that could not)."""
     out = []
     for i, verdict in enumerate(recorded):
         alternatives = {name: verdicts[i] for name, verdicts in others.items()}
         if any(v.claim.id != verdict.claim.id for v in alternatives.values()):
             raise ValueError(f"decided_in_every_design: the designs {list(others)} decide other claims than "
                              f"{verdict.claim.id!r} at position {i}; decide the same claims in the same order")
-        untestable = [name for name, v in alternatives.items() if v.outcome == NOT_TESTABLE and name not in must_test]
+        untestable = [name for name, v in alternatives.items() if v.outcome == NOT_TESTABLE]
         outcomes = {recorded_name: verdict.outcome,
                     **{name: v.outcome for name, v in alternatives.items() if name not in untestable}}
         if len(set(outcomes.values())) == 1 or verdict.outcome == NOT_TESTABLE:
