@@ -156,3 +156,13 @@ def test_a_direction_sentence_says_which_way_each_dataset_beat_the_controls():
     assert verdict.outcome == INCONCLUSIVE
     assert "Beyond every untrained control (zero): rises on none, the other way on 1 (badges)" in verdict.sentence
     assert "untrained prompts do as much on places (zero)" in verdict.sentence
+
+
+def test_a_box_states_its_rule_once():
+    """A not-testable sentence that is its rule's own words (a sentence this book cannot measure) drops the
+    box's rule line; any other box keeps it."""
+    unmeasured = C.not_measured("similarity.bridge")
+    assert unmeasured.sentence.startswith("Not testable here: a causal reading")  # the rule's words, after a colon
+    assert "Rule:" not in unmeasured.box_html()
+    decided = _direction({"badges": E(-1, 0.1), "land": E(-1, 0.1)})
+    assert "Rule:" in decided.box_html() and decided.claim.rule in decided.box_html().replace("&#x27;", "'")

@@ -152,8 +152,13 @@ class Verdict:
                 f'{self.outcome}</span> {name}<span class="mmp-where">{html.escape(self.claim.where)}</span></div>'
                 + (f'<div class="mmp-claim">{what}</div>' if words else "")
                 + f'<div class="mmp-decision">{html.escape(sentence)}</div>'
-                f'<div class="mmp-rule"><span class="mmp-rule-label">Rule:</span> {html.escape(self.claim.rule)}</div>'
-                f'{held}</div>')
+                + (f'<div class="mmp-rule"><span class="mmp-rule-label">Rule:</span> {html.escape(self.claim.rule)}</div>'
+                   if self._rule_not_in(sentence) else "")
+                + f'{held}</div>')
+
+    def _rule_not_in(self, sentence: str) -> bool:
+        """Whether the box needs its rule line: a not-testable sentence that states its rule already does not."""
+        return self.claim.rule.lower().removeprefix("not testable here: ") not in sentence.lower()
 
 
 # The notes a rule appends to its sentence about the tasks it left out (rules._testable, rules._left_out):

@@ -221,7 +221,7 @@ def combine(claim_id: str, parts: Mapping[str, Verdict]) -> Verdict:
         failed = {name: v for name, v in parts.items() if v.outcome == NOT_TESTABLE}
         return not_testable(claim_id, f"{'no part is' if len(failed) == len(parts) else 'a part of the sentence is not'} "
                             "testable, so the whole cannot be decided: "
-                            + "; ".join(f"{name}: {v.outcome}" + (f" ({v.sentence})" if name in failed else "")
+                            + "; ".join(f"{name}: {v.outcome}" + (f" ({v.sentence.rstrip('.')})" if name in failed else "")
                                         for name, v in parts.items()),
                             parts={name: v.numbers for name, v in parts.items()})
     outcome = (CONTRADICTS if CONTRADICTS in outcomes else SUPPORTS if all(o == SUPPORTS for o in outcomes)
@@ -505,7 +505,7 @@ def not_learned(gains: Mapping[str, Estimate]) -> dict[str, str]:
 
 def not_measured(claim_id: str) -> Verdict:
     """The verdict of a sentence this book cannot measure (its register entry's rule says why): not testable here."""
-    return not_testable(claim_id, _first_upper(CLAIMS[claim_id].rule.removeprefix("not testable here: ")) + ".")
+    return not_testable(claim_id, CLAIMS[claim_id].rule.removeprefix("not testable here: ") + ".")
 
 
 def decide_eos_focus_on_sos(shares: Mapping[str, Sequence[Sequence[float]]], stand_in: bool = False) -> Verdict:
