@@ -292,18 +292,20 @@ def deep_table(page: AlignmentPage) -> HTML:
 
 def controls_table(page: AlignmentPage) -> HTML:
     """Table 3.2: the deep prompts minus each null control, and the positive control's own patch maps."""
-    return HTML(html_table([{"dataset": d, "control": c, "Δ category": str(v[d]["category"]), "Δ SOS": str(v[d]["sos"]),
-                             "Δ prefix": str(v[d]["prefix"]), "Δ prompts / uniform": str(v[d].get("vision_prompts", "–")),
-                             "control's patch maps kept": str(page.own[c][d]["patches"])}
+    # the control's own patch maps come right after its name: the positive control's rows have nothing else
+    return HTML(html_table([{"dataset": d, "control": c, "control's patch maps kept": str(page.own[c][d]["patches"]),
+                             "Δ category": str(v[d]["category"]), "Δ SOS": str(v[d]["sos"]),
+                             "Δ prefix": str(v[d]["prefix"]), "Δ prompts / uniform": str(v[d].get("vision_prompts", "–"))}
                             for d in page.deep for c, v in page.versus.items()]
-                           + [{"dataset": d, "control": "bias tuning (positive control)", "Δ category": "–", "Δ SOS": "–",
-                               "Δ prefix": "–", "Δ prompts / uniform": "–", "control's patch maps kept": str(e["patches"])}
+                           + [{"dataset": d, "control": "bias tuning (positive control)",
+                               "control's patch maps kept": str(e["patches"]), "Δ category": "–", "Δ SOS": "–",
+                               "Δ prefix": "–", "Δ prompts / uniform": "–"}
                               for d, e in page.positive.items()],
                            "Table 3.2 — Null controls: the deep prompts minus each control, paired over the same images "
                            "(mean ± 2 SE); the positive control's own patch maps",
                            note="Controls: " + "; ".join(f"{c}, {what}" for c, what in CONTROLS.items())
                            + f"; positive control, {POSITIVE_CONTROL} (no prompts, so only its patch maps are "
-                           "compared). The last column: how much each control's own patch maps stay CLIP's."))
+                           "compared). Patch maps kept: how much each control's own patch maps stay CLIP's."))
 
 
 def shallow_table(page: AlignmentPage) -> HTML | None:
