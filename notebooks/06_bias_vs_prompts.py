@@ -106,7 +106,11 @@ report(bias.NOTEBOOK, bias.verdicts(page), scope=S.verdict_scope)
 # trend and leaves their noise (6 × a cell's variance); its median size gives an SE of a 3-seed mean
 # from 0.09 points (ImageNet) to 1.2 (EuroSAT), seed spreads of about 0.15 to 2 points
 # (the library's positive-control module). Bias's advantage over OPTIMAL on EuroSAT (+3.9) clears its
-# 2 SE (3.4) narrowly: with twice this SE the rule would call it inconclusive.
+# 2 SE (3.4) narrowly: with twice this SE the rule would call it inconclusive. "Bias tuning outperforms
+# prompt tuning with the same number of parameters" is *inconclusive* on the paper's own numbers, and
+# this book keeps the rule: it compares two methods in general, so it asks the gap to stand out from
+# the spread between datasets too, and the paper's +1.7 does not (EuroSAT's +14.8 carries it; the
+# other ten datasets lie between −1.3 and +3.3).
 
 # %%
 bias.paper_table()

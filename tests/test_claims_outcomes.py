@@ -127,7 +127,7 @@ CASES = {
     "decide_bias_beats_prompts": {
         SUPPORTS: lambda: C.decide_bias_beats_prompts({"a": E(80, 0.5), "b": E(70, 0.5)}, {"a": E(77, 0.5), "b": E(68, 0.5)},
                                                       {"a": L, "b": L}),
-        CONTRADICTS: lambda: C.decide_bias_beats_prompts({"a": E(61, 1.0), "b": E(88.5, 0.8)}, {"a": E(81.2, 2.5), "b": E(85.7, 2.5)},
+        CONTRADICTS: lambda: C.decide_bias_beats_prompts({"a": E(71.2, 1.0), "b": E(77.7, 0.8)}, {"a": E(81.2, 2.5), "b": E(85.7, 2.5)},
                                                          {"a": L, "b": L}),
         INCONCLUSIVE: lambda: C.decide_bias_beats_prompts({"a": E(80, 2), "b": E(70, 2)}, {"a": E(79, 2), "b": E(70, 2)},
                                                           {"a": L, "b": L}),
