@@ -440,7 +440,7 @@ def decide_mechanism(claim_id: str, effects: Mapping[str, Mapping[str, Estimate]
     if claim.kind == "check":
         outcome = SUPPORTS if holds else CONTRADICTS if fails else INCONCLUSIVE
         if not agree:
-            sentence += f" The known answer is recovered on none of the {n} testable datasets."
+            sentence += f" The answer is recovered on none of the {n} testable datasets."
     elif claim.position == "rejects":
         outcome = SUPPORTS if fails else CONTRADICTS if holds else INCONCLUSIVE
         finding = ("the rule finds the hypothesis failing, as the paper holds" if fails else

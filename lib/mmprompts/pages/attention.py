@@ -241,7 +241,7 @@ def rule_tables(page: AttentionPage) -> list[HTML]:
                               "As Table 2.6, with the fixed term (the mean added term over the training images) in its "
                               "place; both: re-weighting + fixed term."))]
     for number_, (name, by) in zip(("2.8", "2.9"), page.known_effects.items()):
-        tables.append(HTML(html_table(effect_rows(by), f"Table {number_} — Known answer: {name}, the same rule on its own runs",
+        tables.append(HTML(html_table(effect_rows(by), f"Table {number_} — Check: {name}, the same rule on its own runs",
                                       f"{method_label(page.known_methods[name])}; its added term: "
                                       f"{'none' if name == 'attention-bias tuning' else 'the learned biases'}.")))
     return tables
