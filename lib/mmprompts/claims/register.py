@@ -311,7 +311,7 @@ _CLAIMS = [
           "average accuracy of 4 + 4 prompts in the first d blocks", "rise beyond 2 SE (seeds) and a smaller gain per "
           "block in the second half of the depth range than in the first, beyond 2 SE of the slopes' difference; "
           "contradicted by a fall or a faster second half beyond 2 SE",
-          sentence="Accuracy rises with the prompted depth, ever more slowly", label="average curve",
+          sentence="Accuracy rises with the prompted depth, and the rise slows down", label="average curve",
           precondition=_LEARNED_AVERAGE.format("prompts at some depth")),
     Claim("depth.different-optima", "we observe that different datasets have different optimal numbers of layers",
           "Sec. 3.5, App. C.1, Table 2", "07_sensitivity",
