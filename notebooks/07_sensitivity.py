@@ -125,7 +125,7 @@ report(sensitivity.NOTEBOOK, verdicts, scope=S.verdict_scope)
 # %% [markdown]
 # The runs above 10 prompts per branch, where the paper finds training *"highly unstable and prone to
 # failure"*: each run's training loss, step by step, from the log every run writes. The rule reads this
-# page's grid only, with this book's recipe; page 6's recipe grid has its own failures (Table 6.7), runs
+# page's grid only, with this book's recipe; page 6's recipe grid has its own failures (Table 6.6), runs
 # of another recipe that this statement's rule does not count.
 
 # %%
