@@ -78,7 +78,7 @@ def test_a_design_in_which_the_claim_is_not_testable_is_set_aside_not_counted_ag
     few = [_direction({"badges": E(-1, 0.1)})]  # not testable in that design (one task)
     [verdict] = C.decided_in_every_design(kept, {"one task": few}, "x", "two tasks")
     assert verdict.outcome == SUPPORTS and verdict.numbers["by_design"] == {"two tasks": SUPPORTS, "one task": NOT_TESTABLE}
-    assert "Not testable in one task, which so decides nothing" in verdict.sentence
+    assert "Not testable in one task, a design that so decides nothing" in verdict.sentence
     # with a third design that decides otherwise, it is inconclusive and names the set-aside one
     against = [_direction({"badges": E(1, 0.1), "land": E(1, 0.1)})]
     [mixed] = C.decided_in_every_design(kept, {"one task": few, "reversed": against}, "x", "two tasks")

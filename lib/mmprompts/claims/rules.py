@@ -254,8 +254,8 @@ def decided_in_every_design(recorded: Sequence[Verdict], others: Mapping[str, Se
         if len(set(outcomes.values())) == 1 or verdict.outcome == NOT_TESTABLE:
             if untestable and verdict.outcome != NOT_TESTABLE:
                 verdict = _verdict(verdict.claim.id, verdict.outcome, f"{verdict.sentence} Not testable in "
-                                   f"{names(untestable)}, which so decides nothing; every design that could test it "
-                                   f"gives {verdict.outcome}.", **{**verdict.numbers, "by_design": {
+                                   f"{names(untestable)}, a design that so decides nothing; every design that could "
+                                   f"test it gives {verdict.outcome}.", **{**verdict.numbers, "by_design": {
                                        **outcomes, **{name: NOT_TESTABLE for name in untestable}}})
             out.append(verdict)
             continue
@@ -715,7 +715,7 @@ def decide_bias_beats_prompts(bias: Mapping[str, Estimate], prompt: Mapping[str,
     between = _across_tasks(per_task)
     both = {_sign(gap), _sign(between)}
     outcome = {1: SUPPORTS, -1: CONTRADICTS}.get(both.pop(), INCONCLUSIVE) if len(both) == 1 else INCONCLUSIVE
-    sentence = (f"Averaged over {_the_learned(kept)}, bias − same-size prompts = {_units(gap, between)} points; per "
+    sentence = (f"Averaged over {_the_learned(kept)}, bias − same-size prompts = {_units(gap, between)}; per "
                 "task: " + ", ".join(f"{d} {signed(v, 1)}" for d, v in per_task.items()) + "." + _left_out(learned, left))
     return _verdict(claim, outcome, sentence, gap=gap, gap_between_tasks=between, tasks=kept,
                     left_out=_gains_of(learned, left))
