@@ -60,10 +60,12 @@ def test_task_accuracies_from_runs():
 
 
 def test_world_dependence_decides_both_designs_and_names_what_flips():
-    # bias ties same-size prompts on the known-name tasks, and falls far behind on the ablation only
-    per_task = {d: (60.0, 70.0, 70.0, 75.0) for d in PAPER_ANALOGUES}
-    per_task["land"] = (35.0, 70.0, 70.0, 75.0)
-    per_task["land-novel"] = (10.0, 70.0, 15.0, 75.0)
+    # (zero-shot, same-size prompts, bias, OPTIMAL): bias trails prompts by 5 points on every task but land, where
+    # it leads by 20, so on the known-name tasks the gap is not beyond the spread between tasks; with the ablation
+    # in land's place (bias 5 behind there too) every task trails alike: contradicted in both units
+    per_task = {d: (60.0, 70.0, 65.0, 75.0) for d in PAPER_ANALOGUES}
+    per_task["land"] = (35.0, 70.0, 90.0, 95.0)
+    per_task["land-novel"] = (10.0, 70.0, 65.0, 75.0)
     tasks = task_accuracies(_accuracies(per_task), _data(per_task), LAYERS)
     results = {r.claim: r for r in world_dependence(tasks, PAPER_ANALOGUES)}
 
