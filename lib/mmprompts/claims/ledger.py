@@ -200,7 +200,7 @@ NUMBER_LABELS = {
     "spread_ratio": "seed spread above / below the threshold", "saturation_many": "saturation, many classes",
     "saturation_few": "saturation, few classes", "near_best": "near the best", "beaten_by": "beaten by",
     "left_out": "left out (did not learn)", "max_error": "largest error", "per_block": "per block",
-    "versus_controls": "against the controls", "bonferroni_half_width": "half-width, z × SE (best of several)", "failed_above": "failed runs above", "failed_below": "failed runs at or below",
+    "controls_moved": "moved by the controls", "bonferroni_half_width": "half-width, z × SE (best of several)", "failed_above": "failed runs above", "failed_below": "failed runs at or below",
 }
 
 

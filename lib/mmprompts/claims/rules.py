@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 from ..analysis.controls import POSITIVE_CONTROL
 from .core import (CONTRADICTS, INCONCLUSIVE, NOT_TESTABLE, SUPPORTS, Z, Estimate, Verdict, _difference, _first_upper, _plain,
-                   _sign, dataset_average, did_learn, estimate, majority, paired)
+                   _sign, dataset_average, did_learn, estimate, majority)
 from .register import CLAIMS
 from .text import among, names, number, plus_minus, scientific, signed
 
