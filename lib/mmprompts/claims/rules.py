@@ -253,9 +253,11 @@ def decided_in_every_design(recorded: Sequence[Verdict], others: Mapping[str, Se
                     **{name: v.outcome for name, v in alternatives.items() if name not in untestable}}
         if len(set(outcomes.values())) == 1 or verdict.outcome == NOT_TESTABLE:
             if untestable and verdict.outcome != NOT_TESTABLE:
+                deciding = (f"{recorded_name}, the only design that could test it," if len(outcomes) == 1
+                            else "every design that could test it")
                 verdict = _verdict(verdict.claim.id, verdict.outcome, f"{verdict.sentence} Not testable in "
-                                   f"{names(untestable)}, a design that so decides nothing; every design that could "
-                                   f"test it gives {verdict.outcome}.", **{**verdict.numbers, "by_design": {
+                                   f"{names(untestable)}, a design that so decides nothing; {deciding} gives "
+                                   f"{verdict.outcome}.", **{**verdict.numbers, "by_design": {
                                        **outcomes, **{name: NOT_TESTABLE for name in untestable}}})
             out.append(verdict)
             continue
